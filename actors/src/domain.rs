@@ -1,0 +1,289 @@
+//! The panel domain: types, statuses, members and the configuration a panel
+//! is created with. Plain data, shared by the strategies, the actors and the
+//! server.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId};
+
+/// The six deliberation formats of PRODUCT.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PanelType {
+    Structured,
+    Open,
+    Socratic,
+    Adversarial,
+    Delphi,
+    Hybrid,
+}
+
+impl PanelType {
+    pub const ALL: [PanelType; 6] = [
+        PanelType::Structured,
+        PanelType::Open,
+        PanelType::Socratic,
+        PanelType::Adversarial,
+        PanelType::Delphi,
+        PanelType::Hybrid,
+    ];
+
+    /// The inclusive bounds on the number of members.
+    pub fn member_bounds(self) -> (usize, usize) {
+        match self {
+            PanelType::Structured => (3, 8),
+            PanelType::Open => (3, 12),
+            PanelType::Socratic => (3, 8),
+            PanelType::Adversarial => (4, 10),
+            PanelType::Delphi => (5, 12),
+            PanelType::Hybrid => (3, 12),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PanelType::Structured => "structured",
+            PanelType::Open => "open",
+            PanelType::Socratic => "socratic",
+            PanelType::Adversarial => "adversarial",
+            PanelType::Delphi => "delphi",
+            PanelType::Hybrid => "hybrid",
+        }
+    }
+
+    /// The default `max_rounds` (adversarial always runs its three phases).
+    pub fn default_max_rounds(self) -> u32 {
+        match self {
+            PanelType::Delphi => 4,
+            PanelType::Adversarial => 3,
+            _ => 3,
+        }
+    }
+
+    pub fn default_consensus_method(self) -> ConsensusMethod {
+        ConsensusMethod::RandUcla
+    }
+}
+
+impl std::str::FromStr for PanelType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PanelType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown panel type `{s}`"))
+    }
+}
+
+/// How a round's ratings are turned into a consensus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsensusMethod {
+    RandUcla,
+    ConfidenceWeighted,
+    Majority,
+}
+
+/// A panel's lifecycle (API.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PanelStatus {
+    Created,
+    Running,
+    AwaitingHuman,
+    Paused,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl PanelStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, PanelStatus::Completed | PanelStatus::Failed | PanelStatus::Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PanelStatus::Created => "created",
+            PanelStatus::Running => "running",
+            PanelStatus::AwaitingHuman => "awaiting_human",
+            PanelStatus::Paused => "paused",
+            PanelStatus::Completed => "completed",
+            PanelStatus::Failed => "failed",
+            PanelStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub const ALL: [PanelStatus; 7] = [
+        PanelStatus::Created,
+        PanelStatus::Running,
+        PanelStatus::AwaitingHuman,
+        PanelStatus::Paused,
+        PanelStatus::Completed,
+        PanelStatus::Failed,
+        PanelStatus::Cancelled,
+    ];
+}
+
+impl std::str::FromStr for PanelStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PanelStatus::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown panel status `{s}`"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberKind {
+    Ai,
+    Human,
+}
+
+/// The side of an adversarial panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Team {
+    Pro,
+    Con,
+}
+
+impl Team {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Team::Pro => "pro",
+            Team::Con => "con",
+        }
+    }
+}
+
+/// A special role in a panel's flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberRole {
+    /// Socratic: asks the probing question of each round and does not rate.
+    Questioner,
+}
+
+/// A member of a panel as API clients see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: MemberId,
+    pub kind: MemberKind,
+    pub name: String,
+    pub expert_id: Option<ExpertId>,
+    pub team: Option<Team>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<MemberRole>,
+    /// The expert's domain (AI members).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The model behind an AI member: `simulated` or the model's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Human members: the only key (besides moderators) allowed to speak for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<KeyId>,
+}
+
+/// What an AI member brings: its persona and the knobs of the simulated model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExpertProfile {
+    pub member_id: MemberId,
+    pub name: String,
+    #[serde(default)]
+    pub title: String,
+    pub domain: String,
+    pub persona: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Issues this expert tends to raise (simulated text and open-panel ideas).
+    #[serde(default)]
+    pub concerns: Vec<String>,
+    /// 0..1: how strongly the simulated expert resists moving toward the group.
+    #[serde(default = "default_stubbornness")]
+    pub stubbornness: f64,
+    /// -1..1: the simulated expert's baseline lean toward approving.
+    #[serde(default)]
+    pub optimism: f64,
+    /// A per-expert model override (real LLM backends only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+fn default_stubbornness() -> f64 {
+    0.4
+}
+
+/// Knobs of the simulated expert model (ignored by real models).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationConfig {
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Tokens per second; 0 streams instantly.
+    #[serde(default)]
+    pub pace_tokens_per_s: f64,
+    /// About how many tokens (words) a turn has.
+    #[serde(default = "default_turn_tokens")]
+    pub turn_tokens: u32,
+    /// Overrides every persona's stubbornness (0..1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stubbornness: Option<f64>,
+    /// Random movement of ratings per round, in rating points (0..4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+fn default_turn_tokens() -> u32 {
+    120
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        Self { seed: default_seed(), pace_tokens_per_s: 0.0, turn_tokens: default_turn_tokens(), stubbornness: None, noise: None }
+    }
+}
+
+/// How a panel runs: fixed at creation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PanelConfig {
+    pub max_rounds: u32,
+    pub consensus_method: ConsensusMethod,
+    pub human_turn_timeout_s: u64,
+    /// Hybrid: the format the humans take part in (structured unless configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_flow: Option<PanelType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<SimulationConfig>,
+}
+
+/// Everything needed to run a panel, written once into `panel_created`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PanelSetup {
+    pub config: PanelConfig,
+    pub profiles: Vec<ExpertProfile>,
+}
+
+/// Who issued a command, for authorisation inside the panel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The key id, or a system name such as `cli` or `supervisor`.
+    pub id: String,
+    /// The key behind the call, when a key made it.
+    pub key_id: Option<KeyId>,
+    /// Whether the caller may moderate (moderator or admin role).
+    pub is_moderator: bool,
+}
+
+impl Caller {
+    pub fn system(name: &str) -> Self {
+        Self { id: name.to_string(), key_id: None, is_moderator: true }
+    }
+}

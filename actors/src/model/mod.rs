@@ -1,0 +1,159 @@
+//! The expert model port: how an AI member's turn is produced. The server
+//! plugs in adapters (an OpenAI-compatible client); [`simulated`] is the
+//! offline default.
+
+pub mod rating;
+pub mod simulated;
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::consensus::Consensus;
+use crate::domain::{ExpertProfile, MemberId, PanelId, PanelType, SimulationConfig, TenantId};
+use crate::event::Verdict;
+use crate::panel::strategy::{MemberView, TranscriptEntry};
+
+/// Tokens spent by one model call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// Everything a model needs to write one member's turn.
+#[derive(Clone, Debug)]
+pub struct TurnRequest {
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+    pub member_id: MemberId,
+    pub profile: ExpertProfile,
+    pub view: MemberView,
+    /// The member's own earlier turns in this panel, oldest first.
+    pub memory: Vec<MemoryItem>,
+    pub simulation: SimulationConfig,
+    /// 1 for the first attempt of this turn, 2 for the first re-run...
+    pub attempt: u32,
+}
+
+/// One of a member's own earlier turns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryItem {
+    pub round: u32,
+    pub text: String,
+    pub rating: Option<u8>,
+    pub confidence: Option<f64>,
+}
+
+/// The final result of a turn.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TurnOutput {
+    /// The text clients see (any rating trailer removed).
+    pub text: String,
+    pub rating: Option<u8>,
+    pub confidence: Option<f64>,
+    pub ideas: Vec<String>,
+    pub usage: Usage,
+}
+
+/// What a turn stream yields: text deltas, then exactly one `Done`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TurnChunk {
+    Delta(String),
+    Done(TurnOutput),
+}
+
+pub type TurnStream = BoxStream<'static, Result<TurnChunk, ModelError>>;
+
+#[derive(Clone, Debug, Error, PartialEq)]
+pub enum ModelError {
+    /// The backend cannot be used now (circuit open, not configured).
+    #[error("model backend unavailable: {0}")]
+    Unavailable(String),
+    /// The request failed before any text arrived.
+    #[error("model request failed: {0}")]
+    Request(String),
+    /// The stream broke or stalled after it had started.
+    #[error("model stream failed: {0}")]
+    Stream(String),
+    #[error("model call timed out after {0} s")]
+    Timeout(u64),
+}
+
+/// Open panels: whether a member wants to speak this round.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bid {
+    /// Wants the floor with this urgency in [0, 1].
+    Speak(f64),
+    /// Has nothing new to add.
+    Pass,
+}
+
+#[derive(Clone, Debug)]
+pub struct BidRequest {
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+    pub profile: ExpertProfile,
+    pub view: MemberView,
+    pub simulation: SimulationConfig,
+}
+
+/// The consensus actor's request for a (draft or final) recommendation.
+#[derive(Clone, Debug)]
+pub struct DraftRequest {
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+    pub query: String,
+    pub flow: PanelType,
+    pub round: u32,
+    /// The final recommendation rather than a draft.
+    pub is_final: bool,
+    /// Statements of the panel (anonymous in delphi), oldest first.
+    pub transcript: Vec<TranscriptEntry>,
+    pub consensus: Option<Consensus>,
+    /// Names of the dissenting members (empty in delphi).
+    pub dissenters: Vec<String>,
+    pub previous_draft: Option<String>,
+    pub ideas: Vec<String>,
+    pub simulation: SimulationConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drafted {
+    pub text: String,
+    pub usage: Usage,
+}
+
+/// Adversarial panels: the arguments of each side to judge.
+#[derive(Clone, Debug)]
+pub struct JudgeRequest {
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+    pub query: String,
+    pub transcript: Vec<TranscriptEntry>,
+    pub simulation: SimulationConfig,
+}
+
+/// A model backend for AI experts.
+pub trait ExpertModel: Send + Sync + 'static {
+    /// `simulated`, or the configured model's name.
+    fn name(&self) -> String;
+
+    /// Whether its output is simulated (labelled as such wherever shown).
+    fn is_simulated(&self) -> bool;
+
+    /// Whether calls can go out now (false while a circuit breaker is open).
+    fn available(&self) -> bool {
+        true
+    }
+
+    /// Streams one turn: deltas, then `Done` with the full text and rating.
+    fn stream_turn(&self, request: TurnRequest) -> TurnStream;
+
+    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<Bid, ModelError>>;
+
+    fn draft(&self, request: DraftRequest) -> BoxFuture<'static, Result<Drafted, ModelError>>;
+
+    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<Verdict, ModelError>>;
+}

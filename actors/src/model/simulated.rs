@@ -1,0 +1,497 @@
+//! The simulated expert model: the offline default. Deterministic for a seed
+//! (the same seed, expert, round and task give the same text and rating),
+//! text of a configured length streamed at a configured pace, ratings that
+//! move toward the group over rounds as far as each persona's stubbornness
+//! allows. Every turn starts with `[simulated]` so nobody mistakes it for a
+//! real expert's words.
+
+use std::time::Duration;
+
+use futures::future::{self, BoxFuture};
+use futures::stream::{self, StreamExt};
+
+use super::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, TurnChunk, TurnOutput, TurnRequest, TurnStream, Usage};
+use crate::domain::{SimulationConfig, Team};
+use crate::event::Verdict;
+use crate::panel::ideas;
+use crate::panel::strategy::{fnv1a, TurnTask};
+
+/// The label every simulated text starts with.
+pub const SIMULATED_LABEL: &str = "[simulated]";
+
+/// Words per delta when the pace is 0 (instant): instant turns still stream,
+/// in a few larger deltas rather than one frame per word.
+const INSTANT_WORDS_PER_DELTA: usize = 8;
+
+/// A small deterministic generator (SplitMix64): no global state, same
+/// sequence on every platform.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [-1, 1).
+    pub fn signed(&mut self) -> f64 {
+        self.unit() * 2.0 - 1.0
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        (!items.is_empty()).then(|| &items[(self.next_u64() % items.len() as u64) as usize])
+    }
+}
+
+/// The simulated expert model.
+#[derive(Clone, Debug, Default)]
+pub struct SimulatedModel;
+
+impl SimulatedModel {
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+fn rng_for(simulation: &SimulationConfig, parts: &[&str]) -> SplitMix64 {
+    let mut key = simulation.seed.to_le_bytes().to_vec();
+    for part in parts {
+        key.extend_from_slice(part.as_bytes());
+        key.push(0);
+    }
+    SplitMix64::new(fnv1a(&key))
+}
+
+/// The two options of an "X or Y" question, when it has that shape.
+pub fn options_of(query: &str) -> Option<(String, String)> {
+    let q = query.trim().trim_end_matches(['?', '.', '!']);
+    let lower = q.to_lowercase();
+    let at = lower.rfind(" or ")?;
+    let right = q[at + 4..].trim();
+    let left = q[..at].trim();
+    let right: String = right.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+    const VERBS: &[&str] = &["pursue", "choose", "use", "adopt", "take", "through", "via", "be", "go", "prefer", "select", "with", "pick", "build", "buy", "launch", "start"];
+    let words: Vec<&str> = left.split_whitespace().collect();
+    let from = words.iter().rposition(|w| VERBS.contains(&w.to_lowercase().as_str())).map_or(words.len().saturating_sub(3), |i| i + 1);
+    let option_a = words[from.min(words.len())..].join(" ");
+    (!option_a.is_empty() && !right.is_empty()).then(|| (option_a, right))
+}
+
+/// The question, quoted (shortened past a dozen words).
+fn topic_of(query: &str) -> String {
+    let words: Vec<&str> = query.split_whitespace().collect();
+    if words.len() <= 12 {
+        format!("\"{}\"", words.join(" "))
+    } else {
+        format!("\"{}...\"", words[..12].join(" "))
+    }
+}
+
+/// The simulated rating of a turn. Each expert has an anchor (its own view:
+/// optimism, side and a per-seed spread). Each round it moves 75% of the way
+/// toward a target that blends the previous round's median (weight
+/// `1 - stubbornness`) with its anchor (weight `stubbornness`), plus noise.
+/// So compliant panels converge, stubborn ones stay where their members stand,
+/// and noise keeps a divided panel from settling.
+fn simulated_rating(request: &TurnRequest, rng: &mut SplitMix64) -> (u8, f64) {
+    let profile = &request.profile;
+    let simulation = &request.simulation;
+    let stubbornness = simulation.stubbornness.unwrap_or(profile.stubbornness).clamp(0.0, 1.0);
+    let noise = simulation.noise.unwrap_or(0.6).clamp(0.0, 4.0);
+    let view = &request.view;
+    let side = match view.team {
+        Some(Team::Pro) => 1.5,
+        Some(Team::Con) => -1.5,
+        None => 0.0,
+    };
+    let mut anchor_rng = rng_for(simulation, &[&profile.name, "anchor"]);
+    let anchor = 5.5 + profile.optimism * 3.0 + side + 2.5 * anchor_rng.signed();
+    let rating = match (view.own_previous_rating, view.previous_stats.as_ref()) {
+        (Some(previous), Some(stats)) => {
+            let previous = f64::from(previous);
+            let target = (1.0 - stubbornness) * stats.median + stubbornness * anchor;
+            previous + 0.75 * (target - previous) + noise * rng.signed()
+        }
+        (Some(previous), None) => f64::from(previous) + 0.75 * (anchor - f64::from(previous)) + noise * rng.signed(),
+        _ => anchor + 0.5 * noise * rng.signed(),
+    };
+    let rating = rating.round().clamp(1.0, 9.0) as u8;
+    let confidence = (0.55 + 0.08 * f64::from(view.round) + 0.1 * (1.0 - stubbornness) + 0.08 * rng.unit()).min(0.97);
+    (rating, (confidence * 100.0).round() / 100.0)
+}
+
+fn stance_words(rating: u8) -> &'static str {
+    match rating {
+        7..=9 => "I support",
+        4..=6 => "I am not yet convinced by",
+        _ => "I oppose",
+    }
+}
+
+/// The stance inside a sentence: "I support it", "I am not yet convinced by it"...
+fn stance_clause(rating: u8) -> String {
+    format!("{} it", stance_words(rating))
+}
+
+/// Lower-cases the first letter unless the word is an acronym (`PPG`, `FDA`).
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match (chars.next(), s.chars().nth(1)) {
+        (Some(c), Some(next)) if next.is_lowercase() => c.to_lowercase().chain(chars).collect(),
+        _ => s.to_string(),
+    }
+}
+
+fn with_article(noun: &str) -> String {
+    let mut chars = noun.chars();
+    let (first, second) = (chars.next().unwrap_or(' '), chars.next().unwrap_or(' '));
+    // "a US strategist", "a UK lead": a capital U before a capital is said "you".
+    let vowel = "aeiouAEIOU".contains(first) && !(first == 'U' && second.is_uppercase());
+    format!("{} {noun}", if vowel { "an" } else { "a" })
+}
+
+/// Builds the full text of a simulated turn, about `turn_tokens` words long.
+fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String], rng: &mut SplitMix64) -> String {
+    let p = &request.profile;
+    let v = &request.view;
+    let domain = p.domain.replace('_', " ");
+    let title = p.title.split(' ').map(lower_first).collect::<Vec<_>>().join(" ");
+    let role = with_article(&if title.is_empty() { format!("{domain} expert") } else { title });
+    let topic = topic_of(&v.query);
+    let options = options_of(&v.query);
+    let concerns: Vec<String> = if p.concerns.is_empty() { vec![format!("{domain} risk")] } else { p.concerns.clone() };
+    let tags: Vec<String> = if p.tags.is_empty() { vec![domain.clone()] } else { p.tags.clone() };
+    let concern = |rng: &mut SplitMix64| lower_first(rng.pick(&concerns).map(String::as_str).unwrap_or("the evidence"));
+    let lean = match (&options, rating) {
+        (Some((a, b)), Some(r)) => if r >= 5 { a.clone() } else { b.clone() },
+        (Some((a, b)), None) => if p.optimism >= 0.0 { a.clone() } else { b.clone() },
+        (None, _) => "the proposal".to_string(),
+    };
+
+    let mut opening: Vec<String> = vec![SIMULATED_LABEL.to_string()];
+    // A moderator's question comes first: the turn must address it.
+    for injection in v.injections.iter().take(1) {
+        let excerpt: String = injection.chars().take(120).collect();
+        opening.push(format!("On the moderator's point, \"{excerpt}\", my answer is that it depends on {}.", concern(rng)));
+    }
+    match v.task {
+        TurnTask::Opening => opening.push(format!(
+            "Speaking as {role}, my opening position on {topic} is that {} deserves the most serious look, because of {}.",
+            lean,
+            concern(rng)
+        )),
+        TurnTask::Critique => {
+            let r = rating.unwrap_or(5);
+            opening.push(format!("{} the current draft in its present form; the part I would change concerns {}.", stance_words(r), concern(rng)));
+        }
+        TurnTask::Brainstorm if new_ideas.is_empty() => opening.push(format!("From the {domain} side I have little new to add, but I would stress {}.", concern(rng))),
+        TurnTask::Brainstorm => {
+            opening.push(format!("New ideas from the {domain} side:"));
+            for idea in new_ideas {
+                opening.push(format!("\n- {idea}"));
+            }
+            opening.push("\n".to_string());
+        }
+        TurnTask::Question => {
+            let target = v.focus.as_deref().map(|_| "the point where we are most divided").unwrap_or("the weakest point of our reasoning so far");
+            opening.push(format!("My question goes to {target}: what evidence would show that {} is handled well enough for {}?", concern(rng), lean));
+        }
+        TurnTask::Answer => opening.push(format!(
+            "To the question put to us: from a {domain} perspective the honest answer turns on {}; on the draft's current handling of it, {}.",
+            concern(rng),
+            stance_clause(rating.unwrap_or(5))
+        )),
+        TurnTask::Argue => {
+            let side = match v.team {
+                Some(Team::Pro) => "in favour of",
+                _ => "against",
+            };
+            let what = match v.phase {
+                crate::event::Phase::Rebuttal => "The other side's case is weakest on",
+                crate::event::Phase::Closing => "In closing, the decisive issue remains",
+                _ => "Our case rests first on",
+            };
+            opening.push(format!("I argue {side} {lean}. {what} {}.", concern(rng)));
+        }
+        TurnTask::Rate => opening.push(format!(
+            "My rationale, as {role}: the proposal stands or falls on {}. On the evidence so far, {}.",
+            concern(rng),
+            stance_clause(rating.unwrap_or(5))
+        )),
+    }
+
+    let fillers: [&dyn Fn(&str, &str) -> String; 10] = [
+        &|c, _| format!("My main concern is {c}."),
+        &|c, _| format!("We should document how {c} will be addressed before we commit."),
+        &|_, t| format!("Evidence on {t} would change my view more than further debate would."),
+        &|c, _| format!("I would ask the team to quantify the risk around {c}."),
+        &|_, t| format!("Precedent in {t} suggests reviewers will look closely at this."),
+        &|c, _| format!("A phased plan would let us revisit {c} once real-world data arrive."),
+        &|c, _| format!("I would not trade away {c} for speed."),
+        &|c, _| format!("Where we disagree, it is mostly about {c}."),
+        &|c, t| format!("In my experience with {t}, {c} is where timelines slip."),
+        &|c, _| format!("Any recommendation should name an owner for {c}."),
+    ];
+    let target = request.simulation.turn_tokens.max(8) as usize;
+    let mut words: Vec<String> = opening.join(" ").split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect();
+    while words.len() < target {
+        let filler = fillers[(rng.next_u64() % fillers.len() as u64) as usize];
+        let tag = rng.pick(&tags).cloned().unwrap_or_default();
+        let c = concern(rng);
+        let sentence = filler(&c, &tag);
+        words.extend(sentence.split(' ').map(str::to_string));
+    }
+    // Whole sentences: the text ends at the first sentence end at or past the target.
+    let end = words.iter().enumerate().skip(target.saturating_sub(1)).find(|(_, w)| w.ends_with(['.', '?', '!', ':'])).map_or(words.len(), |(i, _)| i + 1);
+    words.truncate(end);
+    let mut text = words.join(" ");
+    if !text.ends_with(['.', '?', '!']) {
+        text.push('.');
+    }
+    text
+}
+
+/// Rough token count of a text (words), for usage figures.
+fn count_tokens(text: &str) -> u64 {
+    text.split_whitespace().count() as u64
+}
+
+fn prompt_tokens(request: &TurnRequest) -> u64 {
+    let view = &request.view;
+    count_tokens(&request.profile.persona)
+        + count_tokens(&view.query)
+        + view.transcript.iter().map(|t| count_tokens(&t.text)).sum::<u64>()
+        + view.draft.as_deref().map_or(0, count_tokens)
+        + 40
+}
+
+/// Splits a text into deltas: one word (with its trailing space) per delta,
+/// or several words when streaming instantly.
+fn deltas(text: &str, words_per_delta: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut count = 0;
+    for piece in text.split_inclusive(' ') {
+        current.push_str(piece);
+        count += 1;
+        if count == words_per_delta {
+            out.push(std::mem::take(&mut current));
+            count = 0;
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+impl ExpertModel for SimulatedModel {
+    fn name(&self) -> String {
+        "simulated".to_string()
+    }
+
+    fn is_simulated(&self) -> bool {
+        true
+    }
+
+    fn stream_turn(&self, request: TurnRequest) -> TurnStream {
+        let round = request.view.round.to_string();
+        let task = format!("{:?}", request.view.task);
+        let mut rng = rng_for(&request.simulation, &[&request.profile.name, &round, &task]);
+        let rating = request.view.rate.then(|| simulated_rating(&request, &mut rng));
+        let fresh: Vec<String> = if request.view.task == TurnTask::Brainstorm {
+            let mut known = request.view.known_ideas.clone();
+            let mut fresh = Vec::new();
+            for concern in &request.profile.concerns {
+                if fresh.len() == 2 {
+                    break;
+                }
+                if !ideas::is_duplicate(&known, concern) {
+                    known.push(concern.clone());
+                    fresh.push(concern.clone());
+                }
+            }
+            fresh
+        } else {
+            Vec::new()
+        };
+        let text = compose_turn(&request, rating.map(|r| r.0), &fresh, &mut rng);
+        let output = TurnOutput {
+            usage: Usage { prompt_tokens: prompt_tokens(&request), completion_tokens: count_tokens(&text) },
+            text: text.clone(),
+            rating: rating.map(|r| r.0),
+            confidence: rating.map(|r| r.1),
+            ideas: fresh,
+        };
+        let pace = request.simulation.pace_tokens_per_s;
+        let per_delta = if pace > 0.0 { 1 } else { INSTANT_WORDS_PER_DELTA };
+        let pieces = deltas(&text, per_delta);
+        let done = stream::once(future::ready(Ok(TurnChunk::Done(output))));
+        if pace > 0.0 {
+            let interval = Duration::from_secs_f64(1.0 / pace);
+            stream::iter(pieces)
+                .then(move |piece| async move {
+                    tokio::time::sleep(interval).await;
+                    Ok(TurnChunk::Delta(piece))
+                })
+                .chain(done)
+                .boxed()
+        } else {
+            stream::iter(pieces.into_iter().map(|p| Ok(TurnChunk::Delta(p)))).chain(done).boxed()
+        }
+    }
+
+    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<Bid, ModelError>> {
+        let mut rng = rng_for(&request.simulation, &[&request.profile.name, &request.view.round.to_string(), "bid"]);
+        let concerns = &request.profile.concerns;
+        let new = concerns.iter().filter(|c| !ideas::is_duplicate(&request.view.known_ideas, c)).count();
+        let bid = if new == 0 || concerns.is_empty() {
+            Bid::Pass
+        } else {
+            Bid::Speak((0.8 * new as f64 / concerns.len() as f64 + 0.2 * rng.unit()).min(1.0))
+        };
+        Box::pin(future::ready(Ok(bid)))
+    }
+
+    fn draft(&self, request: DraftRequest) -> BoxFuture<'static, Result<Drafted, ModelError>> {
+        let text = compose_draft(&request);
+        let usage = Usage {
+            prompt_tokens: request.transcript.iter().map(|t| count_tokens(&t.text)).sum::<u64>() + 60,
+            completion_tokens: count_tokens(&text),
+        };
+        Box::pin(future::ready(Ok(Drafted { text, usage })))
+    }
+
+    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<Verdict, ModelError>> {
+        let score = |team: Team| {
+            let turns: Vec<_> = request.transcript.iter().filter(|t| t.team == Some(team)).collect();
+            if turns.is_empty() {
+                return 0.0;
+            }
+            let total: f64 = turns
+                .iter()
+                .map(|t| {
+                    let mut rng = rng_for(&request.simulation, &[&t.speaker, &t.round.to_string(), "judge"]);
+                    5.0 + 4.0 * rng.unit()
+                })
+                .sum();
+            (total / turns.len() as f64 * 10.0).round() / 10.0
+        };
+        let (pro, con) = (score(Team::Pro), score(Team::Con));
+        let margin = ((pro - con).abs() * 10.0).round() / 10.0;
+        let winner = if margin < 0.2 { "tie" } else if pro > con { "pro" } else { "con" };
+        let rationale = match winner {
+            "tie" => format!("{SIMULATED_LABEL} Both sides argued to a draw: neither case answered the other's strongest point."),
+            side => format!(
+                "{SIMULATED_LABEL} The {side} side argued more convincingly: its points were more specific and better supported, and its rebuttals engaged the other side's strongest claims."
+            ),
+        };
+        Box::pin(future::ready(Ok(Verdict { winner: winner.to_string(), pro_score: pro, con_score: con, margin, rationale })))
+    }
+}
+
+/// A simulated draft or final recommendation, assembled from what was said.
+fn compose_draft(request: &DraftRequest) -> String {
+    let mut rng = rng_for(&request.simulation, &[&request.query, &request.round.to_string(), "draft"]);
+    let options = options_of(&request.query);
+    let ratings: Vec<u8> = request.transcript.iter().filter_map(|t| t.rating).collect();
+    let lean_first = ratings.is_empty() || ratings.iter().map(|&r| f64::from(r)).sum::<f64>() / ratings.len() as f64 >= 5.0;
+    let position = match &options {
+        Some((a, b)) if lean_first => format!("pursue {a} rather than {b}"),
+        Some((a, b)) => format!("pursue {b} rather than {a}"),
+        None if lean_first => "proceed, subject to the conditions below".to_string(),
+        None => "not proceed yet, and revisit once the conditions below are met".to_string(),
+    };
+    // Conditions: the issues voiced in the latest statements, read back from
+    // the phrases the simulated experts use for them.
+    const MARKERS: &[(&str, &str)] = &[
+        ("concern is ", "."),
+        ("stands or falls on ", "."),
+        ("quantify the risk around ", "."),
+        ("name an owner for ", "."),
+        ("trade away ", " for speed"),
+        ("mostly about ", "."),
+    ];
+    let mut conditions: Vec<String> = Vec::new();
+    for entry in request.transcript.iter().rev() {
+        for (start, end) in MARKERS {
+            let Some(rest) = entry.text.split(start).nth(1) else { continue };
+            let condition = rest.split(end).next().unwrap_or(rest).trim_end_matches(['.', ',']).trim().to_string();
+            if !condition.is_empty() && condition.split_whitespace().count() <= 12 && conditions.len() < 4 && !ideas::is_duplicate(&conditions, &condition) {
+                conditions.push(condition);
+            }
+        }
+    }
+    conditions.extend(request.ideas.iter().take(4usize.saturating_sub(conditions.len())).cloned());
+    if conditions.is_empty() {
+        conditions.push("a documented plan for the open risks".to_string());
+    }
+    let mut text = format!(
+        "{SIMULATED_LABEL} {} (round {}): the panel should {position}.",
+        if request.is_final { "Recommendation" } else { "Draft recommendation" },
+        request.round
+    );
+    text.push_str(" Conditions: ");
+    text.push_str(&conditions.join("; "));
+    text.push('.');
+    if let Some(c) = &request.consensus {
+        text.push_str(&format!(
+            " Agreement: {} (median {}, IQR {}, n = {}).",
+            serde_json::to_value(c.level).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            c.median,
+            c.iqr,
+            c.n
+        ));
+    }
+    if !request.dissenters.is_empty() {
+        text.push_str(&format!(" Dissent: {} rated the draft outside the panel's band; their views stand in the record.", request.dissenters.join(", ")));
+    }
+    if rng.unit() < 0.5 && !request.is_final {
+        text.push_str(" The next round should test these conditions against the strongest objection.");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_read_from_either_or_questions() {
+        assert_eq!(
+            options_of("Should our AI ECG triage device pursue 510(k) or De Novo?"),
+            Some(("510(k)".to_string(), "De Novo".to_string()))
+        );
+        assert_eq!(options_of("Is this safe?"), None);
+    }
+
+    #[test]
+    fn deltas_rebuild_the_text() {
+        let text = "one two three four five six seven eight nine ten.";
+        for n in [1, 3, 8] {
+            assert_eq!(deltas(text, n).concat(), text);
+        }
+        assert_eq!(deltas(text, 1).len(), 10);
+    }
+
+    #[test]
+    fn the_generator_is_deterministic() {
+        let mut a = SplitMix64::new(7);
+        let mut b = SplitMix64::new(7);
+        assert_eq!((a.next_u64(), a.unit()), (b.next_u64(), b.unit()));
+        assert!((0.0..1.0).contains(&SplitMix64::new(1).unit()));
+    }
+}

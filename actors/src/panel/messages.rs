@@ -1,0 +1,103 @@
+//! Messages of the panel actor. Every command names its tenant and panel;
+//! the actor refuses one that does not match as if the panel did not exist.
+
+use actix::prelude::*;
+use thiserror::Error;
+
+use crate::domain::{Caller, MemberId, PanelId, TenantId};
+use crate::event::ModeratorActionKind;
+use crate::panel::view::PanelView;
+
+#[derive(Clone, Debug, Error, PartialEq)]
+pub enum PanelError {
+    /// No such panel for this tenant (also for another tenant's panel).
+    #[error("panel not found")]
+    NotFound,
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    /// The command does not fit the panel's state (not your turn, already paused...).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The panel cannot take commands now (storage down, restarting).
+    #[error("panel unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What a caller asks of a panel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// A human member's turn.
+    HumanInput {
+        member_id: MemberId,
+        text: String,
+        /// An explicit rating of the draft (else read from a trailer in `text`).
+        rating: Option<u8>,
+        confidence: Option<f64>,
+    },
+    Moderate {
+        action: ModeratorActionKind,
+        text: Option<String>,
+    },
+    /// The platform pauses the panel (tenant suspended, budget spent).
+    SystemPause { reason: String },
+    /// Lifts a [`Command::SystemPause`] with the same reason.
+    SystemResume { reason: String },
+}
+
+/// A command for a running panel; replies once its events are durable.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "Result<(), PanelError>")]
+pub struct PanelCommand {
+    /// The caller's tenant: checked against the panel's.
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+    pub caller: Caller,
+    pub command: Command,
+}
+
+/// The panel as it stands, with the text streamed so far of the turn in progress.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "Result<PanelView, PanelError>")]
+pub struct GetSnapshot {
+    /// The caller's tenant: checked against the panel's.
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+}
+
+/// Stop for a server shutdown: checkpoint a turn in flight and stop.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+/// How a panel actor ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExitStatus {
+    Completed,
+    Cancelled,
+    /// `panel_failed` is in the log.
+    Failed(String),
+    /// It stopped on an error and should be restarted from its log.
+    Crashed(String),
+    /// Stopped for a shutdown; it resumes at the next start.
+    Stopped,
+    /// Another node owns the panel now (lease lost, or a write was fenced): stopped without writing.
+    Relinquished,
+}
+
+/// Give the panel up at once, writing nothing: another node owns it now.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Relinquish;
+
+/// Sent by a panel actor to its supervisor when it stops.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct PanelExited {
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+    pub status: ExitStatus,
+    /// Turns completed by this incarnation: progress resets the restart budget.
+    pub turns_completed: u32,
+}

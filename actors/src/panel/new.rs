@@ -1,0 +1,232 @@
+//! Validating a request for a new panel and building its `panel_created` data.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use thiserror::Error;
+
+use crate::domain::{
+    ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId,
+    PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId,
+};
+use crate::panel::view::PanelView;
+
+pub const QUERY_MIN_CHARS: usize = 10;
+pub const QUERY_MAX_CHARS: usize = 5000;
+pub const MAX_ROUNDS_LIMIT: u32 = 20;
+pub const NAME_MAX_CHARS: usize = 200;
+
+/// Field name -> why it is invalid (the `fields` of a 422).
+#[derive(Clone, Debug, Error, PartialEq, Default)]
+#[error("invalid panel: {}", .0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
+pub struct ValidationErrors(pub BTreeMap<String, String>);
+
+impl ValidationErrors {
+    pub fn add(&mut self, field: &str, why: impl Into<String>) {
+        self.0.entry(field.to_string()).or_insert_with(|| why.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A member to seat on a new panel.
+#[derive(Clone, Debug)]
+pub enum NewMember {
+    Ai {
+        expert_id: Option<ExpertId>,
+        profile: ExpertProfile,
+        team: Option<Team>,
+        role: Option<MemberRole>,
+        /// The model behind it (`simulated` or a model name), shown to clients.
+        model: String,
+    },
+    Human {
+        name: String,
+        key_id: Option<KeyId>,
+        team: Option<Team>,
+    },
+}
+
+/// A request for a new panel, already resolved to member profiles.
+#[derive(Clone, Debug)]
+pub struct NewPanel {
+    pub tenant_id: TenantId,
+    pub created_by: String,
+    pub query: String,
+    pub panel_type: PanelType,
+    pub members: Vec<NewMember>,
+    pub max_rounds: Option<u32>,
+    pub consensus_method: Option<ConsensusMethod>,
+    pub human_turn_timeout_s: Option<u64>,
+    pub base_flow: Option<PanelType>,
+    pub simulation: Option<SimulationConfig>,
+}
+
+/// Checks a new panel and builds the view and setup of its `panel_created` event.
+pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, PanelSetup), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let query = request.query.trim().to_string();
+    let chars = query.chars().count();
+    if !(QUERY_MIN_CHARS..=QUERY_MAX_CHARS).contains(&chars) {
+        errors.add("query", format!("must be {QUERY_MIN_CHARS} to {QUERY_MAX_CHARS} characters, got {chars}"));
+    }
+    let panel_type = request.panel_type;
+    let humans = request.members.iter().filter(|m| matches!(m, NewMember::Human { .. })).count();
+    let ais = request.members.len() - humans;
+    let base_flow = match (panel_type, request.base_flow) {
+        (PanelType::Hybrid, Some(PanelType::Hybrid)) => {
+            errors.add("base_flow", "a hybrid panel's base flow cannot be hybrid");
+            None
+        }
+        (PanelType::Hybrid, flow) => Some(flow.unwrap_or(PanelType::Structured)),
+        (_, Some(_)) => {
+            errors.add("base_flow", "only hybrid panels have a base flow");
+            None
+        }
+        (_, None) => None,
+    };
+    let (mut min, max) = panel_type.member_bounds();
+    if let Some(flow) = base_flow {
+        min = min.max(flow.member_bounds().0.min(max));
+    }
+    let count = request.members.len();
+    if count < min || count > max {
+        errors.add("experts", format!("a {} panel has {min} to {max} members, got {count}", panel_type.as_str()));
+    }
+    if panel_type == PanelType::Hybrid && humans == 0 {
+        errors.add("humans", "a hybrid panel needs at least one human member");
+    }
+    if panel_type != PanelType::Hybrid && humans > 0 {
+        errors.add("humans", "only hybrid panels have human members");
+    }
+    let flow = base_flow.unwrap_or(panel_type);
+    if flow == PanelType::Socratic && ais == 0 {
+        errors.add("experts", "a socratic panel needs an AI questioner");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for member in &request.members {
+        match member {
+            NewMember::Ai { expert_id: Some(id), .. } if !seen.insert(*id) => errors.add("experts", format!("expert {id} is listed twice")),
+            NewMember::Human { name, .. } if name.trim().is_empty() || name.chars().count() > NAME_MAX_CHARS => {
+                errors.add("humans", format!("a human member needs a name of 1 to {NAME_MAX_CHARS} characters"))
+            }
+            _ => {}
+        }
+    }
+    let max_rounds = match (flow, request.max_rounds) {
+        (PanelType::Adversarial, _) => 3,
+        (_, Some(n)) if (1..=MAX_ROUNDS_LIMIT).contains(&n) => n,
+        (_, Some(n)) => {
+            errors.add("max_rounds", format!("must be 1 to {MAX_ROUNDS_LIMIT}, got {n}"));
+            1
+        }
+        (flow, None) => flow.default_max_rounds(),
+    };
+    let human_turn_timeout_s = request.human_turn_timeout_s.unwrap_or(300);
+    if !(5..=86_400).contains(&human_turn_timeout_s) {
+        errors.add("human_turn_timeout_s", "must be 5 to 86400 seconds");
+    }
+    if let Some(sim) = &request.simulation {
+        if !(0.0..=10_000.0).contains(&sim.pace_tokens_per_s) {
+            errors.add("simulation.pace_tokens_per_s", "must be 0 (instant) to 10000");
+        }
+        if !(1..=4000).contains(&sim.turn_tokens) {
+            errors.add("simulation.turn_tokens", "must be 1 to 4000");
+        }
+        if sim.stubbornness.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+            errors.add("simulation.stubbornness", "must be 0 to 1");
+        }
+        if sim.noise.is_some_and(|s| !(0.0..=4.0).contains(&s)) {
+            errors.add("simulation.noise", "must be 0 to 4");
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let mut members = Vec::with_capacity(count);
+    let mut profiles = Vec::new();
+    for (index, member) in request.members.into_iter().enumerate() {
+        let id = MemberId::new();
+        // Adversarial teams alternate by seat unless given: pro, con, pro...
+        let default_team = (flow == PanelType::Adversarial).then_some(if index % 2 == 0 { Team::Pro } else { Team::Con });
+        match member {
+            NewMember::Ai { expert_id, mut profile, team, role, model } => {
+                profile.member_id = id;
+                members.push(Member {
+                    id,
+                    kind: MemberKind::Ai,
+                    name: profile.name.clone(),
+                    expert_id,
+                    team: team.or(default_team),
+                    role,
+                    domain: Some(profile.domain.clone()),
+                    model: Some(model),
+                    key_id: None,
+                });
+                profiles.push(profile);
+            }
+            NewMember::Human { name, key_id, team } => members.push(Member {
+                id,
+                kind: MemberKind::Human,
+                name: name.trim().to_string(),
+                expert_id: None,
+                team: team.or(default_team),
+                role: None,
+                domain: None,
+                model: None,
+                key_id,
+            }),
+        }
+    }
+    if flow == PanelType::Socratic && !members.iter().any(|m| m.role == Some(MemberRole::Questioner)) {
+        if let Some(first_ai) = members.iter_mut().find(|m| m.kind == MemberKind::Ai) {
+            first_ai.role = Some(MemberRole::Questioner);
+        }
+    }
+    if flow == PanelType::Adversarial {
+        for team in [Team::Pro, Team::Con] {
+            if members.iter().filter(|m| m.team == Some(team)).count() < 2 {
+                errors.add("experts", format!("the {} team needs at least two members", team.as_str()));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+    }
+    let now = Utc::now();
+    let config = PanelConfig {
+        max_rounds,
+        consensus_method: request.consensus_method.unwrap_or(flow.default_consensus_method()),
+        human_turn_timeout_s,
+        base_flow,
+        simulation: request.simulation,
+    };
+    let view = PanelView {
+        id: panel_id,
+        tenant_id: request.tenant_id,
+        created_by: request.created_by,
+        query,
+        panel_type,
+        status: PanelStatus::Created,
+        members,
+        rounds: Vec::new(),
+        consensus: None,
+        recommendation: None,
+        head_seq: 1,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        config: config.clone(),
+        draft: None,
+        verdict: None,
+        current_turn: None,
+        pending_human: None,
+        paused_reason: None,
+        error: None,
+        ideas: Vec::new(),
+    };
+    Ok((view, PanelSetup { config, profiles }))
+}

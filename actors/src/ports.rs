@@ -1,0 +1,63 @@
+//! Ports: what the engine needs from the outside, as traits the server
+//! implements (the SQLite/PostgreSQL event log, the in-process/Redis fan-out).
+//! [`crate::testing`] has in-memory versions.
+
+use futures::future::BoxFuture;
+use thiserror::Error;
+
+use crate::domain::{PanelId, PanelStatus, TenantId};
+use crate::event::{Event, TokenDelta};
+
+#[derive(Clone, Debug, Error, PartialEq)]
+pub enum LogError {
+    /// The seq is taken or does not follow the head: another writer got there first.
+    #[error("event log conflict: {0}")]
+    Conflict(String),
+    /// A write under a lease that is no longer held.
+    #[error("the panel is owned by another node (stale lease)")]
+    Fenced,
+    #[error("panel not found")]
+    NotFound,
+    /// The storage failed; the write may be retried.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+/// Options for creating a panel.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// `Idempotency-Key`: a second create with the same key returns the first panel.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateOutcome {
+    Created,
+    /// The idempotency key was used before, for this panel.
+    Existing(PanelId),
+}
+
+/// A panel's durable event log. Appends are all-or-nothing and durable when
+/// the future resolves; a panel's events are appended in seq order by its
+/// single writer.
+pub trait EventLog: Send + Sync + 'static {
+    /// Writes a new panel's `panel_created` event (seq 1).
+    fn create(&self, tenant: TenantId, panel: PanelId, event: Event, options: CreateOptions) -> BoxFuture<'static, Result<CreateOutcome, LogError>>;
+
+    /// Appends events that continue the panel's log without gaps; `status` is
+    /// the panel's status once they apply (kept beside the log for listings).
+    fn append(&self, tenant: TenantId, panel: PanelId, events: Vec<Event>, status: PanelStatus) -> BoxFuture<'static, Result<(), LogError>>;
+
+    /// A panel's whole log, in seq order.
+    fn load(&self, tenant: TenantId, panel: PanelId) -> BoxFuture<'static, Result<Vec<Event>, LogError>>;
+
+    /// Panels whose log has no terminal event.
+    fn unfinished(&self) -> BoxFuture<'static, Result<Vec<(TenantId, PanelId)>, LogError>>;
+}
+
+/// Fan-out of what a panel publishes, after its events are durable. Both
+/// calls must not block: slow subscribers are the fan-out's problem.
+pub trait EventPublisher: Send + Sync + 'static {
+    fn publish_event(&self, tenant: TenantId, panel: PanelId, event: &Event);
+    fn publish_token(&self, tenant: TenantId, panel: PanelId, token: &TokenDelta);
+}

@@ -1,0 +1,184 @@
+//! Fan-out of what panels publish to this node's WebSocket and SSE clients.
+//! Each event or token is serialised once into the exact frame clients get
+//! and shared (reference-counted) by every subscriber through one
+//! `tokio::sync::broadcast` send per panel. A subscriber that falls behind
+//! the channel's buffer is told by `RecvError::Lagged` and resumes from the
+//! database with `after_seq`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use askpanel_actors::domain::{PanelId, TenantId};
+use askpanel_actors::event::{Event, TokenDelta};
+use askpanel_actors::ports::EventPublisher;
+use bytestring::ByteString;
+use dashmap::DashMap;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::metrics::Metrics;
+
+/// What a frame carries, for de-duplication and filtering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// A durable event.
+    Event { seq: u64, terminal: bool },
+    /// A live token delta of the turn opened at `turn_seq`.
+    Token { turn_seq: u64, offset: usize },
+    /// Frames from other nodes may have been missed (their link was down):
+    /// subscribers catch up from the database.
+    Resync,
+}
+
+/// A pre-serialised frame.
+#[derive(Debug)]
+pub struct Frame {
+    pub kind: FrameKind,
+    /// The WebSocket frame text: `{"type":"event",...}` or `{"type":"token",...}`.
+    pub text: ByteString,
+    /// The event kind (events only), for SSE's `event:` line.
+    pub event_kind: &'static str,
+    pub published_at: Instant,
+}
+
+/// The WebSocket frame of an event, from the event's stored JSON
+/// (`{"seq",...}`): `{"type":"event","panel_id":"...","seq",...}`.
+pub fn event_frame_text(panel: PanelId, event_json: &str) -> String {
+    let rest = event_json.strip_prefix('{').unwrap_or(event_json);
+    let mut text = String::with_capacity(event_json.len() + 64);
+    text.push_str("{\"type\":\"event\",\"panel_id\":\"");
+    text.push_str(&panel.to_string());
+    text.push_str("\",");
+    text.push_str(rest);
+    text
+}
+
+#[derive(Serialize)]
+struct TokenFrame<'a> {
+    r#type: &'static str,
+    panel_id: PanelId,
+    /// When the server published the delta (for latency measurements).
+    ts: chrono::DateTime<chrono::Utc>,
+    turn_seq: u64,
+    member_id: askpanel_actors::domain::MemberId,
+    offset: usize,
+    delta: &'a str,
+}
+
+/// Frames to and from other nodes (the Redis fan-out), when there are several.
+pub trait RemoteFanout: Send + Sync + 'static {
+    /// Sends a frame published here to the other nodes.
+    fn publish(&self, panel: PanelId, frame: &Frame);
+    /// This node has subscribers for the panel: receive its frames from other nodes.
+    fn watch(&self, panel: PanelId);
+    fn unwatch(&self, panel: PanelId);
+}
+
+/// The per-panel broadcast channels of this node.
+pub struct Bus {
+    channels: DashMap<PanelId, broadcast::Sender<Arc<Frame>>>,
+    capacity: usize,
+    metrics: Arc<Metrics>,
+    remote: std::sync::OnceLock<Arc<dyn RemoteFanout>>,
+}
+
+impl Bus {
+    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
+        Self { channels: DashMap::new(), capacity, metrics, remote: std::sync::OnceLock::new() }
+    }
+
+    /// Connects the bus to the other nodes.
+    pub fn set_remote(&self, remote: Arc<dyn RemoteFanout>) {
+        let _ = self.remote.set(remote);
+    }
+
+    /// Subscribes to a panel's live frames. Subscribe before reading the
+    /// database: whatever is committed later arrives here.
+    pub fn subscribe(&self, panel: PanelId) -> broadcast::Receiver<Arc<Frame>> {
+        let mut created = false;
+        let rx = self
+            .channels
+            .entry(panel)
+            .or_insert_with(|| {
+                created = true;
+                broadcast::channel(self.capacity).0
+            })
+            .subscribe();
+        if created {
+            if let Some(remote) = self.remote.get() {
+                remote.watch(panel);
+            }
+        }
+        rx
+    }
+
+    /// Drops a panel's channel once nobody listens.
+    pub fn release(&self, panel: PanelId) {
+        if self.channels.remove_if(&panel, |_, sender| sender.receiver_count() == 0).is_some() {
+            if let Some(remote) = self.remote.get() {
+                remote.unwatch(panel);
+            }
+        }
+    }
+
+    /// A frame from another node, for this node's subscribers only.
+    pub fn inject(&self, panel: PanelId, frame: Frame) {
+        let Some(sender) = self.channels.get(&panel).map(|s| s.clone()) else { return };
+        let _ = sender.send(Arc::new(frame));
+    }
+
+    /// Tells every subscriber of the panels watched from other nodes to catch up from the database.
+    pub fn resync_all(&self) {
+        let panels: Vec<PanelId> = self.channels.iter().map(|e| *e.key()).collect();
+        for panel in panels {
+            self.inject(panel, Frame { kind: FrameKind::Resync, text: ByteString::new(), event_kind: "resync", published_at: Instant::now() });
+        }
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    fn send(&self, panel: PanelId, frame: Frame) {
+        if let Some(remote) = self.remote.get() {
+            remote.publish(panel, &frame);
+        }
+        let terminal = matches!(frame.kind, FrameKind::Event { terminal: true, .. });
+        // Clone the sender out so no map guard is held while subscribers wake.
+        let Some(sender) = self.channels.get(&panel).map(|s| s.clone()) else { return };
+        let _ = sender.send(Arc::new(frame));
+        if terminal || sender.receiver_count() == 0 {
+            self.release(panel);
+        }
+    }
+}
+
+impl EventPublisher for Bus {
+    fn publish_event(&self, _: TenantId, panel: PanelId, event: &Event) {
+        self.metrics.events_published.inc();
+        if !self.channels.contains_key(&panel) && self.remote.get().is_none() {
+            return;
+        }
+        let json = match serde_json::to_string(event) {
+            Ok(json) => json,
+            Err(error) => return tracing::error!(%panel, %error, "event does not serialise"),
+        };
+        let frame = Frame {
+            kind: FrameKind::Event { seq: event.seq, terminal: event.data.is_terminal() },
+            text: ByteString::from(event_frame_text(panel, &json)),
+            event_kind: event.data.kind(),
+            published_at: Instant::now(),
+        };
+        self.send(panel, frame);
+    }
+
+    fn publish_token(&self, _: TenantId, panel: PanelId, token: &TokenDelta) {
+        self.metrics.tokens_published.inc();
+        if !self.channels.contains_key(&panel) && self.remote.get().is_none() {
+            return;
+        }
+        let frame = TokenFrame { r#type: "token", panel_id: panel, ts: chrono::Utc::now(), turn_seq: token.turn_seq, member_id: token.member_id, offset: token.offset, delta: &token.delta };
+        let Ok(text) = serde_json::to_string(&frame) else { return };
+        self.send(panel, Frame { kind: FrameKind::Token { turn_seq: token.turn_seq, offset: token.offset }, text: ByteString::from(text), event_kind: "token", published_at: Instant::now() });
+    }
+}

@@ -1,0 +1,206 @@
+//! Settings, layered: the defaults built into the binary, then
+//! `config/default.toml` and `config/{ASKPANEL_ENV}.toml` from the working
+//! directory when present, then `ASKPANEL__SECTION__KEY` environment
+//! variables (e.g. `ASKPANEL__DATABASE__URL`), then command-line flags.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+const BUILTIN_DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub llm: LlmSettings,
+    pub engine: EngineConfig,
+    pub ws: WsSettings,
+    pub log: LogSettings,
+    pub tiers: BTreeMap<String, Limits>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub workers: usize,
+    pub shutdown_grace_s: u64,
+    pub max_body_bytes: usize,
+    /// Print the address (and first-start keys) on stdout.
+    pub announce: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub max_size_mb: u64,
+    /// PostgreSQL: the owner's URL, for migrations (empty: `url`).
+    pub migration_url: String,
+    /// Run the migrations when the server starts.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Prefix of every key and channel (several deployments, or tests, can share a Redis).
+    pub prefix: String,
+    /// This node's name (empty: random at start).
+    pub node_id: String,
+    pub lease_ttl_ms: u64,
+    pub rpc_timeout_ms: u64,
+    /// How often a node looks for panels without an owner.
+    pub scan_every_ms: u64,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct AuthSettings {
+    pub admin_key: String,
+    pub token_secret: String,
+    pub ws_token_ttl_s: u64,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    // Secrets are never printed, not even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("admin_key", &if self.admin_key.is_empty() { "<unset>" } else { "<redacted>" })
+            .field("token_secret", &if self.token_secret.is_empty() { "<unset>" } else { "<redacted>" })
+            .field("ws_token_ttl_s", &self.ws_token_ttl_s)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LlmSettings {
+    pub provider: String,
+    pub base_url: String,
+    pub model: String,
+    pub api_key_env: String,
+    pub temperature: f32,
+    pub max_tokens: u32,
+    pub request_timeout_s: u64,
+    pub stall_timeout_s: u64,
+    pub max_retries: u32,
+    pub structured_output: String,
+    pub context_chars: usize,
+    pub breaker_failures: u32,
+    pub breaker_cooldown_s: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct EngineConfig {
+    pub arbiters: usize,
+    pub panel_mailbox: usize,
+    pub max_restarts: u32,
+    pub restart_backoff_ms: u64,
+    /// Seconds between checks of tenants' monthly token budgets.
+    pub budget_check_s: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct WsSettings {
+    pub max_frame_bytes: usize,
+    pub outbound_queue: usize,
+    pub max_subscriptions: usize,
+    pub frames_per_second: u32,
+    pub max_sockets_per_key: usize,
+    pub heartbeat_s: u64,
+    pub client_timeout_s: u64,
+    pub panel_buffer: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+/// A tenant's limits (API.md `limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_concurrent_panels: u32,
+    pub max_panels_per_month: u32,
+    pub max_experts_per_panel: u32,
+    pub requests_per_minute: u32,
+    pub tokens_per_month: u64,
+}
+
+/// Per-field overrides of a tier's limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_panels: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_panels_per_month: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_experts_per_panel: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_month: Option<u64>,
+}
+
+impl Limits {
+    pub fn with(self, o: &LimitOverrides) -> Limits {
+        Limits {
+            max_concurrent_panels: o.max_concurrent_panels.unwrap_or(self.max_concurrent_panels),
+            max_panels_per_month: o.max_panels_per_month.unwrap_or(self.max_panels_per_month),
+            max_experts_per_panel: o.max_experts_per_panel.unwrap_or(self.max_experts_per_panel),
+            requests_per_minute: o.requests_per_minute.unwrap_or(self.requests_per_minute),
+            tokens_per_month: o.tokens_per_month.unwrap_or(self.tokens_per_month),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layered settings; `config_dir` holds the optional files.
+    pub fn load(config_dir: &std::path::Path) -> anyhow::Result<Settings> {
+        let env = std::env::var("ASKPANEL_ENV").unwrap_or_else(|_| "local".into());
+        let settings = config::Config::builder()
+            .add_source(config::File::from_str(BUILTIN_DEFAULTS, config::FileFormat::Toml))
+            .add_source(config::File::from(config_dir.join("default.toml")).required(false))
+            .add_source(config::File::from(config_dir.join(format!("{env}.toml"))).required(false))
+            .add_source(config::Environment::with_prefix("ASKPANEL").prefix_separator("__").separator("__").try_parsing(true))
+            .build()
+            .context("failed to read the settings")?;
+        let settings: Settings = settings.try_deserialize().context("invalid settings")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for tier in ["starter", "professional", "enterprise"] {
+            anyhow::ensure!(self.tiers.contains_key(tier), "settings: tiers.{tier} is missing");
+        }
+        anyhow::ensure!(matches!(self.llm.provider.as_str(), "simulated" | "openai"), "settings: llm.provider must be simulated or openai");
+        anyhow::ensure!(matches!(self.log.format.as_str(), "pretty" | "json"), "settings: log.format must be pretty or json");
+        anyhow::ensure!(
+            matches!(self.llm.structured_output.as_str(), "auto" | "json_schema" | "trailer"),
+            "settings: llm.structured_output must be auto, json_schema or trailer"
+        );
+        anyhow::ensure!(self.ws.outbound_queue >= 8 && self.ws.panel_buffer >= 16, "settings: ws queues are too small");
+        anyhow::ensure!(self.ws.max_frame_bytes >= 1024, "settings: ws.max_frame_bytes must be at least 1024");
+        Ok(())
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.server.data_dir.join("askpanel.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn tier_limits(&self, tier: &str) -> Option<Limits> {
+        self.tiers.get(tier).copied()
+    }
+}

@@ -1,0 +1,73 @@
+//! Tenant limits: the tier's defaults with the tenant's overrides, and the
+//! per-tenant request rate limiter (a fixed one-minute window).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use askpanel_actors::domain::TenantId;
+use askpanel_actors::supervisor::TenantPolicy;
+use dashmap::DashMap;
+
+use crate::configuration::{Limits, Settings};
+use crate::store::{TenantRecord, TenantStatus};
+
+/// A tenant's limits in force.
+pub fn effective_limits(settings: &Settings, tenant: &TenantRecord) -> Limits {
+    // Tiers are validated at start-up; starter is the floor if one went missing.
+    let base = settings.tier_limits(tenant.tier.as_str()).or_else(|| settings.tier_limits("starter")).unwrap_or(Limits {
+        max_concurrent_panels: 5,
+        max_panels_per_month: 100,
+        max_experts_per_panel: 6,
+        requests_per_minute: 120,
+        tokens_per_month: 1_000_000,
+    });
+    base.with(&tenant.limits)
+}
+
+/// What the engine enforces for a tenant.
+pub fn policy(settings: &Settings, tenant: &TenantRecord) -> TenantPolicy {
+    TenantPolicy { max_concurrent_panels: effective_limits(settings, tenant).max_concurrent_panels, suspended: tenant.status == TenantStatus::Suspended }
+}
+
+/// Requests per tenant per minute, on this node.
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: DashMap<TenantId, (u64, u32)>,
+}
+
+impl RateLimiter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts a request; `Err(seconds)` to wait when over the limit.
+    pub fn check(&self, tenant: TenantId, per_minute: u32) -> Result<(), u64> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let minute = now / 60;
+        let mut window = self.windows.entry(tenant).or_insert((minute, 0));
+        if window.0 != minute {
+            *window = (minute, 0);
+        }
+        if window.1 >= per_minute {
+            return Err(60 - now % 60);
+        }
+        window.1 += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_refuses_past_the_limit_with_a_wait() {
+        let limiter = RateLimiter::new();
+        let tenant = TenantId::new();
+        for _ in 0..3 {
+            assert!(limiter.check(tenant, 3).is_ok());
+        }
+        let wait = limiter.check(tenant, 3).unwrap_err();
+        assert!((1..=60).contains(&wait));
+        assert!(limiter.check(TenantId::new(), 3).is_ok(), "tenants are counted apart");
+    }
+}

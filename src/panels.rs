@@ -1,0 +1,396 @@
+//! Panel operations shared by the HTTP routes and WebSocket sessions:
+//! creating (validation, expert choice, limits), reading, human input and
+//! moderation. Every function takes the caller's tenant.
+
+use askpanel_actors::domain::{ConsensusMethod, ExpertId, KeyId, MemberRole, PanelId, PanelType, SimulationConfig, Team, TenantId};
+use askpanel_actors::engine::EngineError;
+use askpanel_actors::event::ModeratorActionKind;
+use askpanel_actors::panel::messages::{Command, PanelCommand};
+use askpanel_actors::panel::new::{NewMember, NewPanel, NAME_MAX_CHARS};
+use askpanel_actors::panel::view::PanelView;
+use askpanel_actors::ports::CreateOptions;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::auth::Principal;
+use crate::catalog::Expert;
+use crate::error::ApiError;
+use crate::limits::{effective_limits, policy};
+use crate::state::AppState;
+use crate::store::{month_of, Role};
+use crate::validation::Body;
+
+/// Longest accepted `Idempotency-Key`.
+pub const IDEMPOTENCY_KEY_MAX: usize = 200;
+/// Most members a human list may name.
+const MAX_HUMANS: usize = 12;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HumanBody {
+    name: String,
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    team: Option<Team>,
+}
+
+/// A human member asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HumanRequest {
+    pub name: String,
+    pub key_id: Option<KeyId>,
+    pub team: Option<Team>,
+}
+
+/// A `POST /v1/panels` body, read and checked for shape; ids are not resolved yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateRequest {
+    pub query: String,
+    pub panel_type: PanelType,
+    pub experts: Option<Vec<ExpertId>>,
+    pub expert_count: Option<usize>,
+    pub humans: Vec<HumanRequest>,
+    pub max_rounds: Option<u32>,
+    pub consensus_method: Option<ConsensusMethod>,
+    pub human_turn_timeout_s: Option<u64>,
+    pub base_flow: Option<PanelType>,
+    pub simulation: Option<SimulationConfig>,
+    pub questioner: Option<ExpertId>,
+}
+
+/// Reads a create body, naming every bad field in one 422. Pure: the
+/// property tests feed it arbitrary JSON.
+pub fn parse_create(body: Value) -> Result<CreateRequest, ApiError> {
+    let mut body = Body::new(body)?;
+    let query: Option<String> = body.required("query");
+    let panel_type: Option<PanelType> = body.required("panel_type");
+    let expert_ids: Option<Vec<String>> = body.optional("experts");
+    let expert_count: Option<u32> = body.optional("expert_count");
+    let humans: Option<Vec<HumanBody>> = body.optional("humans");
+    let max_rounds: Option<u32> = body.optional("max_rounds");
+    let consensus_method: Option<ConsensusMethod> = body.optional("consensus_method");
+    let human_turn_timeout_s: Option<u64> = body.optional("human_turn_timeout_s");
+    let base_flow: Option<PanelType> = body.optional("base_flow");
+    let simulation: Option<SimulationConfig> = body.optional("simulation");
+    let questioner: Option<String> = body.optional("questioner");
+
+    let humans = humans.unwrap_or_default();
+    if humans.len() > MAX_HUMANS {
+        body.invalid("humans", format!("at most {MAX_HUMANS} human members"));
+    }
+    let mut human_requests = Vec::new();
+    for human in humans.iter().take(MAX_HUMANS) {
+        let name = human.name.trim();
+        if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+            body.invalid("humans", format!("a human member needs a name of 1 to {NAME_MAX_CHARS} characters"));
+        }
+        let key_id = match &human.key_id {
+            None => None,
+            Some(raw) => match raw.parse::<uuid::Uuid>() {
+                Ok(id) => Some(KeyId(id)),
+                Err(_) => {
+                    body.invalid("humans", format!("key_id {} is not an id", shorten(raw)));
+                    None
+                }
+            },
+        };
+        human_requests.push(HumanRequest { name: name.to_string(), key_id, team: human.team });
+    }
+    let mut experts = None;
+    match (&expert_ids, expert_count) {
+        (Some(_), Some(_)) => body.invalid("expert_count", "give either experts or expert_count, not both"),
+        (Some(ids), None) if ids.len() > 12 => body.invalid("experts", "at most 12 experts"),
+        (Some(ids), None) => {
+            let mut parsed = Vec::new();
+            for raw in ids {
+                match raw.parse::<uuid::Uuid>() {
+                    Ok(id) => parsed.push(ExpertId(id)),
+                    Err(_) => body.invalid("experts", format!("{} is not an expert id", shorten(raw))),
+                }
+            }
+            experts = Some(parsed);
+        }
+        (None, Some(count)) if !(1..=12).contains(&count) => body.invalid("expert_count", "must be 1 to 12"),
+        (None, _) => {}
+    }
+    let questioner = match questioner {
+        None => None,
+        Some(raw) => match raw.parse::<uuid::Uuid>() {
+            Ok(id) if experts.as_ref().is_none_or(|e| e.contains(&ExpertId(id))) => Some(ExpertId(id)),
+            _ => {
+                body.invalid("questioner", "must be one of the panel's experts");
+                None
+            }
+        },
+    };
+    body.finish()?;
+    let (Some(query), Some(panel_type)) = (query, panel_type) else { unreachable!("required fields were checked") };
+    Ok(CreateRequest {
+        query,
+        panel_type,
+        experts,
+        expert_count: expert_count.map(|c| c as usize),
+        humans: human_requests,
+        max_rounds,
+        consensus_method,
+        human_turn_timeout_s,
+        base_flow,
+        simulation,
+        questioner,
+    })
+}
+
+fn shorten(raw: &str) -> String {
+    raw.chars().take(40).collect()
+}
+
+/// `POST /v1/panels`: returns the panel and whether an idempotency key found an earlier one.
+pub async fn create(state: &AppState, principal: &Principal, body: Value, idempotency_key: Option<String>) -> Result<(PanelView, bool), ApiError> {
+    principal.require(Role::Member)?;
+    if state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ApiError::Unavailable("the server is shutting down".into()));
+    }
+    if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX) {
+        return Err(ApiError::field("Idempotency-Key", format!("must be 1 to {IDEMPOTENCY_KEY_MAX} characters")));
+    }
+    let request = parse_create(body)?;
+    let tenant = principal.tenant_id();
+    let limits = effective_limits(&state.settings, &principal.tenant);
+
+    // Resolve ids against this tenant: unknown (or another tenant's) ids are 422s.
+    let mut unknown = std::collections::BTreeMap::new();
+    let mut human_members = Vec::new();
+    for human in &request.humans {
+        if let Some(key_id) = human.key_id {
+            if !state.store.get_key(tenant, key_id).await?.is_some_and(|k| k.revoked_at.is_none()) {
+                unknown.insert("humans".to_string(), format!("unknown key_id {key_id}"));
+            }
+        }
+        human_members.push(NewMember::Human { name: human.name.clone(), key_id: human.key_id, team: human.team });
+    }
+    let chosen: Vec<Expert> = match &request.experts {
+        Some(ids) => {
+            let mut chosen = Vec::new();
+            for id in ids {
+                match find_expert(state, tenant, *id).await? {
+                    Some(expert) => chosen.push(expert),
+                    None => {
+                        unknown.insert("experts".to_string(), format!("unknown expert {id}"));
+                    }
+                }
+            }
+            chosen
+        }
+        None => {
+            let (min, max) = request.panel_type.member_bounds();
+            let default = 5usize.clamp(min, max).saturating_sub(human_members.len()).max(1);
+            let count = request.expert_count.unwrap_or(default);
+            if count as u32 > limits.max_experts_per_panel {
+                return Err(ApiError::LimitExceeded(format!("this tenant's panels have at most {} experts", limits.max_experts_per_panel)));
+            }
+            let own = state.store.list_experts(tenant).await?;
+            state.catalog.with(&own).select(&request.query, count)
+        }
+    };
+    if request.questioner.is_some_and(|q| !chosen.iter().any(|e| e.id == q)) {
+        unknown.insert("questioner".to_string(), "must be one of the panel's experts".to_string());
+    }
+    if !unknown.is_empty() {
+        let message = unknown.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ");
+        return Err(ApiError::Validation { message, fields: unknown });
+    }
+    if chosen.len() as u32 > limits.max_experts_per_panel {
+        return Err(ApiError::LimitExceeded(format!("this tenant's panels have at most {} experts", limits.max_experts_per_panel)));
+    }
+    // Across nodes the concurrency limit is counted in the database (each node's supervisor counts its own).
+    if state.cluster.is_some() && state.store.count_active_panels(tenant).await? >= u64::from(limits.max_concurrent_panels) {
+        return Err(ApiError::LimitExceeded(format!("at most {} concurrent panels", limits.max_concurrent_panels)));
+    }
+    let usage = state.store.usage(tenant, &month_of(Utc::now())).await?;
+    if usage.panels_created >= u64::from(limits.max_panels_per_month) {
+        return Err(ApiError::LimitExceeded(format!("this tenant's limit of {} panels a month is reached", limits.max_panels_per_month)));
+    }
+    if usage.tokens_in + usage.tokens_out >= limits.tokens_per_month {
+        return Err(ApiError::LimitExceeded(format!("this tenant's budget of {} tokens a month is spent", limits.tokens_per_month)));
+    }
+
+    let mut members: Vec<NewMember> = chosen
+        .iter()
+        .map(|e| NewMember::Ai {
+            expert_id: Some(e.id),
+            profile: e.profile(),
+            team: None,
+            role: (Some(e.id) == request.questioner).then_some(MemberRole::Questioner),
+            model: if state.model.simulated { "simulated".into() } else { e.model.clone().unwrap_or_else(|| state.model.model.clone()) },
+        })
+        .collect();
+    // Humans sit after the first expert so a panel never opens with a wait.
+    let at = members.len().min(1);
+    for (i, human) in human_members.into_iter().enumerate() {
+        members.insert((at + i * 2).min(members.len()), human);
+    }
+    let new_panel = NewPanel {
+        tenant_id: tenant,
+        created_by: principal.key_id.to_string(),
+        query: request.query,
+        panel_type: request.panel_type,
+        members,
+        max_rounds: request.max_rounds,
+        consensus_method: request.consensus_method,
+        human_turn_timeout_s: request.human_turn_timeout_s,
+        base_flow: request.base_flow,
+        simulation: if state.model.simulated { Some(request.simulation.unwrap_or_default()) } else { None },
+    };
+    let created = state
+        .engine
+        .create_panel(policy(&state.settings, &principal.tenant), new_panel, CreateOptions { idempotency_key })
+        .await
+        .map_err(ApiError::from)?;
+    Ok((created.panel, created.existing.is_some()))
+}
+
+async fn find_expert(state: &AppState, tenant: TenantId, id: ExpertId) -> Result<Option<Expert>, ApiError> {
+    if let Some(expert) = state.catalog.get(id) {
+        return Ok(Some(expert.clone()));
+    }
+    Ok(state.store.get_expert(tenant, id).await?)
+}
+
+/// A panel of the caller's tenant: live when it runs here, else from its log.
+pub async fn get(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<PanelView, ApiError> {
+    if let Some(view) = state.engine.snapshot(tenant, panel).await? {
+        return Ok(view);
+    }
+    if state.store.get_panel(tenant, panel).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(state.engine.panel_view(tenant, panel).await?)
+}
+
+/// Whether the tenant has this panel (any status).
+pub async fn exists(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<bool, ApiError> {
+    Ok(state.store.get_panel(tenant, panel).await?.is_some())
+}
+
+async fn send(state: &AppState, principal: &Principal, panel: PanelId, command: Command) -> Result<(), ApiError> {
+    let tenant = principal.tenant_id();
+    let message = PanelCommand { tenant_id: tenant, panel_id: panel, caller: principal.caller(), command };
+    match state.engine.command(message.clone()).await {
+        Ok(()) => Ok(()),
+        Err(EngineError::NotRunning) => {
+            let summary = state.store.get_panel(tenant, panel).await?.ok_or(ApiError::NotFound)?;
+            if summary.status.is_terminal() {
+                return Err(ApiError::Conflict(format!("the panel is {}", summary.status.as_str())));
+            }
+            // Running on another node: the command goes to its owner.
+            if let Some(cluster) = &state.cluster {
+                return match cluster.route(tenant, panel, &message.caller, &message.command).await {
+                    Ok(()) => Ok(()),
+                    Err(crate::cluster::RouteError::Panel(e)) => Err(e.into()),
+                    Err(crate::cluster::RouteError::Timeout) => Err(ApiError::Unavailable("the panel's node did not answer in time; the command may or may not have been applied".into())),
+                    Err(_) => Err(ApiError::Unavailable("the panel is moving between nodes; try again shortly".into())),
+                };
+            }
+            Err(ApiError::Unavailable("the panel is restarting; try again shortly".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A human member's turn (`POST /input` or a WebSocket `input` frame).
+pub async fn input(state: &AppState, principal: &Principal, panel: PanelId, member_id: &str, text: String, rating: Option<u8>, confidence: Option<f64>) -> Result<(), ApiError> {
+    principal.require(Role::Member)?;
+    if !exists(state, principal.tenant_id(), panel).await? {
+        return Err(ApiError::NotFound);
+    }
+    let member_id = member_id.parse::<uuid::Uuid>().map_err(|_| ApiError::field("member_id", "not a member id"))?;
+    let command = Command::HumanInput { member_id: askpanel_actors::domain::MemberId(member_id), text, rating, confidence };
+    send(state, principal, panel, command).await
+}
+
+/// A moderator's action (`POST /moderate` or a WebSocket `moderate` frame).
+pub async fn moderate(state: &AppState, principal: &Principal, panel: PanelId, action: &str, text: Option<String>) -> Result<(), ApiError> {
+    principal.require(Role::Moderator)?;
+    if !exists(state, principal.tenant_id(), panel).await? {
+        return Err(ApiError::NotFound);
+    }
+    let action: ModeratorActionKind = action.parse().map_err(|e: String| ApiError::field("action", e))?;
+    send(state, principal, panel, Command::Moderate { action, text }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            ".{0,40}".prop_map(Value::from),
+            Just(Value::from("0193a000-0000-7000-8000-000000000001")),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("query".to_string()),
+                        Just("panel_type".to_string()),
+                        Just("experts".to_string()),
+                        Just("expert_count".to_string()),
+                        Just("humans".to_string()),
+                        Just("simulation".to_string()),
+                        Just("max_rounds".to_string()),
+                        Just("questioner".to_string()),
+                        "[a-z_]{1,12}",
+                    ],
+                    inner,
+                    0..8
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_json_body_gets_a_request_or_a_clear_error(body in arbitrary_json()) {
+            match parse_create(body) {
+                Ok(request) => {
+                    prop_assert!(request.humans.len() <= MAX_HUMANS);
+                    prop_assert!(request.experts.as_ref().is_none_or(|e| e.len() <= 12));
+                }
+                Err(ApiError::Validation { fields, .. }) => prop_assert!(!fields.is_empty()),
+                Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+            }
+        }
+
+        #[test]
+        fn well_formed_bodies_parse(
+            query in "[a-zA-Z ?]{10,80}",
+            kind in prop_oneof![Just("structured"), Just("open"), Just("socratic"), Just("adversarial"), Just("delphi")],
+            count in 1usize..=12,
+            seed in any::<u64>(),
+        ) {
+            let body = json!({"query": query, "panel_type": kind, "expert_count": count, "simulation": {"seed": seed, "pace_tokens_per_s": 0, "turn_tokens": 10}});
+            let request = parse_create(body).unwrap();
+            prop_assert_eq!(request.expert_count, Some(count));
+        }
+    }
+
+    #[test]
+    fn every_bad_field_of_a_create_body_is_named() {
+        let Err(ApiError::Validation { fields, .. }) = parse_create(json!({
+            "panel_type": "debate", "experts": ["x"], "expert_count": 3, "humans": [{"name": ""}], "questioner": "q", "extra": 1
+        })) else { panic!() };
+        for field in ["query", "panel_type", "expert_count", "humans", "questioner", "extra"] {
+            assert!(fields.contains_key(field), "{field}: {fields:?}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! `/v1/keys` (admin) and `/v1/ws-tokens`.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use askpanel_actors::domain::KeyId;
+use chrono::Utc;
+use serde_json::json;
+
+use super::{path_id, JsonBody};
+use crate::auth::{generate_key, hash_key, key_prefix, Principal};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{KeyRecord, Role};
+use crate::validation::Body;
+
+pub async fn create_key(principal: Principal, state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Admin)?;
+    let mut body = Body::new(body.into_inner())?;
+    let role: Option<Role> = body.required("role");
+    let name: Option<String> = body.required("name");
+    if name.as_ref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100) {
+        body.invalid("name", "must be 1 to 100 characters");
+    }
+    body.finish()?;
+    let (Some(role), Some(name)) = (role, name) else { unreachable!("required fields were checked") };
+    let plain = generate_key();
+    let key = KeyRecord { id: KeyId::new(), tenant_id: principal.tenant_id(), role, name: name.trim().to_string(), prefix: key_prefix(&plain), created_at: Utc::now(), revoked_at: None };
+    state.store.create_key(principal.tenant_id(), &key, &hash_key(&plain)).await?;
+    Ok(HttpResponse::Created().json(json!({"id": key.id, "key": plain, "role": key.role, "name": key.name, "created_at": key.created_at})))
+}
+
+pub async fn list_keys(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Admin)?;
+    let keys = state.store.list_keys(principal.tenant_id()).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": keys})))
+}
+
+pub async fn revoke_key(principal: Principal, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Admin)?;
+    let key = KeyId(path_id(&id)?);
+    if !state.store.revoke_key(principal.tenant_id(), key).await? {
+        return Err(ApiError::NotFound);
+    }
+    state.auth.invalidate_keys();
+    let closed = state.sessions.close_key(key, 1008, "api key revoked");
+    if let Some(cluster) = &state.cluster {
+        // The other nodes forget the key and close its sockets too.
+        cluster.broadcast_control(&format!("revoked {key}")).await;
+    }
+    tracing::info!(tenant_id = %principal.tenant_id(), key_id = %key, closed, "api key revoked");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn ws_token(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let ttl = Duration::from_secs(state.settings.auth.ws_token_ttl_s.clamp(10, 86_400));
+    let (token, expires_at) = state.auth.issue_ws_token(&principal, ttl);
+    Ok(HttpResponse::Ok().json(json!({"token": token, "expires_at": expires_at})))
+}

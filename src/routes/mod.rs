@@ -1,0 +1,85 @@
+//! HTTP routes: one file per resource. Handlers parse, call the store, the
+//! engine or [`crate::panels`], and map errors through [`ApiError`].
+
+pub mod admin;
+pub mod experts;
+pub mod health;
+pub mod keys;
+pub mod panels;
+pub mod tenant;
+pub mod web;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{web as aw, HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Registers every route.
+pub fn configure(cfg: &mut aw::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(json_config(max_body_bytes))
+        .app_data(aw::PathConfig::default().error_handler(|_: PathError, _| ApiError::NotFound.into()))
+        .app_data(aw::QueryConfig::default().error_handler(|e: QueryPayloadError, _| ApiError::BadRequest(format!("invalid query string: {e}")).into()))
+        .service(res("/healthz").route(aw::get().to(health::healthz)))
+        .service(res("/readyz").route(aw::get().to(health::readyz)))
+        .service(res("/metrics").route(aw::get().to(health::metrics)))
+        .service(res("/v1/admin/tenants").route(aw::post().to(admin::create_tenant)).route(aw::get().to(admin::list_tenants)))
+        .service(res("/v1/admin/tenants/{id}").route(aw::patch().to(admin::update_tenant)).route(aw::get().to(admin::get_tenant)))
+        .service(res("/v1/tenant").route(aw::get().to(tenant::get_tenant)).route(aw::patch().to(tenant::update_tenant)))
+        .service(res("/v1/usage").route(aw::get().to(tenant::usage)))
+        .service(res("/v1/keys").route(aw::post().to(keys::create_key)).route(aw::get().to(keys::list_keys)))
+        .service(res("/v1/keys/{id}").route(aw::delete().to(keys::revoke_key)))
+        .service(res("/v1/ws-tokens").route(aw::post().to(keys::ws_token)))
+        .service(res("/v1/experts").route(aw::get().to(experts::list_experts)).route(aw::post().to(experts::create_expert)))
+        .service(res("/v1/experts/{id}").route(aw::get().to(experts::get_expert)))
+        .service(res("/v1/panels").route(aw::post().to(panels::create_panel)).route(aw::get().to(panels::list_panels)))
+        .service(res("/v1/panels/{id}").route(aw::get().to(panels::get_panel)))
+        .service(res("/v1/panels/{id}/events").route(aw::get().to(panels::events)))
+        .service(res("/v1/panels/{id}/input").route(aw::post().to(panels::input)))
+        .service(res("/v1/panels/{id}/moderate").route(aw::post().to(panels::moderate)))
+        .service(res("/v1/ws").route(aw::get().to(crate::ws::route::connect)))
+        .service(res("/").route(aw::get().to(web::index)))
+        .service(res("/assets/{file:.*}").route(aw::get().to(web::asset)));
+}
+
+/// A resource whose unsupported methods answer 405 in API.md's error shape.
+fn res(path: &str) -> actix_web::Resource {
+    aw::resource(path).default_service(aw::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    use actix_web::ResponseError;
+    ApiError::MethodNotAllowed.error_response()
+}
+
+fn json_config(limit: usize) -> aw::JsonConfig {
+    aw::JsonConfig::default().limit(limit).content_type_required(false).error_handler(move |e, _| {
+        match e {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge(limit),
+            JsonPayloadError::ContentType => ApiError::BadRequest("the body must be JSON".into()),
+            JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
+            other => ApiError::BadRequest(format!("could not read the body: {other}")),
+        }
+        .into()
+    })
+}
+
+/// Unknown routes and methods answer in API.md's error shape.
+pub async fn fallback(_: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    ApiError::NotFound.error_response()
+}
+
+/// A JSON body, read as a value (fields are checked by [`crate::validation::Body`]).
+pub type JsonBody = aw::Json<Value>;
+
+/// Records the panel in the request's span.
+pub fn panel_span(panel: askpanel_actors::domain::PanelId) -> askpanel_actors::domain::PanelId {
+    tracing::Span::current().record("panel_id", tracing::field::display(panel));
+    panel
+}
+
+/// The `{id}` path segment as a UUID; anything else is an unknown resource.
+pub fn path_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}

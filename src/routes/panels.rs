@@ -1,0 +1,224 @@
+//! `/v1/panels`: create, list, read, events (JSON or Server-Sent Events),
+//! human input and moderation.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use super::{panel_span, path_id, JsonBody};
+use crate::auth::Principal;
+use crate::bus::{event_frame_text, FrameKind};
+use crate::error::ApiError;
+use crate::panels;
+use crate::state::AppState;
+use crate::store::{PanelCursor, Role, StoredEvent};
+use crate::validation::Body;
+
+const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+const EVENTS_PAGE_MAX: u32 = 1000;
+
+pub async fn create_panel(principal: Principal, state: web::Data<AppState>, req: HttpRequest, body: JsonBody) -> Result<HttpResponse, ApiError> {
+    let idempotency_key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?.to_string()),
+    };
+    let (panel, existing) = panels::create(&state, &principal, body.into_inner(), idempotency_key).await?;
+    let mut response = if existing { HttpResponse::Ok() } else { HttpResponse::Created() };
+    Ok(response.insert_header((header::LOCATION, format!("/v1/panels/{}", panel.id))).json(panel))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list_panels(principal: Principal, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1 to 100"));
+    }
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<PanelStatus>().map_err(|e| ApiError::field("status", e))?),
+    };
+    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(PanelCursor(PanelId(c.parse().map_err(|_| ApiError::field("cursor", "not a cursor from this API"))?))),
+    };
+    let mut items = state.store.list_panels(principal.tenant_id(), status, limit + 1, cursor).await?;
+    let next_cursor = (items.len() > limit as usize).then(|| {
+        items.truncate(limit as usize);
+        items.last().map(|p| p.id.to_string())
+    });
+    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor.flatten()})))
+}
+
+pub async fn get_panel(principal: Principal, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let panel = panel_span(PanelId(path_id(&id)?));
+    Ok(HttpResponse::Ok().json(panels::get(&state, principal.tenant_id(), panel).await?))
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    after: Option<u64>,
+    limit: Option<u32>,
+}
+
+pub async fn events(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, query: web::Query<EventsQuery>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let panel = panel_span(PanelId(path_id(&id)?));
+    let tenant = principal.tenant_id();
+    let summary = state.store.get_panel(tenant, panel).await?.ok_or(ApiError::NotFound)?;
+    let wants_sse = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
+    if wants_sse {
+        let last_event_id = req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let after = last_event_id.or(query.after).unwrap_or(0);
+        return Ok(sse_response(state.get_ref().clone(), tenant, panel, after));
+    }
+    let limit = query.limit.unwrap_or(500);
+    if !(1..=EVENTS_PAGE_MAX).contains(&limit) {
+        return Err(ApiError::field("limit", format!("must be 1 to {EVENTS_PAGE_MAX}")));
+    }
+    let page = state.store.events_page(tenant, panel, query.after.unwrap_or(0), limit).await?;
+    let head = page.last().map_or(summary.head_seq, |e| e.seq.max(summary.head_seq));
+    // The stored JSON of each event goes out as it is: no re-serialisation.
+    let mut body = String::with_capacity(page.iter().map(|e| e.body.len() + 1).sum::<usize>() + 40);
+    body.push_str("{\"events\":[");
+    for (i, event) in page.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&event.body);
+    }
+    body.push_str(&format!("],\"head_seq\":{head}}}"));
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+}
+
+fn sse_event(panel: PanelId, event: &StoredEvent) -> Bytes {
+    Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", event.seq, event.kind, event_frame_text(panel, &event.body)))
+}
+
+/// Server-Sent Events: the events after `after`, then live ones, each once.
+fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64) -> HttpResponse {
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    actix_web::rt::spawn(async move {
+        // The receiver first, as for WebSockets: nothing committed later is missed.
+        let mut live = state.bus.subscribe(panel);
+        let _ = sse_feed(&state, tenant, panel, after, &tx, &mut live).await;
+        drop(live);
+        state.bus.release(panel);
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx)) });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body)
+}
+
+/// Sends stored events after `last` until none remain; returns the new last seq.
+async fn sse_replay(state: &AppState, tenant: TenantId, panel: PanelId, mut last: u64, tx: &mpsc::Sender<Bytes>) -> Option<u64> {
+    loop {
+        let page = state.store.events_page(tenant, panel, last, 500).await.ok()?;
+        let done = page.len() < 500;
+        for event in &page {
+            tx.send(sse_event(panel, event)).await.ok()?;
+            last = event.seq;
+        }
+        if done {
+            return Some(last);
+        }
+    }
+}
+
+async fn sse_feed(
+    state: &AppState,
+    tenant: TenantId,
+    panel: PanelId,
+    after: u64,
+    tx: &mpsc::Sender<Bytes>,
+    live: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<crate::bus::Frame>>,
+) -> Option<()> {
+    tx.send(Bytes::from_static(b": askpanel event stream\nretry: 2000\n\n")).await.ok()?;
+    let mut last = sse_replay(state, tenant, panel, after, tx).await?;
+    let summary = state.store.get_panel(tenant, panel).await.ok()??;
+    if summary.status.is_terminal() && last >= summary.head_seq {
+        return Some(());
+    }
+    loop {
+        let received = tokio::time::timeout(SSE_KEEP_ALIVE, live.recv()).await;
+        let frame = match received {
+            Err(_) => {
+                tx.send(Bytes::from_static(b": keep-alive\n\n")).await.ok()?;
+                continue;
+            }
+            Ok(Ok(frame)) => frame,
+            // Fell behind the buffer: catch up from the log, transparently.
+            Ok(Err(RecvError::Lagged(_))) => {
+                last = sse_replay(state, tenant, panel, last, tx).await?;
+                continue;
+            }
+            Ok(Err(RecvError::Closed)) => return Some(()),
+        };
+        let (seq, terminal) = match frame.kind {
+            FrameKind::Event { seq, terminal } => (seq, terminal),
+            FrameKind::Resync => {
+                last = sse_replay(state, tenant, panel, last, tx).await?;
+                continue;
+            }
+            FrameKind::Token { .. } => continue,
+        };
+        if seq <= last {
+            continue;
+        }
+        if seq > last + 1 {
+            last = sse_replay(state, tenant, panel, last, tx).await?;
+            if seq <= last {
+                if terminal {
+                    return Some(());
+                }
+                continue;
+            }
+        }
+        let chunk = format!("id: {seq}\nevent: {}\ndata: {}\n\n", frame.event_kind, frame.text);
+        tx.send(Bytes::from(chunk)).await.ok()?;
+        last = seq;
+        if terminal {
+            return Some(());
+        }
+    }
+}
+
+pub async fn input(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Member)?;
+    let panel = panel_span(PanelId(path_id(&id)?));
+    let mut body = Body::new(body.into_inner())?;
+    let member_id: Option<String> = body.required("member_id");
+    let text: Option<String> = body.required("text");
+    let rating: Option<u8> = body.optional("rating");
+    let confidence: Option<f64> = body.optional("confidence");
+    body.finish()?;
+    let (Some(member_id), Some(text)) = (member_id, text) else { unreachable!("required fields were checked") };
+    panels::input(&state, &principal, panel, &member_id, text, rating, confidence).await?;
+    Ok(HttpResponse::Accepted().json(json!({"status": "accepted"})))
+}
+
+pub async fn moderate(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Moderator)?;
+    let panel = panel_span(PanelId(path_id(&id)?));
+    let mut body = Body::new(body.into_inner())?;
+    let action: Option<String> = body.required("action");
+    let text: Option<String> = body.optional("text");
+    body.finish()?;
+    let Some(action) = action else { unreachable!("required fields were checked") };
+    panels::moderate(&state, &principal, panel, &action, text).await?;
+    Ok(HttpResponse::Accepted().json(json!({"status": "accepted"})))
+}

@@ -1,0 +1,43 @@
+//! What every handler and session shares.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use askpanel_actors::engine::Engine;
+
+use crate::auth::AuthService;
+use crate::bus::Bus;
+use crate::catalog::Catalog;
+use crate::configuration::Settings;
+use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::ws::registry::SessionRegistry;
+
+/// Which expert model is in use, as the API and the page show it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ModelInfo {
+    /// `simulated` or `openai`.
+    pub provider: String,
+    /// The model's name (`simulated` for the simulated experts).
+    pub model: String,
+    pub simulated: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub engine: Engine,
+    pub catalog: Arc<Catalog>,
+    pub bus: Arc<Bus>,
+    pub auth: Arc<AuthService>,
+    pub limiter: Arc<RateLimiter>,
+    pub metrics: Arc<Metrics>,
+    pub sessions: Arc<SessionRegistry>,
+    pub model: ModelInfo,
+    /// Set when a shutdown begins: new work is refused.
+    pub shutting_down: Arc<AtomicBool>,
+    /// The other nodes (Redis), when there are several.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+}

@@ -1,0 +1,9 @@
+//! `GET /v1/ws`: the WebSocket protocol of API.md. [`protocol`] parses and
+//! builds frames (pure), [`session`] is the session actor, [`subscription`]
+//! the per-panel forwarder, [`registry`] the node's open sockets.
+
+pub mod protocol;
+pub mod route;
+pub mod registry;
+pub mod session;
+pub mod subscription;

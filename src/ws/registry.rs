@@ -1,0 +1,82 @@
+//! The node's open WebSocket sessions: counted per key (a key may hold a
+//! bounded number of sockets), closed together when their key is revoked or
+//! the server shuts down.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix::prelude::*;
+use askpanel_actors::domain::KeyId;
+use dashmap::DashMap;
+
+/// Ask a session to close its socket with a code and reason.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct CloseSession {
+    /// The WebSocket close code (1008 policy, 1001 going away...).
+    pub code: u16,
+    pub reason: String,
+}
+
+struct Entry {
+    key_id: KeyId,
+    addr: Recipient<CloseSession>,
+}
+
+#[derive(Default)]
+pub struct SessionRegistry {
+    sessions: DashMap<u64, Entry>,
+    per_key: DashMap<KeyId, usize>,
+    next_id: AtomicU64,
+}
+
+impl SessionRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reserves a socket for a key; `None` when the key holds `max` already.
+    pub fn reserve(&self, key_id: KeyId, max: usize) -> Option<u64> {
+        let mut count = self.per_key.entry(key_id).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub fn register(&self, id: u64, key_id: KeyId, addr: Recipient<CloseSession>) {
+        self.sessions.insert(id, Entry { key_id, addr });
+    }
+
+    /// Forgets a session (or a reservation that never opened).
+    pub fn unregister(&self, id: u64, key_id: KeyId) {
+        self.sessions.remove(&id);
+        if let Some(mut count) = self.per_key.get_mut(&key_id) {
+            *count = count.saturating_sub(1);
+        }
+        self.per_key.remove_if(&key_id, |_, c| *c == 0);
+    }
+
+    pub fn count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Closes every socket of a key.
+    pub fn close_key(&self, key_id: KeyId, code: u16, reason: &str) -> usize {
+        let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().filter(|e| e.key_id == key_id).map(|e| e.addr.clone()).collect();
+        for addr in &targets {
+            // One close per socket, once: bounded.
+            addr.do_send(CloseSession { code, reason: reason.to_string() });
+        }
+        targets.len()
+    }
+
+    /// Closes every socket (shutdown).
+    pub fn close_all(&self, code: u16, reason: &str) -> usize {
+        let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().map(|e| e.addr.clone()).collect();
+        for addr in &targets {
+            addr.do_send(CloseSession { code, reason: reason.to_string() });
+        }
+        targets.len()
+    }
+}

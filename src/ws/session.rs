@@ -1,0 +1,276 @@
+//! The WebSocket session actor. Inbound frames arrive as a stream into the
+//! actor; outbound frames go through two bounded queues (control and data)
+//! to one writer task that owns the socket's sink, so a client that does not
+//! read never grows the server's memory: its data queue fills and its
+//! subscriptions are told they lagged.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use askpanel_actors::domain::PanelId;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::Principal;
+use crate::panels;
+use crate::state::AppState;
+use crate::ws::protocol::{parse_client_frame, ClientFrame, ServerFrame};
+use crate::ws::registry::CloseSession;
+use crate::ws::subscription::{Outbound, Outbox, Subscription, SubscriptionEnd};
+
+/// Control frames queued per socket (acks, errors, pongs, lagged).
+const CONTROL_QUEUE: usize = 64;
+/// Consecutive refused frames (over the rate) before the socket is closed.
+const FLOOD_LIMIT: u32 = 200;
+
+pub struct WsSession {
+    id: u64,
+    principal: Principal,
+    state: AppState,
+    outbox: Outbox,
+    close: Option<oneshot::Sender<CloseReason>>,
+    subscriptions: HashMap<PanelId, SpawnHandle>,
+    last_seen: Instant,
+    /// Token bucket for client frames.
+    allowance: f64,
+    last_refill: Instant,
+    refused_in_a_row: u32,
+}
+
+impl WsSession {
+    /// Starts the session actor and its writer for an upgraded socket.
+    pub fn start(id: u64, principal: Principal, state: AppState, socket: actix_ws::Session, stream: actix_ws::AggregatedMessageStream) -> Addr<WsSession> {
+        let (data_tx, data_rx) = mpsc::channel(state.settings.ws.outbound_queue);
+        let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let (close_tx, close_rx) = oneshot::channel();
+        let metrics = state.metrics.clone();
+        actix::spawn(run_writer(socket, data_rx, control_rx, close_rx, metrics));
+        let burst = f64::from(state.settings.ws.frames_per_second) * 2.0;
+        WsSession::create(|ctx| {
+            ctx.add_stream(stream);
+            WsSession {
+                id,
+                principal,
+                state,
+                outbox: Outbox { data: data_tx, control: control_tx },
+                close: Some(close_tx),
+                subscriptions: HashMap::new(),
+                last_seen: Instant::now(),
+                allowance: burst,
+                last_refill: Instant::now(),
+                refused_in_a_row: 0,
+            }
+        })
+    }
+
+    fn close_with(&mut self, ctx: &mut Context<Self>, code: CloseCode, reason: &str) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(CloseReason { code, description: Some(reason.to_string()) });
+        }
+        ctx.stop();
+    }
+
+    /// Takes one frame from the client's allowance.
+    fn admit_frame(&mut self) -> bool {
+        let rate = f64::from(self.state.settings.ws.frames_per_second);
+        let now = Instant::now();
+        self.allowance = (self.allowance + now.duration_since(self.last_refill).as_secs_f64() * rate).min(rate * 2.0);
+        self.last_refill = now;
+        if self.allowance >= 1.0 {
+            self.allowance -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn on_text(&mut self, ctx: &mut Context<Self>, text: &str) {
+        if !self.admit_frame() {
+            self.refused_in_a_row += 1;
+            if self.refused_in_a_row >= FLOOD_LIMIT {
+                return self.close_with(ctx, CloseCode::Policy, "too many frames");
+            }
+            self.outbox.error(None, "rate_limited", "too many frames; slow down", None);
+            return;
+        }
+        self.refused_in_a_row = 0;
+        let parsed = parse_client_frame(text);
+        let reference = parsed.reference;
+        match parsed.frame {
+            Err(e) => {
+                self.outbox.error(reference.as_ref(), e.code, &e.message, None);
+            }
+            Ok(ClientFrame::Ping { id }) => {
+                self.outbox.control(ServerFrame::Pong { id: id.as_ref() }.to_text());
+            }
+            Ok(ClientFrame::Subscribe { panel_id, after_seq }) => self.subscribe(ctx, panel_id, after_seq, reference),
+            Ok(ClientFrame::Unsubscribe { panel_id }) => {
+                if let Some(handle) = self.subscriptions.remove(&panel_id) {
+                    ctx.cancel_future(handle);
+                    self.state.bus.release(panel_id);
+                    if let Some(reference) = &reference {
+                        self.outbox.control(ServerFrame::Ack { reference }.to_text());
+                    }
+                } else {
+                    self.outbox.error(reference.as_ref(), "not_subscribed", "this socket is not subscribed to that panel", Some(panel_id));
+                }
+            }
+            Ok(ClientFrame::Input { panel_id, member_id, text, rating, confidence }) => {
+                let (state, principal) = (self.state.clone(), self.principal.clone());
+                self.answer(ctx, panel_id, reference, async move { panels::input(&state, &principal, panel_id, &member_id, text, rating, confidence).await });
+            }
+            Ok(ClientFrame::Moderate { panel_id, action, text }) => {
+                let (state, principal) = (self.state.clone(), self.principal.clone());
+                self.answer(ctx, panel_id, reference, async move { panels::moderate(&state, &principal, panel_id, &action, text).await });
+            }
+        }
+    }
+
+    /// Runs a command and answers with `ack` (when the frame had a ref) or `error`.
+    fn answer(&mut self, ctx: &mut Context<Self>, panel_id: PanelId, reference: Option<Value>, command: impl std::future::Future<Output = Result<(), crate::error::ApiError>> + 'static) {
+        let outbox = self.outbox.clone();
+        ctx.spawn(
+            async move {
+                match command.await {
+                    Ok(()) => {
+                        if let Some(reference) = &reference {
+                            outbox.control(ServerFrame::Ack { reference }.to_text());
+                        }
+                    }
+                    Err(e) => {
+                        outbox.error(reference.as_ref(), e.code(), &e.public_message(), Some(panel_id));
+                    }
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    fn subscribe(&mut self, ctx: &mut Context<Self>, panel_id: PanelId, after_seq: Option<u64>, reference: Option<Value>) {
+        if let Some(old) = self.subscriptions.remove(&panel_id) {
+            // Subscribing again restarts the subscription from the given point.
+            ctx.cancel_future(old);
+        } else if self.subscriptions.len() >= self.state.settings.ws.max_subscriptions {
+            let message = format!("at most {} subscriptions per socket", self.state.settings.ws.max_subscriptions);
+            self.outbox.error(reference.as_ref(), "limit_exceeded", &message, Some(panel_id));
+            return;
+        }
+        let task = Subscription { state: self.state.clone(), tenant: self.principal.tenant_id(), panel: panel_id, after_seq, reference, outbox: self.outbox.clone() };
+        let handle = ctx.spawn(task.run().into_actor(self).map(move |end, act, ctx| {
+            act.subscriptions.remove(&panel_id);
+            act.state.bus.release(panel_id);
+            if end == SubscriptionEnd::Closed {
+                ctx.stop();
+            }
+        }));
+        self.subscriptions.insert(panel_id, handle);
+    }
+}
+
+impl Actor for WsSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.state.sessions.register(self.id, self.principal.key_id, ctx.address().recipient());
+        self.state.metrics.ws_sessions.inc();
+        tracing::debug!(session_id = self.id, tenant_id = %self.principal.tenant_id(), "websocket session started");
+        let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_s.max(1));
+        let timeout = Duration::from_secs(self.state.settings.ws.client_timeout_s.max(2));
+        ctx.run_interval(heartbeat, move |act, ctx| {
+            if act.last_seen.elapsed() > timeout {
+                return act.close_with(ctx, CloseCode::Away, "heartbeat timed out");
+            }
+            let _ = act.outbox.control.try_send(Outbound::Ping(bytes::Bytes::from_static(b"hb")));
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        for panel in self.subscriptions.keys() {
+            self.state.bus.release(*panel);
+        }
+        self.state.sessions.unregister(self.id, self.principal.key_id);
+        self.state.metrics.ws_sessions.dec();
+        if let Some(close) = self.close.take() {
+            let _ = close.send(CloseReason { code: CloseCode::Normal, description: None });
+        }
+        tracing::debug!(session_id = self.id, "websocket session stopped");
+    }
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsSession {
+    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+        self.last_seen = Instant::now();
+        match item {
+            Ok(AggregatedMessage::Text(text)) => self.on_text(ctx, &text),
+            Ok(AggregatedMessage::Binary(_)) => {
+                self.outbox.error(None, "invalid_frame", "binary frames are not supported; send JSON text frames", None);
+            }
+            Ok(AggregatedMessage::Ping(bytes)) => {
+                let _ = self.outbox.control.try_send(Outbound::Pong(bytes));
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => self.close_with(ctx, CloseCode::Normal, "closed by the client"),
+            Err(ProtocolError::Overflow) => self.close_with(ctx, CloseCode::Size, "frame too large"),
+            // A text frame that is not UTF-8.
+            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => self.close_with(ctx, CloseCode::Invalid, "text frames must be UTF-8"),
+            Err(error) => {
+                tracing::debug!(session_id = self.id, %error, "websocket protocol error");
+                self.close_with(ctx, CloseCode::Protocol, "protocol error");
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl Handler<CloseSession> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseSession, ctx: &mut Context<Self>) {
+        self.close_with(ctx, CloseCode::from(msg.code), &msg.reason);
+    }
+}
+
+/// Writes queued frames to the socket; control frames and a close come first.
+async fn run_writer(
+    mut socket: actix_ws::Session,
+    mut data: mpsc::Receiver<Outbound>,
+    mut control: mpsc::Receiver<Outbound>,
+    mut close: oneshot::Receiver<CloseReason>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            reason = &mut close => {
+                let reason = reason.ok();
+                let _ = socket.close(reason).await;
+                return;
+            }
+            Some(item) = control.recv() => item,
+            Some(item) = data.recv() => item,
+            else => break,
+        };
+        let sent = match next {
+            Outbound::Text { text, published_at } => {
+                let result = socket.text(text).await;
+                if let Some(at) = published_at {
+                    metrics.fanout_latency.observe(at.elapsed().as_secs_f64());
+                }
+                metrics.frames_sent.inc();
+                result
+            }
+            Outbound::Ping(bytes) => socket.ping(&bytes).await,
+            Outbound::Pong(bytes) => socket.pong(&bytes).await,
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+    let _ = socket.close(None).await;
+}
+

@@ -1,0 +1,190 @@
+//! The real server binary as a subprocess: killed (SIGKILL) or stopped
+//! (SIGTERM) mid-panel and started again on the same database.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+struct Server {
+    child: Child,
+    app: TestApp,
+}
+
+/// Starts `askpanel serve` on port 0 and reads its address from stdout.
+async fn start_binary(data_dir: &Path, admin_key: &str) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_askpanel"));
+    if crate::BACKEND == crate::helpers::Backend::Postgres {
+        let marker = data_dir.join("pg-database");
+        let text = match std::fs::read_to_string(&marker) {
+            Ok(text) => text,
+            Err(_) => {
+                let (owner, app) = crate::helpers::fresh_pg_database().await;
+                let text = format!("{owner}\n{app}");
+                std::fs::write(&marker, &text).unwrap();
+                text
+            }
+        };
+        let (owner, app) = text.split_once('\n').unwrap();
+        command.env("ASKPANEL__DATABASE__URL", app).env("ASKPANEL__DATABASE__MIGRATION_URL", owner);
+    }
+    let mut child = command
+        .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config"), "serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("ASKPANEL__AUTH__ADMIN_KEY", admin_key)
+        .env("ASKPANEL__SERVER__SHUTDOWN_GRACE_S", "5")
+        .env("ASKPANEL__LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let address = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let address = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix("listening on http://").map(str::to_string));
+        // Keep draining so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        address
+    });
+    let address = tokio::time::timeout(Duration::from_secs(30), address).await.expect("the server announces itself").unwrap().expect("listening line");
+    let app = TestApp::remote(address, admin_key.to_string());
+    Server { child, app }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not exit");
+}
+
+fn mixed_panel(i: usize) -> Value {
+    let kinds = ["structured", "open", "socratic", "adversarial", "delphi", "hybrid"];
+    let kind = kinds[i % kinds.len()];
+    let count = match kind {
+        "delphi" => 5,
+        "adversarial" => 4,
+        "hybrid" => 2,
+        _ => 3,
+    };
+    let mut body = json!({
+        "query": format!("Crash test {i}: should our AI ECG triage device pursue 510(k) or De Novo?"),
+        "panel_type": kind,
+        "expert_count": count,
+        "max_rounds": 2,
+        "human_turn_timeout_s": 120,
+        "simulation": {"seed": i, "pace_tokens_per_s": 40, "turn_tokens": 25}
+    });
+    if kind == "hybrid" {
+        body["humans"] = json!([{"name": "Dr. Lee"}]);
+    }
+    body
+}
+
+/// Every panel completes (humans answering their turns as they come), its
+/// seqs are 1..N, no member speaks twice in a round.
+async fn assert_all_complete(app: &TestApp, key: &str, ids: &[String]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let mut open: Vec<&String> = ids.iter().collect();
+    while !open.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "panels still running: {open:?}");
+        let mut still = Vec::new();
+        for id in open {
+            let (_, panel) = app.get(&format!("/v1/panels/{id}"), key).await;
+            match panel["status"].as_str() {
+                Some("completed") => continue,
+                Some("awaiting_human") => {
+                    let member = panel["pending_human"]["member_id"].as_str().unwrap();
+                    let _ = app.post(&format!("/v1/panels/{id}/input"), key, json!({"member_id": member, "text": "Agreed, with monitoring."})).await;
+                }
+                Some("running" | "created") => {}
+                other => panic!("panel {id} ended {other:?}: {panel}"),
+            }
+            still.push(id);
+        }
+        open = still;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in ids {
+        let panel = app.get(&format!("/v1/panels/{id}"), key).await.1;
+        let events = app.events(key, id).await;
+        assert_contiguous(&events, 0);
+        assert_eq!(events.last().unwrap()["kind"], "panel_completed");
+        for round in panel["rounds"].as_array().unwrap() {
+            let speakers: Vec<&str> = round["turns"].as_array().unwrap().iter().map(|t| t["member_id"].as_str().unwrap()).collect();
+            let distinct: HashSet<&&str> = speakers.iter().collect();
+            assert_eq!(distinct.len(), speakers.len(), "no turn recorded twice in panel {id}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_server_killed_mid_panel_resumes_every_panel_and_keeps_acknowledged_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = askpanel::auth::generate_key();
+    let mut server = start_binary(dir.path(), &admin).await;
+    let (_, key) = server.app.create_tenant("crash", json!({"max_concurrent_panels": 50})).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(server.app.create_panel(&key, mixed_panel(i)).await["id"].as_str().unwrap().to_string());
+    }
+    // Answer every hybrid panel's first human turn, then kill at once.
+    let mut answered = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        if i % 6 != 5 {
+            continue;
+        }
+        let panel = server.app.wait_panel(&key, id, "the human turn", |p| p["status"] == "awaiting_human").await;
+        let member = panel["pending_human"]["member_id"].as_str().unwrap().to_string();
+        let text = format!("Answer {i} sent just before the crash.");
+        let (status, body) = server.app.post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": text})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        answered.push((id.clone(), text));
+    }
+    server.child.kill().unwrap();
+    wait_exit(&mut server.child).await;
+
+    let mut server = start_binary(dir.path(), &admin).await;
+    assert_all_complete(&server.app, &key, &ids).await;
+    for (id, text) in &answered {
+        let events = server.app.events(&key, id).await;
+        assert!(events.iter().any(|e| e["kind"] == "human_input" && e["data"]["text"] == text.as_str()), "acknowledged input survives the crash");
+    }
+    server.child.kill().unwrap();
+}
+
+#[actix_web::test]
+async fn a_server_stopped_with_sigterm_closes_sockets_with_1001_and_its_panels_continue_after_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = askpanel::auth::generate_key();
+    let mut server = start_binary(dir.path(), &admin).await;
+    let (_, key) = server.app.create_tenant("term", json!({"max_concurrent_panels": 50})).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(server.app.create_panel(&key, mixed_panel(i)).await["id"].as_str().unwrap().to_string());
+    }
+    let mut ws = server.app.ws(&key).await;
+    ws.send(json!({"type": "subscribe", "panel_id": ids[0]})).await;
+    assert_eq!(ws.next_frame().await["type"], "subscribed");
+    signal(&server.child, "TERM");
+    assert_eq!(ws.closed_with().await, Some(1001), "open sockets are closed as going away");
+    let status = wait_exit(&mut server.child).await;
+    assert!(status.success(), "a graceful stop exits cleanly: {status:?}");
+    let mut server = start_binary(dir.path(), &admin).await;
+    assert_all_complete(&server.app, &key, &ids).await;
+    server.child.kill().unwrap();
+}

@@ -1,0 +1,73 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn max_concurrent_panels_answers_429_until_a_panel_ends() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({"max_concurrent_panels": 2})).await;
+    let first = app.create_panel(&key, paced("structured", 2.0)).await["id"].as_str().unwrap().to_string();
+    app.create_panel(&key, paced("structured", 2.0)).await;
+    let (status, body) = app.post("/v1/panels", &key, paced("structured", 2.0)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")), "{body}");
+    let (_, other) = app.create_tenant("other", json!({"max_concurrent_panels": 2})).await;
+    app.create_panel(&other, structured(1)).await;
+    assert_eq!(app.post(&format!("/v1/panels/{first}/moderate"), &key, json!({"action": "cancel"})).await.0, StatusCode::ACCEPTED);
+    app.wait_completed(&key, &first).await;
+    let mut created = false;
+    for _ in 0..100 {
+        let (status, _) = app.post("/v1/panels", &key, structured(2)).await;
+        if status == StatusCode::CREATED {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(created, "the freed slot is usable");
+}
+
+#[actix_web::test]
+async fn max_panels_per_month_answers_429() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({"max_panels_per_month": 2})).await;
+    app.create_panel(&key, structured(1)).await;
+    app.create_panel(&key, structured(2)).await;
+    let (status, body) = app.post("/v1/panels", &key, structured(3)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")), "{body}");
+}
+
+#[actix_web::test]
+async fn max_experts_per_panel_answers_429() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({"max_experts_per_panel": 4})).await;
+    let (status, body) = app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "open", "expert_count": 5})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")), "{body}");
+    let (status, _) = app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "open", "expert_count": 4, "simulation": {"turn_tokens": 10}})).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[actix_web::test]
+async fn the_same_idempotency_key_returns_the_same_panel() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({})).await;
+    let (_, other) = app.create_tenant("other", json!({})).await;
+    let send = |key: String| {
+        let client = app.client.clone();
+        let url = app.url("/v1/panels");
+        async move { client.post(url).bearer_auth(key).header("Idempotency-Key", "order-42").json(&structured(1)).send().await.unwrap() }
+    };
+    let first = send(key.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: serde_json::Value = first.json().await.unwrap();
+    let again = send(key.clone()).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    // Keys are per tenant.
+    let theirs = send(other).await;
+    assert_eq!(theirs.status(), StatusCode::CREATED);
+    let theirs: serde_json::Value = theirs.json().await.unwrap();
+    assert_ne!(theirs["id"], first["id"]);
+    assert_eq!(app.get("/v1/panels?limit=100", &key).await.1["items"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,21 @@
+//! Black-box tests: the real server on port 0, over HTTP and WebSocket, on
+//! a fresh SQLite database (`tests/api_postgres` runs the same on PostgreSQL).
+
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
+
+mod auth;
+mod crash;
+mod durability;
+mod experts;
+mod helpers;
+mod hostile;
+mod hybrid;
+mod keys;
+mod limits;
+mod llm;
+mod stub;
+mod panels;
+mod restart;
+mod sse;
+mod tenants;
+mod ws;

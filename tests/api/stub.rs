@@ -1,0 +1,156 @@
+//! An OpenAI-compatible chat completions server in the test process: real
+//! HTTP, `text/event-stream` chunks ending with `data: [DONE]`, scripted
+//! failures, and a record of every request.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+/// What the stub does with one request.
+pub enum Reply {
+    /// Stream `text` in chunks of `chunk` characters, `delay_ms` apart; `die_after`: drop the connection after that many chunks.
+    Stream { text: String, chunk: usize, die_after: Option<usize>, delay_ms: u64 },
+    /// A non-streamed completion.
+    Complete(String),
+    /// An error status, with an optional `Retry-After`.
+    Status { code: u16, retry_after: Option<u64> },
+    /// Never answer.
+    Hang,
+}
+
+pub type Script = Arc<dyn Fn(usize, &Value) -> Reply + Send + Sync>;
+
+pub struct Stub {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<(Instant, Value)>>>,
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl Reply {
+    pub fn stream(text: impl Into<String>, chunk: usize) -> Reply {
+        Reply::Stream { text: text.into(), chunk, die_after: None, delay_ms: 2 }
+    }
+}
+
+impl Stub {
+    pub fn bodies(&self) -> Vec<Value> {
+        self.requests.lock().unwrap().iter().map(|(_, v)| v.clone()).collect()
+    }
+}
+
+fn user_text(body: &Value) -> String {
+    body["messages"].as_array().map(|m| m.iter().map(|x| x["content"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+}
+
+pub fn is_stream(body: &Value) -> bool {
+    body["stream"] == true
+}
+
+/// A well-behaved model: rated turns with a trailer (or JSON when asked), drafts, bids, verdicts.
+pub fn healthy(n: usize, body: &Value) -> Reply {
+    let prompt = user_text(body);
+    if is_stream(body) {
+        let mut text = format!("Stub expert contribution {n}: the evidence favours a cautious pathway with a pre-submission meeting first.");
+        if prompt.contains("each on its own line starting with \"- \"") {
+            text.push_str(&format!("\n- stub idea {n} about monitoring\n- stub idea {n} about training data"));
+        }
+        let rated = prompt.contains("RATING: <1-9>") || prompt.contains("\"rating\"");
+        if body["response_format"]["type"] == "json_schema" {
+            return Reply::stream(json!({"text": text, "rating": 7, "confidence": 0.8}).to_string(), 9);
+        }
+        if rated {
+            text.push_str("\nRATING: 7 CONFIDENCE: 0.8");
+        }
+        return Reply::stream(text, 7);
+    }
+    if prompt.contains("Reply with only one line: RATING") {
+        return Reply::Complete("RATING: 6 CONFIDENCE: 0.7".into());
+    }
+    if prompt.contains("\"speak\"") {
+        return Reply::Complete(json!({"speak": n % 5 != 0, "urgency": 0.6}).to_string());
+    }
+    if prompt.contains("\"winner\"") {
+        return Reply::Complete(json!({"winner": "pro", "pro_score": 7.5, "con_score": 6.0, "rationale": "The pro side answered the strongest objection."}).to_string());
+    }
+    Reply::Complete("Recommendation: pursue De Novo, after a pre-submission meeting, with post-market monitoring.".into())
+}
+
+fn chunk_json(content: &str) -> String {
+    json!({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 1, "model": "stub-model",
+           "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]})
+    .to_string()
+}
+
+async fn completions(state: web::Data<(Arc<Mutex<Script>>, Arc<Mutex<Vec<(Instant, Value)>>>, Arc<AtomicUsize>)>, body: web::Json<Value>) -> HttpResponse {
+    let body = body.into_inner();
+    let n = state.2.fetch_add(1, Ordering::SeqCst);
+    state.1.lock().unwrap().push((Instant::now(), body.clone()));
+    let script = state.0.lock().unwrap().clone();
+    let usage = body["stream_options"]["include_usage"] == true;
+    match script(n, &body) {
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            HttpResponse::Ok().finish()
+        }
+        Reply::Status { code, retry_after } => {
+            let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap());
+            if let Some(after) = retry_after {
+                response.insert_header(("Retry-After", after.to_string()));
+            }
+            response.json(json!({"error": {"message": format!("stub says {code}"), "type": "server_error", "param": null, "code": null}}))
+        }
+        Reply::Complete(content) => HttpResponse::Ok().json(json!({
+            "id": "chatcmpl-stub", "object": "chat.completion", "created": 1, "model": "stub-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 20, "total_tokens": 60}
+        })),
+        Reply::Stream { text, chunk, die_after, delay_ms } => {
+            let chars: Vec<char> = text.chars().collect();
+            let mut items: Vec<Result<Bytes, std::io::Error>> = Vec::new();
+            for (i, piece) in chars.chunks(chunk.max(1)).enumerate() {
+                if die_after == Some(i) {
+                    items.push(Err(std::io::Error::other("stub dies mid-stream")));
+                    break;
+                }
+                items.push(Ok(Bytes::from(format!("data: {}\n\n", chunk_json(&piece.iter().collect::<String>())))));
+            }
+            if die_after.is_none() {
+                if usage {
+                    let u = json!({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 1, "model": "stub-model", "choices": [],
+                                   "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}});
+                    items.push(Ok(Bytes::from(format!("data: {u}\n\n"))));
+                }
+                items.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
+            }
+            let stream = futures::stream::iter(items).then(move |item| async move {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                item
+            });
+            HttpResponse::Ok().content_type("text/event-stream").streaming(stream)
+        }
+    }
+}
+
+use futures::StreamExt;
+
+/// Starts the stub on a free port.
+pub fn start(script: Script) -> Stub {
+    let script = Arc::new(Mutex::new(script));
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let data = web::Data::new((script.clone(), requests.clone(), calls.clone()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || App::new().app_data(data.clone()).app_data(web::JsonConfig::default().limit(8 << 20)).route("/v1/chat/completions", web::post().to(completions)))
+        .listen(listener)
+        .unwrap()
+        .workers(1)
+        .disable_signals()
+        .run();
+    actix_web::rt::spawn(server);
+    Stub { url, requests, calls }
+}

@@ -1,0 +1,345 @@
+//! Several server processes on one PostgreSQL and one Redis.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use askpanel::store::postgres::{migrate, PgStore};
+use askpanel::store::{Branding, KeyRecord, Role, Store, StoreError, TenantRecord, TenantStatus, Tier};
+use askpanel_actors::domain::{KeyId, PanelId, PanelStatus, TenantId};
+use askpanel_actors::event::{Event, EventData};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+pub struct Node {
+    pub child: Child,
+    pub app: TestApp,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn redis_base() -> String {
+    std::env::var("ASKPANEL_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Fails in CI, skips elsewhere, when Redis cannot be reached.
+async fn require_redis(url: &str) {
+    let ok = match redis::Client::open(url) {
+        Ok(client) => match client.get_multiplexed_async_connection().await {
+            Ok(mut c) => redis::cmd("PING").query_async::<String>(&mut c).await.is_ok(),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    };
+    if !ok {
+        if std::env::var("CI").is_ok() {
+            panic!("Redis is required in CI and cannot be reached at {url}");
+        }
+        eprintln!("skipping: Redis cannot be reached at {url}");
+        std::process::exit(0);
+    }
+}
+
+pub struct Cluster {
+    pub owner: String,
+    pub app_url: String,
+    pub redis: String,
+    pub prefix: String,
+    pub admin_key: String,
+}
+
+impl Cluster {
+    pub async fn new(redis: Option<String>) -> Cluster {
+        let redis = redis.unwrap_or_else(redis_base);
+        require_redis(&redis).await;
+        let (owner, app_url) = fresh_pg_database().await;
+        migrate(&owner).await.unwrap();
+        Cluster { owner, app_url, redis, prefix: format!("t{}", uuid::Uuid::new_v4().simple()), admin_key: askpanel::auth::generate_key() }
+    }
+
+    /// Starts a node as a subprocess of the real binary.
+    pub async fn node(&self, name: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_askpanel"))
+            .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config"), "serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .env("ASKPANEL__DATABASE__URL", &self.app_url)
+            .env("ASKPANEL__DATABASE__MIGRATION_URL", &self.owner)
+            .env("ASKPANEL__REDIS__URL", &self.redis)
+            .env("ASKPANEL__REDIS__PREFIX", &self.prefix)
+            .env("ASKPANEL__REDIS__NODE_ID", name)
+            .env("ASKPANEL__REDIS__LEASE_TTL_MS", "2000")
+            .env("ASKPANEL__REDIS__SCAN_EVERY_MS", "300")
+            .env("ASKPANEL__AUTH__ADMIN_KEY", &self.admin_key)
+            .env("ASKPANEL__SERVER__SHUTDOWN_GRACE_S", "3")
+            .env("ASKPANEL__LOG__LEVEL", "warn")
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var("TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .expect("the server binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let address = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let address = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix("listening on http://").map(str::to_string));
+            std::thread::spawn(move || for _ in lines {});
+            address
+        });
+        let address = tokio::time::timeout(Duration::from_secs(30), address).await.expect("the node starts").unwrap().expect("listening line");
+        Node { child, app: TestApp::remote(address, self.admin_key.clone()) }
+    }
+}
+
+fn hybrid_panel() -> Value {
+    json!({
+        "query": "Should our AI ECG triage device pursue 510(k) or De Novo?",
+        "panel_type": "hybrid", "expert_count": 2, "humans": [{"name": "Dr. Lee"}], "max_rounds": 2,
+        "human_turn_timeout_s": 120, "simulation": {"seed": 3, "pace_tokens_per_s": 100, "turn_tokens": 20}
+    })
+}
+
+#[actix_web::test]
+async fn clients_on_other_nodes_watch_moderate_and_answer_a_panel_owned_by_one_node() {
+    let cluster = Cluster::new(None).await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let c = cluster.node("c").await;
+    let (_, key) = a.app.create_tenant("acme", json!({})).await;
+    let panel = a.app.create_panel(&key, hybrid_panel()).await;
+    let id = panel["id"].as_str().unwrap().to_string();
+    // Watched from node B.
+    let mut watcher = b.app.ws(&key).await;
+    watcher.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
+    // The moderator on node B injects a question; the human on node C answers.
+    let first = watcher.until("the human's first turn", |f| is_event(f, "human_turn_requested")).await;
+    let member = first.last().unwrap()["data"]["member_id"].as_str().unwrap().to_string();
+    let (status, body) = b.app.post(&format!("/v1/panels/{id}/moderate"), &key, json!({"action": "inject", "text": "Address paediatric use."})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "moderation routed to the owner: {body}");
+    let (status, body) = c.app.post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": "Answered from node C."})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "input routed to the owner: {body}");
+    let mut human = c.app.ws(&key).await;
+    human.send(json!({"type": "subscribe", "panel_id": id})).await;
+    let mut frames = first;
+    loop {
+        let frame = watcher.next_frame().await;
+        let done = is_terminal(&frame);
+        if is_event(&frame, "human_turn_requested") {
+            human.send(json!({"type": "input", "panel_id": id, "member_id": member, "text": "Second answer, over node C's socket.", "ref": "h2"})).await;
+        }
+        frames.push(frame);
+        if done {
+            break;
+        }
+    }
+    let events: Vec<Value> = frames.iter().filter(|f| f["type"] == "event").cloned().collect();
+    assert_contiguous(&events, 0);
+    assert_eq!(events.last().unwrap()["kind"], "panel_completed");
+    assert!(events.iter().any(|e| e["kind"] == "human_input" && e["data"]["text"] == "Answered from node C."));
+    assert!(events.iter().any(|e| e["kind"] == "human_input" && e["data"]["text"] == "Second answer, over node C's socket."));
+    assert!(events.iter().any(|e| e["kind"] == "moderator_action" && e["data"]["action"] == "inject"));
+    assert!(frames.iter().any(|f| f["type"] == "token"), "tokens cross nodes too");
+    // Revoking a key on node A closes its sockets on node B.
+    let (key_id, viewer) = a.app.create_key(&key, "viewer").await;
+    let mut remote = b.app.ws(&viewer).await;
+    assert_eq!(a.app.request(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), Some(&key), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(remote.closed_with().await, Some(1008));
+    drop(c);
+}
+
+#[actix_web::test]
+async fn when_the_owner_is_killed_another_node_takes_its_panels_over_and_they_complete() {
+    let cluster = Cluster::new(None).await;
+    let mut a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let (_, key) = a.app.create_tenant("acme", json!({})).await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let kind = ["structured", "socratic", "delphi", "open"][i];
+        let count = if kind == "delphi" { 5 } else { 3 };
+        let body = json!({"query": "Should our AI ECG triage device pursue 510(k) or De Novo?", "panel_type": kind,
+                          "expert_count": count, "max_rounds": 2, "simulation": {"seed": i, "pace_tokens_per_s": 40, "turn_tokens": 20}});
+        ids.push(a.app.create_panel(&key, body).await["id"].as_str().unwrap().to_string());
+    }
+    let mut watcher = b.app.ws(&key).await;
+    watcher.send(json!({"type": "subscribe", "panel_id": ids[0], "after_seq": 0})).await;
+    watcher.until("some progress", |f| is_event(f, "turn_completed")).await;
+    a.child.kill().unwrap();
+    let killed = std::time::Instant::now();
+    let _ = a.child.wait();
+    // Node B takes over within the lease (2 s) plus a margin, and the panels finish there.
+    b.app.wait_panel(&key, &ids[0], "progress after the takeover", |p| p["status"] == "completed" || p["current_turn"]["text"].as_str().is_some_and(|t| !t.is_empty())).await;
+    assert!(killed.elapsed() < Duration::from_secs(8), "taken over in {:?}", killed.elapsed());
+    for id in &ids {
+        let done = b.app.wait_completed(&key, id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        let events = b.app.events(&key, id).await;
+        assert_contiguous(&events, 0);
+        for round in done["rounds"].as_array().unwrap() {
+            let mut speakers: Vec<&str> = round["turns"].as_array().unwrap().iter().map(|t| t["member_id"].as_str().unwrap()).collect();
+            let n = speakers.len();
+            speakers.sort();
+            speakers.dedup();
+            assert_eq!(speakers.len(), n, "no turn twice");
+        }
+    }
+    // The watcher on B saw its panel through to the end, each event once.
+    let frames = watcher.until("the end", is_terminal).await;
+    let events: Vec<Value> = frames.into_iter().filter(|f| f["type"] == "event").collect();
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap or repeat across the takeover: {seqs:?}");
+}
+
+#[actix_web::test]
+async fn a_stale_owner_cannot_append_after_a_takeover() {
+    let (owner, app) = fresh_pg_database().await;
+    migrate(&owner).await.unwrap();
+    let store = PgStore::open(&app, 2).await.unwrap();
+    let now = chrono::Utc::now();
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        slug: "acme".into(),
+        name: "Acme".into(),
+        tier: Tier::Starter,
+        status: TenantStatus::Active,
+        limits: Default::default(),
+        branding: Branding { display_name: "Acme".into(), primary_color: "#000000".into(), logo_url: None },
+        created_at: now,
+    };
+    let key = KeyRecord { id: KeyId::new(), tenant_id: tenant.id, role: Role::Admin, name: "a".into(), prefix: "p".into(), created_at: now, revoked_at: None };
+    store.create_tenant(&tenant, &key, "h").await.unwrap();
+    // A panel created by node A under epoch 1.
+    let members = (0..3)
+        .map(|i| askpanel_actors::panel::new::NewMember::Ai {
+            expert_id: None,
+            profile: askpanel_actors::domain::ExpertProfile {
+                member_id: askpanel_actors::domain::MemberId::new(),
+                name: format!("Expert {i}"),
+                title: String::new(),
+                domain: "clinical".into(),
+                persona: "A clinician.".into(),
+                tags: vec![],
+                concerns: vec![],
+                stubbornness: 0.4,
+                optimism: 0.0,
+                model: None,
+            },
+            team: None,
+            role: None,
+            model: "simulated".into(),
+        })
+        .collect();
+    let request = askpanel_actors::panel::new::NewPanel {
+        tenant_id: tenant.id,
+        created_by: "test".into(),
+        query: "A long enough question?".into(),
+        panel_type: askpanel_actors::domain::PanelType::Structured,
+        members,
+        max_rounds: None,
+        consensus_method: None,
+        human_turn_timeout_s: None,
+        base_flow: None,
+        simulation: None,
+    };
+    let (view, setup) = askpanel_actors::panel::new::build_panel(request, PanelId::new()).unwrap();
+    let panel = view.id;
+    let first = Event { seq: 1, ts: now, data: EventData::PanelCreated { panel: Box::new(view), setup: Box::new(setup) } };
+    store.create_panel(tenant.id, panel, &first, None, 1).await.unwrap();
+    let started = |seq| vec![Event { seq, ts: chrono::Utc::now(), data: EventData::PanelStarted {} }];
+    store.append_events(tenant.id, panel, &started(2), PanelStatus::Running, 1).await.unwrap();
+    // Node B takes the panel over: epoch 2.
+    assert_eq!(store.claim_panel(tenant.id, panel).await.unwrap(), 2);
+    // Node A, paused past its lease, wakes up and tries to write: fenced.
+    let stale = store.append_events(tenant.id, panel, &started(3), PanelStatus::Running, 1).await;
+    assert!(matches!(stale, Err(StoreError::Fenced)), "{stale:?}");
+    // The new owner writes.
+    store.append_events(tenant.id, panel, &started(3), PanelStatus::Running, 2).await.unwrap();
+    assert_eq!(store.load_events(tenant.id, panel).await.unwrap().len(), 3);
+}
+
+#[actix_web::test]
+async fn requests_spread_over_two_nodes_are_rate_limited_as_one() {
+    let cluster = Cluster::new(None).await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let (_, key) = a.app.create_tenant("acme", json!({"requests_per_minute": 10})).await;
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        statuses.push(node.app.get("/v1/tenant", &key).await.0);
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    // A minute boundary may fall inside the run; otherwise exactly ten pass.
+    assert!(ok <= 10 + 2 && limited >= 1, "{statuses:?}");
+    assert_eq!(a.app.get("/readyz", &key).await.0, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_redis_restart_mid_panel_loses_nothing() {
+    // A Redis of this test's own, so restarting it disturbs no other test.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let start_redis = || {
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts")
+    };
+    let mut redis = start_redis();
+    let url = format!("redis://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cluster = Cluster::new(Some(url)).await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let (_, key) = a.app.create_tenant("acme", json!({})).await;
+    let body = json!({"query": "Should our AI ECG triage device pursue 510(k) or De Novo?", "panel_type": "structured", "expert_count": 3, "max_rounds": 3,
+                      "simulation": {"seed": 9, "pace_tokens_per_s": 30, "turn_tokens": 30}});
+    let id = a.app.create_panel(&key, body).await["id"].as_str().unwrap().to_string();
+    let mut watcher = b.app.ws(&key).await;
+    watcher.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
+    let mut seen: Vec<Value> = watcher.until("some progress", |f| is_event(f, "turn_completed")).await.into_iter().filter(|f| f["type"] == "event").collect();
+    redis.kill().unwrap();
+    let _ = redis.wait();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut redis = start_redis();
+    // The client is told to catch up (or simply keeps receiving); it resumes with after_seq.
+    let mut lagged = 0;
+    loop {
+        let frame = watcher.next_frame().await;
+        match frame["type"].as_str() {
+            Some("event") => {
+                let seq = frame["seq"].as_u64().unwrap();
+                if seq == seen.len() as u64 + 1 {
+                    let terminal = is_terminal(&frame);
+                    seen.push(frame);
+                    if terminal {
+                        break;
+                    }
+                } else {
+                    assert!(seq > seen.len() as u64, "no repeats");
+                }
+            }
+            Some("lagged") => {
+                lagged += 1;
+                watcher.send(json!({"type": "subscribe", "panel_id": id, "after_seq": seen.len()})).await;
+            }
+            _ => {}
+        }
+    }
+    assert_contiguous(&seen, 0);
+    assert_eq!(seen.last().unwrap()["kind"], "panel_completed");
+    assert_eq!(b.app.events(&key, &id).await.len(), seen.len(), "nothing lost");
+    let _ = lagged;
+    redis.kill().unwrap();
+}

@@ -1,0 +1,40 @@
+//! The black-box suite of `tests/api` again, on PostgreSQL (a fresh database
+//! per test, the server connected as the row-level-security-bound
+//! application role), plus tests of the row-level security itself.
+
+pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/stub.rs"]
+mod stub;
+
+#[path = "../api/auth.rs"]
+mod auth;
+#[path = "../api/crash.rs"]
+mod crash;
+#[path = "../api/experts.rs"]
+mod experts;
+#[path = "../api/hostile.rs"]
+mod hostile;
+#[path = "../api/hybrid.rs"]
+mod hybrid;
+#[path = "../api/keys.rs"]
+mod keys;
+#[path = "../api/limits.rs"]
+mod limits;
+#[path = "../api/llm.rs"]
+mod llm;
+#[path = "../api/panels.rs"]
+mod panels;
+#[path = "../api/restart.rs"]
+mod restart;
+#[path = "../api/sse.rs"]
+mod sse;
+#[path = "../api/tenants.rs"]
+mod tenants;
+#[path = "../api/ws.rs"]
+mod ws;
+
+mod cluster;
+mod rls;

@@ -1,0 +1,762 @@
+// End-to-end tests of the web client in headless Chromium against a real
+// askpanel server.
+//
+//   ASKPANEL_BIN=/path/to/askpanel node run.mjs            # the binary's embedded web files
+//   ASKPANEL_BIN=... WEB_DIR=../../web node run.mjs         # web files from disk, via the dev proxy
+//
+// Environment:
+//   ASKPANEL_BIN   server binary (default: target/release/askpanel, then target/debug/askpanel)
+//   WEB_DIR        serve the web files from this directory through the dev proxy
+//   E2E_DIRECT=1   talk to the server directly, no proxy (the socket drop then uses the page's hook)
+//   ASKPANEL_URL, ASKPANEL_KEY, ASKPANEL_ADMIN_KEY
+//                  use a server that is already running instead of starting one
+//   E2E_ONLY       run only scenarios whose name contains this text
+//   E2E_DROP=page  drop the socket from the page's hook instead of the proxy
+//   CHROMIUM       browser executable (default /usr/bin/chromium)
+//
+// The server always runs with a fresh data dir and is always killed. By
+// default a transparent proxy (devserver.mjs) sits in front of the server so
+// the "dropped socket" scenario is a real TCP-level drop.
+//
+// Prints "N passed, M failed" and exits non-zero on any failure.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startDevServer } from './devserver.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '../..');
+const SHOTS = path.join(HERE, 'screenshots');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SCENARIO_TIMEOUT_MS = 60_000;
+const WAIT_MS = 20_000;
+
+/* ---------------- small helpers ---------------- */
+
+class TestFailure extends Error {}
+
+function assert(cond, message) {
+  if (!cond) throw new TestFailure(message);
+}
+
+function assertEqual(actual, expected, message) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new TestFailure(`${message}\n  expected: ${e.slice(0, 800)}\n  actual:   ${a.slice(0, 800)}`);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new TestFailure(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** Polls an async predicate until it returns a truthy value. */
+async function eventually(fn, what, timeout = WAIT_MS, every = 200) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new TestFailure(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    await sleep(every);
+  }
+}
+
+/* ---------------- the server ---------------- */
+
+function findBinary() {
+  if (process.env.ASKPANEL_BIN) return process.env.ASKPANEL_BIN;
+  for (const p of ['target/release/askpanel', 'target/debug/askpanel']) {
+    const full = path.join(REPO, p);
+    if (fs.existsSync(full)) return full;
+  }
+  throw new Error('set ASKPANEL_BIN to the askpanel server binary');
+}
+
+let serverProc = null;
+let dataDir = null;
+
+/** Starts `askpanel serve` on a free port with a fresh data dir; reads the keys and address it prints. */
+async function startServer() {
+  const bin = findBinary();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'askpanel-e2e-'));
+  const args = ['--config', path.join(REPO, 'config'), 'serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir];
+  serverProc = spawn(bin, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ASKPANEL__LOG__LEVEL: process.env.ASKPANEL__LOG__LEVEL || 'warn' } });
+  let out = '';
+  const logFile = path.join(dataDir, 'server.log');
+  const log = fs.createWriteStream(logFile);
+  serverProc.stderr.pipe(log);
+  const found = await withTimeout(
+    new Promise((resolve, reject) => {
+      serverProc.stdout.on('data', (chunk) => {
+        out += chunk.toString();
+        log.write(chunk);
+        const url = /listening on (http:\/\/\S+)/.exec(out);
+        const demo = /demo tenant admin key[^:]*:\s*(ap_\S+)/.exec(out);
+        const admin = /platform admin key[^:]*:\s*(ap_\S+)/.exec(out);
+        if (url && demo) resolve({ url: url[1], key: demo[1], adminKey: admin ? admin[1] : null });
+      });
+      serverProc.on('exit', (code) => reject(new Error(`the server exited (${code}) before listening; output:\n${out}\nsee ${logFile}`)));
+    }),
+    20_000,
+    'server start',
+  );
+  return found;
+}
+
+function stopServer() {
+  if (serverProc && serverProc.exitCode === null) {
+    serverProc.kill('SIGTERM');
+    const p = serverProc;
+    setTimeout(() => {
+      if (p.exitCode === null) p.kill('SIGKILL');
+    }, 3000).unref();
+  }
+}
+
+process.on('exit', () => {
+  if (serverProc && serverProc.exitCode === null) serverProc.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    stopServer();
+    process.exit(130);
+  });
+}
+
+/* ---------------- context shared by the scenarios ---------------- */
+
+const env = {
+  base: null, // what the browser opens
+  api: null, // the server itself
+  key: null,
+  adminKey: null,
+  drop: null, // drops the page's socket: the proxy's TCP drop, or the page hook
+  proxy: null,
+  tenant: null,
+};
+
+async function api(method, p, body, key = env.key) {
+  const res = await fetch(`${env.api}${p}`, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json };
+}
+
+async function createPanel(body, key = env.key) {
+  const r = await api('POST', '/v1/panels', body, key);
+  assert(r.status === 201 || r.status === 200, `POST /v1/panels answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+async function getPanel(id) {
+  const r = await api('GET', `/v1/panels/${id}`);
+  assert(r.status === 200, `GET /v1/panels/${id} answered ${r.status}`);
+  return r.body;
+}
+
+const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'];
+const QUESTION = 'Should our AI-based ECG triage device go through 510(k) or De Novo?';
+
+/* ---------------- browser helpers ---------------- */
+
+let browser;
+
+/** A fresh browser context (its own sessionStorage) and page that records page errors and CSP violations. */
+async function newPage(t, viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(WAIT_MS);
+  const page = await context.newPage();
+  page.problems = [];
+  page.tokenFrames = 0;
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    const text = m.text();
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|403|404|409|422)/.test(text)) page.problems.push(`console error: ${text}`);
+    if (/Content Security Policy/i.test(text)) page.problems.push(`CSP: ${text}`);
+  });
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(env.base) && !url.startsWith('data:') && !url.startsWith(env.base.replace('http', 'ws'))) page.problems.push(`request off-site: ${url}`);
+  });
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', (f) => {
+      if (typeof f.payload === 'string' && f.payload.startsWith('{"type":"token"')) page.tokenFrames += 1;
+    });
+  });
+  t.cleanup.push(() => context.close());
+  t.pages.push(page);
+  return page;
+}
+
+async function signIn(page, key = env.key) {
+  await page.goto(`${env.base}/#key=${encodeURIComponent(key)}`);
+  await page.locator('#sign-out').waitFor({ state: 'visible' });
+}
+
+async function shot(page, name, { fullPage = true } = {}) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+}
+
+/** The transcript the page shows, per round: [{round, turns: [{member, seq, text}]}]. */
+function pageTranscript(page) {
+  return page.$$eval('#rounds > .round', (rounds) =>
+    rounds.map((r) => ({
+      round: Number(r.dataset.round),
+      turns: [...r.querySelectorAll('.transcript > .turn:not(.skipped)')].map((t) => ({ member: t.dataset.member, seq: Number(t.dataset.seq), text: t.querySelector('.turn-text').textContent })),
+    })),
+  );
+}
+
+function apiTranscript(panel) {
+  return panel.rounds.map((r) => ({ round: r.round, turns: r.turns.map((t) => ({ member: t.member_id, seq: t.seq, text: t.text })) }));
+}
+
+async function waitForFinal(page, timeout = 40_000) {
+  await page.locator('#recommendation.final').waitFor({ state: 'visible', timeout });
+}
+
+/* ---------------- scenarios ---------------- */
+
+const scenarios = [];
+const scenario = (name, fn) => scenarios.push({ name, fn });
+
+scenario('sign in from the link, sign out, sign in with the form', async (t) => {
+  const page = await newPage(t);
+  await signIn(page);
+  // The key left the address bar and sits in sessionStorage.
+  assert(!page.url().includes('key='), `the key is still in the address bar: ${page.url()}`);
+  assertEqual(await page.evaluate(() => sessionStorage.getItem('askpanel.key')), env.key, 'the key is kept in sessionStorage');
+  const history = await page.evaluate(() => history.length);
+  assert(history >= 1, 'history exists');
+  // Branding from /v1/tenant.
+  const b = env.tenant.branding;
+  await page.locator('#brand-name', { hasText: b.display_name }).waitFor();
+  const primary = await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--primary').trim());
+  assertEqual(primary.toLowerCase(), b.primary_color.toLowerCase(), 'the tenant primary colour is applied');
+  await page.locator('h1', { hasText: 'Panels' }).waitFor();
+  // A reload keeps the session.
+  await page.reload();
+  await page.locator('#sign-out').waitFor({ state: 'visible' });
+  // Sign out clears it.
+  await page.click('#sign-out');
+  await page.locator('#key').waitFor({ state: 'visible' });
+  assertEqual(await page.evaluate(() => sessionStorage.getItem('askpanel.key')), null, 'sign out forgets the key');
+  assert(await page.locator('#nav').isHidden(), 'navigation hidden when signed out');
+  // A wrong key is refused at the field.
+  await page.fill('#key', 'ap_not_a_real_key_000000000000000');
+  await page.keyboard.press('Enter');
+  await page.locator('#key[aria-invalid="true"]').waitFor();
+  assert((await page.locator('.field-error').first().textContent()).includes('not accepted'), 'wrong key message');
+  // The right key signs in.
+  await page.fill('#key', env.key);
+  await page.keyboard.press('Enter');
+  await page.locator('#sign-out').waitFor({ state: 'visible' });
+  await page.locator('h1', { hasText: 'Panels' }).waitFor();
+  await shot(page, 'signed-in-panels');
+});
+
+scenario('create a structured panel: validation, streaming tokens, recommendation', async (t) => {
+  const page = await newPage(t);
+  await signIn(page);
+  await page.click('#nav-new');
+  await page.locator('#f-query').waitFor();
+  // Server validation errors are shown at their fields.
+  await page.fill('#f-query', 'abc');
+  await page.fill('#f-max_rounds', '0');
+  await page.click('#create-submit');
+  await page.locator('#err-query:not([hidden])').waitFor();
+  assert((await page.textContent('#err-query')).includes('10 to 5000'), 'query error text');
+  assert((await page.getAttribute('#f-query', 'aria-invalid')) === 'true', 'query marked invalid');
+  await page.locator('#err-max_rounds:not([hidden])').waitFor();
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'error-summary'), 'the error summary takes focus');
+  await shot(page, 'create-validation-errors');
+  // A valid panel.
+  await page.fill('#f-query', QUESTION);
+  await page.check('#type-structured');
+  await page.fill('#f-expert_count', '3');
+  await page.fill('#f-max_rounds', '2');
+  await page.fill('#f-sim-seed', '7');
+  await page.fill('#f-sim-pace', '30');
+  await page.fill('#f-sim-tokens', '30');
+  await page.click('#create-submit');
+  await page.waitForURL(/#\/panels\/[0-9a-f-]{36}$/);
+  const id = page.url().split('/').pop();
+  await page.locator('#member-cards .card').nth(2).waitFor();
+  assertEqual(await page.locator('#member-cards .card').count(), 3, 'one card per member');
+  assertEqual(await page.locator('#member-cards .card .tag.sim').count(), 3, 'simulated experts are labelled');
+  // Tokens stream into the speaking member's card: its text grows while the turn runs.
+  const first = await page.waitForFunction(() => {
+    const c = document.querySelector('#member-cards .card[data-state="speaking"] .card-text');
+    return c && c.textContent.length > 5 ? { member: c.closest('.card').dataset.member, len: c.textContent.length } : null;
+  }, null, { timeout: WAIT_MS });
+  const seen = await first.jsonValue();
+  await page.waitForFunction(
+    ({ member, len }) => {
+      const c = document.querySelector(`#member-cards .card[data-member="${member}"][data-state="speaking"] .card-text`);
+      return c && c.textContent.length > len;
+    },
+    seen,
+    { timeout: 5000 },
+  );
+  assert((await page.textContent('#speaking')).includes('is speaking'), 'who is speaking is shown');
+  await shot(page, 'live-structured-streaming');
+  await waitForFinal(page);
+  const panel = await getPanel(id);
+  assertEqual(panel.status, 'completed', 'the panel completed');
+  assertEqual((await page.textContent('#recommendation')).trim(), panel.recommendation.trim(), 'the final recommendation is the server’s');
+  assert(page.tokenFrames > 0, 'token frames arrived over the WebSocket');
+  assertEqual(await pageTranscript(page), apiTranscript(panel), 'the transcript matches the server');
+  // Round 2 has ratings: the chart with median and IQR band, and the consensus level.
+  const rated = panel.rounds.find((r) => r.turns.some((tt) => tt.rating != null));
+  assert(rated, 'the server has a rated round');
+  const chart = page.locator(`.round[data-round="${rated.round}"] svg.chart`);
+  await chart.waitFor();
+  assertEqual(await chart.locator('circle.dot').count(), rated.turns.filter((tt) => tt.rating != null).length, 'one dot per rating');
+  assertEqual(await chart.locator('rect.iqr').count(), 1, 'an IQR band');
+  assertEqual(await chart.locator('line.median').count(), 1, 'a median line');
+  if (panel.consensus) {
+    await page.locator('#consensus').waitFor();
+    assert((await page.textContent(`.round[data-round="${panel.consensus.round}"] .round-meta`)).includes('Consensus level'), 'the round shows its consensus level');
+    const dissentNames = panel.consensus.dissent.map((mid) => panel.members.find((m) => m.id === mid).name);
+    const shown = await page.textContent('#dissent');
+    for (const n of dissentNames) assert(shown.includes(n), `dissenting member ${n} is listed`);
+  }
+  await shot(page, 'live-structured-completed');
+  // Narrow screens: no sideways scrolling at 360 px.
+  await page.setViewportSize({ width: 360, height: 800 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 360, `the page scrolls sideways at 360 px (scrollWidth ${overflow})`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, 'live-structured-mobile-360', { fullPage: false });
+  await page.locator('.round').last().scrollIntoViewIfNeeded();
+  await shot(page, 'live-structured-mobile-360-chart', { fullPage: false });
+});
+
+scenario('hybrid panel: the human answers in the page and it is in the transcript', async (t) => {
+  const page = await newPage(t);
+  await signIn(page);
+  await page.click('#nav-new');
+  await page.fill('#f-query', 'Should the hospital buy or build its sepsis early-warning model?');
+  await page.check('#type-hybrid');
+  await page.locator('#f-humans').waitFor({ state: 'visible' });
+  await page.fill('#f-expert_count', '2');
+  await page.fill('#human-name-1', 'Dr. Test Human');
+  await page.fill('#f-human_turn_timeout_s', '120');
+  await page.fill('#f-max_rounds', '2');
+  await page.fill('#f-sim-seed', '1');
+  await page.fill('#f-sim-pace', '40');
+  await page.fill('#f-sim-tokens', '30');
+  await page.click('#create-submit');
+  await page.waitForURL(/#\/panels\/[0-9a-f-]{36}$/);
+  const id = page.url().split('/').pop();
+  // The human's turn: a focused box with a countdown.
+  await page.locator('#human-turn textarea').waitFor({ state: 'visible', timeout: 30_000 });
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'human-text', null, { timeout: 3000 });
+  const c1 = await page.textContent('#countdown');
+  assert(/^\d+:\d\d$/.test(c1), `countdown shows m:ss (${c1})`);
+  const secs = (s) => Number(s.split(':')[0]) * 60 + Number(s.split(':')[1]);
+  assert(secs(c1) <= 120 && secs(c1) > 60, `countdown within the 120 s timeout (${c1})`);
+  await sleep(2100);
+  const c2 = await page.textContent('#countdown');
+  assert(secs(c2) < secs(c1), `the countdown runs (${c1} then ${c2})`);
+  assertEqual(await page.locator('#member-cards .card[data-state="human"]').count(), 1, 'the human card shows it is their turn');
+  await shot(page, 'live-hybrid-human-turn');
+  // Answer with the keyboard only.
+  const answer = 'As the clinician on this panel I would buy, provided the vendor shares its validation data.';
+  await page.keyboard.type(answer);
+  await page.keyboard.press('Tab');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.textContent === 'Send answer'), 'Tab moves from the answer to Send');
+  await page.keyboard.press('Enter');
+  await page.locator('#human-turn').waitFor({ state: 'hidden' });
+  const turn = page.locator('.transcript .turn', { hasText: answer });
+  await turn.waitFor();
+  assertEqual(await turn.locator('.tag.human').count(), 1, 'the transcript marks the human turn');
+  // Round 2 critiques the draft: the human rates it too.
+  await page.locator('#human-turn #human-rating').waitFor({ state: 'visible', timeout: 30_000 });
+  const critique = 'The draft is sound if the vendor contract covers recalibration on our own population.';
+  await page.fill('#human-text', critique);
+  await page.selectOption('#human-rating', '7');
+  await page.selectOption('#human-confidence', '0.8');
+  await page.click('#human-turn button[type=submit]');
+  const rated = page.locator('.round[data-round="2"] .transcript .turn', { hasText: critique });
+  await rated.waitFor();
+  assert((await rated.locator('.turn-rating').textContent()).includes('Rating 7/9, confidence 0.80'), 'the human rating is in the transcript');
+  assert(!(await rated.locator('.turn-text').textContent()).includes('RATING'), 'the rating trailer is not part of the text');
+  await waitForFinal(page);
+  const panel = await getPanel(id);
+  const human = panel.members.find((m) => m.kind === 'human');
+  assert(panel.rounds.some((r) => r.turns.some((tt) => tt.member_id === human.id && tt.text === answer)), 'the server has the human turn');
+  assert(panel.rounds[1].turns.some((tt) => tt.member_id === human.id && tt.rating === 7 && tt.confidence === 0.8), 'the server has the human rating');
+  await page.locator(`.round[data-round="2"] svg.chart circle.dot`).nth(2).waitFor();
+  assertEqual(await pageTranscript(page), apiTranscript(panel), 'the transcript matches the server');
+  await shot(page, 'live-hybrid-completed');
+});
+
+scenario('a moderator pauses, resumes, injects and finishes; a member key gets no moderator bar', async (t) => {
+  const panel = await createPanel({ query: QUESTION, panel_type: 'structured', expert_count: 4, max_rounds: 3, simulation: { seed: 3, pace_tokens_per_s: 15, turn_tokens: 60 } });
+  const page = await newPage(t);
+  await signIn(page);
+  await page.goto(`${env.base}/#/panels/${panel.id}`);
+  await page.locator('#modbar').waitFor({ state: 'visible' });
+  await page.locator('#member-cards .card[data-state="speaking"]').waitFor();
+  await page.waitForFunction(() => document.querySelector('#member-cards .card[data-state="speaking"] .card-text').textContent.length > 10, null, { timeout: WAIT_MS });
+  const speaker = await page.getAttribute('#member-cards .card[data-state="speaking"]', 'data-member');
+  await page.click('#modbar button[data-action="pause"]');
+  await page.locator('.live-meta .badge.status[data-status="paused"]').waitFor();
+  await page.locator('.banner', { hasText: 'Paused' }).waitFor();
+  assertEqual((await getPanel(panel.id)).status, 'paused', 'the server says paused');
+  assert(await page.locator('#modbar button[data-action="pause"]').isDisabled(), 'Pause is disabled while paused');
+  assert(await page.locator('#modbar button[data-action="resume"]').isEnabled(), 'Resume is enabled while paused');
+  assertEqual(await page.locator('#member-cards .card[data-state="speaking"]').count(), 0, 'nobody speaks while paused');
+  // The pause aborted the turn in flight: its streamed text is void.
+  const paused = await getPanel(panel.id);
+  const lastOfSpeaker = paused.rounds.flatMap((r) => r.turns).filter((tt) => tt.member_id === speaker).pop();
+  assertEqual((await page.textContent(`#member-cards .card[data-member="${speaker}"] .card-text`)).trim(), lastOfSpeaker ? lastOfSpeaker.text.trim() : 'No turn yet.', 'the aborted turn’s partial text is gone');
+  await shot(page, 'live-moderator-paused');
+  await page.click('#modbar button[data-action="resume"]');
+  await page.locator('.live-meta .badge.status[data-status="running"]').waitFor();
+  await eventually(async () => (await getPanel(panel.id)).status === 'running', 'the server to say running');
+  await page.locator('#member-cards .card[data-state="speaking"]').waitFor();
+  // Inject a question; it shows in the activity log.
+  await page.fill('#inject-text', 'Address the cost of post-market surveillance.');
+  await page.click('#modbar button[data-action="inject"]');
+  await page.locator('.activity-list li', { hasText: 'post-market surveillance' }).waitFor({ state: 'attached' });
+  // Finish: straight to the final consensus.
+  await page.click('#modbar button[data-action="finish"]');
+  await waitForFinal(page, 30_000);
+  await page.locator('#modbar').waitFor({ state: 'hidden' });
+  const done = await getPanel(panel.id);
+  assertEqual(done.status, 'completed', 'finished panel completed');
+  assertEqual(await pageTranscript(page), apiTranscript(done), 'the transcript matches the server');
+
+  // A member key sees the panel but no moderator controls.
+  const created = await api('POST', '/v1/keys', { role: 'member', name: 'e2e member' });
+  assert(created.status === 201, `POST /v1/keys answered ${created.status}`);
+  const other = await createPanel({ query: QUESTION, panel_type: 'structured', expert_count: 3, max_rounds: 2, simulation: { seed: 4, pace_tokens_per_s: 10, turn_tokens: 60 } });
+  const memberPage = await newPage(t);
+  await signIn(memberPage, created.body.key);
+  await memberPage.goto(`${env.base}/#/panels/${other.id}`);
+  await memberPage.locator('#member-cards .card').first().waitFor();
+  await sleep(300);
+  assert(await memberPage.locator('#modbar').isHidden(), 'no moderator bar for a member key');
+  // Cancel it (as the admin) through the in-page confirmation.
+  await page.goto(`${env.base}/#/panels/${other.id}`);
+  await page.locator('#modbar').waitFor({ state: 'visible' });
+  await page.click('#modbar button[data-action="cancel"]');
+  await page.locator('#confirm-cancel').waitFor({ state: 'visible' });
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'confirm-cancel'), 'the confirmation takes focus');
+  await sleep(300);
+  assert(!TERMINAL_STATUSES.includes((await getPanel(other.id)).status), 'the Cancel button only asks; nothing is sent yet');
+  await page.click('#confirm-cancel');
+  await page.locator('.live-meta .badge.status[data-status="cancelled"]').waitFor();
+  await memberPage.locator('.live-meta .badge.status[data-status="cancelled"]').waitFor();
+});
+
+scenario('the socket drops mid-panel and the page resumes: nothing twice, nothing missing', async (t) => {
+  const panel = await createPanel({ query: QUESTION, panel_type: 'structured', expert_count: 3, max_rounds: 2, simulation: { seed: 5, pace_tokens_per_s: 25, turn_tokens: 40 } });
+  const page = await newPage(t);
+  await signIn(page);
+  await page.goto(`${env.base}/#/panels/${panel.id}`);
+  await page.locator('#conn[data-state="open"]').waitFor();
+  // First drop: in the middle of a streaming turn.
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#member-cards .card[data-state="speaking"] .card-text');
+    return c && c.textContent.length > 20;
+  }, null, { timeout: WAIT_MS });
+  const before = await page.evaluate(() => window.__askpanel.connStats().opens);
+  await env.drop(page);
+  await page.locator('#conn:not([data-state="open"])').waitFor({ timeout: 5000 });
+  await shot(page, 'live-reconnecting');
+  await page.waitForFunction((n) => window.__askpanel.connStats().opens > n, before, { timeout: 15_000 });
+  await page.locator('#conn[data-state="open"]').waitFor();
+  // Second drop: wait for another turn to be streaming, then drop again.
+  const doneTurns = await page.locator('.transcript .turn').count();
+  await page.waitForFunction((n) => document.querySelectorAll('.transcript .turn').length > n && document.querySelector('#member-cards .card[data-state="speaking"] .card-text'), doneTurns, { timeout: WAIT_MS });
+  await env.drop(page);
+  await page.waitForFunction((n) => window.__askpanel.connStats().opens > n + 1, before, { timeout: 15_000 });
+  await shot(page, 'live-reconnected');
+  // `lagged` mid-turn: the page resubscribes on the same socket from its last seq.
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#member-cards .card[data-state="speaking"] .card-text');
+    return c && c.textContent.length > 10;
+  }, null, { timeout: WAIT_MS });
+  const resubs = await page.evaluate(() => window.__askpanel.stats.resubscribes);
+  await page.evaluate(() => window.__askpanel.simulateLag());
+  assertEqual(await page.evaluate(() => window.__askpanel.stats.resubscribes), resubs + 1, 'lagged resubscribes');
+  await waitForFinal(page);
+  const done = await getPanel(panel.id);
+  const seqs = await page.evaluate(() => window.__askpanel.appliedSeqs());
+  assertEqual(seqs, Array.from({ length: done.head_seq }, (_, i) => i + 1), 'every event applied once, in order');
+  const stats = await page.evaluate(() => ({ ...window.__askpanel.stats }));
+  assertEqual(stats.streamMismatches, 0, 'streamed text always agrees with the final turn text (no duplicated or lost tokens)');
+  assertEqual(stats.tokenGaps, 0, 'no gaps in the token stream');
+  assertEqual(await pageTranscript(page), apiTranscript(done), 'the transcript matches the server');
+  // Each card ends with its member's last turn.
+  for (const m of done.members) {
+    const last = done.rounds.flatMap((r) => r.turns).filter((tt) => tt.member_id === m.id).pop();
+    if (last) assertEqual((await page.textContent(`#member-cards .card[data-member="${m.id}"] .card-text`)).trim(), last.text.trim(), `card of ${m.name}`);
+  }
+  assert(stats.turnsChecked > 0, 'streamed turns were checked');
+});
+
+scenario('every panel format renders: verdict, ideas, questioner, delphi', async (t) => {
+  const q = 'Should we adopt a single EHR vendor across all hospitals?';
+  const sim = { seed: 2, pace_tokens_per_s: 0, turn_tokens: 25 };
+  const panels = {};
+  for (const [type, n] of [['adversarial', 4], ['open', 4], ['socratic', 4], ['delphi', 5]]) panels[type] = await createPanel({ query: q, panel_type: type, expert_count: n, simulation: sim });
+  const page = await newPage(t);
+  await signIn(page);
+  for (const [type, created] of Object.entries(panels)) {
+    await eventually(async () => TERMINAL_STATUSES.includes((await getPanel(created.id)).status), `the ${type} panel to finish`);
+    const panel = await getPanel(created.id);
+    assertEqual(panel.status, 'completed', `${type} completed`);
+    await page.goto(`${env.base}/#/panels/${created.id}`);
+    await waitForFinal(page);
+    assertEqual(await pageTranscript(page), apiTranscript(panel), `${type}: the transcript matches the server`);
+    assertEqual((await page.textContent('#recommendation')).trim(), panel.recommendation.trim(), `${type}: recommendation`);
+    if (type === 'adversarial') {
+      assert(panel.verdict, 'the server gives a verdict');
+      await page.locator('#verdict').waitFor();
+      assertEqual(await page.locator('#member-cards .tag.team-pro').count(), panel.members.filter((m) => m.team === 'pro').length, 'pro team labelled');
+      await shot(page, 'live-adversarial');
+    }
+    if (type === 'open') {
+      assertEqual(await page.locator('.ideas li').count(), panel.ideas.length, 'the same ideas as the server');
+    }
+    if (type === 'socratic') {
+      assertEqual(await page.locator('#member-cards .tag', { hasText: 'Questioner' }).count(), 1, 'the questioner is labelled');
+    }
+    if (type === 'delphi') await shot(page, 'live-delphi');
+  }
+});
+
+scenario('another tenant’s panel URL shows "not found"', async (t) => {
+  assert(env.adminKey, 'the platform admin key is needed to create a second tenant');
+  const slug = `other-${Date.now().toString(36)}`;
+  const created = await api('POST', '/v1/admin/tenants', { slug, name: 'Other Org' }, env.adminKey);
+  assert(created.status === 201, `POST /v1/admin/tenants answered ${created.status}: ${JSON.stringify(created.body)}`);
+  const foreign = await createPanel({ query: QUESTION, panel_type: 'structured', expert_count: 3, max_rounds: 1, simulation: { seed: 1, pace_tokens_per_s: 0, turn_tokens: 10 } }, created.body.api_key.key);
+  assertEqual((await api('GET', `/v1/panels/${foreign.id}`)).status, 404, 'the API answers 404 across tenants');
+  const page = await newPage(t);
+  await signIn(page);
+  await page.goto(`${env.base}/#/panels/${foreign.id}`);
+  await page.locator('#not-found h1', { hasText: 'not found' }).waitFor();
+  assertEqual(await page.locator('#member-cards').count(), 0, 'nothing of the panel is shown');
+  await shot(page, 'not-found-other-tenant');
+  // A well-formed id that exists nowhere, and a malformed one, too.
+  await page.goto(`${env.base}/#/panels/00000000-0000-7000-8000-000000000000`);
+  await page.locator('#not-found h1', { hasText: 'not found' }).waitFor();
+  await page.goto(`${env.base}/#/panels/nope`);
+  await page.locator('#not-found h1', { hasText: 'not found' }).waitFor();
+});
+
+scenario('panel list: newest first, status filter, pagination', async (t) => {
+  // Enough panels for two pages of two.
+  for (let i = 0; i < 3; i += 1) await createPanel({ query: `${QUESTION} (list ${i})`, panel_type: 'structured', expert_count: 3, max_rounds: 1, simulation: { seed: i, pace_tokens_per_s: 0, turn_tokens: 10 } });
+  const expected = (await api('GET', '/v1/panels?limit=4')).body.items.map((p) => p.id);
+  const page = await newPage(t);
+  await signIn(page);
+  await page.goto(`${env.base}/#/panels?limit=2`);
+  await page.locator('.panel-row').nth(1).waitFor();
+  assertEqual(await page.locator('.panel-row').count(), 2, 'first page of two');
+  await page.click('#load-more');
+  await page.locator('.panel-row').nth(3).waitFor();
+  const ids = await page.$$eval('.panel-row', (rows) => rows.map((r) => r.dataset.id));
+  assertEqual(ids.slice(0, 4), expected, 'newest first, pages joined in order');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.closest('.panel-row') === document.querySelectorAll('.panel-row')[2]), 'focus moves to the first loaded row');
+  await page.selectOption('#status-filter', 'completed');
+  await page.waitForURL(/status=completed/);
+  await page.locator('.panel-row').first().waitFor();
+  await eventually(async () => (await page.$$eval('.panel-row', (rows) => rows.every((r) => r.dataset.status === 'completed'))) && (await page.locator('.panel-row').count()) > 0, 'only completed panels listed');
+  await page.selectOption('#status-filter', 'paused');
+  await page.locator('.list-msg', { hasText: 'No paused panels' }).waitFor();
+  // The live link opens the panel.
+  await page.selectOption('#status-filter', '');
+  await page.locator('.panel-row a').first().click();
+  await page.waitForURL(/#\/panels\/[0-9a-f-]{36}$/);
+  await page.locator('#member-cards .card').first().waitFor();
+  await shot(page, 'panel-list');
+});
+
+scenario('accessibility basics: labels, names, focus order, contrast', async (t) => {
+  const page = await newPage(t);
+  await signIn(page);
+  const audit = () =>
+    page.evaluate(() => {
+      const problems = [];
+      const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length) && getComputedStyle(el).visibility !== 'hidden';
+      for (const el of document.querySelectorAll('input, select, textarea')) {
+        if (el.type === 'hidden' || !visible(el)) continue;
+        const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+        if (!named) problems.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`);
+      }
+      for (const el of document.querySelectorAll('button, a[href]')) {
+        if (!visible(el)) continue;
+        if (!(el.textContent.trim() || el.getAttribute('aria-label'))) problems.push(`nameless ${el.tagName.toLowerCase()}`);
+      }
+      for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) problems.push('img without alt');
+      if (document.querySelectorAll('main h1').length !== 1) problems.push(`${document.querySelectorAll('main h1').length} h1 elements`);
+      // Text contrast (WCAG AA) against the nearest opaque background.
+      const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => {
+          v /= 255;
+          return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const bgOf = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = rgb(getComputedStyle(e).backgroundColor);
+          if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+      };
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      const checked = new Set();
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement;
+        if (!n.textContent.trim() || checked.has(el) || !visible(el) || el.closest('[disabled], svg, .visually-hidden, .skip-link')) continue;
+        checked.add(el);
+        const st = getComputedStyle(el);
+        const fg = rgb(st.color).slice(0, 3);
+        const [a, b] = [lum(fg), lum(bgOf(el))].sort((x, y) => y - x);
+        const ratio = (a + 0.05) / (b + 0.05);
+        const size = parseFloat(st.fontSize);
+        const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+        if (ratio < (large ? 3 : 4.5)) problems.push(`contrast ${ratio.toFixed(2)} for "${n.textContent.trim().slice(0, 30)}"`);
+      }
+      if (!document.querySelector('[aria-live="polite"]#announcer')) problems.push('no polite live region');
+      return problems;
+    });
+  // The first Tab reaches the skip link.
+  await page.keyboard.press('Tab');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.classList.contains('skip-link')), 'the skip link comes first');
+  let problems = await audit();
+  assertEqual(problems, [], 'panel list audit');
+  await page.click('#nav-new');
+  await page.locator('#f-query').waitFor();
+  await page.check('#type-hybrid');
+  await page.check('#mode-pick');
+  await page.locator('#expert-results li').first().waitFor();
+  problems = await audit();
+  assertEqual(problems, [], 'create form audit');
+  // Expert search and picking by keyboard.
+  await page.fill('#f-expert-search', 'privacy');
+  await page.locator('#expert-results-msg', { hasText: 'found' }).waitFor();
+  await page.locator('#expert-results input[type=checkbox]').first().focus();
+  await page.keyboard.press('Space');
+  await page.locator('#picked-summary', { hasText: '1 expert chosen' }).waitFor();
+  // A live panel.
+  const p = await createPanel({ query: QUESTION, panel_type: 'structured', expert_count: 3, max_rounds: 2, simulation: { seed: 2, pace_tokens_per_s: 0, turn_tokens: 20 } });
+  await page.goto(`${env.base}/#/panels/${p.id}`);
+  await waitForFinal(page);
+  problems = await audit();
+  assertEqual(problems, [], 'live view audit');
+});
+
+/* ---------------- runner ---------------- */
+
+async function main() {
+  const only = process.env.E2E_ONLY;
+  let server;
+  if (process.env.ASKPANEL_URL) {
+    server = { url: process.env.ASKPANEL_URL.replace(/\/$/, ''), key: process.env.ASKPANEL_KEY, adminKey: process.env.ASKPANEL_ADMIN_KEY || null };
+    if (!server.key) throw new Error('ASKPANEL_URL needs ASKPANEL_KEY (a tenant admin key)');
+  } else {
+    server = await startServer();
+  }
+  env.api = server.url;
+  env.key = server.key;
+  env.adminKey = server.adminKey;
+  const webDir = process.env.WEB_DIR ? path.resolve(process.env.WEB_DIR) : null;
+  if (process.env.E2E_DIRECT === '1') {
+    if (webDir) throw new Error('WEB_DIR needs the dev proxy: unset E2E_DIRECT');
+    env.base = server.url;
+    env.drop = (page) => page.evaluate(() => window.__askpanel.dropSocket());
+  } else {
+    env.proxy = await startDevServer({ upstream: server.url, webDir });
+    env.base = env.proxy.url;
+    env.drop = async () => {
+      const r = await fetch(`${env.base}/__drop`, { method: 'POST' });
+      const { dropped } = await r.json();
+      assert(dropped >= 1, 'the proxy had a WebSocket to drop');
+    };
+  }
+  // E2E_DROP=page: close the socket from the page (window.__askpanel.dropSocket) even behind the proxy.
+  if (process.env.E2E_DROP === 'page') env.drop = (page) => page.evaluate(() => window.__askpanel.dropSocket());
+  const tenant = await api('GET', '/v1/tenant');
+  assert(tenant.status === 200, `GET /v1/tenant answered ${tenant.status}`);
+  env.tenant = tenant.body;
+  console.log(`server ${env.api}; page from ${env.base} (${webDir ? `web files from ${webDir}` : 'the binary’s embedded web files'}${env.proxy ? ', through the dev proxy' : ''})`);
+
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  let passed = 0;
+  let failed = 0;
+  for (const sc of scenarios) {
+    if (only && !sc.name.includes(only)) continue;
+    const t = { cleanup: [], pages: [] };
+    const started = Date.now();
+    try {
+      await withTimeout(sc.fn(t), SCENARIO_TIMEOUT_MS, `scenario "${sc.name}"`);
+      const problems = t.pages.flatMap((p) => p.problems);
+      assertEqual(problems, [], 'no page errors, CSP violations or off-site requests');
+      passed += 1;
+      console.log(`ok   ${sc.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      failed += 1;
+      console.log(`FAIL ${sc.name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n     ${String(e.stack || e).split('\n').slice(0, 6).join('\n     ')}`);
+      for (const p of t.pages) if (p.problems.length) console.log(`     page problems: ${p.problems.join(' | ')}`);
+      const safe = sc.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
+      for (const [i, p] of t.pages.entries()) {
+        await withTimeout(p.screenshot({ path: path.join(SHOTS, `failure-${safe}-${i}.tmp.png`), fullPage: true }), 5000, 'failure screenshot').catch(() => {});
+      }
+    } finally {
+      for (const c of t.cleanup) await withTimeout(Promise.resolve().then(c), 5000, 'cleanup').catch(() => {});
+    }
+  }
+  await browser.close();
+  if (env.proxy) await env.proxy.close();
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0 && passed > 0;
+}
+
+let ok = false;
+try {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  ok = await main();
+} catch (e) {
+  console.error(`e2e setup failed: ${e.stack || e}`);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  stopServer();
+}
+process.exit(ok ? 0 : 1);

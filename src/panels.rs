@@ -258,7 +258,9 @@ async fn find_expert(state: &AppState, tenant: TenantId, id: ExpertId) -> Result
     Ok(state.store.get_expert(tenant, id).await?)
 }
 
-/// A panel of the caller's tenant: live when it runs here, else from its log.
+/// A panel of the caller's tenant, live when it runs here (else from its
+/// log), with the text so far of a turn in progress: what a WebSocket
+/// subscription starts from.
 pub async fn get(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<PanelView, ApiError> {
     if let Some(view) = state.engine.snapshot(tenant, panel).await? {
         return Ok(view);
@@ -267,6 +269,21 @@ pub async fn get(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<P
         return Err(ApiError::NotFound);
     }
     Ok(state.engine.panel_view(tenant, panel).await?)
+}
+
+/// The panel as of its last committed event, for `GET /v1/panels/{id}`: a
+/// panel running here is read from the view its actor publishes after each
+/// commit (no message to the actor, so a busy panel never slows a read);
+/// any other from the log. The text of a turn still streaming is not in it;
+/// a WebSocket `subscribed` snapshot (see [`get`]) has it.
+pub async fn get_committed(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<std::sync::Arc<PanelView>, ApiError> {
+    if let Some(view) = state.engine.durable_snapshot(tenant, panel) {
+        return Ok(view);
+    }
+    if state.store.get_panel(tenant, panel).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(std::sync::Arc::new(state.engine.panel_view(tenant, panel).await?))
 }
 
 /// Whether the tenant has this panel (any status).

@@ -62,9 +62,20 @@ pub async fn list_panels(principal: Principal, state: web::Data<AppState>, query
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor.flatten()})))
 }
 
-pub async fn get_panel(principal: Principal, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[derive(Deserialize)]
+pub struct GetQuery {
+    /// `true`: ask the panel's actor, for the text so far of a turn in progress.
+    live: Option<bool>,
+}
+
+/// The panel as of its last committed event, read without a message to its
+/// actor; `?live=true` asks the actor, for the text so far of a turn in progress.
+pub async fn get_panel(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, query: web::Query<GetQuery>) -> Result<HttpResponse, ApiError> {
     let panel = panel_span(PanelId(path_id(&id)?));
-    Ok(HttpResponse::Ok().json(panels::get(&state, principal.tenant_id(), panel).await?))
+    if query.live == Some(true) {
+        return Ok(HttpResponse::Ok().json(panels::get(&state, principal.tenant_id(), panel).await?));
+    }
+    Ok(HttpResponse::Ok().json(&*panels::get_committed(&state, principal.tenant_id(), panel).await?))
 }
 
 #[derive(Deserialize)]

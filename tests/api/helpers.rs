@@ -344,6 +344,26 @@ impl Ws {
         }
     }
 
+    /// Frames until each of `wanted` has matched some frame, in any order:
+    /// for replies whose order the protocol leaves open (an `ack` and the
+    /// events its command caused travel on different paths).
+    pub async fn until_each(&mut self, what: &str, wanted: &[&dyn Fn(&Value) -> bool]) -> Vec<Value> {
+        let mut seen = vec![false; wanted.len()];
+        let mut frames = Vec::new();
+        while seen.iter().any(|s| !s) {
+            match self.next_within(WAIT).await {
+                Some(Next::Frame(v)) => {
+                    for (found, wants) in seen.iter_mut().zip(wanted) {
+                        *found |= wants(&v);
+                    }
+                    frames.push(v);
+                }
+                other => panic!("waiting for {what}, got {other:?} after {} frames", frames.len()),
+            }
+        }
+        frames
+    }
+
     /// Waits for the close code.
     pub async fn closed_with(&mut self) -> Option<u16> {
         loop {
@@ -379,6 +399,14 @@ pub fn assert_tokens_rebuild(frames: &[Value]) {
     let mut checked = 0;
     for frame in frames {
         match frame["type"].as_str() {
+            // A socket that joined mid-turn has the text so far in the snapshot.
+            Some("subscribed") => {
+                let turn = &frame["snapshot"]["current_turn"];
+                if let Some(seq) = turn["turn_seq"].as_u64() {
+                    texts.insert(seq, turn["text"].as_str().unwrap_or_default().to_string());
+                    open.insert(turn["member_id"].as_str().unwrap().to_string(), seq);
+                }
+            }
             Some("token") => {
                 let turn = frame["turn_seq"].as_u64().unwrap();
                 let text = texts.entry(turn).or_default();

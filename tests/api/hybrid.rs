@@ -34,8 +34,13 @@ async fn a_human_answers_over_websocket_and_over_http_and_a_moderator_steers_the
 
     // Round 1: over WebSocket.
     ws.send(json!({"type": "input", "panel_id": id, "member_id": human, "text": "We need a pre-submission meeting first.", "ref": "in-1"})).await;
-    let frames = ws.until("the human's turn", |f| is_event(f, "turn_completed") && f["data"]["member_id"] == human.as_str()).await;
-    assert!(frames.iter().any(|f| f["type"] == "ack" && f["ref"] == "in-1"));
+    let frames = ws
+        .until_each(
+            "the ack and the human's turn",
+            &[&|f: &Value| f["type"] == "ack" && f["ref"] == "in-1", &|f: &Value| is_event(f, "turn_completed") && f["data"]["member_id"] == human.as_str()],
+        )
+        .await;
+    assert!(!frames.iter().any(|f| f["type"] == "error"), "{frames:?}");
     assert!(frames.iter().any(|f| is_event(f, "human_input") && f["data"]["text"] == "We need a pre-submission meeting first."));
     // Not the human's turn now: a conflict, not a lost input.
     let (status, body) = app.post(&format!("/v1/panels/{id}/input"), &member, json!({"member_id": human, "text": "Me again"})).await;

@@ -140,6 +140,7 @@ async fn another_tenants_panel_answers_exactly_like_a_missing_one_on_every_route
     let routes = |p: &str| {
         vec![
             ("GET", format!("/v1/panels/{p}"), Value::Null),
+            ("GET", format!("/v1/panels/{p}?live=true"), Value::Null),
             ("GET", format!("/v1/panels/{p}/events"), Value::Null),
             ("POST", format!("/v1/panels/{p}/input"), json!({"member_id": missing, "text": "hello"})),
             ("POST", format!("/v1/panels/{p}/moderate"), json!({"action": "cancel"})),

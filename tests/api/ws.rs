@@ -110,7 +110,12 @@ async fn a_socket_subscribed_mid_turn_gets_the_text_so_far_then_the_rest() {
     let app = spawn_app().await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
     let id = app.create_panel(&key, paced("structured", 40.0)).await["id"].as_str().unwrap().to_string();
-    app.wait_panel(&key, &id, "a turn in progress", |p| p["current_turn"]["text"].as_str().is_some_and(|t| t.len() > 10)).await;
+    // A plain GET shows the panel as of its last committed event; `?live=true` the text so far.
+    app.wait_panel(&key, &format!("{id}?live=true"), "a turn in progress", |p| p["current_turn"]["text"].as_str().is_some_and(|t| t.len() > 10)).await;
+    let committed = app.get(&format!("/v1/panels/{id}"), &key).await.1;
+    assert_eq!(committed["current_turn"]["text"].as_str().unwrap_or_default(), "", "{committed}");
+    let (status, body) = app.get(&format!("/v1/panels/{id}?live=maybe"), &key).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (reqwest::StatusCode::BAD_REQUEST, Some("bad_request")), "{body}");
     let mut ws = app.ws(&key).await;
     ws.send(json!({"type": "subscribe", "panel_id": id})).await;
     let subscribed = ws.next_frame().await;

@@ -172,8 +172,9 @@ async fn when_the_owner_is_killed_another_node_takes_its_panels_over_and_they_co
     let killed = std::time::Instant::now();
     let _ = a.child.wait();
     // Node B takes over within the lease (2 s) plus a margin, and the panels finish there.
-    b.app.wait_panel(&key, &ids[0], "progress after the takeover", |p| p["status"] == "completed" || p["current_turn"]["text"].as_str().is_some_and(|t| !t.is_empty())).await;
-    assert!(killed.elapsed() < Duration::from_secs(8), "taken over in {:?}", killed.elapsed());
+    b.app.wait_panel(&key, &format!("{}?live=true", ids[0]), "progress after the takeover", |p| p["status"] == "completed" || p["current_turn"]["text"].as_str().is_some_and(|t| !t.is_empty())).await;
+    // A bound on the takeover itself (lease 2 s), loose enough for a loaded CI machine.
+    assert!(killed.elapsed() < Duration::from_secs(20), "taken over in {:?}", killed.elapsed());
     for id in &ids {
         let done = b.app.wait_completed(&key, id).await;
         assert_eq!(done["status"], "completed", "{done}");

@@ -269,10 +269,14 @@ impl PanelActor {
                 tracing::error!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %error, "committed event does not apply");
                 return self.crash(ctx, format!("state diverged from the log: {error}"));
             }
+        }
+        // The view first, so that whoever sees one of these events and then
+        // reads the panel finds the panel at least that far.
+        self.publish_view();
+        for event in &events {
             self.deps.publisher.publish_event(self.tenant_id, self.panel_id, event);
             self.after_event(event);
         }
-        self.publish_view();
         match then {
             Then::Advance => self.advance(ctx),
             Then::Stream { member_id, round } => self.stream_turn(ctx, member_id, round),

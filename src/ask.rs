@@ -116,10 +116,7 @@ impl TerminalPublisher {
                 let mut out = format!("\n\n{}\n{recommendation}", self.bold("== Recommendation =="));
                 if let Some(c) = consensus {
                     let dissent: Vec<String> = c.dissent.iter().map(|id| self.name(id)).collect();
-                    out.push_str(&format!(
-                        "\nConsensus ({:?}): {:?}, median {}, IQR {}, agreement {:.2}, n {}",
-                        c.method, c.level, c.median, c.iqr, c.agreement, c.n
-                    ));
+                    out.push_str(&format!("\nConsensus ({:?}): {:?}, median {}, IQR {}, agreement {:.2}, n {}", c.method, c.level, c.median, c.iqr, c.agreement, c.n));
                     if !dissent.is_empty() {
                         out.push_str(&format!("\nDissent: {}", dissent.join(", ")));
                     }

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use askpanel_actors::domain::{KeyId, TenantId};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use hmac::{Hmac, KeyInit, Mac};
@@ -58,11 +58,7 @@ impl Principal {
 
     /// Refuses callers below `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role >= role {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!("this needs the {} role; the key is {}", role.as_str(), self.role.as_str())))
-        }
+        if self.role >= role { Ok(()) } else { Err(ApiError::Forbidden(format!("this needs the {} role; the key is {}", role.as_str(), self.role.as_str()))) }
     }
 
     pub fn caller(&self) -> askpanel_actors::domain::Caller {

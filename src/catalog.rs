@@ -169,9 +169,9 @@ impl<'a> Candidates<'a> {
 }
 
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "has", "have", "how", "i", "in", "is", "it", "its",
-    "of", "on", "or", "our", "should", "so", "that", "the", "their", "this", "to", "we", "what", "when", "which", "who", "why", "will",
-    "with", "would", "can", "could", "us", "via", "vs", "go", "get", "who", "she", "he", "her", "his", "they", "them",
+    "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "has", "have", "how", "i", "in", "is", "it", "its", "of", "on", "or", "our", "should", "so",
+    "that", "the", "their", "this", "to", "we", "what", "when", "which", "who", "why", "will", "with", "would", "can", "could", "us", "via", "vs", "go", "get", "who", "she", "he",
+    "her", "his", "they", "them",
 ];
 
 /// Lower-cased terms: `510(k)` gives `510k` (and `510`, `k`); `de-novo` gives `denovo`, `de`, `novo`.
@@ -247,7 +247,8 @@ pub fn bm25_scores(query: &str, docs: &[&Doc]) -> Vec<f64> {
 }
 
 /// Domains used when a query matches nothing, in the order a generalist would seat them.
-const FALLBACK_DOMAINS: &[&str] = &["regulatory", "clinical", "biostatistics", "health_economics", "patients", "ethics", "privacy", "legal", "security", "commercial", "ai_ml", "quality"];
+const FALLBACK_DOMAINS: &[&str] =
+    &["regulatory", "clinical", "biostatistics", "health_economics", "patients", "ethics", "privacy", "legal", "security", "commercial", "ai_ml", "quality"];
 
 /// Greedy choice by score, halving a candidate's score per expert already chosen from its domain.
 fn select_by_scores(experts: &[&Expert], scores: &[f64], count: usize) -> Vec<Expert> {
@@ -284,7 +285,23 @@ mod tests {
         let catalog = catalog();
         assert!(catalog.experts.len() >= 40);
         let domains: HashSet<&str> = catalog.experts.iter().map(|e| e.domain.as_str()).collect();
-        for domain in ["regulatory", "clinical", "biostatistics", "health_economics", "reimbursement", "devices", "digital_health", "privacy", "pharmacovigilance", "ethics", "patients", "legal", "security", "commercial", "ai_ml"] {
+        for domain in [
+            "regulatory",
+            "clinical",
+            "biostatistics",
+            "health_economics",
+            "reimbursement",
+            "devices",
+            "digital_health",
+            "privacy",
+            "pharmacovigilance",
+            "ethics",
+            "patients",
+            "legal",
+            "security",
+            "commercial",
+            "ai_ml",
+        ] {
             assert!(domains.contains(domain), "{domain}");
         }
     }

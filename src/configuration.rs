@@ -182,10 +182,7 @@ impl Settings {
         }
         anyhow::ensure!(matches!(self.llm.provider.as_str(), "simulated" | "openai"), "settings: llm.provider must be simulated or openai");
         anyhow::ensure!(matches!(self.log.format.as_str(), "pretty" | "json"), "settings: log.format must be pretty or json");
-        anyhow::ensure!(
-            matches!(self.llm.structured_output.as_str(), "auto" | "json_schema" | "trailer"),
-            "settings: llm.structured_output must be auto, json_schema or trailer"
-        );
+        anyhow::ensure!(matches!(self.llm.structured_output.as_str(), "auto" | "json_schema" | "trailer"), "settings: llm.structured_output must be auto, json_schema or trailer");
         anyhow::ensure!(self.ws.outbound_queue >= 8 && self.ws.panel_buffer >= 16, "settings: ws queues are too small");
         anyhow::ensure!(self.ws.max_frame_bytes >= 1024, "settings: ws.max_frame_bytes must be at least 1024");
         Ok(())
@@ -193,11 +190,7 @@ impl Settings {
 
     /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn database_url(&self) -> String {
-        if self.database.url.is_empty() {
-            format!("sqlite://{}", self.server.data_dir.join("askpanel.db").display())
-        } else {
-            self.database.url.clone()
-        }
+        if self.database.url.is_empty() { format!("sqlite://{}", self.server.data_dir.join("askpanel.db").display()) } else { self.database.url.clone() }
     }
 
     pub fn tier_limits(&self, tier: &str) -> Option<Limits> {

@@ -5,10 +5,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest, web};
 use askpanel_actors::domain::KeyId;
 
-use crate::auth::{bearer, Principal};
+use crate::auth::{Principal, bearer};
 use crate::error::ApiError;
 use crate::limits::effective_limits;
 use crate::state::AppState;

@@ -139,7 +139,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 created_at: now,
             };
             let plain = askpanel::auth::generate_key();
-            let key = KeyRecord { id: KeyId::new(), tenant_id: tenant.id, role: Role::Admin, name: "admin".into(), prefix: askpanel::auth::key_prefix(&plain), created_at: now, revoked_at: None };
+            let key = KeyRecord {
+                id: KeyId::new(),
+                tenant_id: tenant.id,
+                role: Role::Admin,
+                name: "admin".into(),
+                prefix: askpanel::auth::key_prefix(&plain),
+                created_at: now,
+                revoked_at: None,
+            };
             store.create_tenant(&tenant, &key, &askpanel::auth::hash_key(&plain)).await.context("failed to create the tenant")?;
             println!("tenant {slug} ({}) created; admin key (shown once): {plain}", tenant.id);
             Ok(())
@@ -158,7 +166,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let tenant = store.get_tenant_by_slug(&tenant).await?.with_context(|| format!("no tenant with slug {tenant}"))?;
             let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             let plain = askpanel::auth::generate_key();
-            let key = KeyRecord { id: KeyId::new(), tenant_id: tenant.id, role, name, prefix: askpanel::auth::key_prefix(&plain), created_at: chrono::Utc::now(), revoked_at: None };
+            let key =
+                KeyRecord { id: KeyId::new(), tenant_id: tenant.id, role, name, prefix: askpanel::auth::key_prefix(&plain), created_at: chrono::Utc::now(), revoked_at: None };
             store.create_key(tenant.id, &key, &askpanel::auth::hash_key(&plain)).await?;
             println!("key {} ({}) for {}: {plain}", key.id, role.as_str(), tenant.slug);
             Ok(())

@@ -6,7 +6,7 @@ use askpanel_actors::domain::{ConsensusMethod, ExpertId, KeyId, MemberRole, Pane
 use askpanel_actors::engine::EngineError;
 use askpanel_actors::event::ModeratorActionKind;
 use askpanel_actors::panel::messages::{Command, PanelCommand};
-use askpanel_actors::panel::new::{NewMember, NewPanel, NAME_MAX_CHARS};
+use askpanel_actors::panel::new::{NAME_MAX_CHARS, NewMember, NewPanel};
 use askpanel_actors::panel::view::PanelView;
 use askpanel_actors::ports::CreateOptions;
 use chrono::Utc;
@@ -18,7 +18,7 @@ use crate::catalog::Expert;
 use crate::error::ApiError;
 use crate::limits::{effective_limits, policy};
 use crate::state::AppState;
-use crate::store::{month_of, Role};
+use crate::store::{Role, month_of};
 use crate::validation::Body;
 
 /// Longest accepted `Idempotency-Key`.
@@ -243,11 +243,7 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
         base_flow: request.base_flow,
         simulation: if state.model.simulated { Some(request.simulation.unwrap_or_default()) } else { None },
     };
-    let created = state
-        .engine
-        .create_panel(policy(&state.settings, &principal.tenant), new_panel, CreateOptions { idempotency_key })
-        .await
-        .map_err(ApiError::from)?;
+    let created = state.engine.create_panel(policy(&state.settings, &principal.tenant), new_panel, CreateOptions { idempotency_key }).await.map_err(ApiError::from)?;
     Ok((created.panel, created.existing.is_some()))
 }
 
@@ -306,7 +302,9 @@ async fn send(state: &AppState, principal: &Principal, panel: PanelId, command: 
                 return match cluster.route(tenant, panel, &message.caller, &message.command).await {
                     Ok(()) => Ok(()),
                     Err(crate::cluster::RouteError::Panel(e)) => Err(e.into()),
-                    Err(crate::cluster::RouteError::Timeout) => Err(ApiError::Unavailable("the panel's node did not answer in time; the command may or may not have been applied".into())),
+                    Err(crate::cluster::RouteError::Timeout) => {
+                        Err(ApiError::Unavailable("the panel's node did not answer in time; the command may or may not have been applied".into()))
+                    }
                     Err(_) => Err(ApiError::Unavailable("the panel is moving between nodes; try again shortly".into())),
                 };
             }
@@ -405,7 +403,9 @@ mod tests {
     fn every_bad_field_of_a_create_body_is_named() {
         let Err(ApiError::Validation { fields, .. }) = parse_create(json!({
             "panel_type": "debate", "experts": ["x"], "expert_count": 3, "humans": [{"name": ""}], "questioner": "q", "extra": 1
-        })) else { panic!() };
+        })) else {
+            panic!()
+        };
         for field in ["query", "panel_type", "expert_count", "humans", "questioner", "extra"] {
             assert!(fields.contains_key(field), "{field}: {fields:?}");
         }

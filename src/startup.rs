@@ -7,31 +7,31 @@
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, App, HttpServer};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use askpanel_actors::engine::{Engine, EngineSettings, PanelDeps};
-use askpanel_actors::model::simulated::SimulatedModel;
-use askpanel_actors::model::ExpertModel;
 use askpanel_actors::domain::SimulationConfig;
+use askpanel_actors::engine::{Engine, EngineSettings, PanelDeps};
+use askpanel_actors::model::ExpertModel;
+use askpanel_actors::model::simulated::SimulatedModel;
 use tracing::Instrument;
 
-use crate::auth::{hash_key, AuthService};
+use crate::auth::{AuthService, hash_key};
 use crate::bus::Bus;
 use crate::catalog::Catalog;
 use crate::configuration::Settings;
-use crate::limits::{policy, RateLimiter};
+use crate::limits::{RateLimiter, policy};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::state::{AppState, ModelInfo};
-use crate::store::sqlite::SqliteStore;
 use crate::store::event_log::StoreEventLog;
+use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, Tier};
 use crate::ws::registry::SessionRegistry;
 
@@ -221,11 +221,7 @@ impl Application {
         let max_body = settings.server.max_body_bytes;
         let workers = if settings.server.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.server.workers };
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .wrap(from_fn(request_span))
-                .configure(|cfg| routes::configure(cfg, max_body))
-                .default_service(web::to(routes::fallback))
+            App::new().app_data(data.clone()).wrap(from_fn(request_span)).configure(|cfg| routes::configure(cfg, max_body)).default_service(web::to(routes::fallback))
         })
         .listen(listener)?
         .workers(workers)

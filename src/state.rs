@@ -1,7 +1,7 @@
 //! What every handler and session shares.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use askpanel_actors::engine::Engine;
 

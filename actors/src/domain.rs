@@ -19,14 +19,7 @@ pub enum PanelType {
 }
 
 impl PanelType {
-    pub const ALL: [PanelType; 6] = [
-        PanelType::Structured,
-        PanelType::Open,
-        PanelType::Socratic,
-        PanelType::Adversarial,
-        PanelType::Delphi,
-        PanelType::Hybrid,
-    ];
+    pub const ALL: [PanelType; 6] = [PanelType::Structured, PanelType::Open, PanelType::Socratic, PanelType::Adversarial, PanelType::Delphi, PanelType::Hybrid];
 
     /// The inclusive bounds on the number of members.
     pub fn member_bounds(self) -> (usize, usize) {
@@ -68,10 +61,7 @@ impl PanelType {
 impl std::str::FromStr for PanelType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PanelType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown panel type `{s}`"))
+        PanelType::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown panel type `{s}`"))
     }
 }
 
@@ -114,24 +104,14 @@ impl PanelStatus {
         }
     }
 
-    pub const ALL: [PanelStatus; 7] = [
-        PanelStatus::Created,
-        PanelStatus::Running,
-        PanelStatus::AwaitingHuman,
-        PanelStatus::Paused,
-        PanelStatus::Completed,
-        PanelStatus::Failed,
-        PanelStatus::Cancelled,
-    ];
+    pub const ALL: [PanelStatus; 7] =
+        [PanelStatus::Created, PanelStatus::Running, PanelStatus::AwaitingHuman, PanelStatus::Paused, PanelStatus::Completed, PanelStatus::Failed, PanelStatus::Cancelled];
 }
 
 impl std::str::FromStr for PanelStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PanelStatus::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown panel status `{s}`"))
+        PanelStatus::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown panel status `{s}`"))
     }
 }
 

@@ -12,14 +12,11 @@ use thiserror::Error;
 use crate::domain::{PanelId, SimulationConfig, TenantId};
 use crate::model::ExpertModel;
 use crate::panel::messages::{GetSnapshot, PanelCommand, PanelError};
-use crate::panel::new::{build_panel, NewPanel, ValidationErrors};
+use crate::panel::new::{NewPanel, ValidationErrors, build_panel};
 use crate::panel::state::PanelState;
 use crate::panel::view::PanelView;
 use crate::ports::{CreateOptions, EventLog, EventPublisher, LogError};
-use crate::supervisor::{
-    CreatePanel, CreatedPanel, GetSupervisorStats, RecoverPanel, ShutdownPanels, SupervisorStats, TenantPolicy,
-    TenantSupervisor, UpdatePolicy,
-};
+use crate::supervisor::{CreatePanel, CreatedPanel, GetSupervisorStats, RecoverPanel, ShutdownPanels, SupervisorStats, TenantPolicy, TenantSupervisor, UpdatePolicy};
 
 #[derive(Debug, Error)]
 pub enum EngineError {

@@ -21,14 +21,7 @@ pub struct ExpertActor {
 }
 
 impl ExpertActor {
-    pub fn new(
-        tenant_id: TenantId,
-        panel_id: PanelId,
-        profile: ExpertProfile,
-        model: Arc<dyn ExpertModel>,
-        simulation: SimulationConfig,
-        memory: Vec<MemoryItem>,
-    ) -> Self {
+    pub fn new(tenant_id: TenantId, panel_id: PanelId, profile: ExpertProfile, model: Arc<dyn ExpertModel>, simulation: SimulationConfig, memory: Vec<MemoryItem>) -> Self {
         Self { tenant_id, panel_id, profile, model, simulation, memory }
     }
 
@@ -98,13 +91,7 @@ impl Handler<RequestBid> for ExpertActor {
 
     fn handle(&mut self, msg: RequestBid, _: &mut Context<Self>) -> Self::Result {
         self.model
-            .bid(BidRequest {
-                tenant_id: self.tenant_id,
-                panel_id: self.panel_id,
-                profile: self.profile.clone(),
-                view: msg.view,
-                simulation: self.simulation.clone(),
-            })
+            .bid(BidRequest { tenant_id: self.tenant_id, panel_id: self.panel_id, profile: self.profile.clone(), view: msg.view, simulation: self.simulation.clone() })
             .boxed()
     }
 }

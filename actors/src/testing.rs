@@ -101,13 +101,8 @@ impl EventLog for InMemoryEventLog {
     }
 
     fn unfinished(&self) -> BoxFuture<'static, Result<Vec<(TenantId, PanelId)>, LogError>> {
-        let list = self
-            .lock()
-            .panels
-            .iter()
-            .filter(|(_, (_, events))| !events.last().is_some_and(|e| e.data.is_terminal()))
-            .map(|(panel, (tenant, _))| (*tenant, *panel))
-            .collect();
+        let list =
+            self.lock().panels.iter().filter(|(_, (_, events))| !events.last().is_some_and(|e| e.data.is_terminal())).map(|(panel, (tenant, _))| (*tenant, *panel)).collect();
         Box::pin(future::ready(Ok(list)))
     }
 }

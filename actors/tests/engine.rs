@@ -9,8 +9,8 @@ use askpanel_actors::consensus::ConsensusLevel;
 use askpanel_actors::domain::{Caller, ExpertId, ExpertProfile, MemberId, MemberKind, PanelId, PanelStatus, PanelType, SimulationConfig, TenantId};
 use askpanel_actors::engine::{Engine, EngineError, EngineSettings, PanelDeps};
 use askpanel_actors::event::{Event, EventData, ModeratorActionKind, RoundDecision};
-use askpanel_actors::model::simulated::SimulatedModel;
 use askpanel_actors::model::ExpertModel;
+use askpanel_actors::model::simulated::SimulatedModel;
 use askpanel_actors::panel::messages::{Command, PanelCommand, PanelError};
 use askpanel_actors::panel::new::{NewMember, NewPanel};
 use askpanel_actors::ports::CreateOptions;
@@ -165,9 +165,7 @@ async fn every_panel_type_runs_to_completion_through_the_real_actors() {
         let events = &published.events;
         assert_gapless(events);
         let last = events.last().unwrap();
-        let EventData::PanelCompleted { recommendation, consensus, verdict, .. } = &last.data else {
-            panic!("{panel_type:?} ended with {}", last.data.kind())
-        };
+        let EventData::PanelCompleted { recommendation, consensus, verdict, .. } = &last.data else { panic!("{panel_type:?} ended with {}", last.data.kind()) };
         assert!(recommendation.starts_with("[simulated]"), "{panel_type:?}: {recommendation}");
         assert!(consensus.is_some(), "{panel_type:?} has a consensus");
         assert_eq!(verdict.is_some(), panel_type == PanelType::Adversarial, "{panel_type:?} verdict");
@@ -536,7 +534,10 @@ async fn a_suspended_tenants_panels_pause_and_resume_when_it_is_active_again() {
     h.engine.update_policy(h.tenant, TenantPolicy { suspended: true, ..TenantPolicy::default() });
     h.wait_for(id, "the pause", |p| p.events.iter().any(|e| matches!(&e.data, EventData::PanelPaused { reason } if reason == "tenant_suspended"))).await;
     assert!(matches!(h.moderate(id, ModeratorActionKind::Resume, None).await, Err(EngineError::Panel(PanelError::Conflict(_)))));
-    let refused = h.engine.create_panel(TenantPolicy { suspended: true, ..TenantPolicy::default() }, new_panel(h.tenant, PanelType::Structured, ai_members(3)), CreateOptions::default()).await;
+    let refused = h
+        .engine
+        .create_panel(TenantPolicy { suspended: true, ..TenantPolicy::default() }, new_panel(h.tenant, PanelType::Structured, ai_members(3)), CreateOptions::default())
+        .await;
     assert!(matches!(refused, Err(EngineError::Suspended)));
     h.engine.update_policy(h.tenant, TenantPolicy::default());
     h.wait_for(id, "the resume", |p| p.events.iter().any(|e| e.data.kind() == "panel_resumed")).await;

@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Parser;
 use futures::stream::{self, StreamExt};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use stats::{percentiles, HttpLatency, Report};
+use stats::{HttpLatency, Report, percentiles};
 use subscriber::{Outcome, Subscriber};
 
 /// Sockets opened with one key (the server's default cap is 1000).
@@ -365,9 +365,7 @@ async fn main() -> anyhow::Result<()> {
             token_ms.append(&mut outcome.token_latency_ms);
         }
     }
-    let terminal_of = |p: usize| -> Option<String> {
-        if subscribers == 0 { ends.get(&created[p].1).cloned() } else { per_panel_terminal.get(&p).cloned().flatten() }
-    };
+    let terminal_of = |p: usize| -> Option<String> { if subscribers == 0 { ends.get(&created[p].1).cloned() } else { per_panel_terminal.get(&p).cloned().flatten() } };
     for p in 0..created.len() {
         match terminal_of(p).as_deref() {
             Some("panel_completed" | "completed") => report.panels_completed += 1,

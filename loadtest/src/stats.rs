@@ -73,9 +73,18 @@ impl Report {
         let p = |x: &Percentiles| format!("p50 {:>8.2}  p90 {:>8.2}  p99 {:>8.2}  max {:>8.2}  (n {})", x.p50, x.p90, x.p99, x.max, x.n);
         let mut out = String::new();
         out.push_str("askpanel load test\n");
-        out.push_str(&format!("  panels          started {}  completed {}  failed {}  unfinished {}\n", self.panels_started, self.panels_completed, self.panels_failed, self.panels_unfinished));
-        out.push_str(&format!("  delivery        lost {}  duplicate {}  reordered {}  text mismatches {}  lagged {}\n", self.lost_events, self.duplicate_events, self.reordered_events, self.token_text_mismatches, self.lagged));
-        out.push_str(&format!("  throughput      wall {:.1} s  panels/s {:.2}  events/s {:.0}  frames/s {:.0}  sockets {}\n", self.wall_s, self.panels_per_s, self.events_per_s, self.frames_per_s, self.sockets));
+        out.push_str(&format!(
+            "  panels          started {}  completed {}  failed {}  unfinished {}\n",
+            self.panels_started, self.panels_completed, self.panels_failed, self.panels_unfinished
+        ));
+        out.push_str(&format!(
+            "  delivery        lost {}  duplicate {}  reordered {}  text mismatches {}  lagged {}\n",
+            self.lost_events, self.duplicate_events, self.reordered_events, self.token_text_mismatches, self.lagged
+        ));
+        out.push_str(&format!(
+            "  throughput      wall {:.1} s  panels/s {:.2}  events/s {:.0}  frames/s {:.0}  sockets {}\n",
+            self.wall_s, self.panels_per_s, self.events_per_s, self.frames_per_s, self.sockets
+        ));
         out.push_str(&format!("  event latency   {} ms\n", p(&self.event_latency_ms)));
         out.push_str(&format!("  token latency   {} ms\n", p(&self.token_latency_ms)));
         out.push_str(&format!("  POST /panels    {} ms\n", p(&self.http_latency_ms.create)));

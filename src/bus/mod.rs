@@ -177,8 +177,19 @@ impl EventPublisher for Bus {
         if !self.channels.contains_key(&panel) && self.remote.get().is_none() {
             return;
         }
-        let frame = TokenFrame { r#type: "token", panel_id: panel, ts: chrono::Utc::now(), turn_seq: token.turn_seq, member_id: token.member_id, offset: token.offset, delta: &token.delta };
+        let frame = TokenFrame {
+            r#type: "token",
+            panel_id: panel,
+            ts: chrono::Utc::now(),
+            turn_seq: token.turn_seq,
+            member_id: token.member_id,
+            offset: token.offset,
+            delta: &token.delta,
+        };
         let Ok(text) = serde_json::to_string(&frame) else { return };
-        self.send(panel, Frame { kind: FrameKind::Token { turn_seq: token.turn_seq, offset: token.offset }, text: ByteString::from(text), event_kind: "token", published_at: Instant::now() });
+        self.send(
+            panel,
+            Frame { kind: FrameKind::Token { turn_seq: token.turn_seq, offset: token.offset }, text: ByteString::from(text), event_kind: "token", published_at: Instant::now() },
+        );
     }
 }

@@ -18,8 +18,8 @@
 //!   `P:control`).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use askpanel_actors::domain::{Caller, KeyId, MemberId, PanelId, TenantId};
@@ -27,8 +27,8 @@ use askpanel_actors::event::ModeratorActionKind;
 use askpanel_actors::panel::messages::{Command, PanelCommand, PanelError};
 use bytestring::ByteString;
 use dashmap::DashMap;
-use futures::future::BoxFuture;
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use serde::{Deserialize, Serialize};
@@ -297,14 +297,8 @@ impl Cluster {
     /// Tries to take a panel's lease; true when this node holds it now.
     pub async fn try_lease(&self, panel: PanelId) -> redis::RedisResult<bool> {
         let mut manager = self.manager.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.lease_key(panel))
-            .arg(&self.node_id)
-            .arg("NX")
-            .arg("PX")
-            .arg(self.lease_ttl.as_millis() as u64)
-            .query_async(&mut manager)
-            .await?;
+        let set: Option<String> =
+            redis::cmd("SET").arg(self.lease_key(panel)).arg(&self.node_id).arg("NX").arg("PX").arg(self.lease_ttl.as_millis() as u64).query_async(&mut manager).await?;
         Ok(set.is_some())
     }
 
@@ -367,7 +361,9 @@ impl Cluster {
     pub async fn route(&self, tenant: TenantId, panel: PanelId, caller: &Caller, command: &Command) -> Result<(), RouteError> {
         let owner = self.owner_of(panel).await.map_err(|e| RouteError::Redis(e.to_string()))?.ok_or(RouteError::NoOwner)?;
         let command = match command {
-            Command::HumanInput { member_id, text, rating, confidence } => WireCommand::Input { member_id: *member_id, text: text.clone(), rating: *rating, confidence: *confidence },
+            Command::HumanInput { member_id, text, rating, confidence } => {
+                WireCommand::Input { member_id: *member_id, text: text.clone(), rating: *rating, confidence: *confidence }
+            }
             Command::Moderate { action, text } => WireCommand::Moderate { action: *action, text: text.clone() },
             _ => return Err(RouteError::Panel(PanelError::Forbidden("platform commands are not routed".into()))),
         };

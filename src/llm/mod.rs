@@ -18,8 +18,8 @@ pub mod prompt;
 pub mod retry;
 pub mod stream;
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use askpanel_actors::event::Verdict;
@@ -27,14 +27,14 @@ use askpanel_actors::model::rating::parse_trailer;
 use askpanel_actors::model::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, TurnChunk, TurnOutput, TurnRequest, TurnStream, Usage};
 use askpanel_actors::panel::ideas::extract_ideas;
 use askpanel_actors::panel::strategy::TurnTask;
+use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::ReqwestService;
-use async_openai::Client;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::configuration::LlmSettings;
@@ -129,8 +129,7 @@ fn model_error(error: &OpenAIError) -> ModelError {
 
 /// Whether an error says the server does not know a request field.
 fn rejects(error: &OpenAIError, field: &str) -> bool {
-    matches!(error, OpenAIError::ApiError(api) if api.status_code.as_u16() == 400 || api.status_code.as_u16() == 422)
-        && error.to_string().to_lowercase().contains(field)
+    matches!(error, OpenAIError::ApiError(api) if api.status_code.as_u16() == 400 || api.status_code.as_u16() == 422) && error.to_string().to_lowercase().contains(field)
 }
 
 impl OpenAiModel {
@@ -429,7 +428,13 @@ impl ExpertModel for OpenAiModel {
                 _ if pro > con => "pro".into(),
                 _ => "con".into(),
             };
-            Ok(Verdict { winner, pro_score: pro, con_score: con, margin: ((pro - con).abs() * 10.0).round() / 10.0, rationale: value["rationale"].as_str().unwrap_or_default().to_string() })
+            Ok(Verdict {
+                winner,
+                pro_score: pro,
+                con_score: con,
+                margin: ((pro - con).abs() * 10.0).round() / 10.0,
+                rationale: value["rationale"].as_str().unwrap_or_default().to_string(),
+            })
         }
         .boxed()
     }

@@ -132,8 +132,12 @@ pub fn render_transcript(entries: &[TranscriptEntry], budget: usize) -> String {
 
 fn rating_instructions(format: RatingFormat) -> &'static str {
     match format {
-        RatingFormat::Json => "Answer as JSON with \"text\" (your contribution), \"rating\" (1-9: your rating of the current draft recommendation, 1-3 disagree, 4-6 uncertain, 7-9 agree) and \"confidence\" (0 to 1).",
-        RatingFormat::Trailer => "End your answer with one last line, exactly in this form: RATING: <1-9> CONFIDENCE: <0.0-1.0> — your rating of the current draft recommendation (1-3 disagree, 4-6 uncertain, 7-9 agree) and how confident you are.",
+        RatingFormat::Json => {
+            "Answer as JSON with \"text\" (your contribution), \"rating\" (1-9: your rating of the current draft recommendation, 1-3 disagree, 4-6 uncertain, 7-9 agree) and \"confidence\" (0 to 1)."
+        }
+        RatingFormat::Trailer => {
+            "End your answer with one last line, exactly in this form: RATING: <1-9> CONFIDENCE: <0.0-1.0> — your rating of the current draft recommendation (1-3 disagree, 4-6 uncertain, 7-9 agree) and how confident you are."
+        }
     }
 }
 
@@ -153,7 +157,8 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
     if anonymous {
         system.push_str(" Contributions are anonymous: never use anyone's name.");
     }
-    let mut user = format!("Question: {}\n\nThis is {}. Round {} of at most {}: {}.\n", view.query.trim(), flow_description(view.flow), view.round, view.max_rounds, phase_name(view.phase));
+    let mut user =
+        format!("Question: {}\n\nThis is {}. Round {} of at most {}: {}.\n", view.query.trim(), flow_description(view.flow), view.round, view.max_rounds, phase_name(view.phase));
     match view.task {
         TurnTask::Argue => {
             let side = match view.team {
@@ -233,7 +238,11 @@ pub fn rating_followup(turn: &[Message], answer: &str) -> Vec<Message> {
 
 /// Open panels: does the member want the floor?
 pub fn bid_messages(request: &BidRequest) -> Vec<Message> {
-    let ideas = if request.view.known_ideas.is_empty() { "none yet".to_string() } else { request.view.known_ideas.iter().take(60).map(|i| format!("- {i}")).collect::<Vec<_>>().join("\n") };
+    let ideas = if request.view.known_ideas.is_empty() {
+        "none yet".to_string()
+    } else {
+        request.view.known_ideas.iter().take(60).map(|i| format!("- {i}")).collect::<Vec<_>>().join("\n")
+    };
     vec![
         Message::system(format!("You are {}, {}. {}", request.profile.name, request.profile.title, request.profile.persona.trim())),
         Message::user(format!(

@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use async_openai::error::OpenAIError;
-use async_openai::middleware::retry::should_retry;
 use async_openai::middleware::HttpRequestFactory;
+use async_openai::middleware::retry::should_retry;
 
 #[derive(Clone, Debug)]
 pub struct JitteredRetry {

@@ -8,7 +8,7 @@
 //! - [`JsonTextExtractor`]: structured output `{"text": "...", "rating": n,
 //!   "confidence": x}`; the `text` string is decoded incrementally.
 
-use askpanel_actors::model::rating::{parse_trailer, Parsed};
+use askpanel_actors::model::rating::{Parsed, parse_trailer};
 
 /// Case-insensitive markers where a trailer may begin.
 const TRIGGERS: [&str; 6] = ["rating", "confidence", "{", "**r", "**c", "__r"];
@@ -27,10 +27,7 @@ pub struct TrailerFilter {
 fn trailer_start(text: &str) -> Option<usize> {
     let lower = text.to_ascii_lowercase();
     let full = TRIGGERS.iter().filter_map(|t| lower.find(t)).min();
-    let partial = TRIGGERS
-        .iter()
-        .filter_map(|t| (1..t.len()).rev().find(|n| lower.ends_with(&t[..*n])).map(|n| lower.len() - n))
-        .min();
+    let partial = TRIGGERS.iter().filter_map(|t| (1..t.len()).rev().find(|n| lower.ends_with(&t[..*n])).map(|n| lower.len() - n)).min();
     match (full, partial) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -1,11 +1,11 @@
 //! `/v1/admin/tenants`: the platform admin manages tenants.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpResponse, web};
 use askpanel_actors::domain::{KeyId, TenantId};
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{path_id, JsonBody};
+use super::{JsonBody, path_id};
 use crate::auth::{generate_key, hash_key, key_prefix};
 use crate::configuration::LimitOverrides;
 use crate::error::ApiError;

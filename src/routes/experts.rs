@@ -1,11 +1,11 @@
 //! `/v1/experts`: the platform catalog plus the tenant's private experts.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpResponse, web};
 use askpanel_actors::domain::ExpertId;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{path_id, JsonBody};
+use super::{JsonBody, path_id};
 use crate::auth::Principal;
 use crate::catalog::{Expert, ExpertScope};
 use crate::error::ApiError;
@@ -47,11 +47,17 @@ pub async fn list_experts(principal: Principal, state: web::Data<AppState>, quer
         candidates = candidates.in_domain(domain);
     }
     let items: Vec<Value> = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        Some(q) => candidates.rank(q).into_iter().filter(|(_, score)| *score > 0.0).take(limit as usize).map(|(e, score)| {
-            let mut v = expert_json(e);
-            v["score"] = json!((score * 1000.0).round() / 1000.0);
-            v
-        }).collect(),
+        Some(q) => candidates
+            .rank(q)
+            .into_iter()
+            .filter(|(_, score)| *score > 0.0)
+            .take(limit as usize)
+            .map(|(e, score)| {
+                let mut v = expert_json(e);
+                v["score"] = json!((score * 1000.0).round() / 1000.0);
+                v
+            })
+            .collect(),
         None => candidates.experts.iter().take(limit as usize).map(|e| expert_json(e)).collect(),
     };
     Ok(HttpResponse::Ok().json(json!({"items": items})))

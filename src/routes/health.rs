@@ -1,6 +1,6 @@
 //! `/healthz`, `/readyz`, `/metrics`: no authentication.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::state::AppState;

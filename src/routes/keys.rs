@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpResponse, web};
 use askpanel_actors::domain::KeyId;
 use chrono::Utc;
 use serde_json::json;
 
-use super::{path_id, JsonBody};
-use crate::auth::{generate_key, hash_key, key_prefix, Principal};
+use super::{JsonBody, path_id};
+use crate::auth::{Principal, generate_key, hash_key, key_prefix};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{KeyRecord, Role};
@@ -25,7 +25,8 @@ pub async fn create_key(principal: Principal, state: web::Data<AppState>, body: 
     body.finish()?;
     let (Some(role), Some(name)) = (role, name) else { unreachable!("required fields were checked") };
     let plain = generate_key();
-    let key = KeyRecord { id: KeyId::new(), tenant_id: principal.tenant_id(), role, name: name.trim().to_string(), prefix: key_prefix(&plain), created_at: Utc::now(), revoked_at: None };
+    let key =
+        KeyRecord { id: KeyId::new(), tenant_id: principal.tenant_id(), role, name: name.trim().to_string(), prefix: key_prefix(&plain), created_at: Utc::now(), revoked_at: None };
     state.store.create_key(principal.tenant_id(), &key, &hash_key(&plain)).await?;
     Ok(HttpResponse::Created().json(json!({"id": key.id, "key": plain, "role": key.role, "name": key.name, "created_at": key.created_at})))
 }

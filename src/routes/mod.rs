@@ -10,7 +10,7 @@ pub mod tenant;
 pub mod web;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::{web as aw, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web as aw};
 use serde_json::Value;
 
 use crate::error::ApiError;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -12,9 +12,9 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use super::{panel_span, path_id, JsonBody};
+use super::{JsonBody, panel_span, path_id};
 use crate::auth::Principal;
-use crate::bus::{event_frame_text, FrameKind};
+use crate::bus::{FrameKind, event_frame_text};
 use crate::error::ApiError;
 use crate::panels;
 use crate::state::AppState;
@@ -128,11 +128,7 @@ fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64) -
         state.bus.release(panel);
     });
     let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx)) });
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body)
+    HttpResponse::Ok().content_type("text/event-stream").insert_header((header::CACHE_CONTROL, "no-cache")).insert_header(("X-Accel-Buffering", "no")).streaming(body)
 }
 
 /// Sends stored events after `last` until none remain; returns the new last seq.

@@ -1,16 +1,16 @@
 //! `/v1/tenant` and `/v1/usage`: the caller's own tenant.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::admin::tenant_json;
 use super::JsonBody;
+use super::admin::tenant_json;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{month_of, Branding, Role, TenantPatch};
+use crate::store::{Branding, Role, TenantPatch, month_of};
 use crate::validation::Body;
 
 pub async fn get_tenant(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

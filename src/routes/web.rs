@@ -2,7 +2,7 @@
 //! nothing outside it can ever be served.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
 

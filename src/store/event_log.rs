@@ -5,8 +5,8 @@ use std::sync::Arc;
 use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
 use askpanel_actors::event::Event;
 use askpanel_actors::ports::{CreateOptions, CreateOutcome, EventLog, LogError};
-use futures::future::BoxFuture;
 use futures::FutureExt;
+use futures::future::BoxFuture;
 
 use super::{Store, StoreError};
 

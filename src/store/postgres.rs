@@ -18,8 +18,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    usage_deltas, Branding, KeyRecord, PanelCursor, PanelSummary, Role, Store, StoreError, StoreResult, StoredEvent, TenantPatch, TenantRecord,
-    TenantStatus, Tier, Usage,
+    Branding, KeyRecord, PanelCursor, PanelSummary, Role, Store, StoreError, StoreResult, StoredEvent, TenantPatch, TenantRecord, TenantStatus, Tier, Usage, usage_deltas,
 };
 use crate::catalog::{Expert, ExpertScope};
 
@@ -208,7 +207,8 @@ async fn run_job(connection: &mut PgConnection, job: &WriteJob) -> StoreResult<O
             .execute(&mut *connection)
             .await?;
             if updated.rows_affected() != 1 {
-                let row = sqlx::query("SELECT head_seq, owner_epoch FROM panels WHERE id = $1 AND tenant_id = $2").bind(panel.0).bind(tenant.0).fetch_optional(&mut *connection).await?;
+                let row =
+                    sqlx::query("SELECT head_seq, owner_epoch FROM panels WHERE id = $1 AND tenant_id = $2").bind(panel.0).bind(tenant.0).fetch_optional(&mut *connection).await?;
                 return Err(match row {
                     None => StoreError::NotFound,
                     Some(row) if row.try_get::<i64, _>("owner_epoch")? != *epoch as i64 => StoreError::Fenced,
@@ -479,16 +479,10 @@ impl Store for PgStore {
 
     async fn list_panels(&self, tenant: TenantId, status: Option<PanelStatus>, limit: u32, cursor: Option<PanelCursor>) -> StoreResult<Vec<PanelSummary>> {
         let mut tx = self.tenant_tx(tenant).await?;
-        let sql = format!(
-            "SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.0)
-            .bind(status.map(|s| s.as_str()))
-            .bind(cursor.map(|c| c.0 .0))
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await?;
+        let sql =
+            format!("SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3) ORDER BY id DESC LIMIT $4");
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.0).bind(status.map(|s| s.as_str())).bind(cursor.map(|c| c.0.0)).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows.iter().map(panel_from).collect()
     }
@@ -524,7 +518,13 @@ impl Store for PgStore {
         tx.commit().await?;
         let Some(r) = row else { return Ok(Usage::default()) };
         let get = |c: &str| r.try_get::<i64, _>(c).map(|v| v as u64);
-        Ok(Usage { panels_created: get("panels_created")?, panels_completed: get("panels_completed")?, turns: get("turns")?, tokens_in: get("tokens_in")?, tokens_out: get("tokens_out")? })
+        Ok(Usage {
+            panels_created: get("panels_created")?,
+            panels_completed: get("panels_completed")?,
+            turns: get("turns")?,
+            tokens_in: get("tokens_in")?,
+            tokens_out: get("tokens_out")?,
+        })
     }
 
     async fn panel_counts(&self) -> StoreResult<Vec<(PanelStatus, u64)>> {
@@ -534,7 +534,8 @@ impl Store for PgStore {
 
     async fn count_active_panels(&self, tenant: TenantId) -> StoreResult<u64> {
         let mut tx = self.tenant_tx(tenant).await?;
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM panels WHERE tenant_id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')").bind(tenant.0).fetch_one(&mut *tx).await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM panels WHERE tenant_id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')").bind(tenant.0).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(row.try_get::<i64, _>("n")? as u64)
     }
@@ -581,4 +582,3 @@ impl Store for PgStore {
         rows.iter().map(|r| Ok((TenantId(r.try_get("tenant_id")?), PanelId(r.try_get("id")?)))).collect()
     }
 }
-

@@ -18,8 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
-    usage_deltas, Branding, KeyRecord, PanelCursor, PanelSummary, Role, Store, StoreError, StoreResult, StoredEvent, TenantPatch, TenantRecord,
-    TenantStatus, Tier, Usage,
+    Branding, KeyRecord, PanelCursor, PanelSummary, Role, Store, StoreError, StoreResult, StoredEvent, TenantPatch, TenantRecord, TenantStatus, Tier, Usage, usage_deltas,
 };
 use crate::catalog::{Expert, ExpertScope};
 
@@ -30,9 +29,26 @@ const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
 enum WriteJob {
     /// Caps the database's size (`PRAGMA max_page_count` on the writer); `None` lifts the cap.
-    LimitSize { max_bytes: Option<u64>, reply: oneshot::Sender<StoreResult<()>> },
-    Create { tenant: TenantId, panel: PanelId, event: Box<Event>, body: String, idempotency_key: Option<String>, reply: oneshot::Sender<StoreResult<CreateOutcome>> },
-    Append { tenant: TenantId, panel: PanelId, events: Vec<Event>, bodies: Vec<String>, status: PanelStatus, reply: oneshot::Sender<StoreResult<()>> },
+    LimitSize {
+        max_bytes: Option<u64>,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
+    Create {
+        tenant: TenantId,
+        panel: PanelId,
+        event: Box<Event>,
+        body: String,
+        idempotency_key: Option<String>,
+        reply: oneshot::Sender<StoreResult<CreateOutcome>>,
+    },
+    Append {
+        tenant: TenantId,
+        panel: PanelId,
+        events: Vec<Event>,
+        bodies: Vec<String>,
+        status: PanelStatus,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
 }
 
 pub struct SqliteStore {
@@ -637,13 +653,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_experts(&self, tenant: TenantId) -> StoreResult<Vec<Expert>> {
-        sqlx::query("SELECT tenant_id, body FROM experts WHERE tenant_id = $1 ORDER BY id")
-            .bind(tenant.0)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(expert_from)
-            .collect()
+        sqlx::query("SELECT tenant_id, body FROM experts WHERE tenant_id = $1 ORDER BY id").bind(tenant.0).fetch_all(&self.pool).await?.iter().map(expert_from).collect()
     }
 
     async fn get_expert(&self, tenant: TenantId, id: ExpertId) -> StoreResult<Option<Expert>> {
@@ -658,13 +668,11 @@ impl Store for SqliteStore {
     }
 
     async fn list_panels(&self, tenant: TenantId, status: Option<PanelStatus>, limit: u32, cursor: Option<PanelCursor>) -> StoreResult<Vec<PanelSummary>> {
-        let sql = format!(
-            "SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-        );
+        let sql = format!("SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.0)
             .bind(status.map(|s| s.as_str()))
-            .bind(cursor.map(|c| c.0 .0))
+            .bind(cursor.map(|c| c.0.0))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?
@@ -686,9 +694,7 @@ impl Store for SqliteStore {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| Ok(StoredEvent { seq: r.try_get::<i64, _>("seq")? as u64, kind: r.try_get("kind")?, body: r.try_get("body")? }))
-            .collect()
+        rows.iter().map(|r| Ok(StoredEvent { seq: r.try_get::<i64, _>("seq")? as u64, kind: r.try_get("kind")?, body: r.try_get("body")? })).collect()
     }
 
     async fn usage(&self, tenant: TenantId, month: &str) -> StoreResult<Usage> {
@@ -699,7 +705,13 @@ impl Store for SqliteStore {
             .await?;
         let Some(r) = row else { return Ok(Usage::default()) };
         let get = |c: &str| r.try_get::<i64, _>(c).map(|v| v as u64);
-        Ok(Usage { panels_created: get("panels_created")?, panels_completed: get("panels_completed")?, turns: get("turns")?, tokens_in: get("tokens_in")?, tokens_out: get("tokens_out")? })
+        Ok(Usage {
+            panels_created: get("panels_created")?,
+            panels_completed: get("panels_completed")?,
+            turns: get("turns")?,
+            tokens_in: get("tokens_in")?,
+            tokens_out: get("tokens_out")?,
+        })
     }
 
     async fn panel_counts(&self) -> StoreResult<Vec<(PanelStatus, u64)>> {

@@ -3,7 +3,7 @@
 //! the per-panel forwarder, [`registry`] the node's open sockets.
 
 pub mod protocol;
-pub mod route;
 pub mod registry;
+pub mod route;
 pub mod session;
 pub mod subscription;

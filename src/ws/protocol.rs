@@ -117,7 +117,13 @@ pub fn parse_client_frame(text: &str) -> Parsed {
         Some(Value::String(kind)) => match kind.as_str() {
             "subscribe" => fields::<SubscribeFields>(object, "subscribe").map(|f| ClientFrame::Subscribe { panel_id: f.panel_id, after_seq: f.after_seq }),
             "unsubscribe" => fields::<PanelFields>(object, "unsubscribe").map(|f| ClientFrame::Unsubscribe { panel_id: f.panel_id }),
-            "input" => fields::<InputFields>(object, "input").map(|f| ClientFrame::Input { panel_id: f.panel_id, member_id: f.member_id, text: f.text, rating: f.rating, confidence: f.confidence }),
+            "input" => fields::<InputFields>(object, "input").map(|f| ClientFrame::Input {
+                panel_id: f.panel_id,
+                member_id: f.member_id,
+                text: f.text,
+                rating: f.rating,
+                confidence: f.confidence,
+            }),
             "moderate" => fields::<ModerateFields>(object, "moderate").map(|f| ClientFrame::Moderate { panel_id: f.panel_id, action: f.action, text: f.text }),
             "ping" => fields::<PingFields>(object, "ping").map(|f| ClientFrame::Ping { id: f.id }),
             other => {
@@ -183,14 +189,8 @@ mod tests {
         assert_eq!(p.reference, Some(Value::String("a1".into())));
         assert!(matches!(p.frame, Ok(ClientFrame::Subscribe { after_seq: Some(4), .. })));
         assert!(matches!(parse_client_frame(&format!(r#"{{"type":"unsubscribe","panel_id":"{PANEL}"}}"#)).frame, Ok(ClientFrame::Unsubscribe { .. })));
-        assert!(matches!(
-            parse_client_frame(&format!(r#"{{"type":"input","panel_id":"{PANEL}","member_id":"m","text":"hi"}}"#)).frame,
-            Ok(ClientFrame::Input { .. })
-        ));
-        assert!(matches!(
-            parse_client_frame(&format!(r#"{{"type":"moderate","panel_id":"{PANEL}","action":"pause"}}"#)).frame,
-            Ok(ClientFrame::Moderate { text: None, .. })
-        ));
+        assert!(matches!(parse_client_frame(&format!(r#"{{"type":"input","panel_id":"{PANEL}","member_id":"m","text":"hi"}}"#)).frame, Ok(ClientFrame::Input { .. })));
+        assert!(matches!(parse_client_frame(&format!(r#"{{"type":"moderate","panel_id":"{PANEL}","action":"pause"}}"#)).frame, Ok(ClientFrame::Moderate { text: None, .. })));
         assert_eq!(parse_client_frame(r#"{"type":"ping","id":7,"ref":3}"#).frame, Ok(ClientFrame::Ping { id: Some(Value::from(7)) }));
     }
 

@@ -2,7 +2,7 @@
 //! or the `Authorization` header), reserve a socket for the key, start the
 //! session actor.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::auth::bearer;

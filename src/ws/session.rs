@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::auth::Principal;
 use crate::panels;
 use crate::state::AppState;
-use crate::ws::protocol::{parse_client_frame, ClientFrame, ServerFrame};
+use crate::ws::protocol::{ClientFrame, ServerFrame, parse_client_frame};
 use crate::ws::registry::CloseSession;
 use crate::ws::subscription::{Outbound, Outbox, Subscription, SubscriptionEnd};
 
@@ -129,7 +129,13 @@ impl WsSession {
     }
 
     /// Runs a command and answers with `ack` (when the frame had a ref) or `error`.
-    fn answer(&mut self, ctx: &mut Context<Self>, panel_id: PanelId, reference: Option<Value>, command: impl std::future::Future<Output = Result<(), crate::error::ApiError>> + 'static) {
+    fn answer(
+        &mut self,
+        ctx: &mut Context<Self>,
+        panel_id: PanelId,
+        reference: Option<Value>,
+        command: impl std::future::Future<Output = Result<(), crate::error::ApiError>> + 'static,
+    ) {
         let outbox = self.outbox.clone();
         ctx.spawn(
             async move {
@@ -273,4 +279,3 @@ async fn run_writer(
     }
     let _ = socket.close(None).await;
 }
-

@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use crate::bus::{event_frame_text, FrameKind};
+use crate::bus::{FrameKind, event_frame_text};
 use crate::panels;
 use crate::state::AppState;
 use crate::ws::protocol::ServerFrame;
@@ -90,10 +90,18 @@ impl Subscription {
         }
     }
 
-    fn lagged(&self, last: u64) -> SubscriptionEnd {
+    /// Stops following the panel and tells the client where to resume. The
+    /// `lagged` frame queues behind the frames already queued for this
+    /// client, so it arrives right after event `last`: the client's last seq
+    /// equals `resume_after_seq`. Waiting for room holds nothing but this
+    /// task (the bus drops what it no longer reads).
+    async fn lagged(&self, last: u64) -> SubscriptionEnd {
         self.state.metrics.lagged.inc();
-        let sent = self.outbox.control(ServerFrame::Lagged { panel_id: self.panel, resume_after_seq: last }.to_text());
-        if sent { SubscriptionEnd::Lagged } else { SubscriptionEnd::Closed }
+        let text = ByteString::from(ServerFrame::Lagged { panel_id: self.panel, resume_after_seq: last }.to_text());
+        match self.outbox.data.send(Outbound::Text { text, published_at: None }).await {
+            Ok(()) => SubscriptionEnd::Lagged,
+            Err(_) => SubscriptionEnd::Closed,
+        }
     }
 
     /// Sends the stored events after `from` (up to `until` when given);
@@ -174,7 +182,7 @@ impl Subscription {
         loop {
             let frame = match live.recv().await {
                 Ok(frame) => frame,
-                Err(RecvError::Lagged(_)) => return self.lagged(last),
+                Err(RecvError::Lagged(_)) => return self.lagged(last).await,
                 Err(RecvError::Closed) => return SubscriptionEnd::Closed,
             };
             match frame.kind {
@@ -189,12 +197,12 @@ impl Subscription {
                             Err(end) => return end,
                         }
                         if seq != last + 1 {
-                            return self.lagged(last);
+                            return self.lagged(last).await;
                         }
                     }
                     match self.push(frame.text.clone(), Some(frame.published_at)) {
                         Push::Sent => last = seq,
-                        Push::Full => return self.lagged(last),
+                        Push::Full => return self.lagged(last).await,
                         Push::Closed => return SubscriptionEnd::Closed,
                     }
                     if terminal {
@@ -202,7 +210,7 @@ impl Subscription {
                     }
                 }
                 // Frames from other nodes may have been lost: the client resumes from the log.
-                FrameKind::Resync => return self.lagged(last),
+                FrameKind::Resync => return self.lagged(last).await,
                 FrameKind::Token { turn_seq, offset } => {
                     let seen_start = turn_seq <= last;
                     let in_snapshot = partial.is_some_and(|(t, chars)| t == turn_seq && offset < chars);
@@ -211,7 +219,7 @@ impl Subscription {
                     }
                     match self.push(frame.text.clone(), Some(frame.published_at)) {
                         Push::Sent => {}
-                        Push::Full => return self.lagged(last),
+                        Push::Full => return self.lagged(last).await,
                         Push::Closed => return SubscriptionEnd::Closed,
                     }
                 }

@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -10,9 +10,8 @@ async fn a_full_database_pauses_panels_answers_503_and_they_resume_when_there_is
     let id = app.create_panel(&key, paced("structured", 60.0)).await["id"].as_str().unwrap().to_string();
     app.wait_panel(&key, &id, "a first turn", |p| p["rounds"][0]["turns"].as_array().is_some_and(|t| !t.is_empty())).await;
     app.store.as_ref().unwrap().limit_size(Some(1)).await.unwrap();
-    let paused = app
-        .wait_panel(&key, &id, "the storage pause", |p| p["status"] == "paused" && p["paused_reason"].as_str().is_some_and(|r| r.starts_with("storage_unavailable")))
-        .await;
+    let paused =
+        app.wait_panel(&key, &id, "the storage pause", |p| p["status"] == "paused" && p["paused_reason"].as_str().is_some_and(|r| r.starts_with("storage_unavailable"))).await;
     assert!(paused["paused_reason"].is_string());
     let (status, body) = app.post("/v1/panels", &key, structured(1)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")), "{body}");

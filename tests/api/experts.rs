@@ -32,7 +32,11 @@ async fn private_experts_belong_to_their_tenant_only() {
     let (_, admin_a) = app.create_tenant("alpha", json!({})).await;
     let (_, admin_b) = app.create_tenant("beta", json!({})).await;
     let (status, expert) = app
-        .post("/v1/experts", &admin_a, json!({"name": "Dr. Quill", "domain": "regulatory", "persona": "A notified-body auditor for EU MDR class IIb devices.", "tags": ["mdr", "notified body", "zebrafish"]}))
+        .post(
+            "/v1/experts",
+            &admin_a,
+            json!({"name": "Dr. Quill", "domain": "regulatory", "persona": "A notified-body auditor for EU MDR class IIb devices.", "tags": ["mdr", "notified body", "zebrafish"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{expert}");
     assert_eq!(expert["scope"], "tenant");
@@ -46,7 +50,11 @@ async fn private_experts_belong_to_their_tenant_only() {
     assert_eq!(cross, missing, "another tenant's expert answers like a missing one");
     // Tenant B cannot seat A's expert either.
     let (status, body) = app
-        .post("/v1/panels", &admin_b, json!({"query": "Is this device safe enough?", "panel_type": "structured", "experts": [id, items_id(&app, &admin_b).await, items_id2(&app, &admin_b).await]}))
+        .post(
+            "/v1/panels",
+            &admin_b,
+            json!({"query": "Is this device safe enough?", "panel_type": "structured", "experts": [id, items_id(&app, &admin_b).await, items_id2(&app, &admin_b).await]}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["fields"]["experts"].as_str().unwrap().contains("unknown expert"));

@@ -8,7 +8,7 @@ use askpanel::configuration::Settings;
 use askpanel::startup::{Application, Paths};
 use futures::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;

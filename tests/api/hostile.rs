@@ -2,10 +2,10 @@
 //! error, the server stays healthy, and another tenant's panel is unaffected.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use crate::helpers::*;
 
@@ -37,7 +37,10 @@ async fn hostile_http_requests_get_their_documented_errors_and_break_nothing() {
     let theirs = app.create_panel(&other, paced("structured", 100.0)).await["id"].as_str().unwrap().to_string();
     let (other_key_id, _) = app.create_key(&other, "member").await;
     let hybrid = app
-        .create_panel(&key, json!({"query": "A long enough question?", "panel_type": "hybrid", "expert_count": 2, "humans": [{"name": "H"}], "simulation": {"pace_tokens_per_s": 5}}))
+        .create_panel(
+            &key,
+            json!({"query": "A long enough question?", "panel_type": "hybrid", "expert_count": 2, "humans": [{"name": "H"}], "simulation": {"pace_tokens_per_s": 5}}),
+        )
         .await["id"]
         .as_str()
         .unwrap()
@@ -55,19 +58,75 @@ async fn hostile_http_requests_get_their_documented_errors_and_break_nothing() {
         case("null body", Method::POST, p, Some(b"null"), S::UNPROCESSABLE_ENTITY, "validation_failed"),
         case("string body", Method::POST, p, Some(b"\"panel\""), S::UNPROCESSABLE_ENTITY, "validation_failed"),
         case("wrong type", Method::POST, p, Some(br#"{"query": 5, "panel_type": "structured"}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("query too long", Method::POST, p, Some(format!(r#"{{"query": "{big_query}", "panel_type": "structured"}}"#).as_bytes()), S::UNPROCESSABLE_ENTITY, "validation_failed"),
+        case(
+            "query too long",
+            Method::POST,
+            p,
+            Some(format!(r#"{{"query": "{big_query}", "panel_type": "structured"}}"#).as_bytes()),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
         case("body too large", Method::POST, p, Some(huge_body.as_bytes()), S::PAYLOAD_TOO_LARGE, "payload_too_large"),
         case("deeply nested", Method::POST, p, Some(nested(5000).as_bytes()), S::BAD_REQUEST, "bad_request"),
         case("huge number", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "structured", "max_rounds": 1e400}"#), S::BAD_REQUEST, "bad_request"),
-        case("negative rounds", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "structured", "max_rounds": -1}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("unknown field", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "structured", "admin": true}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
+        case(
+            "negative rounds",
+            Method::POST,
+            p,
+            Some(br#"{"query": "A long enough question?", "panel_type": "structured", "max_rounds": -1}"#),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        case(
+            "unknown field",
+            Method::POST,
+            p,
+            Some(br#"{"query": "A long enough question?", "panel_type": "structured", "admin": true}"#),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
         case("unknown panel type", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "duel"}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
         case("a thousand experts", Method::POST, p, Some(many_experts.as_bytes()), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("expert id not a uuid", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "open", "experts": ["../../etc/passwd"]}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("human name too long", Method::POST, p, Some(format!(r#"{{"query": "A long enough question?", "panel_type": "hybrid", "humans": [{{"name": "{}"}}]}}"#, "n".repeat(500)).as_bytes()), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("simulation unknown field", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "open", "simulation": {"speed": 9}}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("simulation out of range", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "open", "simulation": {"turn_tokens": 100000}}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("another tenant's key as human", Method::POST, p, Some(format!(r#"{{"query": "A long enough question?", "panel_type": "hybrid", "humans": [{{"name": "X", "key_id": "{other_key_id}"}}]}}"#).as_bytes()), S::UNPROCESSABLE_ENTITY, "validation_failed"),
+        case(
+            "expert id not a uuid",
+            Method::POST,
+            p,
+            Some(br#"{"query": "A long enough question?", "panel_type": "open", "experts": ["../../etc/passwd"]}"#),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        case(
+            "human name too long",
+            Method::POST,
+            p,
+            Some(format!(r#"{{"query": "A long enough question?", "panel_type": "hybrid", "humans": [{{"name": "{}"}}]}}"#, "n".repeat(500)).as_bytes()),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        case(
+            "simulation unknown field",
+            Method::POST,
+            p,
+            Some(br#"{"query": "A long enough question?", "panel_type": "open", "simulation": {"speed": 9}}"#),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        case(
+            "simulation out of range",
+            Method::POST,
+            p,
+            Some(br#"{"query": "A long enough question?", "panel_type": "open", "simulation": {"turn_tokens": 100000}}"#),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        case(
+            "another tenant's key as human",
+            Method::POST,
+            p,
+            Some(format!(r#"{{"query": "A long enough question?", "panel_type": "hybrid", "humans": [{{"name": "X", "key_id": "{other_key_id}"}}]}}"#).as_bytes()),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
         case("invalid utf-8 body", Method::POST, p, Some(b"{\"query\": \"\xff\xfe\xfd\", \"panel_type\": \"open\"}"), S::BAD_REQUEST, "bad_request"),
         case("path traversal in panel id", Method::GET, "/v1/panels/..%2F..%2Fetc%2Fpasswd", None, S::NOT_FOUND, "not_found"),
         case("path traversal in assets", Method::GET, "/assets/..%2F..%2FCargo.toml", None, S::NOT_FOUND, "not_found"),
@@ -79,16 +138,36 @@ async fn hostile_http_requests_get_their_documented_errors_and_break_nothing() {
         case("another tenant's events", Method::GET, format!("/v1/panels/{theirs}/events"), None, S::NOT_FOUND, "not_found"),
         case("moderate another tenant's panel", Method::POST, format!("/v1/panels/{theirs}/moderate"), Some(br#"{"action": "cancel"}"#), S::NOT_FOUND, "not_found"),
         case("unknown action", Method::POST, format!("/v1/panels/{hybrid}/moderate"), Some(br#"{"action": "explode"}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("inject too long", Method::POST, format!("/v1/panels/{hybrid}/moderate"), Some(format!(r#"{{"action": "inject", "text": "{}"}}"#, "t".repeat(3000)).as_bytes()), S::UNPROCESSABLE_ENTITY, "validation_failed"),
-        case("input too long", Method::POST, format!("/v1/panels/{hybrid}/input"), Some(format!(r#"{{"member_id": "0193a000-0000-7000-8000-000000000001", "text": "{}"}}"#, "t".repeat(30000)).as_bytes()), S::UNPROCESSABLE_ENTITY, "validation_failed"),
+        case(
+            "inject too long",
+            Method::POST,
+            format!("/v1/panels/{hybrid}/moderate"),
+            Some(format!(r#"{{"action": "inject", "text": "{}"}}"#, "t".repeat(3000)).as_bytes()),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        case(
+            "input too long",
+            Method::POST,
+            format!("/v1/panels/{hybrid}/input"),
+            Some(format!(r#"{{"member_id": "0193a000-0000-7000-8000-000000000001", "text": "{}"}}"#, "t".repeat(30000)).as_bytes()),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
         case("usage month traversal", Method::GET, "/v1/usage?month=../../x", None, S::UNPROCESSABLE_ENTITY, "validation_failed"),
         case("logo javascript url", Method::PATCH, "/v1/tenant", Some(br#"{"branding": {"logo_url": "javascript:alert(1)"}}"#), S::UNPROCESSABLE_ENTITY, "validation_failed"),
         case("revoke another tenant's key", Method::DELETE, format!("/v1/keys/{other_key_id}"), None, S::NOT_FOUND, "not_found"),
         case("method not allowed", Method::PUT, "/v1/panels", Some(b"{}"), S::METHOD_NOT_ALLOWED, "method_not_allowed"),
     ];
     cases.push(Case { headers: vec![("X-Tenant-ID", "bystander".into())], ..case("tenant header of another", Method::GET, "/v1/tenant", None, S::FORBIDDEN, "tenant_mismatch") });
-    cases.push(Case { headers: vec![("Idempotency-Key", "k".repeat(300))], ..case("idempotency key too long", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "open"}"#), S::UNPROCESSABLE_ENTITY, "validation_failed") });
-    cases.push(Case { headers: vec![("Authorization", format!("Bearer {}", "a".repeat(8000)))], ..case("enormous bearer", Method::GET, "/v1/tenant", None, S::UNAUTHORIZED, "unauthorized") });
+    cases.push(Case {
+        headers: vec![("Idempotency-Key", "k".repeat(300))],
+        ..case("idempotency key too long", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "open"}"#), S::UNPROCESSABLE_ENTITY, "validation_failed")
+    });
+    cases.push(Case {
+        headers: vec![("Authorization", format!("Bearer {}", "a".repeat(8000)))],
+        ..case("enormous bearer", Method::GET, "/v1/tenant", None, S::UNAUTHORIZED, "unauthorized")
+    });
     let count = cases.len();
     for c in cases {
         let mut request = app.client.request(c.method.clone(), app.url(&c.path));
@@ -114,7 +193,9 @@ async fn hostile_http_requests_get_their_documented_errors_and_break_nothing() {
         assert_eq!(app.post("/v1/panels", &viewer, structured(1)).await.0, S::FORBIDDEN);
     }
     // Unicode and right-to-left text are data, not errors; a NUL character is refused.
-    let odd = app.create_panel(&key, json!({"query": "Should we ship? \u{202e}עברית 🚀 \u{7} done", "panel_type": "structured", "expert_count": 3, "simulation": {"turn_tokens": 10}})).await;
+    let odd = app
+        .create_panel(&key, json!({"query": "Should we ship? \u{202e}עברית 🚀 \u{7} done", "panel_type": "structured", "expert_count": 3, "simulation": {"turn_tokens": 10}}))
+        .await;
     let id = odd["id"].as_str().unwrap();
     assert_eq!(app.get(&format!("/v1/panels/{id}"), &key).await.1["query"], "Should we ship? \u{202e}עברית 🚀 \u{7} done");
     let (status, body) = app.post("/v1/panels", &key, json!({"query": "Should we \u{0000} ship?", "panel_type": "structured"})).await;

@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -48,7 +48,8 @@ async fn a_human_answers_over_websocket_and_over_http_and_a_moderator_steers_the
 
     // Round 2: over HTTP.
     ws.until("the second human turn", |f| is_event(f, "human_turn_requested")).await;
-    let (status, body) = app.post(&format!("/v1/panels/{id}/input"), &member, json!({"member_id": human, "text": "I now support the draft.", "rating": 8, "confidence": 0.9})).await;
+    let (status, body) =
+        app.post(&format!("/v1/panels/{id}/input"), &member, json!({"member_id": human, "text": "I now support the draft.", "rating": 8, "confidence": 0.9})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let frames = ws.until("the second human turn completing", |f| is_event(f, "turn_completed") && f["data"]["member_id"] == human.as_str()).await;
     let turn = frames.last().unwrap();

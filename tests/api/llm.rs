@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use askpanel::configuration::Settings;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::stub::{self, healthy, is_stream, Reply, Stub};
+use crate::stub::{self, Reply, Stub, healthy, is_stream};
 
 async fn app_with(stub: &Stub, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let url = stub.url.clone();
@@ -118,7 +118,11 @@ async fn a_garbled_rating_falls_back_to_one_follow_up_and_then_is_left_out() {
         }
         if prompt.contains("Reply with only one line: RATING") {
             // The first follow-up is answered; later ones are garbled too.
-            return if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 { Reply::Complete("RATING: 5 CONFIDENCE: 0.6".into()) } else { Reply::Complete("I would rather not say.".into()) };
+            return if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Reply::Complete("RATING: 5 CONFIDENCE: 0.6".into())
+            } else {
+                Reply::Complete("I would rather not say.".into())
+            };
         }
         healthy(n, body)
     }));
@@ -209,7 +213,9 @@ async fn a_backend_that_never_answers_times_out_the_turn_is_skipped_and_the_pane
 async fn a_dead_backend_opens_the_breaker_and_panels_pause_until_it_is_back() {
     let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let flag = down.clone();
-    let stub = stub::start(Arc::new(move |n, body: &Value| if flag.load(std::sync::atomic::Ordering::SeqCst) { Reply::Status { code: 503, retry_after: None } } else { healthy(n, body) }));
+    let stub = stub::start(Arc::new(
+        move |n, body: &Value| if flag.load(std::sync::atomic::Ordering::SeqCst) { Reply::Status { code: 503, retry_after: None } } else { healthy(n, body) },
+    ));
     let app = app_with(&stub, |s| {
         s.llm.max_retries = 0;
         s.llm.breaker_failures = 2;

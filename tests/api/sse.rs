@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -73,7 +73,8 @@ async fn a_live_sse_client_that_joins_mid_panel_with_last_event_id_misses_nothin
     let id = app.create_panel(&key, paced("socratic", 60.0)).await["id"].as_str().unwrap().to_string();
     app.wait_panel(&key, &id, "some progress", |p| p["head_seq"].as_u64().unwrap() >= 5).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let response = app.client.get(app.url(&format!("/v1/panels/{id}/events"))).bearer_auth(&key).header("Accept", "text/event-stream").header("Last-Event-ID", "3").send().await.unwrap();
+    let response =
+        app.client.get(app.url(&format!("/v1/panels/{id}/events"))).bearer_auth(&key).header("Accept", "text/event-stream").header("Last-Event-ID", "3").send().await.unwrap();
     let events = read_sse(response).await;
     assert_eq!(events.first().unwrap().0, 4);
     let seqs: Vec<u64> = events.iter().map(|e| e.0).collect();

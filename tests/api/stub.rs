@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// What the stub does with one request.
 pub enum Reply {
@@ -145,12 +145,13 @@ pub fn start(script: Script) -> Stub {
     let data = web::Data::new((script.clone(), requests.clone(), calls.clone()));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).app_data(web::JsonConfig::default().limit(8 << 20)).route("/v1/chat/completions", web::post().to(completions)))
-        .listen(listener)
-        .unwrap()
-        .workers(1)
-        .disable_signals()
-        .run();
+    let server =
+        HttpServer::new(move || App::new().app_data(data.clone()).app_data(web::JsonConfig::default().limit(8 << 20)).route("/v1/chat/completions", web::post().to(completions)))
+            .listen(listener)
+            .unwrap()
+            .workers(1)
+            .disable_signals()
+            .run();
     actix_web::rt::spawn(server);
     Stub { url, requests, calls }
 }

@@ -7,7 +7,8 @@ use crate::helpers::*;
 async fn the_platform_admin_creates_lists_and_updates_tenants() {
     let app = spawn_app().await;
     let admin = app.admin_key.clone();
-    let (status, body) = app.post("/v1/admin/tenants", &admin, json!({"slug": "acme-health", "name": "Acme Health", "tier": "starter", "limits": {"max_concurrent_panels": 7}})).await;
+    let (status, body) =
+        app.post("/v1/admin/tenants", &admin, json!({"slug": "acme-health", "name": "Acme Health", "tier": "starter", "limits": {"max_concurrent_panels": 7}})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     for field in ["id", "slug", "name", "tier", "status", "limits"] {
         assert!(!body[field].is_null(), "{field}");
@@ -25,7 +26,8 @@ async fn the_platform_admin_creates_lists_and_updates_tenants() {
     assert_eq!(status, StatusCode::OK);
     assert!(body["items"].as_array().unwrap().iter().any(|t| t["id"] == id));
 
-    let (status, body) = app.request(Method::PATCH, &format!("/v1/admin/tenants/{id}"), Some(&admin), Some(json!({"tier": "enterprise", "limits": {"requests_per_minute": 99}}))).await;
+    let (status, body) =
+        app.request(Method::PATCH, &format!("/v1/admin/tenants/{id}"), Some(&admin), Some(json!({"tier": "enterprise", "limits": {"requests_per_minute": 99}}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["tier"], "enterprise");
     assert_eq!(body["limits"]["requests_per_minute"], 99);
@@ -69,7 +71,14 @@ async fn a_tenant_reads_itself_and_its_admin_sets_the_branding() {
     assert_eq!(body["features"]["llm"]["simulated"], true);
     assert_eq!(body["caller"]["role"], "admin", "the caller's own role, for the web page");
     assert!(body["branding"]["logo_url"].is_null());
-    let (status, body) = app.request(Method::PATCH, "/v1/tenant", Some(&key), Some(json!({"branding": {"display_name": "Acme Panels", "primary_color": "#114477", "logo_url": "https://acme.example/logo.png"}}))).await;
+    let (status, body) = app
+        .request(
+            Method::PATCH,
+            "/v1/tenant",
+            Some(&key),
+            Some(json!({"branding": {"display_name": "Acme Panels", "primary_color": "#114477", "logo_url": "https://acme.example/logo.png"}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["branding"]["display_name"], "Acme Panels");
     assert_eq!(app.get("/v1/tenant", &key).await.1["branding"]["primary_color"], "#114477");

@@ -4,12 +4,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use askpanel::store::postgres::{migrate, PgStore};
+use askpanel::store::postgres::{PgStore, migrate};
 use askpanel::store::{Branding, KeyRecord, Role, Store, StoreError, TenantRecord, TenantStatus, Tier};
 use askpanel_actors::domain::{KeyId, PanelId, PanelStatus, TenantId};
 use askpanel_actors::event::{Event, EventData};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -172,7 +172,11 @@ async fn when_the_owner_is_killed_another_node_takes_its_panels_over_and_they_co
     let killed = std::time::Instant::now();
     let _ = a.child.wait();
     // Node B takes over within the lease (2 s) plus a margin, and the panels finish there.
-    b.app.wait_panel(&key, &format!("{}?live=true", ids[0]), "progress after the takeover", |p| p["status"] == "completed" || p["current_turn"]["text"].as_str().is_some_and(|t| !t.is_empty())).await;
+    b.app
+        .wait_panel(&key, &format!("{}?live=true", ids[0]), "progress after the takeover", |p| {
+            p["status"] == "completed" || p["current_turn"]["text"].as_str().is_some_and(|t| !t.is_empty())
+        })
+        .await;
     // A bound on the takeover itself (lease 2 s), loose enough for a loaded CI machine.
     assert!(killed.elapsed() < Duration::from_secs(20), "taken over in {:?}", killed.elapsed());
     for id in &ids {

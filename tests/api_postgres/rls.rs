@@ -2,7 +2,7 @@
 //! filter still sees only the current tenant's rows, no tenant set sees
 //! none, and a write for another tenant fails.
 
-use askpanel::store::postgres::{migrate, PgStore};
+use askpanel::store::postgres::{PgStore, migrate};
 use askpanel::store::{Branding, KeyRecord, Role, Store, TenantRecord, TenantStatus, Tier};
 use askpanel_actors::domain::{KeyId, TenantId};
 use sqlx::{Connection, Row};
@@ -44,10 +44,12 @@ async fn row_level_security_binds_the_application_role() {
     assert!(!row.get::<bool, _>("rolsuper") && !row.get::<bool, _>("rolbypassrls"));
     let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_tables WHERE tableowner = current_user").fetch_one(&mut conn).await.unwrap();
     assert_eq!(owned, 0);
-    let forced: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_class WHERE relname IN ('api_keys','experts','panels','panel_events','usage','idempotency_keys') AND relrowsecurity AND relforcerowsecurity")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let forced: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_class WHERE relname IN ('api_keys','experts','panels','panel_events','usage','idempotency_keys') AND relrowsecurity AND relforcerowsecurity",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(forced, 6, "ENABLE and FORCE ROW LEVEL SECURITY on every tenant table");
 
     // With tenant A set, a query that forgets the tenant filter sees only A's rows.
@@ -57,11 +59,7 @@ async fn row_level_security_binds_the_application_role() {
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|r| r.get::<uuid::Uuid, _>("tenant_id") == a.0));
     // A write for another tenant fails.
-    let cross = sqlx::query("INSERT INTO experts (id, tenant_id, body, created_at) VALUES ($1, $2, '{}', now())")
-        .bind(uuid::Uuid::now_v7())
-        .bind(b.0)
-        .execute(&mut *tx)
-        .await;
+    let cross = sqlx::query("INSERT INTO experts (id, tenant_id, body, created_at) VALUES ($1, $2, '{}', now())").bind(uuid::Uuid::now_v7()).bind(b.0).execute(&mut *tx).await;
     assert!(cross.unwrap_err().to_string().contains("row-level security"), "an insert for another tenant is refused");
     tx.rollback().await.unwrap();
 

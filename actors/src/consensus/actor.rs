@@ -77,12 +77,7 @@ pub fn round_ratings(state: &PanelState, round: u32) -> Vec<Rating> {
         .rounds
         .iter()
         .find(|r| r.round == round)
-        .map(|r| {
-            r.turns
-                .iter()
-                .filter_map(|t| t.rating.map(|value| Rating { member_id: t.member_id, value, confidence: t.confidence }))
-                .collect()
-        })
+        .map(|r| r.turns.iter().filter_map(|t| t.rating.map(|value| Rating { member_id: t.member_id, value, confidence: t.confidence })).collect())
         .unwrap_or_default()
 }
 
@@ -156,14 +151,7 @@ impl Handler<EvaluateRound> for ConsensusActor {
                     None
                 }
             };
-            RoundEvaluation {
-                round,
-                stats: stats::round_stats(&ratings),
-                consensus,
-                decision,
-                new_ideas: is_open.then_some(new_ideas),
-                draft,
-            }
+            RoundEvaluation { round, stats: stats::round_stats(&ratings), consensus, decision, new_ideas: is_open.then_some(new_ideas), draft }
         })
     }
 }

@@ -4,8 +4,5 @@
 pub mod actor;
 pub mod stats;
 
-pub use actor::{ConsensusActor, EvaluateRound, Finalize, FinalOutcome, RoundEvaluation};
-pub use stats::{
-    is_stable, measure, percentile, rand_ucla_detail, recalibrate_confidence, round_stats, Consensus, ConsensusLevel, RandUclaDetail, Rating,
-    RoundStats, Tertile,
-};
+pub use actor::{ConsensusActor, EvaluateRound, FinalOutcome, Finalize, RoundEvaluation};
+pub use stats::{Consensus, ConsensusLevel, RandUclaDetail, Rating, RoundStats, Tertile, is_stable, measure, percentile, rand_ucla_detail, recalibrate_confidence, round_stats};

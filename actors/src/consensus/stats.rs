@@ -220,12 +220,7 @@ pub fn measure(method: ConsensusMethod, ratings: &[Rating], round: u32) -> Optio
             let weights: Vec<f64> = ratings.iter().map(|r| recalibrate_confidence(r.confidence)).collect();
             let total: f64 = weights.iter().sum();
             let mean = ratings.iter().zip(&weights).map(|(r, w)| w * f64::from(r.value)).sum::<f64>() / total;
-            let variance = ratings
-                .iter()
-                .zip(&weights)
-                .map(|(r, w)| w * (f64::from(r.value) - mean).powi(2))
-                .sum::<f64>()
-                / total;
+            let variance = ratings.iter().zip(&weights).map(|(r, w)| w * (f64::from(r.value) - mean).powi(2)).sum::<f64>() / total;
             let sd = variance.sqrt();
             let tertile = Tertile::of(mean);
             let (level, _) = share_level(ratings, &weights, tertile);
@@ -233,38 +228,14 @@ pub fn measure(method: ConsensusMethod, ratings: &[Rating], round: u32) -> Optio
             (tertile, round3(mean), agreement, level, Some(round3(sd)))
         }
     };
-    let dissent = ratings
-        .iter()
-        .filter(|r| Tertile::of(f64::from(r.value)) != tertile)
-        .map(|r| r.member_id)
-        .collect();
-    Some(Consensus {
-        method,
-        median: stats.median,
-        iqr: stats.iqr,
-        mean,
-        n: stats.n,
-        agreement: round3(agreement),
-        level,
-        dissent,
-        round,
-        rand_ucla: detail,
-        weighted_sd,
-    })
+    let dissent = ratings.iter().filter(|r| Tertile::of(f64::from(r.value)) != tertile).map(|r| r.member_id).collect();
+    Some(Consensus { method, median: stats.median, iqr: stats.iqr, mean, n: stats.n, agreement: round3(agreement), level, dissent, round, rand_ucla: detail, weighted_sd })
 }
 
 /// The level by weighted shares around `tertile`, and the share in it.
 fn share_level(ratings: &[Rating], weights: &[f64], tertile: Tertile) -> (ConsensusLevel, f64) {
     let total: f64 = weights.iter().sum();
-    let share_of = |band: Tertile| {
-        ratings
-            .iter()
-            .zip(weights)
-            .filter(|(r, _)| Tertile::of(f64::from(r.value)) == band)
-            .map(|(_, w)| w)
-            .sum::<f64>()
-            / total
-    };
+    let share_of = |band: Tertile| ratings.iter().zip(weights).filter(|(r, _)| Tertile::of(f64::from(r.value)) == band).map(|(_, w)| w).sum::<f64>() / total;
     let share = share_of(tertile);
     let level = if share_of(Tertile::Disagree) >= 1.0 / 3.0 && share_of(Tertile::Agree) >= 1.0 / 3.0 {
         ConsensusLevel::Disagreement
@@ -300,15 +271,7 @@ mod tests {
     use uuid::Uuid;
 
     fn ratings(values: &[u8]) -> Vec<Rating> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, &value)| Rating {
-                member_id: MemberId(Uuid::from_u128(i as u128 + 1)),
-                value,
-                confidence: Some(0.85),
-            })
-            .collect()
+        values.iter().enumerate().map(|(i, &value)| Rating { member_id: MemberId(Uuid::from_u128(i as u128 + 1)), value, confidence: Some(0.85) }).collect()
     }
 
     fn approx(a: f64, b: f64) -> bool {
@@ -359,10 +322,7 @@ mod tests {
         assert_eq!(c.level, ConsensusLevel::Disagreement);
         assert_eq!(c.agreement, 0.0);
         assert_eq!(measure(ConsensusMethod::Majority, &r, 3).unwrap().level, ConsensusLevel::Disagreement);
-        assert_eq!(
-            measure(ConsensusMethod::ConfidenceWeighted, &r, 3).unwrap().level,
-            ConsensusLevel::Disagreement
-        );
+        assert_eq!(measure(ConsensusMethod::ConfidenceWeighted, &r, 3).unwrap().level, ConsensusLevel::Disagreement);
     }
 
     #[test]
@@ -391,17 +351,7 @@ mod tests {
 
     #[test]
     fn the_reconcile_recalibration_table_holds_at_every_boundary() {
-        let table = [
-            (0.0, 0.1),
-            (0.6, 0.1),
-            (0.61, 0.3),
-            (0.79, 0.3),
-            (0.8, 0.5),
-            (0.89, 0.5),
-            (0.9, 0.8),
-            (0.99, 0.8),
-            (1.0, 1.0),
-        ];
+        let table = [(0.0, 0.1), (0.6, 0.1), (0.61, 0.3), (0.79, 0.3), (0.8, 0.5), (0.89, 0.5), (0.9, 0.8), (0.99, 0.8), (1.0, 1.0)];
         for (confidence, weight) in table {
             assert_eq!(recalibrate_confidence(Some(confidence)), weight, "confidence {confidence}");
         }

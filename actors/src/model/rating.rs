@@ -77,9 +77,7 @@ fn read_rating(tail: &str) -> Option<(u8, Option<f64>)> {
     let lower = tail.to_lowercase();
     let at = lower.find("rating")?;
     let rating = first_number(&lower[at + "rating".len()..])?;
-    let confidence = lower.find("confidence").and_then(|i| first_number(&lower[i + "confidence".len()..])).and_then(|(c, pct)| {
-        confidence_value(if pct { c / 100.0 } else { c })
-    });
+    let confidence = lower.find("confidence").and_then(|i| first_number(&lower[i + "confidence".len()..])).and_then(|(c, pct)| confidence_value(if pct { c / 100.0 } else { c }));
     rating_value(rating.0).map(|r| (r, confidence))
 }
 

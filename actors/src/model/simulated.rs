@@ -14,7 +14,7 @@ use super::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, M
 use crate::domain::{SimulationConfig, Team};
 use crate::event::Verdict;
 use crate::panel::ideas;
-use crate::panel::strategy::{fnv1a, TurnTask};
+use crate::panel::strategy::{TurnTask, fnv1a};
 
 /// The label every simulated text starts with.
 pub const SIMULATED_LABEL: &str = "[simulated]";
@@ -93,11 +93,7 @@ pub fn options_of(query: &str) -> Option<(String, String)> {
 /// The question, quoted (shortened past a dozen words).
 fn topic_of(query: &str) -> String {
     let words: Vec<&str> = query.split_whitespace().collect();
-    if words.len() <= 12 {
-        format!("\"{}\"", words.join(" "))
-    } else {
-        format!("\"{}...\"", words[..12].join(" "))
-    }
+    if words.len() <= 12 { format!("\"{}\"", words.join(" ")) } else { format!("\"{}...\"", words[..12].join(" ")) }
 }
 
 /// The simulated rating of a turn. Each expert has an anchor (its own view:
@@ -176,8 +172,20 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
     let tags: Vec<String> = if p.tags.is_empty() { vec![domain.clone()] } else { p.tags.clone() };
     let concern = |rng: &mut SplitMix64| lower_first(rng.pick(&concerns).map(String::as_str).unwrap_or("the evidence"));
     let lean = match (&options, rating) {
-        (Some((a, b)), Some(r)) => if r >= 5 { a.clone() } else { b.clone() },
-        (Some((a, b)), None) => if p.optimism >= 0.0 { a.clone() } else { b.clone() },
+        (Some((a, b)), Some(r)) => {
+            if r >= 5 {
+                a.clone()
+            } else {
+                b.clone()
+            }
+        }
+        (Some((a, b)), None) => {
+            if p.optimism >= 0.0 {
+                a.clone()
+            } else {
+                b.clone()
+            }
+        }
         (None, _) => "the proposal".to_string(),
     };
 
@@ -188,11 +196,9 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
         opening.push(format!("On the moderator's point, \"{excerpt}\", my answer is that it depends on {}.", concern(rng)));
     }
     match v.task {
-        TurnTask::Opening => opening.push(format!(
-            "Speaking as {role}, my opening position on {topic} is that {} deserves the most serious look, because of {}.",
-            lean,
-            concern(rng)
-        )),
+        TurnTask::Opening => {
+            opening.push(format!("Speaking as {role}, my opening position on {topic} is that {} deserves the most serious look, because of {}.", lean, concern(rng)))
+        }
         TurnTask::Critique => {
             let r = rating.unwrap_or(5);
             opening.push(format!("{} the current draft in its present form; the part I would change concerns {}.", stance_words(r), concern(rng)));
@@ -226,11 +232,9 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
             };
             opening.push(format!("I argue {side} {lean}. {what} {}.", concern(rng)));
         }
-        TurnTask::Rate => opening.push(format!(
-            "My rationale, as {role}: the proposal stands or falls on {}. On the evidence so far, {}.",
-            concern(rng),
-            stance_clause(rating.unwrap_or(5))
-        )),
+        TurnTask::Rate => {
+            opening.push(format!("My rationale, as {role}: the proposal stands or falls on {}. On the evidence so far, {}.", concern(rng), stance_clause(rating.unwrap_or(5))))
+        }
     }
 
     let fillers: [&dyn Fn(&str, &str) -> String; 10] = [
@@ -358,20 +362,13 @@ impl ExpertModel for SimulatedModel {
         let mut rng = rng_for(&request.simulation, &[&request.profile.name, &request.view.round.to_string(), "bid"]);
         let concerns = &request.profile.concerns;
         let new = concerns.iter().filter(|c| !ideas::is_duplicate(&request.view.known_ideas, c)).count();
-        let bid = if new == 0 || concerns.is_empty() {
-            Bid::Pass
-        } else {
-            Bid::Speak((0.8 * new as f64 / concerns.len() as f64 + 0.2 * rng.unit()).min(1.0))
-        };
+        let bid = if new == 0 || concerns.is_empty() { Bid::Pass } else { Bid::Speak((0.8 * new as f64 / concerns.len() as f64 + 0.2 * rng.unit()).min(1.0)) };
         Box::pin(future::ready(Ok(bid)))
     }
 
     fn draft(&self, request: DraftRequest) -> BoxFuture<'static, Result<Drafted, ModelError>> {
         let text = compose_draft(&request);
-        let usage = Usage {
-            prompt_tokens: request.transcript.iter().map(|t| count_tokens(&t.text)).sum::<u64>() + 60,
-            completion_tokens: count_tokens(&text),
-        };
+        let usage = Usage { prompt_tokens: request.transcript.iter().map(|t| count_tokens(&t.text)).sum::<u64>() + 60, completion_tokens: count_tokens(&text) };
         Box::pin(future::ready(Ok(Drafted { text, usage })))
     }
 
@@ -392,7 +389,13 @@ impl ExpertModel for SimulatedModel {
         };
         let (pro, con) = (score(Team::Pro), score(Team::Con));
         let margin = ((pro - con).abs() * 10.0).round() / 10.0;
-        let winner = if margin < 0.2 { "tie" } else if pro > con { "pro" } else { "con" };
+        let winner = if margin < 0.2 {
+            "tie"
+        } else if pro > con {
+            "pro"
+        } else {
+            "con"
+        };
         let rationale = match winner {
             "tie" => format!("{SIMULATED_LABEL} Both sides argued to a draw: neither case answered the other's strongest point."),
             side => format!(
@@ -439,11 +442,8 @@ fn compose_draft(request: &DraftRequest) -> String {
     if conditions.is_empty() {
         conditions.push("a documented plan for the open risks".to_string());
     }
-    let mut text = format!(
-        "{SIMULATED_LABEL} {} (round {}): the panel should {position}.",
-        if request.is_final { "Recommendation" } else { "Draft recommendation" },
-        request.round
-    );
+    let mut text =
+        format!("{SIMULATED_LABEL} {} (round {}): the panel should {position}.", if request.is_final { "Recommendation" } else { "Draft recommendation" }, request.round);
     text.push_str(" Conditions: ");
     text.push_str(&conditions.join("; "));
     text.push('.');
@@ -471,10 +471,7 @@ mod tests {
 
     #[test]
     fn options_are_read_from_either_or_questions() {
-        assert_eq!(
-            options_of("Should our AI ECG triage device pursue 510(k) or De Novo?"),
-            Some(("510(k)".to_string(), "De Novo".to_string()))
-        );
+        assert_eq!(options_of("Should our AI ECG triage device pursue 510(k) or De Novo?"), Some(("510(k)".to_string(), "De Novo".to_string())));
         assert_eq!(options_of("Is this safe?"), None);
     }
 

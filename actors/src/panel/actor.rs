@@ -18,7 +18,7 @@ use std::time::Duration;
 use actix::fut::wrap_stream;
 use actix::prelude::*;
 use chrono::Utc;
-use futures::{stream, StreamExt};
+use futures::{StreamExt, stream};
 use tokio::sync::oneshot;
 
 use crate::consensus::{ConsensusActor, EvaluateRound, Finalize};
@@ -26,11 +26,11 @@ use crate::domain::{Caller, MemberId, MemberKind, PanelId, PanelStatus, TenantId
 use crate::engine::PanelDeps;
 use crate::event::{Event, EventData, ModeratorActionKind, Phase, TokenDelta};
 use crate::expert::{ExpertActor, Remember, RequestBid, TakeTurn};
-use crate::model::{rating, Bid, MemoryItem, ModelError, TurnChunk};
-use crate::ports::LogError;
+use crate::model::{Bid, MemoryItem, ModelError, TurnChunk, rating};
 use crate::panel::messages::{Command, ExitStatus, GetSnapshot, PanelCommand, PanelError, PanelExited, Shutdown};
 use crate::panel::state::PanelState;
 use crate::panel::strategy::{self, Step};
+use crate::ports::LogError;
 
 /// The longest a human's text may be, in characters.
 pub const HUMAN_TEXT_MAX_CHARS: usize = 20_000;
@@ -43,7 +43,10 @@ type Reply = oneshot::Sender<Result<(), PanelError>>;
 enum Then {
     Advance,
     /// Start streaming the AI turn just opened by `turn_started`.
-    Stream { member_id: MemberId, round: u32 },
+    Stream {
+        member_id: MemberId,
+        round: u32,
+    },
     /// Stop and ask the supervisor for a restart.
     Crash(String),
     /// Stop for a shutdown.
@@ -116,7 +119,12 @@ const STORAGE_RETRY_MAX: Duration = Duration::from_secs(5);
 struct Advance;
 
 impl PanelActor {
-    pub fn new(state: PanelState, deps: Arc<PanelDeps>, supervisor: Option<Recipient<PanelExited>>, published: tokio::sync::watch::Sender<Arc<crate::panel::view::PanelView>>) -> Self {
+    pub fn new(
+        state: PanelState,
+        deps: Arc<PanelDeps>,
+        supervisor: Option<Recipient<PanelExited>>,
+        published: tokio::sync::watch::Sender<Arc<crate::panel::view::PanelView>>,
+    ) -> Self {
         Self {
             tenant_id: state.view.tenant_id,
             panel_id: state.view.id,
@@ -201,9 +209,7 @@ impl PanelActor {
                     self.commit(ctx, vec![EventData::TurnStarted { member_id, round }], Then::Stream { member_id, round }, None);
                 }
             }
-            Step::Skip { member_id, round, reason } => {
-                self.commit(ctx, vec![EventData::TurnSkipped { member_id, round, reason }], Then::Advance, None)
-            }
+            Step::Skip { member_id, round, reason } => self.commit(ctx, vec![EventData::TurnSkipped { member_id, round, reason }], Then::Advance, None),
             Step::CompleteRound { round } => self.evaluate_round(ctx, round),
             Step::Finish => self.finalize(ctx),
             Step::Fail { error } => self.commit(ctx, vec![EventData::PanelFailed { error }], Then::Advance, None),
@@ -375,10 +381,7 @@ impl PanelActor {
         });
         self.partial = Some(PartialTurn { turn_seq, member_id, text: String::new(), chars: 0 });
         let handle = ctx.spawn(
-            wrap_stream::<_, Self>(chunks)
-                .map(move |chunk, act, ctx| act.on_chunk(ctx, turn_seq, chunk))
-                .finish()
-                .map(move |(), act, ctx| act.on_stream_end(ctx, turn_seq)),
+            wrap_stream::<_, Self>(chunks).map(move |chunk, act, ctx| act.on_chunk(ctx, turn_seq, chunk)).finish().map(move |(), act, ctx| act.on_stream_end(ctx, turn_seq)),
         );
         self.in_flight = Some(InFlight { handle, kind: InFlightKind::AiTurn { member_id, round, turn_seq } });
     }
@@ -608,10 +611,12 @@ impl PanelActor {
     }
 
     fn human_input(&self, caller: &Caller, member_id: MemberId, text: String, rating: Option<u8>, confidence: Option<f64>) -> Result<Vec<EventData>, PanelError> {
-        let member = self.state.view.member(member_id).filter(|m| m.kind == MemberKind::Human).ok_or_else(|| PanelError::Invalid {
-            field: "member_id".into(),
-            message: "not a human member of this panel".into(),
-        })?;
+        let member = self
+            .state
+            .view
+            .member(member_id)
+            .filter(|m| m.kind == MemberKind::Human)
+            .ok_or_else(|| PanelError::Invalid { field: "member_id".into(), message: "not a human member of this panel".into() })?;
         if let Some(key) = member.key_id {
             if caller.key_id != Some(key) && !caller.is_moderator {
                 return Err(PanelError::Forbidden("another key speaks for this member".into()));

@@ -41,9 +41,13 @@ pub enum Command {
         text: Option<String>,
     },
     /// The platform pauses the panel (tenant suspended, budget spent).
-    SystemPause { reason: String },
+    SystemPause {
+        reason: String,
+    },
     /// Lifts a [`Command::SystemPause`] with the same reason.
-    SystemResume { reason: String },
+    SystemResume {
+        reason: String,
+    },
 }
 
 /// A command for a running panel; replies once its events are durable.

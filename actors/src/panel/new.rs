@@ -6,8 +6,8 @@ use chrono::Utc;
 use thiserror::Error;
 
 use crate::domain::{
-    ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId,
-    PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId,
+    ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId, PanelSetup, PanelStatus, PanelType, SimulationConfig, Team,
+    TenantId,
 };
 use crate::panel::view::PanelView;
 

@@ -131,11 +131,7 @@ impl PanelState {
 
     /// Members still able to speak (AI members that failed repeatedly are not).
     pub fn able_members(&self) -> usize {
-        self.view
-            .members
-            .iter()
-            .filter(|m| m.kind == MemberKind::Human || !self.is_unavailable(m.id))
-            .count()
+        self.view.members.iter().filter(|m| m.kind == MemberKind::Human || !self.is_unavailable(m.id)).count()
     }
 
     pub fn is_unavailable(&self, member: MemberId) -> bool {

@@ -152,11 +152,7 @@ pub fn phase_of(flow: PanelType, round: u32) -> Phase {
 /// The socratic questioner: the member with that role, else the first AI member.
 pub fn questioner(state: &PanelState) -> Option<MemberId> {
     let members = &state.view.members;
-    members
-        .iter()
-        .find(|m| m.role == Some(MemberRole::Questioner))
-        .or_else(|| members.iter().find(|m| m.kind == MemberKind::Ai))
-        .map(|m| m.id)
+    members.iter().find(|m| m.role == Some(MemberRole::Questioner)).or_else(|| members.iter().find(|m| m.kind == MemberKind::Ai)).map(|m| m.id)
 }
 
 /// The number of rounds a panel may run.
@@ -266,13 +262,7 @@ pub fn member_view(state: &PanelState, member: MemberId, round: u32) -> MemberVi
             current.turns.iter().find(|t| t.member_id == q).map(|t| t.text.clone())
         })
         .flatten();
-    let own_previous_rating = state
-        .view
-        .rounds
-        .iter()
-        .rev()
-        .filter(|r| r.round < round)
-        .find_map(|r| r.turns.iter().find(|t| t.member_id == member).and_then(|t| t.rating));
+    let own_previous_rating = state.view.rounds.iter().rev().filter(|r| r.round < round).find_map(|r| r.turns.iter().find(|t| t.member_id == member).and_then(|t| t.rating));
     MemberView {
         query: state.view.query.clone(),
         flow,
@@ -366,10 +356,7 @@ fn socratic_focus(state: &PanelState) -> Option<String> {
     let member = state.view.member(outlier.0.member_id)?;
     let excerpt: String = outlier.0.text.chars().take(240).collect();
     let rating = outlier.0.rating.unwrap_or(0);
-    Some(format!(
-        "The widest disagreement: {} rated the draft {rating} against a panel median of {median}. They said: \"{excerpt}\"",
-        member.name
-    ))
+    Some(format!("The widest disagreement: {} rated the draft {rating} against a panel median of {median}. They said: \"{excerpt}\"", member.name))
 }
 
 /// Whether a completed round ends the deliberation (the consensus actor's
@@ -411,11 +398,7 @@ pub fn decide(state: &PanelState, round: u32, consensus: Option<&Consensus>, ran
             }
         }
     }
-    if round >= max {
-        RoundDecision::MaxRounds
-    } else {
-        RoundDecision::Continue
-    }
+    if round >= max { RoundDecision::MaxRounds } else { RoundDecision::Continue }
 }
 
 /// Whether a value's tertile agrees with a draft (for the simulated judge and summaries).

@@ -3,6 +3,8 @@
 # (embedded SQLite, simulated experts), keeping each run's table and JSON line
 # in loadtest/results/. Usage: loadtest/run-targets.sh [burst|paced|fanout|mixed]...
 set -euo pipefail
+# 10,000 sockets on each side of the fan-out target.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cd "$(dirname "$0")/.."
 cargo build --release --workspace --bins
 bin=target/release

@@ -155,8 +155,15 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
     if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX) {
         return Err(ApiError::field("Idempotency-Key", format!("must be 1 to {IDEMPOTENCY_KEY_MAX} characters")));
     }
-    let request = parse_create(body)?;
     let tenant = principal.tenant_id();
+    // A retry of a create that went through gets that panel, whatever the
+    // tenant's limits say now (a retry is not a new panel).
+    if let Some(key) = &idempotency_key {
+        if let Some(existing) = state.store.idempotent_panel(tenant, key).await? {
+            return Ok(((*get_committed(state, tenant, existing).await?).clone(), true));
+        }
+    }
+    let request = parse_create(body)?;
     let limits = effective_limits(&state.settings, &principal.tenant);
 
     // Resolve ids against this tenant: unknown (or another tenant's) ids are 422s.

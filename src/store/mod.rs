@@ -284,6 +284,9 @@ pub trait Store: Send + Sync + 'static {
     /// acknowledged is lost.
     async fn limit_size(&self, max_bytes: Option<u64>) -> StoreResult<()>;
 
+    /// The panel an `Idempotency-Key` of the tenant created in the last 24 h.
+    async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<PanelId>>;
+
     /// Panels of the tenant that have not ended (across nodes).
     async fn count_active_panels(&self, tenant: TenantId) -> StoreResult<u64>;
 

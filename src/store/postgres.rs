@@ -487,6 +487,15 @@ impl Store for PgStore {
         rows.iter().map(panel_from).collect()
     }
 
+    async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<PanelId>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let row = sqlx::query("SELECT panel_id, created_at FROM idempotency_keys WHERE tenant_id = $1 AND key = $2").bind(tenant.0).bind(key).fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        let Some(row) = row else { return Ok(None) };
+        let created: DateTime<Utc> = row.try_get("created_at")?;
+        Ok((Utc::now() - created < chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS)).then(|| row.try_get("panel_id").map(PanelId)).transpose()?)
+    }
+
     async fn get_panel(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Option<PanelSummary>> {
         let mut tx = self.tenant_tx(tenant).await?;
         let sql = format!("SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND id = $2");

@@ -681,6 +681,13 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<PanelId>> {
+        let row = sqlx::query("SELECT panel_id, created_at FROM idempotency_keys WHERE tenant_id = $1 AND key = $2").bind(tenant.0).bind(key).fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let created: DateTime<Utc> = row.try_get("created_at")?;
+        Ok((Utc::now() - created < chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS)).then(|| row.try_get("panel_id").map(PanelId)).transpose()?)
+    }
+
     async fn get_panel(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Option<PanelSummary>> {
         let sql = format!("SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND id = $2");
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.0).bind(panel.0).fetch_optional(&self.pool).await?.as_ref().map(panel_from).transpose()

@@ -71,3 +71,25 @@ async fn the_same_idempotency_key_returns_the_same_panel() {
     assert_ne!(theirs["id"], first["id"]);
     assert_eq!(app.get("/v1/panels?limit=100", &key).await.1["items"].as_array().unwrap().len(), 1);
 }
+
+#[actix_web::test]
+async fn a_retried_create_gets_its_panel_even_when_the_tenant_is_at_its_limits() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({"max_concurrent_panels": 1, "max_panels_per_month": 1})).await;
+    let send = || {
+        let request = app.client.post(app.url("/v1/panels")).bearer_auth(&key).header("Idempotency-Key", "retry-7").json(&paced("structured", 2.0));
+        async move { request.send().await.unwrap() }
+    };
+    let first = send().await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: serde_json::Value = first.json().await.unwrap();
+    // The panel runs (the concurrency limit is reached) and the month's one panel is used.
+    let again = send().await;
+    assert_eq!(again.status(), StatusCode::OK, "a retry is not a new panel");
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    let (status, body) = app.post("/v1/panels", &key, structured(2)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")), "{body}");
+    let id = first["id"].as_str().unwrap();
+    app.post(&format!("/v1/panels/{id}/moderate"), &key, json!({"action": "cancel"})).await;
+}

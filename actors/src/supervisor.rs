@@ -155,12 +155,12 @@ impl TenantSupervisor {
         }));
     }
 
-    fn on_crash(&mut self, ctx: &mut Context<Self>, panel_id: PanelId, reason: String, turns_completed: u32) {
+    fn on_crash(&mut self, ctx: &mut Context<Self>, panel_id: PanelId, reason: String, turns_ended: u32) {
         let max = self.deps.settings.max_restarts;
         self.running.remove(&panel_id);
         let Some(entry) = self.panels.get_mut(&panel_id) else { return };
         entry.addr = None;
-        if turns_completed > 0 {
+        if turns_ended > 0 {
             entry.failures = 0;
         }
         entry.failures += 1;
@@ -367,7 +367,7 @@ impl Handler<PanelExited> for TenantSupervisor {
             }
             ExitStatus::Stopped | ExitStatus::Relinquished => self.forget(msg.panel_id),
             ExitStatus::Crashed(_) if self.shutting_down => self.forget(msg.panel_id),
-            ExitStatus::Crashed(reason) => self.on_crash(ctx, msg.panel_id, reason, msg.turns_completed),
+            ExitStatus::Crashed(reason) => self.on_crash(ctx, msg.panel_id, reason, msg.turns_ended),
         }
     }
 }

@@ -87,7 +87,7 @@ pub struct PanelActor {
     partial: Option<PartialTurn>,
     /// The `human_turn_requested` seq the timer is armed for.
     human_timer: Option<(u64, SpawnHandle)>,
-    turns_completed: u32,
+    turns_ended: u32,
     exit: Option<ExitStatus>,
     /// Events the storage refused, retried until it is back.
     blocked: Option<Blocked>,
@@ -137,7 +137,7 @@ impl PanelActor {
             committing: false,
             partial: None,
             human_timer: None,
-            turns_completed: 0,
+            turns_ended: 0,
             exit: None,
             blocked: None,
             published,
@@ -339,8 +339,11 @@ impl PanelActor {
     }
 
     fn after_event(&mut self, event: &Event) {
+        if matches!(&event.data, EventData::TurnAborted { reason, .. } if reason == "model_error") {
+            self.turns_ended += 1;
+        }
         if let EventData::TurnCompleted { member_id, round, text, rating, confidence, .. } = &event.data {
-            self.turns_completed += 1;
+            self.turns_ended += 1;
             if let Some(expert) = self.experts.get(member_id) {
                 // The expert is on this arbiter and its mailbox drains in order; a
                 // full mailbox only loses memory the next view repeats anyway.
@@ -816,7 +819,7 @@ impl Actor for PanelActor {
         tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, ?status, "panel actor stopped");
         if let Some(supervisor) = &self.supervisor {
             // One message per panel lifetime: bounded by the number of panels.
-            supervisor.do_send(PanelExited { tenant_id: self.tenant_id, panel_id: self.panel_id, status, turns_completed: self.turns_completed });
+            supervisor.do_send(PanelExited { tenant_id: self.tenant_id, panel_id: self.panel_id, status, turns_ended: self.turns_ended });
         }
     }
 }

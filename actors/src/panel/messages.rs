@@ -102,6 +102,11 @@ pub struct PanelExited {
     pub tenant_id: TenantId,
     pub panel_id: PanelId,
     pub status: ExitStatus,
-    /// Turns completed by this incarnation: progress resets the restart budget.
-    pub turns_completed: u32,
+    /// Turns this incarnation ended durably (completed, or aborted by a model
+    /// error): progress, which resets the restart budget. An aborted turn
+    /// counts because the log bounds what follows it: after
+    /// `MAX_TURN_ATTEMPTS` the member is skipped, and a panel with too few
+    /// members able to speak fails. A model outage thus never spends the
+    /// budget meant for crash loops.
+    pub turns_ended: u32,
 }

@@ -549,6 +549,9 @@ async fn handle_inbound(state: &crate::state::AppState, cluster: &Arc<Cluster>, 
                 state.auth.invalidate_tenant(tenant);
                 if let Ok(Some(record)) = state.store.get_tenant(tenant).await {
                     state.engine.update_policy(tenant, crate::limits::policy(&state.settings, &record));
+                    if record.status == crate::store::TenantStatus::Suspended {
+                        state.sessions.close_tenant(tenant, 1008, "tenant suspended");
+                    }
                 }
             }
         }

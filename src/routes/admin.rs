@@ -107,6 +107,10 @@ pub async fn update_tenant(_: PlatformAdmin, state: web::Data<AppState>, id: web
     state.auth.invalidate_tenant(id);
     // Suspension pauses the tenant's running panels; reactivation resumes them.
     state.engine.update_policy(id, policy(&state.settings, &tenant));
+    // A suspended tenant's requests get 403 from now on; its open sockets close with 1008.
+    if tenant.status == TenantStatus::Suspended {
+        state.sessions.close_tenant(id, 1008, "tenant suspended");
+    }
     if let Some(cluster) = &state.cluster {
         cluster.broadcast_control(&format!("tenant {id}")).await;
     }

@@ -1,11 +1,11 @@
 //! The node's open WebSocket sessions: counted per key (a key may hold a
-//! bounded number of sockets), closed together when their key is revoked or
-//! the server shuts down.
+//! bounded number of sockets), closed together when their key is revoked,
+//! their tenant is suspended, or the server shuts down.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
-use askpanel_actors::domain::KeyId;
+use askpanel_actors::domain::{KeyId, TenantId};
 use dashmap::DashMap;
 
 /// Ask a session to close its socket with a code and reason.
@@ -19,6 +19,7 @@ pub struct CloseSession {
 
 struct Entry {
     key_id: KeyId,
+    tenant_id: TenantId,
     addr: Recipient<CloseSession>,
 }
 
@@ -44,8 +45,8 @@ impl SessionRegistry {
         Some(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    pub fn register(&self, id: u64, key_id: KeyId, addr: Recipient<CloseSession>) {
-        self.sessions.insert(id, Entry { key_id, addr });
+    pub fn register(&self, id: u64, key_id: KeyId, tenant_id: TenantId, addr: Recipient<CloseSession>) {
+        self.sessions.insert(id, Entry { key_id, tenant_id, addr });
     }
 
     /// Forgets a session (or a reservation that never opened).
@@ -66,6 +67,15 @@ impl SessionRegistry {
         let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().filter(|e| e.key_id == key_id).map(|e| e.addr.clone()).collect();
         for addr in &targets {
             // One close per socket, once: bounded.
+            addr.do_send(CloseSession { code, reason: reason.to_string() });
+        }
+        targets.len()
+    }
+
+    /// Closes every socket of a tenant (suspension).
+    pub fn close_tenant(&self, tenant_id: TenantId, code: u16, reason: &str) -> usize {
+        let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().filter(|e| e.tenant_id == tenant_id).map(|e| e.addr.clone()).collect();
+        for addr in &targets {
             addr.do_send(CloseSession { code, reason: reason.to_string() });
         }
         targets.len()

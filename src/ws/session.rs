@@ -179,7 +179,7 @@ impl Actor for WsSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.state.sessions.register(self.id, self.principal.key_id, ctx.address().recipient());
+        self.state.sessions.register(self.id, self.principal.key_id, self.principal.tenant_id(), ctx.address().recipient());
         self.state.metrics.ws_sessions.inc();
         tracing::debug!(session_id = self.id, tenant_id = %self.principal.tenant_id(), "websocket session started");
         let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_s.max(1));

@@ -81,12 +81,21 @@ async fn a_suspended_tenant_is_refused_and_its_running_panels_pause_then_resume(
     let (tenant, key) = app.create_tenant("acme", json!({})).await;
     let panel = app.create_panel(&key, paced("structured", 20.0)).await;
     let id = panel["id"].as_str().unwrap().to_string();
+    let (_, other_key) = app.create_tenant("other", json!({})).await;
+    let mut socket = app.ws(&key).await;
+    socket.send(json!({"type": "subscribe", "panel_id": id, "ref": "s"})).await;
+    socket.until("the subscription", |f| f["type"] == "subscribed").await;
+    let mut other_socket = app.ws(&other_key).await;
     let admin = app.admin_key.clone();
     let (status, body) = app.request(Method::PATCH, &format!("/v1/admin/tenants/{tenant}"), Some(&admin), Some(json!({"status": "suspended"}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "suspended");
     let (status, body) = app.get("/v1/tenant", &key).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("tenant_suspended")));
+    // Its open sockets close with 1008; another tenant's stays open.
+    assert_eq!(socket.closed_with().await, Some(1008));
+    other_socket.send(json!({"type": "ping", "id": 1})).await;
+    assert_eq!(other_socket.until("the pong", |f| f["type"] == "pong").await.last().unwrap()["id"], 1);
     // The panel paused with the reason (read through the events with the admin path closed: poll the log via a reactivated key later).
     let (status, _) = app.request(Method::PATCH, &format!("/v1/admin/tenants/{tenant}"), Some(&admin), Some(json!({"status": "active"}))).await;
     assert_eq!(status, StatusCode::OK);

@@ -2,60 +2,13 @@
 //! (SIGTERM) mid-panel and started again on the same database.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-struct Server {
-    child: Child,
-    app: TestApp,
-}
-
-/// Starts `askpanel serve` on port 0 and reads its address from stdout.
-async fn start_binary(data_dir: &Path, admin_key: &str) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_askpanel"));
-    if crate::BACKEND == crate::helpers::Backend::Postgres {
-        let marker = data_dir.join("pg-database");
-        let text = match std::fs::read_to_string(&marker) {
-            Ok(text) => text,
-            Err(_) => {
-                let (owner, app) = crate::helpers::fresh_pg_database().await;
-                let text = format!("{owner}\n{app}");
-                std::fs::write(&marker, &text).unwrap();
-                text
-            }
-        };
-        let (owner, app) = text.split_once('\n').unwrap();
-        command.env("ASKPANEL__DATABASE__URL", app).env("ASKPANEL__DATABASE__MIGRATION_URL", owner);
-    }
-    let mut child = command
-        .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config"), "serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("ASKPANEL__AUTH__ADMIN_KEY", admin_key)
-        .env("ASKPANEL__SERVER__SHUTDOWN_GRACE_S", "5")
-        .env("ASKPANEL__LOG__LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let address = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let address = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix("listening on http://").map(str::to_string));
-        // Keep draining so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        address
-    });
-    let address = tokio::time::timeout(Duration::from_secs(30), address).await.expect("the server announces itself").unwrap().expect("listening line");
-    let app = TestApp::remote(address, admin_key.to_string());
-    Server { child, app }
-}
 
 fn signal(child: &Child, name: &str) {
     let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
@@ -136,7 +89,7 @@ async fn assert_all_complete(app: &TestApp, key: &str, ids: &[String]) {
 async fn a_server_killed_mid_panel_resumes_every_panel_and_keeps_acknowledged_input() {
     let dir = tempfile::tempdir().unwrap();
     let admin = askpanel::auth::generate_key();
-    let mut server = start_binary(dir.path(), &admin).await;
+    let mut server = start_binary(dir.path(), &admin, &[]).await;
     let (_, key) = server.app.create_tenant("crash", json!({"max_concurrent_panels": 50})).await;
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -158,7 +111,7 @@ async fn a_server_killed_mid_panel_resumes_every_panel_and_keeps_acknowledged_in
     server.child.kill().unwrap();
     wait_exit(&mut server.child).await;
 
-    let mut server = start_binary(dir.path(), &admin).await;
+    let mut server = start_binary(dir.path(), &admin, &[]).await;
     assert_all_complete(&server.app, &key, &ids).await;
     for (id, text) in &answered {
         let events = server.app.events(&key, id).await;
@@ -171,7 +124,7 @@ async fn a_server_killed_mid_panel_resumes_every_panel_and_keeps_acknowledged_in
 async fn a_server_stopped_with_sigterm_closes_sockets_with_1001_and_its_panels_continue_after_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let admin = askpanel::auth::generate_key();
-    let mut server = start_binary(dir.path(), &admin).await;
+    let mut server = start_binary(dir.path(), &admin, &[]).await;
     let (_, key) = server.app.create_tenant("term", json!({"max_concurrent_panels": 50})).await;
     let mut ids = Vec::new();
     for i in 0..6 {
@@ -184,7 +137,7 @@ async fn a_server_stopped_with_sigterm_closes_sockets_with_1001_and_its_panels_c
     assert_eq!(ws.closed_with().await, Some(1001), "open sockets are closed as going away");
     let status = wait_exit(&mut server.child).await;
     assert!(status.success(), "a graceful stop exits cleanly: {status:?}");
-    let mut server = start_binary(dir.path(), &admin).await;
+    let mut server = start_binary(dir.path(), &admin, &[]).await;
     assert_all_complete(&server.app, &key, &ids).await;
     server.child.kill().unwrap();
 }

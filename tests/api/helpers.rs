@@ -1,7 +1,9 @@
 //! `spawn_app`: the real server on port 0 with a fresh SQLite database, and
 //! clients for HTTP and WebSocket. Every wait has a timeout.
 
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use askpanel::configuration::Settings;
@@ -258,6 +260,61 @@ impl TestApp {
         let (stream, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url)).await.expect("ws connects in time").expect("ws upgrade");
         Ws { stream }
     }
+}
+
+/// The real server binary as a subprocess.
+pub struct Server {
+    pub child: Child,
+    pub app: TestApp,
+}
+
+/// Starts `askpanel serve` on port 0 (with `env` on top of the test
+/// settings) and reads its address from stdout.
+pub async fn start_binary(data_dir: &Path, admin_key: &str, env: &[(&str, &str)]) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_askpanel"));
+    if crate::BACKEND == Backend::Postgres {
+        let marker = data_dir.join("pg-database");
+        let text = match std::fs::read_to_string(&marker) {
+            Ok(text) => text,
+            Err(_) => {
+                let (owner, app) = fresh_pg_database().await;
+                let text = format!("{owner}\n{app}");
+                std::fs::write(&marker, &text).unwrap();
+                text
+            }
+        };
+        let (owner, app) = text.split_once('\n').unwrap();
+        command.env("ASKPANEL__DATABASE__URL", app).env("ASKPANEL__DATABASE__MIGRATION_URL", owner);
+    }
+    command.envs(env.iter().copied());
+    let mut child = command
+        .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config"), "serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("ASKPANEL__AUTH__ADMIN_KEY", admin_key)
+        .env("ASKPANEL__SERVER__SHUTDOWN_GRACE_S", "5")
+        .env("ASKPANEL__LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let address = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let address = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix("listening on http://").map(str::to_string));
+        // Keep draining so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        address
+    });
+    let address = tokio::time::timeout(Duration::from_secs(30), address).await.expect("the server announces itself").unwrap().expect("listening line");
+    let app = TestApp::remote(address, admin_key.to_string());
+    Server { child, app }
+}
+
+/// A gauge or counter from the server's `/metrics`.
+pub async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app.request(Method::GET, "/metrics", None, None).await.1;
+    let prefix = format!("{name} ");
+    text.as_str().and_then(|t| t.lines().find_map(|l| l.strip_prefix(prefix.as_str()))).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("{name} in /metrics"))
 }
 
 pub fn structured(seed: u64) -> Value {

@@ -186,6 +186,11 @@ pub enum EventData {
         verdict: Option<Verdict>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<RoundDecision>,
+        /// What drafting the final recommendation cost (counted in usage).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        tokens_in: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        tokens_out: u64,
     },
     PanelFailed {
         error: String,

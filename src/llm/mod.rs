@@ -391,7 +391,9 @@ impl ExpertModel for OpenAiModel {
         let inner = self.inner.clone();
         async move {
             let model = inner.model_for(request.profile.model.as_ref());
-            let (answer, _) = inner.complete(&model, &prompt::bid_messages(&request), 40, true).await?;
+            let started = Instant::now();
+            let (answer, usage) = inner.complete(&model, &prompt::bid_messages(&request), 40, true).await?;
+            inner.record(&request.tenant_id.to_string(), started, usage);
             let value: Value = serde_json::from_str(json_slice(&answer)).unwrap_or(Value::Null);
             Ok(match (value["speak"].as_bool(), value["urgency"].as_f64()) {
                 (Some(false), _) => Bid::Pass,
@@ -418,7 +420,9 @@ impl ExpertModel for OpenAiModel {
         let inner = self.inner.clone();
         async move {
             let messages = prompt::judge_messages(&request, inner.settings.context_chars);
-            let (answer, _) = inner.complete(&inner.settings.model, &messages, 300, true).await?;
+            let started = Instant::now();
+            let (answer, usage) = inner.complete(&inner.settings.model, &messages, 300, true).await?;
+            inner.record(&request.tenant_id.to_string(), started, usage);
             let value: Value = serde_json::from_str(json_slice(&answer)).map_err(|_| ModelError::Request("the judge's answer is not JSON".into()))?;
             let pro = value["pro_score"].as_f64().unwrap_or(0.0).clamp(0.0, 10.0);
             let con = value["con_score"].as_f64().unwrap_or(0.0).clamp(0.0, 10.0);

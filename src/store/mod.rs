@@ -215,7 +215,11 @@ pub fn usage_deltas(events: &[Event]) -> BTreeMap<String, Usage> {
         let usage = months.entry(month_of(event.ts)).or_default();
         match &event.data {
             EventData::PanelCreated { .. } => usage.panels_created += 1,
-            EventData::PanelCompleted { .. } => usage.panels_completed += 1,
+            EventData::PanelCompleted { tokens_in, tokens_out, .. } => {
+                usage.panels_completed += 1;
+                usage.tokens_in += tokens_in;
+                usage.tokens_out += tokens_out;
+            }
             EventData::TurnCompleted { tokens_in, tokens_out, .. } => {
                 usage.turns += 1;
                 usage.tokens_in += tokens_in;

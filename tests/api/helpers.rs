@@ -311,6 +311,7 @@ pub async fn start_binary(data_dir: &Path, admin_key: &str, env: &[(&str, &str)]
 }
 
 /// A gauge or counter from the server's `/metrics`.
+#[allow(dead_code)] // not every suite that includes these helpers reads metrics
 pub async fn metric(app: &TestApp, name: &str) -> f64 {
     let text = app.request(Method::GET, "/metrics", None, None).await.1;
     let prefix = format!("{name} ");

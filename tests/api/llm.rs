@@ -270,6 +270,13 @@ async fn usage_is_recorded_and_the_monthly_token_budget_is_enforced() {
     let admin = app.admin_key.clone();
     app.request(reqwest::Method::PATCH, &format!("/v1/admin/tenants/{tenant}"), Some(&admin), Some(json!({"limits": {"tokens_per_month": 1_000_000}}))).await;
     assert_eq!(app.wait_completed(&key, &id).await["status"], "completed");
+    // Every model call the events record counts: turns, drafts and the final recommendation.
+    let events = app.events(&key, &id).await;
+    let recorded: u64 = events.iter().map(|e| e["data"]["tokens_in"].as_u64().unwrap_or(0) + e["data"]["tokens_out"].as_u64().unwrap_or(0)).sum();
+    let last = events.last().unwrap();
+    assert!(last["data"]["tokens_in"].as_u64().unwrap_or(0) > 0, "the final recommendation's usage is recorded: {last}");
+    let (_, usage) = app.get("/v1/usage", &key).await;
+    assert_eq!(usage["tokens_in"].as_u64().unwrap() + usage["tokens_out"].as_u64().unwrap(), recorded, "{usage}");
 }
 
 #[actix_web::test]

@@ -532,7 +532,14 @@ impl PanelActor {
         let handle = ctx.spawn(request.into_actor(self).map(move |result, act, ctx| {
             act.in_flight = None;
             let Ok(outcome) = result else { return act.crash(ctx, "consensus actor unavailable".into()) };
-            let data = EventData::PanelCompleted { recommendation: outcome.recommendation, consensus: outcome.consensus, verdict: outcome.verdict, reason };
+            let data = EventData::PanelCompleted {
+                recommendation: outcome.recommendation,
+                consensus: outcome.consensus,
+                verdict: outcome.verdict,
+                reason,
+                tokens_in: outcome.usage.prompt_tokens,
+                tokens_out: outcome.usage.completion_tokens,
+            };
             act.commit(ctx, vec![data], Then::Advance, None);
         }));
         self.in_flight = Some(InFlight { handle, kind: InFlightKind::Finalize });

@@ -25,6 +25,9 @@ async fn a_human_answers_over_websocket_and_over_http_and_a_moderator_steers_the
     let human = panel["members"].as_array().unwrap().iter().find(|m| m["kind"] == "human").unwrap()["id"].as_str().unwrap().to_string();
     assert_eq!(panel["members"].as_array().unwrap().len(), 3);
 
+    // A second socket watches the whole panel, read only at its end.
+    let mut watcher = app.ws(&member).await;
+    watcher.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
     let mut ws = app.ws(&member).await;
     ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
     ws.until("the first human turn", |f| is_event(f, "human_turn_requested")).await;
@@ -76,6 +79,12 @@ async fn a_human_answers_over_websocket_and_over_http_and_a_moderator_steers_the
     assert_eq!(last["data"]["reason"], "finished");
     let events = app.events(&member, &id).await;
     assert_contiguous(&events, 0);
+    // Over WebSocket: the same events exactly once, in order, and tokens that rebuild each AI turn.
+    let watched = watcher.until("the end, watched", is_terminal).await;
+    let watched_events: Vec<Value> = watched.iter().filter(|f| f["type"] == "event").cloned().collect();
+    assert_contiguous(&watched_events, 0);
+    assert_eq!(watched_events.len(), events.len());
+    assert_tokens_rebuild(&watched);
     let actions: Vec<&str> = events.iter().filter(|e| e["kind"] == "moderator_action").map(|e| e["data"]["action"].as_str().unwrap()).collect();
     assert_eq!(actions, vec!["pause", "inject", "resume", "finish"]);
     let (status, body) = app.post(&format!("/v1/panels/{id}/moderate"), &admin, json!({"action": "pause"})).await;

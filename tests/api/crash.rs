@@ -127,7 +127,7 @@ async fn a_server_stopped_with_sigterm_closes_sockets_with_1001_and_its_panels_c
     let mut server = start_binary(dir.path(), &admin, &[]).await;
     let (_, key) = server.app.create_tenant("term", json!({"max_concurrent_panels": 50})).await;
     let mut ids = Vec::new();
-    for i in 0..6 {
+    for i in 0..20 {
         ids.push(server.app.create_panel(&key, mixed_panel(i)).await["id"].as_str().unwrap().to_string());
     }
     let mut ws = server.app.ws(&key).await;
@@ -139,5 +139,44 @@ async fn a_server_stopped_with_sigterm_closes_sockets_with_1001_and_its_panels_c
     assert!(status.success(), "a graceful stop exits cleanly: {status:?}");
     let mut server = start_binary(dir.path(), &admin, &[]).await;
     assert_all_complete(&server.app, &key, &ids).await;
+    server.child.kill().unwrap();
+}
+
+#[actix_web::test]
+async fn a_pause_and_a_human_turns_deadline_survive_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = askpanel::auth::generate_key();
+    let mut server = start_binary(dir.path(), &admin, &[]).await;
+    let (_, key) = server.app.create_tenant("pause", json!({})).await;
+    let paused = server.app.create_panel(&key, paced("structured", 40.0)).await["id"].as_str().unwrap().to_string();
+    let mut body = mixed_panel(5);
+    body["human_turn_timeout_s"] = json!(10);
+    let hybrid = server.app.create_panel(&key, body).await["id"].as_str().unwrap().to_string();
+    server.app.wait_panel(&key, &paused, "a turn", |p| p["rounds"][0]["turns"].as_array().is_some_and(|t| !t.is_empty())).await;
+    assert_eq!(server.app.post(&format!("/v1/panels/{paused}/moderate"), &key, json!({"action": "pause"})).await.0, StatusCode::ACCEPTED);
+    let waiting = server.app.wait_panel(&key, &hybrid, "the human turn", |p| p["status"] == "awaiting_human").await;
+    let deadline = waiting["pending_human"]["deadline"].as_str().expect("the deadline is shown").to_string();
+    let deadline = chrono::DateTime::parse_from_rfc3339(&deadline).unwrap();
+    // Kill half-way to the deadline: a timer restarted from scratch would fire 5 s late.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    server.child.kill().unwrap();
+    wait_exit(&mut server.child).await;
+
+    let mut server = start_binary(dir.path(), &admin, &[]).await;
+    let skipped = server.app.wait_panel(&key, &hybrid, "the timeout", |p| p["status"] != "awaiting_human").await;
+    assert_ne!(skipped["status"], "failed");
+    let events = server.app.events(&key, &hybrid).await;
+    let skip = events.iter().find(|e| e["kind"] == "turn_skipped" && e["data"]["reason"] == "timeout").expect("the human's turn timed out");
+    let at = chrono::DateTime::parse_from_rfc3339(skip["ts"].as_str().unwrap()).unwrap();
+    assert!(at >= deadline, "not before its deadline: {at} < {deadline}");
+    assert!(at < deadline + chrono::Duration::seconds(4), "at the logged deadline, not a fresh timeout: {at} vs {deadline}");
+    // The paused panel is still paused, with nothing new, until it is resumed.
+    let panel = server.app.get(&format!("/v1/panels/{paused}"), &key).await.1;
+    assert_eq!(panel["status"], "paused", "{panel}");
+    let head = panel["head_seq"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.app.get(&format!("/v1/panels/{paused}"), &key).await.1["head_seq"].as_u64().unwrap(), head);
+    assert_eq!(server.app.post(&format!("/v1/panels/{paused}/moderate"), &key, json!({"action": "resume"})).await.0, StatusCode::ACCEPTED);
+    assert_eq!(server.app.wait_completed(&key, &paused).await["status"], "completed");
     server.child.kill().unwrap();
 }

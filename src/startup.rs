@@ -257,6 +257,9 @@ impl Application {
         shutdown.await;
         tracing::info!("shutting down");
         state.shutting_down.store(true, Ordering::SeqCst);
+        // No new connections from now on; requests on open ones that would
+        // start work answer 503 while the panels checkpoint.
+        handle.pause().await;
         let closed = state.sessions.close_all(1001, "server shutting down");
         tracing::info!(closed, "closed websocket sessions");
         let grace = Duration::from_secs(state.settings.server.shutdown_grace_s.max(1));

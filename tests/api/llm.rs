@@ -312,4 +312,18 @@ async fn the_prompts_each_member_receives_match_what_its_panel_type_may_show() {
     let last = later.last().unwrap();
     assert!(names.iter().filter(|n| last.contains(n.as_str())).count() >= 2, "structured members see who said what");
     assert!(last.contains("current draft recommendation"));
+    // Adversarial members are told their side; both sides argue.
+    let before = stub.bodies().len();
+    let adversarial = app.create_panel(&key, panel("adversarial", 4)).await;
+    app.wait_completed(&key, adversarial["id"].as_str().unwrap()).await;
+    let prompts: Vec<String> = stub.bodies()[before..].iter().filter(|b| is_stream(b)).map(|b| b["messages"].to_string()).collect();
+    assert!(prompts.iter().all(|p| p.contains("You are on the PRO side") || p.contains("You are on the CON side")), "every adversarial turn knows its side");
+    assert!(prompts.iter().any(|p| p.contains("PRO side")) && prompts.iter().any(|p| p.contains("CON side")));
+    // Socratic: the questioner is told so, and the others get its question.
+    let before = stub.bodies().len();
+    let socratic = app.create_panel(&key, panel("socratic", 3)).await;
+    app.wait_completed(&key, socratic["id"].as_str().unwrap()).await;
+    let prompts: Vec<String> = stub.bodies()[before..].iter().filter(|b| is_stream(b)).map(|b| b["messages"].to_string()).collect();
+    assert!(prompts.iter().any(|p| p.contains("You are the panel's questioner")), "the questioner knows its role");
+    assert!(prompts.iter().any(|p| p.contains("The questioner asks:") && p.contains("Anonymous rationale")), "answerers see the question");
 }

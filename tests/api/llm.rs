@@ -57,9 +57,13 @@ async fn a_panel_of_each_type_runs_on_an_openai_compatible_server_with_streamed_
     assert!(turn_texts(&done).iter().all(|t| t.starts_with("Stub expert contribution") && !t.contains("RATING")), "{done}");
     assert!(done["rounds"][1]["turns"].as_array().unwrap().iter().all(|t| t["rating"] == 7 && t["confidence"] == 0.8));
     assert!(done["recommendation"].as_str().unwrap().starts_with("Recommendation: pursue De Novo"));
-    // The other formats run to the end too.
+    // The other formats run to the end too, streaming tokens that rebuild each turn.
     for (kind, count) in [("open", 3), ("socratic", 3), ("adversarial", 4), ("delphi", 5)] {
         let id = app.create_panel(&key, panel(kind, count)).await["id"].as_str().unwrap().to_string();
+        ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
+        let frames = ws.until(kind, |f| is_terminal(f) && f["panel_id"] == id.as_str()).await;
+        assert!(frames.iter().any(|f| f["type"] == "token" && f["panel_id"] == id.as_str()), "{kind} streams tokens");
+        assert_tokens_rebuild(&frames);
         let done = app.wait_completed(&key, &id).await;
         assert_eq!(done["status"], "completed", "{kind}: {done}");
         assert!(!done["consensus"].is_null(), "{kind}");
@@ -73,11 +77,15 @@ async fn a_panel_of_each_type_runs_on_an_openai_compatible_server_with_streamed_
     let mut hybrid = panel("hybrid", 2);
     hybrid["humans"] = json!([{"name": "Dr. Lee"}]);
     let id = app.create_panel(&key, hybrid).await["id"].as_str().unwrap().to_string();
+    ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
     for _ in 0..2 {
         let waiting = app.wait_panel(&key, &id, "the human turn", |p| p["status"] == "awaiting_human").await;
         let member = waiting["pending_human"]["member_id"].as_str().unwrap();
         app.post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": "Agreed with conditions.\nRating: 8"})).await;
     }
+    let frames = ws.until("hybrid", |f| is_terminal(f) && f["panel_id"] == id.as_str()).await;
+    assert!(frames.iter().any(|f| f["type"] == "token"), "hybrid AI turns stream tokens");
+    assert_tokens_rebuild(&frames);
     assert_eq!(app.wait_completed(&key, &id).await["status"], "completed");
 }
 

@@ -145,6 +145,8 @@ pub struct Cluster {
     rpc_timeout: Duration,
     /// Set when the link to Redis dropped; cleared once subscribers were told to resync.
     link_lost: Arc<AtomicBool>,
+    /// A takeover scan is running (one at a time).
+    scanning: AtomicBool,
     pub dropped_frames: AtomicU64,
     renew: redis::Script,
     release: redis::Script,
@@ -278,6 +280,7 @@ impl Cluster {
             lease_ttl: Duration::from_millis(settings.lease_ttl_ms.max(1000)),
             rpc_timeout: Duration::from_millis(settings.rpc_timeout_ms.max(100)),
             link_lost,
+            scanning: AtomicBool::new(false),
             dropped_frames: AtomicU64::new(0),
             renew: redis::Script::new(RENEW),
             release: redis::Script::new(RELEASE),
@@ -505,7 +508,16 @@ pub async fn run(state: crate::state::AppState, cluster: Arc<Cluster>, mut inbox
                     state.engine.relinquish(panel);
                 }
             }
-            _ = scan.tick() => take_over(&state, &cluster).await,
+            // Off this loop: a claim may wait on a lock, and lease renewals must not wait with it.
+            _ = scan.tick() => {
+                if !cluster.scanning.swap(true, Ordering::SeqCst) {
+                    let (state, cluster) = (state.clone(), cluster.clone());
+                    tokio::spawn(async move {
+                        take_over(&state, &cluster).await;
+                        cluster.scanning.store(false, Ordering::SeqCst);
+                    });
+                }
+            }
             _ = health.tick() => {
                 if cluster.link_lost.load(Ordering::SeqCst) && cluster.ping().await {
                     // Back after an outage: frames published meanwhile are lost to this node.

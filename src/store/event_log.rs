@@ -76,7 +76,18 @@ impl EventLog for StoreEventLog {
     fn append(&self, tenant: TenantId, panel: PanelId, events: Vec<Event>, status: PanelStatus) -> BoxFuture<'static, Result<(), LogError>> {
         let (store, epoch, epochs, leases) = (self.store.clone(), self.epoch(panel), self.epochs.clone(), self.leases.clone());
         async move {
-            store.append_events(tenant, panel, &events, status, epoch).await.map_err(log_error)?;
+            let appended = store.append_events(tenant, panel, &events, status, epoch).await.map_err(log_error);
+            if matches!(appended, Err(LogError::Fenced)) {
+                // Another node claimed the panel: stop renewing a lease for a
+                // panel this node no longer runs, so that whoever holds the
+                // newest claim (or takes it over next) is not locked out.
+                if epochs.remove_if(&panel, |_, e| *e == epoch).is_some() {
+                    if let Some(leases) = &leases {
+                        leases.release(panel);
+                    }
+                }
+            }
+            appended?;
             if status.is_terminal() {
                 // The panel ended: its lease is free (and nothing will take it over).
                 epochs.remove(&panel);

@@ -54,6 +54,10 @@ impl PgStore {
     /// Connects as the application role.
     pub async fn open(url: &str, max_connections: u32) -> StoreResult<PgStore> {
         let options: PgConnectOptions = url.parse().map_err(|e| StoreError::Database(format!("bad postgres url: {e}")))?;
+        // A node that freezes mid-transaction (a stalled VM, SIGSTOP) must not
+        // hold its row locks forever: the server ends such a session, and a
+        // lock wait gives up, so another node can take its panels over.
+        let options = options.options([("idle_in_transaction_session_timeout", "4s"), ("lock_timeout", "4s")]);
         let pool = PgPoolOptions::new().max_connections(max_connections.max(2)).acquire_timeout(Duration::from_secs(10)).connect_with(options.clone()).await?;
         let connection = PgConnection::connect_with(&options).await?;
         let (writer, jobs) = mpsc::channel(4096);

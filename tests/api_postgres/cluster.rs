@@ -348,3 +348,50 @@ async fn a_redis_restart_mid_panel_loses_nothing() {
     let _ = lagged;
     redis.kill().unwrap();
 }
+
+#[actix_web::test]
+async fn an_owner_frozen_past_its_lease_wakes_up_fenced_and_the_panels_finish_once_on_the_other_node() {
+    let cluster = Cluster::new(None).await;
+    let mut a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let (_, key) = a.app.create_tenant("acme", json!({})).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let body = json!({"query": "Should our AI ECG triage device pursue 510(k) or De Novo?", "panel_type": "structured",
+                          "expert_count": 3, "max_rounds": 2, "simulation": {"seed": i, "pace_tokens_per_s": 40, "turn_tokens": 20}});
+        ids.push(a.app.create_panel(&key, body).await["id"].as_str().unwrap().to_string());
+    }
+    let mut watcher = b.app.ws(&key).await;
+    watcher.send(json!({"type": "subscribe", "panel_id": ids[0], "after_seq": 0})).await;
+    watcher.until("some progress", |f| is_event(f, "turn_completed")).await;
+    // Freeze node A (a long GC pause, a stalled VM) well past its 2 s lease, then let it run again.
+    let pid = a.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    b.app
+        .wait_panel(&key, &format!("{}?live=true", ids[0]), "the takeover by B", |p| {
+            p["status"] == "completed" || p["current_turn"]["text"].as_str().is_some_and(|t| !t.is_empty())
+        })
+        .await;
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    for id in &ids {
+        let done = b.app.wait_completed(&key, id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        let events = b.app.events(&key, id).await;
+        assert_contiguous(&events, 0);
+        assert_eq!(events.iter().filter(|e| matches!(e["kind"].as_str(), Some("panel_completed" | "panel_failed" | "panel_cancelled"))).count(), 1, "one end");
+        for round in done["rounds"].as_array().unwrap() {
+            let mut speakers: Vec<&str> = round["turns"].as_array().unwrap().iter().map(|t| t["member_id"].as_str().unwrap()).collect();
+            let n = speakers.len();
+            speakers.sort();
+            speakers.dedup();
+            assert_eq!(speakers.len(), n, "no turn twice: {done}");
+        }
+    }
+    // A woke up, found its leases gone, and stopped without writing; it still serves.
+    assert_eq!(a.app.request(reqwest::Method::GET, "/healthz", None, None).await.0, reqwest::StatusCode::OK);
+    let frames = watcher.until("the end", is_terminal).await;
+    let seqs: Vec<u64> = frames.iter().filter(|f| f["type"] == "event").map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap or repeat across the freeze: {seqs:?}");
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+}

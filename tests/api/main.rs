@@ -4,6 +4,7 @@
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod auth;
+mod cli;
 mod crash;
 mod durability;
 mod experts;

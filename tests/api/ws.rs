@@ -135,3 +135,36 @@ async fn a_socket_subscribed_mid_turn_gets_the_text_so_far_then_the_rest() {
     assert_eq!(ack.last().unwrap()["ref"], "u");
     app.post(&format!("/v1/panels/{id}/moderate"), &key, json!({"action": "cancel"})).await;
 }
+
+#[actix_web::test]
+async fn a_socket_authenticates_with_the_authorization_header_and_a_viewer_may_watch_but_not_speak() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = spawn_app().await;
+    let (_, admin) = app.create_tenant("acme", json!({})).await;
+    let (_, viewer) = app.create_key(&admin, "viewer").await;
+    let mut body = paced("hybrid", 200.0);
+    body["expert_count"] = json!(2);
+    body["humans"] = json!([{"name": "Dr. Lee"}]);
+    let panel = app.create_panel(&admin, body).await;
+    let id = panel["id"].as_str().unwrap().to_string();
+    let human = panel["members"].as_array().unwrap().iter().find(|m| m["kind"] == "human").unwrap()["id"].as_str().unwrap().to_string();
+    // No token in the URL: the API key in the upgrade request's header.
+    let mut request = format!("ws://{}/v1/ws", app.address).into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {viewer}").parse().unwrap());
+    let (stream, _) = tokio_tungstenite::connect_async(request).await.expect("upgrade with the header");
+    let mut ws = Ws { stream };
+    ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0, "ref": "s"})).await;
+    ws.until("the human turn", |f| is_event(f, "human_turn_requested")).await;
+    ws.send(json!({"type": "input", "panel_id": id, "member_id": human, "text": "A viewer speaking.", "ref": "i"})).await;
+    let refused = ws.until("the refusal", |f| f["type"] == "error" || f["type"] == "ack").await;
+    let last = refused.last().unwrap();
+    assert_eq!((last["type"].as_str(), last["code"].as_str(), last["ref"].as_str()), (Some("error"), Some("forbidden"), Some("i")), "{last}");
+    ws.send(json!({"type": "moderate", "panel_id": id, "action": "cancel", "ref": "m"})).await;
+    let refused = ws.until("the refusal", |f| f["type"] == "error" || f["type"] == "ack").await;
+    assert_eq!(refused.last().unwrap()["code"], "forbidden");
+    // A wrong key in the header is refused at the upgrade.
+    let mut request = format!("ws://{}/v1/ws", app.address).into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", "Bearer not-a-key".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+    app.post(&format!("/v1/panels/{id}/moderate"), &admin, json!({"action": "cancel"})).await;
+}

@@ -38,7 +38,9 @@ const SLOW_CLIENT_RSS_GROWTH_MB: f64 = 24.0;
 async fn a_client_that_stops_reading_is_told_it_lagged_and_catches_up_with_after_seq() {
     // The server in its own process, so its RSS is its own.
     let dir = tempfile::tempdir().unwrap();
-    let server = start_binary(dir.path(), "slow-client-admin", &[("ASKPANEL__WS__OUTBOUND_QUEUE", "64"), ("ASKPANEL__WS__PANEL_BUFFER", "64")]).await;
+    let server =
+        start_binary(dir.path(), "slow-client-admin", &[("ASKPANEL__WS__OUTBOUND_QUEUE", "64"), ("ASKPANEL__WS__PANEL_BUFFER", "64"), ("ASKPANEL__WS__CLIENT_TIMEOUT_S", "600")])
+            .await;
     let mut child = server.child;
     let app = server.app;
     let (_, key) = app.create_tenant("acme", json!({})).await;
@@ -56,9 +58,14 @@ async fn a_client_that_stops_reading_is_told_it_lagged_and_catches_up_with_after
     for id in &ids {
         ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
     }
-    // The client reads nothing while the panels stream.
+    // The client reads nothing while the panels stream (135,000 tokens: on a
+    // loaded machine this takes a while, so the wait is longer than usual).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(240);
     for id in &ids {
-        app.wait_completed(&key, id).await;
+        while !matches!(app.get(&format!("/v1/panels/{id}"), &key).await.1["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
+            assert!(tokio::time::Instant::now() < deadline, "the panels did not end");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
     let rss_during = metric(&app, "process_resident_memory_bytes").await;
     // Now it reads: some subscriptions lagged; it resumes them until it has every event.

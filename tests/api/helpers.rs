@@ -477,7 +477,15 @@ pub fn assert_tokens_rebuild(frames: &[Value]) {
             Some("event") if frame["kind"] == "turn_completed" => {
                 let member = frame["data"]["member_id"].as_str().unwrap();
                 if let Some(turn) = open.remove(member) {
-                    assert_eq!(texts.get(&turn).map(String::as_str).unwrap_or(""), frame["data"]["text"].as_str().unwrap(), "tokens rebuild the turn");
+                    let rebuilt = texts.get(&turn).map(String::as_str).unwrap_or("");
+                    if rebuilt != frame["data"]["text"].as_str().unwrap() {
+                        let trail: Vec<String> = frames
+                            .iter()
+                            .filter(|f| f["type"] != "token" || f["turn_seq"] == turn)
+                            .map(|f| format!("{} {} {} {}", f["type"], f["kind"], f["seq"], f["offset"]))
+                            .collect();
+                        panic!("tokens rebuild the turn {turn}:\n rebuilt {rebuilt:?}\n final   {:?}\n frames {trail:?}", frame["data"]["text"]);
+                    }
                     checked += 1;
                 }
             }

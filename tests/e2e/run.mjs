@@ -420,7 +420,7 @@ scenario('hybrid panel: the human answers in the page and it is in the transcrip
   await shot(page, 'live-hybrid-completed');
 });
 
-scenario('a moderator pauses, resumes, injects and finishes; a member key gets no moderator bar', async (t) => {
+scenario('a moderator pauses, resumes, skips a turn, ends a round, injects and finishes; a member key gets no moderator bar', async (t) => {
   const panel = await createPanel({ query: QUESTION, panel_type: 'structured', expert_count: 4, max_rounds: 3, simulation: { seed: 3, pace_tokens_per_s: 15, turn_tokens: 60 } });
   const page = await newPage(t);
   await signIn(page);
@@ -444,6 +444,18 @@ scenario('a moderator pauses, resumes, injects and finishes; a member key gets n
   await page.click('#modbar button[data-action="resume"]');
   await page.locator('.live-meta .badge.status[data-status="running"]').waitFor();
   await eventually(async () => (await getPanel(panel.id)).status === 'running', 'the server to say running');
+  await page.locator('#member-cards .card[data-state="speaking"]').waitFor();
+  // Skip the turn in progress: the log records it and the page says so.
+  const skippedMember = await page.getAttribute('#member-cards .card[data-state="speaking"]', 'data-member');
+  await page.click('#modbar button[data-action="skip_turn"]');
+  await page.locator('.activity-list li', { hasText: 'skipped (moderator)' }).waitFor({ state: 'attached' });
+  const logged = await api('GET', `/v1/panels/${panel.id}/events?limit=1000`);
+  assert(logged.body.events.some((e) => e.kind === 'turn_skipped' && e.data.member_id === skippedMember && e.data.reason === 'moderator'), 'the skip is in the log');
+  // End the round: the next one starts.
+  const roundsBefore = (await getPanel(panel.id)).rounds.length;
+  await page.click('#modbar button[data-action="end_round"]');
+  await page.locator('.activity-list li', { hasText: 'ended the round' }).waitFor({ state: 'attached' });
+  await eventually(async () => (await getPanel(panel.id)).rounds.length > roundsBefore, 'the next round to start');
   await page.locator('#member-cards .card[data-state="speaking"]').waitFor();
   // Inject a question; it shows in the activity log.
   await page.fill('#inject-text', 'Address the cost of post-market surveillance.');

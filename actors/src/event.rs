@@ -102,6 +102,11 @@ pub enum EventData {
         /// The speaking order of the round.
         #[serde(default)]
         order: Vec<MemberId>,
+        /// What the members' bids for the floor cost (open panels; counted in usage).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        tokens_in: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        tokens_out: u64,
     },
     TurnStarted {
         member_id: MemberId,

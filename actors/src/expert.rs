@@ -8,7 +8,7 @@ use actix::prelude::*;
 use futures::FutureExt;
 
 use crate::domain::{ExpertProfile, MemberId, PanelId, SimulationConfig, TenantId};
-use crate::model::{Bid, BidRequest, ExpertModel, MemoryItem, ModelError, TurnRequest, TurnStream};
+use crate::model::{Bid, BidRequest, ExpertModel, MemoryItem, ModelError, TurnRequest, TurnStream, Usage};
 use crate::panel::strategy::MemberView;
 
 pub struct ExpertActor {
@@ -80,14 +80,14 @@ impl Handler<Remember> for ExpertActor {
 
 /// Open panels: ask whether the member wants to speak this round.
 #[derive(Message)]
-#[rtype(result = "Result<Bid, ModelError>")]
+#[rtype(result = "Result<(Bid, Usage), ModelError>")]
 pub struct RequestBid {
     /// What the member is shown (known ideas included).
     pub view: MemberView,
 }
 
 impl Handler<RequestBid> for ExpertActor {
-    type Result = ResponseFuture<Result<Bid, ModelError>>;
+    type Result = ResponseFuture<Result<(Bid, Usage), ModelError>>;
 
     fn handle(&mut self, msg: RequestBid, _: &mut Context<Self>) -> Self::Result {
         self.model

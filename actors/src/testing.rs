@@ -219,7 +219,7 @@ impl ExpertModel for FlakyModel {
             .boxed()
     }
 
-    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<Bid, ModelError>> {
+    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<(Bid, crate::model::Usage), ModelError>> {
         self.inner.bid(request)
     }
 
@@ -227,7 +227,7 @@ impl ExpertModel for FlakyModel {
         self.inner.draft(request)
     }
 
-    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<crate::event::Verdict, ModelError>> {
+    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<(crate::event::Verdict, crate::model::Usage), ModelError>> {
         self.inner.judge(request)
     }
 }

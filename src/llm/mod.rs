@@ -387,7 +387,7 @@ impl ExpertModel for OpenAiModel {
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed()
     }
 
-    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<Bid, ModelError>> {
+    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<(Bid, Usage), ModelError>> {
         let inner = self.inner.clone();
         async move {
             let model = inner.model_for(request.profile.model.as_ref());
@@ -395,11 +395,12 @@ impl ExpertModel for OpenAiModel {
             let (answer, usage) = inner.complete(&model, &prompt::bid_messages(&request), 40, true).await?;
             inner.record(&request.tenant_id.to_string(), started, usage);
             let value: Value = serde_json::from_str(json_slice(&answer)).unwrap_or(Value::Null);
-            Ok(match (value["speak"].as_bool(), value["urgency"].as_f64()) {
+            let bid = match (value["speak"].as_bool(), value["urgency"].as_f64()) {
                 (Some(false), _) => Bid::Pass,
                 (_, Some(u)) => Bid::Speak(u.clamp(0.0, 1.0)),
                 _ => Bid::Speak(0.5),
-            })
+            };
+            Ok((bid, usage))
         }
         .boxed()
     }
@@ -416,7 +417,7 @@ impl ExpertModel for OpenAiModel {
         .boxed()
     }
 
-    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<Verdict, ModelError>> {
+    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<(Verdict, Usage), ModelError>> {
         let inner = self.inner.clone();
         async move {
             let messages = prompt::judge_messages(&request, inner.settings.context_chars);
@@ -432,13 +433,14 @@ impl ExpertModel for OpenAiModel {
                 _ if pro > con => "pro".into(),
                 _ => "con".into(),
             };
-            Ok(Verdict {
+            let verdict = Verdict {
                 winner,
                 pro_score: pro,
                 con_score: con,
                 margin: ((pro - con).abs() * 10.0).round() / 10.0,
                 rationale: value["rationale"].as_str().unwrap_or_default().to_string(),
-            })
+            };
+            Ok((verdict, usage))
         }
         .boxed()
     }

@@ -87,6 +87,17 @@ async fn a_panel_of_each_type_runs_on_an_openai_compatible_server_with_streamed_
     assert!(frames.iter().any(|f| f["type"] == "token"), "hybrid AI turns stream tokens");
     assert_tokens_rebuild(&frames);
     assert_eq!(app.wait_completed(&key, &id).await["status"], "completed");
+    // Every model call is in the tenant's usage: turns, bids (open), drafts, the judge and the recommendation.
+    let mut recorded = 0;
+    for panel in app.get("/v1/panels?limit=100", &key).await.1["items"].as_array().unwrap() {
+        let events = app.events(&key, panel["id"].as_str().unwrap()).await;
+        if panel["panel_type"] == "open" {
+            assert!(events.iter().any(|e| e["kind"] == "round_started" && e["data"]["tokens_in"].as_u64().unwrap_or(0) > 0), "the bids' cost is recorded");
+        }
+        recorded += events.iter().map(|e| e["data"]["tokens_in"].as_u64().unwrap_or(0) + e["data"]["tokens_out"].as_u64().unwrap_or(0)).sum::<u64>();
+    }
+    let usage = app.get("/v1/usage", &key).await.1;
+    assert_eq!(usage["tokens_in"].as_u64().unwrap() + usage["tokens_out"].as_u64().unwrap(), recorded, "{usage}");
 }
 
 #[actix_web::test]

@@ -177,7 +177,7 @@ impl Handler<Finalize> for ConsensusActor {
         let fallback = state.view.draft.clone();
         let (tenant_id, panel_id) = (self.tenant_id, self.panel_id);
         Box::pin(async move {
-            let (recommendation, usage) = match draft.await {
+            let (recommendation, mut usage) = match draft.await {
                 Ok(d) => (d.text, d.usage),
                 Err(error) => {
                     tracing::warn!(%tenant_id, %panel_id, %error, "final drafting failed, the last draft becomes the recommendation");
@@ -185,7 +185,11 @@ impl Handler<Finalize> for ConsensusActor {
                 }
             };
             let verdict = match judge {
-                Some(judge) => judge.await.map_err(|error| tracing::warn!(%tenant_id, %panel_id, %error, "judging failed")).ok(),
+                Some(judge) => judge.await.map_err(|error| tracing::warn!(%tenant_id, %panel_id, %error, "judging failed")).ok().map(|(verdict, cost)| {
+                    usage.prompt_tokens += cost.prompt_tokens;
+                    usage.completion_tokens += cost.completion_tokens;
+                    verdict
+                }),
                 None => None,
             };
             FinalOutcome { recommendation, consensus, verdict, usage }

@@ -151,9 +151,11 @@ pub trait ExpertModel: Send + Sync + 'static {
     /// Streams one turn: deltas, then `Done` with the full text and rating.
     fn stream_turn(&self, request: TurnRequest) -> TurnStream;
 
-    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<Bid, ModelError>>;
+    /// The bid and what asking for it cost.
+    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<(Bid, Usage), ModelError>>;
 
     fn draft(&self, request: DraftRequest) -> BoxFuture<'static, Result<Drafted, ModelError>>;
 
-    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<Verdict, ModelError>>;
+    /// The verdict and what judging cost.
+    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<(Verdict, Usage), ModelError>>;
 }

@@ -358,12 +358,12 @@ impl ExpertModel for SimulatedModel {
         }
     }
 
-    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<Bid, ModelError>> {
+    fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<(Bid, Usage), ModelError>> {
         let mut rng = rng_for(&request.simulation, &[&request.profile.name, &request.view.round.to_string(), "bid"]);
         let concerns = &request.profile.concerns;
         let new = concerns.iter().filter(|c| !ideas::is_duplicate(&request.view.known_ideas, c)).count();
         let bid = if new == 0 || concerns.is_empty() { Bid::Pass } else { Bid::Speak((0.8 * new as f64 / concerns.len() as f64 + 0.2 * rng.unit()).min(1.0)) };
-        Box::pin(future::ready(Ok(bid)))
+        Box::pin(future::ready(Ok((bid, Usage::default()))))
     }
 
     fn draft(&self, request: DraftRequest) -> BoxFuture<'static, Result<Drafted, ModelError>> {
@@ -372,7 +372,7 @@ impl ExpertModel for SimulatedModel {
         Box::pin(future::ready(Ok(Drafted { text, usage })))
     }
 
-    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<Verdict, ModelError>> {
+    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<(Verdict, Usage), ModelError>> {
         let score = |team: Team| {
             let turns: Vec<_> = request.transcript.iter().filter(|t| t.team == Some(team)).collect();
             if turns.is_empty() {
@@ -402,7 +402,7 @@ impl ExpertModel for SimulatedModel {
                 "{SIMULATED_LABEL} The {side} side argued more convincingly: its points were more specific and better supported, and its rebuttals engaged the other side's strongest claims."
             ),
         };
-        Box::pin(future::ready(Ok(Verdict { winner: winner.to_string(), pro_score: pro, con_score: con, margin, rationale })))
+        Box::pin(future::ready(Ok((Verdict { winner: winner.to_string(), pro_score: pro, con_score: con, margin, rationale }, Usage::default()))))
     }
 }
 

@@ -26,7 +26,7 @@ use crate::domain::{Caller, MemberId, MemberKind, PanelId, PanelStatus, TenantId
 use crate::engine::PanelDeps;
 use crate::event::{Event, EventData, ModeratorActionKind, Phase, TokenDelta};
 use crate::expert::{ExpertActor, Remember, RequestBid, TakeTurn};
-use crate::model::{Bid, MemoryItem, ModelError, TurnChunk, rating};
+use crate::model::{Bid, MemoryItem, ModelError, TurnChunk, Usage, rating};
 use crate::panel::messages::{Command, ExitStatus, GetSnapshot, PanelCommand, PanelError, PanelExited, Shutdown};
 use crate::panel::state::PanelState;
 use crate::panel::strategy::{self, Step};
@@ -196,7 +196,7 @@ impl PanelActor {
                 if bids {
                     self.collect_bids(ctx, round, phase, order);
                 } else {
-                    self.commit(ctx, vec![EventData::RoundStarted { round, phase, order }], Then::Advance, None);
+                    self.commit(ctx, vec![EventData::RoundStarted { round, phase, order, tokens_in: 0, tokens_out: 0 }], Then::Advance, None);
                 }
             }
             Step::Turn { member_id, round, .. } => {
@@ -481,26 +481,34 @@ impl PanelActor {
                 let view = strategy::member_view(&self.state, *member_id, round);
                 let member_id = *member_id;
                 async move {
-                    let bid = match expert {
+                    let (bid, usage) = match expert {
                         // Humans always get the floor; they may still let the deadline pass.
-                        None => Bid::Speak(1.0),
+                        None => (Bid::Speak(1.0), Usage::default()),
                         Some(expert) => match expert.send(RequestBid { view }).await {
-                            Ok(Ok(bid)) => bid,
-                            _ => Bid::Speak(0.5),
+                            Ok(Ok(answer)) => answer,
+                            _ => (Bid::Speak(0.5), Usage::default()),
                         },
                     };
-                    (member_id, bid)
+                    (member_id, bid, usage)
                 }
             })
             .collect();
         let handle = ctx.spawn(futures::future::join_all(bids).into_actor(self).map(move |bids, act, ctx| {
             act.in_flight = None;
-            let mut speakers: Vec<(MemberId, f64)> = bids.iter().filter_map(|(m, b)| if let Bid::Speak(x) = b { Some((*m, *x)) } else { None }).collect();
+            let tokens_in = bids.iter().map(|(_, _, u)| u.prompt_tokens).sum();
+            let tokens_out = bids.iter().map(|(_, _, u)| u.completion_tokens).sum();
+            let mut speakers: Vec<(MemberId, f64)> = bids
+                .iter()
+                .filter_map(|(m, b, _)| match b {
+                    Bid::Speak(x) => Some((*m, *x)),
+                    Bid::Pass => None,
+                })
+                .collect();
             // Highest bid first; equal bids keep the seating order (the sort is stable).
             speakers.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let passers: Vec<MemberId> = bids.iter().filter(|(_, b)| *b == Bid::Pass).map(|(m, _)| *m).collect();
+            let passers: Vec<MemberId> = bids.iter().filter(|(_, b, _)| *b == Bid::Pass).map(|(m, _, _)| *m).collect();
             let order = speakers.iter().map(|(m, _)| *m).chain(passers.iter().copied()).collect();
-            let mut events = vec![EventData::RoundStarted { round, phase, order }];
+            let mut events = vec![EventData::RoundStarted { round, phase, order, tokens_in, tokens_out }];
             events.extend(passers.into_iter().map(|member_id| EventData::TurnSkipped { member_id, round, reason: "passed: nothing new to add".into() }));
             act.commit(ctx, events, Then::Advance, None);
         }));

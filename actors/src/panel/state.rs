@@ -167,7 +167,7 @@ impl PanelState {
         match &event.data {
             EventData::PanelCreated { .. } => return Err(StateError::OutOfOrder { head, got: event.seq }),
             EventData::PanelStarted {} => {}
-            EventData::RoundStarted { round, phase, order } => {
+            EventData::RoundStarted { round, phase, order, .. } => {
                 self.view.rounds.push(RoundView { round: *round, phase: *phase, turns: Vec::new(), stats: None, skipped: Vec::new(), decision: None });
                 self.rounds.push(RoundProgress { order: order.clone(), ..RoundProgress::default() });
             }

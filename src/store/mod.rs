@@ -236,6 +236,11 @@ pub fn usage_deltas(events: &[Event]) -> BTreeMap<String, Usage> {
     months
 }
 
+/// Whether an `Idempotency-Key` recorded at `created` still holds (24 h).
+pub fn idempotency_key_live(created: DateTime<Utc>) -> bool {
+    Utc::now() - created < chrono::Duration::hours(24)
+}
+
 /// `YYYY-MM` of a timestamp.
 pub fn month_of(ts: DateTime<Utc>) -> String {
     format!("{:04}-{:02}", ts.year(), ts.month())

@@ -23,7 +23,6 @@ use super::{
 use crate::catalog::{Expert, ExpertScope};
 
 const MAX_BATCH: usize = 256;
-const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
 enum WriteJob {
     Create { tenant: TenantId, panel: PanelId, event: Box<Event>, body: String, idempotency_key: Option<String>, epoch: u64, reply: oneshot::Sender<StoreResult<CreateOutcome>> },
@@ -159,7 +158,7 @@ async fn run_job(connection: &mut PgConnection, job: &WriteJob) -> StoreResult<O
                     .await?;
                 if let Some(row) = existing {
                     let created: DateTime<Utc> = row.try_get("created_at")?;
-                    if Utc::now() - created < chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS) {
+                    if super::idempotency_key_live(created) {
                         return Ok(Some(CreateOutcome::Existing(PanelId(row.try_get("panel_id")?))));
                     }
                     sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2").bind(tenant.0).bind(key).execute(&mut *connection).await?;
@@ -497,7 +496,7 @@ impl Store for PgStore {
         tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let created: DateTime<Utc> = row.try_get("created_at")?;
-        Ok((Utc::now() - created < chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS)).then(|| row.try_get("panel_id").map(PanelId)).transpose()?)
+        Ok((super::idempotency_key_live(created)).then(|| row.try_get("panel_id").map(PanelId)).transpose()?)
     }
 
     async fn get_panel(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Option<PanelSummary>> {

@@ -24,8 +24,6 @@ use crate::catalog::{Expert, ExpertScope};
 
 /// Jobs the writer takes per transaction at most.
 const MAX_BATCH: usize = 256;
-/// Idempotency keys are honoured for this long.
-const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
 enum WriteJob {
     /// Caps the database's size (`PRAGMA max_page_count` on the writer); `None` lifts the cap.
@@ -237,7 +235,7 @@ async fn try_batch(connection: &mut SqliteConnection, batch: &[WriteJob]) -> Sto
                         .await?;
                     if let Some(row) = row {
                         let created: DateTime<Utc> = row.try_get("created_at")?;
-                        if Utc::now() - created < chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS) {
+                        if super::idempotency_key_live(created) {
                             let existing = PanelId(row.try_get("panel_id")?);
                             keys_seen.insert((tenant.0, key), existing);
                             results.push(Ok(Some(CreateOutcome::Existing(existing))));
@@ -368,7 +366,7 @@ async fn run_job(connection: &mut SqliteConnection, job: &WriteJob) -> StoreResu
                     .await?;
                 if let Some(row) = existing {
                     let created: DateTime<Utc> = row.try_get("created_at")?;
-                    if Utc::now() - created < chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS) {
+                    if super::idempotency_key_live(created) {
                         return Ok(Some(CreateOutcome::Existing(PanelId(row.try_get("panel_id")?))));
                     }
                     sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2").bind(tenant.0).bind(key).execute(&mut *connection).await?;
@@ -685,7 +683,7 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT panel_id, created_at FROM idempotency_keys WHERE tenant_id = $1 AND key = $2").bind(tenant.0).bind(key).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         let created: DateTime<Utc> = row.try_get("created_at")?;
-        Ok((Utc::now() - created < chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS)).then(|| row.try_get("panel_id").map(PanelId)).transpose()?)
+        Ok((super::idempotency_key_live(created)).then(|| row.try_get("panel_id").map(PanelId)).transpose()?)
     }
 
     async fn get_panel(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Option<PanelSummary>> {

@@ -297,17 +297,22 @@ pub async fn start_binary(data_dir: &Path, admin_key: &str, env: &[(&str, &str)]
         .stderr(Stdio::null())
         .spawn()
         .expect("the server binary starts");
-    let stdout = child.stdout.take().unwrap();
+    let address = announced_address(&mut child).await;
+    let app = TestApp::remote(address, admin_key.to_string());
+    Server { child, app }
+}
+
+/// Reads a started server's stdout (piped) up to its `listening on` line and
+/// returns the address; the rest is drained so it never blocks on the pipe.
+pub async fn announced_address(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout is piped");
     let address = tokio::task::spawn_blocking(move || {
         let mut lines = BufReader::new(stdout).lines();
         let address = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix("listening on http://").map(str::to_string));
-        // Keep draining so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         address
     });
-    let address = tokio::time::timeout(Duration::from_secs(30), address).await.expect("the server announces itself").unwrap().expect("listening line");
-    let app = TestApp::remote(address, admin_key.to_string());
-    Server { child, app }
+    tokio::time::timeout(Duration::from_secs(30), address).await.expect("the server announces itself").unwrap().expect("listening line")
 }
 
 /// A gauge or counter from the server's `/metrics`.

@@ -1,6 +1,5 @@
 //! Several server processes on one PostgreSQL and one Redis.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -83,14 +82,7 @@ impl Cluster {
             .stderr(if std::env::var("TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
             .spawn()
             .expect("the server binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let address = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let address = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix("listening on http://").map(str::to_string));
-            std::thread::spawn(move || for _ in lines {});
-            address
-        });
-        let address = tokio::time::timeout(Duration::from_secs(30), address).await.expect("the node starts").unwrap().expect("listening line");
+        let address = announced_address(&mut child).await;
         Node { child, app: TestApp::remote(address, self.admin_key.clone()) }
     }
 }

@@ -28,6 +28,18 @@ pub fn policy(settings: &Settings, tenant: &TenantRecord) -> TenantPolicy {
     TenantPolicy { max_concurrent_panels: effective_limits(settings, tenant).max_concurrent_panels, suspended: tenant.status == TenantStatus::Suspended }
 }
 
+/// Applies a tenant's changed record on this node (the node that changed it,
+/// and every other one when told): cached credentials are dropped, running
+/// panels get the new limits (suspension pauses them, reactivation resumes
+/// them), and a suspended tenant's open sockets close with 1008.
+pub fn apply_tenant_change(state: &crate::state::AppState, tenant: &TenantRecord) {
+    state.auth.invalidate_tenant(tenant.id);
+    state.engine.update_policy(tenant.id, policy(&state.settings, tenant));
+    if tenant.status == TenantStatus::Suspended {
+        state.sessions.close_tenant(tenant.id, 1008, "tenant suspended");
+    }
+}
+
 /// Requests per tenant per minute, on this node.
 #[derive(Default)]
 pub struct RateLimiter {

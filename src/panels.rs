@@ -160,7 +160,7 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
     // tenant's limits say now (a retry is not a new panel).
     if let Some(key) = &idempotency_key {
         if let Some(existing) = state.store.idempotent_panel(tenant, key).await? {
-            return Ok(((*get_committed(state, tenant, existing).await?).clone(), true));
+            return Ok(((*get(state, tenant, existing, Read::Committed).await?).clone(), true));
         }
     }
     let request = parse_create(body)?;
@@ -261,26 +261,26 @@ async fn find_expert(state: &AppState, tenant: TenantId, id: ExpertId) -> Result
     Ok(state.store.get_expert(tenant, id).await?)
 }
 
-/// A panel of the caller's tenant, live when it runs here (else from its
-/// log), with the text so far of a turn in progress: what a WebSocket
-/// subscription starts from.
-pub async fn get(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<PanelView, ApiError> {
-    if let Some(view) = state.engine.snapshot(tenant, panel).await? {
-        return Ok(view);
-    }
-    if state.store.get_panel(tenant, panel).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(state.engine.panel_view(tenant, panel).await?)
+/// How fresh a read of a panel must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// As of its last committed event: a panel running here is read from the
+    /// view its actor publishes after each commit, with no message to the
+    /// actor, so a busy panel never slows a read (`GET /v1/panels/{id}`).
+    Committed,
+    /// Asks the panel's actor, for the text so far of a turn in progress
+    /// (WebSocket snapshots, `?live=true`).
+    Live,
 }
 
-/// The panel as of its last committed event, for `GET /v1/panels/{id}`: a
-/// panel running here is read from the view its actor publishes after each
-/// commit (no message to the actor, so a busy panel never slows a read);
-/// any other from the log. The text of a turn still streaming is not in it;
-/// a WebSocket `subscribed` snapshot (see [`get`]) has it.
-pub async fn get_committed(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<std::sync::Arc<PanelView>, ApiError> {
-    if let Some(view) = state.engine.durable_snapshot(tenant, panel) {
+/// A panel of the caller's tenant: from its actor when it runs here, else
+/// rebuilt from its log.
+pub async fn get(state: &AppState, tenant: TenantId, panel: PanelId, read: Read) -> Result<std::sync::Arc<PanelView>, ApiError> {
+    let running = match read {
+        Read::Committed => state.engine.durable_snapshot(tenant, panel),
+        Read::Live => state.engine.snapshot(tenant, panel).await?.map(std::sync::Arc::new),
+    };
+    if let Some(view) = running {
         return Ok(view);
     }
     if state.store.get_panel(tenant, panel).await?.is_none() {

@@ -86,6 +86,10 @@ pub struct Verdict {
     pub rationale: String,
 }
 
+/// `turn_aborted.reason` of a turn the model failed mid-way: it counts
+/// towards the member's attempts, and as progress for the restart budget.
+pub const ABORTED_BY_MODEL_ERROR: &str = "model_error";
+
 /// The kinds of durable event and their data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
@@ -134,7 +138,7 @@ pub enum EventData {
         reason: String,
     },
     /// A started turn that will not complete: its streamed text is void.
-    /// `reason`: `paused`, `interrupted` (a restart), `model_error`,
+    /// `reason`: `paused`, `interrupted` (a restart), [`ABORTED_BY_MODEL_ERROR`],
     /// `round_ended`, `finished`, `cancelled`.
     TurnAborted {
         member_id: MemberId,

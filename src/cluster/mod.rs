@@ -558,12 +558,10 @@ async fn handle_inbound(state: &crate::state::AppState, cluster: &Arc<Cluster>, 
                 state.auth.invalidate_keys();
                 state.sessions.close_key(key, 1008, "api key revoked");
             } else if let Some(tenant) = text.strip_prefix("tenant ").and_then(|t| t.parse::<TenantId>().ok()) {
-                state.auth.invalidate_tenant(tenant);
-                if let Ok(Some(record)) = state.store.get_tenant(tenant).await {
-                    state.engine.update_policy(tenant, crate::limits::policy(&state.settings, &record));
-                    if record.status == crate::store::TenantStatus::Suspended {
-                        state.sessions.close_tenant(tenant, 1008, "tenant suspended");
-                    }
+                match state.store.get_tenant(tenant).await {
+                    Ok(Some(record)) => crate::limits::apply_tenant_change(state, &record),
+                    // Not readable now: at least nothing stale is served from the cache.
+                    _ => state.auth.invalidate_tenant(tenant),
                 }
             }
         }

@@ -10,7 +10,7 @@ use crate::auth::{generate_key, hash_key, key_prefix};
 use crate::configuration::LimitOverrides;
 use crate::error::ApiError;
 use crate::extract::PlatformAdmin;
-use crate::limits::{effective_limits, policy};
+use crate::limits::effective_limits;
 use crate::state::AppState;
 use crate::store::{Branding, KeyRecord, Role, TenantPatch, TenantRecord, TenantStatus, Tier};
 use crate::validation::Body;
@@ -104,13 +104,7 @@ pub async fn update_tenant(_: PlatformAdmin, state: web::Data<AppState>, id: web
     let patch = TenantPatch { status: body.optional("status"), tier: body.optional("tier"), limits: body.optional("limits"), branding: None };
     body.finish()?;
     let tenant = state.store.update_tenant(id, &patch).await?.ok_or(ApiError::NotFound)?;
-    state.auth.invalidate_tenant(id);
-    // Suspension pauses the tenant's running panels; reactivation resumes them.
-    state.engine.update_policy(id, policy(&state.settings, &tenant));
-    // A suspended tenant's requests get 403 from now on; its open sockets close with 1008.
-    if tenant.status == TenantStatus::Suspended {
-        state.sessions.close_tenant(id, 1008, "tenant suspended");
-    }
+    crate::limits::apply_tenant_change(&state, &tenant);
     if let Some(cluster) = &state.cluster {
         cluster.broadcast_control(&format!("tenant {id}")).await;
     }

@@ -72,10 +72,8 @@ pub struct GetQuery {
 /// actor; `?live=true` asks the actor, for the text so far of a turn in progress.
 pub async fn get_panel(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, query: web::Query<GetQuery>) -> Result<HttpResponse, ApiError> {
     let panel = panel_span(PanelId(path_id(&id)?));
-    if query.live == Some(true) {
-        return Ok(HttpResponse::Ok().json(panels::get(&state, principal.tenant_id(), panel).await?));
-    }
-    Ok(HttpResponse::Ok().json(&*panels::get_committed(&state, principal.tenant_id(), panel).await?))
+    let read = if query.live == Some(true) { panels::Read::Live } else { panels::Read::Committed };
+    Ok(HttpResponse::Ok().json(&*panels::get(&state, principal.tenant_id(), panel, read).await?))
 }
 
 #[derive(Deserialize)]

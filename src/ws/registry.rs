@@ -62,29 +62,25 @@ impl SessionRegistry {
         self.sessions.len()
     }
 
-    /// Closes every socket of a key.
+    /// Closes every socket of a key (revocation).
     pub fn close_key(&self, key_id: KeyId, code: u16, reason: &str) -> usize {
-        let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().filter(|e| e.key_id == key_id).map(|e| e.addr.clone()).collect();
-        for addr in &targets {
-            // One close per socket, once: bounded.
-            addr.do_send(CloseSession { code, reason: reason.to_string() });
-        }
-        targets.len()
+        self.close_where(|e| e.key_id == key_id, code, reason)
     }
 
     /// Closes every socket of a tenant (suspension).
     pub fn close_tenant(&self, tenant_id: TenantId, code: u16, reason: &str) -> usize {
-        let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().filter(|e| e.tenant_id == tenant_id).map(|e| e.addr.clone()).collect();
-        for addr in &targets {
-            addr.do_send(CloseSession { code, reason: reason.to_string() });
-        }
-        targets.len()
+        self.close_where(|e| e.tenant_id == tenant_id, code, reason)
     }
 
     /// Closes every socket (shutdown).
     pub fn close_all(&self, code: u16, reason: &str) -> usize {
-        let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().map(|e| e.addr.clone()).collect();
+        self.close_where(|_| true, code, reason)
+    }
+
+    fn close_where(&self, select: impl Fn(&Entry) -> bool, code: u16, reason: &str) -> usize {
+        let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().filter(|e| select(e)).map(|e| e.addr.clone()).collect();
         for addr in &targets {
+            // One close per socket, once: bounded.
             addr.do_send(CloseSession { code, reason: reason.to_string() });
         }
         targets.len()

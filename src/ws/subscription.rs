@@ -149,7 +149,7 @@ impl Subscription {
         }
         // The receiver first: what is committed from now on reaches it.
         let mut live = self.state.bus.subscribe(panel);
-        let snapshot = match panels::get(&self.state, tenant, panel).await {
+        let snapshot = match panels::get(&self.state, tenant, panel, panels::Read::Live).await {
             Ok(view) => view,
             Err(e) => {
                 self.outbox.error(self.reference.as_ref(), e.code(), &e.public_message(), Some(panel));

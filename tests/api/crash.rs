@@ -1,7 +1,6 @@
 //! The real server binary as a subprocess: killed (SIGKILL) or stopped
 //! (SIGTERM) mid-panel and started again on the same database.
 
-use std::collections::HashSet;
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -77,11 +76,7 @@ async fn assert_all_complete(app: &TestApp, key: &str, ids: &[String]) {
         let events = app.events(key, id).await;
         assert_contiguous(&events, 0);
         assert_eq!(events.last().unwrap()["kind"], "panel_completed");
-        for round in panel["rounds"].as_array().unwrap() {
-            let speakers: Vec<&str> = round["turns"].as_array().unwrap().iter().map(|t| t["member_id"].as_str().unwrap()).collect();
-            let distinct: HashSet<&&str> = speakers.iter().collect();
-            assert_eq!(distinct.len(), speakers.len(), "no turn recorded twice in panel {id}");
-        }
+        assert_no_turn_twice(&panel);
     }
 }
 

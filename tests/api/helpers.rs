@@ -444,7 +444,23 @@ pub fn is_event(frame: &Value, kind: &str) -> bool {
 }
 
 pub fn is_terminal(frame: &Value) -> bool {
-    frame["type"] == "event" && matches!(frame["kind"].as_str(), Some("panel_completed" | "panel_failed" | "panel_cancelled"))
+    frame["type"] == "event" && ends_panel(frame)
+}
+
+/// Whether an event (a frame or a logged event) is one that ends its panel.
+pub fn ends_panel(event: &Value) -> bool {
+    matches!(event["kind"].as_str(), Some("panel_completed" | "panel_failed" | "panel_cancelled"))
+}
+
+/// Checks that no member has two turns in one round of a panel.
+pub fn assert_no_turn_twice(panel: &Value) {
+    for round in panel["rounds"].as_array().unwrap() {
+        let mut speakers: Vec<&str> = round["turns"].as_array().unwrap().iter().map(|t| t["member_id"].as_str().unwrap()).collect();
+        let n = speakers.len();
+        speakers.sort();
+        speakers.dedup();
+        assert_eq!(speakers.len(), n, "no turn recorded twice: {panel}");
+    }
 }
 
 /// Checks seqs rise by one without gaps from `from + 1`.

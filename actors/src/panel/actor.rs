@@ -339,7 +339,7 @@ impl PanelActor {
     }
 
     fn after_event(&mut self, event: &Event) {
-        if matches!(&event.data, EventData::TurnAborted { reason, .. } if reason == "model_error") {
+        if matches!(&event.data, EventData::TurnAborted { reason, .. } if reason == crate::event::ABORTED_BY_MODEL_ERROR) {
             self.turns_ended += 1;
         }
         if let EventData::TurnCompleted { member_id, round, text, rating, confidence, .. } = &event.data {
@@ -469,7 +469,7 @@ impl PanelActor {
     fn fail_turn(&mut self, ctx: &mut Context<Self>, member_id: MemberId, round: u32, error: String) {
         tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %member_id, round, %error, "turn failed");
         self.cancel_in_flight(ctx);
-        let data = EventData::TurnAborted { member_id, round, reason: "model_error".into(), error: Some(error.clone()) };
+        let data = EventData::TurnAborted { member_id, round, reason: crate::event::ABORTED_BY_MODEL_ERROR.into(), error: Some(error.clone()) };
         self.commit(ctx, vec![data], Then::Crash(format!("turn failed: {error}")), None);
     }
 

@@ -205,7 +205,7 @@ impl PanelState {
             }
             EventData::TurnAborted { member_id, reason, .. } => {
                 self.close_turn(*member_id);
-                if reason == "model_error" {
+                if reason == crate::event::ABORTED_BY_MODEL_ERROR {
                     if let Some(progress) = self.rounds.last_mut() {
                         *progress.model_failures.entry(*member_id).or_default() += 1;
                     }

@@ -109,6 +109,13 @@ impl TerminalPublisher {
                 None => self.dim(&format!("\n-- round {round} complete (no ratings yet) -> {decision:?}")),
             },
             EventData::ConsensusUpdated { consensus } => self.dim(&format!("   consensus: {:?} (agreement {:.2})", consensus.level, consensus.agreement)),
+            EventData::FeedbackUpdated { feedback, .. } => self.dim(&format!(
+                "\n-- the facilitator's synthesis of round {}: {} for, {} against, {} open",
+                feedback.round,
+                feedback.arguments_for.len(),
+                feedback.arguments_against.len(),
+                feedback.open_questions.len()
+            )),
             EventData::DraftUpdated { draft, .. } => format!("\n{} {draft}", self.bold("Draft:")),
             EventData::PanelPaused { reason } => format!("\n(paused: {reason})"),
             EventData::PanelResumed {} => "\n(resumed)".to_string(),

@@ -89,6 +89,7 @@ pub struct LlmSettings {
     pub stall_timeout_s: u64,
     pub max_retries: u32,
     pub structured_output: String,
+    pub max_concurrent_requests: usize,
     pub context_chars: usize,
     pub breaker_failures: u32,
     pub breaker_cooldown_s: u64,
@@ -182,7 +183,10 @@ impl Settings {
         }
         anyhow::ensure!(matches!(self.llm.provider.as_str(), "simulated" | "openai"), "settings: llm.provider must be simulated or openai");
         anyhow::ensure!(matches!(self.log.format.as_str(), "pretty" | "json"), "settings: log.format must be pretty or json");
-        anyhow::ensure!(matches!(self.llm.structured_output.as_str(), "auto" | "json_schema" | "trailer"), "settings: llm.structured_output must be auto, json_schema or trailer");
+        anyhow::ensure!(
+            matches!(self.llm.structured_output.as_str(), "auto" | "json_schema" | "json_object" | "trailer"),
+            "settings: llm.structured_output must be auto, json_schema, json_object or trailer"
+        );
         anyhow::ensure!(self.ws.outbound_queue >= 8 && self.ws.panel_buffer >= 16, "settings: ws queues are too small");
         anyhow::ensure!(self.ws.max_frame_bytes >= 1024, "settings: ws.max_frame_bytes must be at least 1024");
         Ok(())

@@ -56,6 +56,25 @@ impl PanelType {
     pub fn default_consensus_method(self) -> ConsensusMethod {
         ConsensusMethod::RandUcla
     }
+
+    /// Whether a round of this flow (a hybrid panel's base flow) asks its
+    /// members for ratings: delphi every round, the others from round 2 (the
+    /// socratic questioner never). Round 1 is for independent positions.
+    pub fn round_asks_ratings(self, round: u32) -> bool {
+        match self {
+            PanelType::Delphi => true,
+            _ => round >= 2,
+        }
+    }
+
+    /// Whether the members of a round speak without seeing each other's turns
+    /// of that round: the independent positions of round 1 (opening
+    /// statements, delphi's first ratings, adversarial openings, the answers
+    /// to the socratic question). Open brainstorming builds on the ideas
+    /// collected, so its rounds are never independent.
+    pub fn round_is_independent(self, round: u32) -> bool {
+        round == 1 && self != PanelType::Open
+    }
 }
 
 impl std::str::FromStr for PanelType {
@@ -166,6 +185,16 @@ pub struct Member {
     /// Human members: the only key (besides moderators) allowed to speak for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<KeyId>,
+}
+
+/// What the ratings of a round are of: the question (or proposal) as asked,
+/// in a round that has no draft yet, or the draft recommendation the members
+/// were shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingTarget {
+    Question,
+    Draft,
 }
 
 /// What an AI member brings: its persona and the knobs of the simulated model.

@@ -184,6 +184,16 @@ pub enum EventData {
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_out: u64,
     },
+    /// Delphi: the facilitator's synthesis of a round's anonymous rationales,
+    /// which the next round's members are shown with the statistics.
+    FeedbackUpdated {
+        round: u32,
+        feedback: crate::panel::feedback::Feedback,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        tokens_in: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        tokens_out: u64,
+    },
     PanelPaused {
         reason: String,
     },
@@ -218,7 +228,7 @@ fn continue_decision() -> RoundDecision {
 }
 
 /// Every event kind, as in [`EventData::kind`].
-pub const EVENT_KINDS: [&str; 18] = [
+pub const EVENT_KINDS: [&str; 19] = [
     "panel_created",
     "panel_started",
     "round_started",
@@ -232,6 +242,7 @@ pub const EVENT_KINDS: [&str; 18] = [
     "round_completed",
     "consensus_updated",
     "draft_updated",
+    "feedback_updated",
     "panel_paused",
     "panel_resumed",
     "panel_completed",
@@ -256,6 +267,7 @@ impl EventData {
             EventData::RoundCompleted { .. } => "round_completed",
             EventData::ConsensusUpdated { .. } => "consensus_updated",
             EventData::DraftUpdated { .. } => "draft_updated",
+            EventData::FeedbackUpdated { .. } => "feedback_updated",
             EventData::PanelPaused { .. } => "panel_paused",
             EventData::PanelResumed {} => "panel_resumed",
             EventData::PanelCompleted { .. } => "panel_completed",

@@ -1,15 +1,36 @@
 //! `ExpertActor`: one per AI member of a running panel. It holds the
 //! member's persona and memory of its own turns and produces turns and bids
 //! through the model port. It lives on its panel's arbiter.
+//!
+//! Independent positions (round 1) may be prepared ahead: the panel sends
+//! [`PrepareTurn`] to every member of the round at once, each expert starts
+//! its model call and buffers what streams in, and when the member's turn
+//! comes [`TakeTurn`] replays the buffer and continues live, so clients
+//! still see one turn at a time in the declared order. A prepared turn is
+//! used only when the member would be shown exactly the same view (a
+//! moderator's injection in between, for example, runs it afresh).
 
 use std::sync::Arc;
 
 use actix::prelude::*;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::mpsc;
 
 use crate::domain::{ExpertProfile, MemberId, PanelId, SimulationConfig, TenantId};
-use crate::model::{Bid, BidRequest, ExpertModel, MemoryItem, ModelError, TurnRequest, TurnStream, Usage};
+use crate::model::{Bid, BidRequest, ExpertModel, MemoryItem, ModelError, TurnChunk, TurnRequest, TurnStream, Usage};
 use crate::panel::strategy::MemberView;
+
+/// Chunks a prepared turn may buffer before its model call waits (a turn is
+/// bounded by the model's `max_tokens`, so this is rarely reached).
+const PREPARED_CHUNKS: usize = 4096;
+
+/// A turn started ahead of its place in the speaking order.
+struct Prepared {
+    view: MemberView,
+    attempt: u32,
+    chunks: mpsc::Receiver<Result<TurnChunk, ModelError>>,
+    handle: SpawnHandle,
+}
 
 pub struct ExpertActor {
     tenant_id: TenantId,
@@ -18,11 +39,25 @@ pub struct ExpertActor {
     model: Arc<dyn ExpertModel>,
     simulation: SimulationConfig,
     memory: Vec<MemoryItem>,
+    prepared: Option<Prepared>,
 }
 
 impl ExpertActor {
     pub fn new(tenant_id: TenantId, panel_id: PanelId, profile: ExpertProfile, model: Arc<dyn ExpertModel>, simulation: SimulationConfig, memory: Vec<MemoryItem>) -> Self {
-        Self { tenant_id, panel_id, profile, model, simulation, memory }
+        Self { tenant_id, panel_id, profile, model, simulation, memory, prepared: None }
+    }
+
+    fn request(&self, view: MemberView, attempt: u32) -> TurnRequest {
+        TurnRequest {
+            tenant_id: self.tenant_id,
+            panel_id: self.panel_id,
+            member_id: self.profile.member_id,
+            profile: self.profile.clone(),
+            view,
+            memory: self.memory.clone(),
+            simulation: self.simulation.clone(),
+            attempt,
+        }
     }
 
     pub fn member_id(&self) -> MemberId {
@@ -47,18 +82,48 @@ pub struct TakeTurn {
 impl Handler<TakeTurn> for ExpertActor {
     type Result = MessageResult<TakeTurn>;
 
-    fn handle(&mut self, msg: TakeTurn, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: TakeTurn, ctx: &mut Context<Self>) -> Self::Result {
         tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, member_id = %self.profile.member_id, round = msg.view.round, attempt = msg.attempt, "expert takes a turn");
-        MessageResult(self.model.stream_turn(TurnRequest {
-            tenant_id: self.tenant_id,
-            panel_id: self.panel_id,
-            member_id: self.profile.member_id,
-            profile: self.profile.clone(),
-            view: msg.view,
-            memory: self.memory.clone(),
-            simulation: self.simulation.clone(),
-            attempt: msg.attempt,
-        }))
+        if let Some(prepared) = self.prepared.take() {
+            if prepared.view == msg.view && prepared.attempt == msg.attempt {
+                let chunks = futures::stream::unfold(prepared.chunks, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+                return MessageResult(chunks.boxed());
+            }
+            // Prepared for another view: its call is cancelled with its buffer.
+            ctx.cancel_future(prepared.handle);
+        }
+        MessageResult(self.model.stream_turn(self.request(msg.view, msg.attempt)))
+    }
+}
+
+/// Start a turn ahead of its place in the order (independent positions).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PrepareTurn {
+    /// What the member will be shown when its turn comes.
+    pub view: MemberView,
+    /// Which attempt at this turn (1 = first).
+    pub attempt: u32,
+}
+
+impl Handler<PrepareTurn> for ExpertActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PrepareTurn, ctx: &mut Context<Self>) {
+        if let Some(old) = self.prepared.take() {
+            ctx.cancel_future(old.handle);
+        }
+        let (tx, rx) = mpsc::channel(PREPARED_CHUNKS);
+        let mut stream = self.model.stream_turn(self.request(msg.view.clone(), msg.attempt));
+        let forward = async move {
+            while let Some(chunk) = stream.next().await {
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let handle = ctx.spawn(forward.into_actor(self));
+        self.prepared = Some(Prepared { view: msg.view, attempt: msg.attempt, chunks: rx, handle });
     }
 }
 

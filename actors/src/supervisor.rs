@@ -366,8 +366,12 @@ impl Handler<PanelExited> for TenantSupervisor {
                 self.forget(msg.panel_id);
             }
             ExitStatus::Stopped | ExitStatus::Relinquished => self.forget(msg.panel_id),
-            ExitStatus::Crashed(_) if self.shutting_down => self.forget(msg.panel_id),
+            ExitStatus::Crashed(_) | ExitStatus::Panicked if self.shutting_down => self.forget(msg.panel_id),
             ExitStatus::Crashed(reason) => self.on_crash(ctx, msg.panel_id, reason, msg.turns_ended),
+            ExitStatus::Panicked => {
+                tracing::error!(tenant_id = %self.tenant_id, panel_id = %msg.panel_id, "panel actor panicked; restarting it from its log");
+                self.on_crash(ctx, msg.panel_id, "the panel actor panicked".into(), msg.turns_ended)
+            }
         }
     }
 }

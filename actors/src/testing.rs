@@ -180,6 +180,8 @@ pub struct FlakyModel {
     inner: Arc<dyn ExpertModel>,
     failing_turns: AtomicU32,
     after_deltas: usize,
+    /// Turn streams that panic when the panel polls them (a bug's stand-in).
+    panicking_turns: AtomicU32,
     /// Turn streams started so far.
     pub turns_started: AtomicU32,
 }
@@ -187,7 +189,14 @@ pub struct FlakyModel {
 impl FlakyModel {
     /// Fails the next `failing_turns` turns (u32::MAX: every turn).
     pub fn new(inner: Arc<dyn ExpertModel>, failing_turns: u32, after_deltas: usize) -> Self {
-        Self { inner, failing_turns: AtomicU32::new(failing_turns), after_deltas, turns_started: AtomicU32::new(0) }
+        Self { inner, failing_turns: AtomicU32::new(failing_turns), after_deltas, panicking_turns: AtomicU32::new(0), turns_started: AtomicU32::new(0) }
+    }
+
+    /// A model whose next `n` turn streams panic inside the panel actor that polls them.
+    pub fn panicking(inner: Arc<dyn ExpertModel>, n: u32) -> Self {
+        let model = Self::new(inner, 0, 0);
+        model.panicking_turns.store(n, Ordering::SeqCst);
+        model
     }
 }
 
@@ -204,8 +213,15 @@ impl ExpertModel for FlakyModel {
         self.inner.available()
     }
 
+    fn concurrent_turns(&self) -> bool {
+        self.inner.concurrent_turns()
+    }
+
     fn stream_turn(&self, request: TurnRequest) -> TurnStream {
         self.turns_started.fetch_add(1, Ordering::SeqCst);
+        if self.panicking_turns.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return stream::once(future::lazy(|_| -> Result<TurnChunk, ModelError> { panic!("injected panic while the panel reads a turn") })).boxed();
+        }
         let fail = self.failing_turns.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| if n == u32::MAX { Some(n) } else { n.checked_sub(1) }).is_ok();
         let inner = self.inner.stream_turn(request);
         if !fail {
@@ -229,5 +245,9 @@ impl ExpertModel for FlakyModel {
 
     fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<(crate::event::Verdict, crate::model::Usage), ModelError>> {
         self.inner.judge(request)
+    }
+
+    fn synthesize(&self, request: crate::model::SynthesisRequest) -> BoxFuture<'static, Result<(crate::panel::feedback::Feedback, crate::model::Usage), ModelError>> {
+        self.inner.synthesize(request)
     }
 }

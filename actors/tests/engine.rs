@@ -469,6 +469,20 @@ async fn a_panel_whose_model_fails_mid_turn_is_restarted_from_its_log_and_comple
 }
 
 #[actix::test]
+async fn a_panel_actor_that_panics_is_restarted_from_its_log_and_completes() {
+    // The panic happens inside the panel actor (it polls the turn's stream): a
+    // crash the supervisor restarts from the log, never a silent stop.
+    let model = Arc::new(FlakyModel::panicking(Arc::new(SimulatedModel::new()), 1));
+    let h = harness_with(model, 2);
+    let p = h.run(new_panel(h.tenant, PanelType::Structured, ai_members(3))).await;
+    assert_gapless(&p.events);
+    assert_eq!(p.events.last().unwrap().data.kind(), "panel_completed", "{:?}", kinds(&p.events));
+    assert!(p.events.iter().any(|e| matches!(&e.data, EventData::TurnAborted { reason, .. } if reason == "interrupted")), "the cut-off turn is voided and runs again");
+    let stats = h.engine.tenant_stats(h.tenant).await.unwrap();
+    assert_eq!(stats.restarts, 1, "{stats:?}");
+}
+
+#[actix::test]
 async fn a_panel_whose_model_keeps_failing_skips_its_members_and_fails_when_too_few_can_speak() {
     // More turns fail than the restart budget allows crashes: a model error is not a crash loop.
     let flaky = Arc::new(FlakyModel::new(Arc::new(SimulatedModel::new()), u32::MAX, 1));

@@ -80,6 +80,12 @@ impl CircuitBreaker {
         };
     }
 
+    /// Opens at once: the backend cannot be reached at all (connection
+    /// refused), so no call should go out until the cooldown has passed.
+    pub fn trip(&self) {
+        *self.lock() = State::Open { until: Instant::now() + self.cooldown };
+    }
+
     pub fn is_open(&self) -> bool {
         !matches!(*self.lock(), State::Closed { .. })
     }
@@ -104,6 +110,17 @@ mod tests {
         assert!(!breaker.allow_at(later), "only one");
         breaker.success();
         assert!(breaker.allow_at(later));
+        assert!(!breaker.is_open());
+    }
+
+    #[test]
+    fn a_trip_opens_it_at_once_until_the_cooldown() {
+        let breaker = CircuitBreaker::new(5, Duration::from_millis(50));
+        breaker.trip();
+        assert!(!breaker.allow() && !breaker.available());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(breaker.available() && breaker.allow());
+        breaker.success();
         assert!(!breaker.is_open());
     }
 

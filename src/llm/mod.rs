@@ -18,13 +18,18 @@ pub mod prompt;
 pub mod retry;
 pub mod stream;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+use askpanel_actors::domain::RatingTarget;
 use askpanel_actors::event::Verdict;
 use askpanel_actors::model::rating::parse_trailer;
-use askpanel_actors::model::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, TurnChunk, TurnOutput, TurnRequest, TurnStream, Usage};
+use askpanel_actors::model::{
+    Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, SynthesisRequest, TurnChunk, TurnOutput, TurnRequest, TurnStream, Usage,
+};
+use askpanel_actors::panel::feedback::{Feedback, MAX_ARGUMENTS};
 use askpanel_actors::panel::ideas::extract_ideas;
 use askpanel_actors::panel::strategy::TurnTask;
 use async_openai::Client;
@@ -41,20 +46,42 @@ use crate::configuration::LlmSettings;
 use crate::metrics::Metrics;
 use breaker::CircuitBreaker;
 use prompt::{Message, RatingFormat};
-use stream::{JsonTextExtractor, TrailerFilter};
+use stream::TurnReader;
 
-/// Whether the server accepts a request feature; learned from its answers.
+/// Whether the server accepts `stream_options`; learned from its answers.
 const UNKNOWN: u8 = 0;
 const SUPPORTED: u8 = 1;
 const UNSUPPORTED: u8 = 2;
+
+/// Models whose learned output format is remembered (beyond it, learning
+/// starts over from the configured format: bounded by construction).
+const MAX_LEARNED_MODELS: usize = 64;
+/// JSON asked for and prose received this many times in a row: the server
+/// ignores the request, so ask for the trailer.
+const IGNORED_BEFORE_STEP_DOWN: u32 = 2;
+
+/// The output formats, best first.
+const LADDER: [RatingFormat; 3] = [RatingFormat::Json, RatingFormat::JsonObject, RatingFormat::Trailer];
+
+/// What a server and model take, learned per model from their answers.
+#[derive(Clone, Copy, Debug)]
+struct Learned {
+    format: RatingFormat,
+    /// JSON answers that came back as prose, in a row.
+    ignored: u32,
+}
 
 struct Inner {
     client: Client<OpenAIConfig>,
     settings: LlmSettings,
     breaker: CircuitBreaker,
     metrics: Arc<Metrics>,
-    json_schema: AtomicU8,
+    /// The configured starting format.
+    start_format: RatingFormat,
+    learned: std::sync::Mutex<HashMap<String, Learned>>,
     stream_usage: AtomicU8,
+    /// Bounds the calls in flight (`llm.max_concurrent_requests`).
+    slots: Option<tokio::sync::Semaphore>,
 }
 
 /// The OpenAI-compatible expert model.
@@ -127,9 +154,56 @@ fn model_error(error: &OpenAIError) -> ModelError {
     })
 }
 
+/// Whether an error means the server cannot be reached at all (down,
+/// restarting): not the turn's fault, so the breaker opens at once and the
+/// panel waits for the server instead of spending the member's attempts.
+fn unreachable(error: &OpenAIError) -> bool {
+    match error {
+        OpenAIError::Reqwest(e) => e.is_connect() || std::error::Error::source(e).is_some_and(|s| s.to_string().to_lowercase().contains("connection refused")),
+        _ => false,
+    }
+}
+
+/// The error of a failed call, after telling the breaker.
+fn failed(breaker: &CircuitBreaker, error: &OpenAIError) -> ModelError {
+    if unreachable(error) {
+        breaker.trip();
+        return ModelError::Unavailable(format!("the model server cannot be reached: {}", error.to_string().chars().take(200).collect::<String>()));
+    }
+    breaker.failure();
+    model_error(error)
+}
+
 /// Whether an error says the server does not know a request field.
 fn rejects(error: &OpenAIError, field: &str) -> bool {
     matches!(error, OpenAIError::ApiError(api) if api.status_code.as_u16() == 400 || api.status_code.as_u16() == 422) && error.to_string().to_lowercase().contains(field)
+}
+
+/// Whether an error to a request that asked for an output format may be the
+/// server refusing that format. Servers refuse in many ways (400, 422, 500
+/// with a validation message, 501); rate limits, gateway errors, timeouts
+/// and broken connections are outages, not refusals.
+fn refuses_format(error: &OpenAIError) -> bool {
+    match error {
+        OpenAIError::ApiError(api) => matches!(api.status_code.as_u16(), 400 | 404 | 415 | 422 | 500 | 501),
+        OpenAIError::JSONDeserialize(..) => true,
+        _ => false,
+    }
+}
+
+/// The format to try after `format` is refused.
+fn next_format(format: RatingFormat) -> RatingFormat {
+    LADDER.iter().position(|f| *f == format).and_then(|i| LADDER.get(i + 1)).copied().unwrap_or(RatingFormat::Trailer)
+}
+
+/// The `response_format` of a request in a format.
+fn response_format(format: RatingFormat, target: RatingTarget) -> Option<Value> {
+    match format {
+        RatingFormat::Json => Some(json!({"type": "json_schema", "json_schema": {"name": "panel_turn", "strict": true, "schema": prompt::turn_schema(target)}})),
+        // llama.cpp's server takes a `schema` beside `json_object` and enforces it as a grammar; others ignore it.
+        RatingFormat::JsonObject => Some(json!({"type": "json_object", "schema": prompt::turn_schema(target)})),
+        RatingFormat::Trailer => None,
+    }
 }
 
 impl OpenAiModel {
@@ -149,12 +223,14 @@ impl OpenAiModel {
             settings: settings.clone(),
             breaker: CircuitBreaker::new(settings.breaker_failures, Duration::from_secs(settings.breaker_cooldown_s)),
             metrics,
-            json_schema: AtomicU8::new(match settings.structured_output.as_str() {
-                "json_schema" => SUPPORTED,
-                "trailer" => UNSUPPORTED,
-                _ => UNKNOWN,
-            }),
+            start_format: match settings.structured_output.as_str() {
+                "json_object" => RatingFormat::JsonObject,
+                "trailer" => RatingFormat::Trailer,
+                _ => RatingFormat::Json,
+            },
+            learned: std::sync::Mutex::new(HashMap::new()),
             stream_usage: AtomicU8::new(UNKNOWN),
+            slots: (settings.max_concurrent_requests > 0).then(|| tokio::sync::Semaphore::new(settings.max_concurrent_requests)),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -171,24 +247,79 @@ impl Inner {
         self.metrics.llm_tokens.with_label_values(&[tenant, "out"]).inc_by(usage.completion_tokens);
     }
 
-    /// One non-streaming completion; returns its text and usage.
-    async fn complete(&self, model: &str, messages: &[Message], max_tokens: u32, json_object: bool) -> Result<(String, Usage), ModelError> {
+    fn lock_learned(&self) -> std::sync::MutexGuard<'_, HashMap<String, Learned>> {
+        // Only plain data is behind the lock: a panic elsewhere leaves it usable.
+        self.learned.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The best format `model` is known to take.
+    fn format_for(&self, model: &str) -> RatingFormat {
+        self.lock_learned().get(model).map_or(self.start_format, |l| l.format)
+    }
+
+    /// Remembers that `model` takes no better than the format after `from`.
+    fn step_down(&self, model: &str, from: RatingFormat) -> RatingFormat {
+        let next = next_format(from);
+        let mut learned = self.lock_learned();
+        if learned.len() < MAX_LEARNED_MODELS || learned.contains_key(model) {
+            let entry = learned.entry(model.to_string()).or_insert(Learned { format: next, ignored: 0 });
+            if LADDER.iter().position(|f| *f == entry.format) < LADDER.iter().position(|f| *f == next) {
+                entry.format = next;
+            }
+            entry.ignored = 0;
+        }
+        tracing::info!(%model, from = ?from, to = ?next, "the model server does not take this output format; using the next one");
+        next
+    }
+
+    /// Records whether a JSON request got JSON back; prose too often steps down.
+    fn answered(&self, model: &str, format: RatingFormat, was_json: bool) {
+        if !format.is_json() {
+            return;
+        }
+        let ignored = {
+            let mut learned = self.lock_learned();
+            if learned.len() >= MAX_LEARNED_MODELS && !learned.contains_key(model) {
+                return;
+            }
+            let entry = learned.entry(model.to_string()).or_insert(Learned { format, ignored: 0 });
+            entry.ignored = if was_json { 0 } else { entry.ignored + 1 };
+            entry.ignored
+        };
+        if ignored >= IGNORED_BEFORE_STEP_DOWN {
+            self.step_down(model, format);
+        }
+    }
+
+    /// Waits for a call slot (not counted in the request timeout).
+    async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match &self.slots {
+            Some(slots) => slots.acquire().await.ok(),
+            None => None,
+        }
+    }
+
+    /// One non-streaming completion; returns its text and usage. With a
+    /// `format`, the answer is asked for in it when the server takes it.
+    async fn complete(&self, model: &str, messages: &[Message], max_tokens: u32, format: Option<Value>) -> Result<(String, Usage), ModelError> {
         if !self.breaker.allow() {
             return Err(ModelError::Unavailable("the model backend is failing; calls are paused".into()));
         }
+        let _slot = self.slot().await;
         let mut body = json!({
             "model": model,
             "messages": messages_json(messages),
             "temperature": self.settings.temperature,
             "max_tokens": max_tokens,
         });
-        if json_object && self.json_schema.load(Ordering::Relaxed) != UNSUPPORTED {
-            body["response_format"] = json!({"type": "json_object"});
+        let asked = format.is_some() && self.format_for(model) != RatingFormat::Trailer;
+        if let (true, Some(format)) = (asked, format) {
+            body["response_format"] = format;
         }
         let timeout = Duration::from_secs(self.settings.request_timeout_s.max(1));
         let mut result = tokio::time::timeout(timeout, self.client.chat().create_byot::<Value, Completion>(body.clone())).await;
         if let Ok(Err(error)) = &result {
-            if json_object && rejects(error, "response_format") {
+            if asked && refuses_format(error) {
                 body.as_object_mut().map(|o| o.remove("response_format"));
                 result = tokio::time::timeout(timeout, self.client.chat().create_byot::<Value, Completion>(body)).await;
             }
@@ -198,10 +329,7 @@ impl Inner {
                 self.breaker.failure();
                 Err(ModelError::Timeout(timeout.as_secs()))
             }
-            Ok(Err(error)) => {
-                self.breaker.failure();
-                Err(model_error(&error))
-            }
+            Ok(Err(error)) => Err(failed(&self.breaker, &error)),
             Ok(Ok(completion)) => {
                 self.breaker.success();
                 let text = completion.choices.into_iter().next().and_then(|c| c.message.content).unwrap_or_default();
@@ -232,15 +360,9 @@ impl Inner {
         }
     }
 
-    async fn stream_turn(&self, request: &TurnRequest, out: &mpsc::Sender<Result<TurnChunk, ModelError>>) -> Result<TurnOutput, ModelError> {
-        if !self.breaker.allow() {
-            return Err(ModelError::Unavailable("the model backend is failing; calls are paused".into()));
-        }
-        let rate = request.view.rate;
-        let schema = rate && self.json_schema.load(Ordering::Relaxed) != UNSUPPORTED;
-        let format = if schema { RatingFormat::Json } else { RatingFormat::Trailer };
+    /// The request body of a turn in `format`.
+    fn turn_body(&self, request: &TurnRequest, model: &str, format: RatingFormat) -> (Vec<Message>, Value) {
         let messages = prompt::turn_messages(request, self.settings.context_chars, format);
-        let model = self.model_for(request.profile.model.as_ref());
         let mut body = json!({
             "model": model,
             "messages": messages_json(&messages),
@@ -251,46 +373,59 @@ impl Inner {
         if self.stream_usage.load(Ordering::Relaxed) != UNSUPPORTED {
             body["stream_options"] = json!({"include_usage": true});
         }
-        if schema {
-            body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "panel_turn", "strict": true, "schema": prompt::turn_schema()}});
+        if let Some(response_format) = response_format(format, request.view.rating_target) {
+            body["response_format"] = response_format;
         }
+        (messages, body)
+    }
+
+    async fn stream_turn(&self, request: &TurnRequest, out: &mpsc::Sender<Result<TurnChunk, ModelError>>) -> Result<TurnOutput, ModelError> {
+        if !self.breaker.allow() {
+            return Err(ModelError::Unavailable("the model backend is failing; calls are paused".into()));
+        }
+        let _slot = self.slot().await;
+        let rate = request.view.rate;
+        let model = self.model_for(request.profile.model.as_ref());
+        // Only a rated turn asks for structured output.
+        let mut format = if rate { self.format_for(&model) } else { RatingFormat::Trailer };
+        let (mut messages, mut body) = self.turn_body(request, &model, format);
         let timeout = Duration::from_secs(self.settings.request_timeout_s.max(1));
         let stall = Duration::from_secs(self.settings.stall_timeout_s.max(1));
-        // Start the stream; a server that refuses an optional field gets the request again without it.
-        let mut schema = schema;
-        let mut attempt_body = body;
+        // Start the stream; a server that refuses an optional field gets the
+        // request again without it. A refused format is remembered once the
+        // next one is taken (a failure that was an outage teaches nothing).
+        let mut refused: Vec<RatingFormat> = Vec::new();
         let stream = loop {
-            match tokio::time::timeout(timeout, self.client.chat().create_stream_byot::<Value, Chunk>(attempt_body.clone())).await {
+            match tokio::time::timeout(timeout, self.client.chat().create_stream_byot::<Value, Chunk>(body.clone())).await {
                 Err(_) => {
                     self.breaker.failure();
                     return Err(ModelError::Timeout(timeout.as_secs()));
                 }
-                Ok(Ok(stream)) => break stream,
-                Ok(Err(error)) if schema && rejects(&error, "response_format") => {
-                    self.json_schema.store(UNSUPPORTED, Ordering::Relaxed);
-                    schema = false;
-                    let trailer = prompt::turn_messages(request, self.settings.context_chars, RatingFormat::Trailer);
-                    attempt_body.as_object_mut().map(|o| o.remove("response_format"));
-                    attempt_body["messages"] = messages_json(&trailer);
+                Ok(Ok(stream)) => {
+                    for format in refused {
+                        self.step_down(&model, format);
+                    }
+                    break stream;
                 }
-                Ok(Err(error)) if attempt_body.get("stream_options").is_some() && rejects(&error, "stream_options") => {
+                Ok(Err(error)) if format.is_json() && refuses_format(&error) => {
+                    tracing::debug!(%model, %error, "a structured-output request was refused");
+                    refused.push(format);
+                    format = next_format(format);
+                    let keep_usage = body.get("stream_options").is_some();
+                    (messages, body) = self.turn_body(request, &model, format);
+                    if !keep_usage {
+                        body.as_object_mut().map(|o| o.remove("stream_options"));
+                    }
+                }
+                Ok(Err(error)) if body.get("stream_options").is_some() && rejects(&error, "stream_options") => {
                     self.stream_usage.store(UNSUPPORTED, Ordering::Relaxed);
-                    attempt_body.as_object_mut().map(|o| o.remove("stream_options"));
+                    body.as_object_mut().map(|o| o.remove("stream_options"));
                 }
-                Ok(Err(error)) => {
-                    self.breaker.failure();
-                    return Err(model_error(&error));
-                }
+                Ok(Err(error)) => return Err(failed(&self.breaker, &error)),
             }
         };
-        let messages: Vec<Message> = serde_json::from_value::<Vec<Value>>(attempt_body["messages"].clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| Message { role: if m["role"] == "system" { "system" } else { "user" }, content: m["content"].as_str().unwrap_or_default().to_string() })
-            .collect();
         let mut stream = stream;
-        let mut json_text = schema.then(JsonTextExtractor::new);
-        let mut trailer = (!schema).then(TrailerFilter::new);
+        let mut reader = TurnReader::new(format.is_json());
         let mut usage: Option<UsageBody> = None;
         let mut first = true;
         loop {
@@ -317,11 +452,7 @@ impl Inner {
                         self.stream_usage.store(SUPPORTED, Ordering::Relaxed);
                     }
                     for content in chunk.choices.into_iter().filter_map(|c| c.delta.and_then(|d| d.content)) {
-                        let shown = match (&mut json_text, &mut trailer) {
-                            (Some(x), _) => x.push(&content),
-                            (_, Some(f)) => f.push(&content),
-                            _ => String::new(),
-                        };
+                        let shown = reader.push(&content);
                         if !shown.is_empty() && out.send(Ok(TurnChunk::Delta(shown))).await.is_err() {
                             // The panel cancelled the turn: drop the stream (and the connection).
                             return Err(ModelError::Stream("cancelled".into()));
@@ -331,40 +462,35 @@ impl Inner {
             }
         }
         // The end: the rest of the text, the rating, the usage.
-        let (rest, text, mut rating, mut confidence, raw) = match (json_text, trailer) {
-            (Some(x), _) => {
-                let (raw, decoded) = x.finish();
-                let parsed: Option<Value> = serde_json::from_str(&raw).ok();
-                let rating = parsed.as_ref().and_then(|v| v["rating"].as_f64()).filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8);
-                let confidence = parsed.as_ref().and_then(|v| v["confidence"].as_f64()).filter(|c| (0.0..=1.0).contains(c));
-                (String::new(), decoded, rating, confidence, raw)
-            }
-            (_, Some(f)) => {
-                let (rest, parsed) = f.finish();
-                (rest, parsed.text, parsed.rating, parsed.confidence, String::new())
-            }
-            _ => unreachable!("one reader is always set"),
-        };
-        if !rest.is_empty() {
-            let _ = out.send(Ok(TurnChunk::Delta(rest))).await;
+        let read = reader.finish();
+        if !read.rest.is_empty() {
+            let _ = out.send(Ok(TurnChunk::Delta(read.rest.clone()))).await;
         }
+        if rate {
+            self.answered(&model, format, read.was_json || read.raw_chars == 0);
+        }
+        let (mut rating, mut confidence) = (read.rating, read.confidence);
         let mut usage = usage.map_or_else(
-            || Usage { prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(), completion_tokens: estimate_tokens(if raw.is_empty() { &text } else { &raw }) },
+            || Usage { prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(), completion_tokens: (read.raw_chars as u64).div_ceil(4) },
             |u| Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens },
         );
         if rate && rating.is_none() {
             // One short follow-up asking only for the rating.
-            let followup = prompt::rating_followup(&messages, &text);
-            if let Ok((answer, extra)) = self.complete(&self.model_for(request.profile.model.as_ref()), &followup, 30, false).await {
+            drop(_slot);
+            let followup = prompt::rating_followup(&messages, &read.text, request.view.rating_target);
+            let schema = json!({"type": "json_object", "schema": {"type": "object", "properties": {"rating": {"type": "integer", "enum": [1, 2, 3, 4, 5, 6, 7, 8, 9]}, "confidence": {"type": "number"}}, "required": ["rating", "confidence"]}});
+            let asked = (format != RatingFormat::Trailer).then_some(schema);
+            if let Ok((answer, extra)) = self.complete(&model, &followup, 40, asked).await {
                 let parsed = parse_trailer(&answer);
-                rating = parsed.rating;
-                confidence = parsed.confidence;
+                let json: Option<Value> = serde_json::from_str(json_slice(&answer)).ok();
+                rating = parsed.rating.or_else(|| json.as_ref().and_then(|v| v["rating"].as_f64()).filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8));
+                confidence = parsed.confidence.or_else(|| json.as_ref().and_then(|v| v["confidence"].as_f64()).filter(|c| (0.0..=1.0).contains(c)));
                 usage.prompt_tokens += extra.prompt_tokens;
                 usage.completion_tokens += extra.completion_tokens;
             }
         }
-        let ideas = if request.view.task == TurnTask::Brainstorm { extract_ideas(&text) } else { Vec::new() };
-        Ok(TurnOutput { text, rating, confidence, ideas, usage })
+        let ideas = if request.view.task == TurnTask::Brainstorm { extract_ideas(&read.text) } else { Vec::new() };
+        Ok(TurnOutput { text: read.text, rating, confidence, ideas, usage })
     }
 }
 
@@ -381,6 +507,10 @@ impl ExpertModel for OpenAiModel {
         self.inner.breaker.available()
     }
 
+    fn concurrent_turns(&self) -> bool {
+        true
+    }
+
     fn stream_turn(&self, request: TurnRequest) -> TurnStream {
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(self.inner.clone().run_turn(request, tx));
@@ -392,7 +522,7 @@ impl ExpertModel for OpenAiModel {
         async move {
             let model = inner.model_for(request.profile.model.as_ref());
             let started = Instant::now();
-            let (answer, usage) = inner.complete(&model, &prompt::bid_messages(&request), 40, true).await?;
+            let (answer, usage) = inner.complete(&model, &prompt::bid_messages(&request), 40, Some(json!({"type": "json_object"}))).await?;
             inner.record(&request.tenant_id.to_string(), started, usage);
             let value: Value = serde_json::from_str(json_slice(&answer)).unwrap_or(Value::Null);
             let bid = match (value["speak"].as_bool(), value["urgency"].as_f64()) {
@@ -410,7 +540,7 @@ impl ExpertModel for OpenAiModel {
         async move {
             let started = Instant::now();
             let messages = prompt::draft_messages(&request, inner.settings.context_chars);
-            let (text, usage) = inner.complete(&inner.settings.model, &messages, inner.settings.max_tokens, false).await?;
+            let (text, usage) = inner.complete(&inner.settings.model, &messages, inner.settings.max_tokens, None).await?;
             inner.record(&request.tenant_id.to_string(), started, usage);
             Ok(Drafted { text: text.trim().to_string(), usage })
         }
@@ -422,7 +552,7 @@ impl ExpertModel for OpenAiModel {
         async move {
             let messages = prompt::judge_messages(&request, inner.settings.context_chars);
             let started = Instant::now();
-            let (answer, usage) = inner.complete(&inner.settings.model, &messages, 300, true).await?;
+            let (answer, usage) = inner.complete(&inner.settings.model, &messages, 300, Some(json!({"type": "json_object"}))).await?;
             inner.record(&request.tenant_id.to_string(), started, usage);
             let value: Value = serde_json::from_str(json_slice(&answer)).map_err(|_| ModelError::Request("the judge's answer is not JSON".into()))?;
             let pro = value["pro_score"].as_f64().unwrap_or(0.0).clamp(0.0, 10.0);
@@ -444,6 +574,41 @@ impl ExpertModel for OpenAiModel {
         }
         .boxed()
     }
+
+    fn synthesize(&self, request: SynthesisRequest) -> BoxFuture<'static, Result<(Feedback, Usage), ModelError>> {
+        let inner = self.inner.clone();
+        async move {
+            let messages = prompt::synthesis_messages(&request, inner.settings.context_chars);
+            let started = Instant::now();
+            let format = json!({"type": "json_object"});
+            let (answer, usage) = inner.complete(&inner.settings.model, &messages, inner.settings.max_tokens, Some(format)).await?;
+            inner.record(&request.tenant_id.to_string(), started, usage);
+            let value: Value = serde_json::from_str(json_slice(&answer)).unwrap_or(Value::Null);
+            let list = |key: &str| -> Vec<String> {
+                value[key]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).take(MAX_ARGUMENTS).collect())
+                    .unwrap_or_default()
+            };
+            let (arguments_for, arguments_against, open_questions) = (list("arguments_for"), list("arguments_against"), list("open_questions"));
+            if arguments_for.is_empty() && arguments_against.is_empty() && open_questions.is_empty() {
+                // An answer that cannot be read: the rationales' own key sentences stand in.
+                tracing::warn!(tenant_id = %request.tenant_id, panel_id = %request.panel_id, "the facilitator's synthesis could not be read; using the extractive one");
+                return Ok((askpanel_actors::panel::feedback::extractive(request.round, &request.rationales), usage));
+            }
+            let feedback = Feedback {
+                round: request.round,
+                rationales: request.rationales.len(),
+                arguments_for,
+                arguments_against,
+                open_questions,
+                method: "facilitator".into(),
+                condensed: 0,
+            };
+            Ok((feedback.fit(inner.settings.context_chars / 2), usage))
+        }
+        .boxed()
+    }
 }
 
 /// The JSON object inside an answer (models sometimes wrap it in prose or fences).
@@ -451,5 +616,18 @@ fn json_slice(answer: &str) -> &str {
     match (answer.find('{'), answer.rfind('}')) {
         (Some(start), Some(end)) if end > start => &answer[start..=end],
         _ => answer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn any_answer_is_searched_for_json_without_panicking(answer in "\\PC{0,200}") {
+            let slice = json_slice(&answer);
+            let _ = serde_json::from_str::<Value>(slice);
+        }
     }
 }

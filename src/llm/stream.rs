@@ -1,93 +1,149 @@
 //! Turning a model's streamed text into what clients see, live.
 //!
-//! - [`TrailerFilter`]: plain text that ends with a rating trailer
-//!   (`RATING: 7 CONFIDENCE: 0.8`). Text is passed on as it arrives, except
-//!   from the first place a trailer could start: that part is held back until
-//!   it is clearly prose (it grew past a trailer's length) or the stream ends.
-//!   So the trailer never reaches a client.
+//! - [`TrailerFilter`] (from the actor crate's `model::rating`): plain text;
+//!   rating lines, readable or not, are held back and removed, so they never
+//!   reach a client.
 //! - [`JsonTextExtractor`]: structured output `{"text": "...", "rating": n,
 //!   "confidence": x}`; the `text` string is decoded incrementally.
+//! - [`TurnReader`]: what a turn's answer turned out to be. A server asked
+//!   for JSON may ignore the request and answer in prose: the first
+//!   characters decide, and prose is read (and streamed) as prose.
 
-use askpanel_actors::model::rating::{Parsed, parse_trailer};
+pub use askpanel_actors::model::rating::{Parsed, TrailerFilter};
 
-/// Case-insensitive markers where a trailer may begin.
-const TRIGGERS: [&str; 6] = ["rating", "confidence", "{", "**r", "**c", "__r"];
-/// Held text longer than this is prose, not a trailer.
-const HOLD_LIMIT: usize = 160;
-
-#[derive(Debug, Default)]
-pub struct TrailerFilter {
-    full: String,
-    /// Bytes of `full` already passed on.
-    emitted: usize,
+/// Reads one turn's streamed answer, JSON or prose.
+#[derive(Debug)]
+pub enum TurnReader {
+    /// Waiting for the first non-blank characters (JSON was asked for).
+    Undecided(String),
+    /// JSON: the `text` value is decoded, then read like prose (a rating
+    /// line inside it is dropped too).
+    Json(JsonTextExtractor, TrailerFilter),
+    Prose(TrailerFilter),
 }
 
-/// The byte offset in `text` where a trailer could start, if any: a trigger,
-/// or a trigger's beginning cut off at the very end.
-fn trailer_start(text: &str) -> Option<usize> {
-    let lower = text.to_ascii_lowercase();
-    let full = TRIGGERS.iter().filter_map(|t| lower.find(t)).min();
-    let partial = TRIGGERS.iter().filter_map(|t| (1..t.len()).rev().find(|n| lower.ends_with(&t[..*n])).map(|n| lower.len() - n)).min();
-    match (full, partial) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+/// What a finished turn's answer held.
+#[derive(Debug)]
+pub struct ReadTurn {
+    /// Text to pass on that was still held back.
+    pub rest: String,
+    /// The turn's text (exactly what was passed on).
+    pub text: String,
+    pub rating: Option<u8>,
+    pub confidence: Option<f64>,
+    /// The raw answer was a JSON object.
+    pub was_json: bool,
+    /// Rating lines removed from prose (readable or not).
+    pub rating_lines: usize,
+    /// The raw answer, for usage estimates.
+    pub raw_chars: usize,
 }
 
-impl TrailerFilter {
-    pub fn new() -> Self {
-        Self::default()
+impl TurnReader {
+    /// A reader for a turn whose answer was asked for as JSON (`json`) or prose.
+    pub fn new(json: bool) -> Self {
+        if json { TurnReader::Undecided(String::new()) } else { TurnReader::Prose(TrailerFilter::new()) }
     }
 
     /// Takes a delta; returns the part clients may see now.
     pub fn push(&mut self, delta: &str) -> String {
-        self.full.push_str(delta);
-        let mut cut = self.emitted;
-        loop {
-            let pending = &self.full[cut..];
-            match trailer_start(pending) {
-                None => {
-                    cut = self.full.len();
-                    break;
-                }
-                Some(start) if pending.len() - start > HOLD_LIMIT => {
-                    // Too long to be a trailer: release up to just past this trigger and look again.
-                    let next = start + 1;
-                    let mut at = cut + next;
-                    while !self.full.is_char_boundary(at) {
-                        at += 1;
+        match self {
+            TurnReader::Json(x, f) => {
+                let decoded = x.push(delta);
+                f.push(&decoded)
+            }
+            TurnReader::Prose(f) => f.push(delta),
+            TurnReader::Undecided(buffer) => {
+                buffer.push_str(delta);
+                let trimmed = buffer.trim_start();
+                // A code fence: decide on what follows its first line.
+                let start = if let Some(fenced) = trimmed.strip_prefix("```") {
+                    match fenced.find('\n') {
+                        Some(newline) => fenced[newline + 1..].trim_start(),
+                        None if fenced.len() < 40 => return String::new(),
+                        None => fenced,
                     }
-                    cut = at;
-                }
-                Some(start) => {
-                    cut += start;
-                    break;
+                } else if "```".starts_with(trimmed) {
+                    return String::new();
+                } else {
+                    trimmed
+                };
+                let Some(first) = start.chars().next() else { return String::new() };
+                let buffered = std::mem::take(buffer);
+                if first == '{' {
+                    let mut x = JsonTextExtractor::new();
+                    let mut f = TrailerFilter::new();
+                    let out = f.push(&x.push(&buffered));
+                    *self = TurnReader::Json(x, f);
+                    out
+                } else {
+                    let mut f = TrailerFilter::new();
+                    let out = f.push(&buffered);
+                    *self = TurnReader::Prose(f);
+                    out
                 }
             }
         }
-        // Trailing whitespace waits for what follows it: text that ends the turn is trimmed.
-        let kept = self.full[self.emitted..cut].trim_end().len();
-        let cut = self.emitted + kept;
-        let out = self.full[self.emitted..cut].to_string();
-        self.emitted = cut;
-        out
     }
 
-    /// At the end: the last part clients may see, and the parsed turn. The
-    /// deltas passed on plus this part equal `parsed.text` whenever the
-    /// trailer sat where the filter held text back.
-    pub fn finish(self) -> (String, Parsed) {
-        let parsed = parse_trailer(&self.full);
-        let shown = &self.full[..self.emitted];
-        if let Some(rest) = parsed.text.strip_prefix(shown) {
-            let rest = rest.to_string();
-            (rest, parsed)
-        } else {
-            // The trailer reached into text already shown (it was released as prose):
-            // keep the shown text as the turn's text so clients and the log agree.
-            let text = shown.trim_end().to_string();
-            (String::new(), Parsed { text, ..parsed })
+    /// The end of the answer.
+    pub fn finish(self) -> ReadTurn {
+        match self {
+            TurnReader::Undecided(buffer) => {
+                let mut f = TrailerFilter::new();
+                let mut rest = f.push(&buffer);
+                let (more, parsed) = f.finish();
+                rest.push_str(&more);
+                ReadTurn::prose(rest, parsed, buffer.chars().count())
+            }
+            TurnReader::Prose(f) => {
+                let (rest, parsed) = f.finish();
+                let raw = parsed.text.chars().count();
+                ReadTurn::prose(rest, parsed, raw)
+            }
+            TurnReader::Json(x, f) => {
+                let (raw, _) = x.finish();
+                let (mut rest, mut parsed) = f.finish();
+                let object: Option<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(json_object(&raw)).ok();
+                let number = |key: &str| object.as_ref().and_then(|v| v.get(key)).and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
+                let rating = number("rating").filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8).or(parsed.rating);
+                let confidence = number("confidence").filter(|c| (0.0..=1.0).contains(c)).or(parsed.confidence);
+                if parsed.text.is_empty() {
+                    // No `text` value: the longest other string is the answer, or the raw
+                    // answer is prose after all. Nothing the model said is lost.
+                    let fallback = match &object {
+                        Some(map) => map
+                            .iter()
+                            .filter(|(k, _)| !matches!(k.as_str(), "rating" | "confidence"))
+                            .filter_map(|(_, v)| v.as_str())
+                            .max_by_key(|s| s.len())
+                            .unwrap_or_default()
+                            .to_string(),
+                        None => raw.clone(),
+                    };
+                    let mut g = TrailerFilter::new();
+                    rest = g.push(&fallback);
+                    let (more, reparsed) = g.finish();
+                    rest.push_str(&more);
+                    parsed = Parsed { rating: reparsed.rating.or(parsed.rating), confidence: reparsed.confidence.or(parsed.confidence), ..reparsed };
+                }
+                ReadTurn { rest, text: parsed.text, rating, confidence, was_json: object.is_some(), rating_lines: parsed.rating_lines, raw_chars: raw.chars().count() }
+            }
         }
+    }
+}
+
+impl ReadTurn {
+    fn prose(rest: String, parsed: Parsed, raw_chars: usize) -> Self {
+        ReadTurn { rest, text: parsed.text, rating: parsed.rating, confidence: parsed.confidence, was_json: false, rating_lines: parsed.rating_lines, raw_chars }
+    }
+}
+
+/// The JSON object in a raw answer (inside a code fence or not).
+fn json_object(raw: &str) -> &str {
+    match (raw.find('{'), raw.rfind('}')) {
+        (Some(start), Some(end)) if end > start => &raw[start..=end],
+        _ => raw,
     }
 }
 
@@ -199,50 +255,55 @@ fn decode_escape(s: &str) -> Option<(char, usize)> {
 mod tests {
     use super::*;
 
-    fn run_filter(text: &str, chunk: usize) -> (String, Parsed) {
-        let mut filter = TrailerFilter::new();
+    fn read(answer: &str, json: bool, chunk: usize) -> (String, ReadTurn) {
+        let mut reader = TurnReader::new(json);
         let mut shown = String::new();
-        let chars: Vec<char> = text.chars().collect();
+        let chars: Vec<char> = answer.chars().collect();
         for piece in chars.chunks(chunk) {
-            shown.push_str(&filter.push(&piece.iter().collect::<String>()));
-            assert!(!shown.to_lowercase().contains("rating:"), "the trailer never shows: {shown}");
+            shown.push_str(&reader.push(&piece.iter().collect::<String>()));
         }
-        let (rest, parsed) = filter.finish();
-        shown.push_str(&rest);
-        (shown, parsed)
+        let turn = reader.finish();
+        shown.push_str(&turn.rest);
+        (shown, turn)
     }
 
     #[test]
-    fn the_trailer_is_never_shown_and_the_shown_text_is_the_turns_text() {
-        for chunk in [1, 2, 3, 7, 50] {
-            let (shown, parsed) = run_filter("The draft is sound.\nIt needs a pre-sub meeting.\n\nRATING: 7 CONFIDENCE: 0.8", chunk);
-            assert_eq!(shown, parsed.text, "chunk {chunk}");
-            assert_eq!(parsed.text, "The draft is sound.\nIt needs a pre-sub meeting.");
-            assert_eq!((parsed.rating, parsed.confidence), (Some(7), Some(0.8)));
-        }
-    }
-
-    #[test]
-    fn prose_that_mentions_a_rating_is_released_and_streams_on() {
-        let text = format!("The rating agencies matter here. {} Final view.\nRating: 4\nConfidence: 60%", "More prose follows in this sentence. ".repeat(8));
-        let mut filter = TrailerFilter::new();
-        let mut shown_early = 0;
-        for (i, piece) in text.as_bytes().chunks(5).enumerate() {
-            let out = filter.push(std::str::from_utf8(piece).unwrap());
-            if i < 60 {
-                shown_early += out.len();
+    fn a_turn_reader_takes_what_the_server_actually_sent() {
+        let table: &[(&str, bool, &str, Option<u8>)] = &[
+            (r#"{"text": "Structured answer.", "rating": 8, "confidence": 0.9}"#, true, "Structured answer.", Some(8)),
+            ("```json\n{\"text\": \"Fenced.\", \"rating\": 3}\n```", true, "Fenced.", Some(3)),
+            ("Plain prose, the schema ignored.\nRATING: 6 CONFIDENCE: 0.5", true, "Plain prose, the schema ignored.", Some(6)),
+            ("Plain prose with no rating.", true, "Plain prose with no rating.", None),
+            (r#"{"answer": "A different key.", "rating": 4}"#, true, "A different key.", Some(4)),
+            (r#"{"text": "Inner trailer.\nRATING: 12", "rating": 7}"#, true, "Inner trailer.", Some(7)),
+            ("Prose asked for.\nRATING: 2", false, "Prose asked for.", Some(2)),
+        ];
+        for (answer, json, text, rating) in table {
+            for chunk in [1, 4, 1000] {
+                let (shown, turn) = read(answer, *json, chunk);
+                assert_eq!(&turn.text, text, "{answer:?} chunk {chunk}");
+                assert_eq!(shown, turn.text, "{answer:?} chunk {chunk}: what streamed is the text");
+                assert_eq!(turn.rating, *rating, "{answer:?}");
             }
         }
-        assert!(shown_early > 150, "prose is not held back for long");
-        let (_, parsed) = filter.finish();
-        assert_eq!((parsed.rating, parsed.confidence), (Some(4), Some(0.6)));
     }
 
-    #[test]
-    fn a_text_without_trailer_comes_through_whole() {
-        let (shown, parsed) = run_filter("Plain contribution with no score at all. Ends here.", 4);
-        assert_eq!(shown, "Plain contribution with no score at all. Ends here.");
-        assert_eq!(parsed.rating, None);
+    proptest::proptest! {
+        #[test]
+        fn any_answer_is_read_without_panicking_and_streams_its_text(answer in "\\PC{0,200}", json: bool, chunk in 1usize..12) {
+            let (shown, turn) = read(&answer, json, chunk);
+            proptest::prop_assert_eq!(shown, turn.text);
+        }
+
+        #[test]
+        fn json_text_extraction_never_panics_on_any_input(raw in "\\PC{0,200}", chunk in 1usize..12) {
+            let mut x = JsonTextExtractor::new();
+            let chars: Vec<char> = raw.chars().collect();
+            for piece in chars.chunks(chunk) {
+                let _ = x.push(&piece.iter().collect::<String>());
+            }
+            let _ = x.finish();
+        }
     }
 
     #[test]

@@ -132,10 +132,10 @@ async fn a_garbled_rating_falls_back_to_one_follow_up_and_then_is_left_out() {
     let counter = followups.clone();
     let stub = stub::start(Arc::new(move |n, body: &Value| {
         let prompt = body["messages"].to_string();
-        if is_stream(body) && prompt.contains("RATING: <1-9>") {
+        if is_stream(body) && stub::asks_trailer(&prompt) {
             return Reply::stream(format!("A careful critique {n}.\nRATING: eleven-ish CONFIDENCE: high"), 5);
         }
-        if prompt.contains("Reply with only one line: RATING") {
+        if stub::is_followup(&prompt) {
             // The first follow-up is answered; later ones are garbled too.
             return if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
                 Reply::Complete("RATING: 5 CONFIDENCE: 0.6".into())
@@ -172,8 +172,11 @@ async fn a_503_and_a_429_with_retry_after_are_retried_before_the_stream_starts()
     assert_eq!(done["status"], "completed");
     let events = app.events(&key, &id).await;
     assert!(!events.iter().any(|e| e["kind"] == "turn_aborted" || e["kind"] == "turn_skipped"), "the retries happened before the stream");
+    // The request answered 429 is sent again, by the same member, after Retry-After.
     let requests = stub.requests.lock().unwrap().clone();
-    assert!(requests[2].0.duration_since(requests[1].0) >= Duration::from_millis(1000), "Retry-After was honoured");
+    let asker = |body: &Value| body["messages"][0]["content"].clone();
+    let retry = requests[2..].iter().find(|(_, body)| asker(body) == asker(&requests[1].1)).expect("the refused request is retried");
+    assert!(retry.0.duration_since(requests[1].0) >= Duration::from_millis(1000), "Retry-After was honoured");
 }
 
 #[actix_web::test]
@@ -321,7 +324,7 @@ async fn the_prompts_each_member_receives_match_what_its_panel_type_may_show() {
         }
         assert!(prompt.contains("anonymous"));
     }
-    assert!(turn_prompts.iter().any(|p| p.contains("Rationale A")), "delphi members see anonymous rationales");
+    assert!(turn_prompts.iter().any(|p| p.contains("facilitator's synthesis")), "delphi members see the facilitator's synthesis of the anonymous rationales");
     // A structured panel's later turns show the named transcript and the draft.
     let before = stub.bodies().len();
     let structured = app.create_panel(&key, panel("structured", 3)).await;

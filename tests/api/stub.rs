@@ -28,6 +28,9 @@ pub struct Stub {
     pub url: String,
     pub requests: Arc<Mutex<Vec<(Instant, Value)>>>,
     pub calls: Arc<AtomicUsize>,
+    /// Streams open now, and the most ever open at once (read by `tests/api` only).
+    #[allow(dead_code)]
+    pub streams: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Reply {
@@ -50,6 +53,21 @@ pub fn is_stream(body: &Value) -> bool {
     body["stream"] == true
 }
 
+/// Whether a turn prompt asks for the `RATING:` line.
+pub fn asks_trailer(prompt: &str) -> bool {
+    prompt.contains("RATING: <whole number 1-9>") && !is_followup(prompt)
+}
+
+/// Whether a request is the follow-up that asks only for the rating.
+pub fn is_followup(prompt: &str) -> bool {
+    prompt.contains("Now give only your rating")
+}
+
+/// Whether a request asks for a JSON object (`json_schema` or `json_object`).
+pub fn asks_json(body: &Value) -> bool {
+    matches!(body["response_format"]["type"].as_str(), Some("json_schema" | "json_object"))
+}
+
 /// A well-behaved model: rated turns with a trailer (or JSON when asked), drafts, bids, verdicts.
 pub fn healthy(n: usize, body: &Value) -> Reply {
     let prompt = user_text(body);
@@ -58,8 +76,8 @@ pub fn healthy(n: usize, body: &Value) -> Reply {
         if prompt.contains("each on its own line starting with \"- \"") {
             text.push_str(&format!("\n- stub idea {n} about monitoring\n- stub idea {n} about training data"));
         }
-        let rated = prompt.contains("RATING: <1-9>") || prompt.contains("\"rating\"");
-        if body["response_format"]["type"] == "json_schema" {
+        let rated = asks_trailer(&prompt) || prompt.contains("\"rating\"");
+        if asks_json(body) {
             return Reply::stream(json!({"text": text, "rating": 7, "confidence": 0.8}).to_string(), 9);
         }
         if rated {
@@ -67,7 +85,7 @@ pub fn healthy(n: usize, body: &Value) -> Reply {
         }
         return Reply::stream(text, 7);
     }
-    if prompt.contains("Reply with only one line: RATING") {
+    if is_followup(&prompt) {
         return Reply::Complete("RATING: 6 CONFIDENCE: 0.7".into());
     }
     if prompt.contains("\"speak\"") {
@@ -85,7 +103,26 @@ fn chunk_json(content: &str) -> String {
     .to_string()
 }
 
-async fn completions(state: web::Data<(Arc<Mutex<Script>>, Arc<Mutex<Vec<(Instant, Value)>>>, Arc<AtomicUsize>)>, body: web::Json<Value>) -> HttpResponse {
+/// Counts a stream as open until it is dropped (finished or abandoned).
+struct OpenStream(Arc<(AtomicUsize, AtomicUsize)>);
+
+impl OpenStream {
+    fn new(streams: Arc<(AtomicUsize, AtomicUsize)>) -> Self {
+        let now = streams.0.fetch_add(1, Ordering::SeqCst) + 1;
+        streams.1.fetch_max(now, Ordering::SeqCst);
+        Self(streams)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+type StubState = (Arc<Mutex<Script>>, Arc<Mutex<Vec<(Instant, Value)>>>, Arc<AtomicUsize>, Arc<(AtomicUsize, AtomicUsize)>);
+
+async fn completions(state: web::Data<StubState>, body: web::Json<Value>) -> HttpResponse {
     let body = body.into_inner();
     let n = state.2.fetch_add(1, Ordering::SeqCst);
     state.1.lock().unwrap().push((Instant::now(), body.clone()));
@@ -126,9 +163,14 @@ async fn completions(state: web::Data<(Arc<Mutex<Script>>, Arc<Mutex<Vec<(Instan
                 }
                 items.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
             }
-            let stream = futures::stream::iter(items).then(move |item| async move {
-                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-                item
+            let open = Arc::new(OpenStream::new(state.3.clone()));
+            let stream = futures::stream::iter(items).then(move |item| {
+                let open = open.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    drop(open);
+                    item
+                }
             });
             HttpResponse::Ok().content_type("text/event-stream").streaming(stream)
         }
@@ -142,16 +184,17 @@ pub fn start(script: Script) -> Stub {
     let script = Arc::new(Mutex::new(script));
     let requests = Arc::new(Mutex::new(Vec::new()));
     let calls = Arc::new(AtomicUsize::new(0));
-    let data = web::Data::new((script.clone(), requests.clone(), calls.clone()));
+    let streams = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let data = web::Data::new((script.clone(), requests.clone(), calls.clone(), streams.clone()));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server =
         HttpServer::new(move || App::new().app_data(data.clone()).app_data(web::JsonConfig::default().limit(8 << 20)).route("/v1/chat/completions", web::post().to(completions)))
             .listen(listener)
             .unwrap()
-            .workers(1)
+            .workers(2)
             .disable_signals()
             .run();
     actix_web::rt::spawn(server);
-    Stub { url, requests, calls }
+    Stub { url, requests, calls, streams }
 }

@@ -11,7 +11,9 @@ use actix::prelude::*;
 use crate::consensus::stats::{self, Consensus, Rating, RoundStats};
 use crate::domain::{ConsensusMethod, MemberKind, PanelId, PanelType, SimulationConfig, TenantId};
 use crate::event::{RoundDecision, Verdict};
-use crate::model::{DraftRequest, Drafted, ExpertModel, JudgeRequest, Usage};
+use crate::model::{DraftRequest, Drafted, ExpertModel, JudgeRequest, SynthesisRequest, Usage};
+use crate::panel::anonymity::Identities;
+use crate::panel::feedback::Feedback;
 use crate::panel::state::PanelState;
 use crate::panel::strategy::{self, TranscriptEntry};
 
@@ -42,6 +44,9 @@ pub struct RoundEvaluation {
     pub new_ideas: Option<usize>,
     /// The new draft, or `None` when drafting failed (the old one stands).
     pub draft: Option<Drafted>,
+    /// Delphi, when another round follows: the facilitator's synthesis of
+    /// this round's rationales and what it cost.
+    pub feedback: Option<(Feedback, Usage)>,
 }
 
 /// Measure a completed round, decide and draft.
@@ -70,34 +75,47 @@ pub struct Finalize {
     pub state: Box<PanelState>,
 }
 
-/// The ratings given in a round (unreadable ratings are simply absent).
+/// The ratings that count in a round: those of the members its format asked
+/// to rate (unreadable ratings are simply absent).
 pub fn round_ratings(state: &PanelState, round: u32) -> Vec<Rating> {
     state
         .view
         .rounds
         .iter()
         .find(|r| r.round == round)
-        .map(|r| r.turns.iter().filter_map(|t| t.rating.map(|value| Rating { member_id: t.member_id, value, confidence: t.confidence })).collect())
+        .map(|r| {
+            r.turns
+                .iter()
+                .filter(|t| strategy::must_rate(state, t.member_id, round))
+                .filter_map(|t| t.rating.map(|value| Rating { member_id: t.member_id, value, confidence: t.confidence }))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-fn transcript_for_draft(state: &PanelState) -> Vec<TranscriptEntry> {
-    let anonymous = state.flow() == PanelType::Delphi;
+/// What the rapporteur (and the adversarial judge) read. In delphi, while
+/// the draft is still shown to members, statements are anonymous and
+/// neutralised.
+fn transcript_for_draft(state: &PanelState, is_final: bool) -> Vec<TranscriptEntry> {
+    let anonymous = state.flow() == PanelType::Delphi && !is_final;
+    let identities = anonymous.then(|| Identities::of(state));
     let mut label = 0;
     state
         .view
         .rounds
         .iter()
-        .flat_map(|r| r.turns.iter().map(move |t| (r.round, t)))
-        .map(|(round, t)| {
+        .flat_map(|r| r.turns.iter().map(move |t| (r, t)))
+        .map(|(r, t)| {
             let member = state.view.member(t.member_id);
             label += 1;
             TranscriptEntry {
-                round,
+                round: r.round,
+                phase: r.phase,
+                rated: r.rated,
                 speaker: if anonymous { format!("Panelist statement {label}") } else { member.map(|m| m.name.clone()).unwrap_or_default() },
                 team: member.and_then(|m| m.team),
                 kind: member.map_or(MemberKind::Ai, |m| m.kind),
-                text: t.text.clone(),
+                text: identities.as_ref().map_or_else(|| t.text.clone(), |ids| ids.neutralise(&t.text)),
                 rating: t.rating,
             }
         })
@@ -118,7 +136,7 @@ fn draft_request(state: &PanelState, round: u32, consensus: Option<&Consensus>, 
         flow: state.flow(),
         round,
         is_final,
-        transcript: transcript_for_draft(state),
+        transcript: transcript_for_draft(state, is_final),
         consensus: consensus.cloned(),
         dissenters,
         previous_draft: state.view.draft.clone(),
@@ -143,6 +161,13 @@ impl Handler<EvaluateRound> for ConsensusActor {
         let draft = self.model.draft(request);
         let (tenant_id, panel_id) = (self.tenant_id, self.panel_id);
         let is_open = state.flow() == PanelType::Open;
+        // Delphi: the next round's members see the facilitator's synthesis of this one.
+        let synthesis = (state.flow() == PanelType::Delphi && !decision.stops()).then(|| {
+            let rationales = strategy::anonymous_rationales(&state, round);
+            let fallback = crate::panel::feedback::extractive(round, &rationales);
+            let request = SynthesisRequest { tenant_id, panel_id, query: state.view.query.clone(), round, rationales, simulation: self.simulation.clone() };
+            (self.model.synthesize(request), fallback)
+        });
         Box::pin(async move {
             let draft = match draft.await {
                 Ok(draft) => Some(draft),
@@ -151,7 +176,18 @@ impl Handler<EvaluateRound> for ConsensusActor {
                     None
                 }
             };
-            RoundEvaluation { round, stats: stats::round_stats(&ratings), consensus, decision, new_ideas: is_open.then_some(new_ideas), draft }
+            let feedback = match synthesis {
+                None => None,
+                Some((call, fallback)) => Some(match call.await {
+                    Ok(done) => done,
+                    Err(error) => {
+                        // The members still see every argument, in the rationales' own words.
+                        tracing::warn!(%tenant_id, %panel_id, round, %error, "the facilitator's synthesis failed; using the extractive one");
+                        (fallback, Usage::default())
+                    }
+                }),
+            };
+            RoundEvaluation { round, stats: stats::round_stats(&ratings), consensus, decision, new_ideas: is_open.then_some(new_ideas), draft, feedback }
         })
     }
 }
@@ -170,7 +206,7 @@ impl Handler<Finalize> for ConsensusActor {
                 tenant_id: self.tenant_id,
                 panel_id: self.panel_id,
                 query: state.view.query.clone(),
-                transcript: transcript_for_draft(&state),
+                transcript: transcript_for_draft(&state, true),
                 simulation: self.simulation.clone(),
             })
         });

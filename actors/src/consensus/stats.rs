@@ -10,6 +10,20 @@
 //! Tertiles of the 1-9 scale: a value `v` is `Agree` when `v >= 7`, `Disagree`
 //! when `v <= 3`, else `Uncertain` (so half-point medians 3.5 and 6.5 count as
 //! uncertain, as in the RAND/UCLA manual's integer bands).
+//!
+//! Every classification is exact: ratings are integers, percentiles are
+//! computed in hundredths with integer arithmetic (`(n-1)p` for p in
+//! hundredths is a whole number of hundredths), the IPRAS rule is compared
+//! after multiplying both sides by 400, and the confidence-weighted mean is
+//! compared as a fraction of integer weights (ReConcile's weights are whole
+//! tenths). Floating point is used only for the figures reported.
+//!
+//! Dissent: the members on the other side of the scale from the panel's
+//! position. When the panel's central value (the median; the weighted mean
+//! for `confidence_weighted`) classifies as agree (7-9), the members who
+//! rated 1-3; as disagree (1-3), those who rated 7-9; when it is uncertain
+//! (4-6) the panel has taken no side and nobody dissents. A member who is
+//! merely less sure (a 5 beside a panel at 8) is not a dissenter.
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +72,31 @@ pub enum Tertile {
 }
 
 impl Tertile {
+    /// The tertile of a value given in hundredths (700 = 7.00), exactly.
+    pub fn of_hundredths(value: i64) -> Tertile {
+        if value >= 700 {
+            Tertile::Agree
+        } else if value <= 300 {
+            Tertile::Disagree
+        } else {
+            Tertile::Uncertain
+        }
+    }
+
+    /// The tertile of a rating.
+    pub fn of_rating(rating: u8) -> Tertile {
+        Tertile::of_hundredths(i64::from(rating) * 100)
+    }
+
+    /// The side opposite to this one (none for uncertain).
+    pub fn opposite(self) -> Option<Tertile> {
+        match self {
+            Tertile::Agree => Some(Tertile::Disagree),
+            Tertile::Disagree => Some(Tertile::Agree),
+            Tertile::Uncertain => None,
+        }
+    }
+
     /// The tertile of a value on the 1-9 scale (see the module docs for half points).
     pub fn of(value: f64) -> Tertile {
         if value >= 7.0 {
@@ -103,7 +142,8 @@ pub struct Consensus {
     /// Agreement in [0, 1]; its definition depends on the method (see [`measure`]).
     pub agreement: f64,
     pub level: ConsensusLevel,
-    /// Members whose rating lies outside the tertile the panel settled on.
+    /// Members on the other side of the scale from the panel's position
+    /// (see the module docs).
     pub dissent: Vec<MemberId>,
     pub round: u32,
     /// The RAND/UCLA figures (always computed: delphi's stopping rule needs them).
@@ -121,6 +161,22 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// A percentile in hundredths, exactly: `sorted` non-empty and ascending,
+/// `p` in hundredths (30 for P30).
+pub fn percentile_hundredths(sorted: &[u8], p: u32) -> i64 {
+    let h = (sorted.len() as i64 - 1) * i64::from(p.min(100));
+    let lo = (h / 100) as usize;
+    let frac = h % 100;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    i64::from(sorted[lo]) * 100 + frac * (i64::from(sorted[hi]) - i64::from(sorted[lo]))
+}
+
+fn sorted_ratings(ratings: &[Rating]) -> Vec<u8> {
+    let mut values: Vec<u8> = ratings.iter().map(|r| r.value).collect();
+    values.sort_unstable();
+    values
 }
 
 fn sorted_values(ratings: &[Rating]) -> Vec<f64> {
@@ -146,9 +202,11 @@ pub fn round_stats(ratings: &[Rating]) -> Option<RoundStats> {
 /// The RAND/UCLA appropriateness classification with the IPRAS disagreement
 /// rule. `ratings` must be non-empty.
 pub fn rand_ucla_detail(ratings: &[Rating]) -> RandUclaDetail {
-    let values = sorted_values(ratings);
-    let p30 = percentile(&values, 0.30);
-    let p70 = percentile(&values, 0.70);
+    let sorted = sorted_ratings(ratings);
+    let (p30h, p70h) = (percentile_hundredths(&sorted, 30), percentile_hundredths(&sorted, 70));
+    // IPR > IPRAS, both sides times 400: 4 (P70 - P30) > 940 + 3 |1000 - (P30 + P70)| (in hundredths).
+    let disagreement = 4 * (p70h - p30h) > 940 + 3 * (1000 - (p30h + p70h)).abs();
+    let (p30, p70) = (p30h as f64 / 100.0, p70h as f64 / 100.0);
     let ipr = p70 - p30;
     let iprcp = (p30 + p70) / 2.0;
     let asymmetry = (5.0 - iprcp).abs();
@@ -162,8 +220,8 @@ pub fn rand_ucla_detail(ratings: &[Rating]) -> RandUclaDetail {
         asymmetry: round3(asymmetry),
         ipras: round3(ipras),
         disagreement_index: round3(disagreement_index),
-        disagreement: ipr > ipras,
-        classification: Tertile::of(percentile(&values, 0.5)),
+        disagreement,
+        classification: Tertile::of_hundredths(percentile_hundredths(&sorted, 50)),
     }
 }
 
@@ -171,13 +229,18 @@ pub fn rand_ucla_detail(ratings: &[Rating]) -> RandUclaDetail {
 /// `<= 0.6 -> 0.1`, `< 0.8 -> 0.3`, `< 0.9 -> 0.5`, `< 1 -> 0.8`, `1 -> 1`.
 /// A missing confidence counts as the lowest band.
 pub fn recalibrate_confidence(confidence: Option<f64>) -> f64 {
+    f64::from(confidence_weight_tenths(confidence)) / 10.0
+}
+
+/// [`recalibrate_confidence`] in whole tenths (1, 3, 5, 8 or 10), for exact sums.
+pub fn confidence_weight_tenths(confidence: Option<f64>) -> u32 {
     match confidence {
-        None => 0.1,
-        Some(c) if c.is_nan() || c <= 0.6 => 0.1,
-        Some(c) if c < 0.8 => 0.3,
-        Some(c) if c < 0.9 => 0.5,
-        Some(c) if c < 1.0 => 0.8,
-        Some(_) => 1.0,
+        None => 1,
+        Some(c) if c.is_nan() || c <= 0.6 => 1,
+        Some(c) if c < 0.8 => 3,
+        Some(c) if c < 0.9 => 5,
+        Some(c) if c < 1.0 => 8,
+        Some(_) => 10,
     }
 }
 
@@ -211,44 +274,55 @@ pub fn measure(method: ConsensusMethod, ratings: &[Rating], round: u32) -> Optio
             (detail.classification, stats.mean, agreement, level, None)
         }
         ConsensusMethod::Majority => {
-            let weights = vec![1.0; ratings.len()];
-            let tertile = Tertile::of(stats.median);
+            let weights = vec![1; ratings.len()];
+            let tertile = detail.classification;
             let (level, share) = share_level(ratings, &weights, tertile);
             (tertile, stats.mean, share, level, None)
         }
         ConsensusMethod::ConfidenceWeighted => {
-            let weights: Vec<f64> = ratings.iter().map(|r| recalibrate_confidence(r.confidence)).collect();
-            let total: f64 = weights.iter().sum();
-            let mean = ratings.iter().zip(&weights).map(|(r, w)| w * f64::from(r.value)).sum::<f64>() / total;
-            let variance = ratings.iter().zip(&weights).map(|(r, w)| w * (f64::from(r.value) - mean).powi(2)).sum::<f64>() / total;
+            let weights: Vec<u32> = ratings.iter().map(|r| confidence_weight_tenths(r.confidence)).collect();
+            let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+            let sum: u64 = ratings.iter().zip(&weights).map(|(r, &w)| u64::from(w) * u64::from(r.value)).sum();
+            // The weighted mean's tertile, exactly: sum / total against 7 and 3.
+            let tertile = if sum >= 7 * total {
+                Tertile::Agree
+            } else if sum <= 3 * total {
+                Tertile::Disagree
+            } else {
+                Tertile::Uncertain
+            };
+            let mean = sum as f64 / total as f64;
+            let variance = ratings.iter().zip(&weights).map(|(r, &w)| f64::from(w) * (f64::from(r.value) - mean).powi(2)).sum::<f64>() / total as f64;
             let sd = variance.sqrt();
-            let tertile = Tertile::of(mean);
             let (level, _) = share_level(ratings, &weights, tertile);
             let agreement = (1.0 - sd / 4.0).clamp(0.0, 1.0);
             (tertile, round3(mean), agreement, level, Some(round3(sd)))
         }
     };
-    let dissent = ratings.iter().filter(|r| Tertile::of(f64::from(r.value)) != tertile).map(|r| r.member_id).collect();
+    let dissent = match tertile.opposite() {
+        Some(other) => ratings.iter().filter(|r| Tertile::of_rating(r.value) == other).map(|r| r.member_id).collect(),
+        None => Vec::new(),
+    };
     Some(Consensus { method, median: stats.median, iqr: stats.iqr, mean, n: stats.n, agreement: round3(agreement), level, dissent, round, rand_ucla: detail, weighted_sd })
 }
 
-/// The level by weighted shares around `tertile`, and the share in it.
-fn share_level(ratings: &[Rating], weights: &[f64], tertile: Tertile) -> (ConsensusLevel, f64) {
-    let total: f64 = weights.iter().sum();
-    let share_of = |band: Tertile| ratings.iter().zip(weights).filter(|(r, _)| Tertile::of(f64::from(r.value)) == band).map(|(_, w)| w).sum::<f64>() / total;
-    let share = share_of(tertile);
-    let level = if share_of(Tertile::Disagree) >= 1.0 / 3.0 && share_of(Tertile::Agree) >= 1.0 / 3.0 {
+/// The level by (integer) weighted shares around `tertile`, and the share in it.
+fn share_level(ratings: &[Rating], weights: &[u32], tertile: Tertile) -> (ConsensusLevel, f64) {
+    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    let weight_of = |band: Tertile| ratings.iter().zip(weights).filter(|(r, _)| Tertile::of_rating(r.value) == band).map(|(_, &w)| u64::from(w)).sum::<u64>();
+    let in_band = weight_of(tertile);
+    let level = if 3 * weight_of(Tertile::Disagree) >= total && 3 * weight_of(Tertile::Agree) >= total {
         ConsensusLevel::Disagreement
     } else if tertile == Tertile::Uncertain {
         ConsensusLevel::Uncertain
-    } else if share >= 0.75 {
+    } else if 4 * in_band >= 3 * total {
         ConsensusLevel::Consensus
-    } else if share > 0.5 {
+    } else if 2 * in_band > total {
         ConsensusLevel::Majority
     } else {
         ConsensusLevel::Uncertain
     };
-    (level, share)
+    (level, in_band as f64 / total as f64)
 }
 
 /// Delphi's stability rule: the RAND/UCLA classification (with its
@@ -381,11 +455,14 @@ mod tests {
 
     #[test]
     fn majority_levels_follow_the_share_in_the_median_tertile() {
-        // 4 of 5 at 7-9: share 0.8 -> consensus; the 4 is the dissent.
+        // 4 of 5 at 7-9: share 0.8 -> consensus; the 4 is unsure, not a dissenter.
         let r = ratings(&[7, 8, 9, 8, 4]);
         let c = measure(ConsensusMethod::Majority, &r, 2).unwrap();
         assert_eq!((c.level, c.agreement), (ConsensusLevel::Consensus, 0.8));
-        assert_eq!(c.dissent, vec![r[4].member_id]);
+        assert!(c.dissent.is_empty());
+        // A 2 beside them is on the other side: the dissent.
+        let r = ratings(&[7, 8, 9, 8, 2]);
+        assert_eq!(measure(ConsensusMethod::Majority, &r, 2).unwrap().dissent, vec![r[4].member_id]);
         // 3 of 5 at 7-9, one at 1: share 0.6 -> majority.
         let c = measure(ConsensusMethod::Majority, &ratings(&[7, 8, 9, 5, 1]), 2).unwrap();
         assert_eq!((c.level, c.agreement), (ConsensusLevel::Majority, 0.6));
@@ -403,7 +480,88 @@ mod tests {
         assert!(!is_stable(&b, &d));
     }
 
+    #[test]
+    fn three_sevens_at_confidence_095_are_a_consensus_with_no_dissent() {
+        // The weighted mean is 7 exactly (168 / 24 in tenths); in floating point it was 6.999999999999999.
+        let mut r = ratings(&[7, 7, 7]);
+        for x in &mut r {
+            x.confidence = Some(0.95);
+        }
+        let c = measure(ConsensusMethod::ConfidenceWeighted, &r, 2).unwrap();
+        assert_eq!((c.level, c.mean), (ConsensusLevel::Consensus, 7.0));
+        assert!(c.dissent.is_empty());
+        let mut r = ratings(&[3, 3, 3]);
+        for x in &mut r {
+            x.confidence = Some(0.95);
+        }
+        assert_eq!(measure(ConsensusMethod::ConfidenceWeighted, &r, 2).unwrap().level, ConsensusLevel::Consensus);
+    }
+
+    #[test]
+    fn dissent_is_the_other_side_of_the_panels_position() {
+        // (ratings, method, dissenting indexes)
+        let table: &[(&[u8], ConsensusMethod, &[usize])] = &[
+            (&[8, 8, 5], ConsensusMethod::RandUcla, &[]),
+            (&[8, 8, 2], ConsensusMethod::RandUcla, &[2]),
+            (&[2, 2, 3, 8, 5], ConsensusMethod::RandUcla, &[3]),
+            (&[4, 5, 6, 1, 9], ConsensusMethod::RandUcla, &[]),
+            (&[5, 5, 5, 4, 6], ConsensusMethod::Majority, &[]),
+            (&[9, 9, 8, 1, 2], ConsensusMethod::Majority, &[3, 4]),
+            (&[9, 9, 9, 9, 2], ConsensusMethod::ConfidenceWeighted, &[4]),
+            (&[7, 7, 7, 7, 3], ConsensusMethod::ConfidenceWeighted, &[]),
+        ];
+        for (values, method, dissent) in table {
+            let r = ratings(values);
+            let c = measure(*method, &r, 2).unwrap();
+            let expected: Vec<MemberId> = dissent.iter().map(|&i| r[i].member_id).collect();
+            assert_eq!(c.dissent, expected, "{values:?} {method:?}");
+        }
+    }
+
+    #[test]
+    fn the_ipras_boundary_is_exact() {
+        // 1,3,4,6,7 (n = 5): P30 = x[1.2] = 3.2, P70 = x[2.8] = 5.6, IPR 2.4, IPRCP 4.4,
+        // AI 0.6, IPRAS 3.25: no disagreement. Exactly: 4 * 240 = 960 <= 940 + 3 * 120 = 1300.
+        let d = rand_ucla_detail(&ratings(&[1, 3, 4, 6, 7]));
+        assert_eq!((d.p30, d.p70), (3.2, 5.6));
+        assert!(!d.disagreement);
+        // 1,1,9,9 (n = 4): P30 = x[0.9] = 1, P70 = x[2.1] = 9: IPR 8 against IPRAS 2.35.
+        let d = rand_ucla_detail(&ratings(&[1, 1, 9, 9]));
+        assert_eq!((d.p30, d.p70), (1.0, 9.0));
+        assert!(d.disagreement);
+    }
+
     proptest! {
+        #[test]
+        fn classification_is_exact_for_any_ratings_and_confidences(
+            values in proptest::collection::vec(1u8..=9, 1..12),
+            confidences in proptest::collection::vec(0.0f64..=1.0, 12),
+        ) {
+            let r: Vec<Rating> = ratings(&values).into_iter().zip(&confidences).map(|(mut x, &c)| { x.confidence = Some(c); x }).collect();
+            // The weighted mean's side, by signed integer sums around 7 and 3.
+            let w = |x: &Rating| i64::from(confidence_weight_tenths(x.confidence));
+            let above7: i64 = r.iter().map(|x| w(x) * (i64::from(x.value) - 7)).sum();
+            let below3: i64 = r.iter().map(|x| w(x) * (i64::from(x.value) - 3)).sum();
+            let side = if above7 >= 0 { Tertile::Agree } else if below3 <= 0 { Tertile::Disagree } else { Tertile::Uncertain };
+            let c = measure(ConsensusMethod::ConfidenceWeighted, &r, 1).unwrap();
+            let dissent: Vec<MemberId> = match side.opposite() {
+                Some(other) => r.iter().filter(|x| Tertile::of_rating(x.value) == other).map(|x| x.member_id).collect(),
+                None => Vec::new(),
+            };
+            prop_assert_eq!(c.dissent, dissent);
+            if values.iter().all(|&v| v == values[0]) {
+                prop_assert_eq!(side, Tertile::of_rating(values[0]));
+                prop_assert_eq!(c.level == ConsensusLevel::Consensus, side != Tertile::Uncertain);
+            }
+            // RAND/UCLA in tenths (P30, P70 of integers are whole tenths): IPR > IPRAS times 200.
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let p = |k: i64| { let h = (sorted.len() as i64 - 1) * k; let lo = (h / 10) as usize; let hi = (lo + 1).min(sorted.len() - 1); i64::from(sorted[lo]) * 10 + (h % 10) * (i64::from(sorted[hi]) - i64::from(sorted[lo])) };
+            let (p30, p70) = (p(3), p(7));
+            let disagreement = 20 * (p70 - p30) > 470 + 15 * (100 - (p30 + p70)).abs();
+            prop_assert_eq!(rand_ucla_detail(&r).disagreement, disagreement);
+        }
+
         #[test]
         fn permuting_ratings_never_changes_the_result(
             values in proptest::collection::vec(1u8..=9, 1..12),

@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::consensus::Consensus;
 use crate::domain::{ExpertProfile, MemberId, PanelId, PanelType, SimulationConfig, TenantId};
 use crate::event::Verdict;
+use crate::panel::feedback::{Feedback, Rationale};
 use crate::panel::strategy::{MemberView, TranscriptEntry};
 
 /// Tokens spent by one model call.
@@ -135,6 +136,18 @@ pub struct JudgeRequest {
     pub simulation: SimulationConfig,
 }
 
+/// Delphi: the facilitator's synthesis of a round's anonymous rationales.
+#[derive(Clone, Debug)]
+pub struct SynthesisRequest {
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+    pub query: String,
+    pub round: u32,
+    /// Every rationale of the round, neutralised, in an order that reveals nobody.
+    pub rationales: Vec<Rationale>,
+    pub simulation: SimulationConfig,
+}
+
 /// A model backend for AI experts.
 pub trait ExpertModel: Send + Sync + 'static {
     /// `simulated`, or the configured model's name.
@@ -148,6 +161,14 @@ pub trait ExpertModel: Send + Sync + 'static {
         true
     }
 
+    /// Whether independent turns (round 1) should be started together and
+    /// buffered, rather than one after the other. Worth it for real models,
+    /// whose calls take seconds; the simulated model writes instantly and
+    /// paces its own stream.
+    fn concurrent_turns(&self) -> bool {
+        false
+    }
+
     /// Streams one turn: deltas, then `Done` with the full text and rating.
     fn stream_turn(&self, request: TurnRequest) -> TurnStream;
 
@@ -158,4 +179,11 @@ pub trait ExpertModel: Send + Sync + 'static {
 
     /// The verdict and what judging cost.
     fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<(Verdict, Usage), ModelError>>;
+
+    /// Delphi feedback: the facilitator's synthesis and what it cost. The
+    /// default is the extractive synthesis (no model call).
+    fn synthesize(&self, request: SynthesisRequest) -> BoxFuture<'static, Result<(Feedback, Usage), ModelError>> {
+        let feedback = crate::panel::feedback::extractive(request.round, &request.rationales);
+        Box::pin(futures::future::ready(Ok((feedback, Usage::default()))))
+    }
 }

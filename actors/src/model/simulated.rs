@@ -232,9 +232,8 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
             };
             opening.push(format!("I argue {side} {lean}. {what} {}.", concern(rng)));
         }
-        TurnTask::Rate => {
-            opening.push(format!("My rationale, as {role}: the proposal stands or falls on {}. On the evidence so far, {}.", concern(rng), stance_clause(rating.unwrap_or(5))))
-        }
+        // Delphi is anonymous: the rationale never says who writes it.
+        TurnTask::Rate => opening.push(format!("My rationale: the proposal stands or falls on {}. On the evidence so far, {}.", concern(rng), stance_clause(rating.unwrap_or(5)))),
     }
 
     let fillers: [&dyn Fn(&str, &str) -> String; 10] = [
@@ -278,6 +277,7 @@ fn prompt_tokens(request: &TurnRequest) -> u64 {
     count_tokens(&request.profile.persona)
         + count_tokens(&view.query)
         + view.transcript.iter().map(|t| count_tokens(&t.text)).sum::<u64>()
+        + view.feedback.as_ref().map_or(0, |f| f.arguments_for.iter().chain(&f.arguments_against).chain(&f.open_questions).map(|a| count_tokens(a)).sum())
         + view.draft.as_deref().map_or(0, count_tokens)
         + 40
 }
@@ -468,6 +468,16 @@ fn compose_draft(request: &DraftRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn any_question_is_read_without_panicking(query in "\\PC{0,200}") {
+            let _ = options_of(&query);
+            let _ = topic_of(&query);
+            let _ = lower_first(&query);
+            let _ = with_article(&query);
+        }
+    }
 
     #[test]
     fn options_are_read_from_either_or_questions() {

@@ -11,7 +11,7 @@
 //!   (pause, cancel, skip...) cancel its future synchronously, so no token of
 //!   a cancelled turn is published after the command is handled.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,10 +22,10 @@ use futures::{StreamExt, stream};
 use tokio::sync::oneshot;
 
 use crate::consensus::{ConsensusActor, EvaluateRound, Finalize};
-use crate::domain::{Caller, MemberId, MemberKind, PanelId, PanelStatus, TenantId};
+use crate::domain::{Caller, MemberId, MemberKind, PanelId, PanelStatus, PanelType, TenantId};
 use crate::engine::PanelDeps;
 use crate::event::{Event, EventData, ModeratorActionKind, Phase, TokenDelta};
-use crate::expert::{ExpertActor, Remember, RequestBid, TakeTurn};
+use crate::expert::{ExpertActor, PrepareTurn, Remember, RequestBid, TakeTurn};
 use crate::model::{Bid, MemoryItem, ModelError, TurnChunk, Usage, rating};
 use crate::panel::messages::{Command, ExitStatus, GetSnapshot, PanelCommand, PanelError, PanelExited, Shutdown};
 use crate::panel::state::PanelState;
@@ -93,6 +93,8 @@ pub struct PanelActor {
     blocked: Option<Blocked>,
     /// The durable view, published after every commit for readers that must not wait.
     published: tokio::sync::watch::Sender<Arc<crate::panel::view::PanelView>>,
+    /// Turns of independent rounds started ahead, by (round, member).
+    prepared: HashSet<(u32, MemberId)>,
 }
 
 /// A panel frozen by a storage failure: its uncommitted events (never shown
@@ -141,6 +143,7 @@ impl PanelActor {
             exit: None,
             blocked: None,
             published,
+            prepared: HashSet::new(),
         }
     }
 
@@ -376,7 +379,10 @@ impl PanelActor {
             self.commit(ctx, vec![EventData::TurnSkipped { member_id, round, reason }], Then::Advance, None);
             return;
         };
-        let attempt = 1 + self.state.rounds.last().and_then(|p| p.model_failures.get(&member_id).copied()).unwrap_or(0);
+        let attempt = self.attempt_of(member_id);
+        if self.deps.model.concurrent_turns() && self.state.flow().round_is_independent(round) {
+            self.prepare_later_turns(member_id, round);
+        }
         let view = strategy::member_view(&self.state, member_id, round);
         let chunks = stream::once(expert.send(TakeTurn { view, attempt })).flat_map(|reply| match reply {
             Ok(turn) => turn,
@@ -387,6 +393,33 @@ impl PanelActor {
             wrap_stream::<_, Self>(chunks).map(move |chunk, act, ctx| act.on_chunk(ctx, turn_seq, chunk)).finish().map(move |(), act, ctx| act.on_stream_end(ctx, turn_seq)),
         );
         self.in_flight = Some(InFlight { handle, kind: InFlightKind::AiTurn { member_id, round, turn_seq } });
+    }
+
+    /// Which attempt at the member's turn in the current round is next (1 = first).
+    fn attempt_of(&self, member_id: MemberId) -> u32 {
+        1 + self.state.rounds.last().and_then(|p| p.model_failures.get(&member_id).copied()).unwrap_or(0)
+    }
+
+    /// Independent positions: starts the model calls of the round's later AI
+    /// members now, so they run while `current` speaks. Their views cannot
+    /// change before their turns (they see no turn of this round), except the
+    /// socratic answerers', who wait for the question.
+    fn prepare_later_turns(&mut self, current: MemberId, round: u32) {
+        if self.state.flow() == PanelType::Socratic && strategy::questioner(&self.state) == Some(current) {
+            return;
+        }
+        let Some((_, progress)) = self.state.current_round() else { return };
+        let later: Vec<MemberId> = progress.order.iter().skip_while(|m| **m != current).skip(1).filter(|m| !progress.done.contains(m)).copied().collect();
+        for member in later {
+            let Some(expert) = self.experts.get(&member).cloned() else { continue };
+            if !self.prepared.insert((round, member)) {
+                continue;
+            }
+            let view = strategy::member_view(&self.state, member, round);
+            // Bounded: at most one prepared turn per member and round; a full
+            // mailbox only means the turn runs when its time comes.
+            let _ = expert.try_send(PrepareTurn { view, attempt: self.attempt_of(member) });
+        }
     }
 
     fn current_turn(&self, turn_seq: u64) -> Option<(MemberId, u32)> {
@@ -413,12 +446,13 @@ impl PanelActor {
                 if streamed != output.text {
                     tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %member_id, "final text differs from the streamed deltas");
                 }
+                let (rating, confidence) = strategy::counted_rating(&self.state, member_id, round, output.rating, output.confidence);
                 let data = EventData::TurnCompleted {
                     member_id,
                     round,
                     text: output.text,
-                    rating: output.rating,
-                    confidence: output.confidence,
+                    rating,
+                    confidence,
                     ideas: output.ideas,
                     tokens_in: output.usage.prompt_tokens,
                     tokens_out: output.usage.completion_tokens,
@@ -527,6 +561,9 @@ impl PanelActor {
             }
             if let Some(draft) = eval.draft {
                 events.push(EventData::DraftUpdated { round, draft: draft.text, tokens_in: draft.usage.prompt_tokens, tokens_out: draft.usage.completion_tokens });
+            }
+            if let Some((feedback, usage)) = eval.feedback {
+                events.push(EventData::FeedbackUpdated { round, feedback, tokens_in: usage.prompt_tokens, tokens_out: usage.completion_tokens });
             }
             act.commit(ctx, events, Then::Advance, None);
         }));
@@ -661,7 +698,7 @@ impl PanelActor {
             None if parsed.rating.is_some() && !parsed.text.is_empty() => (parsed.text, parsed.rating, parsed.confidence),
             None => (text.clone(), None, None),
         };
-        let rating = if strategy::must_rate(&self.state, member_id, round) || rating.is_some() { rating } else { None };
+        let (rating, confidence) = strategy::counted_rating(&self.state, member_id, round, rating, confidence);
         Ok(vec![
             EventData::HumanInput { member_id, round, text },
             EventData::TurnCompleted { member_id, round, text: shown, rating, confidence, ideas: Vec::new(), tokens_in: 0, tokens_out: 0 },
@@ -830,7 +867,10 @@ impl Actor for PanelActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        let status = self.exit.clone().unwrap_or(ExitStatus::Stopped);
+        // Every way this actor decides to stop records why first; stopping
+        // without a reason means a handler panicked (the runtime caught it and
+        // dropped the actor's context): a crash, restarted from the log.
+        let status = self.exit.clone().unwrap_or(ExitStatus::Panicked);
         tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, ?status, "panel actor stopped");
         if let Some(supervisor) = &self.supervisor {
             // One message per panel lifetime: bounded by the number of panels.

@@ -76,6 +76,17 @@ pub fn extract_ideas(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_read_for_ideas_without_panicking(text in "\\PC{0,300}", known in proptest::collection::vec("\\PC{0,40}", 0..4)) {
+            let ideas = extract_ideas(&text);
+            let _ = new_ideas(&known, &ideas);
+            for idea in &ideas {
+                let _ = is_duplicate(&known, idea);
+            }
+        }
+    }
+
     #[test]
     fn rewordings_of_the_same_idea_are_duplicates() {
         let known = vec!["Run a pre-submission meeting with the FDA".to_string()];

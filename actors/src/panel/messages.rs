@@ -84,6 +84,8 @@ pub enum ExitStatus {
     Failed(String),
     /// It stopped on an error and should be restarted from its log.
     Crashed(String),
+    /// It stopped without deciding to (a panic in a handler): restarted from its log like a crash.
+    Panicked,
     /// Stopped for a shutdown; it resumes at the next start.
     Stopped,
     /// Another node owns the panel now (lease lost, or a write was fenced): stopped without writing.

@@ -2,6 +2,8 @@
 //! view API clients see, creation rules, and the `PanelActor`.
 
 pub mod actor;
+pub mod anonymity;
+pub mod feedback;
 pub mod ideas;
 pub mod messages;
 pub mod new;

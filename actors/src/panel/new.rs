@@ -227,6 +227,7 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
         paused_reason: None,
         error: None,
         ideas: Vec::new(),
+        feedback: None,
     };
     Ok((view, PanelSetup { config, profiles }))
 }

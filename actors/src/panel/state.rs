@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use thiserror::Error;
 
 use crate::consensus::Consensus;
-use crate::domain::{MemberId, MemberKind, PanelSetup, PanelStatus, PanelType};
+use crate::domain::{MemberId, MemberKind, PanelSetup, PanelStatus, PanelType, RatingTarget};
 use crate::event::{Event, EventData, ModeratorActionKind, RoundDecision};
 use crate::panel::ideas;
 use crate::panel::view::{CurrentTurn, PanelView, PendingHuman, RoundView, SkippedTurn, TurnView};
@@ -168,7 +168,8 @@ impl PanelState {
             EventData::PanelCreated { .. } => return Err(StateError::OutOfOrder { head, got: event.seq }),
             EventData::PanelStarted {} => {}
             EventData::RoundStarted { round, phase, order, .. } => {
-                self.view.rounds.push(RoundView { round: *round, phase: *phase, turns: Vec::new(), stats: None, skipped: Vec::new(), decision: None });
+                let rated = self.flow().round_asks_ratings(*round).then_some(if self.view.draft.is_some() { RatingTarget::Draft } else { RatingTarget::Question });
+                self.view.rounds.push(RoundView { round: *round, phase: *phase, turns: Vec::new(), stats: None, skipped: Vec::new(), decision: None, rated });
                 self.rounds.push(RoundProgress { order: order.clone(), ..RoundProgress::default() });
             }
             EventData::TurnStarted { member_id, round } => {
@@ -243,6 +244,7 @@ impl PanelState {
                 self.view.consensus = Some(consensus.clone());
             }
             EventData::DraftUpdated { draft, .. } => self.view.draft = Some(draft.clone()),
+            EventData::FeedbackUpdated { feedback, .. } => self.view.feedback = Some(feedback.clone()),
             EventData::PanelPaused { reason } => self.view.paused_reason = Some(reason.clone()),
             EventData::PanelResumed {} => self.view.paused_reason = None,
             EventData::PanelCompleted { recommendation, consensus, verdict, .. } => {

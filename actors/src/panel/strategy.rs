@@ -22,8 +22,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::consensus::{self, Consensus, RoundStats, Tertile};
-use crate::domain::{MemberId, MemberKind, MemberRole, PanelType, Team};
+use crate::domain::{MemberId, MemberKind, MemberRole, PanelType, RatingTarget, Team};
 use crate::event::{Phase, RoundDecision};
+use crate::panel::anonymity::Identities;
+use crate::panel::feedback::{Feedback, Rationale};
 use crate::panel::state::PanelState;
 
 /// How many times a member's turn is attempted before it is skipped.
@@ -163,13 +165,25 @@ pub fn max_rounds(state: &PanelState) -> u32 {
     }
 }
 
-/// Whether a member's turn must end with a rating of the draft.
+/// Whether a member's turn must end with a rating (of the question in a
+/// round without a draft, else of the draft): see
+/// [`PanelType::round_asks_ratings`]; the socratic questioner never rates.
 pub fn must_rate(state: &PanelState, member: MemberId, round: u32) -> bool {
-    match state.flow() {
-        PanelType::Delphi => true,
-        PanelType::Socratic => round >= 2 && questioner(state) != Some(member),
-        _ => round >= 2,
-    }
+    let flow = state.flow();
+    flow.round_asks_ratings(round) && !(flow == PanelType::Socratic && questioner(state) == Some(member))
+}
+
+/// The rating and confidence that count for a turn: what the member gave
+/// where its format asks for a rating, nothing elsewhere (a rating volunteered
+/// in an opening, a question or a bid is not a vote).
+pub fn counted_rating(state: &PanelState, member: MemberId, round: u32, rating: Option<u8>, confidence: Option<f64>) -> (Option<u8>, Option<f64>) {
+    if must_rate(state, member, round) && rating.is_some() { (rating, confidence) } else { (None, None) }
+}
+
+/// What a round's ratings are of: as recorded when it started, else whether a draft exists now.
+pub fn rating_target(state: &PanelState, round: u32) -> RatingTarget {
+    let recorded = state.view.rounds.iter().find(|r| r.round == round).and_then(|r| r.rated);
+    recorded.unwrap_or(if state.view.draft.is_some() { RatingTarget::Draft } else { RatingTarget::Question })
 }
 
 /// The kind of contribution asked of a member.
@@ -196,6 +210,10 @@ pub enum TurnTask {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptEntry {
     pub round: u32,
+    /// The phase of the entry's round (for the round's heading).
+    pub phase: Phase,
+    /// What the entry's rating, if any, is of.
+    pub rated: Option<RatingTarget>,
     /// The speaker's name, or an anonymous label in delphi.
     pub speaker: String,
     pub team: Option<Team>,
@@ -213,14 +231,20 @@ pub struct MemberView {
     pub max_rounds: u32,
     pub phase: Phase,
     pub task: TurnTask,
-    /// The turn must end with a rating of the draft (1-9) and a confidence (0-1).
+    /// The turn must end with a rating (1-9) and a confidence (0-1).
     pub rate: bool,
+    /// What the rating is of: the question as asked (no draft yet) or the draft shown.
+    pub rating_target: RatingTarget,
     pub member_name: String,
     pub team: Option<Team>,
-    /// Statements visible to the member, oldest first.
+    /// Statements visible to the member, oldest first. Empty in delphi
+    /// (members see the statistics and the facilitator's synthesis) and for
+    /// the round's own turns when its positions are independent.
     pub transcript: Vec<TranscriptEntry>,
-    /// Delphi: statements carry anonymous labels, never names.
+    /// Delphi: nothing shown names or identifies a member.
     pub anonymous: bool,
+    /// Delphi: the facilitator's synthesis of the previous round.
+    pub feedback: Option<Feedback>,
     pub previous_stats: Option<RoundStats>,
     pub previous_level: Option<consensus::ConsensusLevel>,
     /// The ratings of the previous rated round, without names.
@@ -254,7 +278,17 @@ pub fn member_view(state: &PanelState, member: MemberId, round: u32) -> MemberVi
     };
     let anonymous = flow == PanelType::Delphi;
     let previous = previous_rated_round(state, round);
-    let transcript = if anonymous { anonymous_rationales(state, round) } else { named_transcript(state) };
+    // Independent positions see no turn of their own round.
+    let visible_before = if flow.round_is_independent(round) { round } else { round + 1 };
+    let transcript = if anonymous { Vec::new() } else { named_transcript(state, visible_before) };
+    let identities = anonymous.then(|| Identities::of(state));
+    let neutral = |text: &str| identities.as_ref().map_or_else(|| text.to_string(), |ids| ids.neutralise(text));
+    let feedback = state.view.feedback.clone().filter(|f| anonymous && f.round < round).map(|mut f| {
+        for argument in f.arguments_mut() {
+            *argument = neutral(argument);
+        }
+        f
+    });
     let question = (flow == PanelType::Socratic && !is_questioner)
         .then(|| {
             let q = questioner(state)?;
@@ -271,18 +305,20 @@ pub fn member_view(state: &PanelState, member: MemberId, round: u32) -> MemberVi
         phase,
         task,
         rate: must_rate(state, member, round),
+        rating_target: rating_target(state, round),
         member_name: me.map(|m| m.name.clone()).unwrap_or_default(),
         team: me.and_then(|m| m.team),
         transcript,
         anonymous,
+        feedback,
         previous_stats: previous.as_ref().map(|(stats, _, _)| stats.clone()),
         previous_level: previous.as_ref().and_then(|(_, c, _)| c.as_ref().map(|c| c.level)),
         previous_ratings: previous.map(|(_, _, ratings)| ratings).unwrap_or_default(),
         own_previous_rating,
-        draft: if round >= 2 || flow == PanelType::Delphi { state.view.draft.clone() } else { None },
+        draft: if round >= 2 || flow == PanelType::Delphi { state.view.draft.as_deref().map(neutral) } else { None },
         question,
         focus: if is_questioner { socratic_focus(state) } else { None },
-        injections: state.injections_for(member),
+        injections: state.injections_for(member).iter().map(|i| neutral(i)).collect(),
         known_ideas: if flow == PanelType::Open { state.view.ideas.clone() } else { Vec::new() },
     }
 }
@@ -297,44 +333,31 @@ fn previous_rated_round(state: &PanelState, round: u32) -> Option<(RoundStats, O
     })
 }
 
-fn named_transcript(state: &PanelState) -> Vec<TranscriptEntry> {
+/// Every turn of the rounds before `before`, named, oldest first.
+fn named_transcript(state: &PanelState, before: u32) -> Vec<TranscriptEntry> {
     state
         .view
         .rounds
         .iter()
-        .flat_map(|r| r.turns.iter().map(move |t| (r.round, t)))
-        .filter_map(|(round, t)| {
+        .filter(|r| r.round < before)
+        .flat_map(|r| r.turns.iter().map(move |t| (r, t)))
+        .filter_map(|(r, t)| {
             let m = state.view.member(t.member_id)?;
-            Some(TranscriptEntry { round, speaker: m.name.clone(), team: m.team, kind: m.kind, text: t.text.clone(), rating: t.rating })
+            Some(TranscriptEntry { round: r.round, phase: r.phase, rated: r.rated, speaker: m.name.clone(), team: m.team, kind: m.kind, text: t.text.clone(), rating: t.rating })
         })
         .collect()
 }
 
-/// Delphi: the previous round's rationales, in an order that does not reveal
-/// who wrote them (sorted by a hash of the text), labelled `Rationale A`, `B`...
-fn anonymous_rationales(state: &PanelState, round: u32) -> Vec<TranscriptEntry> {
-    let Some(previous) = state.view.rounds.iter().rev().find(|r| r.round < round) else {
+/// Delphi: a round's rationales for the facilitator, neutralised and in an
+/// order that does not reveal who wrote them (sorted by a hash of the text).
+pub fn anonymous_rationales(state: &PanelState, round: u32) -> Vec<Rationale> {
+    let Some(rated) = state.view.rounds.iter().find(|r| r.round == round) else {
         return Vec::new();
     };
-    let mut turns: Vec<_> = previous.turns.iter().collect();
-    turns.sort_by_key(|t| fnv1a(t.text.as_bytes()));
-    turns
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| TranscriptEntry {
-            round: previous.round,
-            speaker: format!("Rationale {}", anonymous_label(i)),
-            team: None,
-            kind: MemberKind::Ai,
-            text: t.text.clone(),
-            rating: t.rating,
-        })
-        .collect()
-}
-
-fn anonymous_label(i: usize) -> String {
-    let letter = (b'A' + (i % 26) as u8) as char;
-    if i < 26 { letter.to_string() } else { format!("{letter}{}", i / 26) }
+    let identities = Identities::of(state);
+    let mut rationales: Vec<Rationale> = rated.turns.iter().map(|t| Rationale { text: identities.neutralise(&t.text), rating: t.rating }).collect();
+    rationales.sort_by_key(|r| fnv1a(r.text.as_bytes()));
+    rationales
 }
 
 /// A stable 64-bit FNV-1a hash (the same on every platform and run).
@@ -384,10 +407,12 @@ pub fn decide(state: &PanelState, round: u32, consensus: Option<&Consensus>, ran
             if reached(rand_ucla) {
                 return RoundDecision::Consensus;
             }
-            // The round being decided is the last one; compare with the one before it.
+            // The round being decided is the last one; compare with the one
+            // before it, when both rated the same kind of object (round 1
+            // rates the question, later rounds the draft).
             let previous = state.rounds.iter().rev().skip(1).find_map(|p| p.consensus.as_ref());
             if let (Some(previous), Some(now)) = (previous, rand_ucla) {
-                if consensus::is_stable(previous, now) {
+                if rating_target(state, previous.round) == rating_target(state, round) && consensus::is_stable(previous, now) {
                     return RoundDecision::Stable;
                 }
             }

@@ -42,6 +42,9 @@ pub struct PanelView {
     pub paused_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Delphi: the facilitator's synthesis of the last round's rationales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<crate::panel::feedback::Feedback>,
     /// Open panels: the distinct ideas collected so far.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ideas: Vec<String>,
@@ -57,6 +60,10 @@ pub struct RoundView {
     pub skipped: Vec<SkippedTurn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<RoundDecision>,
+    /// What the round's ratings are of (`question` or `draft`); absent in a
+    /// round that asks for no rating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rated: Option<crate::domain::RatingTarget>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod configuration;
 pub mod error;
+pub mod eval;
 pub mod extract;
 pub mod limits;
 pub mod llm;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use askpanel::ask::{self, AskArgs};
+use askpanel::eval::{self, EvalArgs};
 use askpanel::configuration::{LimitOverrides, Settings};
 use askpanel::startup::{self, Application, Paths};
 use askpanel::store::{KeyRecord, Role, Tier};
@@ -30,6 +31,8 @@ enum Commands {
     Migrate(ServeArgs),
     /// Run one panel in the terminal and print it live.
     Ask(AskArgs),
+    /// Run a question set over formats and models; write a report.
+    Eval(EvalArgs),
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -121,6 +124,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let catalog = startup::load_catalog(&paths.config_dir)?;
             let (model, _) = startup::build_model(&settings, Arc::new(askpanel::metrics::Metrics::new()))?;
             ask::run(args, &catalog, model).await
+        }
+        Commands::Eval(args) => {
+            let settings = Settings::load(&cli.config)?;
+            let catalog = startup::load_catalog(&paths.config_dir)?;
+            let metrics = Arc::new(askpanel::metrics::Metrics::new());
+            let figures = eval::run(&args, &catalog, |name| {
+                let mut settings = settings.clone();
+                if name == "simulated" {
+                    settings.llm.provider = "simulated".into();
+                } else {
+                    settings.llm.provider = "openai".into();
+                    settings.llm.model = name.to_string();
+                }
+                Ok(startup::build_model(&settings, metrics.clone())?.0)
+            })
+            .await?;
+            eval::write_report(&figures, &args)?;
+            println!("{}", eval::markdown(&figures, &args));
+            let failed: usize = figures.iter().map(|f| f.panels - f.completed).sum();
+            anyhow::ensure!(failed == 0, "{failed} panels did not complete (report in {})", args.out.display());
+            Ok(())
         }
         Commands::Tenant(TenantCommand::Create { slug, name, tier, server }) => {
             let settings = settings(&cli.config, &server)?;

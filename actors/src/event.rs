@@ -124,6 +124,12 @@ pub enum EventData {
         rating: Option<u8>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         confidence: Option<f64>,
+        /// How the rating was read (`direct` or `follow_up`), when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rating_read: Option<crate::model::RatingRead>,
+        /// What the model got wrong in this turn (handled, and counted).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        flags: Vec<crate::model::TurnFlag>,
         /// Open panels: the ideas this turn contributed.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ideas: Vec<String>,

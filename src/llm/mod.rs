@@ -27,7 +27,7 @@ use askpanel_actors::domain::RatingTarget;
 use askpanel_actors::event::Verdict;
 use askpanel_actors::model::rating::parse_trailer;
 use askpanel_actors::model::{
-    Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, SynthesisRequest, TurnChunk, TurnOutput, TurnRequest, TurnStream, Usage,
+    Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, RatingRead, SynthesisRequest, TurnChunk, TurnFlag, TurnOutput, TurnRequest, TurnStream, Usage,
 };
 use askpanel_actors::panel::feedback::{Feedback, MAX_ARGUMENTS};
 use askpanel_actors::panel::ideas::extract_ideas;
@@ -100,6 +100,8 @@ struct ChunkDelta {
 struct ChunkChoice {
     #[serde(default)]
     delta: Option<ChunkDelta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -428,7 +430,9 @@ impl Inner {
         let mut reader = TurnReader::new(format.is_json());
         let mut usage: Option<UsageBody> = None;
         let mut first = true;
-        loop {
+        let mut raw = String::new();
+        let mut flags: Vec<TurnFlag> = Vec::new();
+        'read: loop {
             let next = match tokio::time::timeout(stall, stream.next()).await {
                 Err(_) => {
                     self.breaker.failure();
@@ -451,11 +455,21 @@ impl Inner {
                         usage = chunk.usage;
                         self.stream_usage.store(SUPPORTED, Ordering::Relaxed);
                     }
-                    for content in chunk.choices.into_iter().filter_map(|c| c.delta.and_then(|d| d.content)) {
+                    for choice in chunk.choices {
+                        if choice.finish_reason.as_deref() == Some("length") && !flags.contains(&TurnFlag::Truncated) {
+                            flags.push(TurnFlag::Truncated);
+                        }
+                        let Some(content) = choice.delta.and_then(|d| d.content) else { continue };
                         let shown = reader.push(&content);
                         if !shown.is_empty() && out.send(Ok(TurnChunk::Delta(shown))).await.is_err() {
                             // The panel cancelled the turn: drop the stream (and the connection).
                             return Err(ModelError::Stream("cancelled".into()));
+                        }
+                        raw.push_str(&content);
+                        if repeating_tail(&raw) {
+                            // A loop: what follows would only repeat it; stop reading (and generating).
+                            flags.push(TurnFlag::Repetition);
+                            break 'read;
                         }
                     }
                 }
@@ -470,6 +484,16 @@ impl Inner {
             self.answered(&model, format, read.was_json || read.raw_chars == 0);
         }
         let (mut rating, mut confidence) = (read.rating, read.confidence);
+        let mut rating_read = rating.map(|_| RatingRead::Direct);
+        if read.text.trim().is_empty() {
+            flags.push(TurnFlag::Empty);
+        }
+        if rate && rating.is_none() && read.rating_lines > 0 {
+            flags.push(TurnFlag::RatingUnreadable);
+        }
+        if echoes(&read.text, &messages) {
+            flags.push(TurnFlag::EchoedPrompt);
+        }
         let mut usage = usage.map_or_else(
             || Usage { prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(), completion_tokens: (read.raw_chars as u64).div_ceil(4) },
             |u| Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens },
@@ -485,12 +509,16 @@ impl Inner {
                 let json: Option<Value> = serde_json::from_str(json_slice(&answer)).ok();
                 rating = parsed.rating.or_else(|| json.as_ref().and_then(|v| v["rating"].as_f64()).filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8));
                 confidence = parsed.confidence.or_else(|| json.as_ref().and_then(|v| v["confidence"].as_f64()).filter(|c| (0.0..=1.0).contains(c)));
+                rating_read = rating.map(|_| RatingRead::FollowUp);
                 usage.prompt_tokens += extra.prompt_tokens;
                 usage.completion_tokens += extra.completion_tokens;
             }
+            if rating.is_none() {
+                flags.push(TurnFlag::RatingMissing);
+            }
         }
         let ideas = if request.view.task == TurnTask::Brainstorm { extract_ideas(&read.text) } else { Vec::new() };
-        Ok(TurnOutput { text: read.text, rating, confidence, ideas, usage })
+        Ok(TurnOutput { text: read.text, rating, confidence, rating_read, ideas, usage, flags })
     }
 }
 
@@ -611,6 +639,20 @@ impl ExpertModel for OpenAiModel {
     }
 }
 
+/// Whether the text ends in a loop: its last block of 8 to 200 bytes
+/// repeated three times in a row.
+fn repeating_tail(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    (8..=200.min(n / 3)).any(|p| bytes[n - p..] == bytes[n - 2 * p..n - p] && bytes[n - 2 * p..n - p] == bytes[n - 3 * p..n - 2 * p])
+}
+
+/// Whether an answer repeats a long passage (a sentence of 60 characters or
+/// more) of its own prompt.
+fn echoes(text: &str, messages: &[Message]) -> bool {
+    text.split(['.', '\n', '?', '!']).map(str::trim).filter(|s| s.len() >= 60).any(|s| messages.iter().any(|m| m.role != "assistant" && m.content.contains(s)))
+}
+
 /// The JSON object inside an answer (models sometimes wrap it in prose or fences).
 fn json_slice(answer: &str) -> &str {
     match (answer.find('{'), answer.rfind('}')) {
@@ -625,9 +667,20 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_answer_is_searched_for_json_without_panicking(answer in "\\PC{0,200}") {
+        fn any_answer_is_searched_for_json_and_loops_without_panicking(answer in "\\PC{0,400}") {
             let slice = json_slice(&answer);
             let _ = serde_json::from_str::<Value>(slice);
+            let _ = repeating_tail(&answer);
+            let _ = echoes(&answer, &[Message::user(answer.clone())]);
         }
+    }
+
+    #[test]
+    fn a_repetition_loop_and_an_echoed_prompt_are_seen() {
+        assert!(repeating_tail(&format!("Intro. {}", "the same words again ".repeat(3))));
+        assert!(!repeating_tail("A normal answer that does not repeat itself at all, and ends."));
+        let prompt = [Message::user("Question: Should our AI ECG triage device pursue 510(k) or De Novo, given the predicate?")];
+        assert!(echoes("Sure. Should our AI ECG triage device pursue 510(k) or De Novo, given the predicate? Yes.", &prompt));
+        assert!(!echoes("De Novo, because the predicate is weak.", &prompt));
     }
 }

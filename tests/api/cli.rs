@@ -104,3 +104,30 @@ async fn ask_runs_a_panel_in_the_terminal_to_its_recommendation() {
     assert!(out.to_lowercase().contains("recommendation"), "{out}");
     assert!(out.contains("[simulated]"), "{out}");
 }
+
+#[test]
+fn eval_runs_the_question_set_over_formats_and_writes_its_report() {
+    let out = tempfile::tempdir().unwrap();
+    let questions = concat!(env!("CARGO_MANIFEST_DIR"), "/config/eval/questions.toml");
+    let table = run(
+        None,
+        &["eval", "--questions", questions, "--formats", "structured,delphi,hybrid", "--models", "simulated", "--panels", "2", "--out", out.path().to_str().unwrap()],
+    );
+    assert!(table.contains("| simulated | delphi | 2/2 |"), "{table}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("eval.json")).unwrap()).unwrap();
+    let rows = report.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        assert_eq!(row["completed"], 2, "{row}");
+        assert_eq!(row["trailer_leaks"], 0, "{row}");
+        assert!(row["rated_turns"].as_u64().unwrap() > 0 && row["turns"].as_u64().unwrap() > 0, "{row}");
+        assert!(row["tokens_in"].as_u64().unwrap() > 0);
+    }
+    assert!(std::fs::read_to_string(out.path().join("eval.md")).unwrap().contains("| model | format |"));
+    // A question set that cannot be read is a clear error, not a panic.
+    let bad = out.path().join("bad.toml");
+    std::fs::write(&bad, "[[question]]\nid = \"x\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_askpanel")).args(["--config", CONFIG, "eval", "--questions"]).arg(&bad).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not valid"), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -334,6 +334,8 @@ impl ExpertModel for SimulatedModel {
         };
         let text = compose_turn(&request, rating.map(|r| r.0), &fresh, &mut rng);
         let output = TurnOutput {
+            rating_read: rating.map(|_| super::RatingRead::Direct),
+            flags: Vec::new(),
             usage: Usage { prompt_tokens: prompt_tokens(&request), completion_tokens: count_tokens(&text) },
             text: text.clone(),
             rating: rating.map(|r| r.0),

@@ -380,9 +380,6 @@ impl PanelActor {
             return;
         };
         let attempt = self.attempt_of(member_id);
-        if self.deps.model.concurrent_turns() && self.state.flow().round_is_independent(round) {
-            self.prepare_later_turns(member_id, round);
-        }
         let view = strategy::member_view(&self.state, member_id, round);
         let chunks = stream::once(expert.send(TakeTurn { view, attempt })).flat_map(|reply| match reply {
             Ok(turn) => turn,
@@ -434,11 +431,17 @@ impl PanelActor {
         match chunk {
             Ok(TurnChunk::Delta(delta)) => {
                 let Some(partial) = self.partial.as_mut().filter(|p| p.turn_seq == turn_seq) else { return };
+                let first = partial.chars == 0;
                 let offset = partial.chars;
                 partial.chars += delta.chars().count();
                 partial.text.push_str(&delta);
                 let token = TokenDelta { turn_seq, member_id: partial.member_id, offset, delta };
                 self.deps.publisher.publish_token(self.tenant_id, self.panel_id, &token);
+                // The turn on air has its model call: the later independent
+                // turns start now, queued behind it where calls are limited.
+                if first && self.deps.model.concurrent_turns() && self.state.flow().round_is_independent(round) {
+                    self.prepare_later_turns(member_id, round);
+                }
             }
             Ok(TurnChunk::Done(output)) => {
                 self.in_flight = None;
@@ -447,12 +450,18 @@ impl PanelActor {
                     tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %member_id, "final text differs from the streamed deltas");
                 }
                 let (rating, confidence) = strategy::counted_rating(&self.state, member_id, round, output.rating, output.confidence);
+                let mut flags = output.flags;
+                if self.state.flow() == PanelType::Delphi && crate::panel::anonymity::Identities::of(&self.state).neutralise(&output.text) != output.text {
+                    flags.push(crate::model::TurnFlag::Identifying);
+                }
                 let data = EventData::TurnCompleted {
                     member_id,
                     round,
                     text: output.text,
                     rating,
                     confidence,
+                    rating_read: rating.and(output.rating_read),
+                    flags,
                     ideas: output.ideas,
                     tokens_in: output.usage.prompt_tokens,
                     tokens_out: output.usage.completion_tokens,
@@ -701,7 +710,18 @@ impl PanelActor {
         let (rating, confidence) = strategy::counted_rating(&self.state, member_id, round, rating, confidence);
         Ok(vec![
             EventData::HumanInput { member_id, round, text },
-            EventData::TurnCompleted { member_id, round, text: shown, rating, confidence, ideas: Vec::new(), tokens_in: 0, tokens_out: 0 },
+            EventData::TurnCompleted {
+                member_id,
+                round,
+                text: shown,
+                rating,
+                confidence,
+                rating_read: rating.map(|_| crate::model::RatingRead::Direct),
+                flags: Vec::new(),
+                ideas: Vec::new(),
+                tokens_in: 0,
+                tokens_out: 0,
+            },
         ])
     }
 

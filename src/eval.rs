@@ -198,7 +198,8 @@ fn tally(figures: &mut Figures, events: &[Event], streamed: &HashMap<u64, String
                     let name = serde_json::to_value(flag).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
                     *figures.flags.entry(name).or_default() += 1;
                 }
-                let asked = rated_rounds.get(round).copied().unwrap_or(false) && (rating.is_some() || flags.iter().any(|f| matches!(f, askpanel_actors::model::TurnFlag::RatingMissing)));
+                let asked =
+                    rated_rounds.get(round).copied().unwrap_or(false) && (rating.is_some() || flags.iter().any(|f| matches!(f, askpanel_actors::model::TurnFlag::RatingMissing)));
                 if asked {
                     figures.rated_turns += 1;
                     match (rating, rating_read) {
@@ -284,8 +285,12 @@ pub async fn run(args: &EvalArgs, catalog: &Catalog, model_for: impl Fn(&str) ->
                         Ok(Some((panel, event))) if panel == panel_id => match event.data {
                             EventData::HumanTurnRequested { member_id, .. } => {
                                 // The evaluation plays the human member with a fixed answer.
-                                let command =
-                                    Command::HumanInput { member_id, text: "I would hold a pre-submission meeting first and decide on the evidence.".into(), rating: Some(6), confidence: Some(0.7) };
+                                let command = Command::HumanInput {
+                                    member_id,
+                                    text: "I would hold a pre-submission meeting first and decide on the evidence.".into(),
+                                    rating: Some(6),
+                                    confidence: Some(0.7),
+                                };
                                 let _ = engine.command(PanelCommand { tenant_id, panel_id, caller: Caller::system("eval"), command }).await;
                             }
                             _ => break,

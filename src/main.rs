@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use askpanel::ask::{self, AskArgs};
-use askpanel::eval::{self, EvalArgs};
 use askpanel::configuration::{LimitOverrides, Settings};
+use askpanel::eval::{self, EvalArgs};
 use askpanel::startup::{self, Application, Paths};
 use askpanel::store::{KeyRecord, Role, Tier};
 use askpanel_actors::domain::KeyId;

@@ -128,21 +128,25 @@ fn entry_line(entry: &TranscriptEntry, full: bool) -> String {
 }
 
 /// The discussion within `budget` characters, each turn under the heading of
-/// its own round ("Round 2 (critique of the draft):"), in order: the latest
-/// round in full, older rounds summarised (the first sentence of each turn),
-/// and when even that is too long, the oldest turns left out with a note
-/// that says how many.
-pub fn render_transcript(entries: &[TranscriptEntry], budget: usize) -> String {
-    let Some(last_round) = entries.iter().map(|e| e.round).max() else { return String::new() };
+/// its own round ("Round 2 (critique of the draft):"), in order: rounds from
+/// `full_from` on in full, older rounds summarised (the first sentence of each
+/// turn), and when even that is too long, the oldest turns left out with a
+/// note that says how many. (Every member of a round gets the same rendering
+/// of what they all see, so a model server can reuse the shared beginning of
+/// consecutive prompts.)
+pub fn render_transcript(entries: &[TranscriptEntry], budget: usize, full_from: u32) -> String {
+    if entries.is_empty() {
+        return String::new();
+    }
     let heading = |e: &TranscriptEntry| {
-        if e.round == last_round { format!("Round {} ({}):", e.round, phase_name(e.phase)) } else { format!("Round {} ({}, summarised):", e.round, phase_name(e.phase)) }
+        if e.round >= full_from { format!("Round {} ({}):", e.round, phase_name(e.phase)) } else { format!("Round {} ({}, summarised):", e.round, phase_name(e.phase)) }
     };
     // Newest first: the budget keeps the most recent discussion.
     let mut used = 0;
     let mut kept = 0;
     let mut previous_round = None;
     for entry in entries.iter().rev() {
-        let mut cost = entry_line(entry, entry.round == last_round).len() + 1;
+        let mut cost = entry_line(entry, entry.round >= full_from).len() + 1;
         if previous_round != Some(entry.round) {
             cost += heading(entry).len() + 2;
         }
@@ -168,10 +172,15 @@ pub fn render_transcript(entries: &[TranscriptEntry], budget: usize) -> String {
             out.push('\n');
             current = Some(entry.round);
         }
-        out.push_str(&entry_line(entry, entry.round == last_round));
+        out.push_str(&entry_line(entry, entry.round >= full_from));
         out.push('\n');
     }
     out.trim_end().to_string()
+}
+
+/// The last round of a discussion (the rapporteur and the judge read it in full).
+fn last_round(entries: &[TranscriptEntry]) -> u32 {
+    entries.iter().map(|e| e.round).max().unwrap_or(0)
 }
 
 /// The facilitator's synthesis, as delphi members see it.
@@ -209,38 +218,33 @@ fn rating_instructions(format: RatingFormat, target: RatingTarget) -> String {
     }
 }
 
-/// The messages of one member's turn.
+/// The messages of one member's turn, in four parts so that consecutive
+/// turns of a panel share their beginning (a model server with a prompt
+/// cache, such as llama.cpp's, then evaluates only what is new):
+/// 1. system: the panel's rules, the same for every member;
+/// 2. user: what every member of the round is shown (the question, the
+///    format and round, the discussion or delphi's statistics and synthesis,
+///    the ideas, the draft, the moderator's injections);
+/// 3. system: who this member is (name and title, or only the title in
+///    delphi) and their background;
+/// 4. user: this member's task (side, own previous rating, the socratic
+///    question or focus) and, where the format asks for one, the rating.
 pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat) -> Vec<Message> {
     let view = &request.view;
     let profile = &request.profile;
     let anonymous = view.anonymous;
-    let title = if profile.title.is_empty() { format!("{} expert", profile.domain.replace('_', " ")) } else { profile.title.clone() };
-    // Delphi is anonymous: no names at all, not even the member's own.
-    let who = if anonymous { format!("You are a {title} on an anonymous expert panel.") } else { format!("You are {}, {title}, on an expert panel.", profile.name) };
     let words = request.simulation.turn_tokens.clamp(60, 600);
-    let mut system = format!(
-        "{who}\n\nYour background: {}\n\nSpeak in the first person as this expert, in plain prose. Be concrete and specific to the question: evidence, risks, conditions, trade-offs. Keep to about {words} words. Do not invent citations or data. Do not say you are an AI.",
-        profile.persona.trim()
+    let mut rules = format!(
+        "You are a member of an expert panel. Speak in the first person as the expert described to you, in plain prose. Be concrete and specific to the question: evidence, risks, conditions, trade-offs. Keep to about {words} words. Do not invent citations or data. Do not say you are an AI."
     );
     if anonymous {
-        system.push_str(" Contributions are anonymous: never use anyone's name, and never say who you are, your title or where you work.");
+        rules.push_str(" Contributions are anonymous: never use anyone's name, and never say who you are, your title or where you work.");
     }
-    let mut user =
+    let mut shared =
         format!("Question: {}\n\nThis is {}. Round {} of at most {}: {}.\n", view.query.trim(), flow_description(view.flow), view.round, view.max_rounds, phase_name(view.phase));
-    match view.task {
-        TurnTask::Argue => {
-            let side = match view.team {
-                Some(Team::Pro) => "the PRO side: argue in favour",
-                _ => "the CON side: argue against",
-            };
-            user.push_str(&format!("You are on {side}. Engage the other side's strongest points.\n"));
-        }
-        TurnTask::Question => user.push_str("You are the panel's questioner.\n"),
-        _ => {}
-    }
     if anonymous {
         if let Some(stats) = &view.previous_stats {
-            user.push_str(&format!(
+            shared.push_str(&format!(
                 "\nPrevious round's ratings: median {}, IQR {}, mean {}, n = {}; how many gave each rating: {}.\n",
                 stats.median,
                 stats.iqr,
@@ -249,35 +253,51 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
                 distribution(&view.previous_ratings)
             ));
         }
-        if let Some(own) = view.own_previous_rating {
-            user.push_str(&format!("Your previous rating was {own}.\n"));
-        }
         if let Some(feedback) = &view.feedback {
-            user.push('\n');
-            user.push_str(&render_feedback(feedback));
+            shared.push('\n');
+            shared.push_str(&render_feedback(feedback));
         }
     } else if !view.transcript.is_empty() {
-        user.push_str("\nThe discussion so far:\n");
-        user.push_str(&render_transcript(&view.transcript, budget));
-        user.push('\n');
+        shared.push_str("\nThe discussion so far:\n");
+        shared.push_str(&render_transcript(&view.transcript, budget, view.round.saturating_sub(1)));
+        shared.push('\n');
         if let Some(stats) = &view.previous_stats {
-            user.push_str(&format!("\nLast rated round: median {}, IQR {}, n = {}.\n", stats.median, stats.iqr, stats.n));
+            shared.push_str(&format!("\nLast rated round: median {}, IQR {}, n = {}.\n", stats.median, stats.iqr, stats.n));
         }
     }
     if !view.known_ideas.is_empty() {
-        user.push_str("\nIdeas already collected (do not repeat them):\n");
+        shared.push_str("\nIdeas already collected (do not repeat them):\n");
         for idea in view.known_ideas.iter().take(60) {
-            user.push_str(&format!("- {idea}\n"));
+            shared.push_str(&format!("- {idea}\n"));
         }
     }
     if let Some(draft) = &view.draft {
-        user.push_str(&format!("\nThe current draft recommendation:\n{}\n", draft.trim()));
+        shared.push_str(&format!("\nThe current draft recommendation:\n{}\n", draft.trim()));
     }
     for injection in &view.injections {
-        user.push_str(&format!("\nThe moderator asks the panel to address: {}\n", injection.trim()));
+        shared.push_str(&format!("\nThe moderator asks the panel to address: {}\n", injection.trim()));
     }
-    user.push_str("\nYour task: ");
-    user.push_str(match (view.task, view.rating_target) {
+    let title = if profile.title.is_empty() { format!("{} expert", profile.domain.replace('_', " ")) } else { profile.title.clone() };
+    // Delphi is anonymous: no names at all, not even the member's own.
+    let who = if anonymous { format!("You are a {title} on this anonymous panel.") } else { format!("You are {}, {title}, on this panel.", profile.name) };
+    let identity = format!("{who}\n\nYour background: {}", profile.persona.trim());
+    let mut task = String::new();
+    match view.task {
+        TurnTask::Argue => {
+            let side = match view.team {
+                Some(Team::Pro) => "the PRO side: argue in favour",
+                _ => "the CON side: argue against",
+            };
+            task.push_str(&format!("You are on {side}. Engage the other side's strongest points.\n"));
+        }
+        TurnTask::Question => task.push_str("You are the panel's questioner.\n"),
+        _ => {}
+    }
+    if let (true, Some(own)) = (anonymous, view.own_previous_rating) {
+        task.push_str(&format!("Your previous rating was {own}.\n"));
+    }
+    task.push_str("Your task: ");
+    task.push_str(match (view.task, view.rating_target) {
         (TurnTask::Opening, _) => "give your independent opening position.",
         (TurnTask::Critique, _) => "critique the current draft recommendation: what holds, what must change, what is missing.",
         (TurnTask::Brainstorm, _) => "contribute new ideas only, each on its own line starting with \"- \". If you have nothing new, say so in one sentence.",
@@ -288,16 +308,16 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
         (TurnTask::Rate, RatingTarget::Draft) => "rate the current draft recommendation and give your rationale.",
     });
     if let (Some(question), TurnTask::Answer) = (&view.question, view.task) {
-        user.push_str(&format!("\nThe questioner asks: {}\n", question.trim()));
+        task.push_str(&format!("\nThe questioner asks: {}\n", question.trim()));
     }
     if let Some(focus) = &view.focus {
-        user.push_str(&format!("\nWhere the panel is most divided: {focus}\n"));
+        task.push_str(&format!("\nWhere the panel is most divided: {focus}\n"));
     }
     if view.rate {
-        user.push_str("\n\n");
-        user.push_str(&rating_instructions(format, view.rating_target));
+        task.push_str("\n\n");
+        task.push_str(&rating_instructions(format, view.rating_target));
     }
-    vec![Message::system(system), Message::user(user)]
+    vec![Message::system(rules), Message::user(shared), Message::system(identity), Message::user(task)]
 }
 
 /// Asks only for the rating after a turn whose rating could not be read.
@@ -348,7 +368,7 @@ pub fn bid_messages(request: &BidRequest) -> Vec<Message> {
 /// The rapporteur's draft or final recommendation.
 pub fn draft_messages(request: &DraftRequest, budget: usize) -> Vec<Message> {
     let anonymous = request.flow == PanelType::Delphi && !request.is_final;
-    let mut user = format!("Question: {}\n\nThe panel's discussion:\n{}\n", request.query.trim(), render_transcript(&request.transcript, budget));
+    let mut user = format!("Question: {}\n\nThe panel's discussion:\n{}\n", request.query.trim(), render_transcript(&request.transcript, budget, last_round(&request.transcript)));
     if let Some(c) = &request.consensus {
         user.push_str(&format!("\nAgreement in round {}: {:?} (median {}, IQR {}, n = {}).\n", c.round, c.level, c.median, c.iqr, c.n));
     }
@@ -379,7 +399,7 @@ pub fn judge_messages(request: &JudgeRequest, budget: usize) -> Vec<Message> {
         Message::user(format!(
             "Motion: {}\n\nThe debate:\n{}\n\nReply with JSON only: {{\"winner\": \"pro\"|\"con\"|\"tie\", \"pro_score\": 0-10, \"con_score\": 0-10, \"rationale\": \"two sentences\"}}",
             request.query.trim(),
-            render_transcript(&request.transcript, budget)
+            render_transcript(&request.transcript, budget, last_round(&request.transcript))
         )),
     ]
 }
@@ -446,12 +466,14 @@ mod tests {
     fn structured_members_see_the_named_transcript_the_draft_and_the_rating_format() {
         let r = request(PanelType::Structured, TurnTask::Critique, vec![entry(1, "Richard Hale", "Liability first. Then more.")]);
         let m = turn_messages(&r, 10_000, RatingFormat::Trailer);
-        assert!(m[0].content.contains("Dr. Maya Okafor"));
+        assert_eq!(m.iter().map(|m| m.role).collect::<Vec<_>>(), ["system", "user", "system", "user"]);
+        assert!(!m[0].content.contains("Okafor"), "the rules are the same for every member");
+        assert!(m[2].content.contains("Dr. Maya Okafor"));
         assert!(m[1].content.contains("Richard Hale"));
         assert!(m[1].content.contains("Pursue De Novo with a pre-sub."));
         assert!(m[1].content.contains("What about children?"));
-        assert!(m[1].content.contains("RATING: <whole number 1-9>"));
-        assert!(m[1].content.contains("of the current draft recommendation"));
+        assert!(m[3].content.contains("RATING: <whole number 1-9>"));
+        assert!(m[3].content.contains("of the current draft recommendation"));
     }
 
     #[test]
@@ -464,9 +486,9 @@ mod tests {
         r.view.own_previous_rating = None;
         r.view.injections.clear();
         for format in [RatingFormat::Trailer, RatingFormat::Json, RatingFormat::JsonObject] {
-            let m = turn_messages(&r, 10_000, format);
-            assert!(!m[1].content.to_lowercase().contains("draft"), "{}", m[1].content);
-            assert!(m[1].content.contains("the question as asked"), "{}", m[1].content);
+            let all: String = turn_messages(&r, 10_000, format).iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n");
+            assert!(!all.to_lowercase().contains("draft"), "{all}");
+            assert!(all.contains("the question as asked"), "{all}");
         }
     }
 
@@ -483,8 +505,7 @@ mod tests {
             method: "facilitator".into(),
             condensed: 2,
         });
-        let m = turn_messages(&r, 10_000, RatingFormat::Json);
-        let all = format!("{}\n{}", m[0].content, m[1].content);
+        let all: String = turn_messages(&r, 10_000, RatingFormat::Json).iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n");
         assert!(!all.contains("Okafor") && !all.contains("Maya"), "{all}");
         assert!(all.contains("Your previous rating was 6") && all.contains("median 6"));
         assert!(all.contains("synthesis of all 5 anonymous rationales of round 1"), "{all}");
@@ -494,9 +515,22 @@ mod tests {
     }
 
     #[test]
+    fn consecutive_members_of_a_round_share_the_beginning_of_their_prompts() {
+        let transcript = vec![entry(1, "A", "Opening A. More."), entry(2, "B", "Critique B.")];
+        let mut a = request(PanelType::Structured, TurnTask::Critique, transcript.clone());
+        a.view.round = 3;
+        let mut b = a.clone();
+        b.profile.name = "Richard Hale".into();
+        b.profile.persona = "Liability lawyer.".into();
+        let (ma, mb) = (turn_messages(&a, 10_000, RatingFormat::Trailer), turn_messages(&b, 10_000, RatingFormat::Trailer));
+        assert_eq!((&ma[0], &ma[1]), (&mb[0], &mb[1]), "rules and what the round shows are the same for both");
+        assert_ne!(ma[2], mb[2]);
+    }
+
+    #[test]
     fn every_turn_sits_under_its_own_rounds_heading_in_order() {
         let entries = vec![entry(1, "A", "Opening A. More."), entry(1, "B", "Opening B. More."), entry(2, "A", "Critique A."), entry(2, "B", "Critique B.")];
-        let text = render_transcript(&entries, 100_000);
+        let text = render_transcript(&entries, 100_000, 2);
         assert_eq!(
             text,
             "Round 1 (opening statements, summarised):\nA: Opening A. [...]\nB: Opening B. [...]\n\nRound 2 (critique of the draft):\nA [rated the draft 6/9]: Critique A.\nB [rated the draft 6/9]: Critique B."
@@ -507,10 +541,10 @@ mod tests {
     fn older_rounds_are_summarised_and_the_budget_leaves_out_the_oldest_with_a_note() {
         let long = "First sentence here. ".to_string() + &"Much more detail follows. ".repeat(40);
         let entries = vec![entry(1, "A", &long), entry(1, "B", &long), entry(2, "C", &long)];
-        let text = render_transcript(&entries, 100_000);
+        let text = render_transcript(&entries, 100_000, 2);
         assert!(text.contains("Round 1 (opening statements, summarised):\nA: First sentence here. [...]"), "{text}");
         assert!(text.contains(long.trim()), "the latest round is in full");
-        let tight = render_transcript(&entries, 1_200);
+        let tight = render_transcript(&entries, 1_200, 2);
         assert!(tight.starts_with("(1 earlier statement left out for length.)\n\nRound 1 (opening statements, summarised):\nB:"), "{tight}");
         assert!(tight.contains("Round 2 (critique of the draft):\nC [rated"), "the newest survives: {tight}");
     }

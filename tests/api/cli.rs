@@ -109,10 +109,8 @@ async fn ask_runs_a_panel_in_the_terminal_to_its_recommendation() {
 fn eval_runs_the_question_set_over_formats_and_writes_its_report() {
     let out = tempfile::tempdir().unwrap();
     let questions = concat!(env!("CARGO_MANIFEST_DIR"), "/config/eval/questions.toml");
-    let table = run(
-        None,
-        &["eval", "--questions", questions, "--formats", "structured,delphi,hybrid", "--models", "simulated", "--panels", "2", "--out", out.path().to_str().unwrap()],
-    );
+    let table =
+        run(None, &["eval", "--questions", questions, "--formats", "structured,delphi,hybrid", "--models", "simulated", "--panels", "2", "--out", out.path().to_str().unwrap()]);
     assert!(table.contains("| simulated | delphi | 2/2 |"), "{table}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("eval.json")).unwrap()).unwrap();
     let rows = report.as_array().unwrap();

@@ -25,7 +25,7 @@ pub async fn app_for(llama: &LlamaServer, mode: &str) -> TestApp {
         s.llm.api_key_env = "ASKPANEL_TEST_NO_SUCH_KEY".into();
         s.llm.structured_output = mode;
         s.llm.max_tokens = 96;
-        s.llm.context_chars = 4_000;
+        s.llm.context_chars = 3_000;
         s.llm.max_concurrent_requests = 1;
         s.llm.request_timeout_s = 120;
         s.llm.stall_timeout_s = 60;

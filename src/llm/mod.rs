@@ -69,10 +69,16 @@ struct Learned {
     format: RatingFormat,
     /// JSON answers that came back as prose, in a row.
     ignored: u32,
+    /// The server refused `json_object` itself (short calls then ask for none).
+    json_refused: bool,
 }
 
 struct Inner {
     client: Client<OpenAIConfig>,
+    /// Plain HTTP to the server, for its tokenizer (`/extras/tokenize/count`).
+    http: reqwest::Client,
+    /// Whether the server counts tokens on request (llama-cpp-python does).
+    tokenizer: AtomicU8,
     settings: LlmSettings,
     breaker: CircuitBreaker,
     metrics: Arc<Metrics>,
@@ -218,10 +224,12 @@ impl OpenAiModel {
         }
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).pool_max_idle_per_host(256).build()?;
         let retry = retry::JitteredRetry::new(settings.max_retries as usize, Duration::from_millis(250), Duration::from_secs(10));
-        let service = tower::ServiceBuilder::new().retry(retry).service(ReqwestService::new(http));
+        let service = tower::ServiceBuilder::new().retry(retry).service(ReqwestService::new(http.clone()));
         let client = Client::with_config(config).with_http_service(service);
         let inner = Inner {
             client,
+            http,
+            tokenizer: AtomicU8::new(UNKNOWN),
             settings: settings.clone(),
             breaker: CircuitBreaker::new(settings.breaker_failures, Duration::from_secs(settings.breaker_cooldown_s)),
             metrics,
@@ -259,16 +267,30 @@ impl Inner {
         self.lock_learned().get(model).map_or(self.start_format, |l| l.format)
     }
 
+    /// Whether `model`'s server is known to refuse `json_object`.
+    fn json_refused(&self, model: &str) -> bool {
+        self.lock_learned().get(model).is_some_and(|l| l.json_refused)
+    }
+
+    /// Remembers that `model`'s server refuses `json_object`.
+    fn refuse_json(&self, model: &str) {
+        let mut learned = self.lock_learned();
+        if learned.len() < MAX_LEARNED_MODELS || learned.contains_key(model) {
+            learned.entry(model.to_string()).or_insert(Learned { format: self.start_format, ignored: 0, json_refused: false }).json_refused = true;
+        }
+    }
+
     /// Remembers that `model` takes no better than the format after `from`.
     fn step_down(&self, model: &str, from: RatingFormat) -> RatingFormat {
         let next = next_format(from);
         let mut learned = self.lock_learned();
         if learned.len() < MAX_LEARNED_MODELS || learned.contains_key(model) {
-            let entry = learned.entry(model.to_string()).or_insert(Learned { format: next, ignored: 0 });
+            let entry = learned.entry(model.to_string()).or_insert(Learned { format: next, ignored: 0, json_refused: false });
             if LADDER.iter().position(|f| *f == entry.format) < LADDER.iter().position(|f| *f == next) {
                 entry.format = next;
             }
             entry.ignored = 0;
+            entry.json_refused |= from == RatingFormat::JsonObject;
         }
         tracing::info!(%model, from = ?from, to = ?next, "the model server does not take this output format; using the next one");
         next
@@ -284,13 +306,52 @@ impl Inner {
             if learned.len() >= MAX_LEARNED_MODELS && !learned.contains_key(model) {
                 return;
             }
-            let entry = learned.entry(model.to_string()).or_insert(Learned { format, ignored: 0 });
+            let entry = learned.entry(model.to_string()).or_insert(Learned { format, ignored: 0, json_refused: false });
             entry.ignored = if was_json { 0 } else { entry.ignored + 1 };
             entry.ignored
         };
         if ignored >= IGNORED_BEFORE_STEP_DOWN {
             self.step_down(model, format);
         }
+    }
+
+    /// The server's own count of `text`'s tokens, when it offers a tokenizer
+    /// (llama-cpp-python's `/extras/tokenize/count`, next to `/v1`); learned
+    /// once: a server without it is not asked again.
+    async fn server_count(&self, model: &str, text: &str) -> Option<u64> {
+        if self.tokenizer.load(Ordering::Relaxed) == UNSUPPORTED {
+            return None;
+        }
+        let root = self.settings.base_url.trim_end_matches('/').trim_end_matches("/v1");
+        let request = self.http.post(format!("{root}/extras/tokenize/count")).json(&json!({"input": text, "model": model})).timeout(Duration::from_secs(10));
+        let answer = match request.send().await {
+            Ok(response) if response.status().is_success() => response.json::<Value>().await.ok().and_then(|v| v["count"].as_u64()),
+            Ok(response) if response.status().is_client_error() => {
+                self.tokenizer.store(UNSUPPORTED, Ordering::Relaxed);
+                return None;
+            }
+            _ => None,
+        };
+        if answer.is_some() {
+            self.tokenizer.store(SUPPORTED, Ordering::Relaxed);
+        }
+        answer
+    }
+
+    /// A streamed turn's usage: the server's usage chunk, else its tokenizer's
+    /// counts of the prompt's messages and of the answer, else an estimate
+    /// (about four characters a token).
+    async fn stream_usage_of(&self, model: &str, reported: Option<UsageBody>, messages: &[Message], answer: &str) -> Usage {
+        if let Some(u) = reported {
+            return Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens };
+        }
+        let prompt: String = messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+        if let Some(completion_tokens) = self.server_count(model, answer).await {
+            if let Some(prompt_tokens) = self.server_count(model, &prompt).await {
+                return Usage { prompt_tokens, completion_tokens };
+            }
+        }
+        Usage { prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(), completion_tokens: estimate_tokens(answer) }
     }
 
     /// Waits for a call slot (not counted in the request timeout).
@@ -302,7 +363,11 @@ impl Inner {
     }
 
     /// One non-streaming completion; returns its text and usage. With a
-    /// `format`, the answer is asked for in it when the server takes it.
+    /// `format` (a `json_object`, with or without a schema), the answer is
+    /// asked for in it unless the server is known to refuse it: short calls
+    /// (bids, the judge, the facilitator, the rating follow-up) ask for JSON
+    /// in every mode, since a grammar-enforcing server then always answers
+    /// in shape.
     async fn complete(&self, model: &str, messages: &[Message], max_tokens: u32, format: Option<Value>) -> Result<(String, Usage), ModelError> {
         if !self.breaker.allow() {
             return Err(ModelError::Unavailable("the model backend is failing; calls are paused".into()));
@@ -314,7 +379,7 @@ impl Inner {
             "temperature": self.settings.temperature,
             "max_tokens": max_tokens,
         });
-        let asked = format.is_some() && self.format_for(model) != RatingFormat::Trailer;
+        let asked = format.is_some() && !self.json_refused(model);
         if let (true, Some(format)) = (asked, format) {
             body["response_format"] = format;
         }
@@ -324,6 +389,9 @@ impl Inner {
             if asked && refuses_format(error) {
                 body.as_object_mut().map(|o| o.remove("response_format"));
                 result = tokio::time::timeout(timeout, self.client.chat().create_byot::<Value, Completion>(body)).await;
+                if matches!(result, Ok(Ok(_))) {
+                    self.refuse_json(model);
+                }
             }
         }
         match result {
@@ -494,17 +562,13 @@ impl Inner {
         if echoes(&read.text, &messages) {
             flags.push(TurnFlag::EchoedPrompt);
         }
-        let mut usage = usage.map_or_else(
-            || Usage { prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(), completion_tokens: (read.raw_chars as u64).div_ceil(4) },
-            |u| Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens },
-        );
+        drop(_slot);
+        let mut usage = self.stream_usage_of(&model, usage, &messages, &raw).await;
         if rate && rating.is_none() {
             // One short follow-up asking only for the rating.
-            drop(_slot);
             let followup = prompt::rating_followup(&messages, &read.text, request.view.rating_target);
             let schema = json!({"type": "json_object", "schema": {"type": "object", "properties": {"rating": {"type": "integer", "enum": [1, 2, 3, 4, 5, 6, 7, 8, 9]}, "confidence": {"type": "number"}}, "required": ["rating", "confidence"]}});
-            let asked = (format != RatingFormat::Trailer).then_some(schema);
-            if let Ok((answer, extra)) = self.complete(&model, &followup, 40, asked).await {
+            if let Ok((answer, extra)) = self.complete(&model, &followup, 40, Some(schema)).await {
                 let parsed = parse_trailer(&answer);
                 let json: Option<Value> = serde_json::from_str(json_slice(&answer)).ok();
                 rating = parsed.rating.or_else(|| json.as_ref().and_then(|v| v["rating"].as_f64()).filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8));

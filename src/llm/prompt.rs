@@ -325,7 +325,7 @@ pub fn rating_followup(turn: &[Message], answer: &str, target: RatingTarget) -> 
     let mut messages = turn.to_vec();
     messages.push(Message::assistant(answer));
     messages.push(Message::user(format!(
-        "Now give only your rating of {}: one line, RATING: <whole number 1-9> CONFIDENCE: <number 0-1>, with your own numbers and nothing else.",
+        "Now give only your rating of {}: one line, RATING: <whole number 1-9> CONFIDENCE: <number 0-1> (or the JSON {{\"rating\": n, \"confidence\": x}}), with your own numbers and nothing else.",
         target_words(target)
     )));
     messages

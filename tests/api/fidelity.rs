@@ -509,4 +509,18 @@ async fn text_that_once_panicked_the_rating_reader_is_handled_and_the_panel_goes
     }
     let done = app.wait_completed(&key, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
+    // A question with such characters, read by the simulated experts.
+    let sim = spawn_app().await;
+    let (_, key) = sim.create_tenant("sim", json!({})).await;
+    let query = "\u{212A}\u{212A}\u{212A}\u{212A} should we pursue the first pathway or the second?";
+    let id = sim
+        .create_panel(
+            &key,
+            json!({"query": query, "panel_type": "structured", "expert_count": 3, "max_rounds": 2, "simulation": {"seed": 1, "pace_tokens_per_s": 0, "turn_tokens": 30}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(sim.wait_completed(&key, &id).await["status"], "completed");
 }

@@ -78,7 +78,9 @@ fn rng_for(simulation: &SimulationConfig, parts: &[&str]) -> SplitMix64 {
 /// The two options of an "X or Y" question, when it has that shape.
 pub fn options_of(query: &str) -> Option<(String, String)> {
     let q = query.trim().trim_end_matches(['?', '.', '!']);
-    let lower = q.to_lowercase();
+    // ASCII lowercase keeps byte offsets: `at` indexes `q` too (a full
+    // lowercase of "\u{212A}" is one byte shorter, and slicing `q` would panic).
+    let lower = q.to_ascii_lowercase();
     let at = lower.rfind(" or ")?;
     let right = q[at + 4..].trim();
     let left = q[..at].trim();
@@ -485,6 +487,9 @@ mod tests {
     fn options_are_read_from_either_or_questions() {
         assert_eq!(options_of("Should our AI ECG triage device pursue 510(k) or De Novo?"), Some(("510(k)".to_string(), "De Novo".to_string())));
         assert_eq!(options_of("Is this safe?"), None);
+        // Characters whose lowercase has another length (the Kelvin sign) once panicked here.
+        assert_eq!(options_of("\u{212A}\u{212A}\u{212A} pursue A OR B?"), Some(("A".to_string(), "B".to_string())));
+        let _ = options_of("\u{212A}\u{212A}\u{212A}\u{212A} x or y");
     }
 
     #[test]

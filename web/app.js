@@ -814,6 +814,10 @@ class PanelModel {
         this.draftRound = d.round;
         say = `The draft recommendation was updated after round ${d.round}.`;
         break;
+      case 'feedback_updated':
+        p.feedback = d.feedback;
+        this.log(ev.seq, ev.ts, `The facilitator summarised the ${d.feedback ? d.feedback.rationales : ''} anonymous rationales of round ${d.round}.`);
+        break;
       case 'panel_paused':
         p.paused_reason = d.reason;
         say = 'The panel is paused.';
@@ -1898,7 +1902,13 @@ class LiveView {
       text,
       h('p', { class: 'help', id: 'human-help', text: member.key_id && member.key_id !== session.identity.keyId ? 'You answer as a moderator on their behalf.' : 'Your words go into the transcript as this member’s turn.' }),
       asksRating
-        ? h('div', { class: 'grid2' }, h('div', { class: 'field-inline' }, h('label', { for: ratingId, text: 'Your rating of the draft (1–9)' }), rating), h('div', { class: 'field-inline' }, h('label', { for: confId, text: 'Confidence' }), conf))
+        ? h(
+            'div',
+            { class: 'grid2' },
+            // Round 1 has no draft yet: its ratings are of the question as asked.
+            h('div', { class: 'field-inline' }, h('label', { for: ratingId, text: p.draft ? 'Your rating of the draft (1–9)' : 'Your rating of the question as asked (1–9)' }), rating),
+            h('div', { class: 'field-inline' }, h('label', { for: confId, text: 'Confidence' }), conf),
+          )
         : null,
       errEl,
       h('div', { class: 'actions' }, send),
@@ -2055,6 +2065,7 @@ class LiveView {
       if (model.completionReason) this.outcome.append(h('p', { class: 'help', text: `The panel ended: ${DECISION_LABEL[model.completionReason] || model.completionReason}.` }));
     } else if (p.draft) {
       this.outcome.append(h('div', { class: 'recommendation draft', id: 'draft' }, h('p', { class: 'draft-label', text: `Draft${model.draftRound ? ` after round ${model.draftRound}` : ''}, still under discussion` }), h('p', { text: p.draft })));
+      if (p.feedback) this.outcome.append(renderFeedback(p.feedback));
     } else if (TERMINAL.has(p.status)) {
       this.outcome.append(h('p', { class: 'help', text: 'This panel ended without a recommendation.' }));
     } else {
@@ -2329,3 +2340,17 @@ window.__askpanel = {
 };
 
 app.boot();
+
+/** Delphi: the facilitator's synthesis of a round's anonymous rationales, as members see it. */
+function renderFeedback(f) {
+  const list = (title, items) => (items && items.length ? [h('p', { class: 'draft-label', text: title }), h('ul', {}, items.map((a) => h('li', { text: a })))] : []);
+  return h(
+    'div',
+    { class: 'recommendation draft', id: 'feedback' },
+    h('p', { class: 'draft-label', text: `Facilitator’s synthesis of the ${f.rationales} anonymous rationales of round ${f.round}` }),
+    ...list('Arguments for', f.arguments_for),
+    ...list('Arguments against', f.arguments_against),
+    ...list('Open questions', f.open_questions),
+    f.condensed ? h('p', { class: 'help', text: `${f.condensed} similar or overlong arguments were merged or shortened.` }) : null,
+  );
+}

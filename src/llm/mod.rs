@@ -207,9 +207,9 @@ fn next_format(format: RatingFormat) -> RatingFormat {
 /// The `response_format` of a request in a format.
 fn response_format(format: RatingFormat, target: RatingTarget) -> Option<Value> {
     match format {
-        RatingFormat::Json => Some(json!({"type": "json_schema", "json_schema": {"name": "panel_turn", "strict": true, "schema": prompt::turn_schema(target)}})),
+        RatingFormat::Json => Some(json!({"type": "json_schema", "json_schema": {"name": "panel_turn", "strict": true, "schema": prompt::turn_schema(target, false)}})),
         // llama.cpp's server takes a `schema` beside `json_object` and enforces it as a grammar; others ignore it.
-        RatingFormat::JsonObject => Some(json!({"type": "json_object", "schema": prompt::turn_schema(target)})),
+        RatingFormat::JsonObject => Some(json!({"type": "json_object", "schema": prompt::turn_schema(target, true)})),
         RatingFormat::Trailer => None,
     }
 }
@@ -369,10 +369,15 @@ impl Inner {
     /// in every mode, since a grammar-enforcing server then always answers
     /// in shape.
     async fn complete(&self, model: &str, messages: &[Message], max_tokens: u32, format: Option<Value>) -> Result<(String, Usage), ModelError> {
+        let _slot = self.slot().await;
+        self.complete_in_slot(model, messages, max_tokens, format).await
+    }
+
+    /// [`Inner::complete`] for a caller that holds a call slot already.
+    async fn complete_in_slot(&self, model: &str, messages: &[Message], max_tokens: u32, format: Option<Value>) -> Result<(String, Usage), ModelError> {
         if !self.breaker.allow() {
             return Err(ModelError::Unavailable("the model backend is failing; calls are paused".into()));
         }
-        let _slot = self.slot().await;
         let mut body = json!({
             "model": model,
             "messages": messages_json(messages),
@@ -500,6 +505,9 @@ impl Inner {
         let mut first = true;
         let mut raw = String::new();
         let mut flags: Vec<TurnFlag> = Vec::new();
+        // Every server ends a complete answer with a finish reason; a stream
+        // that just stops was cut off (the server dropped it or was interrupted).
+        let mut finished = false;
         'read: loop {
             let next = match tokio::time::timeout(stall, stream.next()).await {
                 Err(_) => {
@@ -509,7 +517,11 @@ impl Inner {
                 Ok(next) => next,
             };
             match next {
-                None => break,
+                None if finished || flags.contains(&TurnFlag::Repetition) => break,
+                None => {
+                    self.breaker.failure();
+                    return Err(ModelError::Stream("the stream ended without a finish reason: the answer was cut off".into()));
+                }
                 Some(Err(error)) => {
                     self.breaker.failure();
                     return Err(ModelError::Stream(error.to_string().chars().take(300).collect()));
@@ -524,6 +536,7 @@ impl Inner {
                         self.stream_usage.store(SUPPORTED, Ordering::Relaxed);
                     }
                     for choice in chunk.choices {
+                        finished |= choice.finish_reason.as_deref().is_some_and(|r| !r.is_empty());
                         if choice.finish_reason.as_deref() == Some("length") && !flags.contains(&TurnFlag::Truncated) {
                             flags.push(TurnFlag::Truncated);
                         }
@@ -554,6 +567,7 @@ impl Inner {
         let (mut rating, mut confidence) = (read.rating, read.confidence);
         let mut rating_read = rating.map(|_| RatingRead::Direct);
         if read.text.trim().is_empty() {
+            tracing::debug!(tenant_id = %request.tenant_id, panel_id = %request.panel_id, %model, answer_chars = raw.chars().count(), answer = %raw.chars().take(300).collect::<String>(), "the model's answer has no text");
             flags.push(TurnFlag::Empty);
         }
         if rate && rating.is_none() && read.rating_lines > 0 {
@@ -562,13 +576,15 @@ impl Inner {
         if echoes(&read.text, &messages) {
             flags.push(TurnFlag::EchoedPrompt);
         }
-        drop(_slot);
+        // The slot is held to the end of the turn: a one-slot server (llama.cpp's
+        // interrupts the request in flight when another arrives) must not see
+        // the token counts or the follow-up of this turn beside another turn.
         let mut usage = self.stream_usage_of(&model, usage, &messages, &raw).await;
         if rate && rating.is_none() {
             // One short follow-up asking only for the rating.
             let followup = prompt::rating_followup(&messages, &read.text, request.view.rating_target);
             let schema = json!({"type": "json_object", "schema": {"type": "object", "properties": {"rating": {"type": "integer", "enum": [1, 2, 3, 4, 5, 6, 7, 8, 9]}, "confidence": {"type": "number"}}, "required": ["rating", "confidence"]}});
-            if let Ok((answer, extra)) = self.complete(&model, &followup, 40, Some(schema)).await {
+            if let Ok((answer, extra)) = self.complete_in_slot(&model, &followup, 40, Some(schema)).await {
                 let parsed = parse_trailer(&answer);
                 let json: Option<Value> = serde_json::from_str(json_slice(&answer)).ok();
                 rating = parsed.rating.or_else(|| json.as_ref().and_then(|v| v["rating"].as_f64()).filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8));

@@ -56,6 +56,9 @@ impl RatingFormat {
     }
 }
 
+/// The shortest turn text a grammar-enforcing server may write.
+pub const MIN_TEXT_CHARS: usize = 40;
+
 /// What a rating is of, in words.
 fn target_words(target: RatingTarget) -> &'static str {
     match target {
@@ -65,12 +68,19 @@ fn target_words(target: RatingTarget) -> &'static str {
 }
 
 /// The JSON schema of a rated turn. The rating is an `enum` of 1..9: grammar
-/// engines (llama.cpp) enforce an enum but ignore `minimum`/`maximum`.
-pub fn turn_schema(target: RatingTarget) -> serde_json::Value {
+/// engines (llama.cpp) enforce an enum but ignore `minimum`/`maximum`. With
+/// `min_text` the text must have some length (a grammar engine then cannot
+/// answer `"text": ""`; strict `json_schema` servers refuse `minLength`, so it
+/// goes only beside `json_object`).
+pub fn turn_schema(target: RatingTarget, min_text: bool) -> serde_json::Value {
+    let mut text = serde_json::json!({"type": "string", "description": "your contribution, as you would say it to the panel"});
+    if min_text {
+        text["minLength"] = serde_json::json!(MIN_TEXT_CHARS);
+    }
     serde_json::json!({
         "type": "object",
         "properties": {
-            "text": {"type": "string", "description": "your contribution, as you would say it to the panel"},
+            "text": text,
             "rating": {"type": "integer", "enum": [1, 2, 3, 4, 5, 6, 7, 8, 9], "description": format!("your rating of {}: 1-3 disagree, 4-6 uncertain, 7-9 agree", target_words(target))},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1}
         },

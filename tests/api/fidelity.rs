@@ -246,7 +246,11 @@ async fn delphi_members_see_the_statistics_and_a_facilitators_synthesis_of_every
     let events = app.events(&key, &id).await;
     let feedback = events.iter().find(|e| e["kind"] == "feedback_updated").expect("the synthesis is a durable event");
     assert_eq!(feedback["data"]["feedback"]["rationales"], 5, "{feedback}");
-    assert!(feedback["data"]["tokens_in"].as_u64().unwrap() > 0, "the facilitator's call counts in usage");
+    assert!(feedback["data"]["tokens_in"].as_u64().unwrap() > 0, "the facilitator's call is recorded");
+    // ... and counted in the tenant's usage, like every model call its events record.
+    let recorded: u64 = events.iter().map(|e| e["data"]["tokens_in"].as_u64().unwrap_or(0) + e["data"]["tokens_out"].as_u64().unwrap_or(0)).sum();
+    let usage = app.get("/v1/usage", &key).await.1;
+    assert_eq!(usage["tokens_in"].as_u64().unwrap() + usage["tokens_out"].as_u64().unwrap(), recorded, "{usage}");
 }
 
 #[actix_web::test]

@@ -349,3 +349,22 @@ async fn the_prompts_each_member_receives_match_what_its_panel_type_may_show() {
     assert!(prompts.iter().any(|p| p.contains("You are the panel's questioner")), "the questioner knows its role");
     assert!(prompts.iter().any(|p| p.contains("The questioner asks:") && p.contains("Anonymous rationale")), "answerers see the question");
 }
+
+#[actix_web::test]
+async fn a_stream_cut_off_without_a_finish_reason_is_run_again_not_kept_as_the_turn() {
+    let stub = stub::start(Arc::new(|n, body: &Value| {
+        if is_stream(body) && n == 0 {
+            return Reply::Unfinished("A first attempt that stops".into());
+        }
+        healthy(n, body)
+    }));
+    let app = app_with(&stub, |_| {}).await;
+    let (_, key) = app.create_tenant("acme", json!({})).await;
+    let id = app.create_panel(&key, panel("structured", 3)).await["id"].as_str().unwrap().to_string();
+    let done = app.wait_completed(&key, &id).await;
+    assert_eq!(done["status"], "completed");
+    let events = app.events(&key, &id).await;
+    assert!(events.iter().any(|e| e["kind"] == "turn_aborted" && e["data"]["reason"] == "model_error"), "the cut-off answer is voided");
+    assert!(turn_texts(&done).iter().all(|t| !t.contains("stops") && !t.is_empty()), "{done}");
+    assert_eq!(done["rounds"][0]["turns"].as_array().unwrap().len(), 3, "every member spoke");
+}

@@ -20,6 +20,9 @@ pub enum Reply {
     Status { code: u16, retry_after: Option<u64> },
     /// Never answer.
     Hang,
+    /// Stream `text` and `[DONE]` but no finish reason: an answer cut off
+    /// (llama.cpp's server does this to a request another one interrupts).
+    Unfinished(String),
 }
 
 pub type Script = Arc<dyn Fn(usize, &Value) -> Reply + Send + Sync>;
@@ -129,6 +132,10 @@ async fn completions(state: web::Data<StubState>, body: web::Json<Value>) -> Htt
     let script = state.0.lock().unwrap().clone();
     let usage = body["stream_options"]["include_usage"] == true;
     match script(n, &body) {
+        Reply::Unfinished(text) => {
+            let body = format!("data: {}\n\ndata: [DONE]\n\n", chunk_json(&text));
+            HttpResponse::Ok().content_type("text/event-stream").body(body)
+        }
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             HttpResponse::Ok().finish()
@@ -156,6 +163,10 @@ async fn completions(state: web::Data<StubState>, body: web::Json<Value>) -> Htt
                 items.push(Ok(Bytes::from(format!("data: {}\n\n", chunk_json(&piece.iter().collect::<String>())))));
             }
             if die_after.is_none() {
+                // Real servers end a complete answer with a finish reason.
+                let last = json!({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 1, "model": "stub-model",
+                                  "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+                items.push(Ok(Bytes::from(format!("data: {last}\n\n"))));
                 if usage {
                     let u = json!({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 1, "model": "stub-model", "choices": [],
                                    "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}});

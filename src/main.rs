@@ -122,14 +122,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Ask(args) => {
             let settings = Settings::load(&cli.config)?;
             // Warnings only beside the live transcript (RUST_LOG overrides).
-            askpanel::telemetry::init(&settings.log.format, "warn");
+            askpanel::telemetry::init(&settings.log.format, "warn,async_openai=error");
             let catalog = startup::load_catalog(&paths.config_dir)?;
             let (model, _) = startup::build_model(&settings, Arc::new(askpanel::metrics::Metrics::new()))?;
             ask::run(args, &catalog, model).await
         }
         Commands::Eval(args) => {
             let settings = Settings::load(&cli.config)?;
-            askpanel::telemetry::init(&settings.log.format, "warn");
+            askpanel::telemetry::init(&settings.log.format, "warn,async_openai=error");
             let catalog = startup::load_catalog(&paths.config_dir)?;
             let metrics = Arc::new(askpanel::metrics::Metrics::new());
             let figures = eval::run(&args, &catalog, |name| {

@@ -225,7 +225,9 @@ pub fn usage_deltas(events: &[Event]) -> BTreeMap<String, Usage> {
                 usage.tokens_in += tokens_in;
                 usage.tokens_out += tokens_out;
             }
-            EventData::DraftUpdated { tokens_in, tokens_out, .. } | EventData::RoundStarted { tokens_in, tokens_out, .. } | EventData::FeedbackUpdated { tokens_in, tokens_out, .. } => {
+            EventData::DraftUpdated { tokens_in, tokens_out, .. }
+            | EventData::RoundStarted { tokens_in, tokens_out, .. }
+            | EventData::FeedbackUpdated { tokens_in, tokens_out, .. } => {
                 usage.tokens_in += tokens_in;
                 usage.tokens_out += tokens_out;
             }

@@ -14,17 +14,12 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::stub::{self, Reply, Stub, healthy, is_stream};
 
+/// A server on the stub, with timeouts that leave room for concurrent turns.
 async fn app_with(stub: &Stub, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let url = stub.url.clone();
-    spawn_app_with(move |s| {
-        s.llm.provider = "openai".into();
-        s.llm.base_url = format!("{url}/v1");
-        s.llm.model = "stub-model".into();
-        s.llm.api_key_env = "ASKPANEL_TEST_NO_SUCH_KEY".into();
+    stub::app_with(stub, |s| {
         s.llm.request_timeout_s = 5;
         s.llm.stall_timeout_s = 5;
         s.llm.max_retries = 1;
-        s.llm.breaker_failures = 1000;
         adjust(s);
     })
     .await

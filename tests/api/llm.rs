@@ -13,20 +13,7 @@ use crate::helpers::*;
 use crate::stub::{self, Reply, Stub, healthy, is_stream};
 
 async fn app_with(stub: &Stub, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let url = stub.url.clone();
-    spawn_app_with(move |s| {
-        s.llm.provider = "openai".into();
-        s.llm.base_url = format!("{url}/v1");
-        s.llm.model = "stub-model".into();
-        s.llm.api_key_env = "ASKPANEL_TEST_NO_SUCH_KEY".into();
-        s.llm.request_timeout_s = 2;
-        s.llm.stall_timeout_s = 1;
-        s.llm.max_retries = 2;
-        s.llm.breaker_failures = 1000;
-        s.engine.budget_check_s = 1;
-        adjust(s);
-    })
-    .await
+    stub::app_with(stub, adjust).await
 }
 
 fn panel(kind: &str, count: usize) -> Value {

@@ -209,3 +209,22 @@ pub fn start(script: Script) -> Stub {
     actix_web::rt::spawn(server);
     Stub { url, requests, calls, streams }
 }
+
+/// The real server on port 0 with the `openai` backend pointed at `stub`
+/// (short timeouts, a breaker that does not open), then `adjust`.
+pub async fn app_with(stub: &Stub, adjust: impl FnOnce(&mut askpanel::configuration::Settings)) -> crate::helpers::TestApp {
+    let url = stub.url.clone();
+    crate::helpers::spawn_app_with(move |s| {
+        s.llm.provider = "openai".into();
+        s.llm.base_url = format!("{url}/v1");
+        s.llm.model = "stub-model".into();
+        s.llm.api_key_env = "ASKPANEL_TEST_NO_SUCH_KEY".into();
+        s.llm.request_timeout_s = 2;
+        s.llm.stall_timeout_s = 1;
+        s.llm.max_retries = 2;
+        s.llm.breaker_failures = 1000;
+        s.engine.budget_check_s = 1;
+        adjust(s);
+    })
+    .await
+}

@@ -284,40 +284,15 @@ impl Identities {
     }
 
     fn replace_terms(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        'scan: while at < text.len() {
-            for (term, with) in &self.terms {
-                if word_at(text, at, term) {
-                    out.push_str(with);
-                    at += term.len();
-                    continue 'scan;
-                }
-            }
-            let c = text[at..].chars().next().unwrap_or(' ');
-            out.push(c);
-            at += c.len_utf8();
-        }
-        out
+        rewrite(text, |at| self.terms.iter().find(|(term, _)| word_at(text, at, term)).map(|(term, with)| (with.to_string(), at + term.len())))
     }
 
     fn replace_lead_ins(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        'scan: while at < text.len() {
-            for (lead, with, role) in LEAD_INS {
-                if word_at(text, at, lead.trim_end()) && starts_with_ignore_case(&text[at..], lead) {
-                    let end = if *role { clause_end(text, at + lead.len()) } else { name_end(text, at + lead.len()) };
-                    out.push_str(&match_case(&text[at..], with));
-                    at = end;
-                    continue 'scan;
-                }
-            }
-            let c = text[at..].chars().next().unwrap_or(' ');
-            out.push(c);
-            at += c.len_utf8();
-        }
-        out
+        rewrite(text, |at| {
+            let (lead, with, role) = LEAD_INS.iter().find(|(lead, _, _)| word_at(text, at, lead.trim_end()) && starts_with_ignore_case(&text[at..], lead))?;
+            let end = if *role { clause_end(text, at + lead.len()) } else { name_end(text, at + lead.len()) };
+            Some((match_case(&text[at..], with), end))
+        })
     }
 
     /// "as a(n) <role...>" and "I am a(n) <role...>", "I'm a ...", and "my N years at/in/as ...".
@@ -332,49 +307,69 @@ impl Identities {
             ("i'm a ", "I am a panelist"),
             ("i am the ", "I am a panelist"),
         ];
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        'scan: while at < text.len() {
+        rewrite(text, |at| {
             for (form, with) in FORMS {
                 if word_at(text, at, form.trim_end()) && starts_with_ignore_case(&text[at..], form) {
                     let start = at + form.len();
                     let end = clause_end(text, start);
-                    let phrase = &text[start..end];
-                    let is_role = phrase.split(|c: char| !c.is_alphanumeric()).any(|w| self.roles.iter().any(|r| r.eq_ignore_ascii_case(w)));
+                    let is_role = text[start..end].split(|c: char| !c.is_alphanumeric()).any(|w| self.roles.iter().any(|r| r.eq_ignore_ascii_case(w)));
                     if is_role {
-                        out.push_str(&match_case(&text[at..], with));
-                        at = end;
-                        continue 'scan;
+                        return Some((match_case(&text[at..], with), end));
                     }
                 }
             }
             if word_at(text, at, "my") {
                 // "my eleven years at the FDA", "my 20 years as a reviewer"
-                let rest = &text[at + 2..];
-                let words: Vec<&str> = rest.split_whitespace().take(3).collect();
-                if words.len() == 3
-                    && (words[1].eq_ignore_ascii_case("years") || words[1].eq_ignore_ascii_case("decades"))
-                    && ["at", "in", "as", "with", "inside"].iter().any(|p| words[2].eq_ignore_ascii_case(p))
-                {
-                    let preposition = at + 2 + rest.find(words[2]).unwrap_or(0) + words[2].len();
-                    let end = name_end(text, preposition);
-                    out.push_str(&match_case(&text[at..], "my experience"));
-                    at = end;
-                    continue 'scan;
+                let words = words_after(text, at + 2, 3);
+                let is = |i: usize, options: &[&str]| words.get(i).is_some_and(|(w, _)| options.iter().any(|o| w.eq_ignore_ascii_case(o)));
+                if words.len() == 3 && is(1, &["years", "decades"]) && is(2, &["at", "in", "as", "with", "inside"]) {
+                    return Some((match_case(&text[at..], "my experience"), name_end(text, words[2].1)));
                 }
             }
             if word_at(text, at, "at my") {
-                let end = name_end(text, at + "at my".len());
-                out.push_str(&match_case(&text[at..], "in my experience"));
-                at = end;
-                continue 'scan;
+                return Some((match_case(&text[at..], "in my experience"), name_end(text, at + "at my".len())));
             }
-            let c = text[at..].chars().next().unwrap_or(' ');
-            out.push(c);
-            at += c.len_utf8();
-        }
-        out
+            None
+        })
     }
+}
+
+/// Rebuilds `text`, asking `replace` at each character position whether a
+/// replacement starts there (and where the replaced part ends).
+fn rewrite(text: &str, replace: impl Fn(usize) -> Option<(String, usize)>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < text.len() {
+        if let Some((with, end)) = replace(at).filter(|(_, end)| *end > at && text.is_char_boundary(*end)) {
+            out.push_str(&with);
+            at = end;
+            continue;
+        }
+        let c = text[at..].chars().next().unwrap_or(' ');
+        out.push(c);
+        at += c.len_utf8();
+    }
+    out
+}
+
+/// The next `n` words from byte `from`, each with the byte offset of its end.
+fn words_after(text: &str, from: usize, n: usize) -> Vec<(&str, usize)> {
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, c) in text[from..].char_indices().map(|(i, c)| (from + i, c)).chain(std::iter::once((text.len(), ' '))) {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                words.push((&text[s..i], i));
+                start = None;
+                if words.len() == n {
+                    break;
+                }
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    words
 }
 
 /// `with`, capitalised when the original started with a capital.

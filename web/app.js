@@ -2090,8 +2090,9 @@ class LiveView {
       );
       const dissent = c.dissent || [];
       this.outcome.append(h('h3', { text: 'Dissenting members' }));
+      // Dissent is the other side of the scale from the panel's position (none when it took no side).
       if (dissent.length) this.outcome.append(h('ul', { class: 'dissent', id: 'dissent' }, dissent.map((id) => h('li', { text: model.memberName(id) }))));
-      else this.outcome.append(h('p', { class: 'help', id: 'dissent', text: 'None: every rating fell in the panel’s band.' }));
+      else this.outcome.append(h('p', { class: 'help', id: 'dissent', text: c.level === 'uncertain' ? 'None: the panel took no side, so nobody is on the other side of it.' : 'None: nobody rated on the other side of the panel’s position.' }));
     }
     if (p.verdict) {
       const v = p.verdict;

@@ -126,10 +126,10 @@ pub enum EventData {
         confidence: Option<f64>,
         /// How the rating was read (`direct` or `follow_up`), when there is one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        rating_read: Option<crate::model::RatingRead>,
+        rating_read: Option<crate::domain::RatingRead>,
         /// What the model got wrong in this turn (handled, and counted).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        flags: Vec<crate::model::TurnFlag>,
+        flags: Vec<crate::domain::TurnFlag>,
         /// Open panels: the ideas this turn contributed.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ideas: Vec<String>,
@@ -194,7 +194,7 @@ pub enum EventData {
     /// which the next round's members are shown with the statistics.
     FeedbackUpdated {
         round: u32,
-        feedback: crate::panel::feedback::Feedback,
+        feedback: crate::domain::Feedback,
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
         #[serde(default, skip_serializing_if = "is_zero")]

@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::consensus::Consensus;
 use crate::domain::{ExpertProfile, MemberId, PanelId, PanelType, SimulationConfig, TenantId};
+pub use crate::domain::{RatingRead, TurnFlag};
 use crate::event::Verdict;
 use crate::panel::feedback::{Feedback, Rationale};
 use crate::panel::strategy::{MemberView, TranscriptEntry};
@@ -60,37 +61,6 @@ pub struct TurnOutput {
     pub usage: Usage,
     /// What the model got wrong in this turn (handled, and counted).
     pub flags: Vec<TurnFlag>,
-}
-
-/// How a turn's rating was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RatingRead {
-    /// From the turn's own answer (structured output or its rating line).
-    Direct,
-    /// From the one short follow-up that asks only for the rating.
-    FollowUp,
-}
-
-/// Something a model got wrong in a turn: handled (never fatal) and recorded
-/// on `turn_completed.flags`, so it can be counted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TurnFlag {
-    /// The answer was empty (or blank).
-    Empty,
-    /// The answer reached `max_tokens` and was cut.
-    Truncated,
-    /// The answer fell into a repetition loop; reading stopped there.
-    Repetition,
-    /// The answer repeated a long passage of its own prompt.
-    EchoedPrompt,
-    /// A rating line was there but could not be read (a word, a range, 0, 12...).
-    RatingUnreadable,
-    /// Asked for a rating, none came, not even from the follow-up.
-    RatingMissing,
-    /// Delphi: the text identified a panelist (neutralised wherever it is shown).
-    Identifying,
 }
 
 /// What a turn stream yields: text deltas, then exactly one `Done`.

@@ -9,37 +9,10 @@
 //! and a fallback when the facilitator's answer cannot be read): each
 //! rationale's key sentence, grouped by the side its rating took.
 
-use serde::{Deserialize, Serialize};
+pub use crate::domain::{Feedback, Rationale};
 
 use crate::consensus::Tertile;
 use crate::panel::ideas;
-
-/// The facilitator's synthesis of one round (`feedback_updated`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Feedback {
-    /// The round whose rationales it synthesises.
-    pub round: u32,
-    /// How many rationales it covers (every turn of the round).
-    pub rationales: usize,
-    pub arguments_for: Vec<String>,
-    pub arguments_against: Vec<String>,
-    /// Conditions, uncertainties and questions the panel left open.
-    #[serde(default)]
-    pub open_questions: Vec<String>,
-    /// `facilitator` (a model's synthesis) or `extractive` (the rationales'
-    /// own key sentences).
-    pub method: String,
-    /// Arguments merged or shortened to fit the budget.
-    #[serde(default)]
-    pub condensed: usize,
-}
-
-/// One anonymous rationale with its rating (if it had a readable one).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rationale {
-    pub text: String,
-    pub rating: Option<u8>,
-}
 
 /// Longest argument kept, in characters.
 pub const MAX_ARGUMENT_CHARS: usize = 300;

@@ -44,7 +44,7 @@ pub struct PanelView {
     pub error: Option<String>,
     /// Delphi: the facilitator's synthesis of the last round's rationales.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub feedback: Option<crate::panel::feedback::Feedback>,
+    pub feedback: Option<crate::domain::Feedback>,
     /// Open panels: the distinct ideas collected so far.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ideas: Vec<String>,

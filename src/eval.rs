@@ -223,24 +223,14 @@ fn tally(figures: &mut Figures, events: &[Event], streamed: &HashMap<u64, String
             EventData::PanelFailed { .. } | EventData::PanelCancelled { .. } => figures.failed += 1,
             _ => {}
         }
-        if let Some((tokens_in, tokens_out)) = tokens_of(&event.data) {
-            figures.tokens_in += tokens_in;
-            figures.tokens_out += tokens_out;
-        }
+    }
+    // The same count the tenant's usage keeps: one list of the events that carry tokens.
+    for usage in crate::store::usage_deltas(events).values() {
+        figures.tokens_in += usage.tokens_in;
+        figures.tokens_out += usage.tokens_out;
     }
     figures.seconds_per_turn += turn_seconds;
     figures.seconds_per_panel += elapsed.as_secs_f64();
-}
-
-fn tokens_of(data: &EventData) -> Option<(u64, u64)> {
-    match data {
-        EventData::TurnCompleted { tokens_in, tokens_out, .. }
-        | EventData::RoundStarted { tokens_in, tokens_out, .. }
-        | EventData::DraftUpdated { tokens_in, tokens_out, .. }
-        | EventData::FeedbackUpdated { tokens_in, tokens_out, .. }
-        | EventData::PanelCompleted { tokens_in, tokens_out, .. } => Some((*tokens_in, *tokens_out)),
-        _ => None,
-    }
 }
 
 /// The formats asked for.

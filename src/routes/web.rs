@@ -6,11 +6,27 @@ use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
 
-/// (name, content type, bytes)
+/// (name, content type, bytes). The page is plain ES modules: `app.js` is the
+/// entry and imports the others by relative name (`./api.js`), so every
+/// module must be listed here (the tests below check each import is).
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("index.html", "text/html; charset=utf-8", include_bytes!("../../web/index.html")),
-    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../web/app.js")),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../web/style.css")),
+    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../web/app.js")),
+    ("api.js", "text/javascript; charset=utf-8", include_bytes!("../../web/api.js")),
+    ("chart.js", "text/javascript; charset=utf-8", include_bytes!("../../web/chart.js")),
+    ("dom.js", "text/javascript; charset=utf-8", include_bytes!("../../web/dom.js")),
+    ("feed.js", "text/javascript; charset=utf-8", include_bytes!("../../web/feed.js")),
+    ("format.js", "text/javascript; charset=utf-8", include_bytes!("../../web/format.js")),
+    ("forms.js", "text/javascript; charset=utf-8", include_bytes!("../../web/forms.js")),
+    ("list-view.js", "text/javascript; charset=utf-8", include_bytes!("../../web/list-view.js")),
+    ("model.js", "text/javascript; charset=utf-8", include_bytes!("../../web/model.js")),
+    ("outcome.js", "text/javascript; charset=utf-8", include_bytes!("../../web/outcome.js")),
+    ("panel-view.js", "text/javascript; charset=utf-8", include_bytes!("../../web/panel-view.js")),
+    ("session.js", "text/javascript; charset=utf-8", include_bytes!("../../web/session.js")),
+    ("socket.js", "text/javascript; charset=utf-8", include_bytes!("../../web/socket.js")),
+    ("state.js", "text/javascript; charset=utf-8", include_bytes!("../../web/state.js")),
+    ("view.js", "text/javascript; charset=utf-8", include_bytes!("../../web/view.js")),
 ];
 
 fn serve(name: &str) -> Result<HttpResponse, ApiError> {
@@ -29,4 +45,71 @@ pub async fn index() -> Result<HttpResponse, ApiError> {
 
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     serve(file.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ASSETS;
+
+    fn served(name: &str) -> bool {
+        ASSETS.iter().any(|(n, _, _)| *n == name)
+    }
+
+    /// The files a script names by relative specifier: `from './x.js'`,
+    /// `import './x.js'` and `import('./x.js')`, either quote.
+    fn relative_imports(source: &str) -> Vec<&str> {
+        let mut names = Vec::new();
+        for quote in ['\'', '"'] {
+            for lead in ["from ", "import ", "import("] {
+                let pattern = format!("{lead}{quote}./");
+                let mut rest = source;
+                while let Some(at) = rest.find(&pattern) {
+                    let after = &rest[at + pattern.len()..];
+                    let end = after.find(quote).unwrap_or(after.len());
+                    names.push(&after[..end]);
+                    rest = &after[end..];
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn the_scan_finds_every_form_of_import() {
+        let source = "import { a } from './a.js';\nimport \"./b.js\";\nconst c = import('./c.js');\nimport { d } from '../d.js';";
+        let mut found = relative_imports(source);
+        found.sort();
+        assert_eq!(found, ["a.js", "b.js", "c.js"]);
+    }
+
+    #[test]
+    fn every_imported_module_is_in_the_table() {
+        let mut imports = 0;
+        for (name, content_type, bytes) in ASSETS {
+            if !name.ends_with(".js") {
+                continue;
+            }
+            assert_eq!(*content_type, "text/javascript; charset=utf-8", "{name}: a module is served as JavaScript");
+            let source = std::str::from_utf8(bytes).unwrap_or_else(|e| panic!("{name} is not UTF-8: {e}"));
+            for import in relative_imports(source) {
+                assert!(!import.contains('/'), "{name} imports './{import}': assets are flat names (web/NAME), one path segment");
+                assert!(served(import), "{name} imports './{import}', which is not in ASSETS (src/routes/web.rs): the browser would get a 404");
+                imports += 1;
+            }
+        }
+        assert!(imports > 0, "no module imports another: the scan is broken");
+    }
+
+    #[test]
+    fn the_page_loads_only_served_files() {
+        let (_, _, bytes) = ASSETS.iter().find(|(n, _, _)| *n == "index.html").expect("index.html is served");
+        let html = std::str::from_utf8(bytes).expect("index.html is UTF-8");
+        let mut loaded = 0;
+        for part in html.split("\"/assets/").skip(1) {
+            let file = &part[..part.find('"').expect("a closing quote")];
+            assert!(served(file), "index.html loads /assets/{file}, which is not in ASSETS");
+            loaded += 1;
+        }
+        assert!(loaded >= 2, "index.html loads the stylesheet and the entry module");
+    }
 }

@@ -80,7 +80,10 @@ async function eventually(fn, what, timeout = WAIT_MS, every = 200) {
 /* ---------------- the server ---------------- */
 
 function findBinary() {
-  if (process.env.ASKPANEL_BIN) return process.env.ASKPANEL_BIN;
+  // A path is taken from where the runner was started (the server runs in the repo root);
+  // a bare name is looked up on PATH.
+  const bin = process.env.ASKPANEL_BIN;
+  if (bin) return bin.includes('/') ? path.resolve(bin) : bin;
   for (const p of ['target/release/askpanel', 'target/debug/askpanel']) {
     const full = path.join(REPO, p);
     if (fs.existsSync(full)) return full;

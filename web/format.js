@@ -1,0 +1,119 @@
+// Formatting (dates, numbers, durations, text offsets in code points) and the
+// labels of the server's enums (statuses, panel types, methods, levels...).
+
+import { h } from './dom.js';
+
+/** Unicode code points: the server counts token offsets in Rust chars, not UTF-16 units. */
+export function charLength(text) {
+  const pairs = text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g);
+  return text.length - (pairs ? pairs.length : 0);
+}
+
+export function dropChars(text, count) {
+  if (count <= 0) return text;
+  let i = 0;
+  let idx = 0;
+  for (const ch of text) {
+    if (i === count) break;
+    idx += ch.length;
+    i += 1;
+  }
+  return text.slice(idx);
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+export const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+
+export function fmtDate(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
+}
+
+export function fmtNum(n, digits = 1) {
+  if (n === null || n === undefined || Number.isNaN(n)) return '–';
+  return Number.isInteger(n) ? String(n) : n.toFixed(digits);
+}
+
+export function fmtDuration(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const m = Math.floor(total / 60);
+  const sec = total % 60;
+  return `${m}:${String(sec).padStart(2, '0')}`;
+}
+
+export const STATUS_LABEL = {
+  created: 'Created',
+  running: 'Running',
+  awaiting_human: 'Awaiting human',
+  paused: 'Paused',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+};
+export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export const PANEL_TYPES = [
+  { id: 'structured', label: 'Structured', bounds: [3, 8], help: 'Fixed speaking order, everyone sees the full transcript; ends at consensus or the round limit.' },
+  { id: 'open', label: 'Open', bounds: [3, 12], help: 'Brainstorming: members bid to speak or pass; ideas are collected until a round brings nothing new.' },
+  { id: 'socratic', label: 'Socratic', bounds: [3, 8], help: 'A questioner probes the weakest point or widest disagreement each round; the others answer.' },
+  { id: 'adversarial', label: 'Adversarial', bounds: [4, 10], help: 'Two teams, pro and con, argue through opening, rebuttal and closing; a judge gives a verdict.' },
+  { id: 'delphi', label: 'Delphi', bounds: [5, 12], help: 'Anonymous rounds of ratings with rationales; stops at RAND/UCLA consensus, stability or the round limit.' },
+  { id: 'hybrid', label: 'Hybrid', bounds: [3, 12], help: 'Human members take turns alongside AI experts, and moderators steer live.' },
+];
+export const TYPE_BY_ID = Object.fromEntries(PANEL_TYPES.map((t) => [t.id, t]));
+
+export const METHOD_LABEL = {
+  rand_ucla: 'RAND/UCLA',
+  confidence_weighted: 'Confidence-weighted',
+  majority: 'Majority',
+};
+
+export const ABORT_REASON = {
+  paused: 'the panel paused',
+  interrupted: 'the server restarted',
+  model_error: 'the model failed',
+  round_ended: 'the round was ended',
+  finished: 'the panel was finished',
+  cancelled: 'the panel was cancelled',
+};
+
+export const LEVEL_LABEL = {
+  consensus: 'Consensus',
+  majority: 'Majority',
+  uncertain: 'Uncertain',
+  disagreement: 'Disagreement',
+};
+
+export const DECISION_LABEL = {
+  continue: 'continues',
+  consensus: 'consensus reached',
+  stable: 'ratings stable',
+  saturated: 'no new ideas',
+  max_rounds: 'round limit reached',
+  finished: 'finished by a moderator',
+  too_few_members: 'too few members left',
+};
+
+export const PHASE_LABEL = {
+  opening: 'Opening positions',
+  critique: 'Critique of the draft',
+  brainstorm: 'Brainstorm',
+  inquiry: 'Questions and answers',
+  rebuttal: 'Rebuttal',
+  closing: 'Closing statements',
+  rating: 'Anonymous rating',
+};
+
+const DOMAIN_LABEL = { ai_ml: 'AI/ML', digital_health: 'Digital health', health_economics: 'Health economics' };
+
+export function domainLabel(domain) {
+  if (!domain) return '';
+  if (DOMAIN_LABEL[domain]) return DOMAIN_LABEL[domain];
+  const words = domain.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+export function statusBadge(status) {
+  return h('span', { class: 'badge status', dataset: { status }, text: STATUS_LABEL[status] || status });
+}

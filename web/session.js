@@ -1,0 +1,126 @@
+// Session: the API key (session storage), the caller's identity, the
+// tenant's branding.
+
+import { setText } from './dom.js';
+
+const KEY_STORAGE = 'askpanel.key';
+
+export const session = {
+  key: null,
+  tenant: null,
+  /** { role, keyId } learned from the WebSocket token's claims (see whoAmI in api.js). */
+  identity: { role: null, keyId: null },
+
+  load() {
+    try {
+      this.key = sessionStorage.getItem(KEY_STORAGE);
+    } catch {
+      this.key = null;
+    }
+    return this.key;
+  },
+
+  store(key) {
+    this.key = key;
+    try {
+      sessionStorage.setItem(KEY_STORAGE, key);
+    } catch {
+      // Private modes may refuse storage: the key then lives for this page only.
+    }
+  },
+
+  forget() {
+    this.key = null;
+    this.tenant = null;
+    this.identity = { role: null, keyId: null };
+    try {
+      sessionStorage.removeItem(KEY_STORAGE);
+    } catch {
+      /* nothing stored */
+    }
+  },
+
+  /** The dev start prints a sign-in link `/#key=...`: keep the key, and get it out of the address bar and history. */
+  takeKeyFromFragment() {
+    const m = /^#key=([^&]+)/.exec(location.hash);
+    if (!m) return false;
+    let key = m[1];
+    try {
+      key = decodeURIComponent(key);
+    } catch {
+      /* keep it raw */
+    }
+    this.store(key.trim());
+    history.replaceState(null, '', `${location.pathname}${location.search}#/`);
+    return true;
+  },
+
+  atLeast(role) {
+    const rank = { viewer: 1, member: 2, moderator: 3, admin: 4 };
+    // Unknown role: show the controls and let the server say no.
+    if (!this.identity.role) return true;
+    return (rank[this.identity.role] || 0) >= (rank[role] || 0);
+  },
+};
+
+/**
+ * The API has no "who am I": the WebSocket token's payload (base64url JSON
+ * before the signature) names the key's id and role, so read it from there.
+ * A server that adds `caller: {key_id, role}` to /v1/tenant wins.
+ */
+export function identityFromToken(token) {
+  try {
+    const payload = token.split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
+    const json = JSON.parse(atob(payload + '==='.slice((payload.length + 3) % 4)));
+    return { role: typeof json.r === 'string' ? json.r : null, keyId: typeof json.k === 'string' ? json.k : null };
+  } catch {
+    return { role: null, keyId: null };
+  }
+}
+
+/** Relative luminance and contrast of #rrggbb colours (WCAG 2). */
+function luminance(hex) {
+  const rgb = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+  const lin = rgb.map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
+}
+
+function contrast(a, b) {
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+
+function darken(hex, f) {
+  const c = [1, 3, 5].map((i) => Math.round(parseInt(hex.slice(i, i + 2), 16) * (1 - f)));
+  return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** The tenant picks a colour; the page keeps text on and beside it readable (4.5:1). */
+export function applyBranding(branding) {
+  const root = document.documentElement.style;
+  const name = (branding && branding.display_name) || 'askpanel';
+  setText(document.getElementById('brand-name'), name);
+  const logo = document.getElementById('brand-logo');
+  if (branding && branding.logo_url) {
+    logo.src = branding.logo_url;
+    logo.alt = '';
+    logo.hidden = false;
+  } else {
+    logo.removeAttribute('src');
+    logo.hidden = true;
+  }
+  let color = branding && /^#[0-9a-fA-F]{6}$/.test(branding.primary_color || '') ? branding.primary_color.toLowerCase() : null;
+  if (!color) {
+    root.removeProperty('--primary');
+    root.removeProperty('--on-primary');
+    root.removeProperty('--primary-text');
+    return;
+  }
+  let text = color;
+  for (let i = 0; i < 20 && contrast(text, '#ffffff') < 4.5; i += 1) text = darken(text, 0.12);
+  const on = contrast(color, '#ffffff') >= 4.5 ? '#ffffff' : '#111111';
+  // CSSOM custom properties are allowed under the CSP (inline style attributes are not).
+  root.setProperty('--primary', color);
+  root.setProperty('--on-primary', on);
+  root.setProperty('--primary-text', text);
+}

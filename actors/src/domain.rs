@@ -354,3 +354,122 @@ pub struct Rationale {
     pub text: String,
     pub rating: Option<u8>,
 }
+
+/// A round's phase; it tells members what kind of turn is asked of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Independent opening positions (round 1 of most formats).
+    Opening,
+    /// Critique of the current draft, ending with a rating.
+    Critique,
+    /// Open brainstorming: members bid, contribute new ideas or pass.
+    Brainstorm,
+    /// Socratic: the questioner asks, the others answer.
+    Inquiry,
+    /// Adversarial: answering the other team's arguments.
+    Rebuttal,
+    /// Adversarial: final statements.
+    Closing,
+    /// Delphi: anonymous rating with a rationale.
+    Rating,
+}
+
+/// Why a round ended the deliberation, or that it continues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundDecision {
+    Continue,
+    /// The consensus rule was met.
+    Consensus,
+    /// Delphi: classification unchanged and IQR moved < 0.5.
+    Stable,
+    /// Open: a round produced no new idea.
+    Saturated,
+    /// `max_rounds` reached (or the last adversarial phase).
+    MaxRounds,
+    /// A moderator's `finish`.
+    Finished,
+    /// Too few members remain able to speak.
+    TooFewMembers,
+}
+
+impl RoundDecision {
+    pub fn stops(self) -> bool {
+        !matches!(self, RoundDecision::Continue)
+    }
+}
+
+/// The verdict of an adversarial panel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// `pro`, `con` or `tie`.
+    pub winner: String,
+    pub pro_score: f64,
+    pub con_score: f64,
+    /// |pro_score - con_score|, on a 0-10 scale.
+    pub margin: f64,
+    pub rationale: String,
+}
+
+/// Why a panel is paused. On the wire (`panel_paused.reason`, the view's
+/// `paused_reason`) it is the string of [`PauseReason::as_string`]:
+/// `moderator`, `model_unavailable: <why>`, `storage_unavailable: <why>`,
+/// `tenant_suspended`, `token_budget_exhausted`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PauseReason {
+    /// A moderator paused it.
+    Moderator,
+    /// The model backend refused calls; the panel resumes by itself when it is back.
+    ModelUnavailable(String),
+    /// The event log failed; the panel resumes by itself when it is back.
+    StorageUnavailable(String),
+    /// The platform suspended the tenant.
+    TenantSuspended,
+    /// The tenant's monthly token budget is spent.
+    TokenBudgetExhausted,
+    /// A reason this version does not know (from another version's log).
+    Other(String),
+}
+
+impl PauseReason {
+    const MODEL_UNAVAILABLE: &str = "model_unavailable";
+    const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
+
+    /// Reads a reason as written on the wire.
+    pub fn parse(text: &str) -> Self {
+        let detail = |prefix: &str| text.strip_prefix(prefix).map(|rest| rest.trim_start_matches(':').trim().to_string());
+        match text {
+            "moderator" => Self::Moderator,
+            "tenant_suspended" => Self::TenantSuspended,
+            "token_budget_exhausted" => Self::TokenBudgetExhausted,
+            _ => {
+                if let Some(why) = detail(Self::MODEL_UNAVAILABLE) {
+                    Self::ModelUnavailable(why)
+                } else if let Some(why) = detail(Self::STORAGE_UNAVAILABLE) {
+                    Self::StorageUnavailable(why)
+                } else {
+                    Self::Other(text.to_string())
+                }
+            }
+        }
+    }
+
+    /// The reason as written on the wire.
+    pub fn as_string(&self) -> String {
+        match self {
+            Self::Moderator => "moderator".into(),
+            Self::ModelUnavailable(why) => format!("{}: {why}", Self::MODEL_UNAVAILABLE),
+            Self::StorageUnavailable(why) => format!("{}: {why}", Self::STORAGE_UNAVAILABLE),
+            Self::TenantSuspended => "tenant_suspended".into(),
+            Self::TokenBudgetExhausted => "token_budget_exhausted".into(),
+            Self::Other(text) => text.clone(),
+        }
+    }
+
+    /// Whether a moderator's `resume` lifts it (the platform's pauses are
+    /// the platform's to lift).
+    pub fn moderator_may_lift(&self) -> bool {
+        matches!(self, Self::Moderator | Self::ModelUnavailable(_))
+    }
+}

@@ -7,124 +7,16 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use dashmap::DashMap;
-use thiserror::Error;
 
-use crate::domain::{PanelId, SimulationConfig, TenantId};
+use crate::domain::{PanelId, TenantId};
 use crate::model::ExpertModel;
-use crate::panel::messages::{GetSnapshot, PanelCommand, PanelError};
-use crate::panel::new::{NewPanel, ValidationErrors, build_panel};
+use crate::panel::messages::{GetSnapshot, PanelCommand, Relinquish};
+use crate::panel::new::{NewPanel, build_panel};
 use crate::panel::state::PanelState;
 use crate::panel::view::PanelView;
-use crate::ports::{CreateOptions, EventLog, EventPublisher, LogError};
+use crate::ports::{CreateOptions, EventLog};
+pub use crate::runtime::{ArbiterPool, EngineError, EngineSettings, PanelDeps, RunningPanel, RunningPanels};
 use crate::supervisor::{CreatePanel, CreatedPanel, GetSupervisorStats, RecoverPanel, ShutdownPanels, SupervisorStats, TenantPolicy, TenantSupervisor, UpdatePolicy};
-
-#[derive(Debug, Error)]
-pub enum EngineError {
-    #[error("panel not found")]
-    NotFound,
-    #[error(transparent)]
-    Validation(#[from] ValidationErrors),
-    #[error("limit exceeded: {0}")]
-    LimitExceeded(String),
-    #[error("the tenant is suspended")]
-    Suspended,
-    #[error(transparent)]
-    Panel(#[from] PanelError),
-    #[error(transparent)]
-    Log(#[from] LogError),
-    /// The panel exists but is not running here (finished, or owned elsewhere).
-    #[error("the panel is not running")]
-    NotRunning,
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// Tunables of the engine.
-#[derive(Clone, Debug)]
-pub struct EngineSettings {
-    /// Arbiters (threads) for actors; 0 runs everything on the caller's arbiter.
-    pub arbiters: usize,
-    pub panel_mailbox: usize,
-    pub supervisor_mailbox: usize,
-    /// Crashes without progress before a panel is given up as failed.
-    pub max_restarts: u32,
-    pub restart_backoff: Duration,
-    pub restart_backoff_max: Duration,
-    /// The simulation of panels that carry none.
-    pub default_simulation: SimulationConfig,
-    /// How long a call waits for an actor's answer.
-    pub call_timeout: Duration,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        Self {
-            arbiters: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            panel_mailbox: 64,
-            supervisor_mailbox: 1024,
-            max_restarts: 5,
-            restart_backoff: Duration::from_millis(200),
-            restart_backoff_max: Duration::from_secs(30),
-            default_simulation: SimulationConfig::default(),
-            call_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// What every panel actor needs.
-pub struct PanelDeps {
-    pub log: Arc<dyn EventLog>,
-    pub publisher: Arc<dyn EventPublisher>,
-    pub model: Arc<dyn ExpertModel>,
-    pub settings: EngineSettings,
-}
-
-/// The threads actors run on, chosen by hashing a key so that one busy tenant
-/// or panel does not serialise everything on one thread.
-pub struct ArbiterPool {
-    arbiters: Vec<Arbiter>,
-    handles: Vec<ArbiterHandle>,
-}
-
-impl ArbiterPool {
-    /// `size` new arbiters, or the current one when `size` is 0.
-    pub fn new(size: usize) -> Self {
-        if size == 0 {
-            return Self { arbiters: Vec::new(), handles: vec![Arbiter::current()] };
-        }
-        let arbiters: Vec<Arbiter> = (0..size).map(|_| Arbiter::new()).collect();
-        let handles = arbiters.iter().map(Arbiter::handle).collect();
-        Self { arbiters, handles }
-    }
-
-    pub fn for_key(&self, key: u128) -> ArbiterHandle {
-        let folded = (key as u64) ^ ((key >> 64) as u64);
-        self.handles[(folded % self.handles.len() as u64) as usize].clone()
-    }
-
-    pub fn size(&self) -> usize {
-        self.handles.len()
-    }
-
-    fn stop(&self) {
-        for arbiter in &self.arbiters {
-            arbiter.stop();
-        }
-    }
-}
-
-/// Running panel actors by id: a read index the supervisors keep, so routing
-/// a call to a panel does not need a hop through its supervisor.
-pub type RunningPanels = DashMap<PanelId, RunningPanel>;
-
-/// A running panel: its actor, and the latest durable view it published.
-#[derive(Clone)]
-pub struct RunningPanel {
-    pub tenant_id: TenantId,
-    pub addr: Addr<crate::panel::actor::PanelActor>,
-    /// Replaced by the actor after every commit; reads never wait for the actor.
-    pub view: tokio::sync::watch::Receiver<Arc<PanelView>>,
-}
 
 struct EngineInner {
     deps: Arc<PanelDeps>,
@@ -194,23 +86,24 @@ impl Engine {
         }
     }
 
-    async fn locate(&self, tenant_id: TenantId, panel_id: PanelId) -> Result<Option<Addr<crate::panel::actor::PanelActor>>, EngineError> {
+    /// The running panel, when it is this tenant's and its actor is alive.
+    fn locate(&self, tenant_id: TenantId, panel_id: PanelId) -> Option<RunningPanel> {
         // The guard is dropped before anything awaits.
-        let found = self.inner.running.get(&panel_id).filter(|entry| entry.tenant_id == tenant_id).map(|entry| entry.addr.clone());
-        Ok(found.filter(|addr| addr.connected()))
+        let found = self.inner.running.get(&panel_id).filter(|entry| entry.tenant_id == tenant_id).map(|entry| entry.clone());
+        found.filter(|panel| panel.commands.connected())
     }
 
     /// Sends a command to a running panel; replies once its events are durable.
     pub async fn command(&self, command: PanelCommand) -> Result<(), EngineError> {
-        let actor = self.locate(command.tenant_id, command.panel_id).await?.ok_or(EngineError::NotRunning)?;
+        let actor = self.locate(command.tenant_id, command.panel_id).ok_or(EngineError::NotRunning)?.commands;
         actor.send(command).timeout(self.timeout()).await.map_err(|e| EngineError::Unavailable(e.to_string()))??;
         Ok(())
     }
 
     /// The live snapshot of a panel running here.
     pub async fn snapshot(&self, tenant_id: TenantId, panel_id: PanelId) -> Result<Option<PanelView>, EngineError> {
-        let Some(actor) = self.locate(tenant_id, panel_id).await? else { return Ok(None) };
-        match actor.send(GetSnapshot { tenant_id, panel_id }).timeout(self.timeout()).await {
+        let Some(panel) = self.locate(tenant_id, panel_id) else { return Ok(None) };
+        match panel.snapshots.send(GetSnapshot { tenant_id, panel_id }).timeout(self.timeout()).await {
             Ok(result) => Ok(Some(result?)),
             // It stopped between the lookup and the call: read the log instead.
             Err(MailboxError::Closed) => Ok(None),
@@ -266,16 +159,16 @@ impl Engine {
 
     /// Stops a panel here without writing (its lease was lost: another node owns it).
     pub fn relinquish(&self, panel_id: PanelId) {
-        let found = self.inner.running.get(&panel_id).map(|entry| entry.addr.clone());
+        let found = self.inner.running.get(&panel_id).map(|entry| entry.relinquish.clone());
         if let Some(actor) = found {
             // One message per lost lease: bounded.
-            actor.do_send(crate::panel::messages::Relinquish);
+            actor.do_send(Relinquish);
         }
     }
 
     /// Whether a panel's actor runs on this node.
     pub fn is_running_here(&self, panel_id: PanelId) -> bool {
-        self.inner.running.get(&panel_id).is_some_and(|entry| entry.addr.connected())
+        self.inner.running.get(&panel_id).is_some_and(|entry| entry.commands.connected())
     }
 
     /// Pauses (or resumes) a tenant's panels for its monthly token budget.
@@ -295,18 +188,6 @@ impl Engine {
         supervisor.send(GetSupervisorStats).timeout(self.timeout()).await.ok()
     }
 
-    /// Running panel actors across all tenants.
-    pub async fn running_panels(&self) -> usize {
-        let supervisors: Vec<_> = self.inner.supervisors.iter().map(|s| s.value().clone()).collect();
-        let mut total = 0;
-        for supervisor in supervisors {
-            if let Ok(stats) = supervisor.send(GetSupervisorStats).timeout(self.timeout()).await {
-                total += stats.running;
-            }
-        }
-        total
-    }
-
     /// Stops every panel (checkpointing turns in flight) and the arbiters.
     pub async fn shutdown(&self, grace: Duration) {
         let supervisors: Vec<_> = self.inner.supervisors.iter().map(|s| s.value().clone()).collect();
@@ -317,5 +198,71 @@ impl Engine {
             tracing::warn!("some panels did not stop within the grace period");
         }
         self.inner.pool.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Caller, ExpertProfile, MemberId, PanelStatus, PanelType, SimulationConfig};
+    use crate::event::ModeratorActionKind;
+    use crate::model::simulated::SimulatedModel;
+    use crate::panel::messages::{Command, PanelError};
+    use crate::panel::new::NewMember;
+    use crate::supervisor::TenantPolicy;
+    use crate::testing::{InMemoryEventLog, RecordingPublisher};
+
+    fn member(i: usize) -> NewMember {
+        NewMember::Ai {
+            expert_id: None,
+            profile: ExpertProfile {
+                member_id: MemberId::new(),
+                name: format!("Expert {i}"),
+                title: "lead".into(),
+                domain: "clinical".into(),
+                persona: "A seasoned expert.".into(),
+                tags: vec!["clinical".into()],
+                concerns: vec![format!("concern {i}")],
+                stubbornness: 0.3,
+                optimism: 0.5,
+                model: None,
+            },
+            team: None,
+            role: None,
+            model: "simulated".into(),
+        }
+    }
+
+    #[actix::test]
+    async fn a_command_that_reaches_the_actor_past_the_facade_is_still_checked_for_its_tenant() {
+        let log = InMemoryEventLog::new();
+        let settings = EngineSettings { arbiters: 0, ..EngineSettings::default() };
+        let engine = Engine::new(PanelDeps { log: Arc::new(log), publisher: Arc::new(RecordingPublisher::new()), model: Arc::new(SimulatedModel::new()), settings });
+        let tenant = TenantId::new();
+        let request = NewPanel {
+            tenant_id: tenant,
+            created_by: "test".into(),
+            query: "Should we ship the slow path first?".into(),
+            panel_type: PanelType::Structured,
+            members: (0..3).map(member).collect(),
+            max_rounds: None,
+            consensus_method: None,
+            human_turn_timeout_s: None,
+            base_flow: None,
+            // Slow enough to be running when the command arrives.
+            simulation: Some(SimulationConfig { seed: 5, pace_tokens_per_s: 5.0, turn_tokens: 50, ..SimulationConfig::default() }),
+        };
+        let id = engine.create_panel(TenantPolicy::default(), request, CreateOptions::default()).await.unwrap().panel.id;
+        let inbox = engine.inner.running.get(&id).map(|entry| entry.commands.clone()).expect("the panel runs");
+        let cancel = |tenant_id| PanelCommand {
+            tenant_id,
+            panel_id: id,
+            caller: Caller::system("intruder"),
+            command: Command::Moderate { action: ModeratorActionKind::Cancel, text: None },
+        };
+        assert_eq!(inbox.send(cancel(TenantId::new())).await.unwrap(), Err(PanelError::NotFound));
+        assert_eq!(engine.panel_view(tenant, id).await.unwrap().status, PanelStatus::Running);
+        inbox.send(cancel(tenant)).await.unwrap().unwrap();
+        assert_eq!(engine.panel_view(tenant, id).await.unwrap().status, PanelStatus::Cancelled);
     }
 }

@@ -7,27 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::consensus::{Consensus, RoundStats};
 use crate::domain::{MemberId, PanelSetup};
+pub use crate::domain::{Phase, RoundDecision, Verdict};
 use crate::panel::view::PanelView;
-
-/// A round's phase; it tells members what kind of turn is asked of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Independent opening positions (round 1 of most formats).
-    Opening,
-    /// Critique of the current draft, ending with a rating.
-    Critique,
-    /// Open brainstorming: members bid, contribute new ideas or pass.
-    Brainstorm,
-    /// Socratic: the questioner asks, the others answer.
-    Inquiry,
-    /// Adversarial: answering the other team's arguments.
-    Rebuttal,
-    /// Adversarial: final statements.
-    Closing,
-    /// Delphi: anonymous rating with a rationale.
-    Rating,
-}
 
 /// The moderator actions of API.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,43 +28,6 @@ impl std::str::FromStr for ModeratorActionKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| format!("unknown moderator action `{s}`"))
     }
-}
-
-/// Why a round ended the deliberation, or that it continues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoundDecision {
-    Continue,
-    /// The consensus rule was met.
-    Consensus,
-    /// Delphi: classification unchanged and IQR moved < 0.5.
-    Stable,
-    /// Open: a round produced no new idea.
-    Saturated,
-    /// `max_rounds` reached (or the last adversarial phase).
-    MaxRounds,
-    /// A moderator's `finish`.
-    Finished,
-    /// Too few members remain able to speak.
-    TooFewMembers,
-}
-
-impl RoundDecision {
-    pub fn stops(self) -> bool {
-        !matches!(self, RoundDecision::Continue)
-    }
-}
-
-/// The verdict of an adversarial panel.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// `pro`, `con` or `tie`.
-    pub winner: String,
-    pub pro_score: f64,
-    pub con_score: f64,
-    /// |pro_score - con_score|, on a 0-10 scale.
-    pub margin: f64,
-    pub rationale: String,
 }
 
 /// `turn_aborted.reason` of a turn the model failed mid-way: it counts

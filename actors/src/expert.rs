@@ -1,6 +1,8 @@
 //! `ExpertActor`: one per AI member of a running panel. It holds the
-//! member's persona and memory of its own turns and produces turns and bids
-//! through the model port. It lives on its panel's arbiter.
+//! member's persona and owns the member's model calls (turns and bids)
+//! through the model port; what the member is shown comes with each request
+//! (the panel's [`MemberView`]), so it keeps no copy of the panel. It lives
+//! on its panel's arbiter.
 //!
 //! Independent positions (round 1) may be prepared ahead: the panel sends
 //! [`PrepareTurn`] to every member of the round at once, each expert starts
@@ -17,7 +19,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::domain::{ExpertProfile, MemberId, PanelId, SimulationConfig, TenantId};
-use crate::model::{Bid, BidRequest, ExpertModel, MemoryItem, ModelError, TurnChunk, TurnRequest, TurnStream, Usage};
+use crate::model::{Bid, BidRequest, ExpertModel, ModelError, TurnChunk, TurnRequest, TurnStream, Usage};
 use crate::panel::strategy::MemberView;
 
 /// Chunks a prepared turn may buffer before its model call waits (a turn is
@@ -38,13 +40,12 @@ pub struct ExpertActor {
     profile: ExpertProfile,
     model: Arc<dyn ExpertModel>,
     simulation: SimulationConfig,
-    memory: Vec<MemoryItem>,
     prepared: Option<Prepared>,
 }
 
 impl ExpertActor {
-    pub fn new(tenant_id: TenantId, panel_id: PanelId, profile: ExpertProfile, model: Arc<dyn ExpertModel>, simulation: SimulationConfig, memory: Vec<MemoryItem>) -> Self {
-        Self { tenant_id, panel_id, profile, model, simulation, memory, prepared: None }
+    pub fn new(tenant_id: TenantId, panel_id: PanelId, profile: ExpertProfile, model: Arc<dyn ExpertModel>, simulation: SimulationConfig) -> Self {
+        Self { tenant_id, panel_id, profile, model, simulation, prepared: None }
     }
 
     fn request(&self, view: MemberView, attempt: u32) -> TurnRequest {
@@ -54,7 +55,6 @@ impl ExpertActor {
             member_id: self.profile.member_id,
             profile: self.profile.clone(),
             view,
-            memory: self.memory.clone(),
             simulation: self.simulation.clone(),
             attempt,
         }
@@ -124,22 +124,6 @@ impl Handler<PrepareTurn> for ExpertActor {
         };
         let handle = ctx.spawn(forward.into_actor(self));
         self.prepared = Some(Prepared { view: msg.view, attempt: msg.attempt, chunks: rx, handle });
-    }
-}
-
-/// Record a completed turn of this member in its memory.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Remember {
-    /// The turn as it was committed.
-    pub item: MemoryItem,
-}
-
-impl Handler<Remember> for ExpertActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Remember, _: &mut Context<Self>) {
-        self.memory.push(msg.item);
     }
 }
 

@@ -12,7 +12,9 @@
 //! - [`expert`]: the `ExpertActor`, one per AI member.
 //! - [`ports`]: the event log and fan-out traits the server implements.
 //! - [`supervisor`]: the `TenantSupervisor`, one per tenant.
-//! - [`engine`]: the facade: arbiter pool, supervisors, routing.
+//! - [`runtime`]: what the engine's parts share: errors, settings, the
+//!   panel actors' ports, the arbiter pool, the running-panel index.
+//! - [`engine`]: the facade: supervisors, routing.
 //! - [`testing`]: in-memory ports for tests and the CLI.
 
 pub mod consensus;
@@ -24,6 +26,7 @@ pub mod ids;
 pub mod model;
 pub mod panel;
 pub mod ports;
+pub mod runtime;
 pub mod supervisor;
 pub mod testing;
 

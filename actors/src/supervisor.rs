@@ -13,8 +13,7 @@ use actix::prelude::*;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use crate::domain::{Caller, PanelId, PanelSetup, TenantId};
-use crate::engine::{ArbiterPool, EngineError, PanelDeps, RunningPanels};
+use crate::domain::{Caller, PanelId, PanelSetup, PauseReason, TenantId};
 use crate::event::{Event, EventData};
 use crate::panel::actor::PanelActor;
 use crate::panel::messages::{Command, ExitStatus, PanelCommand, PanelExited, Shutdown};
@@ -22,6 +21,7 @@ use crate::panel::state::PanelState;
 use crate::panel::strategy::fnv1a;
 use crate::panel::view::PanelView;
 use crate::ports::{CreateOptions, CreateOutcome, LogError};
+use crate::runtime::{ArbiterPool, EngineError, PanelDeps, RunningPanel, RunningPanels};
 
 /// How long to wait before retrying when the storage is unavailable.
 const STORAGE_RETRY: Duration = Duration::from_secs(2);
@@ -100,9 +100,23 @@ impl TenantSupervisor {
         self.stats.started += 1;
         let entry = self.panels.entry(panel_id).or_insert(Supervised { addr: None, failures: 0 });
         entry.addr = Some(addr.clone());
-        self.running.insert(panel_id, crate::engine::RunningPanel { tenant_id: self.tenant_id, addr: addr.clone(), view: view_rx });
+        self.running.insert(
+            panel_id,
+            RunningPanel {
+                tenant_id: self.tenant_id,
+                commands: addr.clone().recipient(),
+                snapshots: addr.clone().recipient(),
+                relinquish: addr.clone().recipient(),
+                view: view_rx,
+            },
+        );
         if pause_for_budget {
-            let msg = PanelCommand { tenant_id: self.tenant_id, panel_id, caller: Caller::system("platform"), command: Command::SystemPause { reason: BUDGET_REASON.into() } };
+            let msg = PanelCommand {
+                tenant_id: self.tenant_id,
+                panel_id,
+                caller: Caller::system("platform"),
+                command: Command::SystemPause { reason: PauseReason::TokenBudgetExhausted },
+            };
             ctx.spawn(addr.send(msg).into_actor(self).map(|_, _, _| ()));
         }
         addr
@@ -326,25 +340,6 @@ impl Handler<RecoverPanel> for TenantSupervisor {
     }
 }
 
-/// The actor of a running panel of this tenant, if any.
-#[derive(Message)]
-#[rtype(result = "Option<Addr<PanelActor>>")]
-pub struct LocatePanel {
-    pub tenant_id: TenantId,
-    pub panel_id: PanelId,
-}
-
-impl Handler<LocatePanel> for TenantSupervisor {
-    type Result = Option<Addr<PanelActor>>;
-
-    fn handle(&mut self, msg: LocatePanel, _: &mut Context<Self>) -> Self::Result {
-        if msg.tenant_id != self.tenant_id {
-            return None;
-        }
-        self.panels.get(&msg.panel_id).and_then(|p| p.addr.clone())
-    }
-}
-
 impl Handler<PanelExited> for TenantSupervisor {
     type Result = ();
 
@@ -383,9 +378,6 @@ pub struct UpdatePolicy {
     pub policy: TenantPolicy,
 }
 
-/// Why panels of a suspended tenant are paused.
-pub const SUSPENDED_REASON: &str = "tenant_suspended";
-
 impl Handler<UpdatePolicy> for TenantSupervisor {
     type Result = ();
 
@@ -393,15 +385,12 @@ impl Handler<UpdatePolicy> for TenantSupervisor {
         let was_suspended = self.policy.suspended;
         self.policy = msg.policy;
         match (was_suspended, msg.policy.suspended) {
-            (false, true) => self.broadcast_command(ctx, Command::SystemPause { reason: SUSPENDED_REASON.into() }),
-            (true, false) => self.broadcast_command(ctx, Command::SystemResume { reason: SUSPENDED_REASON.into() }),
+            (false, true) => self.broadcast_command(ctx, Command::SystemPause { reason: PauseReason::TenantSuspended }),
+            (true, false) => self.broadcast_command(ctx, Command::SystemResume { reason: PauseReason::TenantSuspended }),
             _ => {}
         }
     }
 }
-
-/// Why panels of a tenant over its token budget are paused.
-pub const BUDGET_REASON: &str = "token_budget_exhausted";
 
 /// The tenant's monthly token budget is spent (or available again).
 #[derive(Message)]
@@ -418,7 +407,7 @@ impl Handler<SetBudgetExhausted> for TenantSupervisor {
             return;
         }
         self.budget_exhausted = msg.exhausted;
-        let reason = BUDGET_REASON.to_string();
+        let reason = PauseReason::TokenBudgetExhausted;
         if msg.exhausted {
             tracing::warn!(tenant_id = %self.tenant_id, "token budget spent; pausing the tenant's panels");
             self.broadcast_command(ctx, Command::SystemPause { reason });

@@ -439,9 +439,8 @@ async fn a_command_naming_another_tenants_panel_is_refused() {
     assert!(matches!(h.engine.command(cancel(other)).await, Err(EngineError::NotRunning)));
     assert!(matches!(h.engine.panel_view(other, id).await, Err(EngineError::NotFound)));
     assert!(h.engine.snapshot(other, id).await.unwrap().is_none());
-    // Even a command that reaches the actor itself is refused by its tenant check.
-    let actor = h.engine.supervisor(h.tenant, None).send(askpanel_actors::supervisor::LocatePanel { tenant_id: h.tenant, panel_id: id }).await.unwrap().unwrap();
-    assert_eq!(actor.send(cancel(other)).await.unwrap(), Err(PanelError::NotFound));
+    // (A command that reaches the actor itself is refused by its own tenant
+    // check too: the engine's unit tests send one past the facade.)
     assert_eq!(h.engine.panel_view(h.tenant, id).await.unwrap().status, PanelStatus::Running);
     h.engine.command(cancel(h.tenant)).await.unwrap();
 }

@@ -466,7 +466,6 @@ mod tests {
                 injections: vec!["What about children?".into()],
                 known_ideas: vec![],
             },
-            memory: vec![],
             simulation: SimulationConfig::default(),
             attempt: 1,
         }

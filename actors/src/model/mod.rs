@@ -32,20 +32,9 @@ pub struct TurnRequest {
     pub member_id: MemberId,
     pub profile: ExpertProfile,
     pub view: MemberView,
-    /// The member's own earlier turns in this panel, oldest first.
-    pub memory: Vec<MemoryItem>,
     pub simulation: SimulationConfig,
     /// 1 for the first attempt of this turn, 2 for the first re-run...
     pub attempt: u32,
-}
-
-/// One of a member's own earlier turns.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MemoryItem {
-    pub round: u32,
-    pub text: String,
-    pub rating: Option<u8>,
-    pub confidence: Option<f64>,
 }
 
 /// The final result of a turn.

@@ -22,20 +22,16 @@ use futures::{StreamExt, stream};
 use tokio::sync::oneshot;
 
 use crate::consensus::{ConsensusActor, EvaluateRound, Finalize};
-use crate::domain::{Caller, MemberId, MemberKind, PanelId, PanelStatus, PanelType, TenantId};
-use crate::engine::PanelDeps;
-use crate::event::{Event, EventData, ModeratorActionKind, Phase, TokenDelta};
-use crate::expert::{ExpertActor, PrepareTurn, Remember, RequestBid, TakeTurn};
-use crate::model::{Bid, MemoryItem, ModelError, TurnChunk, Usage, rating};
+use crate::domain::{Caller, MemberId, MemberKind, PanelId, PanelStatus, PanelType, PauseReason, TenantId};
+use crate::event::{Event, EventData, Phase, TokenDelta};
+use crate::expert::{ExpertActor, PrepareTurn, RequestBid, TakeTurn};
+use crate::model::{Bid, ModelError, TurnChunk, Usage};
+use crate::panel::commands::{self, Stop};
 use crate::panel::messages::{Command, ExitStatus, GetSnapshot, PanelCommand, PanelError, PanelExited, Shutdown};
 use crate::panel::state::PanelState;
 use crate::panel::strategy::{self, Step};
 use crate::ports::LogError;
-
-/// The longest a human's text may be, in characters.
-pub const HUMAN_TEXT_MAX_CHARS: usize = 20_000;
-/// The longest an injected moderator text may be, in characters.
-pub const INJECT_TEXT_MAX_CHARS: usize = 2_000;
+use crate::runtime::PanelDeps;
 
 type Reply = oneshot::Sender<Result<(), PanelError>>;
 
@@ -108,8 +104,6 @@ struct Blocked {
     error: String,
 }
 
-/// The reason prefix of a pause caused by an unavailable model backend.
-pub const MODEL_UNAVAILABLE: &str = "model_unavailable";
 /// How often a panel paused for its model checks whether the backend is back.
 const MODEL_RETRY: Duration = Duration::from_secs(2);
 
@@ -167,7 +161,7 @@ impl PanelActor {
         let mut view = self.state.view.clone();
         if let Some(blocked) = &self.blocked {
             view.status = PanelStatus::Paused;
-            view.paused_reason = Some(format!("storage_unavailable: {}", blocked.error));
+            view.paused_reason = Some(PauseReason::StorageUnavailable(blocked.error.clone()).as_string());
         }
         self.published.send_replace(Arc::new(view));
     }
@@ -319,7 +313,7 @@ impl PanelActor {
         let mut data = Vec::new();
         // Record the pause, unless a moderator had paused the panel already.
         if status != PanelStatus::Paused && !status.is_terminal() {
-            data.push(EventData::PanelPaused { reason: format!("storage_unavailable: {}", blocked.error) });
+            data.push(EventData::PanelPaused { reason: PauseReason::StorageUnavailable(blocked.error.clone()).as_string() });
             data.push(EventData::PanelResumed {});
         }
         data.extend(blocked.data.iter().cloned());
@@ -345,13 +339,8 @@ impl PanelActor {
         if matches!(&event.data, EventData::TurnAborted { reason, .. } if reason == crate::event::ABORTED_BY_MODEL_ERROR) {
             self.turns_ended += 1;
         }
-        if let EventData::TurnCompleted { member_id, round, text, rating, confidence, .. } = &event.data {
+        if let EventData::TurnCompleted { .. } = &event.data {
             self.turns_ended += 1;
-            if let Some(expert) = self.experts.get(member_id) {
-                // The expert is on this arbiter and its mailbox drains in order; a
-                // full mailbox only loses memory the next view repeats anyway.
-                let _ = expert.try_send(Remember { item: MemoryItem { round: *round, text: text.clone(), rating: *rating, confidence: *confidence } });
-            }
         }
     }
 
@@ -480,7 +469,7 @@ impl PanelActor {
         self.cancel_in_flight(ctx);
         let data = vec![
             EventData::TurnAborted { member_id, round, reason: "model_unavailable".into(), error: Some(reason.clone()) },
-            EventData::PanelPaused { reason: format!("{MODEL_UNAVAILABLE}: {reason}") },
+            EventData::PanelPaused { reason: PauseReason::ModelUnavailable(reason).as_string() },
         ];
         self.commit(ctx, data, Then::Advance, None);
         self.watch_model(ctx);
@@ -489,7 +478,7 @@ impl PanelActor {
     /// Checks the backend now and then; resumes a panel it paused once calls can go out.
     fn watch_model(&mut self, ctx: &mut Context<Self>) {
         ctx.run_later(MODEL_RETRY, |act, ctx| {
-            let paused_by_model = act.state.status() == PanelStatus::Paused && act.state.view.paused_reason.as_deref().is_some_and(|r| r.starts_with(MODEL_UNAVAILABLE));
+            let paused_by_model = act.state.status() == PanelStatus::Paused && matches!(commands::paused_reason(&act.state), Some(PauseReason::ModelUnavailable(_)));
             if !paused_by_model || act.exit.is_some() {
                 return;
             }
@@ -641,208 +630,40 @@ impl PanelActor {
             let _ = reply.send(Err(PanelError::Unavailable("the panel's storage is unavailable; try again shortly".into())));
             return;
         }
-        if self.state.status().is_terminal() {
-            let _ = reply.send(Err(PanelError::Conflict(format!("the panel is {}", self.state.status().as_str()))));
-            return;
-        }
-        let events = match command {
-            Command::HumanInput { member_id, text, rating, confidence } => self.human_input(&caller, member_id, text, rating, confidence),
-            Command::Moderate { action, text } => {
-                if !caller.is_moderator {
-                    Err(PanelError::Forbidden("only moderators can moderate".into()))
-                } else {
-                    self.moderate(ctx, &caller, action, text)
-                }
-            }
-            Command::SystemPause { reason } => match self.state.status() {
-                PanelStatus::Paused => Ok(Vec::new()),
-                _ => Ok(self.pause_events(ctx, None, reason)),
-            },
-            Command::SystemResume { reason } => match &self.state.view.paused_reason {
-                Some(r) if *r == reason => Ok(self.resume_events()),
-                _ => Ok(Vec::new()),
-            },
-        };
-        match events {
+        match commands::decide(&self.state, self.turn_on_air(), &caller, command, Utc::now()) {
             Err(error) => {
                 let _ = reply.send(Err(error));
             }
-            Ok(events) if events.is_empty() => {
-                let _ = reply.send(Ok(()));
-            }
-            Ok(events) => self.commit(ctx, events, Then::Advance, Some(reply)),
-        }
-    }
-
-    fn human_input(&self, caller: &Caller, member_id: MemberId, text: String, rating: Option<u8>, confidence: Option<f64>) -> Result<Vec<EventData>, PanelError> {
-        let member = self
-            .state
-            .view
-            .member(member_id)
-            .filter(|m| m.kind == MemberKind::Human)
-            .ok_or_else(|| PanelError::Invalid { field: "member_id".into(), message: "not a human member of this panel".into() })?;
-        if let Some(key) = member.key_id {
-            if caller.key_id != Some(key) && !caller.is_moderator {
-                return Err(PanelError::Forbidden("another key speaks for this member".into()));
-            }
-        }
-        let text = text.trim().to_string();
-        let chars = text.chars().count();
-        if chars == 0 || chars > HUMAN_TEXT_MAX_CHARS {
-            return Err(PanelError::Invalid { field: "text".into(), message: format!("must be 1 to {HUMAN_TEXT_MAX_CHARS} characters") });
-        }
-        if rating.is_some_and(|r| !(1..=9).contains(&r)) {
-            return Err(PanelError::Invalid { field: "rating".into(), message: "must be 1 to 9".into() });
-        }
-        if confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
-            return Err(PanelError::Invalid { field: "confidence".into(), message: "must be 0 to 1".into() });
-        }
-        let Some(pending) = self.state.view.pending_human.as_ref().filter(|p| p.member_id == member_id) else {
-            return Err(PanelError::Conflict("it is not this member's turn".into()));
-        };
-        let round = pending.round;
-        let parsed = rating::parse_trailer(&text);
-        let (shown, rating, confidence) = match rating {
-            Some(r) => (text.clone(), Some(r), confidence),
-            None if parsed.rating.is_some() && !parsed.text.is_empty() => (parsed.text, parsed.rating, parsed.confidence),
-            None => (text.clone(), None, None),
-        };
-        let (rating, confidence) = strategy::counted_rating(&self.state, member_id, round, rating, confidence);
-        Ok(vec![
-            EventData::HumanInput { member_id, round, text },
-            EventData::TurnCompleted {
-                member_id,
-                round,
-                text: shown,
-                rating,
-                confidence,
-                rating_read: rating.map(|_| crate::model::RatingRead::Direct),
-                flags: Vec::new(),
-                ideas: Vec::new(),
-                tokens_in: 0,
-                tokens_out: 0,
-            },
-        ])
-    }
-
-    fn pause_events(&mut self, ctx: &mut Context<Self>, action: Option<EventData>, reason: String) -> Vec<EventData> {
-        let mut events: Vec<EventData> = action.into_iter().collect();
-        if let Some((member_id, round)) = self.cancel_in_flight(ctx) {
-            events.push(EventData::TurnAborted { member_id, round, reason: "paused".into(), error: None });
-        }
-        if let Some((_, handle)) = self.human_timer.take() {
-            ctx.cancel_future(handle);
-        }
-        events.push(EventData::PanelPaused { reason });
-        events
-    }
-
-    fn resume_events(&self) -> Vec<EventData> {
-        let mut events = vec![EventData::PanelResumed {}];
-        // A human turn interrupted by the pause gets a fresh deadline.
-        if let Some(pending) = &self.state.view.pending_human {
-            let timeout = self.state.setup.config.human_turn_timeout_s;
-            let deadline = Utc::now() + chrono::Duration::seconds(timeout as i64);
-            events.push(EventData::HumanTurnRequested { member_id: pending.member_id, round: pending.round, deadline });
-        }
-        events
-    }
-
-    fn moderate(&mut self, ctx: &mut Context<Self>, caller: &Caller, action: ModeratorActionKind, text: Option<String>) -> Result<Vec<EventData>, PanelError> {
-        use ModeratorActionKind::*;
-        let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-        if text.as_ref().is_some_and(|t| t.chars().count() > INJECT_TEXT_MAX_CHARS) {
-            return Err(PanelError::Invalid { field: "text".into(), message: format!("must be at most {INJECT_TEXT_MAX_CHARS} characters") });
-        }
-        let record = EventData::ModeratorAction { action, text: text.clone(), by: caller.id.clone() };
-        let paused = self.state.status() == PanelStatus::Paused;
-        let mut events = Vec::new();
-        match action {
-            Pause => {
-                if paused {
-                    return Err(PanelError::Conflict("the panel is already paused".into()));
-                }
-                return Ok(self.pause_events(ctx, Some(record), "moderator".into()));
-            }
-            Resume => {
-                match self.state.view.paused_reason.as_deref() {
-                    None => return Err(PanelError::Conflict("the panel is not paused".into())),
-                    Some("moderator") => {}
-                    Some(r) if r.starts_with(MODEL_UNAVAILABLE) => {}
-                    Some(other) => return Err(PanelError::Conflict(format!("the panel is paused by the platform: {other}"))),
-                }
-                events.push(record);
-                events.extend(self.resume_events());
-            }
-            Inject => {
-                if text.is_none() {
-                    return Err(PanelError::Invalid { field: "text".into(), message: "inject needs the question or instruction".into() });
-                }
-                events.push(record);
-            }
-            SkipTurn => {
-                let target = if let Some((member_id, round)) = self.cancel_in_flight_turn(ctx) {
-                    Some((member_id, round))
-                } else if let Some(p) = &self.state.view.pending_human {
-                    Some((p.member_id, p.round))
-                } else {
-                    match strategy::next_step(&self.state) {
-                        Step::Turn { member_id, round, .. } => Some((member_id, round)),
-                        _ => None,
+            Ok(decision) => {
+                match decision.stop {
+                    Stop::Nothing => {}
+                    Stop::TurnOnAir => {
+                        if self.turn_on_air().is_some() {
+                            self.cancel_in_flight(ctx);
+                        }
                     }
-                };
-                let Some((member_id, round)) = target else {
-                    return Err(PanelError::Conflict("there is no turn to skip".into()));
-                };
-                events.push(record);
-                events.push(EventData::TurnSkipped { member_id, round, reason: "moderator".into() });
-            }
-            EndRound => {
-                let open = self.state.current_round().is_some_and(|(_, p)| !p.completed);
-                if !open {
-                    return Err(PanelError::Conflict("no round is in progress".into()));
+                    Stop::Everything => {
+                        self.cancel_in_flight(ctx);
+                        if let Some((_, handle)) = self.human_timer.take() {
+                            ctx.cancel_future(handle);
+                        }
+                    }
                 }
-                events.push(record);
-                events.extend(self.close_current_turn(ctx, "round_ended"));
-            }
-            Finish => {
-                events.push(record);
-                events.extend(self.close_current_turn(ctx, "finished"));
-                if let Some(in_flight) = self.in_flight.take() {
-                    ctx.cancel_future(in_flight.handle);
+                if decision.events.is_empty() {
+                    let _ = reply.send(Ok(()));
+                } else {
+                    self.commit(ctx, decision.events, Then::Advance, Some(reply));
                 }
-                if paused {
-                    events.push(EventData::PanelResumed {});
-                }
-            }
-            Cancel => {
-                events.push(record);
-                events.extend(self.close_current_turn(ctx, "cancelled"));
-                if let Some(in_flight) = self.in_flight.take() {
-                    ctx.cancel_future(in_flight.handle);
-                }
-                events.push(EventData::PanelCancelled { by: caller.id.clone() });
             }
         }
-        Ok(events)
     }
 
-    fn cancel_in_flight_turn(&mut self, ctx: &mut Context<Self>) -> Option<(MemberId, u32)> {
+    /// The AI turn whose model call is running, if any.
+    fn turn_on_air(&self) -> Option<(MemberId, u32)> {
         match self.in_flight.as_ref().map(|f| f.kind) {
-            Some(InFlightKind::AiTurn { .. }) => self.cancel_in_flight(ctx),
+            Some(InFlightKind::AiTurn { member_id, round, .. }) => Some((member_id, round)),
             _ => None,
         }
-    }
-
-    /// Ends the turn in progress (AI or human) for an end of round, finish or cancel.
-    fn close_current_turn(&mut self, ctx: &mut Context<Self>, reason: &str) -> Vec<EventData> {
-        if let Some((member_id, round)) = self.cancel_in_flight_turn(ctx) {
-            return vec![EventData::TurnAborted { member_id, round, reason: reason.into(), error: None }];
-        }
-        if let Some(p) = &self.state.view.pending_human {
-            return vec![EventData::TurnSkipped { member_id: p.member_id, round: p.round, reason: reason.into() }];
-        }
-        Vec::new()
     }
 
     fn snapshot(&self) -> crate::panel::view::PanelView {
@@ -850,7 +671,7 @@ impl PanelActor {
         if let Some(blocked) = &self.blocked {
             // Not an event (nothing can be recorded now): how the panel stands meanwhile.
             view.status = PanelStatus::Paused;
-            view.paused_reason = Some(format!("storage_unavailable: {}", blocked.error));
+            view.paused_reason = Some(PauseReason::StorageUnavailable(blocked.error.clone()).as_string());
         }
         if let (Some(current), Some(partial)) = (view.current_turn.as_mut(), self.partial.as_ref()) {
             if current.turn_seq == partial.turn_seq {
@@ -868,19 +689,11 @@ impl Actor for PanelActor {
         tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, head_seq = self.state.head_seq(), "panel actor started");
         let simulation = self.simulation();
         for profile in &self.state.setup.profiles {
-            let memory = self
-                .state
-                .view
-                .rounds
-                .iter()
-                .flat_map(|r| r.turns.iter().filter(|t| t.member_id == profile.member_id).map(move |t| (r.round, t)))
-                .map(|(round, t)| MemoryItem { round, text: t.text.clone(), rating: t.rating, confidence: t.confidence })
-                .collect();
-            let expert = ExpertActor::new(self.tenant_id, self.panel_id, profile.clone(), self.deps.model.clone(), simulation.clone(), memory).start();
+            let expert = ExpertActor::new(self.tenant_id, self.panel_id, profile.clone(), self.deps.model.clone(), simulation.clone()).start();
             self.experts.insert(profile.member_id, expert);
         }
         self.consensus = Some(ConsensusActor::new(self.tenant_id, self.panel_id, self.deps.model.clone(), simulation).start());
-        if self.state.view.paused_reason.as_deref().is_some_and(|r| r.starts_with(MODEL_UNAVAILABLE)) {
+        if matches!(commands::paused_reason(&self.state), Some(PauseReason::ModelUnavailable(_))) {
             self.watch_model(ctx);
         }
         ctx.notify(Advance);

@@ -4,7 +4,7 @@
 use actix::prelude::*;
 use thiserror::Error;
 
-use crate::domain::{Caller, MemberId, PanelId, TenantId};
+use crate::domain::{Caller, MemberId, PanelId, PauseReason, TenantId};
 use crate::event::ModeratorActionKind;
 use crate::panel::view::PanelView;
 
@@ -42,11 +42,11 @@ pub enum Command {
     },
     /// The platform pauses the panel (tenant suspended, budget spent).
     SystemPause {
-        reason: String,
+        reason: PauseReason,
     },
     /// Lifts a [`Command::SystemPause`] with the same reason.
     SystemResume {
-        reason: String,
+        reason: PauseReason,
     },
 }
 

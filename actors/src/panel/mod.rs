@@ -3,7 +3,10 @@
 
 pub mod actor;
 pub mod anonymity;
+pub mod commands;
 pub mod feedback;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod ideas;
 pub mod messages;
 pub mod new;

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::consensus::{Consensus, RoundStats};
-use crate::domain::{Member, MemberId, PanelConfig, PanelId, PanelStatus, PanelType, TenantId};
-use crate::event::{Phase, RoundDecision, Verdict};
+use crate::domain::{Member, MemberId, PanelConfig, PanelId, PanelStatus, PanelType, Phase, RoundDecision, TenantId, Verdict};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PanelView {

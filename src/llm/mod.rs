@@ -17,28 +17,22 @@ pub mod breaker;
 pub mod prompt;
 pub mod retry;
 pub mod stream;
+mod turn;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use askpanel_actors::domain::RatingTarget;
 use askpanel_actors::event::Verdict;
-use askpanel_actors::model::rating::parse_trailer;
-use askpanel_actors::model::{
-    Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, RatingRead, SynthesisRequest, TurnChunk, TurnFlag, TurnOutput, TurnRequest, TurnStream, Usage,
-};
+use askpanel_actors::model::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, SynthesisRequest, TurnRequest, TurnStream, Usage};
 use askpanel_actors::panel::feedback::{Feedback, MAX_ARGUMENTS};
-use askpanel_actors::panel::ideas::extract_ideas;
-use askpanel_actors::panel::strategy::TurnTask;
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
-use async_openai::error::OpenAIError;
 use async_openai::middleware::ReqwestService;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -46,7 +40,7 @@ use crate::configuration::LlmSettings;
 use crate::metrics::Metrics;
 use breaker::CircuitBreaker;
 use prompt::{Message, RatingFormat};
-use stream::TurnReader;
+use wire::{Completion, UsageBody, estimate_tokens, failed, json_slice, messages_json, next_format, refuses_format};
 
 /// Whether the server accepts `stream_options`; learned from its answers.
 const UNKNOWN: u8 = 0;
@@ -94,124 +88,6 @@ struct Inner {
 #[derive(Clone)]
 pub struct OpenAiModel {
     inner: Arc<Inner>,
-}
-
-#[derive(Deserialize)]
-struct ChunkDelta {
-    #[serde(default)]
-    content: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<ChunkDelta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone, Copy)]
-struct UsageBody {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
-}
-
-/// A streamed chunk, read leniently: servers differ in what else they send.
-#[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
-    #[serde(default)]
-    usage: Option<UsageBody>,
-}
-
-#[derive(Deserialize)]
-struct CompletionMessage {
-    #[serde(default)]
-    content: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CompletionChoice {
-    message: CompletionMessage,
-}
-
-#[derive(Deserialize)]
-struct Completion {
-    #[serde(default)]
-    choices: Vec<CompletionChoice>,
-    #[serde(default)]
-    usage: Option<UsageBody>,
-}
-
-/// Rough token count when the server reports none: about four characters a token.
-fn estimate_tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4)
-}
-
-fn messages_json(messages: &[Message]) -> Value {
-    json!(messages)
-}
-
-fn model_error(error: &OpenAIError) -> ModelError {
-    ModelError::Request(match error {
-        OpenAIError::ApiError(api) => format!("{} {}", api.status_code.as_u16(), api.api_error.message.chars().take(200).collect::<String>()),
-        other => other.to_string().chars().take(300).collect(),
-    })
-}
-
-/// Whether an error means the server cannot be reached at all (down,
-/// restarting): not the turn's fault, so the breaker opens at once and the
-/// panel waits for the server instead of spending the member's attempts.
-fn unreachable(error: &OpenAIError) -> bool {
-    match error {
-        OpenAIError::Reqwest(e) => e.is_connect() || std::error::Error::source(e).is_some_and(|s| s.to_string().to_lowercase().contains("connection refused")),
-        _ => false,
-    }
-}
-
-/// The error of a failed call, after telling the breaker.
-fn failed(breaker: &CircuitBreaker, error: &OpenAIError) -> ModelError {
-    if unreachable(error) {
-        breaker.trip();
-        return ModelError::Unavailable(format!("the model server cannot be reached: {}", error.to_string().chars().take(200).collect::<String>()));
-    }
-    breaker.failure();
-    model_error(error)
-}
-
-/// Whether an error says the server does not know a request field.
-fn rejects(error: &OpenAIError, field: &str) -> bool {
-    matches!(error, OpenAIError::ApiError(api) if api.status_code.as_u16() == 400 || api.status_code.as_u16() == 422) && error.to_string().to_lowercase().contains(field)
-}
-
-/// Whether an error to a request that asked for an output format may be the
-/// server refusing that format. Servers refuse in many ways (400, 422, 500
-/// with a validation message, 501); rate limits, gateway errors, timeouts
-/// and broken connections are outages, not refusals.
-fn refuses_format(error: &OpenAIError) -> bool {
-    match error {
-        OpenAIError::ApiError(api) => matches!(api.status_code.as_u16(), 400 | 404 | 415 | 422 | 500 | 501),
-        OpenAIError::JSONDeserialize(..) => true,
-        _ => false,
-    }
-}
-
-/// The format to try after `format` is refused.
-fn next_format(format: RatingFormat) -> RatingFormat {
-    LADDER.iter().position(|f| *f == format).and_then(|i| LADDER.get(i + 1)).copied().unwrap_or(RatingFormat::Trailer)
-}
-
-/// The `response_format` of a request in a format.
-fn response_format(format: RatingFormat, target: RatingTarget) -> Option<Value> {
-    match format {
-        RatingFormat::Json => Some(json!({"type": "json_schema", "json_schema": {"name": "panel_turn", "strict": true, "schema": prompt::turn_schema(target, false)}})),
-        // llama.cpp's server takes a `schema` beside `json_object` and enforces it as a grammar; others ignore it.
-        RatingFormat::JsonObject => Some(json!({"type": "json_object", "schema": prompt::turn_schema(target, true)})),
-        RatingFormat::Trailer => None,
-    }
 }
 
 impl OpenAiModel {
@@ -416,190 +292,6 @@ impl Inner {
             }
         }
     }
-
-    /// Streams one turn into `out`; returns early when the receiver is gone.
-    async fn run_turn(self: Arc<Self>, request: TurnRequest, out: mpsc::Sender<Result<TurnChunk, ModelError>>) {
-        let started = Instant::now();
-        let tenant = request.tenant_id.to_string();
-        match self.stream_turn(&request, &out).await {
-            Ok(output) => {
-                self.record(&tenant, started, output.usage);
-                let _ = out.send(Ok(TurnChunk::Done(output))).await;
-            }
-            // The panel dropped the turn (pause, cancel): nobody to tell.
-            Err(_) if out.is_closed() => {}
-            Err(error) => {
-                self.metrics.errors.with_label_values(&["llm"]).inc();
-                let _ = out.send(Err(error)).await;
-            }
-        }
-    }
-
-    /// The request body of a turn in `format`.
-    fn turn_body(&self, request: &TurnRequest, model: &str, format: RatingFormat) -> (Vec<Message>, Value) {
-        let messages = prompt::turn_messages(request, self.settings.context_chars, format);
-        let mut body = json!({
-            "model": model,
-            "messages": messages_json(&messages),
-            "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_tokens,
-            "stream": true,
-        });
-        if self.stream_usage.load(Ordering::Relaxed) != UNSUPPORTED {
-            body["stream_options"] = json!({"include_usage": true});
-        }
-        if let Some(response_format) = response_format(format, request.view.rating_target) {
-            body["response_format"] = response_format;
-        }
-        (messages, body)
-    }
-
-    async fn stream_turn(&self, request: &TurnRequest, out: &mpsc::Sender<Result<TurnChunk, ModelError>>) -> Result<TurnOutput, ModelError> {
-        if !self.breaker.allow() {
-            return Err(ModelError::Unavailable("the model backend is failing; calls are paused".into()));
-        }
-        let _slot = self.slot().await;
-        let rate = request.view.rate;
-        let model = self.model_for(request.profile.model.as_ref());
-        // Only a rated turn asks for structured output.
-        let mut format = if rate { self.format_for(&model) } else { RatingFormat::Trailer };
-        let (mut messages, mut body) = self.turn_body(request, &model, format);
-        let timeout = Duration::from_secs(self.settings.request_timeout_s.max(1));
-        let stall = Duration::from_secs(self.settings.stall_timeout_s.max(1));
-        // Start the stream; a server that refuses an optional field gets the
-        // request again without it. A refused format is remembered once the
-        // next one is taken (a failure that was an outage teaches nothing).
-        let mut refused: Vec<RatingFormat> = Vec::new();
-        let stream = loop {
-            match tokio::time::timeout(timeout, self.client.chat().create_stream_byot::<Value, Chunk>(body.clone())).await {
-                Err(_) => {
-                    self.breaker.failure();
-                    return Err(ModelError::Timeout(timeout.as_secs()));
-                }
-                Ok(Ok(stream)) => {
-                    for format in refused {
-                        self.step_down(&model, format);
-                    }
-                    break stream;
-                }
-                Ok(Err(error)) if format.is_json() && refuses_format(&error) => {
-                    tracing::debug!(%model, %error, "a structured-output request was refused");
-                    refused.push(format);
-                    format = next_format(format);
-                    let keep_usage = body.get("stream_options").is_some();
-                    (messages, body) = self.turn_body(request, &model, format);
-                    if !keep_usage {
-                        body.as_object_mut().map(|o| o.remove("stream_options"));
-                    }
-                }
-                Ok(Err(error)) if body.get("stream_options").is_some() && rejects(&error, "stream_options") => {
-                    self.stream_usage.store(UNSUPPORTED, Ordering::Relaxed);
-                    body.as_object_mut().map(|o| o.remove("stream_options"));
-                }
-                Ok(Err(error)) => return Err(failed(&self.breaker, &error)),
-            }
-        };
-        let mut stream = stream;
-        let mut reader = TurnReader::new(format.is_json());
-        let mut usage: Option<UsageBody> = None;
-        let mut first = true;
-        let mut raw = String::new();
-        let mut flags: Vec<TurnFlag> = Vec::new();
-        // Every server ends a complete answer with a finish reason; a stream
-        // that just stops was cut off (the server dropped it or was interrupted).
-        let mut finished = false;
-        'read: loop {
-            let next = match tokio::time::timeout(stall, stream.next()).await {
-                Err(_) => {
-                    self.breaker.failure();
-                    return Err(ModelError::Stream(format!("no token for {} s", stall.as_secs())));
-                }
-                Ok(next) => next,
-            };
-            match next {
-                None if finished || flags.contains(&TurnFlag::Repetition) => break,
-                None => {
-                    self.breaker.failure();
-                    return Err(ModelError::Stream("the stream ended without a finish reason: the answer was cut off".into()));
-                }
-                Some(Err(error)) => {
-                    self.breaker.failure();
-                    return Err(ModelError::Stream(error.to_string().chars().take(300).collect()));
-                }
-                Some(Ok(chunk)) => {
-                    if first {
-                        self.breaker.success();
-                        first = false;
-                    }
-                    if chunk.usage.is_some() {
-                        usage = chunk.usage;
-                        self.stream_usage.store(SUPPORTED, Ordering::Relaxed);
-                    }
-                    for choice in chunk.choices {
-                        finished |= choice.finish_reason.as_deref().is_some_and(|r| !r.is_empty());
-                        if choice.finish_reason.as_deref() == Some("length") && !flags.contains(&TurnFlag::Truncated) {
-                            flags.push(TurnFlag::Truncated);
-                        }
-                        let Some(content) = choice.delta.and_then(|d| d.content) else { continue };
-                        let shown = reader.push(&content);
-                        if !shown.is_empty() && out.send(Ok(TurnChunk::Delta(shown))).await.is_err() {
-                            // The panel cancelled the turn: drop the stream (and the connection).
-                            return Err(ModelError::Stream("cancelled".into()));
-                        }
-                        raw.push_str(&content);
-                        if repeating_tail(&raw) {
-                            // A loop: what follows would only repeat it; stop reading (and generating).
-                            flags.push(TurnFlag::Repetition);
-                            break 'read;
-                        }
-                    }
-                }
-            }
-        }
-        // The end: the rest of the text, the rating, the usage.
-        let read = reader.finish();
-        if !read.rest.is_empty() {
-            let _ = out.send(Ok(TurnChunk::Delta(read.rest.clone()))).await;
-        }
-        if rate {
-            self.answered(&model, format, read.was_json || read.raw_chars == 0);
-        }
-        let (mut rating, mut confidence) = (read.rating, read.confidence);
-        let mut rating_read = rating.map(|_| RatingRead::Direct);
-        if read.text.trim().is_empty() {
-            tracing::debug!(tenant_id = %request.tenant_id, panel_id = %request.panel_id, %model, answer_chars = raw.chars().count(), answer = %raw.chars().take(300).collect::<String>(), "the model's answer has no text");
-            flags.push(TurnFlag::Empty);
-        }
-        if rate && rating.is_none() && read.rating_lines > 0 {
-            flags.push(TurnFlag::RatingUnreadable);
-        }
-        if echoes(&read.text, &messages) {
-            flags.push(TurnFlag::EchoedPrompt);
-        }
-        // The slot is held to the end of the turn: a one-slot server (llama.cpp's
-        // interrupts the request in flight when another arrives) must not see
-        // the token counts or the follow-up of this turn beside another turn.
-        let mut usage = self.stream_usage_of(&model, usage, &messages, &raw).await;
-        if rate && rating.is_none() {
-            // One short follow-up asking only for the rating.
-            let followup = prompt::rating_followup(&messages, &read.text, request.view.rating_target);
-            let schema = json!({"type": "json_object", "schema": {"type": "object", "properties": {"rating": {"type": "integer", "enum": [1, 2, 3, 4, 5, 6, 7, 8, 9]}, "confidence": {"type": "number"}}, "required": ["rating", "confidence"]}});
-            if let Ok((answer, extra)) = self.complete_in_slot(&model, &followup, 40, Some(schema)).await {
-                let parsed = parse_trailer(&answer);
-                let json: Option<Value> = serde_json::from_str(json_slice(&answer)).ok();
-                rating = parsed.rating.or_else(|| json.as_ref().and_then(|v| v["rating"].as_f64()).filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8));
-                confidence = parsed.confidence.or_else(|| json.as_ref().and_then(|v| v["confidence"].as_f64()).filter(|c| (0.0..=1.0).contains(c)));
-                rating_read = rating.map(|_| RatingRead::FollowUp);
-                usage.prompt_tokens += extra.prompt_tokens;
-                usage.completion_tokens += extra.completion_tokens;
-            }
-            if rating.is_none() {
-                flags.push(TurnFlag::RatingMissing);
-            }
-        }
-        let ideas = if request.view.task == TurnTask::Brainstorm { extract_ideas(&read.text) } else { Vec::new() };
-        Ok(TurnOutput { text: read.text, rating, confidence, rating_read, ideas, usage, flags })
-    }
 }
 
 impl ExpertModel for OpenAiModel {
@@ -716,51 +408,5 @@ impl ExpertModel for OpenAiModel {
             Ok((feedback.fit(inner.settings.context_chars / 2), usage))
         }
         .boxed()
-    }
-}
-
-/// Whether the text ends in a loop: its last block of 8 to 200 bytes
-/// repeated three times in a row.
-fn repeating_tail(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let n = bytes.len();
-    (8..=200.min(n / 3)).any(|p| bytes[n - p..] == bytes[n - 2 * p..n - p] && bytes[n - 2 * p..n - p] == bytes[n - 3 * p..n - 2 * p])
-}
-
-/// Whether an answer repeats a long passage (a sentence of 60 characters or
-/// more) of its own prompt.
-fn echoes(text: &str, messages: &[Message]) -> bool {
-    text.split(['.', '\n', '?', '!']).map(str::trim).filter(|s| s.len() >= 60).any(|s| messages.iter().any(|m| m.role != "assistant" && m.content.contains(s)))
-}
-
-/// The JSON object inside an answer (models sometimes wrap it in prose or fences).
-fn json_slice(answer: &str) -> &str {
-    match (answer.find('{'), answer.rfind('}')) {
-        (Some(start), Some(end)) if end > start => &answer[start..=end],
-        _ => answer,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    proptest::proptest! {
-        #[test]
-        fn any_answer_is_searched_for_json_and_loops_without_panicking(answer in "\\PC{0,400}") {
-            let slice = json_slice(&answer);
-            let _ = serde_json::from_str::<Value>(slice);
-            let _ = repeating_tail(&answer);
-            let _ = echoes(&answer, &[Message::user(answer.clone())]);
-        }
-    }
-
-    #[test]
-    fn a_repetition_loop_and_an_echoed_prompt_are_seen() {
-        assert!(repeating_tail(&format!("Intro. {}", "the same words again ".repeat(3))));
-        assert!(!repeating_tail("A normal answer that does not repeat itself at all, and ends."));
-        let prompt = [Message::user("Question: Should our AI ECG triage device pursue 510(k) or De Novo, given the predicate?")];
-        assert!(echoes("Sure. Should our AI ECG triage device pursue 510(k) or De Novo, given the predicate? Yes.", &prompt));
-        assert!(!echoes("De Novo, because the predicate is weak.", &prompt));
     }
 }

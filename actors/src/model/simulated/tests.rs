@@ -1,0 +1,37 @@
+use super::*;
+
+proptest::proptest! {
+    #[test]
+    fn any_question_is_read_without_panicking(query in "\\PC{0,200}") {
+        let _ = options_of(&query);
+        let _ = topic_of(&query);
+        let _ = lower_first(&query);
+        let _ = with_article(&query);
+    }
+}
+
+#[test]
+fn options_are_read_from_either_or_questions() {
+    assert_eq!(options_of("Should our AI ECG triage device pursue 510(k) or De Novo?"), Some(("510(k)".to_string(), "De Novo".to_string())));
+    assert_eq!(options_of("Is this safe?"), None);
+    // Characters whose lowercase has another length (the Kelvin sign) once panicked here.
+    assert_eq!(options_of("\u{212A}\u{212A}\u{212A} pursue A OR B?"), Some(("A".to_string(), "B".to_string())));
+    let _ = options_of("\u{212A}\u{212A}\u{212A}\u{212A} x or y");
+}
+
+#[test]
+fn deltas_rebuild_the_text() {
+    let text = "one two three four five six seven eight nine ten.";
+    for n in [1, 3, 8] {
+        assert_eq!(deltas(text, n).concat(), text);
+    }
+    assert_eq!(deltas(text, 1).len(), 10);
+}
+
+#[test]
+fn the_generator_is_deterministic() {
+    let mut a = SplitMix64::new(7);
+    let mut b = SplitMix64::new(7);
+    assert_eq!((a.next_u64(), a.unit()), (b.next_u64(), b.unit()));
+    assert!((0.0..1.0).contains(&SplitMix64::new(1).unit()));
+}

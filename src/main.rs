@@ -1,6 +1,8 @@
 //! The `askpanel` command line: `serve` (the default), `migrate`, `ask`,
 //! `tenant create|list`, `key create`.
 
+#![deny(unsafe_code)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -17,6 +17,9 @@
 //! - [`engine`]: the facade: supervisors, routing.
 //! - [`testing`]: in-memory ports for tests and the CLI.
 
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod consensus;
 pub mod domain;
 pub mod engine;

@@ -5,6 +5,8 @@
 //! (every durable event exactly once and in order, token offsets rebuilding
 //! each turn), and reports a table and, last, one JSON line.
 
+#![deny(unsafe_code)]
+
 mod stats;
 mod subscriber;
 

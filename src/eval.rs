@@ -138,11 +138,9 @@ impl EventPublisher for Recorder {
     fn publish_event(&self, _: TenantId, panel: PanelId, event: &Event) {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).entry(panel).or_default().push(event.clone());
         let wanted = event.data.is_terminal() || matches!(event.data, EventData::HumanTurnRequested { .. });
-        if wanted {
-            if let Some(tx) = self.ends.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                // One message per human turn or panel end: bounded by the run's size.
-                let _ = tx.send((panel, event.clone()));
-            }
+        if wanted && let Some(tx) = self.ends.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            // One message per human turn or panel end: bounded by the run's size.
+            let _ = tx.send((panel, event.clone()));
         }
     }
 

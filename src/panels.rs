@@ -158,10 +158,10 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
     let tenant = principal.tenant_id();
     // A retry of a create that went through gets that panel, whatever the
     // tenant's limits say now (a retry is not a new panel).
-    if let Some(key) = &idempotency_key {
-        if let Some(existing) = state.store.idempotent_panel(tenant, key).await? {
-            return Ok(((*get(state, tenant, existing, Read::Committed).await?).clone(), true));
-        }
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = state.store.idempotent_panel(tenant, key).await?
+    {
+        return Ok(((*get(state, tenant, existing, Read::Committed).await?).clone(), true));
     }
     let request = parse_create(body)?;
     let limits = effective_limits(&state.settings, &principal.tenant);
@@ -170,10 +170,10 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
     let mut unknown = std::collections::BTreeMap::new();
     let mut human_members = Vec::new();
     for human in &request.humans {
-        if let Some(key_id) = human.key_id {
-            if !state.store.get_key(tenant, key_id).await?.is_some_and(|k| k.revoked_at.is_none()) {
-                unknown.insert("humans".to_string(), format!("unknown key_id {key_id}"));
-            }
+        if let Some(key_id) = human.key_id
+            && state.store.get_key(tenant, key_id).await?.is_none_or(|k| k.revoked_at.is_some())
+        {
+            unknown.insert("humans".to_string(), format!("unknown key_id {key_id}"));
         }
         human_members.push(NewMember::Human { name: human.name.clone(), key_id: human.key_id, team: human.team });
     }

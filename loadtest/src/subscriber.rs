@@ -149,19 +149,18 @@ impl Subscriber {
                         }
                         "turn_completed" => {
                             let data: TurnData = serde_json::from_str(frame.data.ok_or("no data")?.get()).map_err(|e| format!("bad_turn: {e}"))?;
-                            if let Some(turn) = open.remove(&data.member_id) {
-                                if let Some(TurnText::Building(streamed)) = texts.remove(&turn) {
-                                    if Some(&streamed) != data.text.as_ref() {
-                                        out.text_mismatches += 1;
-                                    }
-                                }
+                            if let Some(turn) = open.remove(&data.member_id)
+                                && let Some(TurnText::Building(streamed)) = texts.remove(&turn)
+                                && Some(&streamed) != data.text.as_ref()
+                            {
+                                out.text_mismatches += 1;
                             }
                         }
                         "turn_aborted" | "turn_skipped" => {
-                            if let Ok(data) = serde_json::from_str::<TurnData>(frame.data.map_or("{}", |d| d.get())) {
-                                if let Some(turn) = open.remove(&data.member_id) {
-                                    texts.remove(&turn);
-                                }
+                            if let Ok(data) = serde_json::from_str::<TurnData>(frame.data.map_or("{}", |d| d.get()))
+                                && let Some(turn) = open.remove(&data.member_id)
+                            {
+                                texts.remove(&turn);
                             }
                         }
                         "human_turn_requested" if self.human => {
@@ -208,10 +207,8 @@ impl Subscriber {
                     }
                     socket.send(Message::text(subscribe(resume))).await.map_err(|e| format!("ws_send: {e}"))?;
                 }
-                "subscribed" => {
-                    if live_after == u64::MAX {
-                        live_after = frame.head_seq.unwrap_or(0);
-                    }
+                "subscribed" if live_after == u64::MAX => {
+                    live_after = frame.head_seq.unwrap_or(0);
                 }
                 "error" => out.errors.push(format!("ws_error_{}", frame.code.unwrap_or("unknown"))),
                 _ => {}

@@ -104,20 +104,18 @@ impl Bus {
                 broadcast::channel(self.capacity).0
             })
             .subscribe();
-        if created {
-            if let Some(remote) = self.remote.get() {
-                remote.watch(panel);
-            }
+        if created && let Some(remote) = self.remote.get() {
+            remote.watch(panel);
         }
         rx
     }
 
     /// Drops a panel's channel once nobody listens.
     pub fn release(&self, panel: PanelId) {
-        if self.channels.remove_if(&panel, |_, sender| sender.receiver_count() == 0).is_some() {
-            if let Some(remote) = self.remote.get() {
-                remote.unwatch(panel);
-            }
+        if self.channels.remove_if(&panel, |_, sender| sender.receiver_count() == 0).is_some()
+            && let Some(remote) = self.remote.get()
+        {
+            remote.unwatch(panel);
         }
     }
 

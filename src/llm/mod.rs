@@ -222,10 +222,10 @@ impl Inner {
             return Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens };
         }
         let prompt: String = messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
-        if let Some(completion_tokens) = self.server_count(model, answer).await {
-            if let Some(prompt_tokens) = self.server_count(model, &prompt).await {
-                return Usage { prompt_tokens, completion_tokens };
-            }
+        if let Some(completion_tokens) = self.server_count(model, answer).await
+            && let Some(prompt_tokens) = self.server_count(model, &prompt).await
+        {
+            return Usage { prompt_tokens, completion_tokens };
         }
         Usage { prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(), completion_tokens: estimate_tokens(answer) }
     }
@@ -266,13 +266,14 @@ impl Inner {
         }
         let timeout = Duration::from_secs(self.settings.request_timeout_s.max(1));
         let mut result = tokio::time::timeout(timeout, self.client.chat().create_byot::<Value, Completion>(body.clone())).await;
-        if let Ok(Err(error)) = &result {
-            if asked && refuses_format(error) {
-                body.as_object_mut().map(|o| o.remove("response_format"));
-                result = tokio::time::timeout(timeout, self.client.chat().create_byot::<Value, Completion>(body)).await;
-                if matches!(result, Ok(Ok(_))) {
-                    self.refuse_json(model);
-                }
+        if let Ok(Err(error)) = &result
+            && asked
+            && refuses_format(error)
+        {
+            body.as_object_mut().map(|o| o.remove("response_format"));
+            result = tokio::time::timeout(timeout, self.client.chat().create_byot::<Value, Completion>(body)).await;
+            if matches!(result, Ok(Ok(_))) {
+                self.refuse_json(model);
             }
         }
         match result {

@@ -92,7 +92,7 @@ pub fn healthy(n: usize, body: &Value) -> Reply {
         return Reply::Complete("RATING: 6 CONFIDENCE: 0.7".into());
     }
     if prompt.contains("\"speak\"") {
-        return Reply::Complete(json!({"speak": n % 5 != 0, "urgency": 0.6}).to_string());
+        return Reply::Complete(json!({"speak": !n.is_multiple_of(5), "urgency": 0.6}).to_string());
     }
     if prompt.contains("\"winner\"") {
         return Reply::Complete(json!({"winner": "pro", "pro_score": 7.5, "con_score": 6.0, "rationale": "The pro side answered the strongest objection."}).to_string());

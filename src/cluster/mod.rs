@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use askpanel_actors::domain::{Caller, KeyId, MemberId, PanelId, TenantId};
+use askpanel_actors::engine::{Engine, EngineError};
 use askpanel_actors::event::ModeratorActionKind;
 use askpanel_actors::panel::messages::{Command, PanelCommand, PanelError};
 use bytestring::ByteString;
@@ -36,7 +37,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::bus::{Bus, Frame, FrameKind, RemoteFanout};
 use crate::configuration::RedisSettings;
+use crate::store::Store;
 use crate::store::event_log::{Epochs, Leases};
+use crate::tenants::TenantChanges;
 
 /// Frames queued for publishing before new ones are dropped (remote
 /// subscribers then fill the gap from the database).
@@ -112,7 +115,17 @@ impl From<PanelError> for WireError {
     }
 }
 
-/// What arrives for this node's worker (needs the whole application).
+/// What one node tells all (`P:control`), as JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Control {
+    /// An API key was revoked: forget cached keys and close the key's sockets.
+    KeyRevoked { key_id: KeyId },
+    /// A tenant's record changed: read it again and apply it.
+    TenantChanged { tenant_id: TenantId },
+}
+
+/// What arrives for this node's loop ([`run`]).
 pub enum Inbound {
     Command(String),
     Control(String),
@@ -353,9 +366,10 @@ impl Cluster {
     }
 
     /// Tells every node (this one included) something changed.
-    pub async fn broadcast_control(&self, message: &str) {
+    pub async fn broadcast_control(&self, message: &Control) {
+        let Ok(payload) = serde_json::to_vec(message) else { return };
         let mut manager = self.manager.clone();
-        if let Err(error) = redis::cmd("PUBLISH").arg(self.key("control")).arg(message).query_async::<i64>(&mut manager).await {
+        if let Err(error) = redis::cmd("PUBLISH").arg(self.key("control")).arg(payload).query_async::<i64>(&mut manager).await {
             tracing::warn!(%error, "could not tell the other nodes");
         }
     }
@@ -487,33 +501,44 @@ async fn watcher(mut manager: ConnectionManager, mut ops: mpsc::UnboundedReceive
     }
 }
 
+/// What the node loop acts on: the handles it needs, not the whole application.
+#[derive(Clone)]
+pub struct NodeHandles {
+    pub engine: Engine,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<Bus>,
+    pub tenants: TenantChanges,
+    /// Set when a shutdown begins: the loop ends.
+    pub shutting_down: Arc<AtomicBool>,
+}
+
 /// The node's cluster duties: answering routed commands and control
 /// messages, renewing leases, taking over orphaned panels, and telling
 /// subscribers to catch up after a Redis outage.
-pub async fn run(state: crate::state::AppState, cluster: Arc<Cluster>, mut inbox: mpsc::Receiver<Inbound>, scan_every: Duration) {
+pub async fn run(node: NodeHandles, cluster: Arc<Cluster>, mut inbox: mpsc::Receiver<Inbound>, scan_every: Duration) {
     let renew_every = cluster.lease_ttl / 3;
     let mut renew = tokio::time::interval(renew_every);
     let mut scan = tokio::time::interval(scan_every);
     let mut health = tokio::time::interval(Duration::from_millis(500));
     loop {
-        if state.shutting_down.load(Ordering::Relaxed) {
+        if node.shutting_down.load(Ordering::Relaxed) {
             return;
         }
         tokio::select! {
-            Some(message) = inbox.recv() => handle_inbound(&state, &cluster, message).await,
+            Some(message) = inbox.recv() => handle_inbound(&node, &cluster, message).await,
             _ = renew.tick() => {
                 for panel in cluster.renew_all().await {
                     tracing::warn!(%panel, "lease lost to another node; giving the panel up");
                     cluster.epochs.remove(&panel);
-                    state.engine.relinquish(panel);
+                    node.engine.relinquish(panel);
                 }
             }
             // Off this loop: a claim may wait on a lock, and lease renewals must not wait with it.
             _ = scan.tick() => {
                 if !cluster.scanning.swap(true, Ordering::SeqCst) {
-                    let (state, cluster) = (state.clone(), cluster.clone());
+                    let (node, cluster) = (node.clone(), cluster.clone());
                     tokio::spawn(async move {
-                        take_over(&state, &cluster).await;
+                        take_over(&node, &cluster).await;
                         cluster.scanning.store(false, Ordering::SeqCst);
                     });
                 }
@@ -524,14 +549,14 @@ pub async fn run(state: crate::state::AppState, cluster: Arc<Cluster>, mut inbox
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     cluster.link_lost.store(false, Ordering::SeqCst);
                     tracing::info!("redis is back; telling subscribers to catch up");
-                    state.bus.resync_all();
+                    node.bus.resync_all();
                 }
             }
         }
     }
 }
 
-async fn handle_inbound(state: &crate::state::AppState, cluster: &Arc<Cluster>, message: Inbound) {
+async fn handle_inbound(node: &NodeHandles, cluster: &Arc<Cluster>, message: Inbound) {
     match message {
         Inbound::Command(text) => {
             let Ok(request) = serde_json::from_str::<RpcRequest>(&text) else { return };
@@ -541,42 +566,37 @@ async fn handle_inbound(state: &crate::state::AppState, cluster: &Arc<Cluster>, 
             };
             let caller = Caller { id: request.caller.id, key_id: request.caller.key_id, is_moderator: request.caller.is_moderator };
             let msg = PanelCommand { tenant_id: request.tenant, panel_id: request.panel, caller, command };
-            let (cluster, state, from, id) = (cluster.clone(), state.clone(), request.from, request.id);
+            let (cluster, engine, from, id) = (cluster.clone(), node.engine.clone(), request.from, request.id);
             // Answer off this loop: a command waits for its commit.
             tokio::spawn(async move {
-                let error = match state.engine.command(msg).await {
+                let error = match engine.command(msg).await {
                     Ok(()) => None,
-                    Err(askpanel_actors::engine::EngineError::NotRunning) => Some(WireError::NotRunning),
-                    Err(askpanel_actors::engine::EngineError::Panel(e)) => Some(e.into()),
+                    Err(EngineError::NotRunning) => Some(WireError::NotRunning),
+                    Err(EngineError::Panel(e)) => Some(e.into()),
                     Err(other) => Some(WireError::Unavailable { message: other.to_string() }),
                 };
                 cluster.answer(&from, &RpcReply { id, error }).await;
             });
         }
-        Inbound::Control(text) => {
-            if let Some(key) = text.strip_prefix("revoked ").and_then(|k| k.parse::<KeyId>().ok()) {
-                state.auth.invalidate_keys();
-                state.sessions.close_key(key, 1008, "api key revoked");
-            } else if let Some(tenant) = text.strip_prefix("tenant ").and_then(|t| t.parse::<TenantId>().ok()) {
-                match state.store.get_tenant(tenant).await {
-                    Ok(Some(record)) => crate::limits::apply_tenant_change(state, &record),
-                    // Not readable now: at least nothing stale is served from the cache.
-                    _ => state.auth.invalidate_tenant(tenant),
-                }
+        Inbound::Control(text) => match serde_json::from_str::<Control>(&text) {
+            Ok(Control::KeyRevoked { key_id }) => {
+                node.tenants.key_revoked(key_id);
             }
-        }
+            Ok(Control::TenantChanged { tenant_id }) => node.tenants.reload(tenant_id).await,
+            Err(error) => tracing::warn!(%error, "unreadable control message"),
+        },
     }
 }
 
 /// Takes the lease of unfinished panels nobody holds and resumes them here.
-async fn take_over(state: &crate::state::AppState, cluster: &Arc<Cluster>) {
-    let Ok(mut unfinished) = state.store.unfinished_panels().await else { return };
+async fn take_over(node: &NodeHandles, cluster: &Arc<Cluster>) {
+    let Ok(mut unfinished) = node.store.unfinished_panels().await else { return };
     // Spread takeovers among nodes: each starts at a different point.
     let offset = (crate::auth::random_bytes::<2>()[0] as usize) % unfinished.len().max(1);
     unfinished.rotate_left(offset);
     let mut taken = 0;
     for (tenant, panel) in unfinished {
-        if cluster.epochs.contains_key(&panel) || state.engine.is_running_here(panel) {
+        if cluster.epochs.contains_key(&panel) || node.engine.is_running_here(panel) {
             continue;
         }
         match cluster.try_lease(panel).await {
@@ -584,7 +604,7 @@ async fn take_over(state: &crate::state::AppState, cluster: &Arc<Cluster>) {
             Ok(false) => continue,
             Err(_) => return,
         }
-        let epoch = match state.store.claim_panel(tenant, panel).await {
+        let epoch = match node.store.claim_panel(tenant, panel).await {
             Ok(epoch) => epoch,
             Err(error) => {
                 tracing::warn!(%panel, %error, "could not claim the panel");
@@ -593,12 +613,9 @@ async fn take_over(state: &crate::state::AppState, cluster: &Arc<Cluster>) {
             }
         };
         cluster.epochs.insert(panel, epoch);
-        let policy = match state.auth.tenant(state.store.as_ref(), tenant).await {
-            Ok(Some(record)) => crate::limits::policy(&state.settings, &record),
-            _ => Default::default(),
-        };
+        let policy = node.tenants.policy_of(tenant).await;
         tracing::info!(%tenant, %panel, epoch, node = %cluster.node_id, "taking the panel over");
-        if let Err(error) = state.engine.recover_panel(tenant, panel, policy).await {
+        if let Err(error) = node.engine.recover_panel(tenant, panel, policy).await {
             tracing::warn!(%panel, %error, "could not resume the panel");
             cluster.epochs.remove(&panel);
             cluster.release_lease(panel).await;

@@ -118,8 +118,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Database(m) => {
-                tracing::error!(error = %m, "database error");
+            e @ (StoreError::Database(_) | StoreError::WriterStopped) => {
+                tracing::error!(error = %e, "database error");
                 ApiError::Unavailable("the database is unavailable".into())
             }
             other => ApiError::Internal(other.into()),

@@ -3,18 +3,27 @@
 //!
 //! Map (dependencies flow downwards):
 //! - [`startup`]: `Application::build` wires everything; `run` serves and shuts down.
-//! - [`configuration`]: layered settings; [`telemetry`]: tracing.
 //! - [`routes`]: HTTP handlers, one file per resource; [`ws`]: the WebSocket
-//!   protocol, session actor and subscriptions.
-//! - [`extract`], [`auth`]: who is calling (keys, roles, WebSocket tokens);
-//!   [`limits`]: tenant limits and rate limiting; [`validation`]: strict bodies.
-//! - [`panels`]: panel operations shared by HTTP and WebSocket.
-//! - [`bus`]: fan-out of pre-serialised frames to this node's clients;
-//!   [`cluster`]: several nodes over Redis (fan-out, leases, routing).
+//!   protocol, session actor and subscriptions; [`extract`]: who is calling
+//!   (keys, roles, rate limits); [`panels`]: panel operations shared by HTTP
+//!   and WebSocket; [`budget`]: the monthly token budget watcher. These take
+//!   the application state.
+//! - [`state`]: `AppState`, where the parts meet. Nothing below imports it:
+//!   the parts below take the narrow handles they need.
+//! - [`tenants`]: what follows a tenant change or a key revocation on this
+//!   node (caches, running panels, and open sockets through `ws::registry`,
+//!   the one low part of [`ws`]).
+//! - [`cluster`]: several nodes over Redis (fan-out, leases, routing,
+//!   control messages, the node loop); it applies other nodes' changes
+//!   through [`tenants`].
+//! - [`auth`]: keys, roles, WebSocket tokens; [`limits`]: tenant limits,
+//!   the engine's policy and the rate limiter; [`validation`]: strict bodies.
+//! - [`bus`]: fan-out of pre-serialised frames to this node's clients.
 //! - [`store`]: every SQL query, behind the `Store` trait.
-//! - [`catalog`]: expert personas and BM25 ranking; [`metrics`]: Prometheus.
+//! - [`catalog`]: expert personas and BM25 ranking; [`metrics`]: Prometheus;
+//!   [`configuration`]: layered settings; [`telemetry`]: tracing.
 //! - [`llm`]: the OpenAI-compatible expert model (prompts, streaming, retries, breaker).
-//! - [`ask`]: the `ask` command, a panel in the terminal.
+//! - [`ask`]: the `ask` command, a panel in the terminal; [`eval`]: the eval command.
 //! - [`error`]: `ApiError`, API.md's error body.
 
 pub mod ask;
@@ -36,6 +45,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tenants;
 pub mod validation;
 pub mod ws;
 

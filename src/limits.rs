@@ -1,5 +1,7 @@
-//! Tenant limits: the tier's defaults with the tenant's overrides, and the
-//! per-tenant request rate limiter (a fixed one-minute window).
+//! Tenant limits: the tier's defaults with the tenant's overrides, the
+//! policy the engine enforces from them, and the per-tenant request rate
+//! limiter (a fixed one-minute window). Applying a changed tenant is
+//! [`crate::tenants`]'s job.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,18 +28,6 @@ pub fn effective_limits(settings: &Settings, tenant: &TenantRecord) -> Limits {
 /// What the engine enforces for a tenant.
 pub fn policy(settings: &Settings, tenant: &TenantRecord) -> TenantPolicy {
     TenantPolicy { max_concurrent_panels: effective_limits(settings, tenant).max_concurrent_panels, suspended: tenant.status == TenantStatus::Suspended }
-}
-
-/// Applies a tenant's changed record on this node (the node that changed it,
-/// and every other one when told): cached credentials are dropped, running
-/// panels get the new limits (suspension pauses them, reactivation resumes
-/// them), and a suspended tenant's open sockets close with 1008.
-pub fn apply_tenant_change(state: &crate::state::AppState, tenant: &TenantRecord) {
-    state.auth.invalidate_tenant(tenant.id);
-    state.engine.update_policy(tenant.id, policy(&state.settings, tenant));
-    if tenant.status == TenantStatus::Suspended {
-        state.sessions.close_tenant(tenant.id, 1008, "tenant suspended");
-    }
 }
 
 /// Requests per tenant per minute, on this node.

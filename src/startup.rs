@@ -25,6 +25,7 @@ use tracing::Instrument;
 use crate::auth::{AuthService, hash_key};
 use crate::bus::Bus;
 use crate::catalog::Catalog;
+use crate::cluster::NodeHandles;
 use crate::configuration::Settings;
 use crate::limits::{RateLimiter, policy};
 use crate::metrics::Metrics;
@@ -33,6 +34,7 @@ use crate::state::{AppState, ModelInfo};
 use crate::store::event_log::StoreEventLog;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, Tier};
+use crate::tenants::TenantChanges;
 use crate::ws::registry::SessionRegistry;
 
 /// Where the optional settings files and the catalog live.
@@ -182,6 +184,8 @@ impl Application {
         };
         let leases = cluster.as_ref().map(|(c, _)| c.clone() as Arc<dyn crate::store::event_log::Leases>);
         let engine = Engine::new(PanelDeps { log: Arc::new(StoreEventLog::new(store.clone(), epochs.clone(), leases)), publisher: bus.clone(), model, settings: engine_settings });
+        let sessions = Arc::new(SessionRegistry::new());
+        let tenants = TenantChanges::new(settings.clone(), store.clone(), engine.clone(), auth.clone(), sessions.clone());
         let state = AppState {
             settings: settings.clone(),
             store: store.clone(),
@@ -191,9 +195,10 @@ impl Application {
             auth,
             limiter: Arc::new(RateLimiter::new()),
             metrics,
-            sessions: Arc::new(SessionRegistry::new()),
+            sessions,
             model: model_info,
             shutting_down: Arc::new(AtomicBool::new(false)),
+            tenants,
             cluster: cluster.as_ref().map(|(c, _)| c.clone()),
         };
         if store.count_tenants().await? == 0 {
@@ -203,7 +208,9 @@ impl Application {
         // Panels left unfinished by the last run continue: here at once on a
         // single node; in a cluster, through the lease scanner (one owner each).
         if let Some((cluster, inbox)) = cluster {
-            actix_web::rt::spawn(crate::cluster::run(state.clone(), cluster, inbox, Duration::from_millis(settings.redis.scan_every_ms.max(100))));
+            let node =
+                NodeHandles { engine: engine.clone(), store: store.clone(), bus: state.bus.clone(), tenants: state.tenants.clone(), shutting_down: state.shutting_down.clone() };
+            actix_web::rt::spawn(crate::cluster::run(node, cluster, inbox, Duration::from_millis(settings.redis.scan_every_ms.max(100))));
         } else {
             let tenants = store.list_tenants().await?;
             let recovered = engine

@@ -1,4 +1,5 @@
-//! What every handler and session shares.
+//! What every handler and session shares: the top of the module map, where
+//! the application's parts meet (built by [`crate::startup`]).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -8,10 +9,12 @@ use askpanel_actors::engine::Engine;
 use crate::auth::AuthService;
 use crate::bus::Bus;
 use crate::catalog::Catalog;
+use crate::cluster::{Cluster, Control};
 use crate::configuration::Settings;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::tenants::TenantChanges;
 use crate::ws::registry::SessionRegistry;
 
 /// Which expert model is in use, as the API and the page show it.
@@ -38,6 +41,17 @@ pub struct AppState {
     pub model: ModelInfo,
     /// Set when a shutdown begins: new work is refused.
     pub shutting_down: Arc<AtomicBool>,
+    /// Applies tenant and key changes on this node.
+    pub tenants: TenantChanges,
     /// The other nodes (Redis), when there are several.
-    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    pub cluster: Option<Arc<Cluster>>,
+}
+
+impl AppState {
+    /// Tells every node (this one included) about a change, when there are several.
+    pub async fn tell_nodes(&self, control: Control) {
+        if let Some(cluster) = &self.cluster {
+            cluster.broadcast_control(&control).await;
+        }
+    }
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{JsonBody, path_id};
 use crate::auth::{generate_key, hash_key, key_prefix};
+use crate::cluster::Control;
 use crate::configuration::LimitOverrides;
 use crate::error::ApiError;
 use crate::extract::PlatformAdmin;
@@ -104,9 +105,7 @@ pub async fn update_tenant(_: PlatformAdmin, state: web::Data<AppState>, id: web
     let patch = TenantPatch { status: body.optional("status"), tier: body.optional("tier"), limits: body.optional("limits"), branding: None };
     body.finish()?;
     let tenant = state.store.update_tenant(id, &patch).await?.ok_or(ApiError::NotFound)?;
-    crate::limits::apply_tenant_change(&state, &tenant);
-    if let Some(cluster) = &state.cluster {
-        cluster.broadcast_control(&format!("tenant {id}")).await;
-    }
+    state.tenants.apply(&tenant);
+    state.tell_nodes(Control::TenantChanged { tenant_id: id }).await;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
 }

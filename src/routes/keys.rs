@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{JsonBody, path_id};
 use crate::auth::{Principal, generate_key, hash_key, key_prefix};
+use crate::cluster::Control;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{KeyRecord, Role};
@@ -43,12 +44,9 @@ pub async fn revoke_key(principal: Principal, state: web::Data<AppState>, id: we
     if !state.store.revoke_key(principal.tenant_id(), key).await? {
         return Err(ApiError::NotFound);
     }
-    state.auth.invalidate_keys();
-    let closed = state.sessions.close_key(key, 1008, "api key revoked");
-    if let Some(cluster) = &state.cluster {
-        // The other nodes forget the key and close its sockets too.
-        cluster.broadcast_control(&format!("revoked {key}")).await;
-    }
+    let closed = state.tenants.key_revoked(key);
+    // The other nodes forget the key and close its sockets too.
+    state.tell_nodes(Control::KeyRevoked { key_id: key }).await;
     tracing::info!(tenant_id = %principal.tenant_id(), key_id = %key, closed, "api key revoked");
     Ok(HttpResponse::NoContent().finish())
 }

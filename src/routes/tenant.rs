@@ -8,6 +8,7 @@ use serde_json::json;
 use super::JsonBody;
 use super::admin::tenant_json;
 use crate::auth::Principal;
+use crate::cluster::Control;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Branding, Role, TenantPatch, month_of};
@@ -61,9 +62,7 @@ pub async fn update_tenant(principal: Principal, state: web::Data<AppState>, bod
     let id = principal.tenant_id();
     let tenant = state.store.update_tenant(id, &TenantPatch { branding: Some(branding), ..TenantPatch::default() }).await?.ok_or(ApiError::NotFound)?;
     state.auth.invalidate_tenant(id);
-    if let Some(cluster) = &state.cluster {
-        cluster.broadcast_control(&format!("tenant {id}")).await;
-    }
+    state.tell_nodes(Control::TenantChanged { tenant_id: id }).await;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
 }
 

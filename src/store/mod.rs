@@ -1,13 +1,16 @@
 //! Storage: every SQL query lives below this module, behind the [`Store`]
 //! trait, and every tenant-scoped function takes the tenant. [`sqlite`] is
-//! the embedded default; [`event_log`] adapts a store to the engine's
-//! event-log port.
+//! the embedded default, [`postgres`] the production store; both map their
+//! rows to records through [`rows`]. [`event_log`] adapts a store to the
+//! engine's event-log port.
 
 pub mod event_log;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use askpanel_actors::domain::{ExpertId, KeyId, PanelId, PanelStatus, PanelType, TenantId};
 use askpanel_actors::event::{Event, EventData};
@@ -33,8 +36,21 @@ pub enum StoreError {
     /// The writer's lease epoch is older than the panel's: another node owns it now.
     #[error("stale owner: the panel belongs to a newer lease")]
     Fenced,
+    /// The database failed or could not be reached. Shared: one failed
+    /// transaction fails every job of the writer's batch with it.
     #[error("database error: {0}")]
-    Database(String),
+    Database(#[source] Arc<sqlx::Error>),
+    /// The event writer task ended (the store is shutting down).
+    #[error("database error: the event writer stopped")]
+    WriterStopped,
+    #[error("bad database url: {0}")]
+    BadUrl(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[source] sqlx::migrate::MigrateError),
+    /// Something this backend does not do.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// A stored value that does not read back (bad JSON, an unknown enum name).
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
@@ -44,7 +60,9 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
-            _ => StoreError::Database(e.to_string()),
+            // A column that does not decode (JSON that does not parse into its type) is a corrupt row.
+            sqlx::Error::ColumnDecode { .. } => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Database(Arc::new(e)),
         }
     }
 }
@@ -159,6 +177,24 @@ pub struct TenantPatch {
     pub tier: Option<Tier>,
     pub limits: Option<LimitOverrides>,
     pub branding: Option<Branding>,
+}
+
+impl TenantPatch {
+    /// Changes the record's fields this patch names.
+    pub fn apply_to(&self, tenant: &mut TenantRecord) {
+        if let Some(status) = self.status {
+            tenant.status = status;
+        }
+        if let Some(tier) = self.tier {
+            tenant.tier = tier;
+        }
+        if let Some(limits) = self.limits {
+            tenant.limits = limits;
+        }
+        if let Some(branding) = &self.branding {
+            tenant.branding = branding.clone();
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -355,7 +355,7 @@ fn new_panel(args: &EvalArgs, catalog: &Catalog, format: PanelType, question: &Q
 /// A one-line progress bar on standard error.
 fn progress(done: usize, total: usize, what: &str, started: Instant) {
     let width = 30;
-    let filled = if total == 0 { width } else { done * width / total };
+    let filled = (done * width).checked_div(total).unwrap_or(width);
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "\r[{}{}] {done}/{total} panels, {:.0} s  {what:<48}", "=".repeat(filled), " ".repeat(width - filled), started.elapsed().as_secs_f64());
     let _ = err.flush();

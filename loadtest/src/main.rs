@@ -162,6 +162,9 @@ async fn ws_token(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Res
     Ok(value["token"].as_str().context("token")?.to_string())
 }
 
+/// A panel the run created: its index, tenant key, id and subscriber tasks.
+type CreatedPanel = (usize, String, String, Vec<tokio::task::JoinHandle<(bool, Outcome)>>);
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -213,7 +216,7 @@ async fn main() -> anyhow::Result<()> {
     // start as soon as it exists, so they see its events live.
     let connects = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
     let subscribers = if args.panel_type == "hybrid" || args.panel_type == "mix" { args.subscribers.max(1) } else { args.subscribers };
-    let created: Vec<(usize, String, String, Vec<tokio::task::JoinHandle<(bool, Outcome)>>)> = stream::iter(0..args.panels)
+    let created: Vec<CreatedPanel> = stream::iter(0..args.panels)
         .map(|i| {
             let (client, url, tenants, shared, args, tokens, connects, ws_base) =
                 (client.clone(), url.clone(), tenants.clone(), shared.clone(), args.clone(), tokens.clone(), connects.clone(), ws_base.clone());

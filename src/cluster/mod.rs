@@ -118,10 +118,10 @@ impl PushHandler {
 
     fn message(&self, channel: &str, payload: &[u8]) {
         if let Some(panel) = channel.strip_prefix(self.panel_prefix.as_str()) {
-            if let (Ok(panel), Some((origin, frame))) = (panel.parse::<PanelId>(), decode_frame(payload)) {
-                if origin != self.node_id {
-                    self.bus.inject(panel, frame);
-                }
+            if let (Ok(panel), Some((origin, frame))) = (panel.parse::<PanelId>(), decode_frame(payload))
+                && origin != self.node_id
+            {
+                self.bus.inject(panel, frame);
             }
         } else if channel == self.reply_channel {
             self.waiters.deliver(payload);

@@ -60,10 +60,10 @@ impl Waiters {
     /// Hands a reply (`P:reply:{this node}`) to its caller; runs on Redis's
     /// connection task, so it never blocks.
     pub(super) fn deliver(&self, payload: &[u8]) {
-        if let Ok(reply) = serde_json::from_slice::<RpcReply>(payload) {
-            if let Some((_, waiter)) = self.waiting.remove(&reply.id) {
-                let _ = waiter.send(reply);
-            }
+        if let Ok(reply) = serde_json::from_slice::<RpcReply>(payload)
+            && let Some((_, waiter)) = self.waiting.remove(&reply.id)
+        {
+            let _ = waiter.send(reply);
         }
     }
 }

@@ -62,11 +62,11 @@ impl EventLog for StoreEventLog {
                 }
             };
             let outcome = store.create_panel(tenant, panel, &event, options.idempotency_key.as_deref(), epoch).await.map_err(log_error);
-            if !matches!(outcome, Ok(CreateOutcome::Created)) {
-                if let Some(leases) = &leases {
-                    epochs.remove(&panel);
-                    leases.release(panel);
-                }
+            if !matches!(outcome, Ok(CreateOutcome::Created))
+                && let Some(leases) = &leases
+            {
+                epochs.remove(&panel);
+                leases.release(panel);
             }
             outcome
         }
@@ -81,10 +81,10 @@ impl EventLog for StoreEventLog {
                 // Another node claimed the panel: stop renewing a lease for a
                 // panel this node no longer runs, so that whoever holds the
                 // newest claim (or takes it over next) is not locked out.
-                if epochs.remove_if(&panel, |_, e| *e == epoch).is_some() {
-                    if let Some(leases) = &leases {
-                        leases.release(panel);
-                    }
+                if epochs.remove_if(&panel, |_, e| *e == epoch).is_some()
+                    && let Some(leases) = &leases
+                {
+                    leases.release(panel);
                 }
             }
             appended?;

@@ -333,6 +333,7 @@ async fn a_redis_restart_mid_panel_loses_nothing() {
     assert_eq!(b.app.events(&key, &id).await.len(), seen.len(), "nothing lost");
     let _ = lagged;
     redis.kill().unwrap();
+    let _ = redis.wait();
 }
 
 #[actix_web::test]

@@ -10,15 +10,22 @@ pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PanelType {
+    /// A fixed speaking order: opening statements, then critiques of a draft.
     Structured,
+    /// Brainstorming: members bid for the floor and may pass.
     Open,
+    /// A questioner probes each round; the other members answer.
     Socratic,
+    /// Pro and con teams argue; a judge gives the verdict.
     Adversarial,
+    /// Anonymous rating rounds with a facilitator's feedback.
     Delphi,
+    /// Human members beside the AI experts, in a base flow.
     Hybrid,
 }
 
 impl PanelType {
+    /// Every panel type, in API.md's order.
     pub const ALL: [PanelType; 6] = [PanelType::Structured, PanelType::Open, PanelType::Socratic, PanelType::Adversarial, PanelType::Delphi, PanelType::Hybrid];
 
     /// The inclusive bounds on the number of members.
@@ -33,6 +40,7 @@ impl PanelType {
         }
     }
 
+    /// The API.md name (`structured`, `open`...).
     pub fn as_str(self) -> &'static str {
         match self {
             PanelType::Structured => "structured",
@@ -53,6 +61,7 @@ impl PanelType {
         }
     }
 
+    /// The consensus method when the request names none.
     pub fn default_consensus_method(self) -> ConsensusMethod {
         ConsensusMethod::RandUcla
     }
@@ -88,8 +97,11 @@ impl std::str::FromStr for PanelType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsensusMethod {
+    /// RAND/UCLA: the median's tertile and the IPRAS disagreement rule.
     RandUcla,
+    /// Ratings weighted by their recalibrated confidence (ReConcile).
     ConfidenceWeighted,
+    /// The share of members in the median's tertile.
     Majority,
 }
 
@@ -97,20 +109,29 @@ pub enum ConsensusMethod {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PanelStatus {
+    /// Created, not started yet.
     Created,
+    /// Deliberating.
     Running,
+    /// Waiting for a human member's turn.
     AwaitingHuman,
+    /// Stopped by a moderator or the platform until resumed.
     Paused,
+    /// Ended with a recommendation.
     Completed,
+    /// Ended on an error it could not get past.
     Failed,
+    /// Ended by a cancellation.
     Cancelled,
 }
 
 impl PanelStatus {
+    /// Whether the panel has ended (completed, failed or cancelled).
     pub fn is_terminal(self) -> bool {
         matches!(self, PanelStatus::Completed | PanelStatus::Failed | PanelStatus::Cancelled)
     }
 
+    /// The API.md name (`awaiting_human`...).
     pub fn as_str(self) -> &'static str {
         match self {
             PanelStatus::Created => "created",
@@ -123,6 +144,7 @@ impl PanelStatus {
         }
     }
 
+    /// Every status, in lifecycle order.
     pub const ALL: [PanelStatus; 7] =
         [PanelStatus::Created, PanelStatus::Running, PanelStatus::AwaitingHuman, PanelStatus::Paused, PanelStatus::Completed, PanelStatus::Failed, PanelStatus::Cancelled];
 }
@@ -134,10 +156,13 @@ impl std::str::FromStr for PanelStatus {
     }
 }
 
+/// Whether a member is an AI expert or a person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MemberKind {
+    /// An AI expert, speaking through the model.
     Ai,
+    /// A person, speaking through the API.
     Human,
 }
 
@@ -145,11 +170,14 @@ pub enum MemberKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Team {
+    /// Argues for the proposal.
     Pro,
+    /// Argues against the proposal.
     Con,
 }
 
 impl Team {
+    /// The wire name: `pro` or `con`.
     pub fn as_str(self) -> &'static str {
         match self {
             Team::Pro => "pro",
@@ -169,11 +197,17 @@ pub enum MemberRole {
 /// A member of a panel as API clients see it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Member {
+    /// The member's id within the panel.
     pub id: MemberId,
+    /// AI expert or human.
     pub kind: MemberKind,
+    /// The name shown for the member.
     pub name: String,
+    /// The catalog expert behind an AI member.
     pub expert_id: Option<ExpertId>,
+    /// Adversarial panels: the member's side.
     pub team: Option<Team>,
+    /// A special role in the flow (the socratic questioner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<MemberRole>,
     /// The expert's domain (AI members).
@@ -193,19 +227,27 @@ pub struct Member {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RatingTarget {
+    /// The question (or proposal) as asked.
     Question,
+    /// The draft recommendation the members were shown.
     Draft,
 }
 
 /// What an AI member brings: its persona and the knobs of the simulated model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExpertProfile {
+    /// The member this profile speaks for.
     pub member_id: MemberId,
+    /// The expert's name.
     pub name: String,
+    /// The expert's professional title.
     #[serde(default)]
     pub title: String,
+    /// The expert's field.
     pub domain: String,
+    /// How the expert thinks and argues: the character the model plays.
     pub persona: String,
+    /// Keywords that rank the expert against a query.
     #[serde(default)]
     pub tags: Vec<String>,
     /// Issues this expert tends to raise (simulated text and open-panel ideas).
@@ -230,6 +272,7 @@ fn default_stubbornness() -> f64 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimulationConfig {
+    /// Seed of the simulation's random choices: the same seed gives the same panel.
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// Tokens per second; 0 streams instantly.
@@ -263,12 +306,16 @@ impl Default for SimulationConfig {
 /// How a panel runs: fixed at creation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PanelConfig {
+    /// The most rounds the panel deliberates.
     pub max_rounds: u32,
+    /// How the ratings are turned into a consensus.
     pub consensus_method: ConsensusMethod,
+    /// Seconds a human member has for a turn before it is skipped.
     pub human_turn_timeout_s: u64,
     /// Hybrid: the format the humans take part in (structured unless configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_flow: Option<PanelType>,
+    /// Knobs of the simulated experts; the engine's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<SimulationConfig>,
 }
@@ -276,7 +323,9 @@ pub struct PanelConfig {
 /// Everything needed to run a panel, written once into `panel_created`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PanelSetup {
+    /// How the panel runs.
     pub config: PanelConfig,
+    /// The persona of each AI member.
     pub profiles: Vec<ExpertProfile>,
 }
 
@@ -292,6 +341,7 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A caller acting for the platform itself (`cli`, `supervisor`...); it may moderate.
     pub fn system(name: &str) -> Self {
         Self { id: name.to_string(), key_id: None, is_moderator: true }
     }
@@ -335,7 +385,9 @@ pub struct Feedback {
     pub round: u32,
     /// How many rationales it covers (every turn of the round).
     pub rationales: usize,
+    /// The strongest arguments for the proposal.
     pub arguments_for: Vec<String>,
+    /// The strongest arguments against the proposal.
     pub arguments_against: Vec<String>,
     /// Conditions, uncertainties and questions the panel left open.
     #[serde(default)]
@@ -351,7 +403,9 @@ pub struct Feedback {
 /// One anonymous rationale with its rating (if it had a readable one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rationale {
+    /// The rationale's text, neutralised.
     pub text: String,
+    /// The rating it came with (1-9).
     pub rating: Option<u8>,
 }
 
@@ -379,6 +433,7 @@ pub enum Phase {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoundDecision {
+    /// No stopping rule was met: another round follows.
     Continue,
     /// The consensus rule was met.
     Consensus,
@@ -395,6 +450,7 @@ pub enum RoundDecision {
 }
 
 impl RoundDecision {
+    /// Whether the deliberation ends here.
     pub fn stops(self) -> bool {
         !matches!(self, RoundDecision::Continue)
     }
@@ -405,10 +461,13 @@ impl RoundDecision {
 pub struct Verdict {
     /// `pro`, `con` or `tie`.
     pub winner: String,
+    /// The pro side's score, on a 0-10 scale.
     pub pro_score: f64,
+    /// The con side's score, on a 0-10 scale.
     pub con_score: f64,
     /// |pro_score - con_score|, on a 0-10 scale.
     pub margin: f64,
+    /// Why the judge decided so.
     pub rationale: String,
 }
 

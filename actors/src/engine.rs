@@ -38,10 +38,12 @@ impl Engine {
         Self { inner: Arc::new(EngineInner { deps: Arc::new(deps), pool, supervisors: DashMap::new(), running: Arc::new(DashMap::new()) }) }
     }
 
+    /// The model backend behind every AI member.
     pub fn model(&self) -> &Arc<dyn ExpertModel> {
         &self.inner.deps.model
     }
 
+    /// The durable event log the panels write to.
     pub fn log(&self) -> &Arc<dyn EventLog> {
         &self.inner.deps.log
     }
@@ -183,6 +185,7 @@ impl Engine {
         self.inner.supervisors.iter().map(|s| *s.key()).collect()
     }
 
+    /// What the tenant's supervisor has done; `None` without a supervisor or a timely answer.
     pub async fn tenant_stats(&self, tenant_id: TenantId) -> Option<SupervisorStats> {
         let supervisor = self.inner.supervisors.get(&tenant_id).map(|s| s.clone())?;
         supervisor.send(GetSupervisorStats).timeout(self.timeout()).await.ok()

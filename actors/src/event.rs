@@ -14,12 +14,19 @@ use crate::panel::view::PanelView;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModeratorActionKind {
+    /// Pause the panel until a moderator resumes it.
     Pause,
+    /// Resume a panel a moderator paused.
     Resume,
+    /// Skip the turn on air, or the one due next.
     SkipTurn,
+    /// Add a question or instruction the next turns must address.
     Inject,
+    /// End the current round now, voiding the turn on air.
     EndRound,
+    /// Go to the final consensus now.
     Finish,
+    /// Stop the panel for good, without a recommendation.
     Cancel,
 }
 
@@ -38,14 +45,20 @@ pub const ABORTED_BY_MODEL_ERROR: &str = "model_error";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum EventData {
+    /// The panel was created: always the first event (seq 1).
     PanelCreated {
+        /// The panel as it stood when created.
         panel: Box<PanelView>,
         /// The setup the panel runs with (personas, configuration).
         setup: Box<PanelSetup>,
     },
+    /// The panel began deliberating.
     PanelStarted {},
+    /// A round opened.
     RoundStarted {
+        /// The round that opened (1-based).
         round: u32,
+        /// What kind of turn the round asks for.
         phase: Phase,
         /// The speaking order of the round.
         #[serde(default)]
@@ -53,19 +66,29 @@ pub enum EventData {
         /// What the members' bids for the floor cost (open panels; counted in usage).
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
+        /// Tokens the models wrote for those bids.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_out: u64,
     },
+    /// A member began a turn; its live `token` deltas follow.
     TurnStarted {
+        /// The member who speaks.
         member_id: MemberId,
+        /// The round this turn belongs to (1-based).
         round: u32,
     },
+    /// A member's turn ended, with its full text.
     TurnCompleted {
+        /// The member who spoke.
         member_id: MemberId,
+        /// The round this turn belongs to (1-based).
         round: u32,
+        /// The turn's full text as clients see it (rating lines removed).
         text: String,
+        /// The member's rating on the 1-9 scale, when the round asked for one and it was readable.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rating: Option<u8>,
+        /// The member's confidence in that rating, in [0, 1].
         #[serde(default, skip_serializing_if = "Option::is_none")]
         confidence: Option<f64>,
         /// How the rating was read (`direct` or `follow_up`), when there is one.
@@ -77,94 +100,143 @@ pub enum EventData {
         /// Open panels: the ideas this turn contributed.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ideas: Vec<String>,
+        /// Tokens the model read for this turn.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
+        /// Tokens the model wrote for this turn.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_out: u64,
     },
+    /// A member's turn was skipped: the member did not speak.
     TurnSkipped {
+        /// The member whose turn was skipped.
         member_id: MemberId,
+        /// The round the turn belonged to (1-based).
         round: u32,
+        /// Why: `timeout`, `moderator`, `passed: ...`, `model_failed: ...` or `unavailable: ...`.
         reason: String,
     },
     /// A started turn that will not complete: its streamed text is void.
     /// `reason`: `paused`, `interrupted` (a restart), [`ABORTED_BY_MODEL_ERROR`],
     /// `round_ended`, `finished`, `cancelled`.
     TurnAborted {
+        /// The member whose turn was cut off.
         member_id: MemberId,
+        /// The round the turn belonged to (1-based).
         round: u32,
+        /// Why the turn was voided (see above).
         reason: String,
+        /// What the model reported, when a model error cut the turn off.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// The panel waits for a human member's turn.
     HumanTurnRequested {
+        /// The human member asked to speak.
         member_id: MemberId,
+        /// The round the turn belongs to (1-based).
         round: u32,
+        /// When the turn is skipped if no input has come.
         deadline: DateTime<Utc>,
     },
+    /// A human member's turn as submitted; its `turn_completed` follows.
     HumanInput {
+        /// The human member who spoke.
         member_id: MemberId,
+        /// The round the turn belongs to (1-based).
         round: u32,
+        /// What they wrote, any rating trailer included.
         text: String,
     },
+    /// A moderator acted on the panel.
     ModeratorAction {
+        /// What the moderator did.
         action: ModeratorActionKind,
+        /// The text given with the action: the question or instruction of `inject`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// Who acted: the caller's key id, or a system name such as `cli`.
         by: String,
     },
+    /// A round ended: measured, and decided whether the panel goes on.
     RoundCompleted {
+        /// The round that ended (1-based).
         round: u32,
+        /// The statistics of its ratings; `None` when nobody rated.
         stats: Option<RoundStats>,
+        /// Whether the deliberation continues, or why it stops.
         #[serde(default = "continue_decision")]
         decision: RoundDecision,
         /// Open panels: how many new ideas the round brought.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         new_ideas: Option<usize>,
     },
+    /// A new consensus measurement, after a rated round.
     ConsensusUpdated {
+        /// The measurement (`consensus` in API.md).
         consensus: Consensus,
     },
     /// The consensus actor's draft recommendation after a round.
     DraftUpdated {
+        /// The round after which the draft was written.
         round: u32,
+        /// The draft recommendation's text.
         draft: String,
+        /// Tokens the model read to write the draft.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
+        /// Tokens the model wrote for the draft.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_out: u64,
     },
     /// Delphi: the facilitator's synthesis of a round's anonymous rationales,
     /// which the next round's members are shown with the statistics.
     FeedbackUpdated {
+        /// The round whose rationales are synthesised.
         round: u32,
+        /// The synthesis shown to the next round's members.
         feedback: crate::domain::Feedback,
+        /// Tokens the facilitator's model read.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
+        /// Tokens the facilitator's model wrote.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_out: u64,
     },
+    /// The panel stopped deliberating until it is resumed.
     PanelPaused {
+        /// Why: the text of a [`crate::domain::PauseReason`] (`moderator`, `tenant_suspended`...).
         reason: String,
     },
+    /// The panel deliberates again after a pause.
     PanelResumed {},
+    /// The panel reached its final recommendation: a terminal event.
     PanelCompleted {
+        /// The final recommendation's text.
         recommendation: String,
+        /// The final consensus, when the panel rated.
         consensus: Option<Consensus>,
+        /// Adversarial panels: the judged verdict.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         verdict: Option<Verdict>,
+        /// Why the deliberation stopped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<RoundDecision>,
         /// What drafting the final recommendation cost (counted in usage).
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
+        /// Tokens the model wrote for it.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_out: u64,
     },
+    /// The panel could not go on: a terminal event.
     PanelFailed {
+        /// What went wrong, for a person.
         error: String,
     },
+    /// The panel was cancelled: a terminal event.
     PanelCancelled {
+        /// Who cancelled it: the caller's key id, or a system name.
         by: String,
     },
 }
@@ -235,8 +307,11 @@ impl EventData {
 /// One durable event of a panel's log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// Position in the panel's log: 1 for `panel_created`, then up by one with no gaps.
     pub seq: u64,
+    /// When the event was recorded.
     pub ts: DateTime<Utc>,
+    /// The kind and its data (`kind` and `data` on the wire).
     #[serde(flatten)]
     pub data: EventData,
 }
@@ -246,9 +321,11 @@ pub struct Event {
 pub struct TokenDelta {
     /// The seq of the `turn_started` that opened the turn.
     pub turn_seq: u64,
+    /// The member whose turn is streaming.
     pub member_id: MemberId,
     /// Character offset of `delta` in the turn's text.
     pub offset: usize,
+    /// The text added by this delta.
     pub delta: String,
 }
 

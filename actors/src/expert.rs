@@ -34,6 +34,7 @@ struct Prepared {
     handle: SpawnHandle,
 }
 
+/// One AI member of a running panel: writes its turns and bids through the model port.
 pub struct ExpertActor {
     tenant_id: TenantId,
     panel_id: PanelId,
@@ -44,6 +45,7 @@ pub struct ExpertActor {
 }
 
 impl ExpertActor {
+    /// An expert for one member of one panel.
     pub fn new(tenant_id: TenantId, panel_id: PanelId, profile: ExpertProfile, model: Arc<dyn ExpertModel>, simulation: SimulationConfig) -> Self {
         Self { tenant_id, panel_id, profile, model, simulation, prepared: None }
     }
@@ -60,6 +62,7 @@ impl ExpertActor {
         }
     }
 
+    /// The member it speaks for.
     pub fn member_id(&self) -> MemberId {
         self.profile.member_id
     }

@@ -8,6 +8,7 @@ use thiserror::Error;
 use crate::domain::{PanelId, PanelStatus, TenantId};
 use crate::event::{Event, TokenDelta};
 
+/// Why the event log refused or failed a call.
 #[derive(Clone, Debug, Error, PartialEq)]
 pub enum LogError {
     /// The seq is taken or does not follow the head: another writer got there first.
@@ -16,6 +17,7 @@ pub enum LogError {
     /// A write under a lease that is no longer held.
     #[error("the panel is owned by another node (stale lease)")]
     Fenced,
+    /// No such panel in the log.
     #[error("panel not found")]
     NotFound,
     /// The storage failed; the write may be retried.
@@ -30,8 +32,10 @@ pub struct CreateOptions {
     pub idempotency_key: Option<String>,
 }
 
+/// What creating a panel in the log did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CreateOutcome {
+    /// A new panel was written.
     Created,
     /// The idempotency key was used before, for this panel.
     Existing(PanelId),
@@ -58,6 +62,8 @@ pub trait EventLog: Send + Sync + 'static {
 /// Fan-out of what a panel publishes, after its events are durable. Both
 /// calls must not block: slow subscribers are the fan-out's problem.
 pub trait EventPublisher: Send + Sync + 'static {
+    /// Publishes a durable event to the panel's subscribers.
     fn publish_event(&self, tenant: TenantId, panel: PanelId, event: &Event);
+    /// Publishes a live text delta of a turn (never persisted).
     fn publish_token(&self, tenant: TenantId, panel: PanelId, token: &TokenDelta);
 }

@@ -18,23 +18,31 @@ use crate::panel::new::ValidationErrors;
 use crate::panel::view::PanelView;
 use crate::ports::{EventLog, EventPublisher, LogError};
 
+/// Why the engine refused or failed a call.
 #[derive(Debug, Error)]
 pub enum EngineError {
+    /// No such panel for this tenant.
     #[error("panel not found")]
     NotFound,
+    /// The new panel's request is invalid (the `fields` of a 422).
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
+    /// A tenant limit would be exceeded.
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+    /// The tenant is suspended.
     #[error("the tenant is suspended")]
     Suspended,
+    /// The panel refused the command.
     #[error(transparent)]
     Panel(#[from] PanelError),
+    /// The event log failed.
     #[error(transparent)]
     Log(#[from] LogError),
     /// The panel exists but is not running here (finished, or owned elsewhere).
     #[error("the panel is not running")]
     NotRunning,
+    /// The engine cannot answer now (timeout, shutting down, an unreadable log).
     #[error("unavailable: {0}")]
     Unavailable(String),
 }
@@ -44,11 +52,15 @@ pub enum EngineError {
 pub struct EngineSettings {
     /// Arbiters (threads) for actors; 0 runs everything on the caller's arbiter.
     pub arbiters: usize,
+    /// Capacity of each panel actor's mailbox.
     pub panel_mailbox: usize,
+    /// Capacity of each tenant supervisor's mailbox.
     pub supervisor_mailbox: usize,
     /// Crashes without progress before a panel is given up as failed.
     pub max_restarts: u32,
+    /// The wait before the first restart of a crashed panel; it doubles with each crash.
     pub restart_backoff: Duration,
+    /// The longest wait between restarts.
     pub restart_backoff_max: Duration,
     /// The simulation of panels that carry none.
     pub default_simulation: SimulationConfig,
@@ -73,9 +85,13 @@ impl Default for EngineSettings {
 
 /// What every panel actor needs.
 pub struct PanelDeps {
+    /// The durable event log.
     pub log: Arc<dyn EventLog>,
+    /// The fan-out of events and token deltas.
     pub publisher: Arc<dyn EventPublisher>,
+    /// The backend of every AI member.
     pub model: Arc<dyn ExpertModel>,
+    /// The engine's tunables.
     pub settings: EngineSettings,
 }
 
@@ -97,11 +113,13 @@ impl ArbiterPool {
         Self { arbiters, handles }
     }
 
+    /// The arbiter for a key (a tenant or panel id), the same one every time.
     pub fn for_key(&self, key: u128) -> ArbiterHandle {
         let folded = (key as u64) ^ ((key >> 64) as u64);
         self.handles[(folded % self.handles.len() as u64) as usize].clone()
     }
 
+    /// How many arbiters there are.
     pub fn size(&self) -> usize {
         self.handles.len()
     }
@@ -120,6 +138,7 @@ pub type RunningPanels = DashMap<PanelId, RunningPanel>;
 /// A running panel: its actor, and the latest durable view it published.
 #[derive(Clone)]
 pub struct RunningPanel {
+    /// The panel's tenant.
     pub tenant_id: TenantId,
     /// The actor's command inbox (each command names its tenant: the actor checks it).
     pub commands: Recipient<PanelCommand>,

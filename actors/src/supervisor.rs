@@ -29,7 +29,9 @@ const STORAGE_RETRY: Duration = Duration::from_secs(2);
 /// What the platform allows a tenant, as far as the engine enforces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TenantPolicy {
+    /// The most panels that may run at once.
     pub max_concurrent_panels: u32,
+    /// A suspended tenant's panels are paused and it cannot create more.
     pub suspended: bool,
 }
 
@@ -42,12 +44,19 @@ impl Default for TenantPolicy {
 /// What a supervisor did, for tests and the admin view.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SupervisorStats {
+    /// Panels with a live actor now.
     pub running: usize,
+    /// Panel actors started (new, recovered or restarted).
     pub started: u64,
+    /// Restarts after a crash.
     pub restarts: u64,
+    /// Panels failed after too many crashes without progress.
     pub gave_up: u64,
+    /// Panels that completed.
     pub completed: u64,
+    /// Panels that were cancelled.
     pub cancelled: u64,
+    /// Panels that failed (those given up on included).
     pub failed: u64,
 }
 
@@ -57,6 +66,7 @@ struct Supervised {
     failures: u32,
 }
 
+/// Starts, watches and restarts one tenant's panel actors, and enforces the tenant's policy.
 pub struct TenantSupervisor {
     tenant_id: TenantId,
     policy: TenantPolicy,
@@ -75,6 +85,7 @@ pub struct TenantSupervisor {
 }
 
 impl TenantSupervisor {
+    /// A supervisor for one tenant; it keeps its panels listed in `running`.
     pub fn new(tenant_id: TenantId, policy: TenantPolicy, deps: Arc<PanelDeps>, pool: Arc<ArbiterPool>, running: Arc<RunningPanels>) -> Self {
         Self {
             tenant_id,
@@ -260,6 +271,7 @@ impl Actor for TenantSupervisor {
 /// A panel created (or found again by its idempotency key).
 #[derive(Clone, Debug)]
 pub struct CreatedPanel {
+    /// The panel of the `panel_created` event.
     pub panel: PanelView,
     /// The idempotency key returned an earlier panel.
     pub existing: Option<PanelId>,
@@ -269,9 +281,13 @@ pub struct CreatedPanel {
 #[derive(Message)]
 #[rtype(result = "Result<CreatedPanel, EngineError>")]
 pub struct CreatePanel {
+    /// The tenant creating the panel.
     pub tenant_id: TenantId,
+    /// The panel of its `panel_created` event.
     pub view: Box<PanelView>,
+    /// The setup of its `panel_created` event.
     pub setup: Box<PanelSetup>,
+    /// Creation options (the idempotency key).
     pub options: CreateOptions,
 }
 
@@ -320,7 +336,9 @@ impl Handler<CreatePanel> for TenantSupervisor {
 #[derive(Message)]
 #[rtype(result = "Result<(), EngineError>")]
 pub struct RecoverPanel {
+    /// The panel's tenant.
     pub tenant_id: TenantId,
+    /// The panel to recover.
     pub panel_id: PanelId,
 }
 
@@ -375,6 +393,7 @@ impl Handler<PanelExited> for TenantSupervisor {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct UpdatePolicy {
+    /// The tenant's new policy.
     pub policy: TenantPolicy,
 }
 
@@ -396,6 +415,7 @@ impl Handler<UpdatePolicy> for TenantSupervisor {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetBudgetExhausted {
+    /// Whether the budget is spent (or available again).
     pub exhausted: bool,
 }
 
@@ -446,6 +466,7 @@ impl Handler<ShutdownPanels> for TenantSupervisor {
     }
 }
 
+/// Asks a supervisor what it has done ([`SupervisorStats`]).
 #[derive(Message)]
 #[rtype(result = "SupervisorStats")]
 pub struct GetSupervisorStats;

@@ -30,6 +30,7 @@ pub struct InMemoryEventLog {
 }
 
 impl InMemoryEventLog {
+    /// An empty log.
     pub fn new() -> Self {
         Self::default()
     }
@@ -110,7 +111,9 @@ impl EventLog for InMemoryEventLog {
 /// What a panel published.
 #[derive(Clone, Debug, Default)]
 pub struct Published {
+    /// Durable events, in publish order.
     pub events: Vec<Event>,
+    /// Token deltas, in publish order.
     pub tokens: Vec<TokenDelta>,
 }
 
@@ -128,10 +131,12 @@ impl Default for RecordingPublisher {
 }
 
 impl RecordingPublisher {
+    /// A publisher that has recorded nothing yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Everything published for a panel so far.
     pub fn published(&self, panel: PanelId) -> Published {
         self.panels.lock().unwrap_or_else(|e| e.into_inner()).get(&panel).cloned().unwrap_or_default()
     }

@@ -17,6 +17,7 @@ use crate::panel::feedback::Feedback;
 use crate::panel::state::PanelState;
 use crate::panel::strategy::{self, TranscriptEntry};
 
+/// Measures, decides and drafts for one running panel (see the module docs).
 pub struct ConsensusActor {
     tenant_id: TenantId,
     panel_id: PanelId,
@@ -25,6 +26,7 @@ pub struct ConsensusActor {
 }
 
 impl ConsensusActor {
+    /// A consensus actor for one panel, drafting through `model`.
     pub fn new(tenant_id: TenantId, panel_id: PanelId, model: Arc<dyn ExpertModel>, simulation: SimulationConfig) -> Self {
         Self { tenant_id, panel_id, model, simulation }
     }
@@ -37,10 +39,15 @@ impl Actor for ConsensusActor {
 /// The outcome of a round.
 #[derive(Clone, Debug)]
 pub struct RoundEvaluation {
+    /// The round evaluated.
     pub round: u32,
+    /// The statistics of its ratings; `None` when nobody rated.
     pub stats: Option<RoundStats>,
+    /// Its consensus measurement; `None` when nobody rated.
     pub consensus: Option<Consensus>,
+    /// Whether the panel goes on, or why it stops.
     pub decision: RoundDecision,
+    /// Open panels: how many new ideas the round brought.
     pub new_ideas: Option<usize>,
     /// The new draft, or `None` when drafting failed (the old one stands).
     pub draft: Option<Drafted>,
@@ -55,15 +62,20 @@ pub struct RoundEvaluation {
 pub struct EvaluateRound {
     /// The panel as it stands before `round_completed`.
     pub state: Box<PanelState>,
+    /// The round to evaluate.
     pub round: u32,
 }
 
 /// The final recommendation.
 #[derive(Clone, Debug)]
 pub struct FinalOutcome {
+    /// The final recommendation's text.
     pub recommendation: String,
+    /// The final consensus, when the panel rated.
     pub consensus: Option<Consensus>,
+    /// Adversarial panels: the judged verdict.
     pub verdict: Option<Verdict>,
+    /// Tokens drafting (and judging) cost.
     pub usage: Usage,
 }
 

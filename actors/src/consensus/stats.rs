@@ -43,9 +43,13 @@ pub struct Rating {
 /// The summary statistics of one round's ratings (`stats` in API.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoundStats {
+    /// The median rating (P50).
     pub median: f64,
+    /// The interquartile range, P75 - P25.
     pub iqr: f64,
+    /// The arithmetic mean rating.
     pub mean: f64,
+    /// How many ratings were counted.
     pub n: usize,
 }
 
@@ -53,9 +57,13 @@ pub struct RoundStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsensusLevel {
+    /// The panel agrees, by its method's rule.
     Consensus,
+    /// More than half share the panel's side, short of consensus.
     Majority,
+    /// The panel's position lies in 4-6, or no side has a majority.
     Uncertain,
+    /// The panel is split across the scale.
     Disagreement,
 }
 
@@ -112,7 +120,9 @@ impl Tertile {
 /// The RAND/UCLA disagreement figures of a round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RandUclaDetail {
+    /// The 30th percentile of the ratings.
     pub p30: f64,
+    /// The 70th percentile of the ratings.
     pub p70: f64,
     /// Interpercentile range, P70 - P30.
     pub ipr: f64,
@@ -133,18 +143,24 @@ pub struct RandUclaDetail {
 /// The result of a consensus measurement (`consensus` in API.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Consensus {
+    /// The method that measured it.
     pub method: ConsensusMethod,
+    /// The median rating (P50).
     pub median: f64,
+    /// The interquartile range, P75 - P25.
     pub iqr: f64,
     /// Arithmetic mean, or the confidence-weighted mean for `confidence_weighted`.
     pub mean: f64,
+    /// How many ratings were counted.
     pub n: usize,
     /// Agreement in [0, 1]; its definition depends on the method (see [`measure`]).
     pub agreement: f64,
+    /// How far the panel agrees.
     pub level: ConsensusLevel,
     /// Members on the other side of the scale from the panel's position
     /// (see the module docs).
     pub dissent: Vec<MemberId>,
+    /// The round measured.
     pub round: u32,
     /// The RAND/UCLA figures (always computed: delphi's stopping rule needs them).
     pub rand_ucla: RandUclaDetail,

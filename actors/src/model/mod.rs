@@ -20,18 +20,26 @@ use crate::panel::strategy::{MemberView, TranscriptEntry};
 /// Tokens spent by one model call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Tokens the model read for this call.
     pub prompt_tokens: u64,
+    /// Tokens the model wrote for this call.
     pub completion_tokens: u64,
 }
 
 /// Everything a model needs to write one member's turn.
 #[derive(Clone, Debug)]
 pub struct TurnRequest {
+    /// The tenant the call is made for.
     pub tenant_id: TenantId,
+    /// The panel the turn belongs to.
     pub panel_id: PanelId,
+    /// The member whose turn it is.
     pub member_id: MemberId,
+    /// The expert's persona and simulation knobs.
     pub profile: ExpertProfile,
+    /// What the member is shown for this turn.
     pub view: MemberView,
+    /// The panel's simulation knobs (ignored by real models).
     pub simulation: SimulationConfig,
     /// 1 for the first attempt of this turn, 2 for the first re-run...
     pub attempt: u32,
@@ -42,11 +50,15 @@ pub struct TurnRequest {
 pub struct TurnOutput {
     /// The text clients see (any rating trailer removed).
     pub text: String,
+    /// The rating on the 1-9 scale, when asked for and readable.
     pub rating: Option<u8>,
+    /// The confidence in that rating, in [0, 1].
     pub confidence: Option<f64>,
     /// How the rating was read, when there is one.
     pub rating_read: Option<RatingRead>,
+    /// Open panels: the ideas this turn contributed.
     pub ideas: Vec<String>,
+    /// Tokens the turn cost.
     pub usage: Usage,
     /// What the model got wrong in this turn (handled, and counted).
     pub flags: Vec<TurnFlag>,
@@ -55,12 +67,16 @@ pub struct TurnOutput {
 /// What a turn stream yields: text deltas, then exactly one `Done`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TurnChunk {
+    /// A piece of the turn's text, as it streams.
     Delta(String),
+    /// The end of the turn, with its full result.
     Done(TurnOutput),
 }
 
+/// A turn being written: text deltas, then exactly one `Done`, or an error.
 pub type TurnStream = BoxStream<'static, Result<TurnChunk, ModelError>>;
 
+/// Why a model call failed.
 #[derive(Clone, Debug, Error, PartialEq)]
 pub enum ModelError {
     /// The backend cannot be used now (circuit open, not configured).
@@ -72,6 +88,7 @@ pub enum ModelError {
     /// The stream broke or stalled after it had started.
     #[error("model stream failed: {0}")]
     Stream(String),
+    /// The call took longer than this many seconds.
     #[error("model call timed out after {0} s")]
     Timeout(u64),
 }
@@ -85,60 +102,88 @@ pub enum Bid {
     Pass,
 }
 
+/// Open panels: what a member needs to bid for the floor.
 #[derive(Clone, Debug)]
 pub struct BidRequest {
+    /// The tenant the call is made for.
     pub tenant_id: TenantId,
+    /// The panel the bid is for.
     pub panel_id: PanelId,
+    /// The bidding expert's persona.
     pub profile: ExpertProfile,
+    /// What the member is shown this round.
     pub view: MemberView,
+    /// The panel's simulation knobs (ignored by real models).
     pub simulation: SimulationConfig,
 }
 
 /// The consensus actor's request for a (draft or final) recommendation.
 #[derive(Clone, Debug)]
 pub struct DraftRequest {
+    /// The tenant the call is made for.
     pub tenant_id: TenantId,
+    /// The panel the recommendation is for.
     pub panel_id: PanelId,
+    /// The question the panel deliberates.
     pub query: String,
+    /// The format the panel follows (a hybrid panel's base flow).
     pub flow: PanelType,
+    /// The round the recommendation follows.
     pub round: u32,
     /// The final recommendation rather than a draft.
     pub is_final: bool,
     /// Statements of the panel (anonymous in delphi), oldest first.
     pub transcript: Vec<TranscriptEntry>,
+    /// The latest consensus, when the panel rated.
     pub consensus: Option<Consensus>,
     /// Names of the dissenting members (empty in delphi).
     pub dissenters: Vec<String>,
+    /// The draft so far, to revise.
     pub previous_draft: Option<String>,
+    /// Open panels: the ideas collected.
     pub ideas: Vec<String>,
+    /// The panel's simulation knobs (ignored by real models).
     pub simulation: SimulationConfig,
 }
 
+/// A recommendation written by the model, and what it cost.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drafted {
+    /// The recommendation's text.
     pub text: String,
+    /// Tokens the drafting cost.
     pub usage: Usage,
 }
 
 /// Adversarial panels: the arguments of each side to judge.
 #[derive(Clone, Debug)]
 pub struct JudgeRequest {
+    /// The tenant the call is made for.
     pub tenant_id: TenantId,
+    /// The panel to judge.
     pub panel_id: PanelId,
+    /// The proposition the teams argued.
     pub query: String,
+    /// Every statement of both sides, oldest first.
     pub transcript: Vec<TranscriptEntry>,
+    /// The panel's simulation knobs (ignored by real models).
     pub simulation: SimulationConfig,
 }
 
 /// Delphi: the facilitator's synthesis of a round's anonymous rationales.
 #[derive(Clone, Debug)]
 pub struct SynthesisRequest {
+    /// The tenant the call is made for.
     pub tenant_id: TenantId,
+    /// The panel whose round it is.
     pub panel_id: PanelId,
+    /// The question the panel rates.
     pub query: String,
+    /// The round whose rationales are synthesised.
     pub round: u32,
     /// Every rationale of the round, neutralised, in an order that reveals nobody.
     pub rationales: Vec<Rationale>,
+    /// The panel's simulation knobs (ignored by real models).
     pub simulation: SimulationConfig,
 }
 
@@ -169,6 +214,7 @@ pub trait ExpertModel: Send + Sync + 'static {
     /// The bid and what asking for it cost.
     fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<(Bid, Usage), ModelError>>;
 
+    /// A draft (or the final) recommendation and what it cost.
     fn draft(&self, request: DraftRequest) -> BoxFuture<'static, Result<Drafted, ModelError>>;
 
     /// The verdict and what judging cost.

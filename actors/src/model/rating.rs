@@ -24,8 +24,11 @@
 /// A rating and confidence read from text, and the text without rating lines.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parsed {
+    /// The text without its rating lines.
     pub text: String,
+    /// The last readable rating (1-9).
     pub rating: Option<u8>,
+    /// The last readable confidence, in [0, 1].
     pub confidence: Option<f64>,
     /// How many rating lines were removed (readable or not).
     pub rating_lines: usize,
@@ -227,6 +230,7 @@ pub struct TrailerFilter {
 }
 
 impl TrailerFilter {
+    /// A filter that has seen no text yet.
     pub fn new() -> Self {
         Self::default()
     }

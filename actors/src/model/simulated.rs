@@ -29,10 +29,12 @@ const INSTANT_WORDS_PER_DELTA: usize = 8;
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
         Self(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -51,6 +53,7 @@ impl SplitMix64 {
         self.unit() * 2.0 - 1.0
     }
 
+    /// A random item of `items`, or `None` when it is empty.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
         (!items.is_empty()).then(|| &items[(self.next_u64() % items.len() as u64) as usize])
     }
@@ -61,6 +64,7 @@ impl SplitMix64 {
 pub struct SimulatedModel;
 
 impl SimulatedModel {
+    /// The simulated model (it keeps no state).
     pub fn new() -> Self {
         Self
     }

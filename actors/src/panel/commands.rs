@@ -21,6 +21,7 @@ pub const INJECT_TEXT_MAX_CHARS: usize = 2_000;
 /// What the actor must stop before it commits a decision's events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
+    /// Nothing: commit at once.
     Nothing,
     /// The AI turn on air, if one is.
     TurnOnAir,
@@ -32,7 +33,9 @@ pub enum Stop {
 /// What a command does: events to commit (none: nothing to record) and what to stop first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
+    /// The events to commit, in order.
     pub events: Vec<EventData>,
+    /// What to stop before committing them.
     pub stop: Stop,
 }
 

@@ -8,18 +8,26 @@ use crate::domain::{Caller, MemberId, PanelId, PauseReason, TenantId};
 use crate::event::ModeratorActionKind;
 use crate::panel::view::PanelView;
 
+/// Why a panel refused a command.
 #[derive(Clone, Debug, Error, PartialEq)]
 pub enum PanelError {
     /// No such panel for this tenant (also for another tenant's panel).
     #[error("panel not found")]
     NotFound,
+    /// The caller may not do this (not a moderator, not this member's key).
     #[error("not allowed: {0}")]
     Forbidden(String),
     /// The command does not fit the panel's state (not your turn, already paused...).
     #[error("{0}")]
     Conflict(String),
+    /// A field of the command is invalid.
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        /// The field at fault.
+        field: String,
+        /// Why it is invalid.
+        message: String,
+    },
     /// The panel cannot take commands now (storage down, restarting).
     #[error("panel unavailable: {0}")]
     Unavailable(String),
@@ -30,22 +38,30 @@ pub enum PanelError {
 pub enum Command {
     /// A human member's turn.
     HumanInput {
+        /// The human member whose turn it is.
         member_id: MemberId,
+        /// What they say, possibly with a rating trailer.
         text: String,
         /// An explicit rating of the draft (else read from a trailer in `text`).
         rating: Option<u8>,
+        /// An explicit confidence in [0, 1] for that rating.
         confidence: Option<f64>,
     },
+    /// A moderator's action (`moderate` in API.md).
     Moderate {
+        /// What the moderator does.
         action: ModeratorActionKind,
+        /// The question or instruction, required for `inject`.
         text: Option<String>,
     },
     /// The platform pauses the panel (tenant suspended, budget spent).
     SystemPause {
+        /// Why the platform pauses the panel.
         reason: PauseReason,
     },
     /// Lifts a [`Command::SystemPause`] with the same reason.
     SystemResume {
+        /// The pause to lift.
         reason: PauseReason,
     },
 }
@@ -56,8 +72,11 @@ pub enum Command {
 pub struct PanelCommand {
     /// The caller's tenant: checked against the panel's.
     pub tenant_id: TenantId,
+    /// The panel commanded.
     pub panel_id: PanelId,
+    /// Who issues the command, for authorisation.
     pub caller: Caller,
+    /// What is asked.
     pub command: Command,
 }
 
@@ -67,6 +86,7 @@ pub struct PanelCommand {
 pub struct GetSnapshot {
     /// The caller's tenant: checked against the panel's.
     pub tenant_id: TenantId,
+    /// The panel to show.
     pub panel_id: PanelId,
 }
 
@@ -78,7 +98,9 @@ pub struct Shutdown;
 /// How a panel actor ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExitStatus {
+    /// `panel_completed` is in the log.
     Completed,
+    /// `panel_cancelled` is in the log.
     Cancelled,
     /// `panel_failed` is in the log.
     Failed(String),
@@ -101,8 +123,11 @@ pub struct Relinquish;
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct PanelExited {
+    /// The panel's tenant.
     pub tenant_id: TenantId,
+    /// The panel that stopped.
     pub panel_id: PanelId,
+    /// How it ended.
     pub status: ExitStatus,
     /// Turns this incarnation ended durably (completed, or aborted by a model
     /// error): progress, which resets the restart budget. An aborted turn

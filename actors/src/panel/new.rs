@@ -11,9 +11,13 @@ use crate::domain::{
 };
 use crate::panel::view::PanelView;
 
+/// The shortest query accepted, in characters.
 pub const QUERY_MIN_CHARS: usize = 10;
+/// The longest query accepted, in characters.
 pub const QUERY_MAX_CHARS: usize = 5000;
+/// The most rounds a panel may ask for.
 pub const MAX_ROUNDS_LIMIT: u32 = 20;
+/// The longest name of a human member, in characters.
 pub const NAME_MAX_CHARS: usize = 200;
 
 /// Field name -> why it is invalid (the `fields` of a 422).
@@ -22,10 +26,12 @@ pub const NAME_MAX_CHARS: usize = 200;
 pub struct ValidationErrors(pub BTreeMap<String, String>);
 
 impl ValidationErrors {
+    /// Records why `field` is invalid; the first reason given for a field stands.
     pub fn add(&mut self, field: &str, why: impl Into<String>) {
         self.0.entry(field.to_string()).or_insert_with(|| why.into());
     }
 
+    /// Whether no field is invalid.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -34,17 +40,26 @@ impl ValidationErrors {
 /// A member to seat on a new panel.
 #[derive(Clone, Debug)]
 pub enum NewMember {
+    /// An AI expert.
     Ai {
+        /// The catalog expert it comes from, if any.
         expert_id: Option<ExpertId>,
+        /// The persona it speaks with.
         profile: ExpertProfile,
+        /// Adversarial panels: its side; alternating by seat when absent.
         team: Option<Team>,
+        /// A special role (the socratic questioner).
         role: Option<MemberRole>,
         /// The model behind it (`simulated` or a model name), shown to clients.
         model: String,
     },
+    /// A person.
     Human {
+        /// The name shown for them.
         name: String,
+        /// The only key (besides moderators) that may speak for them; any member key when absent.
         key_id: Option<KeyId>,
+        /// Adversarial panels: their side; alternating by seat when absent.
         team: Option<Team>,
     },
 }
@@ -52,15 +67,25 @@ pub enum NewMember {
 /// A request for a new panel, already resolved to member profiles.
 #[derive(Clone, Debug)]
 pub struct NewPanel {
+    /// The tenant the panel belongs to.
     pub tenant_id: TenantId,
+    /// Who asks for it: the key id, or a system name such as `cli`.
     pub created_by: String,
+    /// The question to deliberate.
     pub query: String,
+    /// The deliberation format.
     pub panel_type: PanelType,
+    /// The members to seat, in seat order.
     pub members: Vec<NewMember>,
+    /// The most rounds; the format's default when absent.
     pub max_rounds: Option<u32>,
+    /// The consensus method; the format's default when absent.
     pub consensus_method: Option<ConsensusMethod>,
+    /// Seconds a human has for a turn; 300 when absent.
     pub human_turn_timeout_s: Option<u64>,
+    /// Hybrid: the format the humans take part in; structured when absent.
     pub base_flow: Option<PanelType>,
+    /// Knobs of the simulated experts; the engine's default when absent.
     pub simulation: Option<SimulationConfig>,
 }
 

@@ -12,12 +12,21 @@ use crate::event::{Event, EventData, ModeratorActionKind, RoundDecision};
 use crate::panel::ideas;
 use crate::panel::view::{CurrentTurn, PanelView, PendingHuman, RoundView, SkippedTurn, TurnView};
 
+/// Why a log cannot be folded into a panel.
 #[derive(Debug, Error, PartialEq)]
 pub enum StateError {
+    /// An event's seq does not follow the head of the log.
     #[error("event seq {got} does not follow head {head}")]
-    OutOfOrder { head: u64, got: u64 },
+    OutOfOrder {
+        /// The seq of the last event folded.
+        head: u64,
+        /// The seq of the event that came.
+        got: u64,
+    },
+    /// The log's first event is not `panel_created`.
     #[error("the log does not start with panel_created")]
     MissingCreation,
+    /// There is no event to fold.
     #[error("the log is empty")]
     Empty,
 }
@@ -25,6 +34,7 @@ pub enum StateError {
 /// What the fold keeps per round beyond the view.
 #[derive(Clone, Debug, Default)]
 pub struct RoundProgress {
+    /// The round's speaking order.
     pub order: Vec<MemberId>,
     /// Members whose turn is over (completed or skipped).
     pub done: HashSet<MemberId>,
@@ -32,38 +42,54 @@ pub struct RoundProgress {
     pub end_requested: bool,
     /// Turns aborted by a model error, per member.
     pub model_failures: HashMap<MemberId, u32>,
+    /// Open panels: how many new ideas the round's turns brought.
     pub new_ideas: usize,
+    /// `round_completed` is in the log.
     pub completed: bool,
+    /// What `round_completed` decided.
     pub decision: Option<RoundDecision>,
+    /// The consensus measured after the round.
     pub consensus: Option<Consensus>,
 }
 
 /// A started turn whose end is not in the log yet.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OpenTurn {
+    /// The member whose turn it is.
     pub member_id: MemberId,
+    /// The round of the turn.
     pub round: u32,
+    /// The seq of its `turn_started`.
     pub turn_seq: u64,
 }
 
 /// A moderator's injected question or instruction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Injection {
+    /// The seq of the `moderator_action` that injected it.
     pub seq: u64,
+    /// The question or instruction.
     pub text: String,
 }
 
+/// A panel as its events leave it: the clients' view plus the strategy's bookkeeping.
 #[derive(Clone, Debug)]
 pub struct PanelState {
+    /// What clients see (`panel` in API.md).
     pub view: PanelView,
+    /// The personas and configuration of `panel_created`.
     pub setup: PanelSetup,
+    /// The progress of each round, parallel to `view.rounds`.
     pub rounds: Vec<RoundProgress>,
+    /// The turn started but not yet completed, skipped or aborted.
     pub open_turn: Option<OpenTurn>,
+    /// Every moderator injection, oldest first.
     pub injections: Vec<Injection>,
     /// The seq of each member's last completed turn.
     pub last_turn_seq: HashMap<MemberId, u64>,
     /// Consecutive turns skipped because the model failed, per member.
     pub failed_skips: HashMap<MemberId, u32>,
+    /// A moderator asked to finish: the final consensus comes next.
     pub finish_requested: bool,
 }
 
@@ -104,10 +130,12 @@ impl PanelState {
         })
     }
 
+    /// The seq of the last event folded.
     pub fn head_seq(&self) -> u64 {
         self.view.head_seq
     }
 
+    /// Where the panel is in its lifecycle.
     pub fn status(&self) -> PanelStatus {
         self.view.status
     }
@@ -125,6 +153,7 @@ impl PanelState {
         self.view.panel_type.member_bounds()
     }
 
+    /// The latest round, as clients see it and as the fold tracks it.
     pub fn current_round(&self) -> Option<(&RoundView, &RoundProgress)> {
         self.view.rounds.last().zip(self.rounds.last())
     }
@@ -134,6 +163,7 @@ impl PanelState {
         self.view.members.iter().filter(|m| m.kind == MemberKind::Human || !self.is_unavailable(m.id)).count()
     }
 
+    /// Whether the member failed too many turns in a row to count as able to speak.
     pub fn is_unavailable(&self, member: MemberId) -> bool {
         self.failed_skips.get(&member).copied().unwrap_or(0) >= UNAVAILABLE_AFTER_FAILED_TURNS
     }

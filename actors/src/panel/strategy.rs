@@ -37,19 +37,53 @@ pub enum Step {
     /// Emit `panel_started`.
     Start,
     /// Open a round. With `bids`, members bid for the order and may pass first.
-    StartRound { round: u32, phase: Phase, order: Vec<MemberId>, bids: bool },
+    StartRound {
+        /// The round to open (1-based).
+        round: u32,
+        /// What kind of turn it asks for.
+        phase: Phase,
+        /// The speaking order.
+        order: Vec<MemberId>,
+        /// Whether members bid for the order first (open panels).
+        bids: bool,
+    },
     /// A member's turn: AI members stream, humans are asked.
-    Turn { member_id: MemberId, round: u32, phase: Phase },
+    Turn {
+        /// The member to speak.
+        member_id: MemberId,
+        /// The round of the turn (1-based).
+        round: u32,
+        /// The round's phase.
+        phase: Phase,
+    },
     /// Skip a member's turn without asking (failed too often, unavailable).
-    Skip { member_id: MemberId, round: u32, reason: String },
+    Skip {
+        /// The member to skip.
+        member_id: MemberId,
+        /// The round of the turn (1-based).
+        round: u32,
+        /// Why, recorded on `turn_skipped`.
+        reason: String,
+    },
     /// A turn was cut off (a restart): void it before going on.
-    AbortOpenTurn { member_id: MemberId, round: u32 },
+    AbortOpenTurn {
+        /// The member whose turn was cut off.
+        member_id: MemberId,
+        /// The round of the turn (1-based).
+        round: u32,
+    },
     /// Measure the round, draft, decide.
-    CompleteRound { round: u32 },
+    CompleteRound {
+        /// The round whose turns are all over.
+        round: u32,
+    },
     /// Final consensus and recommendation.
     Finish,
     /// Too few members can speak.
-    Fail { error: String },
+    Fail {
+        /// Why, recorded on `panel_failed`.
+        error: String,
+    },
     /// Paused or waiting for a human.
     Wait,
     /// Terminal.
@@ -209,6 +243,7 @@ pub enum TurnTask {
 /// One statement a member may see.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptEntry {
+    /// The round it was said in.
     pub round: u32,
     /// The phase of the entry's round (for the round's heading).
     pub phase: Phase,
@@ -216,26 +251,38 @@ pub struct TranscriptEntry {
     pub rated: Option<RatingTarget>,
     /// The speaker's name, or an anonymous label in delphi.
     pub speaker: String,
+    /// Adversarial panels: the speaker's side.
     pub team: Option<Team>,
+    /// Whether an AI expert or a human spoke.
     pub kind: MemberKind,
+    /// What was said.
     pub text: String,
+    /// The rating given with it (1-9), if any.
     pub rating: Option<u8>,
 }
 
 /// Everything a member is shown for a turn, built per format.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MemberView {
+    /// The question the panel deliberates.
     pub query: String,
+    /// The format the panel follows (a hybrid panel's base flow).
     pub flow: PanelType,
+    /// The round of the turn (1-based).
     pub round: u32,
+    /// The most rounds the panel runs.
     pub max_rounds: u32,
+    /// The round's phase.
     pub phase: Phase,
+    /// What this turn asks of the member.
     pub task: TurnTask,
     /// The turn must end with a rating (1-9) and a confidence (0-1).
     pub rate: bool,
     /// What the rating is of: the question as asked (no draft yet) or the draft shown.
     pub rating_target: RatingTarget,
+    /// The name the member speaks as.
     pub member_name: String,
+    /// Adversarial panels: the member's side.
     pub team: Option<Team>,
     /// Statements visible to the member, oldest first. Empty in delphi
     /// (members see the statistics and the facilitator's synthesis) and for
@@ -245,11 +292,15 @@ pub struct MemberView {
     pub anonymous: bool,
     /// Delphi: the facilitator's synthesis of the previous round.
     pub feedback: Option<Feedback>,
+    /// The statistics of the previous rated round.
     pub previous_stats: Option<RoundStats>,
+    /// The consensus level after the previous rated round.
     pub previous_level: Option<consensus::ConsensusLevel>,
     /// The ratings of the previous rated round, without names.
     pub previous_ratings: Vec<u8>,
+    /// The member's own latest rating in an earlier round.
     pub own_previous_rating: Option<u8>,
+    /// The current draft recommendation, from round 2 (and every delphi round).
     pub draft: Option<String>,
     /// Socratic answerers: this round's question.
     pub question: Option<String>,

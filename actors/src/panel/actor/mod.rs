@@ -77,6 +77,7 @@ struct PartialTurn {
     chars: usize,
 }
 
+/// The actor that runs one panel: it folds its log, executes the strategy's steps and commits their events.
 pub struct PanelActor {
     tenant_id: TenantId,
     panel_id: PanelId,
@@ -122,6 +123,7 @@ const STORAGE_RETRY_MAX: Duration = Duration::from_secs(5);
 struct Advance;
 
 impl PanelActor {
+    /// A panel actor going on from `state`; it reports its exit to `supervisor` and publishes its view on `published`.
     pub fn new(
         state: PanelState,
         deps: Arc<PanelDeps>,

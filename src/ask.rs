@@ -78,7 +78,11 @@ impl TerminalPublisher {
                     names.insert(m.id, m.name.clone());
                     let what = match m.kind {
                         MemberKind::Human => "human".to_string(),
-                        MemberKind::Ai => format!("{}, {}", m.domain.clone().unwrap_or_default().replace('_', " "), m.model.clone().unwrap_or_default()),
+                        MemberKind::Ai => format!(
+                            "{}, {}",
+                            m.domain.clone().unwrap_or_default().replace('_', " "),
+                            m.model.clone().unwrap_or_default()
+                        ),
                     };
                     let team = m.team.map(|t| format!(" [{}]", t.as_str())).unwrap_or_default();
                     let role = m.role.map(|_| " [questioner]").unwrap_or_default();
@@ -94,21 +98,37 @@ impl TerminalPublisher {
                     return None;
                 }
                 if let Some(r) = rating {
-                    line.push_str(&self.dim(&format!("\n   rating {r}/9, confidence {:.2}", confidence.unwrap_or(0.0))));
+                    line.push_str(
+                        &self.dim(&format!("\n   rating {r}/9, confidence {:.2}", confidence.unwrap_or(0.0))),
+                    );
                 }
                 line
             }
-            EventData::TurnSkipped { member_id, reason, .. } => self.dim(&format!("\n({} skipped: {reason})", self.name(member_id))),
-            EventData::TurnAborted { member_id, reason, .. } => self.dim(&format!("\n({}'s turn was cut off: {reason}; it will run again)", self.name(member_id))),
+            EventData::TurnSkipped { member_id, reason, .. } => {
+                self.dim(&format!("\n({} skipped: {reason})", self.name(member_id)))
+            }
+            EventData::TurnAborted { member_id, reason, .. } => {
+                self.dim(&format!("\n({}'s turn was cut off: {reason}; it will run again)", self.name(member_id)))
+            }
             EventData::HumanTurnRequested { member_id, deadline, .. } => {
-                format!("\n{} it is your turn as {}; type your contribution and press Enter (deadline {}):", self.bold(">>"), self.name(member_id), deadline.format("%H:%M:%S"))
+                format!(
+                    "\n{} it is your turn as {}; type your contribution and press Enter (deadline {}):",
+                    self.bold(">>"),
+                    self.name(member_id),
+                    deadline.format("%H:%M:%S")
+                )
             }
             EventData::HumanInput { member_id, text, .. } => format!("\n{}: {text}", self.bold(&self.name(member_id))),
             EventData::RoundCompleted { round, stats, decision, .. } => match stats {
-                Some(s) => self.dim(&format!("\n-- round {round}: median {}, IQR {}, mean {}, n {} -> {decision:?}", s.median, s.iqr, s.mean, s.n)),
+                Some(s) => self.dim(&format!(
+                    "\n-- round {round}: median {}, IQR {}, mean {}, n {} -> {decision:?}",
+                    s.median, s.iqr, s.mean, s.n
+                )),
                 None => self.dim(&format!("\n-- round {round} complete (no ratings yet) -> {decision:?}")),
             },
-            EventData::ConsensusUpdated { consensus } => self.dim(&format!("   consensus: {:?} (agreement {:.2})", consensus.level, consensus.agreement)),
+            EventData::ConsensusUpdated { consensus } => {
+                self.dim(&format!("   consensus: {:?} (agreement {:.2})", consensus.level, consensus.agreement))
+            }
             EventData::FeedbackUpdated { feedback, .. } => self.dim(&format!(
                 "\n-- the facilitator's synthesis of round {}: {} for, {} against, {} open",
                 feedback.round,
@@ -123,13 +143,19 @@ impl TerminalPublisher {
                 let mut out = format!("\n\n{}\n{recommendation}", self.bold("== Recommendation =="));
                 if let Some(c) = consensus {
                     let dissent: Vec<String> = c.dissent.iter().map(|id| self.name(id)).collect();
-                    out.push_str(&format!("\nConsensus ({:?}): {:?}, median {}, IQR {}, agreement {:.2}, n {}", c.method, c.level, c.median, c.iqr, c.agreement, c.n));
+                    out.push_str(&format!(
+                        "\nConsensus ({:?}): {:?}, median {}, IQR {}, agreement {:.2}, n {}",
+                        c.method, c.level, c.median, c.iqr, c.agreement, c.n
+                    ));
                     if !dissent.is_empty() {
                         out.push_str(&format!("\nDissent: {}", dissent.join(", ")));
                     }
                 }
                 if let Some(v) = verdict {
-                    out.push_str(&format!("\nVerdict: {} (pro {} vs con {}, margin {})", v.winner, v.pro_score, v.con_score, v.margin));
+                    out.push_str(&format!(
+                        "\nVerdict: {} (pro {} vs con {}, margin {})",
+                        v.winner, v.pro_score, v.con_score, v.margin
+                    ));
                 }
                 out
             }
@@ -167,13 +193,23 @@ pub async fn run(args: AskArgs, catalog: &Catalog, model: Arc<dyn ExpertModel>) 
     let model_name = model.name();
     let mut members: Vec<NewMember> = chosen
         .iter()
-        .map(|e| NewMember::Ai { expert_id: Some(e.id), profile: e.profile(), team: None, role: None, model: e.model.clone().unwrap_or_else(|| model_name.clone()) })
+        .map(|e| NewMember::Ai {
+            expert_id: Some(e.id),
+            profile: e.profile(),
+            team: None,
+            role: None,
+            model: e.model.clone().unwrap_or_else(|| model_name.clone()),
+        })
         .collect();
     if humans == 1 {
         members.insert(1, NewMember::Human { name: "You".into(), key_id: None, team: None });
     }
     let (events_tx, mut events) = mpsc::channel(4096);
-    let publisher = Arc::new(TerminalPublisher { names: Mutex::default(), events: events_tx, color: std::io::stdout().is_terminal() });
+    let publisher = Arc::new(TerminalPublisher {
+        names: Mutex::default(),
+        events: events_tx,
+        color: std::io::stdout().is_terminal(),
+    });
     let settings = EngineSettings { arbiters: 1, ..EngineSettings::default() };
     let engine = Engine::new(PanelDeps { log: Arc::new(InMemoryEventLog::new()), publisher, model, settings });
     let tenant_id = TenantId::new();
@@ -187,9 +223,18 @@ pub async fn run(args: AskArgs, catalog: &Catalog, model: Arc<dyn ExpertModel>) 
         consensus_method: None,
         human_turn_timeout_s: Some(600),
         base_flow: None,
-        simulation: Some(SimulationConfig { seed: args.seed, pace_tokens_per_s: args.pace, turn_tokens: args.turn_tokens, stubbornness: None, noise: None }),
+        simulation: Some(SimulationConfig {
+            seed: args.seed,
+            pace_tokens_per_s: args.pace,
+            turn_tokens: args.turn_tokens,
+            stubbornness: None,
+            noise: None,
+        }),
     };
-    let created = engine.create_panel(TenantPolicy::default(), request, CreateOptions::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let created = engine
+        .create_panel(TenantPolicy::default(), request, CreateOptions::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let panel_id = created.panel.id;
     let lines = spawn_stdin_reader();
     let mut lines = lines;
@@ -202,7 +247,9 @@ pub async fn run(args: AskArgs, catalog: &Catalog, model: Arc<dyn ExpertModel>) 
             let text = lines.recv().await.unwrap_or_default();
             let text = if text.trim().is_empty() { "(no comment)".to_string() } else { text };
             let command = Command::HumanInput { member_id, text, rating: None, confidence: None };
-            if let Err(error) = engine.command(PanelCommand { tenant_id, panel_id, caller: Caller::system("cli"), command }).await {
+            if let Err(error) =
+                engine.command(PanelCommand { tenant_id, panel_id, caller: Caller::system("cli"), command }).await
+            {
                 eprintln!("input refused: {error}");
             }
         }

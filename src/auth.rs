@@ -58,11 +58,23 @@ impl Principal {
 
     /// Refuses callers below `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role >= role { Ok(()) } else { Err(ApiError::Forbidden(format!("this needs the {} role; the key is {}", role.as_str(), self.role.as_str()))) }
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role; the key is {}",
+                role.as_str(),
+                self.role.as_str()
+            )))
+        }
     }
 
     pub fn caller(&self) -> askpanel_actors::domain::Caller {
-        askpanel_actors::domain::Caller { id: self.key_id.to_string(), key_id: Some(self.key_id), is_moderator: self.role >= Role::Moderator }
+        askpanel_actors::domain::Caller {
+            id: self.key_id.to_string(),
+            key_id: Some(self.key_id),
+            is_moderator: self.role >= Role::Moderator,
+        }
     }
 }
 
@@ -111,7 +123,12 @@ impl AuthService {
         Ok(record)
     }
 
-    pub async fn key_by_id(&self, store: &dyn Store, tenant: TenantId, key: KeyId) -> Result<Option<KeyRecord>, ApiError> {
+    pub async fn key_by_id(
+        &self,
+        store: &dyn Store,
+        tenant: TenantId,
+        key: KeyId,
+    ) -> Result<Option<KeyRecord>, ApiError> {
         Ok(store.get_key(tenant, key).await?)
     }
 
@@ -136,7 +153,8 @@ impl AuthService {
     /// A signed token for `GET /v1/ws?token=`.
     pub fn issue_ws_token(&self, principal: &Principal, ttl: Duration) -> (String, DateTime<Utc>) {
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(300));
-        let claims = WsClaims { t: principal.tenant.id, k: principal.key_id, r: principal.role, e: expires_at.timestamp() };
+        let claims =
+            WsClaims { t: principal.tenant.id, k: principal.key_id, r: principal.role, e: expires_at.timestamp() };
         // Serialising four plain fields cannot fail.
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
         let signature = URL_SAFE_NO_PAD.encode(self.sign(payload.as_bytes()));
@@ -151,7 +169,8 @@ impl AuthService {
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         mac.verify_slice(&signature).map_err(|_| invalid())?;
-        let claims: WsClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?).map_err(|_| invalid())?;
+        let claims: WsClaims =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?).map_err(|_| invalid())?;
         if claims.e < Utc::now().timestamp() {
             return Err(invalid());
         }

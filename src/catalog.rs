@@ -89,7 +89,8 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn load(path: &Path) -> anyhow::Result<Catalog> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the expert catalog {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read the expert catalog {}", path.display()))?;
         Catalog::parse(&text).with_context(|| format!("invalid expert catalog {}", path.display()))
     }
 
@@ -98,9 +99,14 @@ impl Catalog {
         let mut ids = HashSet::new();
         for expert in &file.expert {
             anyhow::ensure!(ids.insert(expert.id), "expert id {} appears twice", expert.id);
-            anyhow::ensure!(!expert.name.trim().is_empty() && !expert.persona.trim().is_empty(), "expert {} needs a name and a persona", expert.id);
+            anyhow::ensure!(
+                !expert.name.trim().is_empty() && !expert.persona.trim().is_empty(),
+                "expert {} needs a name and a persona",
+                expert.id
+            );
         }
-        let experts: Vec<Expert> = file.expert.into_iter().map(|e| Expert { scope: ExpertScope::Platform, tenant_id: None, ..e }).collect();
+        let experts: Vec<Expert> =
+            file.expert.into_iter().map(|e| Expert { scope: ExpertScope::Platform, tenant_id: None, ..e }).collect();
         let docs = experts.iter().map(Doc::of).collect();
         Ok(Catalog { experts, docs })
     }
@@ -169,9 +175,10 @@ impl<'a> Candidates<'a> {
 }
 
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "has", "have", "how", "i", "in", "is", "it", "its", "of", "on", "or", "our", "should", "so",
-    "that", "the", "their", "this", "to", "we", "what", "when", "which", "who", "why", "will", "with", "would", "can", "could", "us", "via", "vs", "go", "get", "who", "she", "he",
-    "her", "his", "they", "them",
+    "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "has", "have", "how", "i", "in",
+    "is", "it", "its", "of", "on", "or", "our", "should", "so", "that", "the", "their", "this", "to", "we", "what",
+    "when", "which", "who", "why", "will", "with", "would", "can", "could", "us", "via", "vs", "go", "get", "who",
+    "she", "he", "her", "his", "they", "them",
 ];
 
 /// Lower-cased terms: `510(k)` gives `510k` (and `510`, `k`); `de-novo` gives `denovo`, `de`, `novo`.
@@ -247,8 +254,20 @@ pub fn bm25_scores(query: &str, docs: &[&Doc]) -> Vec<f64> {
 }
 
 /// Domains used when a query matches nothing, in the order a generalist would seat them.
-const FALLBACK_DOMAINS: &[&str] =
-    &["regulatory", "clinical", "biostatistics", "health_economics", "patients", "ethics", "privacy", "legal", "security", "commercial", "ai_ml", "quality"];
+const FALLBACK_DOMAINS: &[&str] = &[
+    "regulatory",
+    "clinical",
+    "biostatistics",
+    "health_economics",
+    "patients",
+    "ethics",
+    "privacy",
+    "legal",
+    "security",
+    "commercial",
+    "ai_ml",
+    "quality",
+];
 
 /// Greedy choice by score, halving a candidate's score per expert already chosen from its domain.
 fn select_by_scores(experts: &[&Expert], scores: &[f64], count: usize) -> Vec<Expert> {
@@ -261,7 +280,10 @@ fn select_by_scores(experts: &[&Expert], scores: &[f64], count: usize) -> Vec<Ex
             .filter(|(i, _)| !chosen.contains(i))
             .map(|(i, e)| {
                 let penalty = 0.5f64.powi(per_domain.get(e.domain.as_str()).copied().unwrap_or(0) as i32);
-                let fallback = FALLBACK_DOMAINS.iter().position(|d| *d == e.domain).map_or(0.0, |p| 1e-6 * (FALLBACK_DOMAINS.len() - p) as f64);
+                let fallback = FALLBACK_DOMAINS
+                    .iter()
+                    .position(|d| *d == e.domain)
+                    .map_or(0.0, |p| 1e-6 * (FALLBACK_DOMAINS.len() - p) as f64);
                 (i, (scores[i] + fallback) * penalty)
             })
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));

@@ -169,7 +169,9 @@ impl Settings {
             .add_source(config::File::from_str(BUILTIN_DEFAULTS, config::FileFormat::Toml))
             .add_source(config::File::from(config_dir.join("default.toml")).required(false))
             .add_source(config::File::from(config_dir.join(format!("{env}.toml"))).required(false))
-            .add_source(config::Environment::with_prefix("ASKPANEL").prefix_separator("__").separator("__").try_parsing(true))
+            .add_source(
+                config::Environment::with_prefix("ASKPANEL").prefix_separator("__").separator("__").try_parsing(true),
+            )
             .build()
             .context("failed to read the settings")?;
         let settings: Settings = settings.try_deserialize().context("invalid settings")?;
@@ -181,8 +183,14 @@ impl Settings {
         for tier in ["starter", "professional", "enterprise"] {
             anyhow::ensure!(self.tiers.contains_key(tier), "settings: tiers.{tier} is missing");
         }
-        anyhow::ensure!(matches!(self.llm.provider.as_str(), "simulated" | "openai"), "settings: llm.provider must be simulated or openai");
-        anyhow::ensure!(matches!(self.log.format.as_str(), "pretty" | "json"), "settings: log.format must be pretty or json");
+        anyhow::ensure!(
+            matches!(self.llm.provider.as_str(), "simulated" | "openai"),
+            "settings: llm.provider must be simulated or openai"
+        );
+        anyhow::ensure!(
+            matches!(self.log.format.as_str(), "pretty" | "json"),
+            "settings: log.format must be pretty or json"
+        );
         anyhow::ensure!(
             matches!(self.llm.structured_output.as_str(), "auto" | "json_schema" | "json_object" | "trailer"),
             "settings: llm.structured_output must be auto, json_schema, json_object or trailer"
@@ -194,7 +202,11 @@ impl Settings {
 
     /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn database_url(&self) -> String {
-        if self.database.url.is_empty() { format!("sqlite://{}", self.server.data_dir.join("askpanel.db").display()) } else { self.database.url.clone() }
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.server.data_dir.join("askpanel.db").display())
+        } else {
+            self.database.url.clone()
+        }
     }
 
     pub fn tier_limits(&self, tier: &str) -> Option<Limits> {

@@ -77,8 +77,10 @@ pub struct Question {
 
 /// Reads and checks a question set.
 pub fn load_questions(path: &Path) -> anyhow::Result<Vec<Question>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the question set {}", path.display()))?;
-    let set: QuestionSet = toml::from_str(&text).with_context(|| format!("the question set {} is not valid", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("failed to read the question set {}", path.display()))?;
+    let set: QuestionSet =
+        toml::from_str(&text).with_context(|| format!("the question set {} is not valid", path.display()))?;
     anyhow::ensure!(!set.question.is_empty(), "the question set {} has no [[question]]", path.display());
     for q in &set.question {
         let chars = q.text.trim().chars().count();
@@ -122,7 +124,11 @@ pub struct Figures {
 
 impl Figures {
     pub fn rating_read_share(&self) -> f64 {
-        if self.rated_turns == 0 { 1.0 } else { (self.read_directly + self.read_after_follow_up) as f64 / self.rated_turns as f64 }
+        if self.rated_turns == 0 {
+            1.0
+        } else {
+            (self.read_directly + self.read_after_follow_up) as f64 / self.rated_turns as f64
+        }
     }
 }
 
@@ -145,7 +151,12 @@ impl EventPublisher for Recorder {
     }
 
     fn publish_token(&self, _: TenantId, panel: PanelId, token: &TokenDelta) {
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).entry((panel, token.turn_seq)).or_default().push_str(&token.delta);
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((panel, token.turn_seq))
+            .or_default()
+            .push_str(&token.delta);
     }
 }
 
@@ -159,9 +170,18 @@ fn tally(figures: &mut Figures, events: &[Event], streamed: &HashMap<u64, String
     for event in events {
         match &event.data {
             EventData::PanelCreated { panel, setup } => {
-                humans = panel.members.iter().filter(|m| m.kind == askpanel_actors::domain::MemberKind::Human).map(|m| m.id).collect();
+                humans = panel
+                    .members
+                    .iter()
+                    .filter(|m| m.kind == askpanel_actors::domain::MemberKind::Human)
+                    .map(|m| m.id)
+                    .collect();
                 let flow = panel.panel_type;
-                let flow = if flow == PanelType::Hybrid { setup.config.base_flow.unwrap_or(PanelType::Structured) } else { flow };
+                let flow = if flow == PanelType::Hybrid {
+                    setup.config.base_flow.unwrap_or(PanelType::Structured)
+                } else {
+                    flow
+                };
                 for round in 1..=12 {
                     rated_rounds.insert(round, flow.round_asks_ratings(round));
                 }
@@ -193,11 +213,15 @@ fn tally(figures: &mut Figures, events: &[Event], streamed: &HashMap<u64, String
                     }
                 }
                 for flag in flags {
-                    let name = serde_json::to_value(flag).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                    let name = serde_json::to_value(flag)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
                     *figures.flags.entry(name).or_default() += 1;
                 }
-                let asked =
-                    rated_rounds.get(round).copied().unwrap_or(false) && (rating.is_some() || flags.iter().any(|f| matches!(f, askpanel_actors::model::TurnFlag::RatingMissing)));
+                let asked = rated_rounds.get(round).copied().unwrap_or(false)
+                    && (rating.is_some()
+                        || flags.iter().any(|f| matches!(f, askpanel_actors::model::TurnFlag::RatingMissing)));
                 if asked {
                     figures.rated_turns += 1;
                     match (rating, rating_read) {
@@ -210,7 +234,10 @@ fn tally(figures: &mut Figures, events: &[Event], streamed: &HashMap<u64, String
             EventData::PanelCompleted { consensus, .. } => {
                 figures.completed += 1;
                 if let Some(c) = consensus {
-                    let level = serde_json::to_value(c.level).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                    let level = serde_json::to_value(c.level)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
                     *figures.levels.entry(level).or_default() += 1;
                     figures.mean_agreement += c.agreement;
                     figures.mean_dissent += c.dissent.len() as f64;
@@ -241,7 +268,11 @@ pub fn parse_formats(list: &str) -> anyhow::Result<Vec<PanelType>> {
 
 /// Runs the evaluation; returns the figures per format and model. `model_for`
 /// builds the backend of a model name. Must run inside an actix system.
-pub async fn run(args: &EvalArgs, catalog: &Catalog, model_for: impl Fn(&str) -> anyhow::Result<Arc<dyn ExpertModel>>) -> anyhow::Result<Vec<Figures>> {
+pub async fn run(
+    args: &EvalArgs,
+    catalog: &Catalog,
+    model_for: impl Fn(&str) -> anyhow::Result<Arc<dyn ExpertModel>>,
+) -> anyhow::Result<Vec<Figures>> {
     let questions = load_questions(&args.questions)?;
     let formats = parse_formats(&args.formats)?;
     let models: Vec<String> = args.models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
@@ -256,16 +287,25 @@ pub async fn run(args: &EvalArgs, catalog: &Catalog, model_for: impl Fn(&str) ->
         let (ends_tx, mut ends) = mpsc::unbounded_channel();
         *recorder.ends.lock().unwrap_or_else(|e| e.into_inner()) = Some(ends_tx);
         let settings = EngineSettings { arbiters: 1, ..EngineSettings::default() };
-        let engine = Engine::new(PanelDeps { log: Arc::new(InMemoryEventLog::new()), publisher: recorder.clone(), model: model.clone(), settings });
+        let engine = Engine::new(PanelDeps {
+            log: Arc::new(InMemoryEventLog::new()),
+            publisher: recorder.clone(),
+            model: model.clone(),
+            settings,
+        });
         for format in &formats {
-            let mut figures = Figures { format: format.as_str().into(), model: model_name.clone(), ..Figures::default() };
+            let mut figures =
+                Figures { format: format.as_str().into(), model: model_name.clone(), ..Figures::default() };
             for i in 0..args.panels {
                 let question = &questions[(done + i) % questions.len()];
                 progress(done, total, &format!("{model_name} {} {}", format.as_str(), question.id), run_started);
                 let started = Instant::now();
                 let tenant_id = TenantId::new();
                 let request = new_panel(args, catalog, *format, question, &model.name(), tenant_id, i as u64 + 1);
-                let created = engine.create_panel(TenantPolicy::default(), request, CreateOptions::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let created = engine
+                    .create_panel(TenantPolicy::default(), request, CreateOptions::default())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let panel_id = created.panel.id;
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(args.panel_timeout_s);
                 loop {
@@ -275,11 +315,19 @@ pub async fn run(args: &EvalArgs, catalog: &Catalog, model_for: impl Fn(&str) ->
                                 // The evaluation plays the human member with a fixed answer.
                                 let command = Command::HumanInput {
                                     member_id,
-                                    text: "I would hold a pre-submission meeting first and decide on the evidence.".into(),
+                                    text: "I would hold a pre-submission meeting first and decide on the evidence."
+                                        .into(),
                                     rating: Some(6),
                                     confidence: Some(0.7),
                                 };
-                                let _ = engine.command(PanelCommand { tenant_id, panel_id, caller: Caller::system("eval"), command }).await;
+                                let _ = engine
+                                    .command(PanelCommand {
+                                        tenant_id,
+                                        panel_id,
+                                        caller: Caller::system("eval"),
+                                        command,
+                                    })
+                                    .await;
                             }
                             _ => break,
                         },
@@ -290,7 +338,8 @@ pub async fn run(args: &EvalArgs, catalog: &Catalog, model_for: impl Fn(&str) ->
                         }
                     }
                 }
-                let events = recorder.events.lock().unwrap_or_else(|e| e.into_inner()).remove(&panel_id).unwrap_or_default();
+                let events =
+                    recorder.events.lock().unwrap_or_else(|e| e.into_inner()).remove(&panel_id).unwrap_or_default();
                 let streamed: HashMap<u64, String> = {
                     let mut tokens = recorder.tokens.lock().unwrap_or_else(|e| e.into_inner());
                     let keys: Vec<(PanelId, u64)> = tokens.keys().filter(|(p, _)| *p == panel_id).copied().collect();
@@ -325,7 +374,15 @@ fn finish(figures: &mut Figures) {
     figures.seconds_per_panel = (figures.seconds_per_panel * 10.0).round() / 10.0;
 }
 
-fn new_panel(args: &EvalArgs, catalog: &Catalog, format: PanelType, question: &Question, model: &str, tenant_id: TenantId, seed: u64) -> NewPanel {
+fn new_panel(
+    args: &EvalArgs,
+    catalog: &Catalog,
+    format: PanelType,
+    question: &Question,
+    model: &str,
+    tenant_id: TenantId,
+    seed: u64,
+) -> NewPanel {
     let (min, max) = format.member_bounds();
     let humans = usize::from(format == PanelType::Hybrid);
     let seats = (args.experts + humans).clamp(min, max);
@@ -333,7 +390,13 @@ fn new_panel(args: &EvalArgs, catalog: &Catalog, format: PanelType, question: &Q
         .with(&[])
         .select(&question.text, seats - humans)
         .iter()
-        .map(|e| NewMember::Ai { expert_id: Some(e.id), profile: e.profile(), team: None, role: None, model: e.model.clone().unwrap_or_else(|| model.to_string()) })
+        .map(|e| NewMember::Ai {
+            expert_id: Some(e.id),
+            profile: e.profile(),
+            team: None,
+            role: None,
+            model: e.model.clone().unwrap_or_else(|| model.to_string()),
+        })
         .collect();
     if humans == 1 {
         members.insert(1, NewMember::Human { name: "Evaluator".into(), key_id: None, team: None });
@@ -348,7 +411,13 @@ fn new_panel(args: &EvalArgs, catalog: &Catalog, format: PanelType, question: &Q
         consensus_method: None,
         human_turn_timeout_s: Some(600),
         base_flow: None,
-        simulation: Some(SimulationConfig { seed, pace_tokens_per_s: 0.0, turn_tokens: args.turn_words, stubbornness: None, noise: None }),
+        simulation: Some(SimulationConfig {
+            seed,
+            pace_tokens_per_s: 0.0,
+            turn_tokens: args.turn_words,
+            stubbornness: None,
+            noise: None,
+        }),
     }
 }
 
@@ -357,7 +426,13 @@ fn progress(done: usize, total: usize, what: &str, started: Instant) {
     let width = 30;
     let filled = (done * width).checked_div(total).unwrap_or(width);
     let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\r[{}{}] {done}/{total} panels, {:.0} s  {what:<48}", "=".repeat(filled), " ".repeat(width - filled), started.elapsed().as_secs_f64());
+    let _ = write!(
+        err,
+        "\r[{}{}] {done}/{total} panels, {:.0} s  {what:<48}",
+        "=".repeat(filled),
+        " ".repeat(width - filled),
+        started.elapsed().as_secs_f64()
+    );
     let _ = err.flush();
 }
 
@@ -375,7 +450,11 @@ pub fn markdown(figures: &[Figures], args: &EvalArgs) -> String {
     out.push_str("| model | format | completed | ratings read (direct + follow-up) / rated | left out | text kept | trailer leaks | re-run | skipped | s/turn | s/panel | tokens in/out | levels | agreement | dissent | model errors handled |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for f in figures {
         let levels = f.levels.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
-        let flags = if f.flags.is_empty() { "none".to_string() } else { f.flags.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ") };
+        let flags = if f.flags.is_empty() {
+            "none".to_string()
+        } else {
+            f.flags.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        };
         out.push_str(&format!(
             "| {} | {} | {}/{} | {} + {} / {} ({:.0}%) | {} | {}/{} | {} | {} | {} | {} | {} | {}/{} | {levels} | {} | {} | {flags} |\n",
             f.model,
@@ -406,29 +485,11 @@ pub fn markdown(figures: &[Figures], args: &EvalArgs) -> String {
 /// Writes `eval.json` and `eval.md` into `args.out`.
 pub fn write_report(figures: &[Figures], args: &EvalArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("failed to create {}", args.out.display()))?;
-    std::fs::write(args.out.join("eval.json"), serde_json::to_string_pretty(figures)?).context("failed to write eval.json")?;
+    std::fs::write(args.out.join("eval.json"), serde_json::to_string_pretty(figures)?)
+        .context("failed to write eval.json")?;
     std::fs::write(args.out.join("eval.md"), markdown(figures, args)).context("failed to write eval.md")?;
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_shipped_question_set_is_valid_and_spans_the_catalogs_domains() {
-        let questions = load_questions(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/eval/questions.toml")).unwrap();
-        assert!(questions.len() >= 12);
-        let mut domains: Vec<&str> = questions.iter().map(|q| q.domain.as_str()).collect();
-        domains.sort_unstable();
-        domains.dedup();
-        assert!(domains.len() >= 10, "{domains:?}");
-    }
-
-    #[test]
-    fn formats_parse_from_a_list_or_all() {
-        assert_eq!(parse_formats("all").unwrap().len(), 6);
-        assert_eq!(parse_formats("delphi, open").unwrap(), vec![PanelType::Delphi, PanelType::Open]);
-        assert!(parse_formats("chaos").is_err());
-    }
-}
+mod tests;

@@ -15,7 +15,9 @@ use crate::state::AppState;
 use crate::store::TenantStatus;
 
 fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))
 }
 
 /// Resolves a tenant key to its principal: live key, active tenant.
@@ -23,7 +25,11 @@ pub async fn principal_for_key(state: &AppState, key: &str) -> Result<Principal,
     if state.auth.is_admin_key(key) {
         return Err(ApiError::Forbidden("the platform admin key cannot use tenant routes".into()));
     }
-    let record = state.auth.key_by_plain(state.store.as_ref(), key).await?.ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+    let record = state
+        .auth
+        .key_by_plain(state.store.as_ref(), key)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
     if record.revoked_at.is_some() {
         return Err(ApiError::Unauthorized("this API key was revoked".into()));
     }
@@ -31,8 +37,17 @@ pub async fn principal_for_key(state: &AppState, key: &str) -> Result<Principal,
 }
 
 /// The principal of a key known by id (WebSocket tokens carry the id).
-pub async fn principal_for_key_id(state: &AppState, tenant_id: askpanel_actors::domain::TenantId, key_id: KeyId, role: crate::store::Role) -> Result<Principal, ApiError> {
-    let tenant = state.auth.tenant(state.store.as_ref(), tenant_id).await?.ok_or_else(|| ApiError::Unauthorized("unknown tenant".into()))?;
+pub async fn principal_for_key_id(
+    state: &AppState,
+    tenant_id: askpanel_actors::domain::TenantId,
+    key_id: KeyId,
+    role: crate::store::Role,
+) -> Result<Principal, ApiError> {
+    let tenant = state
+        .auth
+        .tenant(state.store.as_ref(), tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown tenant".into()))?;
     if tenant.status == TenantStatus::Suspended {
         return Err(ApiError::TenantSuspended);
     }
@@ -44,7 +59,8 @@ pub async fn principal_for_key_id(state: &AppState, tenant_id: askpanel_actors::
 pub async fn admit(state: &AppState, req: &HttpRequest, principal: &Principal) -> Result<(), ApiError> {
     if let Some(header) = req.headers().get("x-tenant-id") {
         let claimed = header.to_str().map_err(|_| ApiError::TenantMismatch)?.trim();
-        let matches = claimed == principal.tenant.slug || claimed.parse::<uuid::Uuid>().is_ok_and(|id| id == principal.tenant.id.0);
+        let matches = claimed == principal.tenant.slug
+            || claimed.parse::<uuid::Uuid>().is_ok_and(|id| id == principal.tenant.id.0);
         if !matches {
             return Err(ApiError::TenantMismatch);
         }
@@ -68,7 +84,8 @@ impl FromRequest for Principal {
         Box::pin(async move {
             let state = app_state(&req)?;
             let header = req.headers().get("authorization").and_then(|h| h.to_str().ok());
-            let key = bearer(header).ok_or_else(|| ApiError::Unauthorized("missing or malformed Authorization: Bearer header".into()))?;
+            let key = bearer(header)
+                .ok_or_else(|| ApiError::Unauthorized("missing or malformed Authorization: Bearer header".into()))?;
             let principal = principal_for_key(&state, key).await?;
             admit(&state, &req, &principal).await?;
             tracing::Span::current().record("tenant_id", tracing::field::display(principal.tenant.id));
@@ -89,7 +106,8 @@ impl FromRequest for PlatformAdmin {
         Box::pin(async move {
             let state = app_state(&req)?;
             let header = req.headers().get("authorization").and_then(|h| h.to_str().ok());
-            let key = bearer(header).ok_or_else(|| ApiError::Unauthorized("missing or malformed Authorization: Bearer header".into()))?;
+            let key = bearer(header)
+                .ok_or_else(|| ApiError::Unauthorized("missing or malformed Authorization: Bearer header".into()))?;
             if state.auth.is_admin_key(key) {
                 return Ok(PlatformAdmin);
             }

@@ -15,19 +15,23 @@ use crate::store::{TenantRecord, TenantStatus};
 /// A tenant's limits in force.
 pub fn effective_limits(settings: &Settings, tenant: &TenantRecord) -> Limits {
     // Tiers are validated at start-up; starter is the floor if one went missing.
-    let base = settings.tier_limits(tenant.tier.as_str()).or_else(|| settings.tier_limits("starter")).unwrap_or(Limits {
-        max_concurrent_panels: 5,
-        max_panels_per_month: 100,
-        max_experts_per_panel: 6,
-        requests_per_minute: 120,
-        tokens_per_month: 1_000_000,
-    });
+    let base =
+        settings.tier_limits(tenant.tier.as_str()).or_else(|| settings.tier_limits("starter")).unwrap_or(Limits {
+            max_concurrent_panels: 5,
+            max_panels_per_month: 100,
+            max_experts_per_panel: 6,
+            requests_per_minute: 120,
+            tokens_per_month: 1_000_000,
+        });
     base.with(&tenant.limits)
 }
 
 /// What the engine enforces for a tenant.
 pub fn policy(settings: &Settings, tenant: &TenantRecord) -> TenantPolicy {
-    TenantPolicy { max_concurrent_panels: effective_limits(settings, tenant).max_concurrent_panels, suspended: tenant.status == TenantStatus::Suspended }
+    TenantPolicy {
+        max_concurrent_panels: effective_limits(settings, tenant).max_concurrent_panels,
+        suspended: tenant.status == TenantStatus::Suspended,
+    }
 }
 
 /// Requests per tenant per minute, on this node.

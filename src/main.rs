@@ -16,7 +16,11 @@ use askpanel_actors::domain::KeyId;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "askpanel", version, about = "A real-time deliberation engine: panels of AI experts (and humans) deliberate and reach a recommendation")]
+#[command(
+    name = "askpanel",
+    version,
+    about = "A real-time deliberation engine: panels of AI experts (and humans) deliberate and reach a recommendation"
+)]
 struct Cli {
     /// Folder with default.toml, {ASKPANEL_ENV}.toml and experts.toml.
     #[arg(long, global = true, default_value = "config")]
@@ -155,7 +159,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = settings(&cli.config, &server)?;
             let store = startup::open_store(&settings).await?;
             let tier: Tier = tier.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            anyhow::ensure!(askpanel::routes::admin::valid_slug(&slug), "the slug must be 2 to 63 lowercase letters, digits or hyphens");
+            anyhow::ensure!(
+                askpanel::routes::admin::valid_slug(&slug),
+                "the slug must be 2 to 63 lowercase letters, digits or hyphens"
+            );
             let now = chrono::Utc::now();
             let tenant = askpanel::store::TenantRecord {
                 id: askpanel_actors::domain::TenantId::new(),
@@ -164,7 +171,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 tier,
                 status: askpanel::store::TenantStatus::Active,
                 limits: LimitOverrides::default(),
-                branding: askpanel::store::Branding { display_name: name.clone(), primary_color: "#2f5bea".into(), logo_url: None },
+                branding: askpanel::store::Branding {
+                    display_name: name.clone(),
+                    primary_color: "#2f5bea".into(),
+                    logo_url: None,
+                },
                 created_at: now,
             };
             let plain = askpanel::auth::generate_key();
@@ -177,7 +188,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 created_at: now,
                 revoked_at: None,
             };
-            store.create_tenant(&tenant, &key, &askpanel::auth::hash_key(&plain)).await.context("failed to create the tenant")?;
+            store
+                .create_tenant(&tenant, &key, &askpanel::auth::hash_key(&plain))
+                .await
+                .context("failed to create the tenant")?;
             println!("tenant {slug} ({}) created; admin key (shown once): {plain}", tenant.id);
             Ok(())
         }
@@ -192,11 +206,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Key(KeyCommand::Create { tenant, role, name, server }) => {
             let settings = settings(&cli.config, &server)?;
             let store: Arc<dyn askpanel::store::Store> = startup::open_store(&settings).await?;
-            let tenant = store.get_tenant_by_slug(&tenant).await?.with_context(|| format!("no tenant with slug {tenant}"))?;
+            let tenant =
+                store.get_tenant_by_slug(&tenant).await?.with_context(|| format!("no tenant with slug {tenant}"))?;
             let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             let plain = askpanel::auth::generate_key();
-            let key =
-                KeyRecord { id: KeyId::new(), tenant_id: tenant.id, role, name, prefix: askpanel::auth::key_prefix(&plain), created_at: chrono::Utc::now(), revoked_at: None };
+            let key = KeyRecord {
+                id: KeyId::new(),
+                tenant_id: tenant.id,
+                role,
+                name,
+                prefix: askpanel::auth::key_prefix(&plain),
+                created_at: chrono::Utc::now(),
+                revoked_at: None,
+            };
             store.create_key(tenant.id, &key, &askpanel::auth::hash_key(&plain)).await?;
             println!("key {} ({}) for {}: {plain}", key.id, role.as_str(), tenant.slug);
             Ok(())

@@ -1,7 +1,10 @@
 //! Prometheus metrics: a registry of this application's (no global
 //! registry), rendered at `/metrics` with the process's RSS and CPU time.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 pub struct Metrics {
     registry: Registry,
@@ -32,33 +35,71 @@ impl Metrics {
         Self {
             http_requests: register(
                 &registry,
-                IntCounterVec::new(Opts::new("askpanel_http_requests_total", "HTTP requests by route and status"), &["method", "route", "status"]).unwrap(),
+                IntCounterVec::new(
+                    Opts::new("askpanel_http_requests_total", "HTTP requests by route and status"),
+                    &["method", "route", "status"],
+                )
+                .unwrap(),
             ),
             http_duration: register(
                 &registry,
-                HistogramVec::new(HistogramOpts::new("askpanel_http_request_duration_seconds", "HTTP request duration").buckets(latency_buckets.clone()), &["method", "route"])
-                    .unwrap(),
+                HistogramVec::new(
+                    HistogramOpts::new("askpanel_http_request_duration_seconds", "HTTP request duration")
+                        .buckets(latency_buckets.clone()),
+                    &["method", "route"],
+                )
+                .unwrap(),
             ),
-            panels: register(&registry, IntGaugeVec::new(Opts::new("askpanel_panels", "Panels by status"), &["status"]).unwrap()),
+            panels: register(
+                &registry,
+                IntGaugeVec::new(Opts::new("askpanel_panels", "Panels by status"), &["status"]).unwrap(),
+            ),
             ws_sessions: register(&registry, IntGauge::new("askpanel_ws_sessions", "Open WebSocket sessions").unwrap()),
-            events_published: register(&registry, IntCounter::new("askpanel_events_published_total", "Durable events published").unwrap()),
-            tokens_published: register(&registry, IntCounter::new("askpanel_tokens_published_total", "Token deltas published").unwrap()),
-            frames_sent: register(&registry, IntCounter::new("askpanel_ws_frames_sent_total", "Frames written to WebSocket clients").unwrap()),
+            events_published: register(
+                &registry,
+                IntCounter::new("askpanel_events_published_total", "Durable events published").unwrap(),
+            ),
+            tokens_published: register(
+                &registry,
+                IntCounter::new("askpanel_tokens_published_total", "Token deltas published").unwrap(),
+            ),
+            frames_sent: register(
+                &registry,
+                IntCounter::new("askpanel_ws_frames_sent_total", "Frames written to WebSocket clients").unwrap(),
+            ),
             fanout_latency: register(
                 &registry,
-                Histogram::with_opts(HistogramOpts::new("askpanel_fanout_latency_seconds", "From publish to the socket write").buckets(latency_buckets.clone())).unwrap(),
+                Histogram::with_opts(
+                    HistogramOpts::new("askpanel_fanout_latency_seconds", "From publish to the socket write")
+                        .buckets(latency_buckets.clone()),
+                )
+                .unwrap(),
             ),
-            lagged: register(&registry, IntCounter::new("askpanel_ws_lagged_total", "Subscriptions dropped because the client lagged").unwrap()),
+            lagged: register(
+                &registry,
+                IntCounter::new("askpanel_ws_lagged_total", "Subscriptions dropped because the client lagged").unwrap(),
+            ),
             llm_duration: register(
                 &registry,
                 HistogramVec::new(
-                    HistogramOpts::new("askpanel_llm_request_duration_seconds", "LLM call duration by tenant").buckets(vec![0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+                    HistogramOpts::new("askpanel_llm_request_duration_seconds", "LLM call duration by tenant")
+                        .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
                     &["tenant"],
                 )
                 .unwrap(),
             ),
-            llm_tokens: register(&registry, IntCounterVec::new(Opts::new("askpanel_llm_tokens_total", "LLM tokens by tenant and direction"), &["tenant", "direction"]).unwrap()),
-            errors: register(&registry, IntCounterVec::new(Opts::new("askpanel_errors_total", "Errors by kind"), &["kind"]).unwrap()),
+            llm_tokens: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("askpanel_llm_tokens_total", "LLM tokens by tenant and direction"),
+                    &["tenant", "direction"],
+                )
+                .unwrap(),
+            ),
+            errors: register(
+                &registry,
+                IntCounterVec::new(Opts::new("askpanel_errors_total", "Errors by kind"), &["kind"]).unwrap(),
+            ),
             registry,
         }
     }
@@ -87,7 +128,8 @@ impl Default for Metrics {
 /// RSS bytes and CPU seconds of this process, from /proc (Linux).
 pub fn process_figures() -> Option<(u64, f64)> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let rss_kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let rss_kb: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();

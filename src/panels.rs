@@ -2,7 +2,9 @@
 //! creating (validation, expert choice, limits), reading, human input and
 //! moderation. Every function takes the caller's tenant.
 
-use askpanel_actors::domain::{ConsensusMethod, ExpertId, KeyId, MemberRole, PanelId, PanelType, SimulationConfig, Team, TenantId};
+use askpanel_actors::domain::{
+    ConsensusMethod, ExpertId, KeyId, MemberRole, PanelId, PanelType, SimulationConfig, Team, TenantId,
+};
 use askpanel_actors::engine::EngineError;
 use askpanel_actors::event::ModeratorActionKind;
 use askpanel_actors::panel::messages::{Command, PanelCommand};
@@ -147,7 +149,12 @@ fn shorten(raw: &str) -> String {
 }
 
 /// `POST /v1/panels`: returns the panel and whether an idempotency key found an earlier one.
-pub async fn create(state: &AppState, principal: &Principal, body: Value, idempotency_key: Option<String>) -> Result<(PanelView, bool), ApiError> {
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    body: Value,
+    idempotency_key: Option<String>,
+) -> Result<(PanelView, bool), ApiError> {
     principal.require(Role::Member)?;
     if state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(ApiError::Unavailable("the server is shutting down".into()));
@@ -195,7 +202,10 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
             let default = 5usize.clamp(min, max).saturating_sub(human_members.len()).max(1);
             let count = request.expert_count.unwrap_or(default);
             if count as u32 > limits.max_experts_per_panel {
-                return Err(ApiError::LimitExceeded(format!("this tenant's panels have at most {} experts", limits.max_experts_per_panel)));
+                return Err(ApiError::LimitExceeded(format!(
+                    "this tenant's panels have at most {} experts",
+                    limits.max_experts_per_panel
+                )));
             }
             let own = state.store.list_experts(tenant).await?;
             state.catalog.with(&own).select(&request.query, count)
@@ -209,18 +219,29 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
         return Err(ApiError::Validation { message, fields: unknown });
     }
     if chosen.len() as u32 > limits.max_experts_per_panel {
-        return Err(ApiError::LimitExceeded(format!("this tenant's panels have at most {} experts", limits.max_experts_per_panel)));
+        return Err(ApiError::LimitExceeded(format!(
+            "this tenant's panels have at most {} experts",
+            limits.max_experts_per_panel
+        )));
     }
     // Across nodes the concurrency limit is counted in the database (each node's supervisor counts its own).
-    if state.cluster.is_some() && state.store.count_active_panels(tenant).await? >= u64::from(limits.max_concurrent_panels) {
+    if state.cluster.is_some()
+        && state.store.count_active_panels(tenant).await? >= u64::from(limits.max_concurrent_panels)
+    {
         return Err(ApiError::LimitExceeded(format!("at most {} concurrent panels", limits.max_concurrent_panels)));
     }
     let usage = state.store.usage(tenant, &month_of(Utc::now())).await?;
     if usage.panels_created >= u64::from(limits.max_panels_per_month) {
-        return Err(ApiError::LimitExceeded(format!("this tenant's limit of {} panels a month is reached", limits.max_panels_per_month)));
+        return Err(ApiError::LimitExceeded(format!(
+            "this tenant's limit of {} panels a month is reached",
+            limits.max_panels_per_month
+        )));
     }
     if usage.tokens_in + usage.tokens_out >= limits.tokens_per_month {
-        return Err(ApiError::LimitExceeded(format!("this tenant's budget of {} tokens a month is spent", limits.tokens_per_month)));
+        return Err(ApiError::LimitExceeded(format!(
+            "this tenant's budget of {} tokens a month is spent",
+            limits.tokens_per_month
+        )));
     }
 
     let mut members: Vec<NewMember> = chosen
@@ -230,7 +251,11 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
             profile: e.profile(),
             team: None,
             role: (Some(e.id) == request.questioner).then_some(MemberRole::Questioner),
-            model: if state.model.simulated { "simulated".into() } else { e.model.clone().unwrap_or_else(|| state.model.model.clone()) },
+            model: if state.model.simulated {
+                "simulated".into()
+            } else {
+                e.model.clone().unwrap_or_else(|| state.model.model.clone())
+            },
         })
         .collect();
     // Humans sit after the first expert so a panel never opens with a wait.
@@ -250,7 +275,11 @@ pub async fn create(state: &AppState, principal: &Principal, body: Value, idempo
         base_flow: request.base_flow,
         simulation: if state.model.simulated { Some(request.simulation.unwrap_or_default()) } else { None },
     };
-    let created = state.engine.create_panel(policy(&state.settings, &principal.tenant), new_panel, CreateOptions { idempotency_key }).await.map_err(ApiError::from)?;
+    let created = state
+        .engine
+        .create_panel(policy(&state.settings, &principal.tenant), new_panel, CreateOptions { idempotency_key })
+        .await
+        .map_err(ApiError::from)?;
     Ok((created.panel, created.existing.is_some()))
 }
 
@@ -275,7 +304,12 @@ pub enum Read {
 
 /// A panel of the caller's tenant: from its actor when it runs here, else
 /// rebuilt from its log.
-pub async fn get(state: &AppState, tenant: TenantId, panel: PanelId, read: Read) -> Result<std::sync::Arc<PanelView>, ApiError> {
+pub async fn get(
+    state: &AppState,
+    tenant: TenantId,
+    panel: PanelId,
+    read: Read,
+) -> Result<std::sync::Arc<PanelView>, ApiError> {
     let running = match read {
         Read::Committed => state.engine.durable_snapshot(tenant, panel),
         Read::Live => state.engine.snapshot(tenant, panel).await?.map(std::sync::Arc::new),
@@ -309,9 +343,9 @@ async fn send(state: &AppState, principal: &Principal, panel: PanelId, command: 
                 return match cluster.route(tenant, panel, &message.caller, &message.command).await {
                     Ok(()) => Ok(()),
                     Err(crate::cluster::RouteError::Panel(e)) => Err(e.into()),
-                    Err(crate::cluster::RouteError::Timeout) => {
-                        Err(ApiError::Unavailable("the panel's node did not answer in time; the command may or may not have been applied".into()))
-                    }
+                    Err(crate::cluster::RouteError::Timeout) => Err(ApiError::Unavailable(
+                        "the panel's node did not answer in time; the command may or may not have been applied".into(),
+                    )),
                     Err(_) => Err(ApiError::Unavailable("the panel is moving between nodes; try again shortly".into())),
                 };
             }
@@ -322,18 +356,33 @@ async fn send(state: &AppState, principal: &Principal, panel: PanelId, command: 
 }
 
 /// A human member's turn (`POST /input` or a WebSocket `input` frame).
-pub async fn input(state: &AppState, principal: &Principal, panel: PanelId, member_id: &str, text: String, rating: Option<u8>, confidence: Option<f64>) -> Result<(), ApiError> {
+pub async fn input(
+    state: &AppState,
+    principal: &Principal,
+    panel: PanelId,
+    member_id: &str,
+    text: String,
+    rating: Option<u8>,
+    confidence: Option<f64>,
+) -> Result<(), ApiError> {
     principal.require(Role::Member)?;
     if !exists(state, principal.tenant_id(), panel).await? {
         return Err(ApiError::NotFound);
     }
     let member_id = member_id.parse::<uuid::Uuid>().map_err(|_| ApiError::field("member_id", "not a member id"))?;
-    let command = Command::HumanInput { member_id: askpanel_actors::domain::MemberId(member_id), text, rating, confidence };
+    let command =
+        Command::HumanInput { member_id: askpanel_actors::domain::MemberId(member_id), text, rating, confidence };
     send(state, principal, panel, command).await
 }
 
 /// A moderator's action (`POST /moderate` or a WebSocket `moderate` frame).
-pub async fn moderate(state: &AppState, principal: &Principal, panel: PanelId, action: &str, text: Option<String>) -> Result<(), ApiError> {
+pub async fn moderate(
+    state: &AppState,
+    principal: &Principal,
+    panel: PanelId,
+    action: &str,
+    text: Option<String>,
+) -> Result<(), ApiError> {
     principal.require(Role::Moderator)?;
     if !exists(state, principal.tenant_id(), panel).await? {
         return Err(ApiError::NotFound);

@@ -59,18 +59,26 @@ pub struct Application {
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.server.data_dir).with_context(|| format!("failed to create the data directory {}", settings.server.data_dir.display()))?;
-        let store = SqliteStore::open(&url, settings.database.max_connections).await.context("failed to open the SQLite database")?;
+        std::fs::create_dir_all(&settings.server.data_dir)
+            .with_context(|| format!("failed to create the data directory {}", settings.server.data_dir.display()))?;
+        let store = SqliteStore::open(&url, settings.database.max_connections)
+            .await
+            .context("failed to open the SQLite database")?;
         if settings.database.max_size_mb > 0 {
             store.limit_size(Some(settings.database.max_size_mb * 1024 * 1024)).await?;
         }
         Ok(Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         if settings.database.migrate_on_start {
-            let owner = if settings.database.migration_url.is_empty() { &url } else { &settings.database.migration_url };
-            crate::store::postgres::migrate(owner).await.context("failed to migrate PostgreSQL (migrations run as the owner: database.migration_url)")?;
+            let owner =
+                if settings.database.migration_url.is_empty() { &url } else { &settings.database.migration_url };
+            crate::store::postgres::migrate(owner)
+                .await
+                .context("failed to migrate PostgreSQL (migrations run as the owner: database.migration_url)")?;
         }
-        let store = crate::store::postgres::PgStore::open(&url, settings.database.max_connections).await.context("failed to connect to PostgreSQL")?;
+        let store = crate::store::postgres::PgStore::open(&url, settings.database.max_connections)
+            .await
+            .context("failed to connect to PostgreSQL")?;
         Ok(Arc::new(store))
     } else {
         anyhow::bail!("database.url must start with sqlite:// or postgres://")
@@ -87,14 +95,20 @@ pub fn load_catalog(config_dir: &Path) -> anyhow::Result<Catalog> {
 /// environment variable named by `llm.api_key_env` (none for local servers).
 pub fn build_model(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<(Arc<dyn ExpertModel>, ModelInfo)> {
     match settings.llm.provider.as_str() {
-        "simulated" => Ok((Arc::new(SimulatedModel::new()), ModelInfo { provider: "simulated".into(), model: "simulated".into(), simulated: true })),
+        "simulated" => Ok((
+            Arc::new(SimulatedModel::new()),
+            ModelInfo { provider: "simulated".into(), model: "simulated".into(), simulated: true },
+        )),
         "openai" => {
             let key = std::env::var(&settings.llm.api_key_env).ok().filter(|k| !k.is_empty());
             if key.is_none() {
                 tracing::warn!(variable = %settings.llm.api_key_env, "no API key in the environment; calling the model server without one");
             }
             let model = crate::llm::OpenAiModel::new(&settings.llm, key, metrics)?;
-            Ok((Arc::new(model), ModelInfo { provider: "openai".into(), model: settings.llm.model.clone(), simulated: false }))
+            Ok((
+                Arc::new(model),
+                ModelInfo { provider: "openai".into(), model: settings.llm.model.clone(), simulated: false },
+            ))
         }
         other => anyhow::bail!("llm.provider `{other}` is unknown (simulated | openai)"),
     }
@@ -107,7 +121,11 @@ struct Bootstrap {
 }
 
 /// Secrets and the demo tenant, created on the first start.
-async fn bootstrap(settings: &Settings, store: &dyn Store, state_auth: &mut Option<AuthService>) -> anyhow::Result<Bootstrap> {
+async fn bootstrap(
+    settings: &Settings,
+    store: &dyn Store,
+    state_auth: &mut Option<AuthService>,
+) -> anyhow::Result<Bootstrap> {
     let mut printed_admin = None;
     let admin_key_hash = if settings.auth.admin_key.is_empty() {
         match store.get_setting("admin_key_hash").await? {
@@ -134,7 +152,10 @@ async fn bootstrap(settings: &Settings, store: &dyn Store, state_auth: &mut Opti
     Ok(Bootstrap { admin_key: printed_admin, demo_key: None })
 }
 
-async fn request_span(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+async fn request_span(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let method = req.method().to_string();
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -166,7 +187,11 @@ impl Application {
         let bus = Arc::new(Bus::new(settings.ws.panel_buffer, metrics.clone()));
         let (model, model_info) = build_model(&settings, metrics.clone())?;
         let engine_settings = EngineSettings {
-            arbiters: if settings.engine.arbiters == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.engine.arbiters },
+            arbiters: if settings.engine.arbiters == 0 {
+                std::thread::available_parallelism().map_or(2, |n| n.get())
+            } else {
+                settings.engine.arbiters
+            },
             panel_mailbox: settings.engine.panel_mailbox.max(16),
             max_restarts: settings.engine.max_restarts,
             restart_backoff: Duration::from_millis(settings.engine.restart_backoff_ms.max(1)),
@@ -177,15 +202,26 @@ impl Application {
         let cluster = if settings.redis.url.is_empty() {
             None
         } else {
-            anyhow::ensure!(!settings.database_url().starts_with("sqlite:"), "several nodes (redis.url) need a shared PostgreSQL database.url");
-            let (cluster, inbox) = crate::cluster::Cluster::connect(&settings.redis, bus.clone(), epochs.clone()).await.context("failed to connect to Redis")?;
+            anyhow::ensure!(
+                !settings.database_url().starts_with("sqlite:"),
+                "several nodes (redis.url) need a shared PostgreSQL database.url"
+            );
+            let (cluster, inbox) = crate::cluster::Cluster::connect(&settings.redis, bus.clone(), epochs.clone())
+                .await
+                .context("failed to connect to Redis")?;
             tracing::info!(node = %cluster.node_id, "joined the cluster");
             Some((cluster, inbox))
         };
         let leases = cluster.as_ref().map(|(c, _)| c.clone() as Arc<dyn crate::store::event_log::Leases>);
-        let engine = Engine::new(PanelDeps { log: Arc::new(StoreEventLog::new(store.clone(), epochs.clone(), leases)), publisher: bus.clone(), model, settings: engine_settings });
+        let engine = Engine::new(PanelDeps {
+            log: Arc::new(StoreEventLog::new(store.clone(), epochs.clone(), leases)),
+            publisher: bus.clone(),
+            model,
+            settings: engine_settings,
+        });
         let sessions = Arc::new(SessionRegistry::new());
-        let tenants = TenantChanges::new(settings.clone(), store.clone(), engine.clone(), auth.clone(), sessions.clone());
+        let tenants =
+            TenantChanges::new(settings.clone(), store.clone(), engine.clone(), auth.clone(), sessions.clone());
         let state = AppState {
             settings: settings.clone(),
             store: store.clone(),
@@ -202,15 +238,27 @@ impl Application {
             cluster: cluster.as_ref().map(|(c, _)| c.clone()),
         };
         if store.count_tenants().await? == 0 {
-            let (_, _, key) = routes::admin::create(&state, "demo", "Demo", Tier::Professional, Default::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (_, _, key) = routes::admin::create(&state, "demo", "Demo", Tier::Professional, Default::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             printed.demo_key = Some(key);
         }
         // Panels left unfinished by the last run continue: here at once on a
         // single node; in a cluster, through the lease scanner (one owner each).
         if let Some((cluster, inbox)) = cluster {
-            let node =
-                NodeHandles { engine: engine.clone(), store: store.clone(), bus: state.bus.clone(), tenants: state.tenants.clone(), shutting_down: state.shutting_down.clone() };
-            actix_web::rt::spawn(crate::cluster::run(node, cluster, inbox, Duration::from_millis(settings.redis.scan_every_ms.max(100))));
+            let node = NodeHandles {
+                engine: engine.clone(),
+                store: store.clone(),
+                bus: state.bus.clone(),
+                tenants: state.tenants.clone(),
+                shutting_down: state.shutting_down.clone(),
+            };
+            actix_web::rt::spawn(crate::cluster::run(
+                node,
+                cluster,
+                inbox,
+                Duration::from_millis(settings.redis.scan_every_ms.max(100)),
+            ));
         } else {
             let tenants = store.list_tenants().await?;
             let recovered = engine
@@ -222,13 +270,22 @@ impl Application {
             }
         }
 
-        let listener = TcpListener::bind(&settings.server.bind).with_context(|| format!("failed to bind {}", settings.server.bind))?;
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("failed to bind {}", settings.server.bind))?;
         let address = listener.local_addr()?;
         let data = web::Data::new(state.clone());
         let max_body = settings.server.max_body_bytes;
-        let workers = if settings.server.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.server.workers };
+        let workers = if settings.server.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            settings.server.workers
+        };
         let server = HttpServer::new(move || {
-            App::new().app_data(data.clone()).wrap(from_fn(request_span)).configure(|cfg| routes::configure(cfg, max_body)).default_service(web::to(routes::fallback))
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(request_span))
+                .configure(|cfg| routes::configure(cfg, max_body))
+                .default_service(web::to(routes::fallback))
         })
         .listen(listener)?
         .workers(workers)
@@ -237,7 +294,10 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_grace_s)
         .run();
-        actix_web::rt::spawn(crate::budget::watch(state.clone(), Duration::from_secs(settings.engine.budget_check_s.max(1))));
+        actix_web::rt::spawn(crate::budget::watch(
+            state.clone(),
+            Duration::from_secs(settings.engine.budget_check_s.max(1)),
+        ));
         if settings.server.announce {
             announce(address, &printed);
         }

@@ -29,7 +29,13 @@ pub struct TenantChanges {
 }
 
 impl TenantChanges {
-    pub fn new(settings: Arc<Settings>, store: Arc<dyn Store>, engine: Engine, auth: Arc<AuthService>, sessions: Arc<SessionRegistry>) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Arc<dyn Store>,
+        engine: Engine,
+        auth: Arc<AuthService>,
+        sessions: Arc<SessionRegistry>,
+    ) -> Self {
         Self { settings, store, engine, auth, sessions }
     }
 

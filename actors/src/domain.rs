@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId};
+pub use pause::PauseReason;
+
+mod pause;
 
 /// The six deliberation formats of PRODUCT.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -26,7 +29,14 @@ pub enum PanelType {
 
 impl PanelType {
     /// Every panel type, in API.md's order.
-    pub const ALL: [PanelType; 6] = [PanelType::Structured, PanelType::Open, PanelType::Socratic, PanelType::Adversarial, PanelType::Delphi, PanelType::Hybrid];
+    pub const ALL: [PanelType; 6] = [
+        PanelType::Structured,
+        PanelType::Open,
+        PanelType::Socratic,
+        PanelType::Adversarial,
+        PanelType::Delphi,
+        PanelType::Hybrid,
+    ];
 
     /// The inclusive bounds on the number of members.
     pub fn member_bounds(self) -> (usize, usize) {
@@ -145,8 +155,15 @@ impl PanelStatus {
     }
 
     /// Every status, in lifecycle order.
-    pub const ALL: [PanelStatus; 7] =
-        [PanelStatus::Created, PanelStatus::Running, PanelStatus::AwaitingHuman, PanelStatus::Paused, PanelStatus::Completed, PanelStatus::Failed, PanelStatus::Cancelled];
+    pub const ALL: [PanelStatus; 7] = [
+        PanelStatus::Created,
+        PanelStatus::Running,
+        PanelStatus::AwaitingHuman,
+        PanelStatus::Paused,
+        PanelStatus::Completed,
+        PanelStatus::Failed,
+        PanelStatus::Cancelled,
+    ];
 }
 
 impl std::str::FromStr for PanelStatus {
@@ -299,7 +316,13 @@ fn default_turn_tokens() -> u32 {
 
 impl Default for SimulationConfig {
     fn default() -> Self {
-        Self { seed: default_seed(), pace_tokens_per_s: 0.0, turn_tokens: default_turn_tokens(), stubbornness: None, noise: None }
+        Self {
+            seed: default_seed(),
+            pace_tokens_per_s: 0.0,
+            turn_tokens: default_turn_tokens(),
+            stubbornness: None,
+            noise: None,
+        }
     }
 }
 
@@ -469,66 +492,4 @@ pub struct Verdict {
     pub margin: f64,
     /// Why the judge decided so.
     pub rationale: String,
-}
-
-/// Why a panel is paused. On the wire (`panel_paused.reason`, the view's
-/// `paused_reason`) it is the string of [`PauseReason::as_string`]:
-/// `moderator`, `model_unavailable: <why>`, `storage_unavailable: <why>`,
-/// `tenant_suspended`, `token_budget_exhausted`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PauseReason {
-    /// A moderator paused it.
-    Moderator,
-    /// The model backend refused calls; the panel resumes by itself when it is back.
-    ModelUnavailable(String),
-    /// The event log failed; the panel resumes by itself when it is back.
-    StorageUnavailable(String),
-    /// The platform suspended the tenant.
-    TenantSuspended,
-    /// The tenant's monthly token budget is spent.
-    TokenBudgetExhausted,
-    /// A reason this version does not know (from another version's log).
-    Other(String),
-}
-
-impl PauseReason {
-    const MODEL_UNAVAILABLE: &str = "model_unavailable";
-    const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
-
-    /// Reads a reason as written on the wire.
-    pub fn parse(text: &str) -> Self {
-        let detail = |prefix: &str| text.strip_prefix(prefix).map(|rest| rest.trim_start_matches(':').trim().to_string());
-        match text {
-            "moderator" => Self::Moderator,
-            "tenant_suspended" => Self::TenantSuspended,
-            "token_budget_exhausted" => Self::TokenBudgetExhausted,
-            _ => {
-                if let Some(why) = detail(Self::MODEL_UNAVAILABLE) {
-                    Self::ModelUnavailable(why)
-                } else if let Some(why) = detail(Self::STORAGE_UNAVAILABLE) {
-                    Self::StorageUnavailable(why)
-                } else {
-                    Self::Other(text.to_string())
-                }
-            }
-        }
-    }
-
-    /// The reason as written on the wire.
-    pub fn as_string(&self) -> String {
-        match self {
-            Self::Moderator => "moderator".into(),
-            Self::ModelUnavailable(why) => format!("{}: {why}", Self::MODEL_UNAVAILABLE),
-            Self::StorageUnavailable(why) => format!("{}: {why}", Self::STORAGE_UNAVAILABLE),
-            Self::TenantSuspended => "tenant_suspended".into(),
-            Self::TokenBudgetExhausted => "token_budget_exhausted".into(),
-            Self::Other(text) => text.clone(),
-        }
-    }
-
-    /// Whether a moderator's `resume` lifts it (the platform's pauses are
-    /// the platform's to lift).
-    pub fn moderator_may_lift(&self) -> bool {
-        matches!(self, Self::Moderator | Self::ModelUnavailable(_))
-    }
 }

@@ -16,7 +16,10 @@ use crate::panel::state::PanelState;
 use crate::panel::view::PanelView;
 use crate::ports::{CreateOptions, EventLog};
 pub use crate::runtime::{ArbiterPool, EngineError, EngineSettings, PanelDeps, RunningPanel, RunningPanels};
-use crate::supervisor::{CreatePanel, CreatedPanel, GetSupervisorStats, RecoverPanel, ShutdownPanels, SupervisorStats, TenantPolicy, TenantSupervisor, UpdatePolicy};
+use crate::supervisor::{
+    CreatePanel, CreatedPanel, GetSupervisorStats, RecoverPanel, ShutdownPanels, SupervisorStats, TenantPolicy,
+    TenantSupervisor, UpdatePolicy,
+};
 
 struct EngineInner {
     deps: Arc<PanelDeps>,
@@ -35,7 +38,14 @@ impl Engine {
     /// Starts the engine's arbiters. Must run inside an actix system.
     pub fn new(deps: PanelDeps) -> Self {
         let pool = Arc::new(ArbiterPool::new(deps.settings.arbiters));
-        Self { inner: Arc::new(EngineInner { deps: Arc::new(deps), pool, supervisors: DashMap::new(), running: Arc::new(DashMap::new()) }) }
+        Self {
+            inner: Arc::new(EngineInner {
+                deps: Arc::new(deps),
+                pool,
+                supervisors: DashMap::new(),
+                running: Arc::new(DashMap::new()),
+            }),
+        }
     }
 
     /// The model backend behind every AI member.
@@ -65,7 +75,9 @@ impl Engine {
                 let (deps, pool, running) = (inner.deps.clone(), inner.pool.clone(), inner.running.clone());
                 let policy = policy.unwrap_or_default();
                 let arbiter = inner.pool.for_key(tenant_id.0.as_u128());
-                TenantSupervisor::start_in_arbiter(&arbiter, move |_| TenantSupervisor::new(tenant_id, policy, deps, pool, running))
+                TenantSupervisor::start_in_arbiter(&arbiter, move |_| {
+                    TenantSupervisor::new(tenant_id, policy, deps, pool, running)
+                })
             })
             .clone();
         if let (false, Some(policy)) = (created, policy) {
@@ -76,22 +88,34 @@ impl Engine {
     }
 
     /// Validates, creates and starts a panel.
-    pub async fn create_panel(&self, policy: TenantPolicy, request: NewPanel, options: CreateOptions) -> Result<CreatedPanel, EngineError> {
+    pub async fn create_panel(
+        &self,
+        policy: TenantPolicy,
+        request: NewPanel,
+        options: CreateOptions,
+    ) -> Result<CreatedPanel, EngineError> {
         let tenant_id = request.tenant_id;
         let (view, setup) = build_panel(request, PanelId::new())?;
         let supervisor = self.supervisor(tenant_id, Some(policy));
         let msg = CreatePanel { tenant_id, view: Box::new(view), setup: Box::new(setup), options };
-        let created = supervisor.send(msg).timeout(self.timeout()).await.map_err(|e| EngineError::Unavailable(e.to_string()))??;
+        let created = supervisor
+            .send(msg)
+            .timeout(self.timeout())
+            .await
+            .map_err(|e| EngineError::Unavailable(e.to_string()))??;
         match created.existing {
             None => Ok(created),
-            Some(existing) => Ok(CreatedPanel { panel: self.panel_view(tenant_id, existing).await?, existing: Some(existing) }),
+            Some(existing) => {
+                Ok(CreatedPanel { panel: self.panel_view(tenant_id, existing).await?, existing: Some(existing) })
+            }
         }
     }
 
     /// The running panel, when it is this tenant's and its actor is alive.
     fn locate(&self, tenant_id: TenantId, panel_id: PanelId) -> Option<RunningPanel> {
         // The guard is dropped before anything awaits.
-        let found = self.inner.running.get(&panel_id).filter(|entry| entry.tenant_id == tenant_id).map(|entry| entry.clone());
+        let found =
+            self.inner.running.get(&panel_id).filter(|entry| entry.tenant_id == tenant_id).map(|entry| entry.clone());
         found.filter(|panel| panel.commands.connected())
     }
 
@@ -138,9 +162,18 @@ impl Engine {
     }
 
     /// Restarts a panel from its log on this node (recovery, takeover).
-    pub async fn recover_panel(&self, tenant_id: TenantId, panel_id: PanelId, policy: TenantPolicy) -> Result<(), EngineError> {
+    pub async fn recover_panel(
+        &self,
+        tenant_id: TenantId,
+        panel_id: PanelId,
+        policy: TenantPolicy,
+    ) -> Result<(), EngineError> {
         let supervisor = self.supervisor(tenant_id, Some(policy));
-        supervisor.send(RecoverPanel { tenant_id, panel_id }).timeout(self.timeout()).await.map_err(|e| EngineError::Unavailable(e.to_string()))?
+        supervisor
+            .send(RecoverPanel { tenant_id, panel_id })
+            .timeout(self.timeout())
+            .await
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?
     }
 
     /// Restarts every unfinished panel of the log; returns how many.
@@ -240,7 +273,12 @@ mod tests {
     async fn a_command_that_reaches_the_actor_past_the_facade_is_still_checked_for_its_tenant() {
         let log = InMemoryEventLog::new();
         let settings = EngineSettings { arbiters: 0, ..EngineSettings::default() };
-        let engine = Engine::new(PanelDeps { log: Arc::new(log), publisher: Arc::new(RecordingPublisher::new()), model: Arc::new(SimulatedModel::new()), settings });
+        let engine = Engine::new(PanelDeps {
+            log: Arc::new(log),
+            publisher: Arc::new(RecordingPublisher::new()),
+            model: Arc::new(SimulatedModel::new()),
+            settings,
+        });
         let tenant = TenantId::new();
         let request = NewPanel {
             tenant_id: tenant,
@@ -253,9 +291,15 @@ mod tests {
             human_turn_timeout_s: None,
             base_flow: None,
             // Slow enough to be running when the command arrives.
-            simulation: Some(SimulationConfig { seed: 5, pace_tokens_per_s: 5.0, turn_tokens: 50, ..SimulationConfig::default() }),
+            simulation: Some(SimulationConfig {
+                seed: 5,
+                pace_tokens_per_s: 5.0,
+                turn_tokens: 50,
+                ..SimulationConfig::default()
+            }),
         };
-        let id = engine.create_panel(TenantPolicy::default(), request, CreateOptions::default()).await.unwrap().panel.id;
+        let id =
+            engine.create_panel(TenantPolicy::default(), request, CreateOptions::default()).await.unwrap().panel.id;
         let inbox = engine.inner.running.get(&id).map(|entry| entry.commands.clone()).expect("the panel runs");
         let cancel = |tenant_id| PanelCommand {
             tenant_id,

@@ -33,7 +33,8 @@ pub enum ModeratorActionKind {
 impl std::str::FromStr for ModeratorActionKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| format!("unknown moderator action `{s}`"))
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| format!("unknown moderator action `{s}`"))
     }
 }
 
@@ -300,7 +301,10 @@ impl EventData {
 
     /// Whether this event ends the panel.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, EventData::PanelCompleted { .. } | EventData::PanelFailed { .. } | EventData::PanelCancelled { .. })
+        matches!(
+            self,
+            EventData::PanelCompleted { .. } | EventData::PanelFailed { .. } | EventData::PanelCancelled { .. }
+        )
     }
 }
 

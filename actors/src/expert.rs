@@ -46,7 +46,13 @@ pub struct ExpertActor {
 
 impl ExpertActor {
     /// An expert for one member of one panel.
-    pub fn new(tenant_id: TenantId, panel_id: PanelId, profile: ExpertProfile, model: Arc<dyn ExpertModel>, simulation: SimulationConfig) -> Self {
+    pub fn new(
+        tenant_id: TenantId,
+        panel_id: PanelId,
+        profile: ExpertProfile,
+        model: Arc<dyn ExpertModel>,
+        simulation: SimulationConfig,
+    ) -> Self {
         Self { tenant_id, panel_id, profile, model, simulation, prepared: None }
     }
 
@@ -89,7 +95,11 @@ impl Handler<TakeTurn> for ExpertActor {
         tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, member_id = %self.profile.member_id, round = msg.view.round, attempt = msg.attempt, "expert takes a turn");
         if let Some(prepared) = self.prepared.take() {
             if prepared.view == msg.view && prepared.attempt == msg.attempt {
-                let chunks = futures::stream::unfold(prepared.chunks, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+                let chunks =
+                    futures::stream::unfold(
+                        prepared.chunks,
+                        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+                    );
                 return MessageResult(chunks.boxed());
             }
             // Prepared for another view: its call is cancelled with its buffer.
@@ -143,7 +153,13 @@ impl Handler<RequestBid> for ExpertActor {
 
     fn handle(&mut self, msg: RequestBid, _: &mut Context<Self>) -> Self::Result {
         self.model
-            .bid(BidRequest { tenant_id: self.tenant_id, panel_id: self.panel_id, profile: self.profile.clone(), view: msg.view, simulation: self.simulation.clone() })
+            .bid(BidRequest {
+                tenant_id: self.tenant_id,
+                panel_id: self.panel_id,
+                profile: self.profile.clone(),
+                view: msg.view,
+                simulation: self.simulation.clone(),
+            })
             .boxed()
     }
 }

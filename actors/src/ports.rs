@@ -46,11 +46,23 @@ pub enum CreateOutcome {
 /// single writer.
 pub trait EventLog: Send + Sync + 'static {
     /// Writes a new panel's `panel_created` event (seq 1).
-    fn create(&self, tenant: TenantId, panel: PanelId, event: Event, options: CreateOptions) -> BoxFuture<'static, Result<CreateOutcome, LogError>>;
+    fn create(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        event: Event,
+        options: CreateOptions,
+    ) -> BoxFuture<'static, Result<CreateOutcome, LogError>>;
 
     /// Appends events that continue the panel's log without gaps; `status` is
     /// the panel's status once they apply (kept beside the log for listings).
-    fn append(&self, tenant: TenantId, panel: PanelId, events: Vec<Event>, status: PanelStatus) -> BoxFuture<'static, Result<(), LogError>>;
+    fn append(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        events: Vec<Event>,
+        status: PanelStatus,
+    ) -> BoxFuture<'static, Result<(), LogError>>;
 
     /// A panel's whole log, in seq order.
     fn load(&self, tenant: TenantId, panel: PanelId) -> BoxFuture<'static, Result<Vec<Event>, LogError>>;

@@ -149,3 +149,37 @@ pub struct RunningPanel {
     /// Replaced by the actor after every commit; reads never wait for the actor.
     pub view: tokio::sync::watch::Receiver<Arc<PanelView>>,
 }
+
+/// What the platform allows a tenant, as far as the engine enforces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenantPolicy {
+    /// The most panels that may run at once.
+    pub max_concurrent_panels: u32,
+    /// A suspended tenant's panels are paused and it cannot create more.
+    pub suspended: bool,
+}
+
+impl Default for TenantPolicy {
+    fn default() -> Self {
+        Self { max_concurrent_panels: 1_000_000, suspended: false }
+    }
+}
+
+/// What a supervisor did, for tests and the admin view.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SupervisorStats {
+    /// Panels with a live actor now.
+    pub running: usize,
+    /// Panel actors started (new, recovered or restarted).
+    pub started: u64,
+    /// Restarts after a crash.
+    pub restarts: u64,
+    /// Panels failed after too many crashes without progress.
+    pub gave_up: u64,
+    /// Panels that completed.
+    pub completed: u64,
+    /// Panels that were cancelled.
+    pub cancelled: u64,
+    /// Panels that failed (those given up on included).
+    pub failed: u64,
+}

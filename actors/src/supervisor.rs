@@ -22,43 +22,10 @@ use crate::panel::strategy::fnv1a;
 use crate::panel::view::PanelView;
 use crate::ports::{CreateOptions, CreateOutcome, LogError};
 use crate::runtime::{ArbiterPool, EngineError, PanelDeps, RunningPanel, RunningPanels};
+pub use crate::runtime::{SupervisorStats, TenantPolicy};
 
 /// How long to wait before retrying when the storage is unavailable.
 const STORAGE_RETRY: Duration = Duration::from_secs(2);
-
-/// What the platform allows a tenant, as far as the engine enforces it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TenantPolicy {
-    /// The most panels that may run at once.
-    pub max_concurrent_panels: u32,
-    /// A suspended tenant's panels are paused and it cannot create more.
-    pub suspended: bool,
-}
-
-impl Default for TenantPolicy {
-    fn default() -> Self {
-        Self { max_concurrent_panels: 1_000_000, suspended: false }
-    }
-}
-
-/// What a supervisor did, for tests and the admin view.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SupervisorStats {
-    /// Panels with a live actor now.
-    pub running: usize,
-    /// Panel actors started (new, recovered or restarted).
-    pub started: u64,
-    /// Restarts after a crash.
-    pub restarts: u64,
-    /// Panels failed after too many crashes without progress.
-    pub gave_up: u64,
-    /// Panels that completed.
-    pub completed: u64,
-    /// Panels that were cancelled.
-    pub cancelled: u64,
-    /// Panels that failed (those given up on included).
-    pub failed: u64,
-}
 
 struct Supervised {
     addr: Option<Addr<PanelActor>>,
@@ -86,7 +53,13 @@ pub struct TenantSupervisor {
 
 impl TenantSupervisor {
     /// A supervisor for one tenant; it keeps its panels listed in `running`.
-    pub fn new(tenant_id: TenantId, policy: TenantPolicy, deps: Arc<PanelDeps>, pool: Arc<ArbiterPool>, running: Arc<RunningPanels>) -> Self {
+    pub fn new(
+        tenant_id: TenantId,
+        policy: TenantPolicy,
+        deps: Arc<PanelDeps>,
+        pool: Arc<ArbiterPool>,
+        running: Arc<RunningPanels>,
+    ) -> Self {
         Self {
             tenant_id,
             policy,
@@ -249,7 +222,12 @@ impl TenantSupervisor {
     fn broadcast_command(&self, ctx: &mut Context<Self>, command: Command) {
         for (panel_id, supervised) in &self.panels {
             let Some(addr) = supervised.addr.clone() else { continue };
-            let msg = PanelCommand { tenant_id: self.tenant_id, panel_id: *panel_id, caller: Caller::system("platform"), command: command.clone() };
+            let msg = PanelCommand {
+                tenant_id: self.tenant_id,
+                panel_id: *panel_id,
+                caller: Caller::system("platform"),
+                command: command.clone(),
+            };
             let panel_id = *panel_id;
             ctx.spawn(addr.send(msg).into_actor(self).map(move |result, act, _| {
                 if !matches!(result, Ok(Ok(()))) {
@@ -306,17 +284,24 @@ impl Handler<CreatePanel> for TenantSupervisor {
         }
         let limit = self.policy.max_concurrent_panels as usize;
         if self.panels.len() + self.reserved >= limit {
-            return Box::pin(actix::fut::ready(Err(EngineError::LimitExceeded(format!("at most {limit} concurrent panels")))));
+            return Box::pin(actix::fut::ready(Err(EngineError::LimitExceeded(format!(
+                "at most {limit} concurrent panels"
+            )))));
         }
         self.reserved += 1;
         let panel_id = msg.view.id;
-        let event = Event { seq: 1, ts: msg.view.created_at, data: EventData::PanelCreated { panel: msg.view, setup: msg.setup } };
+        let event = Event {
+            seq: 1,
+            ts: msg.view.created_at,
+            data: EventData::PanelCreated { panel: msg.view, setup: msg.setup },
+        };
         let create = self.deps.log.create(self.tenant_id, panel_id, event.clone(), msg.options);
         Box::pin(create.into_actor(self).map(move |result, act, ctx| {
             act.reserved -= 1;
             match result {
                 Ok(CreateOutcome::Created) => {
-                    let state = PanelState::from_creation(&event).map_err(|e| EngineError::Unavailable(e.to_string()))?;
+                    let state =
+                        PanelState::from_creation(&event).map_err(|e| EngineError::Unavailable(e.to_string()))?;
                     let panel = state.view.clone();
                     act.deps.publisher.publish_event(act.tenant_id, panel_id, &event);
                     act.start_panel(ctx, state);
@@ -405,7 +390,9 @@ impl Handler<UpdatePolicy> for TenantSupervisor {
         self.policy = msg.policy;
         match (was_suspended, msg.policy.suspended) {
             (false, true) => self.broadcast_command(ctx, Command::SystemPause { reason: PauseReason::TenantSuspended }),
-            (true, false) => self.broadcast_command(ctx, Command::SystemResume { reason: PauseReason::TenantSuspended }),
+            (true, false) => {
+                self.broadcast_command(ctx, Command::SystemResume { reason: PauseReason::TenantSuspended })
+            }
             _ => {}
         }
     }
@@ -475,6 +462,9 @@ impl Handler<GetSupervisorStats> for TenantSupervisor {
     type Result = MessageResult<GetSupervisorStats>;
 
     fn handle(&mut self, _: GetSupervisorStats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(SupervisorStats { running: self.panels.values().filter(|p| p.addr.is_some()).count(), ..self.stats })
+        MessageResult(SupervisorStats {
+            running: self.panels.values().filter(|p| p.addr.is_some()).count(),
+            ..self.stats
+        })
     }
 }

@@ -12,7 +12,9 @@ use tokio::sync::watch;
 
 use crate::domain::{PanelId, PanelStatus, TenantId};
 use crate::event::{Event, TokenDelta};
-use crate::model::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, TurnChunk, TurnRequest, TurnStream};
+use crate::model::{
+    Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, TurnChunk, TurnRequest, TurnStream,
+};
 use crate::ports::{CreateOptions, CreateOutcome, EventLog, EventPublisher, LogError};
 
 #[derive(Default)]
@@ -52,7 +54,13 @@ impl InMemoryEventLog {
 }
 
 impl EventLog for InMemoryEventLog {
-    fn create(&self, tenant: TenantId, panel: PanelId, event: Event, options: CreateOptions) -> BoxFuture<'static, Result<CreateOutcome, LogError>> {
+    fn create(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        event: Event,
+        options: CreateOptions,
+    ) -> BoxFuture<'static, Result<CreateOutcome, LogError>> {
         let mut inner = self.lock();
         if let Some(key) = options.idempotency_key {
             if let Some(existing) = inner.idempotency.get(&(tenant, key.clone())) {
@@ -67,7 +75,13 @@ impl EventLog for InMemoryEventLog {
         Box::pin(future::ready(Ok(CreateOutcome::Created)))
     }
 
-    fn append(&self, tenant: TenantId, panel: PanelId, events: Vec<Event>, _status: PanelStatus) -> BoxFuture<'static, Result<(), LogError>> {
+    fn append(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        events: Vec<Event>,
+        _status: PanelStatus,
+    ) -> BoxFuture<'static, Result<(), LogError>> {
         if self.failing_appends.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Box::pin(future::ready(Err(LogError::Storage("injected fault".into()))));
         }
@@ -102,8 +116,13 @@ impl EventLog for InMemoryEventLog {
     }
 
     fn unfinished(&self) -> BoxFuture<'static, Result<Vec<(TenantId, PanelId)>, LogError>> {
-        let list =
-            self.lock().panels.iter().filter(|(_, (_, events))| !events.last().is_some_and(|e| e.data.is_terminal())).map(|(panel, (tenant, _))| (*tenant, *panel)).collect();
+        let list = self
+            .lock()
+            .panels
+            .iter()
+            .filter(|(_, (_, events))| !events.last().is_some_and(|e| e.data.is_terminal()))
+            .map(|(panel, (tenant, _))| (*tenant, *panel))
+            .collect();
         Box::pin(future::ready(Ok(list)))
     }
 }
@@ -142,7 +161,12 @@ impl RecordingPublisher {
     }
 
     /// Waits until `done` holds for the panel's record, or the timeout passes.
-    pub async fn wait_until(&self, panel: PanelId, timeout: Duration, done: impl Fn(&Published) -> bool) -> Option<Published> {
+    pub async fn wait_until(
+        &self,
+        panel: PanelId,
+        timeout: Duration,
+        done: impl Fn(&Published) -> bool,
+    ) -> Option<Published> {
         let mut changes = self.version.subscribe();
         let wait = async {
             loop {
@@ -194,7 +218,13 @@ pub struct FlakyModel {
 impl FlakyModel {
     /// Fails the next `failing_turns` turns (u32::MAX: every turn).
     pub fn new(inner: Arc<dyn ExpertModel>, failing_turns: u32, after_deltas: usize) -> Self {
-        Self { inner, failing_turns: AtomicU32::new(failing_turns), after_deltas, panicking_turns: AtomicU32::new(0), turns_started: AtomicU32::new(0) }
+        Self {
+            inner,
+            failing_turns: AtomicU32::new(failing_turns),
+            after_deltas,
+            panicking_turns: AtomicU32::new(0),
+            turns_started: AtomicU32::new(0),
+        }
     }
 
     /// A model whose next `n` turn streams panic inside the panel actor that polls them.
@@ -225,9 +255,17 @@ impl ExpertModel for FlakyModel {
     fn stream_turn(&self, request: TurnRequest) -> TurnStream {
         self.turns_started.fetch_add(1, Ordering::SeqCst);
         if self.panicking_turns.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return stream::once(future::lazy(|_| -> Result<TurnChunk, ModelError> { panic!("injected panic while the panel reads a turn") })).boxed();
+            return stream::once(future::lazy(|_| -> Result<TurnChunk, ModelError> {
+                panic!("injected panic while the panel reads a turn")
+            }))
+            .boxed();
         }
-        let fail = self.failing_turns.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| if n == u32::MAX { Some(n) } else { n.checked_sub(1) }).is_ok();
+        let fail =
+            self.failing_turns
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    if n == u32::MAX { Some(n) } else { n.checked_sub(1) }
+                })
+                .is_ok();
         let inner = self.inner.stream_turn(request);
         if !fail {
             return inner;
@@ -248,11 +286,17 @@ impl ExpertModel for FlakyModel {
         self.inner.draft(request)
     }
 
-    fn judge(&self, request: JudgeRequest) -> BoxFuture<'static, Result<(crate::event::Verdict, crate::model::Usage), ModelError>> {
+    fn judge(
+        &self,
+        request: JudgeRequest,
+    ) -> BoxFuture<'static, Result<(crate::event::Verdict, crate::model::Usage), ModelError>> {
         self.inner.judge(request)
     }
 
-    fn synthesize(&self, request: crate::model::SynthesisRequest) -> BoxFuture<'static, Result<(crate::panel::feedback::Feedback, crate::model::Usage), ModelError>> {
+    fn synthesize(
+        &self,
+        request: crate::model::SynthesisRequest,
+    ) -> BoxFuture<'static, Result<(crate::panel::feedback::Feedback, crate::model::Usage), ModelError>> {
         self.inner.synthesize(request)
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askpanel_actors::consensus::ConsensusLevel;
-use askpanel_actors::domain::{Caller, ExpertId, ExpertProfile, MemberId, MemberKind, PanelId, PanelStatus, PanelType, SimulationConfig, TenantId};
+use askpanel_actors::domain::{
+    Caller, ExpertId, ExpertProfile, MemberId, MemberKind, PanelId, PanelStatus, PanelType, SimulationConfig, TenantId,
+};
 use askpanel_actors::engine::{Engine, EngineError, EngineSettings, PanelDeps};
 use askpanel_actors::event::{Event, EventData, ModeratorActionKind, RoundDecision};
 use askpanel_actors::model::ExpertModel;
@@ -30,7 +32,8 @@ fn harness_with(model: Arc<dyn ExpertModel>, arbiters: usize) -> Harness {
     let log = InMemoryEventLog::new();
     let publisher = RecordingPublisher::new();
     let settings = EngineSettings { arbiters, restart_backoff: Duration::from_millis(10), ..EngineSettings::default() };
-    let engine = Engine::new(PanelDeps { log: Arc::new(log.clone()), publisher: Arc::new(publisher.clone()), model, settings });
+    let engine =
+        Engine::new(PanelDeps { log: Arc::new(log.clone()), publisher: Arc::new(publisher.clone()), model, settings });
     Harness { engine, log, publisher, tenant: TenantId::new() }
 }
 
@@ -81,7 +84,13 @@ fn new_panel(tenant: TenantId, panel_type: PanelType, members: Vec<NewMember>) -
         consensus_method: None,
         human_turn_timeout_s: None,
         base_flow: None,
-        simulation: Some(SimulationConfig { seed: 7, pace_tokens_per_s: 0.0, turn_tokens: 40, stubbornness: None, noise: None }),
+        simulation: Some(SimulationConfig {
+            seed: 7,
+            pace_tokens_per_s: 0.0,
+            turn_tokens: 40,
+            stubbornness: None,
+            noise: None,
+        }),
     }
 }
 
@@ -100,7 +109,12 @@ impl Harness {
         self.publisher.wait_until(panel, WAIT, done).await.unwrap_or_else(|| panic!("timed out waiting for {what}"))
     }
 
-    async fn moderate(&self, panel: PanelId, action: ModeratorActionKind, text: Option<&str>) -> Result<(), EngineError> {
+    async fn moderate(
+        &self,
+        panel: PanelId,
+        action: ModeratorActionKind,
+        text: Option<&str>,
+    ) -> Result<(), EngineError> {
         self.engine
             .command(PanelCommand {
                 tenant_id: self.tenant,
@@ -165,7 +179,9 @@ async fn every_panel_type_runs_to_completion_through_the_real_actors() {
         let events = &published.events;
         assert_gapless(events);
         let last = events.last().unwrap();
-        let EventData::PanelCompleted { recommendation, consensus, verdict, .. } = &last.data else { panic!("{panel_type:?} ended with {}", last.data.kind()) };
+        let EventData::PanelCompleted { recommendation, consensus, verdict, .. } = &last.data else {
+            panic!("{panel_type:?} ended with {}", last.data.kind())
+        };
         assert!(recommendation.starts_with("[simulated]"), "{panel_type:?}: {recommendation}");
         assert!(consensus.is_some(), "{panel_type:?} has a consensus");
         assert_eq!(verdict.is_some(), panel_type == PanelType::Adversarial, "{panel_type:?} verdict");
@@ -199,16 +215,36 @@ async fn a_hybrid_panel_of_each_base_flow_completes_when_humans_answer() {
     request.members.insert(1, human("Dr. Lee"));
     let id = h.create(request).await.unwrap();
     for _ in 0..3 {
-        let p = h.wait_for(id, "a human turn", |p| p.events.last().is_some_and(|e| matches!(e.data, EventData::HumanTurnRequested { .. }) || e.data.is_terminal())).await;
+        let p = h
+            .wait_for(id, "a human turn", |p| {
+                p.events
+                    .last()
+                    .is_some_and(|e| matches!(e.data, EventData::HumanTurnRequested { .. }) || e.data.is_terminal())
+            })
+            .await;
         let last = p.events.last().unwrap();
         let EventData::HumanTurnRequested { member_id, .. } = &last.data else { break };
-        let command = Command::HumanInput { member_id: *member_id, text: "I agree with the draft overall.\nRating: 8".into(), rating: None, confidence: None };
-        h.engine.command(PanelCommand { tenant_id: h.tenant, panel_id: id, caller: Caller::system("human"), command }).await.unwrap();
+        let command = Command::HumanInput {
+            member_id: *member_id,
+            text: "I agree with the draft overall.\nRating: 8".into(),
+            rating: None,
+            confidence: None,
+        };
+        h.engine
+            .command(PanelCommand { tenant_id: h.tenant, panel_id: id, caller: Caller::system("human"), command })
+            .await
+            .unwrap();
     }
     let p = h.publisher.wait_for_end(id, WAIT).await.unwrap();
     assert_gapless(&p.events);
     assert_eq!(p.events.last().unwrap().data.kind(), "panel_completed");
-    let human_turns: Vec<_> = p.events.iter().filter(|e| matches!(&e.data, EventData::TurnCompleted { text, .. } if text == "I agree with the draft overall.")).collect();
+    let human_turns: Vec<_> = p
+        .events
+        .iter()
+        .filter(
+            |e| matches!(&e.data, EventData::TurnCompleted { text, .. } if text == "I agree with the draft overall."),
+        )
+        .collect();
     assert!(!human_turns.is_empty(), "the trailer is cut and the human's words are in the transcript");
     assert_eq!(count(&p.events, "human_input"), human_turns.len());
 }
@@ -229,7 +265,10 @@ async fn member_counts_outside_the_types_bounds_are_rejected() {
         let n = members.len();
         match h.create(new_panel(h.tenant, panel_type, members)).await {
             Err(EngineError::Validation(errors)) => {
-                assert!(errors.0.contains_key("experts") || errors.0.contains_key("humans"), "{panel_type:?} with {n}: {errors}")
+                assert!(
+                    errors.0.contains_key("experts") || errors.0.contains_key("humans"),
+                    "{panel_type:?} with {n}: {errors}"
+                )
             }
             other => panic!("{panel_type:?} with {n} members: {:?}", other.map(|_| ())),
         }
@@ -258,7 +297,8 @@ async fn delphi_ends_early_when_the_panel_converges_and_runs_to_max_rounds_when_
     let h = harness();
     let mut converging = new_panel(h.tenant, PanelType::Delphi, ai_members(7));
     converging.max_rounds = Some(6);
-    converging.simulation = Some(SimulationConfig { seed: 3, stubbornness: Some(0.0), noise: Some(0.0), ..SimulationConfig::default() });
+    converging.simulation =
+        Some(SimulationConfig { seed: 3, stubbornness: Some(0.0), noise: Some(0.0), ..SimulationConfig::default() });
     let p = h.run(converging).await;
     let (rounds, decision) = decision_of(&p.events);
     assert!(rounds < 6, "a converging panel stops early, ran {rounds}");
@@ -266,7 +306,8 @@ async fn delphi_ends_early_when_the_panel_converges_and_runs_to_max_rounds_when_
 
     let mut divided = new_panel(h.tenant, PanelType::Delphi, ai_members(7));
     divided.max_rounds = Some(5);
-    divided.simulation = Some(SimulationConfig { seed: 2, stubbornness: Some(1.0), noise: Some(2.0), ..SimulationConfig::default() });
+    divided.simulation =
+        Some(SimulationConfig { seed: 2, stubbornness: Some(1.0), noise: Some(2.0), ..SimulationConfig::default() });
     let p = h.run(divided).await;
     assert_eq!(decision_of(&p.events), (5, RoundDecision::MaxRounds));
     // Delphi members never see names: the rationales they are shown are anonymous.
@@ -286,7 +327,12 @@ async fn an_open_panel_stops_when_a_round_brings_no_new_idea() {
     let (rounds, decision) = decision_of(&p.events);
     assert_eq!(decision, RoundDecision::Saturated);
     assert!(rounds < 10);
-    assert!(p.events.iter().any(|e| matches!(&e.data, EventData::TurnSkipped { reason, .. } if reason.starts_with("passed"))), "members pass when they have nothing new");
+    assert!(
+        p.events
+            .iter()
+            .any(|e| matches!(&e.data, EventData::TurnSkipped { reason, .. } if reason.starts_with("passed"))),
+        "members pass when they have nothing new"
+    );
 }
 
 #[actix::test]
@@ -308,12 +354,22 @@ async fn a_hybrid_panel_waits_for_its_human_continues_on_input_and_skips_at_the_
     let view = h.engine.panel_view(h.tenant, id).await.unwrap();
     assert_eq!(view.status, PanelStatus::AwaitingHuman);
     let member = view.members.iter().find(|m| m.kind == MemberKind::Human).unwrap().id;
-    let input = Command::HumanInput { member_id: member, text: "Start with a pre-submission meeting.".into(), rating: None, confidence: None };
-    h.engine.command(PanelCommand { tenant_id: h.tenant, panel_id: id, caller: Caller::system("human"), command: input }).await.unwrap();
+    let input = Command::HumanInput {
+        member_id: member,
+        text: "Start with a pre-submission meeting.".into(),
+        rating: None,
+        confidence: None,
+    };
+    h.engine
+        .command(PanelCommand { tenant_id: h.tenant, panel_id: id, caller: Caller::system("human"), command: input })
+        .await
+        .unwrap();
     // Round 2: the human is asked again and this time says nothing.
     let p = h.wait_for(id, "the second human turn", |p| p.events.iter().filter(|e| is_request(e)).count() == 2).await;
     let asked_at = p.events.len();
-    let timed_out = |p: &Published| p.events.iter().any(|e| matches!(&e.data, EventData::TurnSkipped { reason, .. } if reason == "timeout"));
+    let timed_out = |p: &Published| {
+        p.events.iter().any(|e| matches!(&e.data, EventData::TurnSkipped { reason, .. } if reason == "timeout"))
+    };
     let p = h.publisher.wait_until(id, Duration::from_secs(600), timed_out).await.expect("the human turn times out");
     assert!(p.events.len() > asked_at);
     let p = h.publisher.wait_for_end(id, WAIT).await.unwrap();
@@ -323,7 +379,8 @@ async fn a_hybrid_panel_waits_for_its_human_continues_on_input_and_skips_at_the_
 }
 
 fn slow(request: &mut NewPanel) {
-    request.simulation = Some(SimulationConfig { seed: 5, pace_tokens_per_s: 20.0, turn_tokens: 30, ..SimulationConfig::default() });
+    request.simulation =
+        Some(SimulationConfig { seed: 5, pace_tokens_per_s: 20.0, turn_tokens: 30, ..SimulationConfig::default() });
 }
 
 #[actix::test]
@@ -337,12 +394,17 @@ async fn pause_stops_new_turns_until_resume() {
     h.moderate(id, ModeratorActionKind::Pause, None).await.unwrap();
     let paused = h.publisher.published(id);
     assert_eq!(paused.events.last().unwrap().data.kind(), "panel_paused");
-    assert!(paused.events.iter().any(|e| matches!(&e.data, EventData::TurnAborted { reason, .. } if reason == "paused")));
+    assert!(
+        paused.events.iter().any(|e| matches!(&e.data, EventData::TurnAborted { reason, .. } if reason == "paused"))
+    );
     tokio::time::sleep(Duration::from_secs(120)).await;
     let still = h.publisher.published(id);
     assert_eq!(still.events.len(), paused.events.len(), "no events while paused");
     assert_eq!(still.tokens.len(), paused.tokens.len(), "no tokens while paused");
-    assert!(matches!(h.moderate(id, ModeratorActionKind::Pause, None).await, Err(EngineError::Panel(PanelError::Conflict(_)))));
+    assert!(matches!(
+        h.moderate(id, ModeratorActionKind::Pause, None).await,
+        Err(EngineError::Panel(PanelError::Conflict(_)))
+    ));
     h.moderate(id, ModeratorActionKind::Resume, None).await.unwrap();
     let p = h.publisher.wait_for_end(id, Duration::from_secs(3600)).await.unwrap();
     assert_gapless(&p.events);
@@ -364,7 +426,10 @@ async fn cancel_ends_the_panel_within_one_token_of_streaming() {
     let later = h.publisher.published(id);
     assert!(later.tokens.len() <= at_cancel.tokens.len() + 1, "at most one token after cancel");
     assert_eq!(later.events.len(), at_cancel.events.len());
-    assert_eq!(&kinds(&later.events)[later.events.len() - 3..], ["moderator_action", "turn_aborted", "panel_cancelled"]);
+    assert_eq!(
+        &kinds(&later.events)[later.events.len() - 3..],
+        ["moderator_action", "turn_aborted", "panel_cancelled"]
+    );
     assert!(matches!(h.moderate(id, ModeratorActionKind::Resume, None).await, Err(EngineError::NotRunning)));
 }
 
@@ -381,13 +446,20 @@ async fn skip_inject_end_round_and_finish_each_change_the_run() {
     h.wait_for(id, "a streaming turn", |p| p.tokens.len() >= 2).await;
     h.moderate(id, ModeratorActionKind::SkipTurn, None).await.unwrap();
     let p = h.publisher.published(id);
-    let at = p.events.iter().position(|e| matches!(e.data, EventData::ModeratorAction { action: ModeratorActionKind::SkipTurn, .. })).unwrap();
+    let at = p
+        .events
+        .iter()
+        .position(|e| matches!(e.data, EventData::ModeratorAction { action: ModeratorActionKind::SkipTurn, .. }))
+        .unwrap();
     assert!(matches!(&p.events[at + 1].data, EventData::TurnSkipped { reason, .. } if reason.contains("moderator")));
 
     // inject: the next turn addresses the moderator's question.
     h.moderate(id, ModeratorActionKind::Inject, Some("What about paediatric patients?")).await.unwrap();
     let started_after_injection = |p: &Published| {
-        let at = p.events.iter().position(|e| matches!(e.data, EventData::ModeratorAction { action: ModeratorActionKind::Inject, .. }))?;
+        let at = p
+            .events
+            .iter()
+            .position(|e| matches!(e.data, EventData::ModeratorAction { action: ModeratorActionKind::Inject, .. }))?;
         let started = p.events[at..].iter().find_map(|e| match e.data {
             EventData::TurnStarted { member_id, .. } => Some(member_id),
             _ => None,
@@ -400,21 +472,33 @@ async fn skip_inject_end_round_and_finish_each_change_the_run() {
     let p = h.wait_for(id, "a turn after the injection", |p| started_after_injection(p).is_some()).await;
     let answered = started_after_injection(&p);
     assert!(answered.unwrap().contains("What about paediatric patients?"), "the next turn addresses the injection");
-    assert!(matches!(h.moderate(id, ModeratorActionKind::Inject, None).await, Err(EngineError::Panel(PanelError::Invalid { .. }))));
+    assert!(matches!(
+        h.moderate(id, ModeratorActionKind::Inject, None).await,
+        Err(EngineError::Panel(PanelError::Invalid { .. }))
+    ));
 
     // end_round: the round completes at once though members had not spoken.
     h.moderate(id, ModeratorActionKind::EndRound, None).await.unwrap();
-    let p = h.wait_for(id, "the round to complete", |p| p.events.iter().any(|e| e.data.kind() == "round_completed")).await;
+    let p =
+        h.wait_for(id, "the round to complete", |p| p.events.iter().any(|e| e.data.kind() == "round_completed")).await;
     let round_one = p.events.iter().find_map(|e| match &e.data {
         EventData::RoundCompleted { round, .. } => Some(*round),
         _ => None,
     });
     assert_eq!(round_one, Some(1));
-    let spoke_in_round_one = p.events.iter().take_while(|e| e.data.kind() != "round_completed").filter(|e| e.data.kind() == "turn_completed").count();
+    let spoke_in_round_one = p
+        .events
+        .iter()
+        .take_while(|e| e.data.kind() != "round_completed")
+        .filter(|e| e.data.kind() == "turn_completed")
+        .count();
     assert!(spoke_in_round_one < 4, "end_round cut the round short");
 
     // finish: the panel goes to its final consensus at once, long before round 6.
-    h.wait_for(id, "round 2 streaming", |p| p.events.iter().any(|e| matches!(e.data, EventData::RoundStarted { round: 2, .. }))).await;
+    h.wait_for(id, "round 2 streaming", |p| {
+        p.events.iter().any(|e| matches!(e.data, EventData::RoundStarted { round: 2, .. }))
+    })
+    .await;
     h.moderate(id, ModeratorActionKind::Finish, None).await.unwrap();
     let p = h.publisher.wait_for_end(id, Duration::from_secs(3600)).await.unwrap();
     assert_gapless(&p.events);
@@ -441,7 +525,10 @@ async fn a_command_naming_another_tenants_panel_is_refused() {
     assert!(h.engine.snapshot(other, id).await.unwrap().is_none());
     // (A command that reaches the actor itself is refused by its own tenant
     // check too: the engine's unit tests send one past the facade.)
-    assert!(!h.engine.panel_view(h.tenant, id).await.unwrap().status.is_terminal(), "the intruder's cancel had no effect");
+    assert!(
+        !h.engine.panel_view(h.tenant, id).await.unwrap().status.is_terminal(),
+        "the intruder's cancel had no effect"
+    );
     h.engine.command(cancel(h.tenant)).await.unwrap();
 }
 
@@ -452,7 +539,11 @@ async fn a_panel_whose_model_fails_mid_turn_is_restarted_from_its_log_and_comple
     let p = h.run(new_panel(h.tenant, PanelType::Structured, ai_members(3))).await;
     assert_gapless(&p.events);
     assert_eq!(p.events.last().unwrap().data.kind(), "panel_completed");
-    let aborted = p.events.iter().filter(|e| matches!(&e.data, EventData::TurnAborted { reason, .. } if reason == "model_error")).count();
+    let aborted = p
+        .events
+        .iter()
+        .filter(|e| matches!(&e.data, EventData::TurnAborted { reason, .. } if reason == "model_error"))
+        .count();
     assert_eq!(aborted, 2);
     let stats = h.engine.tenant_stats(h.tenant).await.unwrap();
     assert_eq!(stats.restarts, 2, "{stats:?}");
@@ -476,7 +567,10 @@ async fn a_panel_actor_that_panics_is_restarted_from_its_log_and_completes() {
     let p = h.run(new_panel(h.tenant, PanelType::Structured, ai_members(3))).await;
     assert_gapless(&p.events);
     assert_eq!(p.events.last().unwrap().data.kind(), "panel_completed", "{:?}", kinds(&p.events));
-    assert!(p.events.iter().any(|e| matches!(&e.data, EventData::TurnAborted { reason, .. } if reason == "interrupted")), "the cut-off turn is voided and runs again");
+    assert!(
+        p.events.iter().any(|e| matches!(&e.data, EventData::TurnAborted { reason, .. } if reason == "interrupted")),
+        "the cut-off turn is voided and runs again"
+    );
     let stats = h.engine.tenant_stats(h.tenant).await.unwrap();
     assert_eq!(stats.restarts, 1, "{stats:?}");
 }
@@ -490,13 +584,22 @@ async fn a_panel_whose_model_keeps_failing_skips_its_members_and_fails_when_too_
     assert_gapless(&p.events);
     let EventData::PanelFailed { error } = &p.events.last().unwrap().data else { panic!("{:?}", kinds(&p.events)) };
     assert!(error.contains("able to speak"), "{error}");
-    let skipped = p.events.iter().filter(|e| matches!(&e.data, EventData::TurnSkipped { reason, .. } if reason.starts_with("model_failed"))).count();
+    let skipped = p
+        .events
+        .iter()
+        .filter(|e| matches!(&e.data, EventData::TurnSkipped { reason, .. } if reason.starts_with("model_failed")))
+        .count();
     assert!(skipped >= 3, "each member's turn is skipped after its attempts: {:?}", kinds(&p.events));
     let stats = h.engine.tenant_stats(h.tenant).await.unwrap();
     assert_eq!(stats.gave_up, 0, "the restart budget was not what ended it");
     // Bounded: MAX_TURN_ATTEMPTS per member and round, until members are unavailable.
     let started = flaky.turns_started.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(started <= 3 * askpanel_actors::panel::strategy::MAX_TURN_ATTEMPTS * askpanel_actors::panel::state::UNAVAILABLE_AFTER_FAILED_TURNS, "{started} turns started");
+    assert!(
+        started
+            <= 3 * askpanel_actors::panel::strategy::MAX_TURN_ATTEMPTS
+                * askpanel_actors::panel::state::UNAVAILABLE_AFTER_FAILED_TURNS,
+        "{started} turns started"
+    );
 }
 
 #[actix::test]
@@ -513,9 +616,15 @@ async fn a_panel_that_crashes_without_progress_ends_failed_after_bounded_restart
     bad.seq = logged.last().unwrap().seq + 1;
     askpanel_actors::ports::EventLog::append(&h.log, h.tenant, id, vec![bad], PanelStatus::Running).await.unwrap();
     let publisher = RecordingPublisher::new();
-    let settings = EngineSettings { arbiters: 2, restart_backoff: Duration::from_millis(10), ..EngineSettings::default() };
+    let settings =
+        EngineSettings { arbiters: 2, restart_backoff: Duration::from_millis(10), ..EngineSettings::default() };
     let max = settings.max_restarts;
-    let engine = Engine::new(PanelDeps { log: Arc::new(h.log.clone()), publisher: Arc::new(publisher.clone()), model: Arc::new(SimulatedModel::new()), settings });
+    let engine = Engine::new(PanelDeps {
+        log: Arc::new(h.log.clone()),
+        publisher: Arc::new(publisher.clone()),
+        model: Arc::new(SimulatedModel::new()),
+        settings,
+    });
     engine.recover_all(|_| TenantPolicy::default()).await.unwrap();
     publisher.wait_for_end(id, WAIT).await.expect("the panel ends");
     let all = h.log.events(id);
@@ -535,17 +644,27 @@ async fn max_concurrent_panels_is_enforced_by_the_supervisor() {
         slow(&mut request);
         ids.push(h.engine.create_panel(policy, request, CreateOptions::default()).await.unwrap().panel.id);
     }
-    let third = h.engine.create_panel(policy, new_panel(h.tenant, PanelType::Structured, ai_members(3)), CreateOptions::default()).await;
+    let third = h
+        .engine
+        .create_panel(policy, new_panel(h.tenant, PanelType::Structured, ai_members(3)), CreateOptions::default())
+        .await;
     assert!(matches!(third, Err(EngineError::LimitExceeded(_))), "{:?}", third.map(|_| ()));
     // Another tenant is not affected.
     let other = TenantId::new();
-    h.engine.create_panel(policy, new_panel(other, PanelType::Structured, ai_members(3)), CreateOptions::default()).await.unwrap();
+    h.engine
+        .create_panel(policy, new_panel(other, PanelType::Structured, ai_members(3)), CreateOptions::default())
+        .await
+        .unwrap();
     // When one panel ends, a slot frees up.
     h.moderate(ids[0], ModeratorActionKind::Cancel, None).await.unwrap();
     h.publisher.wait_for_end(ids[0], WAIT).await.unwrap();
     let mut freed = None;
     for _ in 0..50 {
-        match h.engine.create_panel(policy, new_panel(h.tenant, PanelType::Structured, ai_members(3)), CreateOptions::default()).await {
+        match h
+            .engine
+            .create_panel(policy, new_panel(h.tenant, PanelType::Structured, ai_members(3)), CreateOptions::default())
+            .await
+        {
             Ok(created) => {
                 freed = Some(created);
                 break;
@@ -561,8 +680,20 @@ async fn max_concurrent_panels_is_enforced_by_the_supervisor() {
 async fn an_idempotency_key_returns_the_same_panel() {
     let h = harness();
     let options = CreateOptions { idempotency_key: Some("abc".into()) };
-    let first = h.engine.create_panel(TenantPolicy::default(), new_panel(h.tenant, PanelType::Structured, ai_members(3)), options.clone()).await.unwrap();
-    let second = h.engine.create_panel(TenantPolicy::default(), new_panel(h.tenant, PanelType::Structured, ai_members(3)), options).await.unwrap();
+    let first = h
+        .engine
+        .create_panel(
+            TenantPolicy::default(),
+            new_panel(h.tenant, PanelType::Structured, ai_members(3)),
+            options.clone(),
+        )
+        .await
+        .unwrap();
+    let second = h
+        .engine
+        .create_panel(TenantPolicy::default(), new_panel(h.tenant, PanelType::Structured, ai_members(3)), options)
+        .await
+        .unwrap();
     assert_eq!(second.existing, Some(first.panel.id));
     assert_eq!(second.panel.id, first.panel.id);
 }
@@ -575,11 +706,21 @@ async fn a_suspended_tenants_panels_pause_and_resume_when_it_is_active_again() {
     let id = h.create(request).await.unwrap();
     h.wait_for(id, "streaming", |p| !p.tokens.is_empty()).await;
     h.engine.update_policy(h.tenant, TenantPolicy { suspended: true, ..TenantPolicy::default() });
-    h.wait_for(id, "the pause", |p| p.events.iter().any(|e| matches!(&e.data, EventData::PanelPaused { reason } if reason == "tenant_suspended"))).await;
-    assert!(matches!(h.moderate(id, ModeratorActionKind::Resume, None).await, Err(EngineError::Panel(PanelError::Conflict(_)))));
+    h.wait_for(id, "the pause", |p| {
+        p.events.iter().any(|e| matches!(&e.data, EventData::PanelPaused { reason } if reason == "tenant_suspended"))
+    })
+    .await;
+    assert!(matches!(
+        h.moderate(id, ModeratorActionKind::Resume, None).await,
+        Err(EngineError::Panel(PanelError::Conflict(_)))
+    ));
     let refused = h
         .engine
-        .create_panel(TenantPolicy { suspended: true, ..TenantPolicy::default() }, new_panel(h.tenant, PanelType::Structured, ai_members(3)), CreateOptions::default())
+        .create_panel(
+            TenantPolicy { suspended: true, ..TenantPolicy::default() },
+            new_panel(h.tenant, PanelType::Structured, ai_members(3)),
+            CreateOptions::default(),
+        )
         .await;
     assert!(matches!(refused, Err(EngineError::Suspended)));
     h.engine.update_policy(h.tenant, TenantPolicy::default());
@@ -593,14 +734,22 @@ async fn a_panel_restored_from_its_log_continues_where_it_stopped() {
     let mut request = new_panel(h.tenant, PanelType::Structured, ai_members(3));
     slow(&mut request);
     let id = h.create(request).await.unwrap();
-    h.wait_for(id, "a second turn", |p| p.events.iter().filter(|e| e.data.kind() == "turn_started").count() >= 2 && p.tokens.len() > 40).await;
+    h.wait_for(id, "a second turn", |p| {
+        p.events.iter().filter(|e| e.data.kind() == "turn_started").count() >= 2 && p.tokens.len() > 40
+    })
+    .await;
     // Stop everything mid-turn, as a shutdown would, then recover from the log alone.
     h.engine.shutdown(Duration::from_secs(5)).await;
     let logged = h.log.events(id);
     assert_eq!(logged.last().map(|e| e.data.kind()), Some("turn_aborted"), "the turn in flight is checkpointed");
     let publisher = RecordingPublisher::new();
     let settings = EngineSettings { arbiters: 2, ..EngineSettings::default() };
-    let engine = Engine::new(PanelDeps { log: Arc::new(h.log.clone()), publisher: Arc::new(publisher.clone()), model: Arc::new(SimulatedModel::new()), settings });
+    let engine = Engine::new(PanelDeps {
+        log: Arc::new(h.log.clone()),
+        publisher: Arc::new(publisher.clone()),
+        model: Arc::new(SimulatedModel::new()),
+        settings,
+    });
     assert_eq!(engine.recover_all(|_| TenantPolicy::default()).await.unwrap(), 1);
     publisher.wait_for_end(id, Duration::from_secs(60)).await.unwrap();
     let all = h.log.events(id);
@@ -617,7 +766,8 @@ async fn a_panel_restored_from_its_log_continues_where_it_stopped() {
 async fn a_storage_outage_pauses_the_panel_and_it_resumes_when_storage_is_back() {
     let h = harness();
     let mut request = new_panel(h.tenant, PanelType::Structured, ai_members(3));
-    request.simulation = Some(SimulationConfig { seed: 5, pace_tokens_per_s: 200.0, turn_tokens: 20, ..SimulationConfig::default() });
+    request.simulation =
+        Some(SimulationConfig { seed: 5, pace_tokens_per_s: 200.0, turn_tokens: 20, ..SimulationConfig::default() });
     let id = h.create(request).await.unwrap();
     h.wait_for(id, "a first turn", |p| p.events.iter().any(|e| e.data.kind() == "turn_completed")).await;
     h.log.fail_next_appends(4);
@@ -639,7 +789,11 @@ async fn a_storage_outage_pauses_the_panel_and_it_resumes_when_storage_is_back()
     let p = h.publisher.wait_for_end(id, WAIT).await.unwrap();
     assert_gapless(&p.events);
     assert_eq!(p.events.last().unwrap().data.kind(), "panel_completed");
-    let paused = p.events.iter().position(|e| matches!(&e.data, EventData::PanelPaused { reason } if reason.starts_with("storage_unavailable"))).expect("the pause is recorded");
+    let paused = p
+        .events
+        .iter()
+        .position(|e| matches!(&e.data, EventData::PanelPaused { reason } if reason.starts_with("storage_unavailable")))
+        .expect("the pause is recorded");
     assert_eq!(p.events[paused + 1].data.kind(), "panel_resumed");
     assert_eq!(h.log.events(id), p.events, "what was shown is what was stored");
 }

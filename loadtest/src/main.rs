@@ -126,7 +126,12 @@ fn panel_body(args: &Args, panel_type: &str, index: usize) -> Value {
 /// Reads process RSS (MB) and CPU seconds from the server's /metrics.
 async fn server_figures(client: &reqwest::Client, url: &str) -> Option<(f64, f64)> {
     let text = client.get(format!("{url}/metrics")).send().await.ok()?.text().await.ok()?;
-    let value = |name: &str| text.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok());
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
     Some((value("process_resident_memory_bytes")? / 1_048_576.0, value("process_cpu_seconds_total")?))
 }
 
@@ -146,7 +151,13 @@ async fn create_tenants(client: &reqwest::Client, args: &Args) -> anyhow::Result
                 "tokens_per_month": 1_000_000_000_000u64,
             }
         });
-        let response = client.post(format!("{}/v1/admin/tenants", args.url)).bearer_auth(&args.admin_key).json(&body).send().await.context("create tenant")?;
+        let response = client
+            .post(format!("{}/v1/admin/tenants", args.url))
+            .bearer_auth(&args.admin_key)
+            .json(&body)
+            .send()
+            .await
+            .context("create tenant")?;
         let status = response.status();
         let value: Value = response.json().await.context("tenant body")?;
         if !status.is_success() {
@@ -158,7 +169,8 @@ async fn create_tenants(client: &reqwest::Client, args: &Args) -> anyhow::Result
 }
 
 async fn ws_token(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<String> {
-    let value: Value = client.post(format!("{url}/v1/ws-tokens")).bearer_auth(key).json(&json!({})).send().await?.json().await?;
+    let value: Value =
+        client.post(format!("{url}/v1/ws-tokens")).bearer_auth(key).json(&json!({})).send().await?.json().await?;
     Ok(value["token"].as_str().context("token")?.to_string())
 }
 
@@ -188,7 +200,12 @@ async fn main() -> anyhow::Result<()> {
     for tenant in tenants.iter() {
         let mut tenant_tokens = Vec::new();
         for k in 0..keys_per_tenant {
-            let response = client.post(format!("{url}/v1/keys")).bearer_auth(&tenant.key).json(&json!({"role": "moderator", "name": format!("load {k}")})).send().await?;
+            let response = client
+                .post(format!("{url}/v1/keys"))
+                .bearer_auth(&tenant.key)
+                .json(&json!({"role": "moderator", "name": format!("load {k}")}))
+                .send()
+                .await?;
             let value: Value = response.json().await?;
             let key = value["key"].as_str().context("key")?.to_string();
             tenant_tokens.push(ws_token(&client, &url, &key).await?);
@@ -215,16 +232,34 @@ async fn main() -> anyhow::Result<()> {
     // Create panels, a bounded number at a time; each panel's subscribers
     // start as soon as it exists, so they see its events live.
     let connects = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
-    let subscribers = if args.panel_type == "hybrid" || args.panel_type == "mix" { args.subscribers.max(1) } else { args.subscribers };
+    let subscribers = if args.panel_type == "hybrid" || args.panel_type == "mix" {
+        args.subscribers.max(1)
+    } else {
+        args.subscribers
+    };
     let created: Vec<CreatedPanel> = stream::iter(0..args.panels)
         .map(|i| {
-            let (client, url, tenants, shared, args, tokens, connects, ws_base) =
-                (client.clone(), url.clone(), tenants.clone(), shared.clone(), args.clone(), tokens.clone(), connects.clone(), ws_base.clone());
+            let (client, url, tenants, shared, args, tokens, connects, ws_base) = (
+                client.clone(),
+                url.clone(),
+                tenants.clone(),
+                shared.clone(),
+                args.clone(),
+                tokens.clone(),
+                connects.clone(),
+                ws_base.clone(),
+            );
             async move {
-                let panel_type = if args.panel_type == "mix" { TYPES[i % TYPES.len()] } else { args.panel_type.as_str() };
+                let panel_type =
+                    if args.panel_type == "mix" { TYPES[i % TYPES.len()] } else { args.panel_type.as_str() };
                 let tenant = i % tenants.len();
                 let t0 = Instant::now();
-                let response = client.post(format!("{url}/v1/panels")).bearer_auth(&tenants[tenant].key).json(&panel_body(&args, panel_type, i)).send().await;
+                let response = client
+                    .post(format!("{url}/v1/panels"))
+                    .bearer_auth(&tenants[tenant].key)
+                    .json(&panel_body(&args, panel_type, i))
+                    .send()
+                    .await;
                 let ms = t0.elapsed().as_secs_f32() * 1000.0;
                 shared.lock().unwrap().create_ms.push(ms);
                 let id = match response {
@@ -247,7 +282,10 @@ async fn main() -> anyhow::Result<()> {
                 let handles = (0..subscribers)
                     .map(|s| {
                         let subscriber = Subscriber {
-                            ws_url: format!("{ws_base}/v1/ws?token={}", tokens[tenant][(i * subscribers + s) / SOCKETS_PER_KEY % tokens[tenant].len()]),
+                            ws_url: format!(
+                                "{ws_base}/v1/ws?token={}",
+                                tokens[tenant][(i * subscribers + s) / SOCKETS_PER_KEY % tokens[tenant].len()]
+                            ),
                             panel_id: id.clone(),
                             human: panel_type == "hybrid" && s == 0,
                             deadline,
@@ -272,7 +310,8 @@ async fn main() -> anyhow::Result<()> {
 
     // GET /v1/panels/{id} while the panels run.
     let poller = {
-        let (client, url, tenants, shared, running) = (client.clone(), url.clone(), tenants.clone(), shared.clone(), running.clone());
+        let (client, url, tenants, shared, running) =
+            (client.clone(), url.clone(), tenants.clone(), shared.clone(), running.clone());
         let ids: Vec<(usize, String)> = created.iter().map(|(t, id, _, _)| (*t, id.clone())).collect();
         let rate = args.get_rate;
         tokio::spawn(async move {
@@ -317,12 +356,15 @@ async fn main() -> anyhow::Result<()> {
     if subscribers == 0 {
         for (tenant, id) in &created {
             loop {
-                let value: Value = match client.get(format!("{url}/v1/panels/{id}")).bearer_auth(&tenants[*tenant].key).send().await {
-                    Ok(r) => r.json().await.unwrap_or(Value::Null),
-                    Err(_) => Value::Null,
-                };
+                let value: Value =
+                    match client.get(format!("{url}/v1/panels/{id}")).bearer_auth(&tenants[*tenant].key).send().await {
+                        Ok(r) => r.json().await.unwrap_or(Value::Null),
+                        Err(_) => Value::Null,
+                    };
                 let status = value["status"].as_str().unwrap_or("").to_string();
-                if matches!(status.as_str(), "completed" | "failed" | "cancelled") || tokio::time::Instant::now() > deadline {
+                if matches!(status.as_str(), "completed" | "failed" | "cancelled")
+                    || tokio::time::Instant::now() > deadline
+                {
                     ends.insert(id.clone(), status);
                     break;
                 }
@@ -370,7 +412,9 @@ async fn main() -> anyhow::Result<()> {
             token_ms.append(&mut outcome.token_latency_ms);
         }
     }
-    let terminal_of = |p: usize| -> Option<String> { if subscribers == 0 { ends.get(&created[p].1).cloned() } else { per_panel_terminal.get(&p).cloned().flatten() } };
+    let terminal_of = |p: usize| -> Option<String> {
+        if subscribers == 0 { ends.get(&created[p].1).cloned() } else { per_panel_terminal.get(&p).cloned().flatten() }
+    };
     for p in 0..created.len() {
         match terminal_of(p).as_deref() {
             Some("panel_completed" | "completed") => report.panels_completed += 1,
@@ -395,7 +439,10 @@ async fn main() -> anyhow::Result<()> {
     drop(s);
     print!("{}", report.table());
     println!("{}", serde_json::to_string(&report)?);
-    let delivery_ok = report.lost_events == 0 && report.duplicate_events == 0 && report.reordered_events == 0 && report.token_text_mismatches == 0;
+    let delivery_ok = report.lost_events == 0
+        && report.duplicate_events == 0
+        && report.reordered_events == 0
+        && report.token_text_mismatches == 0;
     let panels_ok = report.panels_completed == args.panels;
     if args.check && !(delivery_ok && panels_ok) {
         eprintln!("check failed: delivery ok = {delivery_ok}, all panels completed = {panels_ok}");

@@ -24,7 +24,13 @@ pub fn percentiles(samples: &mut [f32]) -> Percentiles {
         let rank = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
         round2(f64::from(samples[rank - 1]))
     };
-    Percentiles { p50: at(0.50), p90: at(0.90), p99: at(0.99), max: round2(f64::from(samples[samples.len() - 1])), n: samples.len() }
+    Percentiles {
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+        max: round2(f64::from(samples[samples.len() - 1])),
+        n: samples.len(),
+    }
 }
 
 fn round2(x: f64) -> f64 {
@@ -70,7 +76,9 @@ pub struct Report {
 impl Report {
     /// The human-readable table.
     pub fn table(&self) -> String {
-        let p = |x: &Percentiles| format!("p50 {:>8.2}  p90 {:>8.2}  p99 {:>8.2}  max {:>8.2}  (n {})", x.p50, x.p90, x.p99, x.max, x.n);
+        let p = |x: &Percentiles| {
+            format!("p50 {:>8.2}  p90 {:>8.2}  p99 {:>8.2}  max {:>8.2}  (n {})", x.p50, x.p90, x.p99, x.max, x.n)
+        };
         let mut out = String::new();
         out.push_str("askpanel load test\n");
         out.push_str(&format!(
@@ -89,7 +97,10 @@ impl Report {
         out.push_str(&format!("  token latency   {} ms\n", p(&self.token_latency_ms)));
         out.push_str(&format!("  POST /panels    {} ms\n", p(&self.http_latency_ms.create)));
         out.push_str(&format!("  GET /panels/id  {} ms\n", p(&self.http_latency_ms.get)));
-        out.push_str(&format!("  server          peak RSS {:.1} MB  CPU {:.1} s\n", self.server_peak_rss_mb, self.server_cpu_s));
+        out.push_str(&format!(
+            "  server          peak RSS {:.1} MB  CPU {:.1} s\n",
+            self.server_peak_rss_mb, self.server_cpu_s
+        ));
         if !self.errors.is_empty() {
             out.push_str(&format!("  errors          {:?}\n", self.errors));
         }

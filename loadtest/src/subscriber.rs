@@ -92,13 +92,18 @@ impl Subscriber {
 
     async fn watch<T>(&self, out: &mut Outcome, mut connecting: Option<T>) -> Result<(), String> {
         let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-        let (mut socket, _) = tokio::time::timeout(Duration::from_secs(30), tokio_tungstenite::connect_async_with_config(&self.ws_url, Some(config), false))
-            .await
-            .map_err(|_| "ws_connect_timeout".to_string())?
-            .map_err(|e| format!("ws_connect: {e}"))?;
+        let (mut socket, _) = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio_tungstenite::connect_async_with_config(&self.ws_url, Some(config), false),
+        )
+        .await
+        .map_err(|_| "ws_connect_timeout".to_string())?
+        .map_err(|e| format!("ws_connect: {e}"))?;
         // Connected: let the next socket connect.
         connecting.take();
-        let subscribe = |after: u64| serde_json::json!({"type": "subscribe", "panel_id": self.panel_id, "after_seq": after}).to_string();
+        let subscribe = |after: u64| {
+            serde_json::json!({"type": "subscribe", "panel_id": self.panel_id, "after_seq": after}).to_string()
+        };
         socket.send(Message::text(subscribe(0))).await.map_err(|e| format!("ws_send: {e}"))?;
         let mut seen: Vec<bool> = vec![false];
         let mut max_seen = 0u64;
@@ -143,12 +148,14 @@ impl Subscriber {
                     max_seen = max_seen.max(seq);
                     match kind {
                         "turn_started" => {
-                            let data: TurnData = serde_json::from_str(frame.data.ok_or("no data")?.get()).map_err(|e| format!("bad_turn: {e}"))?;
+                            let data: TurnData = serde_json::from_str(frame.data.ok_or("no data")?.get())
+                                .map_err(|e| format!("bad_turn: {e}"))?;
                             open.insert(data.member_id, seq);
                             texts.insert(seq, TurnText::Waiting);
                         }
                         "turn_completed" => {
-                            let data: TurnData = serde_json::from_str(frame.data.ok_or("no data")?.get()).map_err(|e| format!("bad_turn: {e}"))?;
+                            let data: TurnData = serde_json::from_str(frame.data.ok_or("no data")?.get())
+                                .map_err(|e| format!("bad_turn: {e}"))?;
                             if let Some(turn) = open.remove(&data.member_id)
                                 && let Some(TurnText::Building(streamed)) = texts.remove(&turn)
                                 && Some(&streamed) != data.text.as_ref()
@@ -164,7 +171,8 @@ impl Subscriber {
                             }
                         }
                         "human_turn_requested" if self.human => {
-                            let data: TurnData = serde_json::from_str(frame.data.ok_or("no data")?.get()).map_err(|e| format!("bad_turn: {e}"))?;
+                            let data: TurnData = serde_json::from_str(frame.data.ok_or("no data")?.get())
+                                .map_err(|e| format!("bad_turn: {e}"))?;
                             let input = serde_json::json!({
                                 "type": "input", "panel_id": self.panel_id, "member_id": data.member_id,
                                 "text": "Speaking as the human member: I accept the draft if post-market monitoring is funded.\nRating: 7",
@@ -184,7 +192,9 @@ impl Subscriber {
                     if let Some(ms) = latency_ms(frame.ts) {
                         out.token_latency_ms.push(ms);
                     }
-                    let (Some(turn), Some(offset), Some(delta)) = (frame.turn_seq, frame.offset, frame.delta) else { continue };
+                    let (Some(turn), Some(offset), Some(delta)) = (frame.turn_seq, frame.offset, frame.delta) else {
+                        continue;
+                    };
                     if let Some(slot) = texts.get_mut(&turn) {
                         match slot {
                             TurnText::Waiting if offset == 0 => *slot = TurnText::Building(delta.into_owned()),

@@ -129,7 +129,15 @@ impl Bus {
     pub fn resync_all(&self) {
         let panels: Vec<PanelId> = self.channels.iter().map(|e| *e.key()).collect();
         for panel in panels {
-            self.inject(panel, Frame { kind: FrameKind::Resync, text: ByteString::new(), event_kind: "resync", published_at: Instant::now() });
+            self.inject(
+                panel,
+                Frame {
+                    kind: FrameKind::Resync,
+                    text: ByteString::new(),
+                    event_kind: "resync",
+                    published_at: Instant::now(),
+                },
+            );
         }
     }
 
@@ -187,7 +195,12 @@ impl EventPublisher for Bus {
         let Ok(text) = serde_json::to_string(&frame) else { return };
         self.send(
             panel,
-            Frame { kind: FrameKind::Token { turn_seq: token.turn_seq, offset: token.offset }, text: ByteString::from(text), event_kind: "token", published_at: Instant::now() },
+            Frame {
+                kind: FrameKind::Token { turn_seq: token.turn_seq, offset: token.offset },
+                text: ByteString::from(text),
+                event_kind: "token",
+                published_at: Instant::now(),
+            },
         );
     }
 }

@@ -39,7 +39,14 @@ pub struct LeaseKeeper {
 
 impl LeaseKeeper {
     pub fn new(manager: ConnectionManager, prefix: &str, node_id: String, ttl: Duration) -> Self {
-        Self { manager, key_prefix: format!("{prefix}:lease:"), node_id, ttl, renew: redis::Script::new(RENEW), release: redis::Script::new(RELEASE) }
+        Self {
+            manager,
+            key_prefix: format!("{prefix}:lease:"),
+            node_id,
+            ttl,
+            renew: redis::Script::new(RENEW),
+            release: redis::Script::new(RELEASE),
+        }
     }
 
     /// How long a lease lasts without renewal.
@@ -58,14 +65,22 @@ impl LeaseKeeper {
     /// Tries to take a panel's lease; true when this node holds it now.
     pub async fn acquire(&self, panel: PanelId) -> redis::RedisResult<bool> {
         let mut manager = self.manager.clone();
-        let set: Option<String> = redis::cmd("SET").arg(self.key(panel)).arg(&self.node_id).arg("NX").arg("PX").arg(self.ttl_ms()).query_async(&mut manager).await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key(panel))
+            .arg(&self.node_id)
+            .arg("NX")
+            .arg("PX")
+            .arg(self.ttl_ms())
+            .query_async(&mut manager)
+            .await?;
         Ok(set.is_some())
     }
 
     /// Gives a lease up, if this node still holds it.
     pub async fn release(&self, panel: PanelId) {
         let mut manager = self.manager.clone();
-        let result: redis::RedisResult<i64> = self.release.key(self.key(panel)).arg(&self.node_id).invoke_async(&mut manager).await;
+        let result: redis::RedisResult<i64> =
+            self.release.key(self.key(panel)).arg(&self.node_id).invoke_async(&mut manager).await;
         if let Err(error) = result {
             // It expires by itself.
             tracing::debug!(%panel, %error, "lease release failed");

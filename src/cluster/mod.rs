@@ -108,7 +108,11 @@ impl PushHandler {
         match info.kind {
             PushKind::Disconnection => self.link_lost.store(true, Ordering::SeqCst),
             PushKind::Message => {
-                let (Some(Value::BulkString(channel)), Some(Value::BulkString(payload))) = (info.data.first(), info.data.get(1)) else { return };
+                let (Some(Value::BulkString(channel)), Some(Value::BulkString(payload))) =
+                    (info.data.first(), info.data.get(1))
+                else {
+                    return;
+                };
                 let Ok(channel) = std::str::from_utf8(channel) else { return };
                 self.message(channel, payload);
             }
@@ -126,7 +130,11 @@ impl PushHandler {
         } else if channel == self.reply_channel {
             self.waiters.deliver(payload);
         } else if channel == self.node_channel || channel == self.control_channel {
-            let message = if channel == self.node_channel { serde_json::from_slice(payload).map(Inbound::Command) } else { serde_json::from_slice(payload).map(Inbound::Control) };
+            let message = if channel == self.node_channel {
+                serde_json::from_slice(payload).map(Inbound::Command)
+            } else {
+                serde_json::from_slice(payload).map(Inbound::Control)
+            };
             match message {
                 Ok(message) => {
                     if self.inbox.try_send(message).is_err() {
@@ -147,8 +155,16 @@ impl Cluster {
     /// Connects to Redis and starts the publisher and subscription tasks.
     /// Returns the cluster and the receiver of commands and control messages
     /// for [`run`].
-    pub async fn connect(settings: &RedisSettings, bus: Arc<Bus>, epochs: Arc<Epochs>) -> anyhow::Result<(Arc<Cluster>, mpsc::Receiver<Inbound>)> {
-        let node_id = if settings.node_id.is_empty() { uuid::Uuid::new_v4().simple().to_string()[..12].to_string() } else { settings.node_id.clone() };
+    pub async fn connect(
+        settings: &RedisSettings,
+        bus: Arc<Bus>,
+        epochs: Arc<Epochs>,
+    ) -> anyhow::Result<(Arc<Cluster>, mpsc::Receiver<Inbound>)> {
+        let node_id = if settings.node_id.is_empty() {
+            uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+        } else {
+            settings.node_id.clone()
+        };
         let prefix = settings.prefix.clone();
         let waiters = Arc::new(Waiters::default());
         let link_lost = Arc::new(AtomicBool::new(false));
@@ -164,7 +180,8 @@ impl Cluster {
             link_lost: link_lost.clone(),
             inbox: inbox_tx,
         };
-        let own_channels = [handler.node_channel.clone(), handler.reply_channel.clone(), handler.control_channel.clone()];
+        let own_channels =
+            [handler.node_channel.clone(), handler.reply_channel.clone(), handler.control_channel.clone()];
         let client = redis::Client::open(with_resp3(&settings.url))?;
         let config = ConnectionManagerConfig::new()
             .set_push_sender(move |info: PushInfo| -> Result<(), redis::aio::SendError> {
@@ -226,7 +243,9 @@ impl Cluster {
     pub async fn broadcast_control(&self, message: &Control) {
         let Ok(payload) = serde_json::to_vec(message) else { return };
         let mut manager = self.manager.clone();
-        if let Err(error) = redis::cmd("PUBLISH").arg(self.key("control")).arg(payload).query_async::<i64>(&mut manager).await {
+        if let Err(error) =
+            redis::cmd("PUBLISH").arg(self.key("control")).arg(payload).query_async::<i64>(&mut manager).await
+        {
             tracing::warn!(%error, "could not tell the other nodes");
         }
     }

@@ -70,11 +70,19 @@ impl Waiters {
 
 impl Cluster {
     /// Sends a command to the node owning the panel and waits for its answer.
-    pub async fn route(&self, tenant: TenantId, panel: PanelId, caller: &Caller, command: &Command) -> Result<(), RouteError> {
+    pub async fn route(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        caller: &Caller,
+        command: &Command,
+    ) -> Result<(), RouteError> {
         let owner = self.leases.owner_of(panel).await?.ok_or(RouteError::NoOwner)?;
-        let command = WireCommand::from_command(command).ok_or_else(|| PanelError::Forbidden("platform commands are not routed".into()))?;
+        let command = WireCommand::from_command(command)
+            .ok_or_else(|| PanelError::Forbidden("platform commands are not routed".into()))?;
         let (id, reply) = self.waiters.open();
-        let request = RpcRequest { id, from: self.node_id.clone(), tenant, panel, caller: WireCaller::from(caller), command };
+        let request =
+            RpcRequest { id, from: self.node_id.clone(), tenant, panel, caller: WireCaller::from(caller), command };
         let result = self.ask(&owner, &request, reply, self.rpc_timeout).await;
         if result.is_err() {
             self.waiters.forget(id);
@@ -85,10 +93,20 @@ impl Cluster {
         }
     }
 
-    async fn ask(&self, owner: &str, request: &RpcRequest, reply: oneshot::Receiver<RpcReply>, timeout: Duration) -> Result<RpcReply, RouteError> {
+    async fn ask(
+        &self,
+        owner: &str,
+        request: &RpcRequest,
+        reply: oneshot::Receiver<RpcReply>,
+        timeout: Duration,
+    ) -> Result<RpcReply, RouteError> {
         let payload = serde_json::to_vec(request)?;
         let mut manager = self.manager.clone();
-        let receivers: i64 = redis::cmd("PUBLISH").arg(self.key(&format!("node:{owner}"))).arg(payload).query_async(&mut manager).await?;
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg(self.key(&format!("node:{owner}")))
+            .arg(payload)
+            .query_async(&mut manager)
+            .await?;
         if receivers == 0 {
             return Err(RouteError::NoOwner);
         }
@@ -101,7 +119,8 @@ impl Cluster {
     async fn answer(&self, to: &str, reply: &RpcReply) {
         let Ok(payload) = serde_json::to_vec(reply) else { return };
         let mut manager = self.manager.clone();
-        let _: redis::RedisResult<i64> = redis::cmd("PUBLISH").arg(self.key(&format!("reply:{to}"))).arg(payload).query_async(&mut manager).await;
+        let _: redis::RedisResult<i64> =
+            redis::cmd("PUBLISH").arg(self.key(&format!("reply:{to}"))).arg(payload).query_async(&mut manager).await;
     }
 }
 

@@ -94,9 +94,12 @@ impl WireCommand {
     /// The routed form of a command; `None` for commands that are not routed.
     pub fn from_command(command: &Command) -> Option<Self> {
         match command {
-            Command::HumanInput { member_id, text, rating, confidence } => {
-                Some(WireCommand::Input { member_id: *member_id, text: text.clone(), rating: *rating, confidence: *confidence })
-            }
+            Command::HumanInput { member_id, text, rating, confidence } => Some(WireCommand::Input {
+                member_id: *member_id,
+                text: text.clone(),
+                rating: *rating,
+                confidence: *confidence,
+            }),
             Command::Moderate { action, text } => Some(WireCommand::Moderate { action: *action, text: text.clone() }),
             _ => None,
         }
@@ -107,7 +110,9 @@ impl RpcRequest {
     /// The command as the owner's engine takes it.
     pub fn into_panel_command(self) -> PanelCommand {
         let command = match self.command {
-            WireCommand::Input { member_id, text, rating, confidence } => Command::HumanInput { member_id, text, rating, confidence },
+            WireCommand::Input { member_id, text, rating, confidence } => {
+                Command::HumanInput { member_id, text, rating, confidence }
+            }
             WireCommand::Moderate { action, text } => Command::Moderate { action, text },
         };
         let caller = Caller { id: self.caller.id, key_id: self.caller.key_id, is_moderator: self.caller.is_moderator };
@@ -187,7 +192,12 @@ mod tests {
     #[test]
     fn frames_cross_nodes_unchanged() {
         for kind in [FrameKind::Event { seq: 42, terminal: true }, FrameKind::Token { turn_seq: 7, offset: 1234 }] {
-            let frame = Frame { kind, text: ByteString::from("{\"type\":\"event\",\"x\":\"a\\u001fb\"}"), event_kind: "panel_completed", published_at: Instant::now() };
+            let frame = Frame {
+                kind,
+                text: ByteString::from("{\"type\":\"event\",\"x\":\"a\\u001fb\"}"),
+                event_kind: "panel_completed",
+                published_at: Instant::now(),
+            };
             let bytes = encode_frame("node-a", &frame).unwrap();
             let (node, back) = decode_frame(&bytes).unwrap();
             assert_eq!(node, "node-a");

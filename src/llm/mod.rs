@@ -26,7 +26,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use askpanel_actors::event::Verdict;
-use askpanel_actors::model::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, SynthesisRequest, TurnRequest, TurnStream, Usage};
+use askpanel_actors::model::{
+    Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, SynthesisRequest, TurnRequest,
+    TurnStream, Usage,
+};
 use askpanel_actors::panel::feedback::{Feedback, MAX_ARGUMENTS};
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
@@ -98,8 +101,13 @@ impl OpenAiModel {
         if let Some(key) = api_key {
             config = config.with_api_key(key);
         }
-        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).pool_max_idle_per_host(256).build()?;
-        let retry = retry::JitteredRetry::new(settings.max_retries as usize, Duration::from_millis(250), Duration::from_secs(10));
+        let http =
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).pool_max_idle_per_host(256).build()?;
+        let retry = retry::JitteredRetry::new(
+            settings.max_retries as usize,
+            Duration::from_millis(250),
+            Duration::from_secs(10),
+        );
         let service = tower::ServiceBuilder::new().retry(retry).service(ReqwestService::new(http.clone()));
         let client = Client::with_config(config).with_http_service(service);
         let inner = Inner {
@@ -116,7 +124,8 @@ impl OpenAiModel {
             },
             learned: std::sync::Mutex::new(HashMap::new()),
             stream_usage: AtomicU8::new(UNKNOWN),
-            slots: (settings.max_concurrent_requests > 0).then(|| tokio::sync::Semaphore::new(settings.max_concurrent_requests)),
+            slots: (settings.max_concurrent_requests > 0)
+                .then(|| tokio::sync::Semaphore::new(settings.max_concurrent_requests)),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -152,7 +161,10 @@ impl Inner {
     fn refuse_json(&self, model: &str) {
         let mut learned = self.lock_learned();
         if learned.len() < MAX_LEARNED_MODELS || learned.contains_key(model) {
-            learned.entry(model.to_string()).or_insert(Learned { format: self.start_format, ignored: 0, json_refused: false }).json_refused = true;
+            learned
+                .entry(model.to_string())
+                .or_insert(Learned { format: self.start_format, ignored: 0, json_refused: false })
+                .json_refused = true;
         }
     }
 
@@ -161,7 +173,8 @@ impl Inner {
         let next = next_format(from);
         let mut learned = self.lock_learned();
         if learned.len() < MAX_LEARNED_MODELS || learned.contains_key(model) {
-            let entry = learned.entry(model.to_string()).or_insert(Learned { format: next, ignored: 0, json_refused: false });
+            let entry =
+                learned.entry(model.to_string()).or_insert(Learned { format: next, ignored: 0, json_refused: false });
             if LADDER.iter().position(|f| *f == entry.format) < LADDER.iter().position(|f| *f == next) {
                 entry.format = next;
             }
@@ -199,9 +212,15 @@ impl Inner {
             return None;
         }
         let root = self.settings.base_url.trim_end_matches('/').trim_end_matches("/v1");
-        let request = self.http.post(format!("{root}/extras/tokenize/count")).json(&json!({"input": text, "model": model})).timeout(Duration::from_secs(10));
+        let request = self
+            .http
+            .post(format!("{root}/extras/tokenize/count"))
+            .json(&json!({"input": text, "model": model}))
+            .timeout(Duration::from_secs(10));
         let answer = match request.send().await {
-            Ok(response) if response.status().is_success() => response.json::<Value>().await.ok().and_then(|v| v["count"].as_u64()),
+            Ok(response) if response.status().is_success() => {
+                response.json::<Value>().await.ok().and_then(|v| v["count"].as_u64())
+            }
             Ok(response) if response.status().is_client_error() => {
                 self.tokenizer.store(UNSUPPORTED, Ordering::Relaxed);
                 return None;
@@ -217,7 +236,13 @@ impl Inner {
     /// A streamed turn's usage: the server's usage chunk, else its tokenizer's
     /// counts of the prompt's messages and of the answer, else an estimate
     /// (about four characters a token).
-    async fn stream_usage_of(&self, model: &str, reported: Option<UsageBody>, messages: &[Message], answer: &str) -> Usage {
+    async fn stream_usage_of(
+        &self,
+        model: &str,
+        reported: Option<UsageBody>,
+        messages: &[Message],
+        answer: &str,
+    ) -> Usage {
         if let Some(u) = reported {
             return Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens };
         }
@@ -227,7 +252,10 @@ impl Inner {
         {
             return Usage { prompt_tokens, completion_tokens };
         }
-        Usage { prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(), completion_tokens: estimate_tokens(answer) }
+        Usage {
+            prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(),
+            completion_tokens: estimate_tokens(answer),
+        }
     }
 
     /// Waits for a call slot (not counted in the request timeout).
@@ -244,13 +272,25 @@ impl Inner {
     /// (bids, the judge, the facilitator, the rating follow-up) ask for JSON
     /// in every mode, since a grammar-enforcing server then always answers
     /// in shape.
-    async fn complete(&self, model: &str, messages: &[Message], max_tokens: u32, format: Option<Value>) -> Result<(String, Usage), ModelError> {
+    async fn complete(
+        &self,
+        model: &str,
+        messages: &[Message],
+        max_tokens: u32,
+        format: Option<Value>,
+    ) -> Result<(String, Usage), ModelError> {
         let _slot = self.slot().await;
         self.complete_in_slot(model, messages, max_tokens, format).await
     }
 
     /// [`Inner::complete`] for a caller that holds a call slot already.
-    async fn complete_in_slot(&self, model: &str, messages: &[Message], max_tokens: u32, format: Option<Value>) -> Result<(String, Usage), ModelError> {
+    async fn complete_in_slot(
+        &self,
+        model: &str,
+        messages: &[Message],
+        max_tokens: u32,
+        format: Option<Value>,
+    ) -> Result<(String, Usage), ModelError> {
         if !self.breaker.allow() {
             return Err(ModelError::Unavailable("the model backend is failing; calls are paused".into()));
         }
@@ -265,7 +305,8 @@ impl Inner {
             body["response_format"] = format;
         }
         let timeout = Duration::from_secs(self.settings.request_timeout_s.max(1));
-        let mut result = tokio::time::timeout(timeout, self.client.chat().create_byot::<Value, Completion>(body.clone())).await;
+        let mut result =
+            tokio::time::timeout(timeout, self.client.chat().create_byot::<Value, Completion>(body.clone())).await;
         if let Ok(Err(error)) = &result
             && asked
             && refuses_format(error)
@@ -286,7 +327,10 @@ impl Inner {
                 self.breaker.success();
                 let text = completion.choices.into_iter().next().and_then(|c| c.message.content).unwrap_or_default();
                 let usage = completion.usage.map_or_else(
-                    || Usage { prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(), completion_tokens: estimate_tokens(&text) },
+                    || Usage {
+                        prompt_tokens: messages.iter().map(|m| estimate_tokens(&m.content)).sum(),
+                        completion_tokens: estimate_tokens(&text),
+                    },
                     |u| Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens },
                 );
                 Ok((text, usage))
@@ -323,7 +367,9 @@ impl ExpertModel for OpenAiModel {
         async move {
             let model = inner.model_for(request.profile.model.as_ref());
             let started = Instant::now();
-            let (answer, usage) = inner.complete(&model, &prompt::bid_messages(&request), 40, Some(json!({"type": "json_object"}))).await?;
+            let (answer, usage) = inner
+                .complete(&model, &prompt::bid_messages(&request), 40, Some(json!({"type": "json_object"})))
+                .await?;
             inner.record(&request.tenant_id.to_string(), started, usage);
             let value: Value = serde_json::from_str(json_slice(&answer)).unwrap_or(Value::Null);
             let bid = match (value["speak"].as_bool(), value["urgency"].as_f64()) {
@@ -341,7 +387,8 @@ impl ExpertModel for OpenAiModel {
         async move {
             let started = Instant::now();
             let messages = prompt::draft_messages(&request, inner.settings.context_chars);
-            let (text, usage) = inner.complete(&inner.settings.model, &messages, inner.settings.max_tokens, None).await?;
+            let (text, usage) =
+                inner.complete(&inner.settings.model, &messages, inner.settings.max_tokens, None).await?;
             inner.record(&request.tenant_id.to_string(), started, usage);
             Ok(Drafted { text: text.trim().to_string(), usage })
         }
@@ -353,9 +400,11 @@ impl ExpertModel for OpenAiModel {
         async move {
             let messages = prompt::judge_messages(&request, inner.settings.context_chars);
             let started = Instant::now();
-            let (answer, usage) = inner.complete(&inner.settings.model, &messages, 300, Some(json!({"type": "json_object"}))).await?;
+            let (answer, usage) =
+                inner.complete(&inner.settings.model, &messages, 300, Some(json!({"type": "json_object"}))).await?;
             inner.record(&request.tenant_id.to_string(), started, usage);
-            let value: Value = serde_json::from_str(json_slice(&answer)).map_err(|_| ModelError::Request("the judge's answer is not JSON".into()))?;
+            let value: Value = serde_json::from_str(json_slice(&answer))
+                .map_err(|_| ModelError::Request("the judge's answer is not JSON".into()))?;
             let pro = value["pro_score"].as_f64().unwrap_or(0.0).clamp(0.0, 10.0);
             let con = value["con_score"].as_f64().unwrap_or(0.0).clamp(0.0, 10.0);
             let winner = match value["winner"].as_str() {

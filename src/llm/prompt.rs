@@ -62,7 +62,9 @@ pub const MIN_TEXT_CHARS: usize = 40;
 /// What a rating is of, in words.
 fn target_words(target: RatingTarget) -> &'static str {
     match target {
-        RatingTarget::Question => "the question as asked (how strongly you agree with what it proposes; when it names alternatives, with the first)",
+        RatingTarget::Question => {
+            "the question as asked (how strongly you agree with what it proposes; when it names alternatives, with the first)"
+        }
         RatingTarget::Draft => "the current draft recommendation",
     }
 }
@@ -73,7 +75,8 @@ fn target_words(target: RatingTarget) -> &'static str {
 /// answer `"text": ""`; strict `json_schema` servers refuse `minLength`, so it
 /// goes only beside `json_object`).
 pub fn turn_schema(target: RatingTarget, min_text: bool) -> serde_json::Value {
-    let mut text = serde_json::json!({"type": "string", "description": "your contribution, as you would say it to the panel"});
+    let mut text =
+        serde_json::json!({"type": "string", "description": "your contribution, as you would say it to the panel"});
     if min_text {
         text["minLength"] = serde_json::json!(MIN_TEXT_CHARS);
     }
@@ -91,11 +94,21 @@ pub fn turn_schema(target: RatingTarget, min_text: bool) -> serde_json::Value {
 
 fn flow_description(flow: PanelType) -> &'static str {
     match flow {
-        PanelType::Structured | PanelType::Hybrid => "a structured panel: members speak in a fixed order and everyone sees the full transcript",
-        PanelType::Open => "an open brainstorming panel: members contribute new ideas and pass when they have nothing new",
-        PanelType::Socratic => "a socratic panel: a questioner probes the weakest point or widest disagreement and the others answer",
-        PanelType::Adversarial => "an adversarial panel: two teams argue for and against, in opening, rebuttal and closing statements",
-        PanelType::Delphi => "a Delphi panel: members rate anonymously and see only the previous round's statistics and a facilitator's synthesis of its anonymous rationales",
+        PanelType::Structured | PanelType::Hybrid => {
+            "a structured panel: members speak in a fixed order and everyone sees the full transcript"
+        }
+        PanelType::Open => {
+            "an open brainstorming panel: members contribute new ideas and pass when they have nothing new"
+        }
+        PanelType::Socratic => {
+            "a socratic panel: a questioner probes the weakest point or widest disagreement and the others answer"
+        }
+        PanelType::Adversarial => {
+            "an adversarial panel: two teams argue for and against, in opening, rebuttal and closing statements"
+        }
+        PanelType::Delphi => {
+            "a Delphi panel: members rate anonymously and see only the previous round's statistics and a facilitator's synthesis of its anonymous rationales"
+        }
     }
 }
 
@@ -149,7 +162,11 @@ pub fn render_transcript(entries: &[TranscriptEntry], budget: usize, full_from: 
         return String::new();
     }
     let heading = |e: &TranscriptEntry| {
-        if e.round >= full_from { format!("Round {} ({}):", e.round, phase_name(e.phase)) } else { format!("Round {} ({}, summarised):", e.round, phase_name(e.phase)) }
+        if e.round >= full_from {
+            format!("Round {} ({}):", e.round, phase_name(e.phase))
+        } else {
+            format!("Round {} ({}, summarised):", e.round, phase_name(e.phase))
+        }
     };
     // Newest first: the budget keeps the most recent discussion.
     let mut used = 0;
@@ -170,7 +187,10 @@ pub fn render_transcript(entries: &[TranscriptEntry], budget: usize, full_from: 
     let start = entries.len() - kept;
     let mut out = String::new();
     if start > 0 {
-        out.push_str(&format!("({start} earlier {} left out for length.)\n", if start == 1 { "statement" } else { "statements" }));
+        out.push_str(&format!(
+            "({start} earlier {} left out for length.)\n",
+            if start == 1 { "statement" } else { "statements" }
+        ));
     }
     let mut current = None;
     for entry in &entries[start..] {
@@ -195,8 +215,15 @@ fn last_round(entries: &[TranscriptEntry]) -> u32 {
 
 /// The facilitator's synthesis, as delphi members see it.
 pub fn render_feedback(feedback: &Feedback) -> String {
-    let mut out = format!("The facilitator's synthesis of all {} anonymous rationales of round {} (summarised, attributed to nobody):\n", feedback.rationales, feedback.round);
-    for (title, list) in [("Arguments for", &feedback.arguments_for), ("Arguments against", &feedback.arguments_against), ("Open questions", &feedback.open_questions)] {
+    let mut out = format!(
+        "The facilitator's synthesis of all {} anonymous rationales of round {} (summarised, attributed to nobody):\n",
+        feedback.rationales, feedback.round
+    );
+    for (title, list) in [
+        ("Arguments for", &feedback.arguments_for),
+        ("Arguments against", &feedback.arguments_against),
+        ("Open questions", &feedback.open_questions),
+    ] {
         if list.is_empty() {
             continue;
         }
@@ -206,7 +233,10 @@ pub fn render_feedback(feedback: &Feedback) -> String {
         }
     }
     if feedback.condensed > 0 {
-        out.push_str(&format!("({} similar or overlong arguments were merged or shortened to fit.)\n", feedback.condensed));
+        out.push_str(&format!(
+            "({} similar or overlong arguments were merged or shortened to fit.)\n",
+            feedback.condensed
+        ));
     }
     out
 }
@@ -250,8 +280,14 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
     if anonymous {
         rules.push_str(" Contributions are anonymous: never use anyone's name, and never say who you are, your title or where you work.");
     }
-    let mut shared =
-        format!("Question: {}\n\nThis is {}. Round {} of at most {}: {}.\n", view.query.trim(), flow_description(view.flow), view.round, view.max_rounds, phase_name(view.phase));
+    let mut shared = format!(
+        "Question: {}\n\nThis is {}. Round {} of at most {}: {}.\n",
+        view.query.trim(),
+        flow_description(view.flow),
+        view.round,
+        view.max_rounds,
+        phase_name(view.phase)
+    );
     if anonymous {
         if let Some(stats) = &view.previous_stats {
             shared.push_str(&format!(
@@ -272,7 +308,10 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
         shared.push_str(&render_transcript(&view.transcript, budget, view.round.saturating_sub(1)));
         shared.push('\n');
         if let Some(stats) = &view.previous_stats {
-            shared.push_str(&format!("\nLast rated round: median {}, IQR {}, n = {}.\n", stats.median, stats.iqr, stats.n));
+            shared.push_str(&format!(
+                "\nLast rated round: median {}, IQR {}, n = {}.\n",
+                stats.median, stats.iqr, stats.n
+            ));
         }
     }
     if !view.known_ideas.is_empty() {
@@ -287,9 +326,17 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
     for injection in &view.injections {
         shared.push_str(&format!("\nThe moderator asks the panel to address: {}\n", injection.trim()));
     }
-    let title = if profile.title.is_empty() { format!("{} expert", profile.domain.replace('_', " ")) } else { profile.title.clone() };
+    let title = if profile.title.is_empty() {
+        format!("{} expert", profile.domain.replace('_', " "))
+    } else {
+        profile.title.clone()
+    };
     // Delphi is anonymous: no names at all, not even the member's own.
-    let who = if anonymous { format!("You are a {title} on this anonymous panel.") } else { format!("You are {}, {title}, on this panel.", profile.name) };
+    let who = if anonymous {
+        format!("You are a {title} on this anonymous panel.")
+    } else {
+        format!("You are {}, {title}, on this panel.", profile.name)
+    };
     let identity = format!("{who}\n\nYour background: {}", profile.persona.trim());
     let mut task = String::new();
     match view.task {
@@ -346,17 +393,31 @@ pub fn rating_followup(turn: &[Message], answer: &str, target: RatingTarget) -> 
 /// would not fit, and marked so).
 pub fn synthesis_messages(request: &SynthesisRequest, budget: usize) -> Vec<Message> {
     let share = (budget / request.rationales.len().max(1)).max(400);
-    let mut user = format!("Question: {}\n\nThe {} anonymous rationales of round {}:\n", request.query.trim(), request.rationales.len(), request.round);
+    let mut user = format!(
+        "Question: {}\n\nThe {} anonymous rationales of round {}:\n",
+        request.query.trim(),
+        request.rationales.len(),
+        request.round
+    );
     for (i, rationale) in request.rationales.iter().enumerate() {
         let rating = rationale.rating.map_or_else(|| "no rating".to_string(), |r| format!("rated {r}/9"));
         let text = rationale.text.trim();
-        let shown = if text.chars().count() > share { format!("{} [shortened]", text.chars().take(share).collect::<String>()) } else { text.to_string() };
+        let shown = if text.chars().count() > share {
+            format!("{} [shortened]", text.chars().take(share).collect::<String>())
+        } else {
+            text.to_string()
+        };
         user.push_str(&format!("\nRationale {} ({rating}): {shown}\n", i + 1));
     }
     user.push_str(
         "\nSynthesise these rationales for the panel's next round: the distinct arguments for the proposal, the distinct arguments against it, and the open questions or conditions, each in one sentence of your own, attributed to nobody. Never name a person, a job title or an organisation. At most six per list. Reply with JSON only: {\"arguments_for\": [\"...\"], \"arguments_against\": [\"...\"], \"open_questions\": [\"...\"]}",
     );
-    vec![Message::system("You are the neutral facilitator of an anonymous Delphi panel. You summarise faithfully and take no side."), Message::user(user)]
+    vec![
+        Message::system(
+            "You are the neutral facilitator of an anonymous Delphi panel. You summarise faithfully and take no side.",
+        ),
+        Message::user(user),
+    ]
 }
 
 /// Open panels: does the member want the floor?
@@ -367,7 +428,12 @@ pub fn bid_messages(request: &BidRequest) -> Vec<Message> {
         request.view.known_ideas.iter().take(60).map(|i| format!("- {i}")).collect::<Vec<_>>().join("\n")
     };
     vec![
-        Message::system(format!("You are {}, {}. {}", request.profile.name, request.profile.title, request.profile.persona.trim())),
+        Message::system(format!(
+            "You are {}, {}. {}",
+            request.profile.name,
+            request.profile.title,
+            request.profile.persona.trim()
+        )),
         Message::user(format!(
             "Brainstorm on: {}\nIdeas already collected:\n{ideas}\n\nDo you have a genuinely new idea? Reply with JSON only: {{\"speak\": true|false, \"urgency\": 0.0-1.0}}",
             request.view.query.trim()
@@ -378,9 +444,16 @@ pub fn bid_messages(request: &BidRequest) -> Vec<Message> {
 /// The rapporteur's draft or final recommendation.
 pub fn draft_messages(request: &DraftRequest, budget: usize) -> Vec<Message> {
     let anonymous = request.flow == PanelType::Delphi && !request.is_final;
-    let mut user = format!("Question: {}\n\nThe panel's discussion:\n{}\n", request.query.trim(), render_transcript(&request.transcript, budget, last_round(&request.transcript)));
+    let mut user = format!(
+        "Question: {}\n\nThe panel's discussion:\n{}\n",
+        request.query.trim(),
+        render_transcript(&request.transcript, budget, last_round(&request.transcript))
+    );
     if let Some(c) = &request.consensus {
-        user.push_str(&format!("\nAgreement in round {}: {:?} (median {}, IQR {}, n = {}).\n", c.round, c.level, c.median, c.iqr, c.n));
+        user.push_str(&format!(
+            "\nAgreement in round {}: {:?} (median {}, IQR {}, n = {}).\n",
+            c.round, c.level, c.median, c.iqr, c.n
+        ));
     }
     if !request.dissenters.is_empty() && !anonymous {
         user.push_str(&format!("Dissenting members: {}.\n", request.dissenters.join(", ")));
@@ -399,13 +472,20 @@ pub fn draft_messages(request: &DraftRequest, budget: usize) -> Vec<Message> {
     if anonymous {
         user.push_str(" This panel is anonymous: name nobody.");
     }
-    vec![Message::system("You are the rapporteur of an expert panel. You state what the panel recommends, faithfully and concisely, including disagreement."), Message::user(user)]
+    vec![
+        Message::system(
+            "You are the rapporteur of an expert panel. You state what the panel recommends, faithfully and concisely, including disagreement.",
+        ),
+        Message::user(user),
+    ]
 }
 
 /// The adversarial judge.
 pub fn judge_messages(request: &JudgeRequest, budget: usize) -> Vec<Message> {
     vec![
-        Message::system("You are an impartial judge of a structured debate. Judge the quality of the arguments, not your own view of the question."),
+        Message::system(
+            "You are an impartial judge of a structured debate. Judge the quality of the arguments, not your own view of the question.",
+        ),
         Message::user(format!(
             "Motion: {}\n\nThe debate:\n{}\n\nReply with JSON only: {{\"winner\": \"pro\"|\"con\"|\"tie\", \"pro_score\": 0-10, \"con_score\": 0-10, \"rationale\": \"two sentences\"}}",
             request.query.trim(),

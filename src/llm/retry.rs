@@ -50,7 +50,11 @@ pub fn delay(attempt: usize, retry_after: Option<Duration>, base: Duration, cap:
 impl tower::retry::Policy<HttpRequestFactory, reqwest::Response, OpenAIError> for JitteredRetry {
     type Future = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-    fn retry(&mut self, _req: &mut HttpRequestFactory, result: &mut Result<reqwest::Response, OpenAIError>) -> Option<Self::Future> {
+    fn retry(
+        &mut self,
+        _req: &mut HttpRequestFactory,
+        result: &mut Result<reqwest::Response, OpenAIError>,
+    ) -> Option<Self::Future> {
         if self.attempts >= self.max_retries || !should_retry(result) {
             return None;
         }

@@ -104,9 +104,18 @@ impl TurnReader {
             TurnReader::Json(x, f) => {
                 let (raw, _) = x.finish();
                 let (mut rest, mut parsed) = f.finish();
-                let object: Option<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(json_object(&raw)).ok();
-                let number = |key: &str| object.as_ref().and_then(|v| v.get(key)).and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
-                let rating = number("rating").filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8).or(parsed.rating);
+                let object: Option<serde_json::Map<String, serde_json::Value>> =
+                    serde_json::from_str(json_object(&raw)).ok();
+                let number = |key: &str| {
+                    object
+                        .as_ref()
+                        .and_then(|v| v.get(key))
+                        .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+                };
+                let rating = number("rating")
+                    .filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r))
+                    .map(|r| r as u8)
+                    .or(parsed.rating);
                 let confidence = number("confidence").filter(|c| (0.0..=1.0).contains(c)).or(parsed.confidence);
                 if parsed.text.is_empty() {
                     // No `text` value: the longest other string is the answer, or the raw
@@ -125,9 +134,21 @@ impl TurnReader {
                     rest = g.push(&fallback);
                     let (more, reparsed) = g.finish();
                     rest.push_str(&more);
-                    parsed = Parsed { rating: reparsed.rating.or(parsed.rating), confidence: reparsed.confidence.or(parsed.confidence), ..reparsed };
+                    parsed = Parsed {
+                        rating: reparsed.rating.or(parsed.rating),
+                        confidence: reparsed.confidence.or(parsed.confidence),
+                        ..reparsed
+                    };
                 }
-                ReadTurn { rest, text: parsed.text, rating, confidence, was_json: object.is_some(), rating_lines: parsed.rating_lines, raw_chars: raw.chars().count() }
+                ReadTurn {
+                    rest,
+                    text: parsed.text,
+                    rating,
+                    confidence,
+                    was_json: object.is_some(),
+                    rating_lines: parsed.rating_lines,
+                    raw_chars: raw.chars().count(),
+                }
             }
         }
     }
@@ -135,7 +156,15 @@ impl TurnReader {
 
 impl ReadTurn {
     fn prose(rest: String, parsed: Parsed, raw_chars: usize) -> Self {
-        ReadTurn { rest, text: parsed.text, rating: parsed.rating, confidence: parsed.confidence, was_json: false, rating_lines: parsed.rating_lines, raw_chars }
+        ReadTurn {
+            rest,
+            text: parsed.text,
+            rating: parsed.rating,
+            confidence: parsed.confidence,
+            was_json: false,
+            rating_lines: parsed.rating_lines,
+            raw_chars,
+        }
     }
 }
 
@@ -272,7 +301,12 @@ mod tests {
         let table: &[(&str, bool, &str, Option<u8>)] = &[
             (r#"{"text": "Structured answer.", "rating": 8, "confidence": 0.9}"#, true, "Structured answer.", Some(8)),
             ("```json\n{\"text\": \"Fenced.\", \"rating\": 3}\n```", true, "Fenced.", Some(3)),
-            ("Plain prose, the schema ignored.\nRATING: 6 CONFIDENCE: 0.5", true, "Plain prose, the schema ignored.", Some(6)),
+            (
+                "Plain prose, the schema ignored.\nRATING: 6 CONFIDENCE: 0.5",
+                true,
+                "Plain prose, the schema ignored.",
+                Some(6),
+            ),
             ("Plain prose with no rating.", true, "Plain prose with no rating.", None),
             (r#"{"answer": "A different key.", "rating": 4}"#, true, "A different key.", Some(4)),
             (r#"{"text": "Inner trailer.\nRATING: 12", "rating": 7}"#, true, "Inner trailer.", Some(7)),

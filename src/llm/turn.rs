@@ -17,12 +17,19 @@ use tokio::sync::mpsc;
 
 use super::prompt::{self, Message, RatingFormat};
 use super::stream::TurnReader;
-use super::wire::{Chunk, UsageBody, echoes, failed, json_slice, messages_json, next_format, refuses_format, rejects, repeating_tail, response_format};
+use super::wire::{
+    Chunk, UsageBody, echoes, failed, json_slice, messages_json, next_format, refuses_format, rejects, repeating_tail,
+    response_format,
+};
 use super::{Inner, SUPPORTED, UNSUPPORTED};
 
 impl Inner {
     /// Streams one turn into `out`; returns early when the receiver is gone.
-    pub(super) async fn run_turn(self: Arc<Self>, request: TurnRequest, out: mpsc::Sender<Result<TurnChunk, ModelError>>) {
+    pub(super) async fn run_turn(
+        self: Arc<Self>,
+        request: TurnRequest,
+        out: mpsc::Sender<Result<TurnChunk, ModelError>>,
+    ) {
         let started = Instant::now();
         let tenant = request.tenant_id.to_string();
         match self.stream_turn(&request, &out).await {
@@ -58,7 +65,11 @@ impl Inner {
         (messages, body)
     }
 
-    pub(super) async fn stream_turn(&self, request: &TurnRequest, out: &mpsc::Sender<Result<TurnChunk, ModelError>>) -> Result<TurnOutput, ModelError> {
+    pub(super) async fn stream_turn(
+        &self,
+        request: &TurnRequest,
+        out: &mpsc::Sender<Result<TurnChunk, ModelError>>,
+    ) -> Result<TurnOutput, ModelError> {
         if !self.breaker.allow() {
             return Err(ModelError::Unavailable("the model backend is failing; calls are paused".into()));
         }
@@ -75,7 +86,9 @@ impl Inner {
         // next one is taken (a failure that was an outage teaches nothing).
         let mut refused: Vec<RatingFormat> = Vec::new();
         let stream = loop {
-            match tokio::time::timeout(timeout, self.client.chat().create_stream_byot::<Value, Chunk>(body.clone())).await {
+            match tokio::time::timeout(timeout, self.client.chat().create_stream_byot::<Value, Chunk>(body.clone()))
+                .await
+            {
                 Err(_) => {
                     self.breaker.failure();
                     return Err(ModelError::Timeout(timeout.as_secs()));
@@ -124,7 +137,9 @@ impl Inner {
                 None if finished || flags.contains(&TurnFlag::Repetition) => break,
                 None => {
                     self.breaker.failure();
-                    return Err(ModelError::Stream("the stream ended without a finish reason: the answer was cut off".into()));
+                    return Err(ModelError::Stream(
+                        "the stream ended without a finish reason: the answer was cut off".into(),
+                    ));
                 }
                 Some(Err(error)) => {
                     self.breaker.failure();
@@ -191,8 +206,15 @@ impl Inner {
             if let Ok((answer, extra)) = self.complete_in_slot(&model, &followup, 40, Some(schema)).await {
                 let parsed = parse_trailer(&answer);
                 let json: Option<Value> = serde_json::from_str(json_slice(&answer)).ok();
-                rating = parsed.rating.or_else(|| json.as_ref().and_then(|v| v["rating"].as_f64()).filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r)).map(|r| r as u8));
-                confidence = parsed.confidence.or_else(|| json.as_ref().and_then(|v| v["confidence"].as_f64()).filter(|c| (0.0..=1.0).contains(c)));
+                rating = parsed.rating.or_else(|| {
+                    json.as_ref()
+                        .and_then(|v| v["rating"].as_f64())
+                        .filter(|r| r.fract() == 0.0 && (1.0..=9.0).contains(r))
+                        .map(|r| r as u8)
+                });
+                confidence = parsed.confidence.or_else(|| {
+                    json.as_ref().and_then(|v| v["confidence"].as_f64()).filter(|c| (0.0..=1.0).contains(c))
+                });
                 rating_read = rating.map(|_| RatingRead::FollowUp);
                 usage.prompt_tokens += extra.prompt_tokens;
                 usage.completion_tokens += extra.completion_tokens;

@@ -74,7 +74,9 @@ pub(super) fn messages_json(messages: &[Message]) -> Value {
 
 pub(super) fn model_error(error: &OpenAIError) -> ModelError {
     ModelError::Request(match error {
-        OpenAIError::ApiError(api) => format!("{} {}", api.status_code.as_u16(), api.api_error.message.chars().take(200).collect::<String>()),
+        OpenAIError::ApiError(api) => {
+            format!("{} {}", api.status_code.as_u16(), api.api_error.message.chars().take(200).collect::<String>())
+        }
         other => other.to_string().chars().take(300).collect(),
     })
 }
@@ -84,7 +86,11 @@ pub(super) fn model_error(error: &OpenAIError) -> ModelError {
 /// panel waits for the server instead of spending the member's attempts.
 pub(super) fn unreachable(error: &OpenAIError) -> bool {
     match error {
-        OpenAIError::Reqwest(e) => e.is_connect() || std::error::Error::source(e).is_some_and(|s| s.to_string().to_lowercase().contains("connection refused")),
+        OpenAIError::Reqwest(e) => {
+            e.is_connect()
+                || std::error::Error::source(e)
+                    .is_some_and(|s| s.to_string().to_lowercase().contains("connection refused"))
+        }
         _ => false,
     }
 }
@@ -93,7 +99,10 @@ pub(super) fn unreachable(error: &OpenAIError) -> bool {
 pub(super) fn failed(breaker: &CircuitBreaker, error: &OpenAIError) -> ModelError {
     if unreachable(error) {
         breaker.trip();
-        return ModelError::Unavailable(format!("the model server cannot be reached: {}", error.to_string().chars().take(200).collect::<String>()));
+        return ModelError::Unavailable(format!(
+            "the model server cannot be reached: {}",
+            error.to_string().chars().take(200).collect::<String>()
+        ));
     }
     breaker.failure();
     model_error(error)
@@ -101,7 +110,8 @@ pub(super) fn failed(breaker: &CircuitBreaker, error: &OpenAIError) -> ModelErro
 
 /// Whether an error says the server does not know a request field.
 pub(super) fn rejects(error: &OpenAIError, field: &str) -> bool {
-    matches!(error, OpenAIError::ApiError(api) if api.status_code.as_u16() == 400 || api.status_code.as_u16() == 422) && error.to_string().to_lowercase().contains(field)
+    matches!(error, OpenAIError::ApiError(api) if api.status_code.as_u16() == 400 || api.status_code.as_u16() == 422)
+        && error.to_string().to_lowercase().contains(field)
 }
 
 /// Whether an error to a request that asked for an output format may be the
@@ -124,7 +134,9 @@ pub(super) fn next_format(format: RatingFormat) -> RatingFormat {
 /// The `response_format` of a request in a format.
 pub(super) fn response_format(format: RatingFormat, target: RatingTarget) -> Option<Value> {
     match format {
-        RatingFormat::Json => Some(json!({"type": "json_schema", "json_schema": {"name": "panel_turn", "strict": true, "schema": prompt::turn_schema(target, false)}})),
+        RatingFormat::Json => Some(
+            json!({"type": "json_schema", "json_schema": {"name": "panel_turn", "strict": true, "schema": prompt::turn_schema(target, false)}}),
+        ),
         // llama.cpp's server takes a `schema` beside `json_object` and enforces it as a grammar; others ignore it.
         RatingFormat::JsonObject => Some(json!({"type": "json_object", "schema": prompt::turn_schema(target, true)})),
         RatingFormat::Trailer => None,
@@ -136,13 +148,17 @@ pub(super) fn response_format(format: RatingFormat, target: RatingTarget) -> Opt
 pub(super) fn repeating_tail(text: &str) -> bool {
     let bytes = text.as_bytes();
     let n = bytes.len();
-    (8..=200.min(n / 3)).any(|p| bytes[n - p..] == bytes[n - 2 * p..n - p] && bytes[n - 2 * p..n - p] == bytes[n - 3 * p..n - 2 * p])
+    (8..=200.min(n / 3))
+        .any(|p| bytes[n - p..] == bytes[n - 2 * p..n - p] && bytes[n - 2 * p..n - p] == bytes[n - 3 * p..n - 2 * p])
 }
 
 /// Whether an answer repeats a long passage (a sentence of 60 characters or
 /// more) of its own prompt.
 pub(super) fn echoes(text: &str, messages: &[Message]) -> bool {
-    text.split(['.', '\n', '?', '!']).map(str::trim).filter(|s| s.len() >= 60).any(|s| messages.iter().any(|m| m.role != "assistant" && m.content.contains(s)))
+    text.split(['.', '\n', '?', '!'])
+        .map(str::trim)
+        .filter(|s| s.len() >= 60)
+        .any(|s| messages.iter().any(|m| m.role != "assistant" && m.content.contains(s)))
 }
 
 /// The JSON object inside an answer (models sometimes wrap it in prose or fences).
@@ -171,8 +187,12 @@ mod tests {
     fn a_repetition_loop_and_an_echoed_prompt_are_seen() {
         assert!(repeating_tail(&format!("Intro. {}", "the same words again ".repeat(3))));
         assert!(!repeating_tail("A normal answer that does not repeat itself at all, and ends."));
-        let prompt = [Message::user("Question: Should our AI ECG triage device pursue 510(k) or De Novo, given the predicate?")];
-        assert!(echoes("Sure. Should our AI ECG triage device pursue 510(k) or De Novo, given the predicate? Yes.", &prompt));
+        let prompt =
+            [Message::user("Question: Should our AI ECG triage device pursue 510(k) or De Novo, given the predicate?")];
+        assert!(echoes(
+            "Sure. Should our AI ECG triage device pursue 510(k) or De Novo, given the predicate? Yes.",
+            &prompt
+        ));
         assert!(!echoes("De Novo, because the predicate is weak.", &prompt));
     }
 }

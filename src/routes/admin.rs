@@ -46,7 +46,13 @@ pub fn valid_slug(slug: &str) -> bool {
 }
 
 /// Creates a tenant with its first admin key; returns the tenant and the plain key.
-pub async fn create(state: &AppState, slug: &str, name: &str, tier: Tier, limits: LimitOverrides) -> Result<(TenantRecord, KeyRecord, String), ApiError> {
+pub async fn create(
+    state: &AppState,
+    slug: &str,
+    name: &str,
+    tier: Tier,
+    limits: LimitOverrides,
+) -> Result<(TenantRecord, KeyRecord, String), ApiError> {
     let now = Utc::now();
     let tenant = TenantRecord {
         id: TenantId::new(),
@@ -59,7 +65,15 @@ pub async fn create(state: &AppState, slug: &str, name: &str, tier: Tier, limits
         created_at: now,
     };
     let plain = generate_key();
-    let key = KeyRecord { id: KeyId::new(), tenant_id: tenant.id, role: Role::Admin, name: "admin".into(), prefix: key_prefix(&plain), created_at: now, revoked_at: None };
+    let key = KeyRecord {
+        id: KeyId::new(),
+        tenant_id: tenant.id,
+        role: Role::Admin,
+        name: "admin".into(),
+        prefix: key_prefix(&plain),
+        created_at: now,
+        revoked_at: None,
+    };
     state.store.create_tenant(&tenant, &key, &hash_key(&plain)).await.map_err(|e| match e {
         crate::store::StoreError::Conflict(_) => ApiError::Conflict(format!("the slug `{slug}` is taken")),
         other => other.into(),
@@ -67,7 +81,11 @@ pub async fn create(state: &AppState, slug: &str, name: &str, tier: Tier, limits
     Ok((tenant, key, plain))
 }
 
-pub async fn create_tenant(_: PlatformAdmin, state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn create_tenant(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     let mut body = Body::new(body.into_inner())?;
     let slug: Option<String> = body.required("slug");
     let name: Option<String> = body.required("name");
@@ -81,7 +99,8 @@ pub async fn create_tenant(_: PlatformAdmin, state: web::Data<AppState>, body: J
     }
     body.finish()?;
     let (Some(slug), Some(name)) = (slug, name) else { unreachable!("required fields were checked") };
-    let (tenant, key, plain) = create(&state, &slug, name.trim(), tier.unwrap_or(Tier::Starter), limits.unwrap_or_default()).await?;
+    let (tenant, key, plain) =
+        create(&state, &slug, name.trim(), tier.unwrap_or(Tier::Starter), limits.unwrap_or_default()).await?;
     let mut out = tenant_json(&state, &tenant);
     out["api_key"] = json!({"id": key.id, "key": plain, "role": "admin", "name": key.name});
     Ok(HttpResponse::Created().json(out))
@@ -93,16 +112,30 @@ pub async fn list_tenants(_: PlatformAdmin, state: web::Data<AppState>) -> Resul
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
 
-pub async fn get_tenant(_: PlatformAdmin, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_tenant(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = TenantId(path_id(&id)?);
     let tenant = state.store.get_tenant(id).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
 }
 
-pub async fn update_tenant(_: PlatformAdmin, state: web::Data<AppState>, id: web::Path<String>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn update_tenant(
+    _: PlatformAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     let id = TenantId(path_id(&id)?);
     let mut body = Body::new(body.into_inner())?;
-    let patch = TenantPatch { status: body.optional("status"), tier: body.optional("tier"), limits: body.optional("limits"), branding: None };
+    let patch = TenantPatch {
+        status: body.optional("status"),
+        tier: body.optional("tier"),
+        limits: body.optional("limits"),
+        branding: None,
+    };
     body.finish()?;
     let tenant = state.store.update_tenant(id, &patch).await?.ok_or(ApiError::NotFound)?;
     state.tenants.apply(&tenant);

@@ -33,7 +33,11 @@ pub struct ExpertQuery {
     limit: Option<u32>,
 }
 
-pub async fn list_experts(principal: Principal, state: web::Data<AppState>, query: web::Query<ExpertQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_experts(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: web::Query<ExpertQuery>,
+) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1 to 200"));
@@ -63,7 +67,11 @@ pub async fn list_experts(principal: Principal, state: web::Data<AppState>, quer
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
 
-pub async fn get_expert(principal: Principal, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_expert(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = ExpertId(path_id(&id)?);
     let expert = match state.catalog.get(id) {
         Some(e) => e.clone(),
@@ -78,7 +86,11 @@ fn text_field(body: &mut Body, name: &'static str, value: &Option<String>, max: 
     }
 }
 
-pub async fn create_expert(principal: Principal, state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn create_expert(
+    principal: Principal,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
     let mut body = Body::new(body.into_inner())?;
     let name: Option<String> = body.required("name");
@@ -96,11 +108,16 @@ pub async fn create_expert(principal: Principal, state: web::Data<AppState>, bod
     if tags.as_ref().is_some_and(|t| t.len() > 30 || t.iter().any(|x| x.trim().is_empty() || x.chars().count() > 60)) {
         body.invalid("tags", "at most 30 tags of 1 to 60 characters");
     }
-    if concerns.as_ref().is_some_and(|t| t.len() > 30 || t.iter().any(|x| x.trim().is_empty() || x.chars().count() > 200)) {
+    if concerns
+        .as_ref()
+        .is_some_and(|t| t.len() > 30 || t.iter().any(|x| x.trim().is_empty() || x.chars().count() > 200))
+    {
         body.invalid("concerns", "at most 30 concerns of 1 to 200 characters");
     }
     body.finish()?;
-    let (Some(name), Some(domain), Some(persona)) = (name, domain, persona) else { unreachable!("required fields were checked") };
+    let (Some(name), Some(domain), Some(persona)) = (name, domain, persona) else {
+        unreachable!("required fields were checked")
+    };
     let expert = Expert {
         id: ExpertId::new(),
         name: name.trim().to_string(),

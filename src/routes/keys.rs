@@ -15,7 +15,11 @@ use crate::state::AppState;
 use crate::store::{KeyRecord, Role};
 use crate::validation::Body;
 
-pub async fn create_key(principal: Principal, state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn create_key(
+    principal: Principal,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
     let mut body = Body::new(body.into_inner())?;
     let role: Option<Role> = body.required("role");
@@ -26,10 +30,18 @@ pub async fn create_key(principal: Principal, state: web::Data<AppState>, body: 
     body.finish()?;
     let (Some(role), Some(name)) = (role, name) else { unreachable!("required fields were checked") };
     let plain = generate_key();
-    let key =
-        KeyRecord { id: KeyId::new(), tenant_id: principal.tenant_id(), role, name: name.trim().to_string(), prefix: key_prefix(&plain), created_at: Utc::now(), revoked_at: None };
+    let key = KeyRecord {
+        id: KeyId::new(),
+        tenant_id: principal.tenant_id(),
+        role,
+        name: name.trim().to_string(),
+        prefix: key_prefix(&plain),
+        created_at: Utc::now(),
+        revoked_at: None,
+    };
     state.store.create_key(principal.tenant_id(), &key, &hash_key(&plain)).await?;
-    Ok(HttpResponse::Created().json(json!({"id": key.id, "key": plain, "role": key.role, "name": key.name, "created_at": key.created_at})))
+    Ok(HttpResponse::Created()
+        .json(json!({"id": key.id, "key": plain, "role": key.role, "name": key.name, "created_at": key.created_at})))
 }
 
 pub async fn list_keys(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -38,7 +50,11 @@ pub async fn list_keys(principal: Principal, state: web::Data<AppState>) -> Resu
     Ok(HttpResponse::Ok().json(json!({"items": keys})))
 }
 
-pub async fn revoke_key(principal: Principal, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_key(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
     let key = KeyId(path_id(&id)?);
     if !state.store.revoke_key(principal.tenant_id(), key).await? {

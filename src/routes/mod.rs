@@ -19,18 +19,32 @@ use crate::error::ApiError;
 pub fn configure(cfg: &mut aw::ServiceConfig, max_body_bytes: usize) {
     cfg.app_data(json_config(max_body_bytes))
         .app_data(aw::PathConfig::default().error_handler(|_: PathError, _| ApiError::NotFound.into()))
-        .app_data(aw::QueryConfig::default().error_handler(|e: QueryPayloadError, _| ApiError::BadRequest(format!("invalid query string: {e}")).into()))
+        .app_data(
+            aw::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
+                ApiError::BadRequest(format!("invalid query string: {e}")).into()
+            }),
+        )
         .service(res("/healthz").route(aw::get().to(health::healthz)))
         .service(res("/readyz").route(aw::get().to(health::readyz)))
         .service(res("/metrics").route(aw::get().to(health::metrics)))
-        .service(res("/v1/admin/tenants").route(aw::post().to(admin::create_tenant)).route(aw::get().to(admin::list_tenants)))
-        .service(res("/v1/admin/tenants/{id}").route(aw::patch().to(admin::update_tenant)).route(aw::get().to(admin::get_tenant)))
+        .service(
+            res("/v1/admin/tenants")
+                .route(aw::post().to(admin::create_tenant))
+                .route(aw::get().to(admin::list_tenants)),
+        )
+        .service(
+            res("/v1/admin/tenants/{id}")
+                .route(aw::patch().to(admin::update_tenant))
+                .route(aw::get().to(admin::get_tenant)),
+        )
         .service(res("/v1/tenant").route(aw::get().to(tenant::get_tenant)).route(aw::patch().to(tenant::update_tenant)))
         .service(res("/v1/usage").route(aw::get().to(tenant::usage)))
         .service(res("/v1/keys").route(aw::post().to(keys::create_key)).route(aw::get().to(keys::list_keys)))
         .service(res("/v1/keys/{id}").route(aw::delete().to(keys::revoke_key)))
         .service(res("/v1/ws-tokens").route(aw::post().to(keys::ws_token)))
-        .service(res("/v1/experts").route(aw::get().to(experts::list_experts)).route(aw::post().to(experts::create_expert)))
+        .service(
+            res("/v1/experts").route(aw::get().to(experts::list_experts)).route(aw::post().to(experts::create_expert)),
+        )
         .service(res("/v1/experts/{id}").route(aw::get().to(experts::get_expert)))
         .service(res("/v1/panels").route(aw::post().to(panels::create_panel)).route(aw::get().to(panels::list_panels)))
         .service(res("/v1/panels/{id}").route(aw::get().to(panels::get_panel)))
@@ -55,7 +69,9 @@ async fn method_not_allowed() -> HttpResponse {
 fn json_config(limit: usize) -> aw::JsonConfig {
     aw::JsonConfig::default().limit(limit).content_type_required(false).error_handler(move |e, _| {
         match e {
-            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge(limit),
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::PayloadTooLarge(limit)
+            }
             JsonPayloadError::ContentType => ApiError::BadRequest("the body must be JSON".into()),
             JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
             other => ApiError::BadRequest(format!("could not read the body: {other}")),

@@ -24,10 +24,17 @@ use crate::validation::Body;
 const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 const EVENTS_PAGE_MAX: u32 = 1000;
 
-pub async fn create_panel(principal: Principal, state: web::Data<AppState>, req: HttpRequest, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn create_panel(
+    principal: Principal,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     let idempotency_key = match req.headers().get("idempotency-key") {
         None => None,
-        Some(v) => Some(v.to_str().map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?.to_string()),
+        Some(v) => {
+            Some(v.to_str().map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?.to_string())
+        }
     };
     let (panel, existing) = panels::create(&state, &principal, body.into_inner(), idempotency_key).await?;
     let mut response = if existing { HttpResponse::Ok() } else { HttpResponse::Created() };
@@ -41,7 +48,11 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-pub async fn list_panels(principal: Principal, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_panels(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1 to 100"));
@@ -52,7 +63,9 @@ pub async fn list_panels(principal: Principal, state: web::Data<AppState>, query
     };
     let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(PanelCursor(PanelId(c.parse().map_err(|_| ApiError::field("cursor", "not a cursor from this API"))?))),
+        Some(c) => {
+            Some(PanelCursor(PanelId(c.parse().map_err(|_| ApiError::field("cursor", "not a cursor from this API"))?)))
+        }
     };
     let mut items = state.store.list_panels(principal.tenant_id(), status, limit + 1, cursor).await?;
     let next_cursor = (items.len() > limit as usize).then(|| {
@@ -70,7 +83,12 @@ pub struct GetQuery {
 
 /// The panel as of its last committed event, read without a message to its
 /// actor; `?live=true` asks the actor, for the text so far of a turn in progress.
-pub async fn get_panel(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, query: web::Query<GetQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn get_panel(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<GetQuery>,
+) -> Result<HttpResponse, ApiError> {
     let panel = panel_span(PanelId(path_id(&id)?));
     let read = if query.live == Some(true) { panels::Read::Live } else { panels::Read::Committed };
     Ok(HttpResponse::Ok().json(&*panels::get(&state, principal.tenant_id(), panel, read).await?))
@@ -82,13 +100,24 @@ pub struct EventsQuery {
     limit: Option<u32>,
 }
 
-pub async fn events(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, query: web::Query<EventsQuery>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn events(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<EventsQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let panel = panel_span(PanelId(path_id(&id)?));
     let tenant = principal.tenant_id();
     let summary = state.store.get_panel(tenant, panel).await?.ok_or(ApiError::NotFound)?;
-    let wants_sse = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
+    let wants_sse = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
     if wants_sse {
-        let last_event_id = req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let last_event_id =
+            req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         let after = last_event_id.or(query.after).unwrap_or(0);
         return Ok(sse_response(state.get_ref().clone(), tenant, panel, after));
     }
@@ -125,12 +154,26 @@ fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64) -
         drop(live);
         state.bus.release(panel);
     });
-    let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx)) });
-    HttpResponse::Ok().content_type("text/event-stream").insert_header((header::CACHE_CONTROL, "no-cache")).insert_header(("X-Accel-Buffering", "no")).streaming(body)
+    let body =
+        futures::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx)) },
+        );
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body)
 }
 
 /// Sends stored events after `last` until none remain; returns the new last seq.
-async fn sse_replay(state: &AppState, tenant: TenantId, panel: PanelId, mut last: u64, tx: &mpsc::Sender<Bytes>) -> Option<u64> {
+async fn sse_replay(
+    state: &AppState,
+    tenant: TenantId,
+    panel: PanelId,
+    mut last: u64,
+    tx: &mpsc::Sender<Bytes>,
+) -> Option<u64> {
     loop {
         let page = state.store.events_page(tenant, panel, last, 500).await.ok()?;
         let done = page.len() < 500;
@@ -202,7 +245,12 @@ async fn sse_feed(
     }
 }
 
-pub async fn input(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn input(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Member)?;
     let panel = panel_span(PanelId(path_id(&id)?));
     let mut body = Body::new(body.into_inner())?;
@@ -216,7 +264,12 @@ pub async fn input(principal: Principal, state: web::Data<AppState>, id: web::Pa
     Ok(HttpResponse::Accepted().json(json!({"status": "accepted"})))
 }
 
-pub async fn moderate(principal: Principal, state: web::Data<AppState>, id: web::Path<String>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn moderate(
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Moderator)?;
     let panel = panel_span(PanelId(path_id(&id)?));
     let mut body = Body::new(body.into_inner())?;

@@ -33,7 +33,11 @@ fn valid_color(c: &str) -> bool {
     c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit())
 }
 
-pub async fn update_tenant(principal: Principal, state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn update_tenant(
+    principal: Principal,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
     let mut body = Body::new(body.into_inner())?;
     let patch: Option<BrandingPatch> = body.optional("branding");
@@ -60,7 +64,11 @@ pub async fn update_tenant(principal: Principal, state: web::Data<AppState>, bod
     }
     body.finish()?;
     let id = principal.tenant_id();
-    let tenant = state.store.update_tenant(id, &TenantPatch { branding: Some(branding), ..TenantPatch::default() }).await?.ok_or(ApiError::NotFound)?;
+    let tenant = state
+        .store
+        .update_tenant(id, &TenantPatch { branding: Some(branding), ..TenantPatch::default() })
+        .await?
+        .ok_or(ApiError::NotFound)?;
     state.auth.invalidate_tenant(id);
     state.tell_nodes(Control::TenantChanged { tenant_id: id }).await;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
@@ -71,7 +79,11 @@ pub struct UsageQuery {
     month: Option<String>,
 }
 
-pub async fn usage(principal: Principal, state: web::Data<AppState>, query: web::Query<UsageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn usage(
+    principal: Principal,
+    state: web::Data<AppState>,
+    query: web::Query<UsageQuery>,
+) -> Result<HttpResponse, ApiError> {
     let month = match &query.month {
         Some(m) => {
             let valid = m.len() == 7 && chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_ok();

@@ -92,8 +92,14 @@ mod tests {
             assert_eq!(*content_type, "text/javascript; charset=utf-8", "{name}: a module is served as JavaScript");
             let source = std::str::from_utf8(bytes).unwrap_or_else(|e| panic!("{name} is not UTF-8: {e}"));
             for import in relative_imports(source) {
-                assert!(!import.contains('/'), "{name} imports './{import}': assets are flat names (web/NAME), one path segment");
-                assert!(served(import), "{name} imports './{import}', which is not in ASSETS (src/routes/web.rs): the browser would get a 404");
+                assert!(
+                    !import.contains('/'),
+                    "{name} imports './{import}': assets are flat names (web/NAME), one path segment"
+                );
+                assert!(
+                    served(import),
+                    "{name} imports './{import}', which is not in ASSETS (src/routes/web.rs): the browser would get a 404"
+                );
                 imports += 1;
             }
         }

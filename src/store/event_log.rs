@@ -50,18 +50,30 @@ fn log_error(e: StoreError) -> LogError {
 }
 
 impl EventLog for StoreEventLog {
-    fn create(&self, tenant: TenantId, panel: PanelId, event: Event, options: CreateOptions) -> BoxFuture<'static, Result<CreateOutcome, LogError>> {
+    fn create(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        event: Event,
+        options: CreateOptions,
+    ) -> BoxFuture<'static, Result<CreateOutcome, LogError>> {
         let (store, epochs, leases) = (self.store.clone(), self.epochs.clone(), self.leases.clone());
         async move {
             let epoch = match &leases {
                 None => 0,
                 Some(leases) => {
-                    leases.acquire_new(panel).await.map_err(|e| LogError::Storage(format!("cannot take the new panel's lease: {e}")))?;
+                    leases
+                        .acquire_new(panel)
+                        .await
+                        .map_err(|e| LogError::Storage(format!("cannot take the new panel's lease: {e}")))?;
                     epochs.insert(panel, FIRST_EPOCH);
                     FIRST_EPOCH
                 }
             };
-            let outcome = store.create_panel(tenant, panel, &event, options.idempotency_key.as_deref(), epoch).await.map_err(log_error);
+            let outcome = store
+                .create_panel(tenant, panel, &event, options.idempotency_key.as_deref(), epoch)
+                .await
+                .map_err(log_error);
             if !matches!(outcome, Ok(CreateOutcome::Created))
                 && let Some(leases) = &leases
             {
@@ -73,8 +85,15 @@ impl EventLog for StoreEventLog {
         .boxed()
     }
 
-    fn append(&self, tenant: TenantId, panel: PanelId, events: Vec<Event>, status: PanelStatus) -> BoxFuture<'static, Result<(), LogError>> {
-        let (store, epoch, epochs, leases) = (self.store.clone(), self.epoch(panel), self.epochs.clone(), self.leases.clone());
+    fn append(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        events: Vec<Event>,
+        status: PanelStatus,
+    ) -> BoxFuture<'static, Result<(), LogError>> {
+        let (store, epoch, epochs, leases) =
+            (self.store.clone(), self.epoch(panel), self.epochs.clone(), self.leases.clone());
         async move {
             let appended = store.append_events(tenant, panel, &events, status, epoch).await.map_err(log_error);
             if matches!(appended, Err(LogError::Fenced)) {

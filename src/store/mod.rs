@@ -299,7 +299,12 @@ pub trait Store: Send + Sync + 'static {
 
     // Platform level: tenants.
     async fn count_tenants(&self) -> StoreResult<u64>;
-    async fn create_tenant(&self, tenant: &TenantRecord, admin_key: &KeyRecord, admin_key_hash: &str) -> StoreResult<()>;
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        admin_key: &KeyRecord,
+        admin_key_hash: &str,
+    ) -> StoreResult<()>;
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>>;
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Option<TenantRecord>>;
     async fn get_tenant_by_slug(&self, slug: &str) -> StoreResult<Option<TenantRecord>>;
@@ -319,9 +324,21 @@ pub trait Store: Send + Sync + 'static {
     async fn get_expert(&self, tenant: TenantId, id: ExpertId) -> StoreResult<Option<Expert>>;
 
     // Panels.
-    async fn list_panels(&self, tenant: TenantId, status: Option<PanelStatus>, limit: u32, cursor: Option<PanelCursor>) -> StoreResult<Vec<PanelSummary>>;
+    async fn list_panels(
+        &self,
+        tenant: TenantId,
+        status: Option<PanelStatus>,
+        limit: u32,
+        cursor: Option<PanelCursor>,
+    ) -> StoreResult<Vec<PanelSummary>>;
     async fn get_panel(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Option<PanelSummary>>;
-    async fn events_page(&self, tenant: TenantId, panel: PanelId, after: u64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    async fn events_page(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>>;
     async fn usage(&self, tenant: TenantId, month: &str) -> StoreResult<Usage>;
     /// Panels per status across tenants (metrics).
     async fn panel_counts(&self) -> StoreResult<Vec<(PanelStatus, u64)>>;
@@ -339,8 +356,22 @@ pub trait Store: Send + Sync + 'static {
 
     // The event log. `epoch` is the writer's lease epoch (fencing token; 0
     // on a single node): a write under an older epoch than the panel's is refused.
-    async fn create_panel(&self, tenant: TenantId, panel: PanelId, event: &Event, idempotency_key: Option<&str>, epoch: u64) -> StoreResult<CreateOutcome>;
-    async fn append_events(&self, tenant: TenantId, panel: PanelId, events: &[Event], status: PanelStatus, epoch: u64) -> StoreResult<()>;
+    async fn create_panel(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        event: &Event,
+        idempotency_key: Option<&str>,
+        epoch: u64,
+    ) -> StoreResult<CreateOutcome>;
+    async fn append_events(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        events: &[Event],
+        status: PanelStatus,
+        epoch: u64,
+    ) -> StoreResult<()>;
     /// Takes over a panel: raises its lease epoch by one and returns it; a
     /// writer still holding an older epoch is fenced from then on.
     async fn claim_panel(&self, tenant: TenantId, panel: PanelId) -> StoreResult<u64>;

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Branding, KeyRecord, PanelSummary, StoreError, StoreResult, StoredEvent, TenantRecord, TenantStatus, Usage};
+use super::{
+    Branding, KeyRecord, PanelSummary, StoreError, StoreResult, StoredEvent, TenantRecord, TenantStatus, Usage,
+};
 use crate::catalog::{Expert, ExpertScope};
 use crate::configuration::LimitOverrides;
 
@@ -20,7 +22,8 @@ pub const TENANT_COLUMNS: &str = "id, slug, name, tier, status, limits, branding
 /// The columns a [`KeyRow`] reads.
 pub const KEY_COLUMNS: &str = "id, tenant_id, role, name, prefix, created_at, revoked_at";
 /// The columns a [`PanelRow`] reads.
-pub const PANEL_COLUMNS: &str = "id, tenant_id, created_by, query, panel_type, status, head_seq, created_at, updated_at, completed_at";
+pub const PANEL_COLUMNS: &str =
+    "id, tenant_id, created_by, query, panel_type, status, head_seq, created_at, updated_at, completed_at";
 
 /// A page of a panel's events (`tenant_id = $1, panel_id = $2, seq > $3, LIMIT $4`).
 pub const EVENTS_PAGE: &str = "SELECT seq, kind, body FROM panel_events WHERE tenant_id = $1 AND panel_id = $2 AND seq > $3 ORDER BY seq LIMIT $4";

@@ -103,20 +103,31 @@ fn valid_ref(value: Option<Value>) -> Option<Value> {
 pub fn parse_client_frame(text: &str) -> Parsed {
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => return Parsed { reference: None, frame: Err(FrameError::new("invalid_frame", format!("not JSON: {e}"))) },
+        Err(e) => {
+            return Parsed { reference: None, frame: Err(FrameError::new("invalid_frame", format!("not JSON: {e}"))) };
+        }
     };
     let Value::Object(mut object) = value else {
-        return Parsed { reference: None, frame: Err(FrameError::new("invalid_frame", "a frame must be a JSON object")) };
+        return Parsed {
+            reference: None,
+            frame: Err(FrameError::new("invalid_frame", "a frame must be a JSON object")),
+        };
     };
     let reference = valid_ref(object.remove("ref"));
     if object.values().any(crate::validation::has_nul) {
-        return Parsed { reference, frame: Err(FrameError::new("validation_failed", "strings must not contain NUL characters")) };
+        return Parsed {
+            reference,
+            frame: Err(FrameError::new("validation_failed", "strings must not contain NUL characters")),
+        };
     }
     let frame = match object.remove("type") {
         None => Err(FrameError::new("validation_failed", "missing field `type`")),
         Some(Value::String(kind)) => match kind.as_str() {
-            "subscribe" => fields::<SubscribeFields>(object, "subscribe").map(|f| ClientFrame::Subscribe { panel_id: f.panel_id, after_seq: f.after_seq }),
-            "unsubscribe" => fields::<PanelFields>(object, "unsubscribe").map(|f| ClientFrame::Unsubscribe { panel_id: f.panel_id }),
+            "subscribe" => fields::<SubscribeFields>(object, "subscribe")
+                .map(|f| ClientFrame::Subscribe { panel_id: f.panel_id, after_seq: f.after_seq }),
+            "unsubscribe" => {
+                fields::<PanelFields>(object, "unsubscribe").map(|f| ClientFrame::Unsubscribe { panel_id: f.panel_id })
+            }
             "input" => fields::<InputFields>(object, "input").map(|f| ClientFrame::Input {
                 panel_id: f.panel_id,
                 member_id: f.member_id,
@@ -124,7 +135,11 @@ pub fn parse_client_frame(text: &str) -> Parsed {
                 rating: f.rating,
                 confidence: f.confidence,
             }),
-            "moderate" => fields::<ModerateFields>(object, "moderate").map(|f| ClientFrame::Moderate { panel_id: f.panel_id, action: f.action, text: f.text }),
+            "moderate" => fields::<ModerateFields>(object, "moderate").map(|f| ClientFrame::Moderate {
+                panel_id: f.panel_id,
+                action: f.action,
+                text: f.text,
+            }),
             "ping" => fields::<PingFields>(object, "ping").map(|f| ClientFrame::Ping { id: f.id }),
             other => {
                 let shown: String = other.chars().take(40).collect();
@@ -188,10 +203,23 @@ mod tests {
         let p = parse_client_frame(&format!(r#"{{"type":"subscribe","panel_id":"{PANEL}","after_seq":4,"ref":"a1"}}"#));
         assert_eq!(p.reference, Some(Value::String("a1".into())));
         assert!(matches!(p.frame, Ok(ClientFrame::Subscribe { after_seq: Some(4), .. })));
-        assert!(matches!(parse_client_frame(&format!(r#"{{"type":"unsubscribe","panel_id":"{PANEL}"}}"#)).frame, Ok(ClientFrame::Unsubscribe { .. })));
-        assert!(matches!(parse_client_frame(&format!(r#"{{"type":"input","panel_id":"{PANEL}","member_id":"m","text":"hi"}}"#)).frame, Ok(ClientFrame::Input { .. })));
-        assert!(matches!(parse_client_frame(&format!(r#"{{"type":"moderate","panel_id":"{PANEL}","action":"pause"}}"#)).frame, Ok(ClientFrame::Moderate { text: None, .. })));
-        assert_eq!(parse_client_frame(r#"{"type":"ping","id":7,"ref":3}"#).frame, Ok(ClientFrame::Ping { id: Some(Value::from(7)) }));
+        assert!(matches!(
+            parse_client_frame(&format!(r#"{{"type":"unsubscribe","panel_id":"{PANEL}"}}"#)).frame,
+            Ok(ClientFrame::Unsubscribe { .. })
+        ));
+        assert!(matches!(
+            parse_client_frame(&format!(r#"{{"type":"input","panel_id":"{PANEL}","member_id":"m","text":"hi"}}"#))
+                .frame,
+            Ok(ClientFrame::Input { .. })
+        ));
+        assert!(matches!(
+            parse_client_frame(&format!(r#"{{"type":"moderate","panel_id":"{PANEL}","action":"pause"}}"#)).frame,
+            Ok(ClientFrame::Moderate { text: None, .. })
+        ));
+        assert_eq!(
+            parse_client_frame(r#"{"type":"ping","id":7,"ref":3}"#).frame,
+            Ok(ClientFrame::Ping { id: Some(Value::from(7)) })
+        );
     }
 
     #[test]
@@ -202,11 +230,26 @@ mod tests {
         assert_eq!(p.frame.unwrap_err().code, "unknown_type");
         assert_eq!(p.reference, Some(Value::String("x".into())));
         assert_eq!(parse_client_frame(r#"{"type":"subscribe"}"#).frame.unwrap_err().code, "validation_failed");
-        assert_eq!(parse_client_frame(r#"{"type":"subscribe","panel_id":"nope"}"#).frame.unwrap_err().code, "validation_failed");
-        assert_eq!(parse_client_frame(&format!(r#"{{"type":"subscribe","panel_id":"{PANEL}","x":1}}"#)).frame.unwrap_err().code, "validation_failed");
+        assert_eq!(
+            parse_client_frame(r#"{"type":"subscribe","panel_id":"nope"}"#).frame.unwrap_err().code,
+            "validation_failed"
+        );
+        assert_eq!(
+            parse_client_frame(&format!(r#"{{"type":"subscribe","panel_id":"{PANEL}","x":1}}"#))
+                .frame
+                .unwrap_err()
+                .code,
+            "validation_failed"
+        );
         assert_eq!(parse_client_frame(r#"{"panel_id":"x"}"#).frame.unwrap_err().code, "validation_failed");
         assert_eq!(parse_client_frame(r#"{"type":5}"#).frame.unwrap_err().code, "validation_failed");
-        assert_eq!(parse_client_frame(&format!(r#"{{"type":"subscribe","panel_id":"{PANEL}","after_seq":-1}}"#)).frame.unwrap_err().code, "validation_failed");
+        assert_eq!(
+            parse_client_frame(&format!(r#"{{"type":"subscribe","panel_id":"{PANEL}","after_seq":-1}}"#))
+                .frame
+                .unwrap_err()
+                .code,
+            "validation_failed"
+        );
         // An object ref is not echoed.
         assert_eq!(parse_client_frame(r#"{"type":"ping","ref":{"a":1}}"#).reference, None);
     }

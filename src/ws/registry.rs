@@ -78,7 +78,8 @@ impl SessionRegistry {
     }
 
     fn close_where(&self, select: impl Fn(&Entry) -> bool, code: u16, reason: &str) -> usize {
-        let targets: Vec<Recipient<CloseSession>> = self.sessions.iter().filter(|e| select(e)).map(|e| e.addr.clone()).collect();
+        let targets: Vec<Recipient<CloseSession>> =
+            self.sessions.iter().filter(|e| select(e)).map(|e| e.addr.clone()).collect();
         for addr in &targets {
             // One close per socket, once: bounded.
             addr.do_send(CloseSession { code, reason: reason.to_string() });

@@ -16,7 +16,12 @@ pub struct WsQuery {
     token: Option<String>,
 }
 
-pub async fn connect(req: HttpRequest, body: web::Payload, state: web::Data<AppState>, query: web::Query<WsQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<WsQuery>,
+) -> Result<HttpResponse, ApiError> {
     if state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(ApiError::Unavailable("the server is shutting down".into()));
     }
@@ -24,18 +29,29 @@ pub async fn connect(req: HttpRequest, body: web::Payload, state: web::Data<AppS
         (Some(token), _) => {
             let claims = state.auth.verify_ws_token(token)?;
             // A revoked key's tokens stop working at once.
-            let key = state.store.get_key(claims.t, claims.k).await?.ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+            let key = state
+                .store
+                .get_key(claims.t, claims.k)
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
             if key.revoked_at.is_some() {
                 return Err(ApiError::Unauthorized("this API key was revoked".into()));
             }
             principal_for_key_id(&state, claims.t, claims.k, key.role).await?
         }
         (None, Some(key)) => principal_for_key(&state, key).await?,
-        (None, None) => return Err(ApiError::Unauthorized("authenticate with ?token= from /v1/ws-tokens or an Authorization header".into())),
+        (None, None) => {
+            return Err(ApiError::Unauthorized(
+                "authenticate with ?token= from /v1/ws-tokens or an Authorization header".into(),
+            ));
+        }
     };
     admit(&state, &req, &principal).await?;
     let max = state.settings.ws.max_sockets_per_key;
-    let id = state.sessions.reserve(principal.key_id, max).ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} sockets per key")))?;
+    let id = state
+        .sessions
+        .reserve(principal.key_id, max)
+        .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} sockets per key")))?;
     let (response, socket, stream) = match actix_ws::handle(&req, body) {
         Ok(upgrade) => upgrade,
         Err(e) => {

@@ -41,7 +41,13 @@ pub struct WsSession {
 
 impl WsSession {
     /// Starts the session actor and its writer for an upgraded socket.
-    pub fn start(id: u64, principal: Principal, state: AppState, socket: actix_ws::Session, stream: actix_ws::AggregatedMessageStream) -> Addr<WsSession> {
+    pub fn start(
+        id: u64,
+        principal: Principal,
+        state: AppState,
+        socket: actix_ws::Session,
+        stream: actix_ws::AggregatedMessageStream,
+    ) -> Addr<WsSession> {
         let (data_tx, data_rx) = mpsc::channel(state.settings.ws.outbound_queue);
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (close_tx, close_rx) = oneshot::channel();
@@ -114,16 +120,25 @@ impl WsSession {
                         self.outbox.control(ServerFrame::Ack { reference }.to_text());
                     }
                 } else {
-                    self.outbox.error(reference.as_ref(), "not_subscribed", "this socket is not subscribed to that panel", Some(panel_id));
+                    self.outbox.error(
+                        reference.as_ref(),
+                        "not_subscribed",
+                        "this socket is not subscribed to that panel",
+                        Some(panel_id),
+                    );
                 }
             }
             Ok(ClientFrame::Input { panel_id, member_id, text, rating, confidence }) => {
                 let (state, principal) = (self.state.clone(), self.principal.clone());
-                self.answer(ctx, panel_id, reference, async move { panels::input(&state, &principal, panel_id, &member_id, text, rating, confidence).await });
+                self.answer(ctx, panel_id, reference, async move {
+                    panels::input(&state, &principal, panel_id, &member_id, text, rating, confidence).await
+                });
             }
             Ok(ClientFrame::Moderate { panel_id, action, text }) => {
                 let (state, principal) = (self.state.clone(), self.principal.clone());
-                self.answer(ctx, panel_id, reference, async move { panels::moderate(&state, &principal, panel_id, &action, text).await });
+                self.answer(ctx, panel_id, reference, async move {
+                    panels::moderate(&state, &principal, panel_id, &action, text).await
+                });
             }
         }
     }
@@ -154,7 +169,13 @@ impl WsSession {
         );
     }
 
-    fn subscribe(&mut self, ctx: &mut Context<Self>, panel_id: PanelId, after_seq: Option<u64>, reference: Option<Value>) {
+    fn subscribe(
+        &mut self,
+        ctx: &mut Context<Self>,
+        panel_id: PanelId,
+        after_seq: Option<u64>,
+        reference: Option<Value>,
+    ) {
         if let Some(old) = self.subscriptions.remove(&panel_id) {
             // Subscribing again restarts the subscription from the given point.
             ctx.cancel_future(old);
@@ -163,7 +184,14 @@ impl WsSession {
             self.outbox.error(reference.as_ref(), "limit_exceeded", &message, Some(panel_id));
             return;
         }
-        let task = Subscription { state: self.state.clone(), tenant: self.principal.tenant_id(), panel: panel_id, after_seq, reference, outbox: self.outbox.clone() };
+        let task = Subscription {
+            state: self.state.clone(),
+            tenant: self.principal.tenant_id(),
+            panel: panel_id,
+            after_seq,
+            reference,
+            outbox: self.outbox.clone(),
+        };
         let handle = ctx.spawn(task.run().into_actor(self).map(move |end, act, ctx| {
             act.subscriptions.remove(&panel_id);
             act.state.bus.release(panel_id);
@@ -179,7 +207,12 @@ impl Actor for WsSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.state.sessions.register(self.id, self.principal.key_id, self.principal.tenant_id(), ctx.address().recipient());
+        self.state.sessions.register(
+            self.id,
+            self.principal.key_id,
+            self.principal.tenant_id(),
+            ctx.address().recipient(),
+        );
         self.state.metrics.ws_sessions.inc();
         tracing::debug!(session_id = self.id, tenant_id = %self.principal.tenant_id(), "websocket session started");
         let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_s.max(1));
@@ -211,7 +244,12 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsSession {
         match item {
             Ok(AggregatedMessage::Text(text)) => self.on_text(ctx, &text),
             Ok(AggregatedMessage::Binary(_)) => {
-                self.outbox.error(None, "invalid_frame", "binary frames are not supported; send JSON text frames", None);
+                self.outbox.error(
+                    None,
+                    "invalid_frame",
+                    "binary frames are not supported; send JSON text frames",
+                    None,
+                );
             }
             Ok(AggregatedMessage::Ping(bytes)) => {
                 let _ = self.outbox.control.try_send(Outbound::Pong(bytes));
@@ -220,7 +258,9 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsSession {
             Ok(AggregatedMessage::Close(_)) => self.close_with(ctx, CloseCode::Normal, "closed by the client"),
             Err(ProtocolError::Overflow) => self.close_with(ctx, CloseCode::Size, "frame too large"),
             // A text frame that is not UTF-8.
-            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => self.close_with(ctx, CloseCode::Invalid, "text frames must be UTF-8"),
+            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                self.close_with(ctx, CloseCode::Invalid, "text frames must be UTF-8")
+            }
             Err(error) => {
                 tracing::debug!(session_id = self.id, %error, "websocket protocol error");
                 self.close_with(ctx, CloseCode::Protocol, "protocol error");

@@ -112,7 +112,12 @@ impl Subscription {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::warn!(tenant_id = %self.tenant, panel_id = %self.panel, %error, "replay failed");
-                    self.outbox.error(self.reference.as_ref(), "unavailable", "the event log is unavailable; resubscribe with after_seq", Some(self.panel));
+                    self.outbox.error(
+                        self.reference.as_ref(),
+                        "unavailable",
+                        "the event log is unavailable; resubscribe with after_seq",
+                        Some(self.panel),
+                    );
                     return Err(SubscriptionEnd::Refused);
                 }
             };
@@ -160,11 +165,23 @@ impl Subscription {
         let terminal = snapshot.status.is_terminal();
         // The part of the current turn the snapshot already holds.
         let partial = snapshot.current_turn.as_ref().map(|t| (t.turn_seq, t.text.chars().count()));
-        let subscribed = ServerFrame::Subscribed { panel_id: panel, head_seq: head, snapshot: &snapshot, reference: self.reference.as_ref() }.to_text();
+        let subscribed = ServerFrame::Subscribed {
+            panel_id: panel,
+            head_seq: head,
+            snapshot: &snapshot,
+            reference: self.reference.as_ref(),
+        }
+        .to_text();
         if let Some(reference) = &self.reference {
             self.outbox.control(ServerFrame::Ack { reference }.to_text());
         }
-        if self.outbox.data.send(Outbound::Text { text: ByteString::from(subscribed), published_at: None }).await.is_err() {
+        if self
+            .outbox
+            .data
+            .send(Outbound::Text { text: ByteString::from(subscribed), published_at: None })
+            .await
+            .is_err()
+        {
             return SubscriptionEnd::Closed;
         }
         drop(snapshot);

@@ -26,19 +26,25 @@ async fn a_role_below_the_one_needed_gets_403() {
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
     let (status, _) = app.post("/v1/keys", &member, json!({"role": "viewer", "name": "x"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = app.post("/v1/experts", &member, json!({"name": "X", "domain": "regulatory", "persona": "p"})).await;
+    let (status, _) =
+        app.post("/v1/experts", &member, json!({"name": "X", "domain": "regulatory", "persona": "p"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let panel = app.create_panel(&member, paced("structured", 5.0)).await;
     let id = panel["id"].as_str().unwrap();
     let (status, _) = app.post(&format!("/v1/panels/{id}/moderate"), &member, json!({"action": "pause"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "members cannot moderate");
-    let (status, _) = app.post(&format!("/v1/panels/{id}/input"), &viewer, json!({"member_id": "x", "text": "hi"})).await;
+    let (status, _) =
+        app.post(&format!("/v1/panels/{id}/input"), &viewer, json!({"member_id": "x", "text": "hi"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "viewers cannot speak");
-    let (status, _) = app.request(Method::PATCH, "/v1/tenant", Some(&member), Some(json!({"branding": {"display_name": "X"}}))).await;
+    let (status, _) =
+        app.request(Method::PATCH, "/v1/tenant", Some(&member), Some(json!({"branding": {"display_name": "X"}}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Viewers still read.
     assert_eq!(app.get(&format!("/v1/panels/{id}"), &viewer).await.0, StatusCode::OK);
-    assert_eq!(app.post(&format!("/v1/panels/{id}/moderate"), &admin, json!({"action": "cancel"})).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.post(&format!("/v1/panels/{id}/moderate"), &admin, json!({"action": "cancel"})).await.0,
+        StatusCode::ACCEPTED
+    );
 }
 
 #[actix_web::test]
@@ -46,7 +52,8 @@ async fn x_tenant_id_naming_another_tenant_is_a_tenant_mismatch() {
     let app = spawn_app().await;
     let (tenant_a, key_a) = app.create_tenant("alpha", json!({})).await;
     let (tenant_b, _) = app.create_tenant("beta", json!({})).await;
-    let get = |header: String| app.client.get(app.url("/v1/tenant")).bearer_auth(&key_a).header("X-Tenant-ID", header).send();
+    let get =
+        |header: String| app.client.get(app.url("/v1/tenant")).bearer_auth(&key_a).header("X-Tenant-ID", header).send();
     assert_eq!(get("alpha".into()).await.unwrap().status(), StatusCode::OK);
     assert_eq!(get(tenant_a.clone()).await.unwrap().status(), StatusCode::OK);
     for other in ["beta".to_string(), tenant_b, "nobody".into()] {
@@ -87,7 +94,14 @@ async fn a_suspended_tenant_is_refused_and_its_running_panels_pause_then_resume(
     socket.until("the subscription", |f| f["type"] == "subscribed").await;
     let mut other_socket = app.ws(&other_key).await;
     let admin = app.admin_key.clone();
-    let (status, body) = app.request(Method::PATCH, &format!("/v1/admin/tenants/{tenant}"), Some(&admin), Some(json!({"status": "suspended"}))).await;
+    let (status, body) = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/admin/tenants/{tenant}"),
+            Some(&admin),
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "suspended");
     let (status, body) = app.get("/v1/tenant", &key).await;
@@ -97,10 +111,15 @@ async fn a_suspended_tenant_is_refused_and_its_running_panels_pause_then_resume(
     other_socket.send(json!({"type": "ping", "id": 1})).await;
     assert_eq!(other_socket.until("the pong", |f| f["type"] == "pong").await.last().unwrap()["id"], 1);
     // The panel paused with the reason (read through the events with the admin path closed: poll the log via a reactivated key later).
-    let (status, _) = app.request(Method::PATCH, &format!("/v1/admin/tenants/{tenant}"), Some(&admin), Some(json!({"status": "active"}))).await;
+    let (status, _) = app
+        .request(Method::PATCH, &format!("/v1/admin/tenants/{tenant}"), Some(&admin), Some(json!({"status": "active"})))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let events = app.events(&key, &id).await;
-    assert!(events.iter().any(|e| e["kind"] == "panel_paused" && e["data"]["reason"] == "tenant_suspended"), "paused, not lost");
+    assert!(
+        events.iter().any(|e| e["kind"] == "panel_paused" && e["data"]["reason"] == "tenant_suspended"),
+        "paused, not lost"
+    );
     let panel = app.wait_panel(&key, &id, "the resume", |p| p["status"] != "paused").await;
     assert_ne!(panel["status"], "failed");
     let events = app.events(&key, &id).await;

@@ -51,7 +51,8 @@ async fn serve(data_dir: &Path) -> (std::process::Child, String, Vec<String>) {
         before
     });
     let lines = tokio::time::timeout(Duration::from_secs(30), lines).await.unwrap().unwrap();
-    let address = lines.last().and_then(|l| l.strip_prefix("listening on http://")).expect("listening line").to_string();
+    let address =
+        lines.last().and_then(|l| l.strip_prefix("listening on http://")).expect("listening line").to_string();
     (child, address, lines)
 }
 
@@ -65,7 +66,9 @@ async fn the_first_start_prints_working_keys_once_and_the_admin_commands_manage_
     assert!(run(Some(dir.path()), &["migrate"]).starts_with("database is up to date"));
 
     let (mut child, address, lines) = serve(dir.path()).await;
-    let admin = after(&lines, "platform admin key (shown once, keep it safe):").expect("the admin key is printed on the first start").to_string();
+    let admin = after(&lines, "platform admin key (shown once, keep it safe):")
+        .expect("the admin key is printed on the first start")
+        .to_string();
     let demo = after(&lines, "demo tenant admin key (shown once):").expect("the demo key is printed").to_string();
     let link = after(&lines, "sign in:").expect("a sign-in link");
     assert!(link.ends_with(&format!("#key={demo}")), "{link}");
@@ -82,7 +85,10 @@ async fn the_first_start_prints_working_keys_once_and_the_admin_commands_manage_
     let acme_admin = created.trim().rsplit(": ").next().unwrap().to_string();
     assert!(created.contains("tenant acme"), "{created}");
     let listed = run(Some(dir.path()), &["tenant", "list"]);
-    assert!(listed.lines().any(|l| l.contains("\tacme\t")) && listed.lines().any(|l| l.contains("\tdemo\t")), "{listed}");
+    assert!(
+        listed.lines().any(|l| l.contains("\tacme\t")) && listed.lines().any(|l| l.contains("\tdemo\t")),
+        "{listed}"
+    );
     let key = run(Some(dir.path()), &["key", "create", "--tenant", "acme", "--role", "viewer", "--name", "dashboards"]);
     let viewer = key.trim().rsplit(": ").next().unwrap().to_string();
 
@@ -100,7 +106,21 @@ async fn the_first_start_prints_working_keys_once_and_the_admin_commands_manage_
 
 #[actix_web::test]
 async fn ask_runs_a_panel_in_the_terminal_to_its_recommendation() {
-    let out = run(None, &["ask", "Should our AI ECG triage device pursue 510(k) or De Novo?", "--type", "delphi", "--experts", "5", "--pace", "0", "--turn-tokens", "20"]);
+    let out = run(
+        None,
+        &[
+            "ask",
+            "Should our AI ECG triage device pursue 510(k) or De Novo?",
+            "--type",
+            "delphi",
+            "--experts",
+            "5",
+            "--pace",
+            "0",
+            "--turn-tokens",
+            "20",
+        ],
+    );
     assert!(out.to_lowercase().contains("recommendation"), "{out}");
     assert!(out.contains("[simulated]"), "{out}");
 }
@@ -109,10 +129,25 @@ async fn ask_runs_a_panel_in_the_terminal_to_its_recommendation() {
 fn eval_runs_the_question_set_over_formats_and_writes_its_report() {
     let out = tempfile::tempdir().unwrap();
     let questions = concat!(env!("CARGO_MANIFEST_DIR"), "/config/eval/questions.toml");
-    let table =
-        run(None, &["eval", "--questions", questions, "--formats", "structured,delphi,hybrid", "--models", "simulated", "--panels", "2", "--out", out.path().to_str().unwrap()]);
+    let table = run(
+        None,
+        &[
+            "eval",
+            "--questions",
+            questions,
+            "--formats",
+            "structured,delphi,hybrid",
+            "--models",
+            "simulated",
+            "--panels",
+            "2",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
     assert!(table.contains("| simulated | delphi | 2/2 |"), "{table}");
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("eval.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("eval.json")).unwrap()).unwrap();
     let rows = report.as_array().unwrap();
     assert_eq!(rows.len(), 3);
     for row in rows {
@@ -125,7 +160,15 @@ fn eval_runs_the_question_set_over_formats_and_writes_its_report() {
     // A question set that cannot be read is a clear error, not a panic.
     let bad = out.path().join("bad.toml");
     std::fs::write(&bad, "[[question]]\nid = \"x\"\n").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_askpanel")).args(["--config", CONFIG, "eval", "--questions"]).arg(&bad).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_askpanel"))
+        .args(["--config", CONFIG, "eval", "--questions"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("is not valid"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is not valid"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -61,7 +61,13 @@ async fn assert_all_complete(app: &TestApp, key: &str, ids: &[String]) {
                 Some("completed") => continue,
                 Some("awaiting_human") => {
                     let member = panel["pending_human"]["member_id"].as_str().unwrap();
-                    let _ = app.post(&format!("/v1/panels/{id}/input"), key, json!({"member_id": member, "text": "Agreed, with monitoring."})).await;
+                    let _ = app
+                        .post(
+                            &format!("/v1/panels/{id}/input"),
+                            key,
+                            json!({"member_id": member, "text": "Agreed, with monitoring."}),
+                        )
+                        .await;
                 }
                 Some("running" | "created") => {}
                 other => panic!("panel {id} ended {other:?}: {panel}"),
@@ -99,7 +105,8 @@ async fn a_server_killed_mid_panel_resumes_every_panel_and_keeps_acknowledged_in
         let panel = server.app.wait_panel(&key, id, "the human turn", |p| p["status"] == "awaiting_human").await;
         let member = panel["pending_human"]["member_id"].as_str().unwrap().to_string();
         let text = format!("Answer {i} sent just before the crash.");
-        let (status, body) = server.app.post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": text})).await;
+        let (status, body) =
+            server.app.post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": text})).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         answered.push((id.clone(), text));
     }
@@ -110,7 +117,10 @@ async fn a_server_killed_mid_panel_resumes_every_panel_and_keeps_acknowledged_in
     assert_all_complete(&server.app, &key, &ids).await;
     for (id, text) in &answered {
         let events = server.app.events(&key, id).await;
-        assert!(events.iter().any(|e| e["kind"] == "human_input" && e["data"]["text"] == text.as_str()), "acknowledged input survives the crash");
+        assert!(
+            events.iter().any(|e| e["kind"] == "human_input" && e["data"]["text"] == text.as_str()),
+            "acknowledged input survives the crash"
+        );
     }
     server.child.kill().unwrap();
 }
@@ -147,8 +157,14 @@ async fn a_pause_and_a_human_turns_deadline_survive_a_crash() {
     let mut body = mixed_panel(5);
     body["human_turn_timeout_s"] = json!(10);
     let hybrid = server.app.create_panel(&key, body).await["id"].as_str().unwrap().to_string();
-    server.app.wait_panel(&key, &paused, "a turn", |p| p["rounds"][0]["turns"].as_array().is_some_and(|t| !t.is_empty())).await;
-    assert_eq!(server.app.post(&format!("/v1/panels/{paused}/moderate"), &key, json!({"action": "pause"})).await.0, StatusCode::ACCEPTED);
+    server
+        .app
+        .wait_panel(&key, &paused, "a turn", |p| p["rounds"][0]["turns"].as_array().is_some_and(|t| !t.is_empty()))
+        .await;
+    assert_eq!(
+        server.app.post(&format!("/v1/panels/{paused}/moderate"), &key, json!({"action": "pause"})).await.0,
+        StatusCode::ACCEPTED
+    );
     let waiting = server.app.wait_panel(&key, &hybrid, "the human turn", |p| p["status"] == "awaiting_human").await;
     let deadline = waiting["pending_human"]["deadline"].as_str().expect("the deadline is shown").to_string();
     let deadline = chrono::DateTime::parse_from_rfc3339(&deadline).unwrap();
@@ -161,17 +177,26 @@ async fn a_pause_and_a_human_turns_deadline_survive_a_crash() {
     let skipped = server.app.wait_panel(&key, &hybrid, "the timeout", |p| p["status"] != "awaiting_human").await;
     assert_ne!(skipped["status"], "failed");
     let events = server.app.events(&key, &hybrid).await;
-    let skip = events.iter().find(|e| e["kind"] == "turn_skipped" && e["data"]["reason"] == "timeout").expect("the human's turn timed out");
+    let skip = events
+        .iter()
+        .find(|e| e["kind"] == "turn_skipped" && e["data"]["reason"] == "timeout")
+        .expect("the human's turn timed out");
     let at = chrono::DateTime::parse_from_rfc3339(skip["ts"].as_str().unwrap()).unwrap();
     assert!(at >= deadline, "not before its deadline: {at} < {deadline}");
-    assert!(at < deadline + chrono::Duration::seconds(4), "at the logged deadline, not a fresh timeout: {at} vs {deadline}");
+    assert!(
+        at < deadline + chrono::Duration::seconds(4),
+        "at the logged deadline, not a fresh timeout: {at} vs {deadline}"
+    );
     // The paused panel is still paused, with nothing new, until it is resumed.
     let panel = server.app.get(&format!("/v1/panels/{paused}"), &key).await.1;
     assert_eq!(panel["status"], "paused", "{panel}");
     let head = panel["head_seq"].as_u64().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.app.get(&format!("/v1/panels/{paused}"), &key).await.1["head_seq"].as_u64().unwrap(), head);
-    assert_eq!(server.app.post(&format!("/v1/panels/{paused}/moderate"), &key, json!({"action": "resume"})).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        server.app.post(&format!("/v1/panels/{paused}/moderate"), &key, json!({"action": "resume"})).await.0,
+        StatusCode::ACCEPTED
+    );
     assert_eq!(server.app.wait_completed(&key, &paused).await["status"], "completed");
     server.child.kill().unwrap();
 }

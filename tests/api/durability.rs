@@ -8,13 +8,21 @@ async fn a_full_database_pauses_panels_answers_503_and_they_resume_when_there_is
     let app = spawn_app().await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
     let id = app.create_panel(&key, paced("structured", 60.0)).await["id"].as_str().unwrap().to_string();
-    app.wait_panel(&key, &id, "a first turn", |p| p["rounds"][0]["turns"].as_array().is_some_and(|t| !t.is_empty())).await;
+    app.wait_panel(&key, &id, "a first turn", |p| p["rounds"][0]["turns"].as_array().is_some_and(|t| !t.is_empty()))
+        .await;
     app.store.as_ref().unwrap().limit_size(Some(1)).await.unwrap();
-    let paused =
-        app.wait_panel(&key, &id, "the storage pause", |p| p["status"] == "paused" && p["paused_reason"].as_str().is_some_and(|r| r.starts_with("storage_unavailable"))).await;
+    let paused = app
+        .wait_panel(&key, &id, "the storage pause", |p| {
+            p["status"] == "paused" && p["paused_reason"].as_str().is_some_and(|r| r.starts_with("storage_unavailable"))
+        })
+        .await;
     assert!(paused["paused_reason"].is_string());
     let (status, body) = app.post("/v1/panels", &key, structured(1)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")),
+        "{body}"
+    );
     let (status, _) = app.post(&format!("/v1/panels/{id}/moderate"), &key, json!({"action": "pause"})).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(app.get("/healthz", &key).await.0, StatusCode::OK);
@@ -38,9 +46,16 @@ const SLOW_CLIENT_RSS_GROWTH_MB: f64 = 24.0;
 async fn a_client_that_stops_reading_is_told_it_lagged_and_catches_up_with_after_seq() {
     // The server in its own process, so its RSS is its own.
     let dir = tempfile::tempdir().unwrap();
-    let server =
-        start_binary(dir.path(), "slow-client-admin", &[("ASKPANEL__WS__OUTBOUND_QUEUE", "64"), ("ASKPANEL__WS__PANEL_BUFFER", "64"), ("ASKPANEL__WS__CLIENT_TIMEOUT_S", "600")])
-            .await;
+    let server = start_binary(
+        dir.path(),
+        "slow-client-admin",
+        &[
+            ("ASKPANEL__WS__OUTBOUND_QUEUE", "64"),
+            ("ASKPANEL__WS__PANEL_BUFFER", "64"),
+            ("ASKPANEL__WS__CLIENT_TIMEOUT_S", "600"),
+        ],
+    )
+    .await;
     let mut child = server.child;
     let app = server.app;
     let (_, key) = app.create_tenant("acme", json!({})).await;
@@ -62,14 +77,18 @@ async fn a_client_that_stops_reading_is_told_it_lagged_and_catches_up_with_after
     // loaded machine this takes a while, so the wait is longer than usual).
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(240);
     for id in &ids {
-        while !matches!(app.get(&format!("/v1/panels/{id}"), &key).await.1["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
+        while !matches!(
+            app.get(&format!("/v1/panels/{id}"), &key).await.1["status"].as_str(),
+            Some("completed" | "failed" | "cancelled")
+        ) {
             assert!(tokio::time::Instant::now() < deadline, "the panels did not end");
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
     let rss_during = metric(&app, "process_resident_memory_bytes").await;
     // Now it reads: some subscriptions lagged; it resumes them until it has every event.
-    let mut seen: std::collections::HashMap<String, Vec<Value>> = ids.iter().map(|id| (id.clone(), Vec::new())).collect();
+    let mut seen: std::collections::HashMap<String, Vec<Value>> =
+        ids.iter().map(|id| (id.clone(), Vec::new())).collect();
     let mut done = std::collections::HashSet::new();
     let mut lagged = 0;
     while done.len() < ids.len() {
@@ -104,5 +123,7 @@ async fn a_client_that_stops_reading_is_told_it_lagged_and_catches_up_with_after
     let _ = child.kill();
     let _ = child.wait();
     assert!(growth_mb < SLOW_CLIENT_RSS_GROWTH_MB, "RSS grew by {growth_mb:.1} MB");
-    eprintln!("slow client: server RSS grew by {growth_mb:.1} MB (bound {SLOW_CLIENT_RSS_GROWTH_MB} MB), {lagged} lagged");
+    eprintln!(
+        "slow client: server RSS grew by {growth_mb:.1} MB (bound {SLOW_CLIENT_RSS_GROWTH_MB} MB), {lagged} lagged"
+    );
 }

@@ -28,12 +28,21 @@ async fn app_with(stub: &Stub, adjust: impl FnOnce(&mut Settings)) -> TestApp {
 fn user_prompt(body: &Value) -> String {
     body["messages"]
         .as_array()
-        .map(|m| m.iter().filter(|x| x["role"] == "user").map(|x| x["content"].as_str().unwrap_or_default()).collect::<Vec<_>>().join("\n"))
+        .map(|m| {
+            m.iter()
+                .filter(|x| x["role"] == "user")
+                .map(|x| x["content"].as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default()
 }
 
 fn all_text(body: &Value) -> String {
-    body["messages"].as_array().map(|m| m.iter().map(|x| x["content"].as_str().unwrap_or_default()).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+    body["messages"]
+        .as_array()
+        .map(|m| m.iter().map(|x| x["content"].as_str().unwrap_or_default()).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
 }
 
 /// The round a turn prompt is for ("Round N of at most M").
@@ -44,7 +53,9 @@ fn round_of(prompt: &str) -> Option<u32> {
 
 /// Whether a streamed turn prompt asks for a rating (in either format).
 fn asks_rating(body: &Value) -> bool {
-    body["response_format"]["type"] == "json_schema" || body["response_format"]["type"] == "json_object" || user_prompt(body).contains("RATING:")
+    body["response_format"]["type"] == "json_schema"
+        || body["response_format"]["type"] == "json_object"
+        || user_prompt(body).contains("RATING:")
 }
 
 /// A turn's answer in the format the request asks for.
@@ -79,7 +90,9 @@ async fn opening_positions_are_given_without_seeing_each_other_and_stream_in_ord
             let round = round_of(&user_prompt(body)).unwrap_or(0);
             let text = answer(
                 body,
-                &format!("Position OPN-R{round}-{n}: the pathway turns on the predicate, the data and the special controls that reviewers expect."),
+                &format!(
+                    "Position OPN-R{round}-{n}: the pathway turns on the predicate, the data and the special controls that reviewers expect."
+                ),
                 4 + (n % 3) as u8,
                 0.7,
             );
@@ -93,14 +106,21 @@ async fn opening_positions_are_given_without_seeing_each_other_and_stream_in_ord
         let count = if kind == "delphi" { 5 } else { 3 };
         let before = stub.bodies().len();
         stub.streams.1.store(0, Ordering::SeqCst);
-        let panel = app.create_panel(&key, json!({"query": query(), "panel_type": kind, "expert_count": count, "max_rounds": 2})).await;
+        let panel = app
+            .create_panel(&key, json!({"query": query(), "panel_type": kind, "expert_count": count, "max_rounds": 2}))
+            .await;
         let id = panel["id"].as_str().unwrap().to_string();
         let mut ws = app.ws(&key).await;
         ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
         let frames = ws.until("the end", is_terminal).await;
         assert_tokens_rebuild(&frames);
         // Round 1's prompts show no other member's opening.
-        let openings: Vec<String> = stub.bodies()[before..].iter().filter(|b| is_stream(b)).map(user_prompt).filter(|p| round_of(p) == Some(1)).collect();
+        let openings: Vec<String> = stub.bodies()[before..]
+            .iter()
+            .filter(|b| is_stream(b))
+            .map(user_prompt)
+            .filter(|p| round_of(p) == Some(1))
+            .collect();
         assert_eq!(openings.len(), count, "{kind}: one opening prompt per member");
         for prompt in &openings {
             assert!(!prompt.contains("OPN-R1"), "{kind}: an opening prompt shows another member's opening:\n{prompt}");
@@ -108,7 +128,12 @@ async fn opening_positions_are_given_without_seeing_each_other_and_stream_in_ord
         assert!(stub.streams.1.load(Ordering::SeqCst) >= 2, "{kind}: the independent openings ran concurrently");
         // Clients still see one turn at a time, in the declared order.
         let events: Vec<&Value> = frames.iter().filter(|f| f["type"] == "event").collect();
-        let order: Vec<&str> = events.iter().find(|e| e["kind"] == "round_started").unwrap()["data"]["order"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+        let order: Vec<&str> = events.iter().find(|e| e["kind"] == "round_started").unwrap()["data"]["order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
         let mut spoke = Vec::new();
         let mut open: Option<&str> = None;
         for event in events.iter().take_while(|e| !(e["kind"] == "round_completed")) {
@@ -126,7 +151,11 @@ async fn opening_positions_are_given_without_seeing_each_other_and_stream_in_ord
         }
         assert_eq!(spoke, order, "{kind}: turns complete in the declared order");
         // Round 2 sees round 1.
-        assert!(turn_prompts(&stub)[before..].iter().any(|p| round_of(p) == Some(2) && (p.contains("OPN-R1") || kind == "delphi")));
+        assert!(
+            turn_prompts(&stub)[before..]
+                .iter()
+                .any(|p| round_of(p) == Some(2) && (p.contains("OPN-R1") || kind == "delphi"))
+        );
     }
 }
 
@@ -136,22 +165,37 @@ async fn every_turn_of_the_discussion_appears_under_its_own_round_in_order() {
     let stub = stub::start(Arc::new(|n, body: &Value| {
         if is_stream(body) {
             let round = round_of(&user_prompt(body)).unwrap_or(0);
-            let text = answer(body, &format!("Statement TXT-R{round}-N{n} on the pathway. More reasoning follows here."), [2, 8, 5][n % 3], 0.7);
+            let text = answer(
+                body,
+                &format!("Statement TXT-R{round}-N{n} on the pathway. More reasoning follows here."),
+                [2, 8, 5][n % 3],
+                0.7,
+            );
             return Reply::stream(text, 9);
         }
         healthy(n, body)
     }));
     let app = app_with(&stub, |s| s.llm.structured_output = "trailer".into()).await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
-    let id = app.create_panel(&key, json!({"query": query(), "panel_type": "structured", "expert_count": 3, "max_rounds": 3})).await["id"].as_str().unwrap().to_string();
+    let id = app
+        .create_panel(&key, json!({"query": query(), "panel_type": "structured", "expert_count": 3, "max_rounds": 3}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.wait_completed(&key, &id).await;
     let prompts = turn_prompts(&stub);
     let last = prompts.iter().rev().find(|p| round_of(p) == Some(3)).expect("a round-3 prompt");
     let discussion = &last[last.find("discussion so far").expect("the discussion")..];
-    let header = |round: u32| discussion.find(&format!("\nRound {round}")).unwrap_or_else(|| panic!("a header for round {round}:\n{discussion}"));
+    let header = |round: u32| {
+        discussion
+            .find(&format!("\nRound {round}"))
+            .unwrap_or_else(|| panic!("a header for round {round}:\n{discussion}"))
+    };
     let (h1, h2) = (header(1), header(2));
     assert!(h1 < h2, "{discussion}");
-    let positions = |round: u32| -> Vec<usize> { discussion.match_indices(&format!("TXT-R{round}-")).map(|(i, _)| i).collect() };
+    let positions =
+        |round: u32| -> Vec<usize> { discussion.match_indices(&format!("TXT-R{round}-")).map(|(i, _)| i).collect() };
     assert_eq!(positions(1).len(), 3, "{discussion}");
     assert_eq!(positions(2).len(), 3, "{discussion}");
     assert!(positions(1).iter().all(|&i| h1 < i && i < h2), "round 1's turns sit under round 1:\n{discussion}");
@@ -165,27 +209,46 @@ async fn every_turn_of_the_discussion_appears_under_its_own_round_in_order() {
 async fn round_one_rates_the_question_as_asked_and_later_rounds_rate_the_draft_they_are_shown() {
     let stub = stub::start(Arc::new(|n, body: &Value| {
         if is_stream(body) {
-            return Reply::stream(answer(body, &format!("Rationale {n}: the evidence is mixed."), [2, 8, 5, 9, 3][n % 5], 0.7), 9);
+            return Reply::stream(
+                answer(body, &format!("Rationale {n}: the evidence is mixed."), [2, 8, 5, 9, 3][n % 5], 0.7),
+                9,
+            );
         }
         healthy(n, body)
     }));
     let app = app_with(&stub, |s| s.llm.structured_output = "trailer".into()).await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
-    let id = app.create_panel(&key, json!({"query": query(), "panel_type": "delphi", "expert_count": 5, "max_rounds": 2})).await["id"].as_str().unwrap().to_string();
+    let id = app
+        .create_panel(&key, json!({"query": query(), "panel_type": "delphi", "expert_count": 5, "max_rounds": 2}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let done = app.wait_completed(&key, &id).await;
     assert_eq!(done["rounds"].as_array().unwrap().len(), 2, "{done}");
     let prompts = turn_prompts(&stub);
     for prompt in prompts.iter().filter(|p| round_of(p) == Some(1)) {
         assert!(!prompt.to_lowercase().contains("draft"), "round 1 has no draft to rate:\n{prompt}");
-        assert!(prompt.contains("RATING:") && prompt.to_lowercase().contains("question"), "round 1 rates the question as asked:\n{prompt}");
+        assert!(
+            prompt.contains("RATING:") && prompt.to_lowercase().contains("question"),
+            "round 1 rates the question as asked:\n{prompt}"
+        );
     }
     for prompt in prompts.iter().filter(|p| round_of(p) == Some(2)) {
         assert!(prompt.contains("draft recommendation"), "round 2 shows and rates the draft:\n{prompt}");
-        assert!(!prompt.contains("rated the draft"), "round 1's ratings were of the question, not of a draft:\n{prompt}");
+        assert!(
+            !prompt.contains("rated the draft"),
+            "round 1's ratings were of the question, not of a draft:\n{prompt}"
+        );
     }
     // Structured openings rate nothing and are labelled as rating nothing.
     let before = stub.bodies().len();
-    let id = app.create_panel(&key, json!({"query": query(), "panel_type": "structured", "expert_count": 3, "max_rounds": 2})).await["id"].as_str().unwrap().to_string();
+    let id = app
+        .create_panel(&key, json!({"query": query(), "panel_type": "structured", "expert_count": 3, "max_rounds": 2}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.wait_completed(&key, &id).await;
     for prompt in turn_prompts(&stub)[before..].iter().filter(|p| round_of(p) == Some(2)) {
         let openings = &prompt[prompt.find("\nRound 1").expect("the openings")..];
@@ -201,7 +264,8 @@ async fn delphi_members_see_the_statistics_and_a_facilitators_synthesis_of_every
     let stub = stub::start(Arc::new(move |n, body: &Value| {
         let text = all_text(body);
         if is_stream(body) {
-            let points: String = (0..25).map(|i| format!("Point {i}: the clinical evidence base is thin on item {i}. ")).collect();
+            let points: String =
+                (0..25).map(|i| format!("Point {i}: the clinical evidence base is thin on item {i}. ")).collect();
             let long = format!("Rationale marker RAT-{n}. {points}");
             return Reply::stream(answer(body, &long, [2, 8, 5, 9, 3][n % 5], 0.7), 40);
         }
@@ -220,19 +284,31 @@ async fn delphi_members_see_the_statistics_and_a_facilitators_synthesis_of_every
     })
     .await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
-    let id = app.create_panel(&key, json!({"query": query(), "panel_type": "delphi", "expert_count": 5, "max_rounds": 2})).await["id"].as_str().unwrap().to_string();
+    let id = app
+        .create_panel(&key, json!({"query": query(), "panel_type": "delphi", "expert_count": 5, "max_rounds": 2}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let done = app.wait_completed(&key, &id).await;
     assert_eq!(done["rounds"].as_array().unwrap().len(), 2, "{done}");
     // The facilitator read every rationale of round 1, in full.
     let facilitator = facilitator_prompts.lock().unwrap().clone();
     assert!(!facilitator.is_empty(), "the facilitator was asked for a synthesis");
     let first = &facilitator[0];
-    assert_eq!((0..40).filter(|n| first.contains(&format!("RAT-{n}."))).count(), 5, "every rationale reaches the facilitator:\n{first}");
+    assert_eq!(
+        (0..40).filter(|n| first.contains(&format!("RAT-{n}."))).count(),
+        5,
+        "every rationale reaches the facilitator:\n{first}"
+    );
     // Members see the statistics and the synthesis, labelled as such; nothing is silently cut.
     let round2: Vec<String> = turn_prompts(&stub).into_iter().filter(|p| round_of(p) == Some(2)).collect();
     assert_eq!(round2.len(), 5);
     for prompt in &round2 {
-        assert!(prompt.contains("SYN-FOR") && prompt.contains("SYN-AGAINST") && prompt.contains("SYN-OPEN"), "{prompt}");
+        assert!(
+            prompt.contains("SYN-FOR") && prompt.contains("SYN-AGAINST") && prompt.contains("SYN-OPEN"),
+            "{prompt}"
+        );
         assert!(prompt.to_lowercase().contains("facilitator"), "the synthesis says what it is:\n{prompt}");
         assert!(prompt.contains("median"), "{prompt}");
         assert!(!prompt.contains("omitted"), "{prompt}");
@@ -243,7 +319,10 @@ async fn delphi_members_see_the_statistics_and_a_facilitators_synthesis_of_every
     assert_eq!(feedback["data"]["feedback"]["rationales"], 5, "{feedback}");
     assert!(feedback["data"]["tokens_in"].as_u64().unwrap() > 0, "the facilitator's call is recorded");
     // ... and counted in the tenant's usage, like every model call its events record.
-    let recorded: u64 = events.iter().map(|e| e["data"]["tokens_in"].as_u64().unwrap_or(0) + e["data"]["tokens_out"].as_u64().unwrap_or(0)).sum();
+    let recorded: u64 = events
+        .iter()
+        .map(|e| e["data"]["tokens_in"].as_u64().unwrap_or(0) + e["data"]["tokens_out"].as_u64().unwrap_or(0))
+        .sum();
     let usage = app.get("/v1/usage", &key).await.1;
     assert_eq!(usage["tokens_in"].as_u64().unwrap() + usage["tokens_out"].as_u64().unwrap(), recorded, "{usage}");
 }
@@ -273,13 +352,26 @@ async fn delphi_members_never_see_a_name_title_or_organisation_that_identifies_a
     let app = app_with(&stub, |s| s.llm.structured_output = "trailer".into()).await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
     let experts = catalog_experts(&app, &key, 5).await;
-    *names.lock().unwrap() = experts.iter().map(|e| (e["name"].as_str().unwrap().to_string(), e["title"].as_str().unwrap().to_string())).collect();
+    *names.lock().unwrap() = experts
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_string(), e["title"].as_str().unwrap().to_string()))
+        .collect();
     let ids: Vec<&str> = experts.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    let id = app.create_panel(&key, json!({"query": query(), "panel_type": "delphi", "experts": ids, "max_rounds": 2})).await["id"].as_str().unwrap().to_string();
+    let id = app
+        .create_panel(&key, json!({"query": query(), "panel_type": "delphi", "experts": ids, "max_rounds": 2}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let done = app.wait_completed(&key, &id).await;
     assert_eq!(done["rounds"].as_array().unwrap().len(), 2, "{done}");
     // What a member is shown of the others (its own persona is a system message).
-    let round2: Vec<String> = stub.bodies().iter().filter(|b| is_stream(b) && round_of(&user_prompt(b)) == Some(2)).map(user_prompt).collect();
+    let round2: Vec<String> = stub
+        .bodies()
+        .iter()
+        .filter(|b| is_stream(b) && round_of(&user_prompt(b)) == Some(2))
+        .map(user_prompt)
+        .collect();
     assert_eq!(round2.len(), 5);
     for prompt in &round2 {
         let lower = prompt.to_lowercase();
@@ -311,7 +403,10 @@ async fn delphi_members_never_see_a_name_title_or_organisation_that_identifies_a
         for turn in round["turns"].as_array().unwrap() {
             let text = turn["text"].as_str().unwrap().to_lowercase();
             for expert in &experts {
-                assert!(!text.contains(&expert["title"].as_str().unwrap().to_lowercase()), "a simulated delphi turn shows a title: {text}");
+                assert!(
+                    !text.contains(&expert["title"].as_str().unwrap().to_lowercase()),
+                    "a simulated delphi turn shows a title: {text}"
+                );
             }
             assert!(!text.contains("speaking as") && !text.contains(", as a"), "{text}");
         }
@@ -330,7 +425,9 @@ async fn a_rating_line_readable_or_not_never_streams_never_stays_in_the_text_and
             let text = match n % 3 {
                 0 => format!("Critique {n}: the draft holds.\nRATING: seven CONFIDENCE: high"),
                 1 => format!("Critique {n}: the draft is close.\n**Rating:** 12"),
-                _ => format!("Critique {n}: first part.\nRATING: 0-2 (to indicate how confident you are)\nSecond part of the critique.\nRATING: 8 CONFIDENCE: 0.7"),
+                _ => format!(
+                    "Critique {n}: first part.\nRATING: 0-2 (to indicate how confident you are)\nSecond part of the critique.\nRATING: 8 CONFIDENCE: 0.7"
+                ),
             };
             return Reply::stream(text, 4);
         }
@@ -349,7 +446,8 @@ async fn a_rating_line_readable_or_not_never_streams_never_stays_in_the_text_and
     ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
     let frames = ws.until("the end", is_terminal).await;
     assert_tokens_rebuild(&frames);
-    let streamed: String = frames.iter().filter(|f| f["type"] == "token").map(|f| f["delta"].as_str().unwrap()).collect();
+    let streamed: String =
+        frames.iter().filter(|f| f["type"] == "token").map(|f| f["delta"].as_str().unwrap()).collect();
     assert!(!streamed.to_lowercase().contains("rating"), "no rating line streams: {streamed}");
     let done = app.get(&format!("/v1/panels/{id}"), &key).await.1;
     for round in done["rounds"].as_array().unwrap() {
@@ -359,12 +457,21 @@ async fn a_rating_line_readable_or_not_never_streams_never_stays_in_the_text_and
         }
     }
     let round2 = done["rounds"][1]["turns"].as_array().unwrap();
-    assert!(round2.iter().all(|t| !t["rating"].is_null()), "a readable trailer or the follow-up rated each turn: {done}");
-    assert!(round2.iter().any(|t| t["text"].as_str().unwrap().contains("Second part")), "prose after an echoed line is kept");
+    assert!(
+        round2.iter().all(|t| !t["rating"].is_null()),
+        "a readable trailer or the follow-up rated each turn: {done}"
+    );
+    assert!(
+        round2.iter().any(|t| t["text"].as_str().unwrap().contains("Second part")),
+        "prose after an echoed line is kept"
+    );
     // Later prompts quote no rating line, and the follow-up asks only for the rating.
     for body in stub.bodies() {
         let prompt = user_prompt(&body);
-        assert!(!prompt.contains("RATING: seven") && !prompt.contains("Rating:** 12") && !prompt.contains("RATING: 0-2"), "{prompt}");
+        assert!(
+            !prompt.contains("RATING: seven") && !prompt.contains("Rating:** 12") && !prompt.contains("RATING: 0-2"),
+            "{prompt}"
+        );
         if !is_stream(&body) && prompt.contains("RATING:") {
             let last = body["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
             assert!(last.contains("RATING:") && last.len() < 400, "the follow-up asks only for the rating: {last}");
@@ -376,7 +483,10 @@ async fn a_rating_line_readable_or_not_never_streams_never_stays_in_the_text_and
 async fn a_server_that_ignores_the_json_schema_keeps_the_prose_as_the_turns_text() {
     let stub = stub::start(Arc::new(|n, body: &Value| {
         if is_stream(body) {
-            return Reply::stream(format!("Plain prose answer {n}: the predicate is weak, so De Novo is the safer route."), 6);
+            return Reply::stream(
+                format!("Plain prose answer {n}: the predicate is weak, so De Novo is the safer route."),
+                6,
+            );
         }
         if user_prompt(body).contains("RATING:") {
             return Reply::Complete("RATING: 7 CONFIDENCE: 0.8".into());
@@ -386,7 +496,15 @@ async fn a_server_that_ignores_the_json_schema_keeps_the_prose_as_the_turns_text
     for mode in ["auto", "json_schema"] {
         let app = app_with(&stub, |s| s.llm.structured_output = mode.into()).await;
         let (_, key) = app.create_tenant("acme", json!({})).await;
-        let id = app.create_panel(&key, json!({"query": query(), "panel_type": "structured", "expert_count": 3, "max_rounds": 2})).await["id"].as_str().unwrap().to_string();
+        let id = app
+            .create_panel(
+                &key,
+                json!({"query": query(), "panel_type": "structured", "expert_count": 3, "max_rounds": 2}),
+            )
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let mut ws = app.ws(&key).await;
         ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
         let frames = ws.until("the end", is_terminal).await;
@@ -394,7 +512,10 @@ async fn a_server_that_ignores_the_json_schema_keeps_the_prose_as_the_turns_text
         let done = app.get(&format!("/v1/panels/{id}"), &key).await.1;
         for round in done["rounds"].as_array().unwrap() {
             for turn in round["turns"].as_array().unwrap() {
-                assert!(turn["text"].as_str().unwrap().starts_with("Plain prose answer"), "{mode}: the prose is the turn's text: {turn}");
+                assert!(
+                    turn["text"].as_str().unwrap().starts_with("Plain prose answer"),
+                    "{mode}: the prose is the turn's text: {turn}"
+                );
             }
         }
         assert!(done["rounds"][1]["turns"].as_array().unwrap().iter().all(|t| t["rating"] == 7), "{mode}: {done}");
@@ -416,10 +537,18 @@ async fn ratings_count_only_in_the_turns_whose_format_asks_for_one() {
     }));
     let app = app_with(&stub, |s| s.llm.structured_output = "trailer".into()).await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
-    let id = app.create_panel(&key, json!({"query": query(), "panel_type": "structured", "expert_count": 3, "max_rounds": 2})).await["id"].as_str().unwrap().to_string();
+    let id = app
+        .create_panel(&key, json!({"query": query(), "panel_type": "structured", "expert_count": 3, "max_rounds": 2}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let done = app.wait_completed(&key, &id).await;
     let opening = &done["rounds"][0];
-    assert!(opening["turns"].as_array().unwrap().iter().all(|t| t["rating"].is_null()), "openings rate nothing: {done}");
+    assert!(
+        opening["turns"].as_array().unwrap().iter().all(|t| t["rating"].is_null()),
+        "openings rate nothing: {done}"
+    );
     assert!(opening["stats"].is_null(), "no statistics on a round that asks for no rating: {done}");
     assert!(opening["turns"].as_array().unwrap().iter().all(|t| !t["text"].as_str().unwrap().contains("RATING")));
     let events = app.events(&key, &id).await;
@@ -427,7 +556,12 @@ async fn ratings_count_only_in_the_turns_whose_format_asks_for_one() {
     assert_eq!(first_consensus["data"]["consensus"]["round"], 2, "no consensus is declared on openings");
     assert_eq!(done["rounds"][1]["stats"]["n"], 3);
     // Socratic: the questioner's turn asks for no rating.
-    let id = app.create_panel(&key, json!({"query": query(), "panel_type": "socratic", "expert_count": 3, "max_rounds": 2})).await["id"].as_str().unwrap().to_string();
+    let id = app
+        .create_panel(&key, json!({"query": query(), "panel_type": "socratic", "expert_count": 3, "max_rounds": 2}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let done = app.wait_completed(&key, &id).await;
     for round in done["rounds"].as_array().unwrap() {
         let questioner = &round["turns"][0];
@@ -474,12 +608,29 @@ async fn dissent_names_only_the_members_on_the_other_side_of_the_panels_position
     let app = app_with(&stub, |s| s.llm.structured_output = "trailer".into()).await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
     let experts = app.get("/v1/experts?limit=100", &key).await.1["items"].as_array().unwrap().clone();
-    let hale = experts.iter().find(|e| e["name"] == "Richard Hale").expect("Richard Hale in the catalog")["id"].as_str().unwrap().to_string();
-    let others: Vec<String> = catalog_experts(&app, &key, 3).await.iter().map(|e| e["id"].as_str().unwrap().to_string()).filter(|id| *id != hale).take(2).collect();
+    let hale = experts.iter().find(|e| e["name"] == "Richard Hale").expect("Richard Hale in the catalog")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let others: Vec<String> = catalog_experts(&app, &key, 3)
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .filter(|id| *id != hale)
+        .take(2)
+        .collect();
     for (third, dissenters) in [(5, 0), (2, 1)] {
         low.store(third, Ordering::SeqCst);
         let experts = json!([others[0], others[1], hale]);
-        let id = app.create_panel(&key, json!({"query": query(), "panel_type": "structured", "experts": experts, "max_rounds": 2})).await["id"].as_str().unwrap().to_string();
+        let id = app
+            .create_panel(
+                &key,
+                json!({"query": query(), "panel_type": "structured", "experts": experts, "max_rounds": 2}),
+            )
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let done = app.wait_completed(&key, &id).await;
         let dissent = done["consensus"]["dissent"].as_array().unwrap();
         assert_eq!(dissent.len(), dissenters, "third rating {third}: {}", done["consensus"]);
@@ -503,7 +654,9 @@ async fn text_that_once_panicked_the_rating_reader_is_handled_and_the_panel_goes
     for _ in 0..2 {
         let waiting = app.wait_panel(&key, &id, "the human turn", |p| p["status"] == "awaiting_human").await;
         let member = waiting["pending_human"]["member_id"].as_str().unwrap();
-        let (status, body) = app.post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": "\u{212A}é rating: 7"})).await;
+        let (status, body) = app
+            .post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": "\u{212A}é rating: 7"}))
+            .await;
         assert_eq!(status.as_u16(), 202, "{body}");
     }
     let done = app.wait_completed(&key, &id).await;

@@ -49,15 +49,22 @@ pub async fn fresh_pg_database() -> (String, String) {
     let mut admin = admin;
     let now = chrono::Utc::now().timestamp();
     // Databases of earlier runs, best effort (one still in use is left alone).
-    let old: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'askpanel_t_%'").fetch_all(&mut admin).await.unwrap_or_default();
+    let old: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'askpanel_t_%'")
+        .fetch_all(&mut admin)
+        .await
+        .unwrap_or_default();
     for name in old {
         let born: i64 = name.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(now);
         if now - born > 1800 {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut admin).await;
+            let _ =
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut admin).await;
         }
     }
     let name = format!("askpanel_t_{now}_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create the test database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create the test database");
     let owner = format!("{base}/{name}");
     let app = owner.replacen("postgres://postgres@", "postgres://askpanel_app@", 1);
     (owner, app)
@@ -138,13 +145,31 @@ pub async fn start(data_dir: PathBuf, admin_key: String, adjust: impl FnOnce(&mu
     let running = actix_web::rt::spawn(app.run(async move {
         let _ = stopped.await;
     }));
-    TestApp { address, store, admin_key, client: reqwest::Client::new(), data_dir, _dir: None, stop: Some(stop), running: Some(running) }
+    TestApp {
+        address,
+        store,
+        admin_key,
+        client: reqwest::Client::new(),
+        data_dir,
+        _dir: None,
+        stop: Some(stop),
+        running: Some(running),
+    }
 }
 
 impl TestApp {
     /// A client for a server running elsewhere (a subprocess).
     pub fn remote(address: String, admin_key: String) -> TestApp {
-        TestApp { address, store: None, admin_key, client: reqwest::Client::new(), data_dir: PathBuf::new(), _dir: None, stop: None, running: None }
+        TestApp {
+            address,
+            store: None,
+            admin_key,
+            client: reqwest::Client::new(),
+            data_dir: PathBuf::new(),
+            _dir: None,
+            stop: None,
+            running: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -157,7 +182,11 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(running) = self.running.take() {
-            tokio::time::timeout(Duration::from_secs(30), running).await.expect("server stops in time").expect("server task").expect("server ran");
+            tokio::time::timeout(Duration::from_secs(30), running)
+                .await
+                .expect("server stops in time")
+                .expect("server task")
+                .expect("server ran");
         }
     }
 
@@ -170,7 +199,13 @@ impl TestApp {
         next
     }
 
-    pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.client.request(method, self.url(path));
         if let Some(key) = key {
             request = request.bearer_auth(key);
@@ -178,10 +213,12 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = tokio::time::timeout(WAIT, request.send()).await.expect("request in time").expect("request sent");
+        let response =
+            tokio::time::timeout(WAIT, request.send()).await.expect("request in time").expect("request sent");
         let status = response.status();
         let text = response.text().await.expect("body");
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, value)
     }
 
@@ -196,7 +233,12 @@ impl TestApp {
     /// A new tenant; returns (tenant id, admin key).
     pub async fn create_tenant(&self, slug: &str, limits: Value) -> (String, String) {
         let (status, body) = self
-            .request(Method::POST, "/v1/admin/tenants", Some(&self.admin_key.clone()), Some(json!({"slug": slug, "name": slug, "tier": "professional", "limits": limits})))
+            .request(
+                Method::POST,
+                "/v1/admin/tenants",
+                Some(&self.admin_key.clone()),
+                Some(json!({"slug": slug, "name": slug, "tier": "professional", "limits": limits})),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         (body["id"].as_str().unwrap().to_string(), body["api_key"]["key"].as_str().unwrap().to_string())
@@ -230,7 +272,10 @@ impl TestApp {
     }
 
     pub async fn wait_completed(&self, key: &str, id: &str) -> Value {
-        self.wait_panel(key, id, "the panel's end", |p| matches!(p["status"].as_str(), Some("completed" | "failed" | "cancelled"))).await
+        self.wait_panel(key, id, "the panel's end", |p| {
+            matches!(p["status"].as_str(), Some("completed" | "failed" | "cancelled"))
+        })
+        .await
     }
 
     /// All durable events of a panel, via the REST endpoint.
@@ -257,7 +302,10 @@ impl TestApp {
     }
 
     pub async fn ws_url(&self, url: &str) -> Ws {
-        let (stream, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url)).await.expect("ws connects in time").expect("ws upgrade");
+        let (stream, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("ws connects in time")
+            .expect("ws upgrade");
         Ws { stream }
     }
 }
@@ -288,7 +336,14 @@ pub async fn start_binary(data_dir: &Path, admin_key: &str, env: &[(&str, &str)]
     }
     command.envs(env.iter().copied());
     let mut child = command
-        .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config"), "serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env("ASKPANEL__AUTH__ADMIN_KEY", admin_key)
         .env("ASKPANEL__SERVER__SHUTDOWN_GRACE_S", "5")
@@ -308,11 +363,18 @@ pub async fn announced_address(child: &mut Child) -> String {
     let stdout = child.stdout.take().expect("stdout is piped");
     let address = tokio::task::spawn_blocking(move || {
         let mut lines = BufReader::new(stdout).lines();
-        let address = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix("listening on http://").map(str::to_string));
+        let address = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("listening on http://").map(str::to_string));
         std::thread::spawn(move || for _ in lines {});
         address
     });
-    tokio::time::timeout(Duration::from_secs(30), address).await.expect("the server announces itself").unwrap().expect("listening line")
+    tokio::time::timeout(Duration::from_secs(30), address)
+        .await
+        .expect("the server announces itself")
+        .unwrap()
+        .expect("listening line")
 }
 
 /// A gauge or counter from the server's `/metrics`.
@@ -320,7 +382,10 @@ pub async fn announced_address(child: &mut Child) -> String {
 pub async fn metric(app: &TestApp, name: &str) -> f64 {
     let text = app.request(Method::GET, "/metrics", None, None).await.1;
     let prefix = format!("{name} ");
-    text.as_str().and_then(|t| t.lines().find_map(|l| l.strip_prefix(prefix.as_str()))).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("{name} in /metrics"))
+    text.as_str()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix(prefix.as_str())))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in /metrics"))
 }
 
 pub fn structured(seed: u64) -> Value {
@@ -376,7 +441,9 @@ impl Ws {
                 Ok(Some(Ok(m))) => m,
             };
             match message {
-                Message::Text(text) => return Some(Next::Frame(serde_json::from_str(&text).expect("server frames are JSON"))),
+                Message::Text(text) => {
+                    return Some(Next::Frame(serde_json::from_str(&text).expect("server frames are JSON")));
+                }
                 Message::Close(frame) => return Some(Next::Closed(frame.map(|f| u16::from(f.code)))),
                 _ => continue,
             }
@@ -455,7 +522,8 @@ pub fn ends_panel(event: &Value) -> bool {
 /// Checks that no member has two turns in one round of a panel.
 pub fn assert_no_turn_twice(panel: &Value) {
     for round in panel["rounds"].as_array().unwrap() {
-        let mut speakers: Vec<&str> = round["turns"].as_array().unwrap().iter().map(|t| t["member_id"].as_str().unwrap()).collect();
+        let mut speakers: Vec<&str> =
+            round["turns"].as_array().unwrap().iter().map(|t| t["member_id"].as_str().unwrap()).collect();
         let n = speakers.len();
         speakers.sort();
         speakers.dedup();
@@ -489,7 +557,11 @@ pub fn assert_tokens_rebuild(frames: &[Value]) {
             Some("token") => {
                 let turn = frame["turn_seq"].as_u64().unwrap();
                 let text = texts.entry(turn).or_default();
-                assert_eq!(frame["offset"].as_u64().unwrap() as usize, text.chars().count(), "token offsets are contiguous");
+                assert_eq!(
+                    frame["offset"].as_u64().unwrap() as usize,
+                    text.chars().count(),
+                    "token offsets are contiguous"
+                );
                 text.push_str(frame["delta"].as_str().unwrap());
             }
             Some("event") if frame["kind"] == "turn_started" => {
@@ -505,7 +577,10 @@ pub fn assert_tokens_rebuild(frames: &[Value]) {
                             .filter(|f| f["type"] != "token" || f["turn_seq"] == turn)
                             .map(|f| format!("{} {} {} {}", f["type"], f["kind"], f["seq"], f["offset"]))
                             .collect();
-                        panic!("tokens rebuild the turn {turn}:\n rebuilt {rebuilt:?}\n final   {:?}\n frames {trail:?}", frame["data"]["text"]);
+                        panic!(
+                            "tokens rebuild the turn {turn}:\n rebuilt {rebuilt:?}\n final   {:?}\n frames {trail:?}",
+                            frame["data"]["text"]
+                        );
                     }
                     checked += 1;
                 }

@@ -19,7 +19,14 @@ struct Case {
     code: &'static str,
 }
 
-fn case(name: &'static str, method: Method, path: impl Into<String>, body: Option<&[u8]>, status: StatusCode, code: &'static str) -> Case {
+fn case(
+    name: &'static str,
+    method: Method,
+    path: impl Into<String>,
+    body: Option<&[u8]>,
+    status: StatusCode,
+    code: &'static str,
+) -> Case {
     Case { name, method, path: path.into(), body: body.map(<[u8]>::to_vec), headers: Vec::new(), status, code }
 }
 
@@ -159,10 +166,20 @@ async fn hostile_http_requests_get_their_documented_errors_and_break_nothing() {
         case("revoke another tenant's key", Method::DELETE, format!("/v1/keys/{other_key_id}"), None, S::NOT_FOUND, "not_found"),
         case("method not allowed", Method::PUT, "/v1/panels", Some(b"{}"), S::METHOD_NOT_ALLOWED, "method_not_allowed"),
     ];
-    cases.push(Case { headers: vec![("X-Tenant-ID", "bystander".into())], ..case("tenant header of another", Method::GET, "/v1/tenant", None, S::FORBIDDEN, "tenant_mismatch") });
+    cases.push(Case {
+        headers: vec![("X-Tenant-ID", "bystander".into())],
+        ..case("tenant header of another", Method::GET, "/v1/tenant", None, S::FORBIDDEN, "tenant_mismatch")
+    });
     cases.push(Case {
         headers: vec![("Idempotency-Key", "k".repeat(300))],
-        ..case("idempotency key too long", Method::POST, p, Some(br#"{"query": "A long enough question?", "panel_type": "open"}"#), S::UNPROCESSABLE_ENTITY, "validation_failed")
+        ..case(
+            "idempotency key too long",
+            Method::POST,
+            p,
+            Some(br#"{"query": "A long enough question?", "panel_type": "open"}"#),
+            S::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
     });
     cases.push(Case {
         headers: vec![("Authorization", format!("Bearer {}", "a".repeat(8000)))],
@@ -197,9 +214,17 @@ async fn hostile_http_requests_get_their_documented_errors_and_break_nothing() {
         .create_panel(&key, json!({"query": "Should we ship? \u{202e}עברית 🚀 \u{7} done", "panel_type": "structured", "expert_count": 3, "simulation": {"turn_tokens": 10}}))
         .await;
     let id = odd["id"].as_str().unwrap();
-    assert_eq!(app.get(&format!("/v1/panels/{id}"), &key).await.1["query"], "Should we ship? \u{202e}עברית 🚀 \u{7} done");
-    let (status, body) = app.post("/v1/panels", &key, json!({"query": "Should we \u{0000} ship?", "panel_type": "structured"})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (S::UNPROCESSABLE_ENTITY, Some("validation_failed")), "{body}");
+    assert_eq!(
+        app.get(&format!("/v1/panels/{id}"), &key).await.1["query"],
+        "Should we ship? \u{202e}עברית 🚀 \u{7} done"
+    );
+    let (status, body) =
+        app.post("/v1/panels", &key, json!({"query": "Should we \u{0000} ship?", "panel_type": "structured"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (S::UNPROCESSABLE_ENTITY, Some("validation_failed")),
+        "{body}"
+    );
     // Healthy, and the bystander's panel completes.
     assert_eq!(app.request(Method::GET, "/healthz", None, None).await.0, S::OK);
     assert_eq!(app.request(Method::GET, "/readyz", None, None).await.0, S::OK);
@@ -263,7 +288,8 @@ async fn hostile_websocket_frames_get_errors_or_documented_closes() {
     // Sockets per key are bounded.
     let _more = [app.ws(&key).await, app.ws(&key).await, app.ws(&key).await];
     let (_, token) = app.post("/v1/ws-tokens", &key, json!({})).await;
-    let response = app.client.get(app.url(&format!("/v1/ws?token={}", token["token"].as_str().unwrap()))).send().await.unwrap();
+    let response =
+        app.client.get(app.url(&format!("/v1/ws?token={}", token["token"].as_str().unwrap()))).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 
     // A binary frame is an error; an oversized one closes with 1009.

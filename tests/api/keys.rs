@@ -45,7 +45,8 @@ async fn a_tenant_cannot_see_or_revoke_another_tenants_keys() {
     let (id_a, key_a) = app.create_key(&admin_a, "member").await;
     let (_, list) = app.get("/v1/keys", &admin_b).await;
     assert!(!list["items"].as_array().unwrap().iter().any(|k| k["id"] == id_a.as_str()));
-    let missing = app.request(Method::DELETE, "/v1/keys/0193a000-0000-7000-8000-0000000000ff", Some(&admin_b), None).await;
+    let missing =
+        app.request(Method::DELETE, "/v1/keys/0193a000-0000-7000-8000-0000000000ff", Some(&admin_b), None).await;
     let cross = app.request(Method::DELETE, &format!("/v1/keys/{id_a}"), Some(&admin_b), None).await;
     assert_eq!(cross, missing, "another tenant's key answers exactly like a missing one");
     assert_eq!(cross.0, StatusCode::NOT_FOUND);

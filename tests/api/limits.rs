@@ -10,10 +10,17 @@ async fn max_concurrent_panels_answers_429_until_a_panel_ends() {
     let first = app.create_panel(&key, paced("structured", 2.0)).await["id"].as_str().unwrap().to_string();
     app.create_panel(&key, paced("structured", 2.0)).await;
     let (status, body) = app.post("/v1/panels", &key, paced("structured", 2.0)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")),
+        "{body}"
+    );
     let (_, other) = app.create_tenant("other", json!({"max_concurrent_panels": 2})).await;
     app.create_panel(&other, structured(1)).await;
-    assert_eq!(app.post(&format!("/v1/panels/{first}/moderate"), &key, json!({"action": "cancel"})).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.post(&format!("/v1/panels/{first}/moderate"), &key, json!({"action": "cancel"})).await.0,
+        StatusCode::ACCEPTED
+    );
     app.wait_completed(&key, &first).await;
     let mut created = false;
     for _ in 0..100 {
@@ -34,15 +41,25 @@ async fn max_panels_per_month_answers_429() {
     app.create_panel(&key, structured(1)).await;
     app.create_panel(&key, structured(2)).await;
     let (status, body) = app.post("/v1/panels", &key, structured(3)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")),
+        "{body}"
+    );
 }
 
 #[actix_web::test]
 async fn max_experts_per_panel_answers_429() {
     let app = spawn_app().await;
     let (_, key) = app.create_tenant("acme", json!({"max_experts_per_panel": 4})).await;
-    let (status, body) = app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "open", "expert_count": 5})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")), "{body}");
+    let (status, body) = app
+        .post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "open", "expert_count": 5}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")),
+        "{body}"
+    );
     let (status, _) = app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "open", "expert_count": 4, "simulation": {"turn_tokens": 10}})).await;
     assert_eq!(status, StatusCode::CREATED);
 }
@@ -55,7 +72,16 @@ async fn the_same_idempotency_key_returns_the_same_panel() {
     let send = |key: String| {
         let client = app.client.clone();
         let url = app.url("/v1/panels");
-        async move { client.post(url).bearer_auth(key).header("Idempotency-Key", "order-42").json(&structured(1)).send().await.unwrap() }
+        async move {
+            client
+                .post(url)
+                .bearer_auth(key)
+                .header("Idempotency-Key", "order-42")
+                .json(&structured(1))
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let first = send(key.clone()).await;
     assert_eq!(first.status(), StatusCode::CREATED);
@@ -77,7 +103,12 @@ async fn a_retried_create_gets_its_panel_even_when_the_tenant_is_at_its_limits()
     let app = spawn_app().await;
     let (_, key) = app.create_tenant("acme", json!({"max_concurrent_panels": 1, "max_panels_per_month": 1})).await;
     let send = || {
-        let request = app.client.post(app.url("/v1/panels")).bearer_auth(&key).header("Idempotency-Key", "retry-7").json(&paced("structured", 2.0));
+        let request = app
+            .client
+            .post(app.url("/v1/panels"))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", "retry-7")
+            .json(&paced("structured", 2.0));
         async move { request.send().await.unwrap() }
     };
     let first = send().await;
@@ -89,7 +120,11 @@ async fn a_retried_create_gets_its_panel_even_when_the_tenant_is_at_its_limits()
     let again: serde_json::Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
     let (status, body) = app.post("/v1/panels", &key, structured(2)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("limit_exceeded")),
+        "{body}"
+    );
     let id = first["id"].as_str().unwrap();
     app.post(&format!("/v1/panels/{id}/moderate"), &key, json!({"action": "cancel"})).await;
 }

@@ -50,7 +50,13 @@ async fn a_panel_of_each_type_created_over_http_streams_to_its_end_over_websocke
 async fn panel_requests_are_validated_with_fields() {
     let app = spawn_app().await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
-    let (status, body) = app.post("/v1/panels", &key, json!({"query": "short", "panel_type": "brainstorm", "max_rounds": "three", "colour": "red"})).await;
+    let (status, body) = app
+        .post(
+            "/v1/panels",
+            &key,
+            json!({"query": "short", "panel_type": "brainstorm", "max_rounds": "three", "colour": "red"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "validation_failed");
     for field in ["panel_type", "max_rounds", "colour"] {
@@ -59,18 +65,35 @@ async fn panel_requests_are_validated_with_fields() {
     let (status, body) = app.post("/v1/panels", &key, json!({"query": "short", "panel_type": "structured"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["query"].as_str().unwrap().contains("10 to 5000"));
-    let (status, body) = app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "structured", "experts": ["nope"]})).await;
+    let (status, body) = app
+        .post(
+            "/v1/panels",
+            &key,
+            json!({"query": "A long enough question?", "panel_type": "structured", "experts": ["nope"]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["experts"].is_string());
-    let (status, body) = app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "delphi", "expert_count": 3})).await;
+    let (status, body) = app
+        .post(
+            "/v1/panels",
+            &key,
+            json!({"query": "A long enough question?", "panel_type": "delphi", "expert_count": 3}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "delphi needs 5: {body}");
     assert!(body["error"]["fields"]["experts"].is_string());
-    let (status, body) = app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "hybrid"})).await;
+    let (status, body) =
+        app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "hybrid"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["humans"].is_string());
     let (status, body) = app.post("/v1/panels", &key, json!({"query": "A long enough question?", "panel_type": "structured", "max_rounds": 50, "human_turn_timeout_s": 1})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"]["fields"]["max_rounds"].is_string() && body["error"]["fields"]["human_turn_timeout_s"].is_string(), "{body}");
+    assert!(
+        body["error"]["fields"]["max_rounds"].is_string()
+            && body["error"]["fields"]["human_turn_timeout_s"].is_string(),
+        "{body}"
+    );
     let (status, body) = app.post("/v1/panels", &key, json!(["not", "an", "object"])).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
 }
@@ -155,7 +178,14 @@ async fn another_tenants_panel_answers_exactly_like_a_missing_one_on_every_route
         assert_eq!(cross.0, StatusCode::NOT_FOUND);
     }
     // SSE too.
-    let response = app.client.get(app.url(&format!("/v1/panels/{id}/events"))).bearer_auth(&key_b).header("Accept", "text/event-stream").send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/panels/{id}/events")))
+        .bearer_auth(&key_b)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     // The panel was not touched.
     let panel = app.get(&format!("/v1/panels/{id}"), &key_a).await.1;

@@ -13,7 +13,10 @@ use askpanel_actors::domain::{ExpertId, ExpertProfile, MemberId, PanelType, Simu
 use askpanel_actors::engine::{Engine, EngineSettings, PanelDeps};
 use askpanel_actors::event::Verdict;
 use askpanel_actors::model::simulated::SimulatedModel;
-use askpanel_actors::model::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, SynthesisRequest, TurnRequest, TurnStream, Usage};
+use askpanel_actors::model::{
+    Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, SynthesisRequest, TurnRequest,
+    TurnStream, Usage,
+};
 use askpanel_actors::panel::feedback::Feedback;
 use askpanel_actors::panel::new::{NewMember, NewPanel};
 use askpanel_actors::ports::CreateOptions;
@@ -46,13 +49,22 @@ impl ExpertModel for Recorder {
 
     fn stream_turn(&self, request: TurnRequest) -> TurnStream {
         let format = RatingFormat::Trailer;
-        let title = format!("Round {}, {} ({:?}{})", request.view.round, request.profile.name, request.view.task, if request.view.rate { ", rated" } else { "" });
+        let title = format!(
+            "Round {}, {} ({:?}{})",
+            request.view.round,
+            request.profile.name,
+            request.view.task,
+            if request.view.rate { ", rated" } else { "" }
+        );
         self.record(title, prompt::turn_messages(&request, BUDGET, format));
         self.inner.stream_turn(request)
     }
 
     fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<(Bid, Usage), ModelError>> {
-        self.record(format!("Round {}, {}: bid for the floor", request.view.round, request.profile.name), prompt::bid_messages(&request));
+        self.record(
+            format!("Round {}, {}: bid for the floor", request.view.round, request.profile.name),
+            prompt::bid_messages(&request),
+        );
         self.inner.bid(request)
     }
 
@@ -72,7 +84,10 @@ impl ExpertModel for Recorder {
     }
 
     fn synthesize(&self, request: SynthesisRequest) -> BoxFuture<'static, Result<(Feedback, Usage), ModelError>> {
-        self.record(format!("After round {}: the facilitator's synthesis", request.round), prompt::synthesis_messages(&request, BUDGET));
+        self.record(
+            format!("After round {}: the facilitator's synthesis", request.round),
+            prompt::synthesis_messages(&request, BUDGET),
+        );
         self.inner.synthesize(request)
     }
 }
@@ -100,11 +115,46 @@ fn expert(name: &str, title: &str, domain: &str, persona: &str, concerns: &[&str
 
 fn members(panel_type: PanelType) -> Vec<NewMember> {
     let mut all = vec![
-        expert("Dr. Maya Okafor", "US Regulatory Strategist", "regulatory", "Former FDA device reviewer.", &["a valid predicate", "special controls"], 0.3),
-        expert("Richard Hale", "Product Liability Counsel", "legal", "Defends device makers in product liability suits.", &["liability exposure", "labelling claims"], -0.4),
-        expert("Dr. Lena Fischer", "Clinical Biostatistician", "biostatistics", "Designs diagnostic accuracy studies.", &["sensitivity in women", "spectrum bias"], 0.0),
-        expert("Arjun Mehta", "Health Economist", "health_economics", "Builds cost-effectiveness models for payers.", &["cost per avoided admission", "budget impact"], 0.2),
-        expert("Grace Otieno", "Patient Advocate", "patients", "Leads a heart patients' association.", &["alarm fatigue", "equity of access"], -0.1),
+        expert(
+            "Dr. Maya Okafor",
+            "US Regulatory Strategist",
+            "regulatory",
+            "Former FDA device reviewer.",
+            &["a valid predicate", "special controls"],
+            0.3,
+        ),
+        expert(
+            "Richard Hale",
+            "Product Liability Counsel",
+            "legal",
+            "Defends device makers in product liability suits.",
+            &["liability exposure", "labelling claims"],
+            -0.4,
+        ),
+        expert(
+            "Dr. Lena Fischer",
+            "Clinical Biostatistician",
+            "biostatistics",
+            "Designs diagnostic accuracy studies.",
+            &["sensitivity in women", "spectrum bias"],
+            0.0,
+        ),
+        expert(
+            "Arjun Mehta",
+            "Health Economist",
+            "health_economics",
+            "Builds cost-effectiveness models for payers.",
+            &["cost per avoided admission", "budget impact"],
+            0.2,
+        ),
+        expert(
+            "Grace Otieno",
+            "Patient Advocate",
+            "patients",
+            "Leads a heart patients' association.",
+            &["alarm fatigue", "equity of access"],
+            -0.1,
+        ),
     ];
     match panel_type {
         PanelType::Structured | PanelType::Socratic | PanelType::Open => all.truncate(3),
@@ -136,8 +186,14 @@ async fn generate() -> String {
     for panel_type in PanelType::ALL {
         let recorder = Arc::new(Recorder { inner: SimulatedModel::new(), prompts: Mutex::new(Vec::new()) });
         let publisher = RecordingPublisher::new();
-        let settings = EngineSettings { arbiters: 1, restart_backoff: Duration::from_millis(10), ..EngineSettings::default() };
-        let engine = Engine::new(PanelDeps { log: Arc::new(InMemoryEventLog::new()), publisher: Arc::new(publisher.clone()), model: recorder.clone(), settings });
+        let settings =
+            EngineSettings { arbiters: 1, restart_backoff: Duration::from_millis(10), ..EngineSettings::default() };
+        let engine = Engine::new(PanelDeps {
+            log: Arc::new(InMemoryEventLog::new()),
+            publisher: Arc::new(publisher.clone()),
+            model: recorder.clone(),
+            settings,
+        });
         let request = NewPanel {
             tenant_id: TenantId::new(),
             created_by: "docs".into(),
@@ -148,16 +204,26 @@ async fn generate() -> String {
             consensus_method: None,
             human_turn_timeout_s: Some(5),
             base_flow: None,
-            simulation: Some(SimulationConfig { seed: 7, pace_tokens_per_s: 0.0, turn_tokens: 60, stubbornness: Some(0.9), noise: None }),
+            simulation: Some(SimulationConfig {
+                seed: 7,
+                pace_tokens_per_s: 0.0,
+                turn_tokens: 60,
+                stubbornness: Some(0.9),
+                noise: None,
+            }),
         };
-        let created = engine.create_panel(TenantPolicy::default(), request, CreateOptions::default()).await.expect("panel created");
+        let created = engine
+            .create_panel(TenantPolicy::default(), request, CreateOptions::default())
+            .await
+            .expect("panel created");
         publisher.wait_for_end(created.panel.id, Duration::from_secs(60)).await.expect("the panel ends");
         engine.shutdown(Duration::from_secs(5)).await;
         doc.push_str(&format!("\n## {}\n", panel_type.as_str()));
         let mut seen = std::collections::HashSet::new();
         for (title, messages) in recorder.prompts.lock().unwrap().iter() {
             // One of each kind: the round and the kind of call, not the member.
-            let kind = title.split(", ").next().unwrap_or(title).to_string() + title.split_once('(').map_or("", |(_, k)| k);
+            let kind =
+                title.split(", ").next().unwrap_or(title).to_string() + title.split_once('(').map_or("", |(_, k)| k);
             if !seen.insert(kind) {
                 continue;
             }
@@ -176,14 +242,20 @@ async fn prompts_doc_shows_what_the_code_sends_for_every_format() {
         std::fs::write(&path, &doc).unwrap();
     }
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(on_disk == doc, "docs/prompts.md is out of date: run `UPDATE_DOCS=1 cargo test --test api prompts_doc` and commit it");
+    assert!(
+        on_disk == doc,
+        "docs/prompts.md is out of date: run `UPDATE_DOCS=1 cargo test --test api prompts_doc` and commit it"
+    );
     // What the document shows holds what the formats promise.
     for format in ["structured", "open", "socratic", "adversarial", "delphi", "hybrid"] {
         assert!(doc.contains(&format!("\n## {format}\n")), "{format}");
     }
     let delphi = &doc[doc.find("\n## delphi\n").unwrap()..doc.find("\n## hybrid\n").unwrap()];
     // What delphi members are shown names nobody (the final report may name the dissent).
-    for section in delphi.split("\n### ").filter(|s| s.starts_with("Round") || s.contains("the draft (rapporteur)") || s.contains("synthesis")) {
+    for section in delphi
+        .split("\n### ")
+        .filter(|s| s.starts_with("Round") || s.contains("the draft (rapporteur)") || s.contains("synthesis"))
+    {
         // The prompt itself, not this document's heading.
         let shown = section.split("```text").nth(1).unwrap_or_default();
         for name in ["Okafor", "Hale", "Fischer", "Mehta", "Otieno"] {

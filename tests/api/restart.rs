@@ -8,7 +8,13 @@ async fn a_restart_on_the_same_database_keeps_tenants_keys_experts_panels_and_ev
     let app = spawn_app().await;
     let (tenant, admin) = app.create_tenant("acme", json!({})).await;
     let (_, member) = app.create_key(&admin, "member").await;
-    let (_, expert) = app.post("/v1/experts", &admin, json!({"name": "Dr. Keep", "domain": "clinical", "persona": "Remembers everything."})).await;
+    let (_, expert) = app
+        .post(
+            "/v1/experts",
+            &admin,
+            json!({"name": "Dr. Keep", "domain": "clinical", "persona": "Remembers everything."}),
+        )
+        .await;
     let done = app.create_panel(&member, structured(1)).await["id"].as_str().unwrap().to_string();
     let finished = app.wait_completed(&member, &done).await;
     let events = app.events(&member, &done).await;
@@ -18,7 +24,10 @@ async fn a_restart_on_the_same_database_keeps_tenants_keys_experts_panels_and_ev
     let app = app.restart().await;
     assert_eq!(app.get("/v1/tenant", &admin).await.1["id"], tenant.as_str());
     assert_eq!(app.get("/v1/tenant", &member).await.0, StatusCode::OK);
-    assert_eq!(app.get(&format!("/v1/experts/{}", expert["id"].as_str().unwrap()), &member).await.1["name"], "Dr. Keep");
+    assert_eq!(
+        app.get(&format!("/v1/experts/{}", expert["id"].as_str().unwrap()), &member).await.1["name"],
+        "Dr. Keep"
+    );
     let (status, again) = app.get(&format!("/v1/panels/{done}"), &member).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["recommendation"], finished["recommendation"]);

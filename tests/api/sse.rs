@@ -43,7 +43,11 @@ async fn server_sent_events_replay_then_stream_live_and_resume_with_last_event_i
     let (_, key) = app.create_tenant("acme", json!({})).await;
     let id = app.create_panel(&key, paced("structured", 150.0)).await["id"].as_str().unwrap().to_string();
     let sse = |last: Option<u64>| {
-        let mut request = app.client.get(app.url(&format!("/v1/panels/{id}/events"))).bearer_auth(&key).header("Accept", "text/event-stream");
+        let mut request = app
+            .client
+            .get(app.url(&format!("/v1/panels/{id}/events")))
+            .bearer_auth(&key)
+            .header("Accept", "text/event-stream");
         if let Some(last) = last {
             request = request.header("Last-Event-ID", last.to_string());
         }
@@ -73,8 +77,15 @@ async fn a_live_sse_client_that_joins_mid_panel_with_last_event_id_misses_nothin
     let id = app.create_panel(&key, paced("socratic", 60.0)).await["id"].as_str().unwrap().to_string();
     app.wait_panel(&key, &id, "some progress", |p| p["head_seq"].as_u64().unwrap() >= 5).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let response =
-        app.client.get(app.url(&format!("/v1/panels/{id}/events"))).bearer_auth(&key).header("Accept", "text/event-stream").header("Last-Event-ID", "3").send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/panels/{id}/events")))
+        .bearer_auth(&key)
+        .header("Accept", "text/event-stream")
+        .header("Last-Event-ID", "3")
+        .send()
+        .await
+        .unwrap();
     let events = read_sse(response).await;
     assert_eq!(events.first().unwrap().0, 4);
     let seqs: Vec<u64> = events.iter().map(|e| e.0).collect();

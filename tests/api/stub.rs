@@ -49,7 +49,10 @@ impl Stub {
 }
 
 fn user_text(body: &Value) -> String {
-    body["messages"].as_array().map(|m| m.iter().map(|x| x["content"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+    body["messages"]
+        .as_array()
+        .map(|m| m.iter().map(|x| x["content"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
 }
 
 pub fn is_stream(body: &Value) -> bool {
@@ -75,7 +78,9 @@ pub fn asks_json(body: &Value) -> bool {
 pub fn healthy(n: usize, body: &Value) -> Reply {
     let prompt = user_text(body);
     if is_stream(body) {
-        let mut text = format!("Stub expert contribution {n}: the evidence favours a cautious pathway with a pre-submission meeting first.");
+        let mut text = format!(
+            "Stub expert contribution {n}: the evidence favours a cautious pathway with a pre-submission meeting first."
+        );
         if prompt.contains("each on its own line starting with \"- \"") {
             text.push_str(&format!("\n- stub idea {n} about monitoring\n- stub idea {n} about training data"));
         }
@@ -97,7 +102,9 @@ pub fn healthy(n: usize, body: &Value) -> Reply {
     if prompt.contains("\"winner\"") {
         return Reply::Complete(json!({"winner": "pro", "pro_score": 7.5, "con_score": 6.0, "rationale": "The pro side answered the strongest objection."}).to_string());
     }
-    Reply::Complete("Recommendation: pursue De Novo, after a pre-submission meeting, with post-market monitoring.".into())
+    Reply::Complete(
+        "Recommendation: pursue De Novo, after a pre-submission meeting, with post-market monitoring.".into(),
+    )
 }
 
 fn chunk_json(content: &str) -> String {
@@ -123,7 +130,8 @@ impl Drop for OpenStream {
     }
 }
 
-type StubState = (Arc<Mutex<Script>>, Arc<Mutex<Vec<(Instant, Value)>>>, Arc<AtomicUsize>, Arc<(AtomicUsize, AtomicUsize)>);
+type StubState =
+    (Arc<Mutex<Script>>, Arc<Mutex<Vec<(Instant, Value)>>>, Arc<AtomicUsize>, Arc<(AtomicUsize, AtomicUsize)>);
 
 async fn completions(state: web::Data<StubState>, body: web::Json<Value>) -> HttpResponse {
     let body = body.into_inner();
@@ -199,20 +207,27 @@ pub fn start(script: Script) -> Stub {
     let data = web::Data::new((script.clone(), requests.clone(), calls.clone(), streams.clone()));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let server =
-        HttpServer::new(move || App::new().app_data(data.clone()).app_data(web::JsonConfig::default().limit(8 << 20)).route("/v1/chat/completions", web::post().to(completions)))
-            .listen(listener)
-            .unwrap()
-            .workers(2)
-            .disable_signals()
-            .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().limit(8 << 20))
+            .route("/v1/chat/completions", web::post().to(completions))
+    })
+    .listen(listener)
+    .unwrap()
+    .workers(2)
+    .disable_signals()
+    .run();
     actix_web::rt::spawn(server);
     Stub { url, requests, calls, streams }
 }
 
 /// The real server on port 0 with the `openai` backend pointed at `stub`
 /// (short timeouts, a breaker that does not open), then `adjust`.
-pub async fn app_with(stub: &Stub, adjust: impl FnOnce(&mut askpanel::configuration::Settings)) -> crate::helpers::TestApp {
+pub async fn app_with(
+    stub: &Stub,
+    adjust: impl FnOnce(&mut askpanel::configuration::Settings),
+) -> crate::helpers::TestApp {
     let url = stub.url.clone();
     crate::helpers::spawn_app_with(move |s| {
         s.llm.provider = "openai".into();

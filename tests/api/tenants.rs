@@ -26,13 +26,26 @@ async fn the_platform_admin_creates_lists_and_updates_tenants() {
     assert_eq!(status, StatusCode::OK);
     assert!(body["items"].as_array().unwrap().iter().any(|t| t["id"] == id));
 
-    let (status, body) =
-        app.request(Method::PATCH, &format!("/v1/admin/tenants/{id}"), Some(&admin), Some(json!({"tier": "enterprise", "limits": {"requests_per_minute": 99}}))).await;
+    let (status, body) = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/admin/tenants/{id}"),
+            Some(&admin),
+            Some(json!({"tier": "enterprise", "limits": {"requests_per_minute": 99}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["tier"], "enterprise");
     assert_eq!(body["limits"]["requests_per_minute"], 99);
     assert_eq!(body["limits"]["max_experts_per_panel"], 12);
-    let (status, _) = app.request(Method::PATCH, "/v1/admin/tenants/0193a000-0000-7000-8000-0000000000ff", Some(&admin), Some(json!({"tier": "starter"}))).await;
+    let (status, _) = app
+        .request(
+            Method::PATCH,
+            "/v1/admin/tenants/0193a000-0000-7000-8000-0000000000ff",
+            Some(&admin),
+            Some(json!({"tier": "starter"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -40,7 +53,9 @@ async fn the_platform_admin_creates_lists_and_updates_tenants() {
 async fn invalid_tenants_get_422_with_fields_and_a_taken_slug_409() {
     let app = spawn_app().await;
     let admin = app.admin_key.clone();
-    let (status, body) = app.post("/v1/admin/tenants", &admin, json!({"slug": "Bad Slug!", "name": "", "tier": "gold", "extra": 1})).await;
+    let (status, body) = app
+        .post("/v1/admin/tenants", &admin, json!({"slug": "Bad Slug!", "name": "", "tier": "gold", "extra": 1}))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "validation_failed");
     let fields = &body["error"]["fields"];
@@ -53,9 +68,11 @@ async fn invalid_tenants_get_422_with_fields_and_a_taken_slug_409() {
     app.create_tenant("taken", json!({})).await;
     let (status, body) = app.post("/v1/admin/tenants", &admin, json!({"slug": "taken", "name": "Again"})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
-    let (status, body) = app.post("/v1/admin/tenants", &admin, json!({"slug": "lim", "name": "L", "limits": {"max_widgets": 3}})).await;
+    let (status, body) =
+        app.post("/v1/admin/tenants", &admin, json!({"slug": "lim", "name": "L", "limits": {"max_widgets": 3}})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let response = app.client.post(app.url("/v1/admin/tenants")).bearer_auth(&admin).body("{not json").send().await.unwrap();
+    let response =
+        app.client.post(app.url("/v1/admin/tenants")).bearer_auth(&admin).body("{not json").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -82,7 +99,14 @@ async fn a_tenant_reads_itself_and_its_admin_sets_the_branding() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["branding"]["display_name"], "Acme Panels");
     assert_eq!(app.get("/v1/tenant", &key).await.1["branding"]["primary_color"], "#114477");
-    let (status, body) = app.request(Method::PATCH, "/v1/tenant", Some(&key), Some(json!({"branding": {"primary_color": "red", "logo_url": "javascript:alert(1)"}}))).await;
+    let (status, body) = app
+        .request(
+            Method::PATCH,
+            "/v1/tenant",
+            Some(&key),
+            Some(json!({"branding": {"primary_color": "red", "logo_url": "javascript:alert(1)"}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["branding.primary_color"].is_string());
     assert!(body["error"]["fields"]["branding.logo_url"].is_string());

@@ -16,13 +16,30 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_usable() {
         (Message::text(r#"{"type":"dance","ref":"r1"}"#), "unknown_type"),
         (Message::text(r#"{"type":"subscribe","ref":"r2"}"#), "validation_failed"),
         (Message::text(r#"{"type":"subscribe","panel_id":"nope"}"#), "validation_failed"),
-        (Message::text(r#"{"type":"moderate","panel_id":"0193a000-0000-7000-8000-0000000000ff"}"#), "validation_failed"),
-        (Message::text(r#"{"type":"unsubscribe","panel_id":"0193a000-0000-7000-8000-0000000000ff"}"#), "not_subscribed"),
+        (
+            Message::text(r#"{"type":"moderate","panel_id":"0193a000-0000-7000-8000-0000000000ff"}"#),
+            "validation_failed",
+        ),
+        (
+            Message::text(r#"{"type":"unsubscribe","panel_id":"0193a000-0000-7000-8000-0000000000ff"}"#),
+            "not_subscribed",
+        ),
         (Message::binary(vec![1u8, 2, 3]), "invalid_frame"),
         (Message::text(format!(r#"{{"type":"subscribe","panel_id":"{foreign}","ref":"r3"}}"#)), "not_found"),
-        (Message::text(r#"{"type":"subscribe","panel_id":"0193a000-0000-7000-8000-0000000000ff","ref":"r4"}"#), "not_found"),
-        (Message::text(format!(r#"{{"type":"moderate","panel_id":"{foreign}","action":"cancel","ref":"r5"}}"#)), "not_found"),
-        (Message::text(format!(r#"{{"type":"input","panel_id":"{foreign}","member_id":"x","text":"hi","ref":"r6"}}"#)), "not_found"),
+        (
+            Message::text(r#"{"type":"subscribe","panel_id":"0193a000-0000-7000-8000-0000000000ff","ref":"r4"}"#),
+            "not_found",
+        ),
+        (
+            Message::text(format!(r#"{{"type":"moderate","panel_id":"{foreign}","action":"cancel","ref":"r5"}}"#)),
+            "not_found",
+        ),
+        (
+            Message::text(format!(
+                r#"{{"type":"input","panel_id":"{foreign}","member_id":"x","text":"hi","ref":"r6"}}"#
+            )),
+            "not_found",
+        ),
     ];
     for (message, code) in cases {
         let shown = format!("{message:?}");
@@ -40,7 +57,10 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_usable() {
     let cross = ws.next_frame().await;
     ws.send(json!({"type": "subscribe", "panel_id": "0193a000-0000-7000-8000-0000000000ff", "ref": 9})).await;
     let missing = ws.next_frame().await;
-    assert_eq!((cross["code"].clone(), cross["message"].clone(), cross["ref"].clone()), (missing["code"].clone(), missing["message"].clone(), missing["ref"].clone()));
+    assert_eq!(
+        (cross["code"].clone(), cross["message"].clone(), cross["ref"].clone()),
+        (missing["code"].clone(), missing["message"].clone(), missing["ref"].clone())
+    );
     assert_eq!(cross["ref"], 9);
 }
 
@@ -111,11 +131,18 @@ async fn a_socket_subscribed_mid_turn_gets_the_text_so_far_then_the_rest() {
     let (_, key) = app.create_tenant("acme", json!({})).await;
     let id = app.create_panel(&key, paced("structured", 40.0)).await["id"].as_str().unwrap().to_string();
     // A plain GET shows the panel as of its last committed event; `?live=true` the text so far.
-    app.wait_panel(&key, &format!("{id}?live=true"), "a turn in progress", |p| p["current_turn"]["text"].as_str().is_some_and(|t| t.len() > 10)).await;
+    app.wait_panel(&key, &format!("{id}?live=true"), "a turn in progress", |p| {
+        p["current_turn"]["text"].as_str().is_some_and(|t| t.len() > 10)
+    })
+    .await;
     let committed = app.get(&format!("/v1/panels/{id}"), &key).await.1;
     assert_eq!(committed["current_turn"]["text"].as_str().unwrap_or_default(), "", "{committed}");
     let (status, body) = app.get(&format!("/v1/panels/{id}?live=maybe"), &key).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (reqwest::StatusCode::BAD_REQUEST, Some("bad_request")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (reqwest::StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{body}"
+    );
     let mut ws = app.ws(&key).await;
     ws.send(json!({"type": "subscribe", "panel_id": id})).await;
     let subscribed = ws.next_frame().await;
@@ -125,7 +152,11 @@ async fn a_socket_subscribed_mid_turn_gets_the_text_so_far_then_the_rest() {
     let frames = ws.until("that turn's end", |f| is_event(f, "turn_completed")).await;
     for f in &frames {
         if f["type"] == "token" && f["turn_seq"] == turn_seq {
-            assert_eq!(f["offset"].as_u64().unwrap() as usize, text.chars().count(), "no gap and no repeat after the snapshot");
+            assert_eq!(
+                f["offset"].as_u64().unwrap() as usize,
+                text.chars().count(),
+                "no gap and no repeat after the snapshot"
+            );
             text.push_str(f["delta"].as_str().unwrap());
         }
     }
@@ -147,7 +178,10 @@ async fn a_socket_authenticates_with_the_authorization_header_and_a_viewer_may_w
     body["humans"] = json!([{"name": "Dr. Lee"}]);
     let panel = app.create_panel(&admin, body).await;
     let id = panel["id"].as_str().unwrap().to_string();
-    let human = panel["members"].as_array().unwrap().iter().find(|m| m["kind"] == "human").unwrap()["id"].as_str().unwrap().to_string();
+    let human = panel["members"].as_array().unwrap().iter().find(|m| m["kind"] == "human").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // No token in the URL: the API key in the upgrade request's header.
     let mut request = format!("ws://{}/v1/ws", app.address).into_client_request().unwrap();
     request.headers_mut().insert("Authorization", format!("Bearer {viewer}").parse().unwrap());
@@ -155,10 +189,15 @@ async fn a_socket_authenticates_with_the_authorization_header_and_a_viewer_may_w
     let mut ws = Ws { stream };
     ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0, "ref": "s"})).await;
     ws.until("the human turn", |f| is_event(f, "human_turn_requested")).await;
-    ws.send(json!({"type": "input", "panel_id": id, "member_id": human, "text": "A viewer speaking.", "ref": "i"})).await;
+    ws.send(json!({"type": "input", "panel_id": id, "member_id": human, "text": "A viewer speaking.", "ref": "i"}))
+        .await;
     let refused = ws.until("the refusal", |f| f["type"] == "error" || f["type"] == "ack").await;
     let last = refused.last().unwrap();
-    assert_eq!((last["type"].as_str(), last["code"].as_str(), last["ref"].as_str()), (Some("error"), Some("forbidden"), Some("i")), "{last}");
+    assert_eq!(
+        (last["type"].as_str(), last["code"].as_str(), last["ref"].as_str()),
+        (Some("error"), Some("forbidden"), Some("i")),
+        "{last}"
+    );
     ws.send(json!({"type": "moderate", "panel_id": id, "action": "cancel", "ref": "m"})).await;
     let refused = ws.until("the refusal", |f| f["type"] == "error" || f["type"] == "ack").await;
     assert_eq!(refused.last().unwrap()["code"], "forbidden");

@@ -59,14 +59,27 @@ impl Cluster {
         require_redis(&redis).await;
         let (owner, app_url) = fresh_pg_database().await;
         migrate(&owner).await.unwrap();
-        Cluster { owner, app_url, redis, prefix: format!("t{}", uuid::Uuid::new_v4().simple()), admin_key: askpanel::auth::generate_key() }
+        Cluster {
+            owner,
+            app_url,
+            redis,
+            prefix: format!("t{}", uuid::Uuid::new_v4().simple()),
+            admin_key: askpanel::auth::generate_key(),
+        }
     }
 
     /// Starts a node as a subprocess of the real binary.
     pub async fn node(&self, name: &str) -> Node {
         let dir = tempfile::tempdir().unwrap().keep();
         let mut child = Command::new(env!("CARGO_BIN_EXE_askpanel"))
-            .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config"), "serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "--config",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(&dir)
             .env("ASKPANEL__DATABASE__URL", &self.app_url)
             .env("ASKPANEL__DATABASE__MIGRATION_URL", &self.owner)
@@ -110,9 +123,19 @@ async fn clients_on_other_nodes_watch_moderate_and_answer_a_panel_owned_by_one_n
     // The moderator on node B injects a question; the human on node C answers.
     let first = watcher.until("the human's first turn", |f| is_event(f, "human_turn_requested")).await;
     let member = first.last().unwrap()["data"]["member_id"].as_str().unwrap().to_string();
-    let (status, body) = b.app.post(&format!("/v1/panels/{id}/moderate"), &key, json!({"action": "inject", "text": "Address paediatric use."})).await;
+    let (status, body) = b
+        .app
+        .post(
+            &format!("/v1/panels/{id}/moderate"),
+            &key,
+            json!({"action": "inject", "text": "Address paediatric use."}),
+        )
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "moderation routed to the owner: {body}");
-    let (status, body) = c.app.post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": "Answered from node C."})).await;
+    let (status, body) = c
+        .app
+        .post(&format!("/v1/panels/{id}/input"), &key, json!({"member_id": member, "text": "Answered from node C."}))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "input routed to the owner: {body}");
     let mut human = c.app.ws(&key).await;
     human.send(json!({"type": "subscribe", "panel_id": id})).await;
@@ -132,13 +155,20 @@ async fn clients_on_other_nodes_watch_moderate_and_answer_a_panel_owned_by_one_n
     assert_contiguous(&events, 0);
     assert_eq!(events.last().unwrap()["kind"], "panel_completed");
     assert!(events.iter().any(|e| e["kind"] == "human_input" && e["data"]["text"] == "Answered from node C."));
-    assert!(events.iter().any(|e| e["kind"] == "human_input" && e["data"]["text"] == "Second answer, over node C's socket."));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "human_input" && e["data"]["text"] == "Second answer, over node C's socket.")
+    );
     assert!(events.iter().any(|e| e["kind"] == "moderator_action" && e["data"]["action"] == "inject"));
     assert!(frames.iter().any(|f| f["type"] == "token"), "tokens cross nodes too");
     // Revoking a key on node A closes its sockets on node B.
     let (key_id, viewer) = a.app.create_key(&key, "viewer").await;
     let mut remote = b.app.ws(&viewer).await;
-    assert_eq!(a.app.request(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), Some(&key), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        a.app.request(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), Some(&key), None).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(remote.closed_with().await, Some(1008));
     drop(c);
 }
@@ -201,7 +231,15 @@ async fn a_stale_owner_cannot_append_after_a_takeover() {
         branding: Branding { display_name: "Acme".into(), primary_color: "#000000".into(), logo_url: None },
         created_at: now,
     };
-    let key = KeyRecord { id: KeyId::new(), tenant_id: tenant.id, role: Role::Admin, name: "a".into(), prefix: "p".into(), created_at: now, revoked_at: None };
+    let key = KeyRecord {
+        id: KeyId::new(),
+        tenant_id: tenant.id,
+        role: Role::Admin,
+        name: "a".into(),
+        prefix: "p".into(),
+        created_at: now,
+        revoked_at: None,
+    };
     store.create_tenant(&tenant, &key, "h").await.unwrap();
     // A panel created by node A under epoch 1.
     let members = (0..3)
@@ -238,7 +276,8 @@ async fn a_stale_owner_cannot_append_after_a_takeover() {
     };
     let (view, setup) = askpanel_actors::panel::new::build_panel(request, PanelId::new()).unwrap();
     let panel = view.id;
-    let first = Event { seq: 1, ts: now, data: EventData::PanelCreated { panel: Box::new(view), setup: Box::new(setup) } };
+    let first =
+        Event { seq: 1, ts: now, data: EventData::PanelCreated { panel: Box::new(view), setup: Box::new(setup) } };
     store.create_panel(tenant.id, panel, &first, None, 1).await.unwrap();
     let started = |seq| vec![Event { seq, ts: chrono::Utc::now(), data: EventData::PanelStarted {} }];
     store.append_events(tenant.id, panel, &started(2), PanelStatus::Running, 1).await.unwrap();
@@ -299,7 +338,12 @@ async fn a_redis_restart_mid_panel_loses_nothing() {
     let id = a.app.create_panel(&key, body).await["id"].as_str().unwrap().to_string();
     let mut watcher = b.app.ws(&key).await;
     watcher.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
-    let mut seen: Vec<Value> = watcher.until("some progress", |f| is_event(f, "turn_completed")).await.into_iter().filter(|f| f["type"] == "event").collect();
+    let mut seen: Vec<Value> = watcher
+        .until("some progress", |f| is_event(f, "turn_completed"))
+        .await
+        .into_iter()
+        .filter(|f| f["type"] == "event")
+        .collect();
     redis.kill().unwrap();
     let _ = redis.wait();
     tokio::time::sleep(Duration::from_millis(1500)).await;

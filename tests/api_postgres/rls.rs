@@ -21,7 +21,15 @@ async fn tenant(store: &PgStore, slug: &str) -> TenantId {
         branding: Branding { display_name: slug.into(), primary_color: "#000000".into(), logo_url: None },
         created_at: now,
     };
-    let key = KeyRecord { id: KeyId::new(), tenant_id: record.id, role: Role::Admin, name: "admin".into(), prefix: "ap_x".into(), created_at: now, revoked_at: None };
+    let key = KeyRecord {
+        id: KeyId::new(),
+        tenant_id: record.id,
+        role: Role::Admin,
+        name: "admin".into(),
+        prefix: "ap_x".into(),
+        created_at: now,
+        revoked_at: None,
+    };
     store.create_tenant(&record, &key, &format!("hash-{slug}")).await.unwrap();
     for i in 0..3 {
         let extra = KeyRecord { id: KeyId::new(), name: format!("k{i}"), ..key.clone() };
@@ -40,9 +48,15 @@ async fn row_level_security_binds_the_application_role() {
 
     let mut conn = sqlx::PgConnection::connect(&app).await.unwrap();
     // The role is neither superuser nor BYPASSRLS nor owner of the tables.
-    let row = sqlx::query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetch_one(&mut conn).await.unwrap();
+    let row = sqlx::query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert!(!row.get::<bool, _>("rolsuper") && !row.get::<bool, _>("rolbypassrls"));
-    let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_tables WHERE tableowner = current_user").fetch_one(&mut conn).await.unwrap();
+    let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_tables WHERE tableowner = current_user")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(owned, 0);
     let forced: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM pg_class WHERE relname IN ('api_keys','experts','panels','panel_events','usage','idempotency_keys') AND relrowsecurity AND relforcerowsecurity",
@@ -59,7 +73,11 @@ async fn row_level_security_binds_the_application_role() {
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|r| r.get::<uuid::Uuid, _>("tenant_id") == a.0));
     // A write for another tenant fails.
-    let cross = sqlx::query("INSERT INTO experts (id, tenant_id, body, created_at) VALUES ($1, $2, '{}', now())").bind(uuid::Uuid::now_v7()).bind(b.0).execute(&mut *tx).await;
+    let cross = sqlx::query("INSERT INTO experts (id, tenant_id, body, created_at) VALUES ($1, $2, '{}', now())")
+        .bind(uuid::Uuid::now_v7())
+        .bind(b.0)
+        .execute(&mut *tx)
+        .await;
     assert!(cross.unwrap_err().to_string().contains("row-level security"), "an insert for another tenant is refused");
     tx.rollback().await.unwrap();
 
@@ -76,5 +94,8 @@ async fn row_level_security_binds_the_application_role() {
     // The store's own calls still work for each tenant, and only for it.
     assert_eq!(store.list_keys(a).await.unwrap().len(), 4);
     assert_eq!(store.list_keys(b).await.unwrap().len(), 4);
-    assert!(store.find_key_by_hash("hash-beta-1").await.unwrap().is_some_and(|k| k.tenant_id == b), "authentication finds keys across tenants");
+    assert!(
+        store.find_key_by_hash("hash-beta-1").await.unwrap().is_some_and(|k| k.tenant_id == b),
+        "authentication finds keys across tenants"
+    );
 }

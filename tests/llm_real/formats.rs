@@ -96,7 +96,8 @@ pub struct Reading {
 pub fn check_panel(kind: &str, frames: &[Value], panel: &Value) -> Reading {
     assert_eq!(panel["status"], "completed", "{kind}: {panel}");
     assert_tokens_rebuild(frames);
-    let streamed: String = frames.iter().filter(|f| f["type"] == "token").map(|f| f["delta"].as_str().unwrap()).collect();
+    let streamed: String =
+        frames.iter().filter(|f| f["type"] == "token").map(|f| f["delta"].as_str().unwrap()).collect();
     assert_eq!(parse_trailer(&streamed).rating_lines, 0, "{kind}: a rating line streamed: {streamed}");
     let mut reading = Reading { rated_turns: 0, ratings_read: 0 };
     for round in panel["rounds"].as_array().unwrap() {
@@ -135,22 +136,34 @@ async fn every_format_completes(mode: &str) {
         let reading = check_panel(kind, &frames, &done);
         if kind == "delphi" {
             // What delphi members are shown of each other names nobody.
-            let names: Vec<&str> = done["members"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+            let names: Vec<&str> =
+                done["members"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
             let feedback = done["feedback"].to_string();
             for name in &names {
-                assert!(!feedback.contains(name.split_whitespace().last().unwrap()), "the synthesis names {name}: {feedback}");
+                assert!(
+                    !feedback.contains(name.split_whitespace().last().unwrap()),
+                    "the synthesis names {name}: {feedback}"
+                );
             }
         }
         rated += reading.rated_turns;
         read += reading.ratings_read;
-        eprintln!("llm_real {mode} {kind}: completed in {:.0} s, ratings read {}/{}", started.elapsed().as_secs_f64(), reading.ratings_read, reading.rated_turns);
+        eprintln!(
+            "llm_real {mode} {kind}: completed in {:.0} s, ratings read {}/{}",
+            started.elapsed().as_secs_f64(),
+            reading.ratings_read,
+            reading.rated_turns
+        );
     }
     eprintln!("llm_real {mode}: ratings read {read}/{rated}");
     // Every model call is in the tenant's usage.
     let mut recorded = 0;
     for panel in app.get("/v1/panels?limit=100", &key).await.1["items"].as_array().unwrap() {
         let events = app.events(&key, panel["id"].as_str().unwrap()).await;
-        recorded += events.iter().map(|e| e["data"]["tokens_in"].as_u64().unwrap_or(0) + e["data"]["tokens_out"].as_u64().unwrap_or(0)).sum::<u64>();
+        recorded += events
+            .iter()
+            .map(|e| e["data"]["tokens_in"].as_u64().unwrap_or(0) + e["data"]["tokens_out"].as_u64().unwrap_or(0))
+            .sum::<u64>();
     }
     let usage = app.get("/v1/usage", &key).await.1;
     assert_eq!(usage["tokens_in"].as_u64().unwrap() + usage["tokens_out"].as_u64().unwrap(), recorded, "{usage}");

@@ -55,7 +55,11 @@ async fn a_model_server_killed_mid_stream_costs_a_delay_not_a_members_turn() {
     assert_contiguous(&events, 0);
     assert!(events.iter().any(|e| e["kind"] == "turn_aborted"), "the broken turn is voided");
     // While the server was down the breaker was open: the panel paused for the model, then went on by itself.
-    assert!(events.iter().any(|e| e["kind"] == "panel_paused" && e["data"]["reason"].as_str().unwrap_or_default().starts_with("model_unavailable")), "{events:?}");
+    assert!(
+        events.iter().any(|e| e["kind"] == "panel_paused"
+            && e["data"]["reason"].as_str().unwrap_or_default().starts_with("model_unavailable")),
+        "{events:?}"
+    );
     assert!(events.iter().any(|e| e["kind"] == "panel_resumed"));
     assert!(!events.iter().any(|e| e["kind"] == "turn_skipped"), "nobody loses a turn to the restart: {events:?}");
     assert_eq!(done["rounds"][0]["turns"].as_array().unwrap().len(), 3, "every member spoke in round 1");

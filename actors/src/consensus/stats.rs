@@ -308,7 +308,12 @@ pub fn measure(method: ConsensusMethod, ratings: &[Rating], round: u32) -> Optio
                 Tertile::Uncertain
             };
             let mean = sum as f64 / total as f64;
-            let variance = ratings.iter().zip(&weights).map(|(r, &w)| f64::from(w) * (f64::from(r.value) - mean).powi(2)).sum::<f64>() / total as f64;
+            let variance = ratings
+                .iter()
+                .zip(&weights)
+                .map(|(r, &w)| f64::from(w) * (f64::from(r.value) - mean).powi(2))
+                .sum::<f64>()
+                / total as f64;
             let sd = variance.sqrt();
             let (level, _) = share_level(ratings, &weights, tertile);
             let agreement = (1.0 - sd / 4.0).clamp(0.0, 1.0);
@@ -319,13 +324,32 @@ pub fn measure(method: ConsensusMethod, ratings: &[Rating], round: u32) -> Optio
         Some(other) => ratings.iter().filter(|r| Tertile::of_rating(r.value) == other).map(|r| r.member_id).collect(),
         None => Vec::new(),
     };
-    Some(Consensus { method, median: stats.median, iqr: stats.iqr, mean, n: stats.n, agreement: round3(agreement), level, dissent, round, rand_ucla: detail, weighted_sd })
+    Some(Consensus {
+        method,
+        median: stats.median,
+        iqr: stats.iqr,
+        mean,
+        n: stats.n,
+        agreement: round3(agreement),
+        level,
+        dissent,
+        round,
+        rand_ucla: detail,
+        weighted_sd,
+    })
 }
 
 /// The level by (integer) weighted shares around `tertile`, and the share in it.
 fn share_level(ratings: &[Rating], weights: &[u32], tertile: Tertile) -> (ConsensusLevel, f64) {
     let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-    let weight_of = |band: Tertile| ratings.iter().zip(weights).filter(|(r, _)| Tertile::of_rating(r.value) == band).map(|(_, &w)| u64::from(w)).sum::<u64>();
+    let weight_of = |band: Tertile| {
+        ratings
+            .iter()
+            .zip(weights)
+            .filter(|(r, _)| Tertile::of_rating(r.value) == band)
+            .map(|(_, &w)| u64::from(w))
+            .sum::<u64>()
+    };
     let in_band = weight_of(tertile);
     let level = if 3 * weight_of(Tertile::Disagree) >= total && 3 * weight_of(Tertile::Agree) >= total {
         ConsensusLevel::Disagreement

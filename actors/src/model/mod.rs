@@ -3,6 +3,7 @@
 //! offline default.
 
 pub mod rating;
+pub mod rng;
 pub mod simulated;
 
 use futures::future::BoxFuture;

@@ -48,7 +48,10 @@ fn is_decoration(c: char) -> bool {
 }
 
 /// Words a rating value may be written as (read as unreadable, still a marker).
-const VALUE_WORDS: [&str; 17] = ["zero", "eleven", "twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "high", "low", "medium", "moderate"];
+const VALUE_WORDS: [&str; 17] = [
+    "zero", "eleven", "twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "high",
+    "low", "medium", "moderate",
+];
 
 /// What a piece of text starting at a marker candidate is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +93,7 @@ fn classify_word(s: &str, strict: bool, complete: bool) -> Candidate {
             if after.chars().next().is_some_and(|c| c.is_alphanumeric()) {
                 return Candidate::No;
             }
-            let rest = after.trim_start_matches(|c: char| matches!(c, '*' | '_') || c == ' ' || c == '\t');
+            let rest = after.trim_start_matches(['*', '_', ' ', '\t']);
             // An optional scale before the separator: "Rating (1-9): 7", "Rating [0-1]".
             if !complete && bracket_open(rest) {
                 return Candidate::Maybe;
@@ -107,7 +110,7 @@ fn classify_word(s: &str, strict: bool, complete: bool) -> Candidate {
             if !separator {
                 return Candidate::No;
             }
-            let value = rest[1..].trim_start_matches(|c: char| matches!(c, '*' | '_' | ' ' | '\t' | '"' | '\''));
+            let value = rest[1..].trim_start_matches(['*', '_', ' ', '\t', '"', '\'']);
             return classify_value(value, complete);
         }
     }
@@ -132,7 +135,7 @@ fn skip_bracket(s: &str) -> &str {
         _ => return s,
     };
     match s.find(close) {
-        Some(end) if end <= 12 => s[end + 1..].trim_start_matches(|c: char| matches!(c, '*' | '_' | ' ' | '\t')),
+        Some(end) if end <= 12 => s[end + 1..].trim_start_matches(['*', '_', ' ', '\t']),
         _ => s,
     }
 }
@@ -144,7 +147,9 @@ fn classify_value(value: &str, complete: bool) -> Candidate {
         return Candidate::Marker;
     }
     for word in VALUE_WORDS {
-        if starts_with_ignore_case(value, word) && !value[word.len()..].chars().next().is_some_and(char::is_alphanumeric) {
+        if starts_with_ignore_case(value, word)
+            && !value[word.len()..].chars().next().is_some_and(char::is_alphanumeric)
+        {
             return Candidate::Marker;
         }
         if !complete && is_partial_of(value, word) {
@@ -331,7 +336,9 @@ fn read_markers(markers: &[String]) -> (Option<u8>, Option<f64>) {
     let mut rating = None;
     let mut confidence = None;
     for marker in markers {
-        if let Some(json) = marker.find('{').and_then(|i| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json_object(&marker[i..])).ok()) {
+        if let Some(json) = marker.find('{').and_then(|i| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json_object(&marker[i..])).ok()
+        }) {
             if let Some(r) = json.get("rating").and_then(number).and_then(rating_value) {
                 rating = Some(r);
             }
@@ -346,10 +353,10 @@ fn read_markers(markers: &[String]) -> (Option<u8>, Option<f64>) {
                 if let Some(r) = first_number(&after["rating".len()..]).and_then(|(x, _)| rating_value(x)) {
                     rating = Some(r);
                 }
-            } else if let Some((c, pct)) = first_number(&after["confidence".len()..]) {
-                if let Some(c) = confidence_value(if pct { c / 100.0 } else { c }) {
-                    confidence = Some(c);
-                }
+            } else if let Some((c, pct)) = first_number(&after["confidence".len()..])
+                && let Some(c) = confidence_value(if pct { c / 100.0 } else { c })
+            {
+                confidence = Some(c);
             }
         }
     }
@@ -401,7 +408,8 @@ fn first_number(s: &str) -> Option<(f64, bool)> {
     let s = s.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '*' | '_'));
     let s = skip_bracket(s);
     let s = s.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '=' | '*' | '_' | '"' | '\''));
-    let len = s.char_indices().take_while(|(_, c)| c.is_ascii_digit() || *c == '.').map(|(i, c)| i + c.len_utf8()).last()?;
+    let len =
+        s.char_indices().take_while(|(_, c)| c.is_ascii_digit() || *c == '.').map(|(i, c)| i + c.len_utf8()).last()?;
     let digits = s[..len].trim_end_matches('.');
     let value: f64 = digits.parse().ok()?;
     let after = &s[len..];

@@ -10,11 +10,18 @@ use std::time::Duration;
 use futures::future::{self, BoxFuture};
 use futures::stream::{self, StreamExt};
 
-use super::{Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, TurnChunk, TurnOutput, TurnRequest, TurnStream, Usage};
+use super::{
+    Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, TurnChunk, TurnOutput, TurnRequest,
+    TurnStream, Usage,
+};
 use crate::domain::{SimulationConfig, Team};
 use crate::event::Verdict;
+use crate::model::rng::SplitMix64;
 use crate::panel::ideas;
 use crate::panel::strategy::{TurnTask, fnv1a};
+
+/// A sentence built from a concern and a topic.
+type Filler = dyn Fn(&str, &str) -> String;
 
 /// The label every simulated text starts with.
 pub const SIMULATED_LABEL: &str = "[simulated]";
@@ -22,42 +29,6 @@ pub const SIMULATED_LABEL: &str = "[simulated]";
 /// Words per delta when the pace is 0 (instant): instant turns still stream,
 /// in a few larger deltas rather than one frame per word.
 const INSTANT_WORDS_PER_DELTA: usize = 8;
-
-/// A small deterministic generator (SplitMix64): no global state, same
-/// sequence on every platform.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator seeded with `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [-1, 1).
-    pub fn signed(&mut self) -> f64 {
-        self.unit() * 2.0 - 1.0
-    }
-
-    /// A random item of `items`, or `None` when it is empty.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        (!items.is_empty()).then(|| &items[(self.next_u64() % items.len() as u64) as usize])
-    }
-}
 
 /// The simulated expert model.
 #[derive(Clone, Debug, Default)]
@@ -89,11 +60,17 @@ pub fn options_of(query: &str) -> Option<(String, String)> {
     let right = q[at + 4..].trim();
     let left = q[..at].trim();
     let right: String = right.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
-    const VERBS: &[&str] = &["pursue", "choose", "use", "adopt", "take", "through", "via", "be", "go", "prefer", "select", "with", "pick", "build", "buy", "launch", "start"];
+    const VERBS: &[&str] = &[
+        "pursue", "choose", "use", "adopt", "take", "through", "via", "be", "go", "prefer", "select", "with", "pick",
+        "build", "buy", "launch", "start",
+    ];
     let words: Vec<&str> = left.split_whitespace().collect();
-    let from = words.iter().rposition(|w| VERBS.contains(&w.to_lowercase().as_str())).map_or(words.len().saturating_sub(3), |i| i + 1);
+    let from = words
+        .iter()
+        .rposition(|w| VERBS.contains(&w.to_lowercase().as_str()))
+        .map_or(words.len().saturating_sub(3), |i| i + 1);
     let option_a = words[from.min(words.len())..].join(" ");
-    (!option_a.is_empty() && !right.is_empty()).then(|| (option_a, right))
+    (!option_a.is_empty() && !right.is_empty()).then_some((option_a, right))
 }
 
 /// The question, quoted (shortened past a dozen words).
@@ -199,7 +176,10 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
     // A moderator's question comes first: the turn must address it.
     for injection in v.injections.iter().take(1) {
         let excerpt: String = injection.chars().take(120).collect();
-        opening.push(format!("On the moderator's point, \"{excerpt}\", my answer is that it depends on {}.", concern(rng)));
+        opening.push(format!(
+            "On the moderator's point, \"{excerpt}\", my answer is that it depends on {}.",
+            concern(rng)
+        ));
     }
     match v.task {
         TurnTask::Opening => {
@@ -242,7 +222,7 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
         TurnTask::Rate => opening.push(format!("My rationale: the proposal stands or falls on {}. On the evidence so far, {}.", concern(rng), stance_clause(rating.unwrap_or(5)))),
     }
 
-    let fillers: [&dyn Fn(&str, &str) -> String; 10] = [
+    let fillers: [&Filler; 10] = [
         &|c, _| format!("My main concern is {c}."),
         &|c, _| format!("We should document how {c} will be addressed before we commit."),
         &|_, t| format!("Evidence on {t} would change my view more than further debate would."),
@@ -264,7 +244,12 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
         words.extend(sentence.split(' ').map(str::to_string));
     }
     // Whole sentences: the text ends at the first sentence end at or past the target.
-    let end = words.iter().enumerate().skip(target.saturating_sub(1)).find(|(_, w)| w.ends_with(['.', '?', '!', ':'])).map_or(words.len(), |(i, _)| i + 1);
+    let end = words
+        .iter()
+        .enumerate()
+        .skip(target.saturating_sub(1))
+        .find(|(_, w)| w.ends_with(['.', '?', '!', ':']))
+        .map_or(words.len(), |(i, _)| i + 1);
     words.truncate(end);
     let mut text = words.join(" ");
     if !text.ends_with(['.', '?', '!']) {
@@ -283,7 +268,9 @@ fn prompt_tokens(request: &TurnRequest) -> u64 {
     count_tokens(&request.profile.persona)
         + count_tokens(&view.query)
         + view.transcript.iter().map(|t| count_tokens(&t.text)).sum::<u64>()
-        + view.feedback.as_ref().map_or(0, |f| f.arguments_for.iter().chain(&f.arguments_against).chain(&f.open_questions).map(|a| count_tokens(a)).sum())
+        + view.feedback.as_ref().map_or(0, |f| {
+            f.arguments_for.iter().chain(&f.arguments_against).chain(&f.open_questions).map(|a| count_tokens(a)).sum()
+        })
         + view.draft.as_deref().map_or(0, count_tokens)
         + 40
 }
@@ -370,13 +357,20 @@ impl ExpertModel for SimulatedModel {
         let mut rng = rng_for(&request.simulation, &[&request.profile.name, &request.view.round.to_string(), "bid"]);
         let concerns = &request.profile.concerns;
         let new = concerns.iter().filter(|c| !ideas::is_duplicate(&request.view.known_ideas, c)).count();
-        let bid = if new == 0 || concerns.is_empty() { Bid::Pass } else { Bid::Speak((0.8 * new as f64 / concerns.len() as f64 + 0.2 * rng.unit()).min(1.0)) };
+        let bid = if new == 0 || concerns.is_empty() {
+            Bid::Pass
+        } else {
+            Bid::Speak((0.8 * new as f64 / concerns.len() as f64 + 0.2 * rng.unit()).min(1.0))
+        };
         Box::pin(future::ready(Ok((bid, Usage::default()))))
     }
 
     fn draft(&self, request: DraftRequest) -> BoxFuture<'static, Result<Drafted, ModelError>> {
         let text = compose_draft(&request);
-        let usage = Usage { prompt_tokens: request.transcript.iter().map(|t| count_tokens(&t.text)).sum::<u64>() + 60, completion_tokens: count_tokens(&text) };
+        let usage = Usage {
+            prompt_tokens: request.transcript.iter().map(|t| count_tokens(&t.text)).sum::<u64>() + 60,
+            completion_tokens: count_tokens(&text),
+        };
         Box::pin(future::ready(Ok(Drafted { text, usage })))
     }
 
@@ -405,12 +399,17 @@ impl ExpertModel for SimulatedModel {
             "con"
         };
         let rationale = match winner {
-            "tie" => format!("{SIMULATED_LABEL} Both sides argued to a draw: neither case answered the other's strongest point."),
+            "tie" => format!(
+                "{SIMULATED_LABEL} Both sides argued to a draw: neither case answered the other's strongest point."
+            ),
             side => format!(
                 "{SIMULATED_LABEL} The {side} side argued more convincingly: its points were more specific and better supported, and its rebuttals engaged the other side's strongest claims."
             ),
         };
-        Box::pin(future::ready(Ok((Verdict { winner: winner.to_string(), pro_score: pro, con_score: con, margin, rationale }, Usage::default()))))
+        Box::pin(future::ready(Ok((
+            Verdict { winner: winner.to_string(), pro_score: pro, con_score: con, margin, rationale },
+            Usage::default(),
+        ))))
     }
 }
 
@@ -419,7 +418,8 @@ fn compose_draft(request: &DraftRequest) -> String {
     let mut rng = rng_for(&request.simulation, &[&request.query, &request.round.to_string(), "draft"]);
     let options = options_of(&request.query);
     let ratings: Vec<u8> = request.transcript.iter().filter_map(|t| t.rating).collect();
-    let lean_first = ratings.is_empty() || ratings.iter().map(|&r| f64::from(r)).sum::<f64>() / ratings.len() as f64 >= 5.0;
+    let lean_first =
+        ratings.is_empty() || ratings.iter().map(|&r| f64::from(r)).sum::<f64>() / ratings.len() as f64 >= 5.0;
     let position = match &options {
         Some((a, b)) if lean_first => format!("pursue {a} rather than {b}"),
         Some((a, b)) => format!("pursue {b} rather than {a}"),
@@ -441,7 +441,11 @@ fn compose_draft(request: &DraftRequest) -> String {
         for (start, end) in MARKERS {
             let Some(rest) = entry.text.split(start).nth(1) else { continue };
             let condition = rest.split(end).next().unwrap_or(rest).trim_end_matches(['.', ',']).trim().to_string();
-            if !condition.is_empty() && condition.split_whitespace().count() <= 12 && conditions.len() < 4 && !ideas::is_duplicate(&conditions, &condition) {
+            if !condition.is_empty()
+                && condition.split_whitespace().count() <= 12
+                && conditions.len() < 4
+                && !ideas::is_duplicate(&conditions, &condition)
+            {
                 conditions.push(condition);
             }
         }
@@ -450,8 +454,11 @@ fn compose_draft(request: &DraftRequest) -> String {
     if conditions.is_empty() {
         conditions.push("a documented plan for the open risks".to_string());
     }
-    let mut text =
-        format!("{SIMULATED_LABEL} {} (round {}): the panel should {position}.", if request.is_final { "Recommendation" } else { "Draft recommendation" }, request.round);
+    let mut text = format!(
+        "{SIMULATED_LABEL} {} (round {}): the panel should {position}.",
+        if request.is_final { "Recommendation" } else { "Draft recommendation" },
+        request.round
+    );
     text.push_str(" Conditions: ");
     text.push_str(&conditions.join("; "));
     text.push('.');
@@ -465,7 +472,10 @@ fn compose_draft(request: &DraftRequest) -> String {
         ));
     }
     if !request.dissenters.is_empty() {
-        text.push_str(&format!(" Dissent: {} rated the draft outside the panel's band; their views stand in the record.", request.dissenters.join(", ")));
+        text.push_str(&format!(
+            " Dissent: {} rated the draft outside the panel's band; their views stand in the record.",
+            request.dissenters.join(", ")
+        ));
     }
     if rng.unit() < 0.5 && !request.is_final {
         text.push_str(" The next round should test these conditions against the strongest objection.");

@@ -135,7 +135,8 @@ const LEAD_INS: &[(&str, &str, bool)] = &[
     ("here at ", "here", false),
 ];
 
-const HONORIFICS: &[&str] = &["dr", "dr.", "prof", "prof.", "professor", "mr", "mr.", "ms", "ms.", "mrs", "mrs.", "sir", "dame"];
+const HONORIFICS: &[&str] =
+    &["dr", "dr.", "prof", "prof.", "professor", "mr", "mr.", "ms", "ms.", "mrs", "mrs.", "sir", "dame"];
 
 /// What identifies the members of one panel.
 #[derive(Clone, Debug, Default)]
@@ -169,7 +170,8 @@ fn word_at(text: &str, at: usize, needle: &str) -> bool {
 }
 
 /// Words that start a new clause.
-const CLAUSE_WORDS: &[&str] = &[" i ", " i'", " and ", " but ", " so ", " because ", " which ", " who ", " with ", " we ", " this ", " that "];
+const CLAUSE_WORDS: &[&str] =
+    &[" i ", " i'", " and ", " but ", " so ", " because ", " which ", " who ", " with ", " we ", " this ", " that "];
 
 /// The end of a clause starting at `from`: a punctuation mark, a newline, or
 /// a word that starts a new clause, at most 12 words on.
@@ -207,13 +209,16 @@ fn name_end(text: &str, from: usize) -> usize {
     let mut taken = 0;
     loop {
         let trimmed = rest.trim_start_matches([' ', '\t']);
-        let word_len = trimmed.find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '.' | ':' | '!' | '?' | '(' | ')')).unwrap_or(trimmed.len());
+        let word_len = trimmed
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '.' | ':' | '!' | '?' | '(' | ')'))
+            .unwrap_or(trimmed.len());
         if word_len == 0 {
             return end;
         }
         let word = &trimmed[..word_len];
         let article = ["the", "a", "an"].iter().any(|a| a.eq_ignore_ascii_case(word));
-        let capitalised = word.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit()) || word.contains('&');
+        let capitalised =
+            word.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit()) || word.contains('&');
         if !(article || capitalised || taken == 0) {
             return end;
         }
@@ -246,7 +251,8 @@ impl Identities {
         };
         for name in names {
             add(name, "a panelist");
-            let words: Vec<&str> = name.split_whitespace().filter(|w| !HONORIFICS.iter().any(|h| h.eq_ignore_ascii_case(w))).collect();
+            let words: Vec<&str> =
+                name.split_whitespace().filter(|w| !HONORIFICS.iter().any(|h| h.eq_ignore_ascii_case(w))).collect();
             if let Some(surname) = words.last() {
                 for honorific in ["Dr.", "Dr", "Prof.", "Mr.", "Ms.", "Mrs."] {
                     add(&format!("{honorific} {surname}"), "a panelist");
@@ -284,12 +290,19 @@ impl Identities {
     }
 
     fn replace_terms(&self, text: &str) -> String {
-        rewrite(text, |at| self.terms.iter().find(|(term, _)| word_at(text, at, term)).map(|(term, with)| (with.to_string(), at + term.len())))
+        rewrite(text, |at| {
+            self.terms
+                .iter()
+                .find(|(term, _)| word_at(text, at, term))
+                .map(|(term, with)| (with.to_string(), at + term.len()))
+        })
     }
 
     fn replace_lead_ins(&self, text: &str) -> String {
         rewrite(text, |at| {
-            let (lead, with, role) = LEAD_INS.iter().find(|(lead, _, _)| word_at(text, at, lead.trim_end()) && starts_with_ignore_case(&text[at..], lead))?;
+            let (lead, with, role) = LEAD_INS.iter().find(|(lead, _, _)| {
+                word_at(text, at, lead.trim_end()) && starts_with_ignore_case(&text[at..], lead)
+            })?;
             let end = if *role { clause_end(text, at + lead.len()) } else { name_end(text, at + lead.len()) };
             Some((match_case(&text[at..], with), end))
         })
@@ -312,7 +325,9 @@ impl Identities {
                 if word_at(text, at, form.trim_end()) && starts_with_ignore_case(&text[at..], form) {
                     let start = at + form.len();
                     let end = clause_end(text, start);
-                    let is_role = text[start..end].split(|c: char| !c.is_alphanumeric()).any(|w| self.roles.iter().any(|r| r.eq_ignore_ascii_case(w)));
+                    let is_role = text[start..end]
+                        .split(|c: char| !c.is_alphanumeric())
+                        .any(|w| self.roles.iter().any(|r| r.eq_ignore_ascii_case(w)));
                     if is_role {
                         return Some((match_case(&text[at..], with), end));
                     }
@@ -321,7 +336,9 @@ impl Identities {
             if word_at(text, at, "my") {
                 // "my eleven years at the FDA", "my 20 years as a reviewer"
                 let words = words_after(text, at + 2, 3);
-                let is = |i: usize, options: &[&str]| words.get(i).is_some_and(|(w, _)| options.iter().any(|o| w.eq_ignore_ascii_case(o)));
+                let is = |i: usize, options: &[&str]| {
+                    words.get(i).is_some_and(|(w, _)| options.iter().any(|o| w.eq_ignore_ascii_case(o)))
+                };
                 if words.len() == 3 && is(1, &["years", "decades"]) && is(2, &["at", "in", "as", "with", "inside"]) {
                     return Some((match_case(&text[at..], "my experience"), name_end(text, words[2].1)));
                 }
@@ -393,7 +410,10 @@ pub fn organisations(persona: &str) -> Vec<String> {
             continue;
         }
         let mut start = i;
-        while start > 0 && words[start - 1].chars().next().is_some_and(char::is_uppercase) && !words[start - 1].ends_with([',', '.', ';', ':']) {
+        while start > 0
+            && words[start - 1].chars().next().is_some_and(char::is_uppercase)
+            && !words[start - 1].ends_with([',', '.', ';', ':'])
+        {
             start -= 1;
         }
         if start < i {
@@ -422,7 +442,10 @@ mod tests {
         let table: &[(&str, &str)] = &[
             ("I agree with Dr. Okafor and with Richard Hale.", "I agree with a panelist and with a panelist."),
             ("Maya is right; Okafor's point holds.", "a panelist is right; a panelist's point holds."),
-            ("Speaking as a hospital CISO at Mercy General Hospital, I think the data are thin.", "Speaking for myself, I think the data are thin."),
+            (
+                "Speaking as a hospital CISO at Mercy General Hospital, I think the data are thin.",
+                "Speaking for myself, I think the data are thin.",
+            ),
             ("As US Regulatory Strategist, I would wait.", "As an expert, I would wait."),
             ("In my role as chief medical officer I would wait.", "In my view I would wait."),
             ("I am a cardiologist and I disagree.", "I am a panelist and I disagree."),
@@ -452,7 +475,9 @@ mod tests {
     #[test]
     fn any_text_is_safe_to_neutralise() {
         let ids = ids();
-        for text in ["", "\u{212A}é as a ciso", "İİ speaking as ", "my", "at my", "Okafor", "ÄÖÜ Dr. Okafor—x", "as a\u{212A}"] {
+        for text in
+            ["", "\u{212A}é as a ciso", "İİ speaking as ", "my", "at my", "Okafor", "ÄÖÜ Dr. Okafor—x", "as a\u{212A}"]
+        {
             let _ = ids.neutralise(text);
         }
     }

@@ -47,14 +47,24 @@ impl Decision {
 
 /// Decides a command. `on_air` is the AI turn whose model call is running
 /// (member, round), if any; `now` dates the deadline of a human turn resumed.
-pub fn decide(state: &PanelState, on_air: Option<(MemberId, u32)>, caller: &Caller, command: Command, now: DateTime<Utc>) -> Result<Decision, PanelError> {
+pub fn decide(
+    state: &PanelState,
+    on_air: Option<(MemberId, u32)>,
+    caller: &Caller,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<Decision, PanelError> {
     let status = state.status();
     if status.is_terminal() {
         return Err(PanelError::Conflict(format!("the panel is {}", status.as_str())));
     }
     match command {
-        Command::HumanInput { member_id, text, rating, confidence } => human_input(state, caller, member_id, text, rating, confidence).map(Decision::record),
-        Command::Moderate { .. } if !caller.is_moderator => Err(PanelError::Forbidden("only moderators can moderate".into())),
+        Command::HumanInput { member_id, text, rating, confidence } => {
+            human_input(state, caller, member_id, text, rating, confidence).map(Decision::record)
+        }
+        Command::Moderate { .. } if !caller.is_moderator => {
+            Err(PanelError::Forbidden("only moderators can moderate".into()))
+        }
         Command::Moderate { action, text } => moderate(state, on_air, caller, action, text, now),
         Command::SystemPause { reason } => Ok(match status {
             PanelStatus::Paused => Decision::record(Vec::new()),
@@ -72,21 +82,30 @@ pub fn paused_reason(state: &PanelState) -> Option<PauseReason> {
     state.view.paused_reason.as_deref().map(PauseReason::parse)
 }
 
-fn human_input(state: &PanelState, caller: &Caller, member_id: MemberId, text: String, rating: Option<u8>, confidence: Option<f64>) -> Result<Vec<EventData>, PanelError> {
-    let member = state
-        .view
-        .member(member_id)
-        .filter(|m| m.kind == MemberKind::Human)
-        .ok_or_else(|| PanelError::Invalid { field: "member_id".into(), message: "not a human member of this panel".into() })?;
-    if let Some(key) = member.key_id {
-        if caller.key_id != Some(key) && !caller.is_moderator {
-            return Err(PanelError::Forbidden("another key speaks for this member".into()));
-        }
+fn human_input(
+    state: &PanelState,
+    caller: &Caller,
+    member_id: MemberId,
+    text: String,
+    rating: Option<u8>,
+    confidence: Option<f64>,
+) -> Result<Vec<EventData>, PanelError> {
+    let member = state.view.member(member_id).filter(|m| m.kind == MemberKind::Human).ok_or_else(|| {
+        PanelError::Invalid { field: "member_id".into(), message: "not a human member of this panel".into() }
+    })?;
+    if let Some(key) = member.key_id
+        && caller.key_id != Some(key)
+        && !caller.is_moderator
+    {
+        return Err(PanelError::Forbidden("another key speaks for this member".into()));
     }
     let text = text.trim().to_string();
     let chars = text.chars().count();
     if chars == 0 || chars > HUMAN_TEXT_MAX_CHARS {
-        return Err(PanelError::Invalid { field: "text".into(), message: format!("must be 1 to {HUMAN_TEXT_MAX_CHARS} characters") });
+        return Err(PanelError::Invalid {
+            field: "text".into(),
+            message: format!("must be 1 to {HUMAN_TEXT_MAX_CHARS} characters"),
+        });
     }
     if rating.is_some_and(|r| !(1..=9).contains(&r)) {
         return Err(PanelError::Invalid { field: "rating".into(), message: "must be 1 to 9".into() });
@@ -148,7 +167,11 @@ fn close_current_turn(state: &PanelState, on_air: Option<(MemberId, u32)>, reaso
     if let Some((member_id, round)) = on_air {
         return Some(EventData::TurnAborted { member_id, round, reason: reason.into(), error: None });
     }
-    state.view.pending_human.as_ref().map(|p| EventData::TurnSkipped { member_id: p.member_id, round: p.round, reason: reason.into() })
+    state.view.pending_human.as_ref().map(|p| EventData::TurnSkipped {
+        member_id: p.member_id,
+        round: p.round,
+        reason: reason.into(),
+    })
 }
 
 fn moderate(
@@ -162,7 +185,10 @@ fn moderate(
     use ModeratorActionKind::*;
     let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
     if text.as_ref().is_some_and(|t| t.chars().count() > INJECT_TEXT_MAX_CHARS) {
-        return Err(PanelError::Invalid { field: "text".into(), message: format!("must be at most {INJECT_TEXT_MAX_CHARS} characters") });
+        return Err(PanelError::Invalid {
+            field: "text".into(),
+            message: format!("must be at most {INJECT_TEXT_MAX_CHARS} characters"),
+        });
     }
     let record = EventData::ModeratorAction { action, text: text.clone(), by: caller.id.clone() };
     let paused = state.status() == PanelStatus::Paused;
@@ -178,22 +204,33 @@ fn moderate(
             match paused_reason(state) {
                 None => return Err(PanelError::Conflict("the panel is not paused".into())),
                 Some(reason) if reason.moderator_may_lift() => {}
-                Some(other) => return Err(PanelError::Conflict(format!("the panel is paused by the platform: {}", other.as_string()))),
+                Some(other) => {
+                    return Err(PanelError::Conflict(format!(
+                        "the panel is paused by the platform: {}",
+                        other.as_string()
+                    )));
+                }
             }
             events.extend(resume_events(state, now));
             Stop::Nothing
         }
         Inject => {
             if text.is_none() {
-                return Err(PanelError::Invalid { field: "text".into(), message: "inject needs the question or instruction".into() });
+                return Err(PanelError::Invalid {
+                    field: "text".into(),
+                    message: "inject needs the question or instruction".into(),
+                });
             }
             Stop::Nothing
         }
         SkipTurn => {
-            let target = on_air.or_else(|| state.view.pending_human.as_ref().map(|p| (p.member_id, p.round))).or_else(|| match strategy::next_step(state) {
-                Step::Turn { member_id, round, .. } => Some((member_id, round)),
-                _ => None,
-            });
+            let target =
+                on_air.or_else(|| state.view.pending_human.as_ref().map(|p| (p.member_id, p.round))).or_else(|| {
+                    match strategy::next_step(state) {
+                        Step::Turn { member_id, round, .. } => Some((member_id, round)),
+                        _ => None,
+                    }
+                });
             let Some((member_id, round)) = target else {
                 return Err(PanelError::Conflict("there is no turn to skip".into()));
             };
@@ -201,7 +238,7 @@ fn moderate(
             Stop::TurnOnAir
         }
         EndRound => {
-            if !state.current_round().is_some_and(|(_, p)| !p.completed) {
+            if state.current_round().is_none_or(|(_, p)| p.completed) {
                 return Err(PanelError::Conflict("no round is in progress".into()));
             }
             events.extend(close_current_turn(state, on_air, "round_ended"));

@@ -35,7 +35,9 @@ pub fn key_sentence(text: &str) -> String {
         }
     }
     let best = match best.split_once(':') {
-        Some((lead, rest)) if lead.split_whitespace().count() <= 3 && rest.split_whitespace().count() >= 4 => rest.trim(),
+        Some((lead, rest)) if lead.split_whitespace().count() <= 3 && rest.split_whitespace().count() >= 4 => {
+            rest.trim()
+        }
         _ => best,
     };
     shorten(best, MAX_ARGUMENT_CHARS)
@@ -106,9 +108,18 @@ impl Feedback {
                 condensed += 1;
             }
         }
-        let size = |f: &Feedback| f.arguments_for.iter().chain(&f.arguments_against).chain(&f.open_questions).map(|a| a.chars().count() + 4).sum::<usize>();
+        let size = |f: &Feedback| {
+            f.arguments_for
+                .iter()
+                .chain(&f.arguments_against)
+                .chain(&f.open_questions)
+                .map(|a| a.chars().count() + 4)
+                .sum::<usize>()
+        };
         while size(&self) > budget {
-            let longest = [&mut self.arguments_for, &mut self.arguments_against, &mut self.open_questions].into_iter().max_by_key(|l| l.len());
+            let longest = [&mut self.arguments_for, &mut self.arguments_against, &mut self.open_questions]
+                .into_iter()
+                .max_by_key(|l| l.len());
             match longest {
                 Some(list) if list.len() > 1 => {
                     list.pop();
@@ -150,7 +161,10 @@ mod tests {
 
     #[test]
     fn duplicates_are_merged_and_counted() {
-        let f = extractive(2, &[r("The predicate is weak and risky here.", Some(2)), r("The predicate is weak and risky here.", Some(1))]);
+        let f = extractive(
+            2,
+            &[r("The predicate is weak and risky here.", Some(2)), r("The predicate is weak and risky here.", Some(1))],
+        );
         assert_eq!(f.arguments_against.len(), 1);
         assert_eq!(f.condensed, 1);
     }
@@ -158,7 +172,15 @@ mod tests {
     #[test]
     fn fitting_a_budget_shortens_then_drops_and_says_so() {
         let long = "word ".repeat(200);
-        let f = extractive(1, &[r(&long, Some(8)), r("Second argument for the proposal here.", Some(8)), r("Against it for these reasons here.", Some(2))]).fit(200);
+        let f = extractive(
+            1,
+            &[
+                r(&long, Some(8)),
+                r("Second argument for the proposal here.", Some(8)),
+                r("Against it for these reasons here.", Some(2)),
+            ],
+        )
+        .fit(200);
         assert!(f.condensed >= 1);
         let size: usize = f.arguments_for.iter().chain(&f.arguments_against).map(|a| a.chars().count() + 4).sum();
         assert!(size <= 200, "{f:?}");

@@ -54,7 +54,11 @@ pub fn request(flow: PanelType, members: Vec<NewMember>) -> NewPanel {
 /// The state of a panel just created.
 pub fn created(request: NewPanel) -> PanelState {
     let (view, setup) = build_panel(request, PanelId::new()).expect("a valid panel");
-    let event = Event { seq: 1, ts: Utc::now(), data: EventData::PanelCreated { panel: Box::new(view), setup: Box::new(setup) } };
+    let event = Event {
+        seq: 1,
+        ts: Utc::now(),
+        data: EventData::PanelCreated { panel: Box::new(view), setup: Box::new(setup) },
+    };
     PanelState::from_creation(&event).expect("a panel_created event")
 }
 

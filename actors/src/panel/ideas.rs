@@ -8,8 +8,8 @@ use std::collections::HashSet;
 pub const DUPLICATE_THRESHOLD: f64 = 0.6;
 
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "its", "of", "on", "or", "our", "should", "that", "the", "their", "this", "to", "we",
-    "with", "will", "would", "can", "could", "than",
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "its", "of", "on", "or",
+    "our", "should", "that", "the", "their", "this", "to", "we", "with", "will", "would", "can", "could", "than",
 ];
 
 fn content_words(idea: &str) -> HashSet<String> {
@@ -62,10 +62,16 @@ pub fn extract_ideas(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|line| {
             let line = line.trim();
-            let rest = line.strip_prefix("- ").or_else(|| line.strip_prefix("* ")).or_else(|| line.strip_prefix("• ")).or_else(|| {
-                let digits = line.chars().take_while(char::is_ascii_digit).count();
-                (digits > 0 && digits < 3).then(|| line[digits..].strip_prefix(". ").or_else(|| line[digits..].strip_prefix(") "))).flatten()
-            })?;
+            let rest = line
+                .strip_prefix("- ")
+                .or_else(|| line.strip_prefix("* "))
+                .or_else(|| line.strip_prefix("• "))
+                .or_else(|| {
+                    let digits = line.chars().take_while(char::is_ascii_digit).count();
+                    (digits > 0 && digits < 3)
+                        .then(|| line[digits..].strip_prefix(". ").or_else(|| line[digits..].strip_prefix(") ")))
+                        .flatten()
+                })?;
             let rest = rest.trim();
             (rest.len() >= 8).then(|| rest.chars().take(300).collect())
         })
@@ -97,13 +103,19 @@ mod tests {
 
     #[test]
     fn new_ideas_drop_repeats_within_the_same_turn() {
-        let fresh = new_ideas(&[], &["Budget impact for payers".into(), "budget impact for the payers".into(), "Cybersecurity SBOM".into()]);
+        let fresh = new_ideas(
+            &[],
+            &["Budget impact for payers".into(), "budget impact for the payers".into(), "Cybersecurity SBOM".into()],
+        );
         assert_eq!(fresh, vec!["Budget impact for payers".to_string(), "Cybersecurity SBOM".to_string()]);
     }
 
     #[test]
     fn ideas_are_read_from_bullets_and_numbered_lines() {
         let text = "Intro line\n- Ask for a pre-sub meeting\n2. Validate on a second site\n* short\nplain line";
-        assert_eq!(extract_ideas(text), vec!["Ask for a pre-sub meeting".to_string(), "Validate on a second site".to_string()]);
+        assert_eq!(
+            extract_ideas(text),
+            vec!["Ask for a pre-sub meeting".to_string(), "Validate on a second site".to_string()]
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod ideas;
 pub mod messages;
 pub mod new;
 pub mod state;
+pub mod stopping;
 pub mod strategy;
 pub mod view;
 

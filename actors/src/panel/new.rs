@@ -6,8 +6,8 @@ use chrono::Utc;
 use thiserror::Error;
 
 use crate::domain::{
-    ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId, PanelSetup, PanelStatus, PanelType, SimulationConfig, Team,
-    TenantId,
+    ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId,
+    PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId,
 };
 use crate::panel::view::PanelView;
 
@@ -38,6 +38,9 @@ impl ValidationErrors {
 }
 
 /// A member to seat on a new panel.
+// Built once per member when a panel is created and consumed at once: the
+// size of the AI variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum NewMember {
     /// An AI expert.
@@ -133,7 +136,9 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
     let mut seen = std::collections::HashSet::new();
     for member in &request.members {
         match member {
-            NewMember::Ai { expert_id: Some(id), .. } if !seen.insert(*id) => errors.add("experts", format!("expert {id} is listed twice")),
+            NewMember::Ai { expert_id: Some(id), .. } if !seen.insert(*id) => {
+                errors.add("experts", format!("expert {id} is listed twice"))
+            }
             NewMember::Human { name, .. } if name.trim().is_empty() || name.chars().count() > NAME_MAX_CHARS => {
                 errors.add("humans", format!("a human member needs a name of 1 to {NAME_MAX_CHARS} characters"))
             }
@@ -176,7 +181,8 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
     for (index, member) in request.members.into_iter().enumerate() {
         let id = MemberId::new();
         // Adversarial teams alternate by seat unless given: pro, con, pro...
-        let default_team = (flow == PanelType::Adversarial).then_some(if index % 2 == 0 { Team::Pro } else { Team::Con });
+        let default_team =
+            (flow == PanelType::Adversarial).then_some(if index % 2 == 0 { Team::Pro } else { Team::Con });
         match member {
             NewMember::Ai { expert_id, mut profile, team, role, model } => {
                 profile.member_id = id;
@@ -206,10 +212,11 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
             }),
         }
     }
-    if flow == PanelType::Socratic && !members.iter().any(|m| m.role == Some(MemberRole::Questioner)) {
-        if let Some(first_ai) = members.iter_mut().find(|m| m.kind == MemberKind::Ai) {
-            first_ai.role = Some(MemberRole::Questioner);
-        }
+    if flow == PanelType::Socratic
+        && !members.iter().any(|m| m.role == Some(MemberRole::Questioner))
+        && let Some(first_ai) = members.iter_mut().find(|m| m.kind == MemberKind::Ai)
+    {
+        first_ai.role = Some(MemberRole::Questioner);
     }
     if flow == PanelType::Adversarial {
         for team in [Team::Pro, Team::Con] {

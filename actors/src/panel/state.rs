@@ -198,13 +198,30 @@ impl PanelState {
             EventData::PanelCreated { .. } => return Err(StateError::OutOfOrder { head, got: event.seq }),
             EventData::PanelStarted {} => {}
             EventData::RoundStarted { round, phase, order, .. } => {
-                let rated = self.flow().round_asks_ratings(*round).then_some(if self.view.draft.is_some() { RatingTarget::Draft } else { RatingTarget::Question });
-                self.view.rounds.push(RoundView { round: *round, phase: *phase, turns: Vec::new(), stats: None, skipped: Vec::new(), decision: None, rated });
+                let rated = self.flow().round_asks_ratings(*round).then_some(if self.view.draft.is_some() {
+                    RatingTarget::Draft
+                } else {
+                    RatingTarget::Question
+                });
+                self.view.rounds.push(RoundView {
+                    round: *round,
+                    phase: *phase,
+                    turns: Vec::new(),
+                    stats: None,
+                    skipped: Vec::new(),
+                    decision: None,
+                    rated,
+                });
                 self.rounds.push(RoundProgress { order: order.clone(), ..RoundProgress::default() });
             }
             EventData::TurnStarted { member_id, round } => {
                 self.open_turn = Some(OpenTurn { member_id: *member_id, round: *round, turn_seq: event.seq });
-                self.view.current_turn = Some(CurrentTurn { member_id: *member_id, round: *round, turn_seq: event.seq, text: String::new() });
+                self.view.current_turn = Some(CurrentTurn {
+                    member_id: *member_id,
+                    round: *round,
+                    turn_seq: event.seq,
+                    text: String::new(),
+                });
             }
             EventData::TurnCompleted { member_id, text, rating, confidence, ideas: turn_ideas, .. } => {
                 self.close_turn(*member_id);
@@ -215,7 +232,13 @@ impl PanelState {
                 self.failed_skips.remove(member_id);
                 let fresh = ideas::new_ideas(&self.view.ideas, turn_ideas);
                 if let (Some(round), Some(progress)) = (self.view.rounds.last_mut(), self.rounds.last_mut()) {
-                    round.turns.push(TurnView { member_id: *member_id, text: text.clone(), rating: *rating, confidence: *confidence, seq: event.seq });
+                    round.turns.push(TurnView {
+                        member_id: *member_id,
+                        text: text.clone(),
+                        rating: *rating,
+                        confidence: *confidence,
+                        seq: event.seq,
+                    });
                     progress.done.insert(*member_id);
                     progress.new_ideas += fresh.len();
                 }
@@ -236,14 +259,19 @@ impl PanelState {
             }
             EventData::TurnAborted { member_id, reason, .. } => {
                 self.close_turn(*member_id);
-                if reason == crate::event::ABORTED_BY_MODEL_ERROR {
-                    if let Some(progress) = self.rounds.last_mut() {
-                        *progress.model_failures.entry(*member_id).or_default() += 1;
-                    }
+                if reason == crate::event::ABORTED_BY_MODEL_ERROR
+                    && let Some(progress) = self.rounds.last_mut()
+                {
+                    *progress.model_failures.entry(*member_id).or_default() += 1;
                 }
             }
             EventData::HumanTurnRequested { member_id, round, deadline } => {
-                self.view.pending_human = Some(PendingHuman { member_id: *member_id, round: *round, deadline: *deadline, request_seq: event.seq });
+                self.view.pending_human = Some(PendingHuman {
+                    member_id: *member_id,
+                    round: *round,
+                    deadline: *deadline,
+                    request_seq: event.seq,
+                });
             }
             // The human's words enter the transcript through the turn_completed that follows.
             EventData::HumanInput { .. } => {}
@@ -312,15 +340,23 @@ impl PanelState {
 /// The status transitions of API.md: `created -> running <-> awaiting_human /
 /// paused -> completed | failed | cancelled`. `pending` is the human member
 /// whose turn the panel waits for; returns the new status and pending member.
-pub fn next_status(status: PanelStatus, pending: Option<MemberId>, data: &EventData) -> (PanelStatus, Option<MemberId>) {
+pub fn next_status(
+    status: PanelStatus,
+    pending: Option<MemberId>,
+    data: &EventData,
+) -> (PanelStatus, Option<MemberId>) {
     use PanelStatus::*;
     if status.is_terminal() {
         return (status, None);
     }
     match data {
         EventData::PanelStarted {} => (Running, pending),
-        EventData::HumanTurnRequested { member_id, .. } => (if status == Running { AwaitingHuman } else { status }, Some(*member_id)),
-        EventData::TurnCompleted { member_id, .. } | EventData::TurnSkipped { member_id, .. } if pending == Some(*member_id) => {
+        EventData::HumanTurnRequested { member_id, .. } => {
+            (if status == Running { AwaitingHuman } else { status }, Some(*member_id))
+        }
+        EventData::TurnCompleted { member_id, .. } | EventData::TurnSkipped { member_id, .. }
+            if pending == Some(*member_id) =>
+        {
             (if status == AwaitingHuman { Running } else { status }, None)
         }
         EventData::PanelPaused { .. } => (Paused, pending),

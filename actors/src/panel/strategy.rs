@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::consensus::{self, Consensus, RoundStats, Tertile};
+use crate::consensus::{self, Consensus, RoundStats};
 use crate::domain::{MemberId, MemberKind, MemberRole, PanelType, RatingTarget, Team};
 use crate::event::{Phase, RoundDecision};
 use crate::panel::anonymity::Identities;
@@ -127,10 +127,18 @@ pub fn next_step(state: &PanelState) -> Step {
         }
         let failures = progress.model_failures.get(&member_id).copied().unwrap_or(0);
         if failures >= MAX_TURN_ATTEMPTS {
-            return Step::Skip { member_id, round: round.round, reason: format!("model_failed: {failures} attempts failed") };
+            return Step::Skip {
+                member_id,
+                round: round.round,
+                reason: format!("model_failed: {failures} attempts failed"),
+            };
         }
         if state.is_unavailable(member_id) {
-            return Step::Skip { member_id, round: round.round, reason: "unavailable: the member's model keeps failing".into() };
+            return Step::Skip {
+                member_id,
+                round: round.round,
+                reason: "unavailable: the member's model keeps failing".into(),
+            };
         }
         return Step::Turn { member_id, round: round.round, phase: round.phase };
     }
@@ -188,7 +196,11 @@ pub fn phase_of(flow: PanelType, round: u32) -> Phase {
 /// The socratic questioner: the member with that role, else the first AI member.
 pub fn questioner(state: &PanelState) -> Option<MemberId> {
     let members = &state.view.members;
-    members.iter().find(|m| m.role == Some(MemberRole::Questioner)).or_else(|| members.iter().find(|m| m.kind == MemberKind::Ai)).map(|m| m.id)
+    members
+        .iter()
+        .find(|m| m.role == Some(MemberRole::Questioner))
+        .or_else(|| members.iter().find(|m| m.kind == MemberKind::Ai))
+        .map(|m| m.id)
 }
 
 /// The number of rounds a panel may run.
@@ -210,7 +222,13 @@ pub fn must_rate(state: &PanelState, member: MemberId, round: u32) -> bool {
 /// The rating and confidence that count for a turn: what the member gave
 /// where its format asks for a rating, nothing elsewhere (a rating volunteered
 /// in an opening, a question or a bid is not a vote).
-pub fn counted_rating(state: &PanelState, member: MemberId, round: u32, rating: Option<u8>, confidence: Option<f64>) -> (Option<u8>, Option<f64>) {
+pub fn counted_rating(
+    state: &PanelState,
+    member: MemberId,
+    round: u32,
+    rating: Option<u8>,
+    confidence: Option<f64>,
+) -> (Option<u8>, Option<f64>) {
     if must_rate(state, member, round) && rating.is_some() { (rating, confidence) } else { (None, None) }
 }
 
@@ -347,7 +365,13 @@ pub fn member_view(state: &PanelState, member: MemberId, round: u32) -> MemberVi
             current.turns.iter().find(|t| t.member_id == q).map(|t| t.text.clone())
         })
         .flatten();
-    let own_previous_rating = state.view.rounds.iter().rev().filter(|r| r.round < round).find_map(|r| r.turns.iter().find(|t| t.member_id == member).and_then(|t| t.rating));
+    let own_previous_rating = state
+        .view
+        .rounds
+        .iter()
+        .rev()
+        .filter(|r| r.round < round)
+        .find_map(|r| r.turns.iter().find(|t| t.member_id == member).and_then(|t| t.rating));
     MemberView {
         query: state.view.query.clone(),
         flow,
@@ -394,7 +418,16 @@ fn named_transcript(state: &PanelState, before: u32) -> Vec<TranscriptEntry> {
         .flat_map(|r| r.turns.iter().map(move |t| (r, t)))
         .filter_map(|(r, t)| {
             let m = state.view.member(t.member_id)?;
-            Some(TranscriptEntry { round: r.round, phase: r.phase, rated: r.rated, speaker: m.name.clone(), team: m.team, kind: m.kind, text: t.text.clone(), rating: t.rating })
+            Some(TranscriptEntry {
+                round: r.round,
+                phase: r.phase,
+                rated: r.rated,
+                speaker: m.name.clone(),
+                team: m.team,
+                kind: m.kind,
+                text: t.text.clone(),
+                rating: t.rating,
+            })
         })
         .collect()
 }
@@ -406,7 +439,8 @@ pub fn anonymous_rationales(state: &PanelState, round: u32) -> Vec<Rationale> {
         return Vec::new();
     };
     let identities = Identities::of(state);
-    let mut rationales: Vec<Rationale> = rated.turns.iter().map(|t| Rationale { text: identities.neutralise(&t.text), rating: t.rating }).collect();
+    let mut rationales: Vec<Rationale> =
+        rated.turns.iter().map(|t| Rationale { text: identities.neutralise(&t.text), rating: t.rating }).collect();
     rationales.sort_by_key(|r| fnv1a(r.text.as_bytes()));
     rationales
 }
@@ -430,58 +464,8 @@ fn socratic_focus(state: &PanelState) -> Option<String> {
     let member = state.view.member(outlier.0.member_id)?;
     let excerpt: String = outlier.0.text.chars().take(240).collect();
     let rating = outlier.0.rating.unwrap_or(0);
-    Some(format!("The widest disagreement: {} rated the draft {rating} against a panel median of {median}. They said: \"{excerpt}\"", member.name))
-}
-
-/// Whether a completed round ends the deliberation (the consensus actor's
-/// stopping decision). `consensus` is the round's measurement by the panel's
-/// method, `rand_ucla` by RAND/UCLA (delphi stops on it whatever the method).
-pub fn decide(state: &PanelState, round: u32, consensus: Option<&Consensus>, rand_ucla: Option<&Consensus>, new_ideas: usize) -> RoundDecision {
-    if state.finish_requested {
-        return RoundDecision::Finished;
-    }
-    let max = max_rounds(state);
-    let flow = state.flow();
-    let reached = |c: Option<&Consensus>| c.is_some_and(|c| c.level == consensus::ConsensusLevel::Consensus);
-    match flow {
-        PanelType::Adversarial => {
-            if round >= 3 {
-                return RoundDecision::MaxRounds;
-            }
-        }
-        PanelType::Open => {
-            if round >= 2 && new_ideas == 0 {
-                return RoundDecision::Saturated;
-            }
-        }
-        PanelType::Delphi => {
-            if reached(rand_ucla) {
-                return RoundDecision::Consensus;
-            }
-            // The round being decided is the last one; compare with the one
-            // before it, when both rated the same kind of object (round 1
-            // rates the question, later rounds the draft).
-            let previous = state.rounds.iter().rev().skip(1).find_map(|p| p.consensus.as_ref());
-            if let (Some(previous), Some(now)) = (previous, rand_ucla) {
-                if rating_target(state, previous.round) == rating_target(state, round) && consensus::is_stable(previous, now) {
-                    return RoundDecision::Stable;
-                }
-            }
-        }
-        _ => {
-            if round >= 2 && reached(consensus) {
-                return RoundDecision::Consensus;
-            }
-        }
-    }
-    if round >= max { RoundDecision::MaxRounds } else { RoundDecision::Continue }
-}
-
-/// Whether a value's tertile agrees with a draft (for the simulated judge and summaries).
-pub fn tertile_word(value: f64) -> &'static str {
-    match Tertile::of(value) {
-        Tertile::Agree => "agree",
-        Tertile::Disagree => "disagree",
-        Tertile::Uncertain => "are uncertain",
-    }
+    Some(format!(
+        "The widest disagreement: {} rated the draft {rating} against a panel median of {median}. They said: \"{excerpt}\"",
+        member.name
+    ))
 }

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::consensus::{Consensus, RoundStats};
-use crate::domain::{Member, MemberId, PanelConfig, PanelId, PanelStatus, PanelType, Phase, RoundDecision, TenantId, Verdict};
+use crate::domain::{
+    Member, MemberId, PanelConfig, PanelId, PanelStatus, PanelType, Phase, RoundDecision, TenantId, Verdict,
+};
 
 /// A panel as API clients see it (`panel` in API.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

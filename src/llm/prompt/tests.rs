@@ -3,8 +3,18 @@ use askpanel_actors::domain::{ExpertProfile, MemberId, PanelId, SimulationConfig
 use askpanel_actors::panel::strategy::MemberView;
 
 fn entry(round: u32, speaker: &str, text: &str) -> TranscriptEntry {
-    let (phase, rated, rating) = if round == 1 { (Phase::Opening, None, None) } else { (Phase::Critique, Some(RatingTarget::Draft), Some(6)) };
-    TranscriptEntry { round, phase, rated, speaker: speaker.into(), team: None, kind: MemberKind::Ai, text: text.into(), rating }
+    let (phase, rated, rating) =
+        if round == 1 { (Phase::Opening, None, None) } else { (Phase::Critique, Some(RatingTarget::Draft), Some(6)) };
+    TranscriptEntry {
+        round,
+        phase,
+        rated,
+        speaker: speaker.into(),
+        team: None,
+        kind: MemberKind::Ai,
+        text: text.into(),
+        rating,
+    }
 }
 
 fn request(flow: PanelType, task: TurnTask, transcript: Vec<TranscriptEntry>) -> TurnRequest {
@@ -55,7 +65,11 @@ fn request(flow: PanelType, task: TurnTask, transcript: Vec<TranscriptEntry>) ->
 
 #[test]
 fn structured_members_see_the_named_transcript_the_draft_and_the_rating_format() {
-    let r = request(PanelType::Structured, TurnTask::Critique, vec![entry(1, "Richard Hale", "Liability first. Then more.")]);
+    let r = request(
+        PanelType::Structured,
+        TurnTask::Critique,
+        vec![entry(1, "Richard Hale", "Liability first. Then more.")],
+    );
     let m = turn_messages(&r, 10_000, RatingFormat::Trailer);
     assert_eq!(m.iter().map(|m| m.role).collect::<Vec<_>>(), ["system", "user", "system", "user"]);
     assert!(!m[0].content.contains("Okafor"), "the rules are the same for every member");
@@ -77,7 +91,8 @@ fn a_round_without_a_draft_rates_the_question_and_never_mentions_a_draft() {
     r.view.own_previous_rating = None;
     r.view.injections.clear();
     for format in [RatingFormat::Trailer, RatingFormat::Json, RatingFormat::JsonObject] {
-        let all: String = turn_messages(&r, 10_000, format).iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n");
+        let all: String =
+            turn_messages(&r, 10_000, format).iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n");
         assert!(!all.to_lowercase().contains("draft"), "{all}");
         assert!(all.contains("the question as asked"), "{all}");
     }
@@ -96,7 +111,8 @@ fn delphi_prompts_name_nobody_and_show_statistics_and_the_synthesis() {
         method: "facilitator".into(),
         condensed: 2,
     });
-    let all: String = turn_messages(&r, 10_000, RatingFormat::Json).iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n");
+    let all: String =
+        turn_messages(&r, 10_000, RatingFormat::Json).iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n");
     assert!(!all.contains("Okafor") && !all.contains("Maya"), "{all}");
     assert!(all.contains("Your previous rating was 6") && all.contains("median 6"));
     assert!(all.contains("synthesis of all 5 anonymous rationales of round 1"), "{all}");
@@ -120,7 +136,12 @@ fn consecutive_members_of_a_round_share_the_beginning_of_their_prompts() {
 
 #[test]
 fn every_turn_sits_under_its_own_rounds_heading_in_order() {
-    let entries = vec![entry(1, "A", "Opening A. More."), entry(1, "B", "Opening B. More."), entry(2, "A", "Critique A."), entry(2, "B", "Critique B.")];
+    let entries = vec![
+        entry(1, "A", "Opening A. More."),
+        entry(1, "B", "Opening B. More."),
+        entry(2, "A", "Critique A."),
+        entry(2, "B", "Critique B."),
+    ];
     let text = render_transcript(&entries, 100_000, 2);
     assert_eq!(
         text,
@@ -136,7 +157,11 @@ fn older_rounds_are_summarised_and_the_budget_leaves_out_the_oldest_with_a_note(
     assert!(text.contains("Round 1 (opening statements, summarised):\nA: First sentence here. [...]"), "{text}");
     assert!(text.contains(long.trim()), "the latest round is in full");
     let tight = render_transcript(&entries, 1_200, 2);
-    assert!(tight.starts_with("(1 earlier statement left out for length.)\n\nRound 1 (opening statements, summarised):\nB:"), "{tight}");
+    assert!(
+        tight
+            .starts_with("(1 earlier statement left out for length.)\n\nRound 1 (opening statements, summarised):\nB:"),
+        "{tight}"
+    );
     assert!(tight.contains("Round 2 (critique of the draft):\nC [rated"), "the newest survives: {tight}");
 }
 
@@ -154,7 +179,12 @@ fn the_facilitator_reads_every_rationale_within_its_budget() {
         panel_id: PanelId::new(),
         query: "Q?".into(),
         round: 1,
-        rationales: (0..5).map(|i| askpanel_actors::panel::feedback::Rationale { text: format!("R{i}. {}", "x ".repeat(900)), rating: Some(5) }).collect(),
+        rationales: (0..5)
+            .map(|i| askpanel_actors::panel::feedback::Rationale {
+                text: format!("R{i}. {}", "x ".repeat(900)),
+                rating: Some(5),
+            })
+            .collect(),
         simulation: SimulationConfig::default(),
     };
     let m = synthesis_messages(&request, 2_000);

@@ -21,8 +21,24 @@ use crate::store::{StoreError, StoreResult, usage_deltas};
 const MAX_BATCH: usize = 256;
 
 pub(super) enum WriteJob {
-    Create { tenant: TenantId, panel: PanelId, event: Box<Event>, body: String, idempotency_key: Option<String>, epoch: u64, reply: oneshot::Sender<StoreResult<CreateOutcome>> },
-    Append { tenant: TenantId, panel: PanelId, events: Vec<Event>, bodies: Vec<String>, status: PanelStatus, epoch: u64, reply: oneshot::Sender<StoreResult<()>> },
+    Create {
+        tenant: TenantId,
+        panel: PanelId,
+        event: Box<Event>,
+        body: String,
+        idempotency_key: Option<String>,
+        epoch: u64,
+        reply: oneshot::Sender<StoreResult<CreateOutcome>>,
+    },
+    Append {
+        tenant: TenantId,
+        panel: PanelId,
+        events: Vec<Event>,
+        bodies: Vec<String>,
+        status: PanelStatus,
+        epoch: u64,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
 }
 
 impl WriteJob {
@@ -33,7 +49,11 @@ impl WriteJob {
     }
 }
 
-pub(super) async fn run_writer(mut connection: PgConnection, mut jobs: mpsc::Receiver<WriteJob>, options: PgConnectOptions) {
+pub(super) async fn run_writer(
+    mut connection: PgConnection,
+    mut jobs: mpsc::Receiver<WriteJob>,
+    options: PgConnectOptions,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Jobs of one tenant together: the tenant is set once per group.
@@ -73,7 +93,10 @@ async fn commit_batch(connection: &mut PgConnection, batch: &[WriteJob]) -> Vec<
 
 /// Commits a batch, each job in a savepoint so that one job's own failure
 /// fails only that job; `Err` when the transaction itself failed.
-async fn try_commit(connection: &mut PgConnection, batch: &[WriteJob]) -> Result<Vec<StoreResult<Option<CreateOutcome>>>, sqlx::Error> {
+async fn try_commit(
+    connection: &mut PgConnection,
+    batch: &[WriteJob],
+) -> Result<Vec<StoreResult<Option<CreateOutcome>>>, sqlx::Error> {
     sqlx::query("BEGIN").execute(&mut *connection).await?;
     let mut results = Vec::with_capacity(batch.len());
     let mut current: Option<TenantId> = None;
@@ -109,20 +132,30 @@ async fn run_job(connection: &mut PgConnection, job: &WriteJob) -> StoreResult<O
         WriteJob::Create { tenant, panel, event, body, idempotency_key, epoch, .. } => {
             if let Some(key) = idempotency_key {
                 let locked = format!("{IDEMPOTENCY_KEY} FOR UPDATE");
-                let existing = sqlx::query_as::<_, IdempotencyRow>(AssertSqlSafe(locked)).bind(tenant.0).bind(key).fetch_optional(&mut *connection).await?;
+                let existing = sqlx::query_as::<_, IdempotencyRow>(AssertSqlSafe(locked))
+                    .bind(tenant.0)
+                    .bind(key)
+                    .fetch_optional(&mut *connection)
+                    .await?;
                 if let Some(row) = existing {
                     if let Some(panel) = row.live_panel() {
                         return Ok(Some(CreateOutcome::Existing(panel)));
                     }
-                    sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2").bind(tenant.0).bind(key).execute(&mut *connection).await?;
+                    sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
+                        .bind(tenant.0)
+                        .bind(key)
+                        .execute(&mut *connection)
+                        .await?;
                 }
-                sqlx::query("INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(tenant.0)
-                    .bind(key)
-                    .bind(panel.0)
-                    .bind(event.ts)
-                    .execute(&mut *connection)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(tenant.0)
+                .bind(key)
+                .bind(panel.0)
+                .bind(event.ts)
+                .execute(&mut *connection)
+                .await?;
             }
             let EventData::PanelCreated { panel: view, .. } = &event.data else {
                 return Err(StoreError::LogConflict("a panel's first event must be panel_created".into()));
@@ -163,12 +196,19 @@ async fn run_job(connection: &mut PgConnection, job: &WriteJob) -> StoreResult<O
             .execute(&mut *connection)
             .await?;
             if updated.rows_affected() != 1 {
-                let row =
-                    sqlx::query("SELECT head_seq, owner_epoch FROM panels WHERE id = $1 AND tenant_id = $2").bind(panel.0).bind(tenant.0).fetch_optional(&mut *connection).await?;
+                let row = sqlx::query("SELECT head_seq, owner_epoch FROM panels WHERE id = $1 AND tenant_id = $2")
+                    .bind(panel.0)
+                    .bind(tenant.0)
+                    .fetch_optional(&mut *connection)
+                    .await?;
                 return Err(match row {
                     None => StoreError::NotFound,
                     Some(row) if row.try_get::<i64, _>("owner_epoch")? != *epoch as i64 => StoreError::Fenced,
-                    Some(row) => StoreError::LogConflict(format!("seq {} does not follow head {}", first.seq, row.try_get::<i64, _>("head_seq")?)),
+                    Some(row) => StoreError::LogConflict(format!(
+                        "seq {} does not follow head {}",
+                        first.seq,
+                        row.try_get::<i64, _>("head_seq")?
+                    )),
                 });
             }
             insert_events(connection, *tenant, *panel, events, bodies).await?;
@@ -178,10 +218,21 @@ async fn run_job(connection: &mut PgConnection, job: &WriteJob) -> StoreResult<O
     }
 }
 
-async fn insert_events(connection: &mut PgConnection, tenant: TenantId, panel: PanelId, events: &[Event], bodies: &[String]) -> StoreResult<()> {
-    let mut query = sqlx::QueryBuilder::<Postgres>::new("INSERT INTO panel_events (panel_id, seq, tenant_id, kind, body) ");
+async fn insert_events(
+    connection: &mut PgConnection,
+    tenant: TenantId,
+    panel: PanelId,
+    events: &[Event],
+    bodies: &[String],
+) -> StoreResult<()> {
+    let mut query =
+        sqlx::QueryBuilder::<Postgres>::new("INSERT INTO panel_events (panel_id, seq, tenant_id, kind, body) ");
     query.push_values(events.iter().zip(bodies), |mut row, (event, body)| {
-        row.push_bind(panel.0).push_bind(event.seq as i64).push_bind(tenant.0).push_bind(event.data.kind()).push_bind(body.clone());
+        row.push_bind(panel.0)
+            .push_bind(event.seq as i64)
+            .push_bind(tenant.0)
+            .push_bind(event.data.kind())
+            .push_bind(body.clone());
     });
     query.build().execute(&mut *connection).await.map_err(|e| match StoreError::from(e) {
         StoreError::Conflict(m) => StoreError::LogConflict(m),

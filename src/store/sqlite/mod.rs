@@ -19,10 +19,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::writer::{WriteJob, run_writer};
 use super::rows::{
-    self, EVENTS_PAGE, EventRow, ExpertRow, IDEMPOTENCY_KEY, IdempotencyRow, KEY_COLUMNS, KeyRow, PANEL_COLUMNS, PanelRefRow, PanelRow, StatusCountRow, TENANT_COLUMNS, TenantRow,
-    USAGE, UsageRow,
+    self, EVENTS_PAGE, EventRow, ExpertRow, IDEMPOTENCY_KEY, IdempotencyRow, KEY_COLUMNS, KeyRow, PANEL_COLUMNS,
+    PanelRefRow, PanelRow, StatusCountRow, TENANT_COLUMNS, TenantRow, USAGE, UsageRow,
 };
-use super::{KeyRecord, PanelCursor, PanelSummary, Store, StoreError, StoreResult, StoredEvent, TenantPatch, TenantRecord, Usage};
+use super::{
+    KeyRecord, PanelCursor, PanelSummary, Store, StoreError, StoreResult, StoredEvent, TenantPatch, TenantRecord, Usage,
+};
 use crate::catalog::Expert;
 
 pub struct SqliteStore {
@@ -40,7 +42,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(options.clone()).await?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(StoreError::Migration)?;
         let connection = SqliteConnection::connect_with(&options).await?;
         let (writer, jobs) = mpsc::channel(4096);
@@ -68,11 +71,19 @@ impl Store for SqliteStore {
     }
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&self.pool).await?.map(|r| r.get("value")))
+        Ok(sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.get("value")))
     }
 
     async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING").bind(key).bind(value).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         self.get_setting(key).await?.ok_or(StoreError::NotFound)
     }
 
@@ -80,7 +91,12 @@ impl Store for SqliteStore {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM tenants").fetch_one(&self.pool).await?.try_get::<i64, _>("n")? as u64)
     }
 
-    async fn create_tenant(&self, tenant: &TenantRecord, admin_key: &KeyRecord, admin_key_hash: &str) -> StoreResult<()> {
+    async fn create_tenant(
+        &self,
+        tenant: &TenantRecord,
+        admin_key: &KeyRecord,
+        admin_key_hash: &str,
+    ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO tenants (id, slug, name, tier, status, limits, branding, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(tenant.id.0)
@@ -116,7 +132,10 @@ impl Store for SqliteStore {
     async fn update_tenant(&self, id: TenantId, patch: &TenantPatch) -> StoreResult<Option<TenantRecord>> {
         let mut tx = self.write_tx().await?;
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
-        let Some(mut tenant) = rows::one::<_, TenantRecord>(sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql)).bind(id.0).fetch_optional(&mut *tx).await?)? else {
+        let Some(mut tenant) = rows::one::<_, TenantRecord>(
+            sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql)).bind(id.0).fetch_optional(&mut *tx).await?,
+        )?
+        else {
             return Ok(None);
         };
         patch.apply_to(&mut tenant);
@@ -151,16 +170,23 @@ impl Store for SqliteStore {
 
     async fn get_key(&self, tenant: TenantId, key: KeyId) -> StoreResult<Option<KeyRecord>> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2");
-        rows::one(sqlx::query_as::<_, KeyRow>(AssertSqlSafe(sql)).bind(tenant.0).bind(key.0).fetch_optional(&self.pool).await?)
+        rows::one(
+            sqlx::query_as::<_, KeyRow>(AssertSqlSafe(sql))
+                .bind(tenant.0)
+                .bind(key.0)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn revoke_key(&self, tenant: TenantId, key: KeyId) -> StoreResult<bool> {
-        let result = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE tenant_id = $2 AND id = $3")
-            .bind(Utc::now())
-            .bind(tenant.0)
-            .bind(key.0)
-            .execute(&self.pool)
-            .await?;
+        let result =
+            sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE tenant_id = $2 AND id = $3")
+                .bind(Utc::now())
+                .bind(tenant.0)
+                .bind(key.0)
+                .execute(&self.pool)
+                .await?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -176,33 +202,74 @@ impl Store for SqliteStore {
     }
 
     async fn list_experts(&self, tenant: TenantId) -> StoreResult<Vec<Expert>> {
-        rows::all(sqlx::query_as::<_, ExpertRow>("SELECT tenant_id, body FROM experts WHERE tenant_id = $1 ORDER BY id").bind(tenant.0).fetch_all(&self.pool).await?)
+        rows::all(
+            sqlx::query_as::<_, ExpertRow>("SELECT tenant_id, body FROM experts WHERE tenant_id = $1 ORDER BY id")
+                .bind(tenant.0)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn get_expert(&self, tenant: TenantId, id: ExpertId) -> StoreResult<Option<Expert>> {
         rows::one(
-            sqlx::query_as::<_, ExpertRow>("SELECT tenant_id, body FROM experts WHERE tenant_id = $1 AND id = $2").bind(tenant.0).bind(id.0).fetch_optional(&self.pool).await?,
+            sqlx::query_as::<_, ExpertRow>("SELECT tenant_id, body FROM experts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await?,
         )
     }
 
-    async fn list_panels(&self, tenant: TenantId, status: Option<PanelStatus>, limit: u32, cursor: Option<PanelCursor>) -> StoreResult<Vec<PanelSummary>> {
-        let sql = format!("SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4");
-        let query = sqlx::query_as::<_, PanelRow>(AssertSqlSafe(sql)).bind(tenant.0).bind(status.map(|s| s.as_str())).bind(cursor.map(|c| c.0.0)).bind(i64::from(limit));
+    async fn list_panels(
+        &self,
+        tenant: TenantId,
+        status: Option<PanelStatus>,
+        limit: u32,
+        cursor: Option<PanelCursor>,
+    ) -> StoreResult<Vec<PanelSummary>> {
+        let sql = format!(
+            "SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        );
+        let query = sqlx::query_as::<_, PanelRow>(AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(status.map(|s| s.as_str()))
+            .bind(cursor.map(|c| c.0.0))
+            .bind(i64::from(limit));
         rows::all(query.fetch_all(&self.pool).await?)
     }
 
     async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<PanelId>> {
-        let row = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY).bind(tenant.0).bind(key).fetch_optional(&self.pool).await?;
+        let row = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY)
+            .bind(tenant.0)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.and_then(|r| r.live_panel()))
     }
 
     async fn get_panel(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Option<PanelSummary>> {
         let sql = format!("SELECT {PANEL_COLUMNS} FROM panels WHERE tenant_id = $1 AND id = $2");
-        rows::one(sqlx::query_as::<_, PanelRow>(AssertSqlSafe(sql)).bind(tenant.0).bind(panel.0).fetch_optional(&self.pool).await?)
+        rows::one(
+            sqlx::query_as::<_, PanelRow>(AssertSqlSafe(sql))
+                .bind(tenant.0)
+                .bind(panel.0)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
-    async fn events_page(&self, tenant: TenantId, panel: PanelId, after: u64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        let query = sqlx::query_as::<_, EventRow>(EVENTS_PAGE).bind(tenant.0).bind(panel.0).bind(after.min(i64::MAX as u64) as i64).bind(i64::from(limit));
+    async fn events_page(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let query = sqlx::query_as::<_, EventRow>(EVENTS_PAGE)
+            .bind(tenant.0)
+            .bind(panel.0)
+            .bind(after.min(i64::MAX as u64) as i64)
+            .bind(i64::from(limit));
         Ok(query.fetch_all(&self.pool).await?.into_iter().map(StoredEvent::from).collect())
     }
 
@@ -212,7 +279,11 @@ impl Store for SqliteStore {
     }
 
     async fn panel_counts(&self) -> StoreResult<Vec<(PanelStatus, u64)>> {
-        rows::all(sqlx::query_as::<_, StatusCountRow>("SELECT status, COUNT(*) AS n FROM panels GROUP BY status").fetch_all(&self.pool).await?)
+        rows::all(
+            sqlx::query_as::<_, StatusCountRow>("SELECT status, COUNT(*) AS n FROM panels GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn count_active_panels(&self, tenant: TenantId) -> StoreResult<u64> {
@@ -228,15 +299,30 @@ impl Store for SqliteStore {
         Ok(0)
     }
 
-    async fn create_panel(&self, tenant: TenantId, panel: PanelId, event: &Event, idempotency_key: Option<&str>, _epoch: u64) -> StoreResult<CreateOutcome> {
+    async fn create_panel(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        event: &Event,
+        idempotency_key: Option<&str>,
+        _epoch: u64,
+    ) -> StoreResult<CreateOutcome> {
         let (reply, answer) = oneshot::channel();
         let body = serde_json::to_string(event)?;
         let idempotency_key = idempotency_key.map(str::to_string);
-        self.write(WriteJob::Create { tenant, panel, event: Box::new(event.clone()), body, idempotency_key, reply }).await?;
+        self.write(WriteJob::Create { tenant, panel, event: Box::new(event.clone()), body, idempotency_key, reply })
+            .await?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
-    async fn append_events(&self, tenant: TenantId, panel: PanelId, events: &[Event], status: PanelStatus, _epoch: u64) -> StoreResult<()> {
+    async fn append_events(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        events: &[Event],
+        status: PanelStatus,
+        _epoch: u64,
+    ) -> StoreResult<()> {
         let bodies = events.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?;
         let (reply, answer) = oneshot::channel();
         self.write(WriteJob::Append { tenant, panel, events: events.to_vec(), bodies, status, reply }).await?;
@@ -250,18 +336,30 @@ impl Store for SqliteStore {
     }
 
     async fn load_events(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Vec<Event>> {
-        let rows = sqlx::query("SELECT body FROM panel_events WHERE tenant_id = $1 AND panel_id = $2 ORDER BY seq").bind(tenant.0).bind(panel.0).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT body FROM panel_events WHERE tenant_id = $1 AND panel_id = $2 ORDER BY seq")
+            .bind(tenant.0)
+            .bind(panel.0)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("body")?)?)).collect()
     }
 
     async fn unfinished_panels(&self) -> StoreResult<Vec<(TenantId, PanelId)>> {
-        let rows =
-            sqlx::query_as::<_, PanelRefRow>("SELECT tenant_id, id FROM panels WHERE status NOT IN ('completed', 'failed', 'cancelled') ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query_as::<_, PanelRefRow>(
+            "SELECT tenant_id, id FROM panels WHERE status NOT IN ('completed', 'failed', 'cancelled') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }
 
-async fn insert_key(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, tenant: TenantId, key: &KeyRecord, hash: &str) -> StoreResult<()> {
+async fn insert_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tenant: TenantId,
+    key: &KeyRecord,
+    hash: &str,
+) -> StoreResult<()> {
     sqlx::query("INSERT INTO api_keys (id, tenant_id, role, name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(key.id.0)
         .bind(tenant.0)

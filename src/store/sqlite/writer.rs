@@ -22,10 +22,7 @@ const MAX_BATCH: usize = 256;
 
 pub(super) enum WriteJob {
     /// Caps the database's size (`PRAGMA max_page_count` on the writer); `None` lifts the cap.
-    LimitSize {
-        max_bytes: Option<u64>,
-        reply: oneshot::Sender<StoreResult<()>>,
-    },
+    LimitSize { max_bytes: Option<u64>, reply: oneshot::Sender<StoreResult<()>> },
     Create {
         tenant: TenantId,
         panel: PanelId,
@@ -90,7 +87,10 @@ async fn limit_size(connection: &mut SqliteConnection, max_bytes: Option<u64>) -
 /// the whole batch rather than several per job (each statement is a round trip
 /// to sqlx's SQLite thread). If anything fails part-way the transaction rolls
 /// back and each job runs alone, so a bad job only fails itself.
-async fn commit_batch(connection: &mut SqliteConnection, batch: &mut [WriteJob]) -> Vec<StoreResult<Option<CreateOutcome>>> {
+async fn commit_batch(
+    connection: &mut SqliteConnection,
+    batch: &mut [WriteJob],
+) -> Vec<StoreResult<Option<CreateOutcome>>> {
     match try_batch(connection, batch).await {
         Ok(results) => results,
         Err(error) => {
@@ -138,19 +138,26 @@ struct HeadUpdate {
     completed_at: Option<DateTime<Utc>>,
 }
 
-async fn try_batch(connection: &mut SqliteConnection, batch: &[WriteJob]) -> StoreResult<Vec<StoreResult<Option<CreateOutcome>>>> {
+async fn try_batch(
+    connection: &mut SqliteConnection,
+    batch: &[WriteJob],
+) -> StoreResult<Vec<StoreResult<Option<CreateOutcome>>>> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *connection).await?;
 
     // Heads of the panels appended to, read once.
     let mut heads: HashMap<Uuid, (Uuid, i64)> = HashMap::new();
     let appended: Vec<Uuid> = {
-        let mut ids: Vec<Uuid> = batch.iter().filter_map(|j| if let WriteJob::Append { panel, .. } = j { Some(panel.0) } else { None }).collect();
+        let mut ids: Vec<Uuid> = batch
+            .iter()
+            .filter_map(|j| if let WriteJob::Append { panel, .. } = j { Some(panel.0) } else { None })
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
     };
     for chunk in appended.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT id, tenant_id, head_seq FROM panels WHERE id IN (");
+        let mut query =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT id, tenant_id, head_seq FROM panels WHERE id IN (");
         let mut list = query.separated(", ");
         for id in chunk {
             list.push_bind(*id);
@@ -187,7 +194,11 @@ async fn try_batch(connection: &mut SqliteConnection, batch: &[WriteJob]) -> Sto
                         results.push(Ok(Some(CreateOutcome::Existing(*existing))));
                         continue;
                     }
-                    let row = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY).bind(tenant.0).bind(key).fetch_optional(&mut *connection).await?;
+                    let row = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY)
+                        .bind(tenant.0)
+                        .bind(key)
+                        .fetch_optional(&mut *connection)
+                        .await?;
                     if let Some(row) = row {
                         if let Some(existing) = row.live_panel() {
                             keys_seen.insert((tenant.0, key), existing);
@@ -199,8 +210,13 @@ async fn try_batch(connection: &mut SqliteConnection, batch: &[WriteJob]) -> Sto
                     keys_seen.insert((tenant.0, key), *panel);
                     keys_new.push((tenant.0, key, panel.0, event.ts));
                 }
-                if !matches!(event.data, EventData::PanelCreated { .. }) || event.seq != 1 || heads.contains_key(&panel.0) {
-                    results.push(Err(StoreError::LogConflict("a panel's first event must be panel_created with seq 1".into())));
+                if !matches!(event.data, EventData::PanelCreated { .. })
+                    || event.seq != 1
+                    || heads.contains_key(&panel.0)
+                {
+                    results.push(Err(StoreError::LogConflict(
+                        "a panel's first event must be panel_created with seq 1".into(),
+                    )));
                     continue;
                 }
                 heads.insert(panel.0, (tenant.0, 1));
@@ -224,15 +240,25 @@ async fn try_batch(connection: &mut SqliteConnection, batch: &[WriteJob]) -> Sto
                 };
                 let gapless = first.seq == head as u64 + 1 && events.windows(2).all(|w| w[1].seq == w[0].seq + 1);
                 if !gapless {
-                    results.push(Err(StoreError::LogConflict(format!("seq {} does not follow head {head}", first.seq))));
+                    results
+                        .push(Err(StoreError::LogConflict(format!("seq {} does not follow head {head}", first.seq))));
                     continue;
                 }
                 for (event, body) in events.iter().zip(bodies) {
-                    rows.push(NewEventRow { panel: panel.0, seq: event.seq as i64, tenant: tenant.0, kind: event.data.kind(), body });
+                    rows.push(NewEventRow {
+                        panel: panel.0,
+                        seq: event.seq as i64,
+                        tenant: tenant.0,
+                        kind: event.data.kind(),
+                        body,
+                    });
                 }
                 heads.insert(panel.0, (tenant.0, last.seq as i64));
                 let completed_at = status.is_terminal().then_some(last.ts);
-                updates.insert(panel.0, HeadUpdate { head: last.seq as i64, status: status.as_str(), at: last.ts, completed_at });
+                updates.insert(
+                    panel.0,
+                    HeadUpdate { head: last.seq as i64, status: status.as_str(), at: last.ts, completed_at },
+                );
                 add_usage(*tenant, events);
                 results.push(Ok(None));
             }
@@ -240,17 +266,25 @@ async fn try_batch(connection: &mut SqliteConnection, batch: &[WriteJob]) -> Sto
     }
 
     for (tenant, key) in &keys_expired {
-        sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2").bind(*tenant).bind(*key).execute(&mut *connection).await?;
+        sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
+            .bind(*tenant)
+            .bind(*key)
+            .execute(&mut *connection)
+            .await?;
     }
     for chunk in keys_new.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) ");
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) ",
+        );
         query.push_values(chunk, |mut row, (tenant, key, panel, at)| {
             row.push_bind(*tenant).push_bind(*key).push_bind(*panel).push_bind(*at);
         });
         query.build().execute(&mut *connection).await?;
     }
     for chunk in new_panels.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO panels (id, tenant_id, created_by, query, panel_type, status, head_seq, created_at, updated_at) ");
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO panels (id, tenant_id, created_by, query, panel_type, status, head_seq, created_at, updated_at) ",
+        );
         query.push_values(chunk, |mut row, (event, tenant, panel)| {
             if let EventData::PanelCreated { panel: view, .. } = &event.data {
                 row.push_bind(panel.0)
@@ -267,7 +301,8 @@ async fn try_batch(connection: &mut SqliteConnection, batch: &[WriteJob]) -> Sto
         query.build().execute(&mut *connection).await?;
     }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO panel_events (panel_id, seq, tenant_id, kind, body) ");
+        let mut query =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO panel_events (panel_id, seq, tenant_id, kind, body) ");
         query.push_values(chunk, |mut row, e| {
             row.push_bind(e.panel).push_bind(e.seq).push_bind(e.tenant).push_bind(e.kind).push_bind(e.body);
         });
@@ -286,7 +321,9 @@ async fn try_batch(connection: &mut SqliteConnection, batch: &[WriteJob]) -> Sto
     }
     let usage: Vec<((Uuid, String), Usage)> = usage.into_iter().collect();
     for chunk in usage.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO usage (tenant_id, month, panels_created, panels_completed, turns, tokens_in, tokens_out) ");
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO usage (tenant_id, month, panels_created, panels_completed, turns, tokens_in, tokens_out) ",
+        );
         query.push_values(chunk, |mut row, ((tenant, month), u)| {
             row.push_bind(*tenant)
                 .push_bind(month.clone())
@@ -312,20 +349,30 @@ async fn run_job(connection: &mut SqliteConnection, job: &WriteJob) -> StoreResu
         WriteJob::LimitSize { .. } => Ok(None),
         WriteJob::Create { tenant, panel, event, body, idempotency_key, .. } => {
             if let Some(key) = idempotency_key {
-                let existing = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY).bind(tenant.0).bind(key).fetch_optional(&mut *connection).await?;
+                let existing = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY)
+                    .bind(tenant.0)
+                    .bind(key)
+                    .fetch_optional(&mut *connection)
+                    .await?;
                 if let Some(row) = existing {
                     if let Some(panel) = row.live_panel() {
                         return Ok(Some(CreateOutcome::Existing(panel)));
                     }
-                    sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2").bind(tenant.0).bind(key).execute(&mut *connection).await?;
+                    sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
+                        .bind(tenant.0)
+                        .bind(key)
+                        .execute(&mut *connection)
+                        .await?;
                 }
-                sqlx::query("INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(tenant.0)
-                    .bind(key)
-                    .bind(panel.0)
-                    .bind(event.ts)
-                    .execute(&mut *connection)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(tenant.0)
+                .bind(key)
+                .bind(panel.0)
+                .bind(event.ts)
+                .execute(&mut *connection)
+                .await?;
             }
             let EventData::PanelCreated { panel: view, .. } = &event.data else {
                 return Err(StoreError::LogConflict("a panel's first event must be panel_created".into()));
@@ -349,7 +396,10 @@ async fn run_job(connection: &mut SqliteConnection, job: &WriteJob) -> StoreResu
         }
         WriteJob::Append { tenant, panel, events, bodies, status, .. } => {
             let Some(first) = events.first() else { return Ok(None) };
-            let row = sqlx::query("SELECT tenant_id, head_seq FROM panels WHERE id = $1").bind(panel.0).fetch_optional(&mut *connection).await?;
+            let row = sqlx::query("SELECT tenant_id, head_seq FROM panels WHERE id = $1")
+                .bind(panel.0)
+                .fetch_optional(&mut *connection)
+                .await?;
             let Some(row) = row else { return Err(StoreError::NotFound) };
             let owner: Uuid = row.try_get("tenant_id")?;
             let head: i64 = row.try_get("head_seq")?;
@@ -378,7 +428,13 @@ async fn run_job(connection: &mut SqliteConnection, job: &WriteJob) -> StoreResu
     }
 }
 
-async fn insert_event(connection: &mut SqliteConnection, tenant: TenantId, panel: PanelId, event: &Event, body: &str) -> StoreResult<()> {
+async fn insert_event(
+    connection: &mut SqliteConnection,
+    tenant: TenantId,
+    panel: PanelId,
+    event: &Event,
+    body: &str,
+) -> StoreResult<()> {
     sqlx::query("INSERT INTO panel_events (panel_id, seq, tenant_id, kind, body) VALUES ($1, $2, $3, $4, $5)")
         .bind(panel.0)
         .bind(event.seq as i64)

@@ -3,7 +3,15 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 fn ratings(values: &[u8]) -> Vec<Rating> {
-    values.iter().enumerate().map(|(i, &value)| Rating { member_id: MemberId(Uuid::from_u128(i as u128 + 1)), value, confidence: Some(0.85) }).collect()
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &value)| Rating {
+            member_id: MemberId(Uuid::from_u128(i as u128 + 1)),
+            value,
+            confidence: Some(0.85),
+        })
+        .collect()
 }
 
 fn approx(a: f64, b: f64) -> bool {
@@ -83,7 +91,17 @@ fn round_stats_are_computed_by_hand() {
 
 #[test]
 fn the_reconcile_recalibration_table_holds_at_every_boundary() {
-    let table = [(0.0, 0.1), (0.6, 0.1), (0.61, 0.3), (0.79, 0.3), (0.8, 0.5), (0.89, 0.5), (0.9, 0.8), (0.99, 0.8), (1.0, 1.0)];
+    let table = [
+        (0.0, 0.1),
+        (0.6, 0.1),
+        (0.61, 0.3),
+        (0.79, 0.3),
+        (0.8, 0.5),
+        (0.89, 0.5),
+        (0.9, 0.8),
+        (0.99, 0.8),
+        (1.0, 1.0),
+    ];
     for (confidence, weight) in table {
         assert_eq!(recalibrate_confidence(Some(confidence)), weight, "confidence {confidence}");
     }

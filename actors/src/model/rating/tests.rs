@@ -16,7 +16,12 @@ fn run(text: &str, chunk: usize) -> (String, Parsed) {
 #[test]
 fn readable_trailers_are_read_and_never_shown() {
     let table: &[(&str, &str, Option<u8>, Option<f64>)] = &[
-        ("The draft is sound.\nIt needs a pre-sub.\n\nRATING: 7/9 CONFIDENCE: 0.8", "The draft is sound.\nIt needs a pre-sub.", Some(7), Some(0.8)),
+        (
+            "The draft is sound.\nIt needs a pre-sub.\n\nRATING: 7/9 CONFIDENCE: 0.8",
+            "The draft is sound.\nIt needs a pre-sub.",
+            Some(7),
+            Some(0.8),
+        ),
         ("Body.\n**Rating:** 3\n**Confidence:** 85%", "Body.", Some(3), Some(0.85)),
         ("Body text here.\n{\"rating\": 9, \"confidence\": 0.95}", "Body text here.", Some(9), Some(0.95)),
         ("I support the draft. Rating: 8, confidence 0.7", "I support the draft.", Some(8), Some(0.7)),
@@ -58,14 +63,18 @@ fn unreadable_rating_lines_are_removed_all_the_same() {
 
 #[test]
 fn the_last_readable_rating_counts_when_the_model_echoes_the_instruction() {
-    let (shown, parsed) = run("Part one.\nRATING: 10-29 (to indicate how confident)\nPart two.\nRATING: 8 CONFIDENCE: 0.7", 4);
+    let (shown, parsed) =
+        run("Part one.\nRATING: 10-29 (to indicate how confident)\nPart two.\nRATING: 8 CONFIDENCE: 0.7", 4);
     assert_eq!(shown, "Part one.\nPart two.");
     assert_eq!((parsed.rating, parsed.confidence, parsed.rating_lines), (Some(8), Some(0.7), 2));
 }
 
 #[test]
 fn prose_that_mentions_ratings_streams_on_and_stays() {
-    let text = format!("The rating agencies matter here. {} Confidence intervals are wide.\nRating: 4\nConfidence: 60%", "More prose follows in this sentence. ".repeat(8));
+    let text = format!(
+        "The rating agencies matter here. {} Confidence intervals are wide.\nRating: 4\nConfidence: 60%",
+        "More prose follows in this sentence. ".repeat(8)
+    );
     let mut filter = TrailerFilter::new();
     let mut early = String::new();
     for (i, piece) in text.as_bytes().chunks(5).enumerate() {
@@ -82,7 +91,10 @@ fn prose_that_mentions_ratings_streams_on_and_stays() {
 
 #[test]
 fn plain_text_comes_through_whole_and_trimmed() {
-    for text in ["Plain contribution with no score at all. Ends here.", "Ratings of peers differ.\nConfidently, we go on.  \n\n"] {
+    for text in [
+        "Plain contribution with no score at all. Ends here.",
+        "Ratings of peers differ.\nConfidently, we go on.  \n\n",
+    ] {
         let (shown, parsed) = run(text, 4);
         assert_eq!(shown, text.trim_end());
         assert_eq!(parsed.text, text.trim_end());

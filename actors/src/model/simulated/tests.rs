@@ -12,7 +12,10 @@ proptest::proptest! {
 
 #[test]
 fn options_are_read_from_either_or_questions() {
-    assert_eq!(options_of("Should our AI ECG triage device pursue 510(k) or De Novo?"), Some(("510(k)".to_string(), "De Novo".to_string())));
+    assert_eq!(
+        options_of("Should our AI ECG triage device pursue 510(k) or De Novo?"),
+        Some(("510(k)".to_string(), "De Novo".to_string()))
+    );
     assert_eq!(options_of("Is this safe?"), None);
     // Characters whose lowercase has another length (the Kelvin sign) once panicked here.
     assert_eq!(options_of("\u{212A}\u{212A}\u{212A} pursue A OR B?"), Some(("A".to_string(), "B".to_string())));

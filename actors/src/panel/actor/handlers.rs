@@ -18,10 +18,18 @@ impl Actor for PanelActor {
         tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, head_seq = self.state.head_seq(), "panel actor started");
         let simulation = self.simulation();
         for profile in &self.state.setup.profiles {
-            let expert = ExpertActor::new(self.tenant_id, self.panel_id, profile.clone(), self.deps.model.clone(), simulation.clone()).start();
+            let expert = ExpertActor::new(
+                self.tenant_id,
+                self.panel_id,
+                profile.clone(),
+                self.deps.model.clone(),
+                simulation.clone(),
+            )
+            .start();
             self.experts.insert(profile.member_id, expert);
         }
-        self.consensus = Some(ConsensusActor::new(self.tenant_id, self.panel_id, self.deps.model.clone(), simulation).start());
+        self.consensus =
+            Some(ConsensusActor::new(self.tenant_id, self.panel_id, self.deps.model.clone(), simulation).start());
         if matches!(commands::paused_reason(&self.state), Some(PauseReason::ModelUnavailable(_))) {
             self.watch_model(ctx);
         }
@@ -36,7 +44,12 @@ impl Actor for PanelActor {
         tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, ?status, "panel actor stopped");
         if let Some(supervisor) = &self.supervisor {
             // One message per panel lifetime: bounded by the number of panels.
-            supervisor.do_send(PanelExited { tenant_id: self.tenant_id, panel_id: self.panel_id, status, turns_ended: self.turns_ended });
+            supervisor.do_send(PanelExited {
+                tenant_id: self.tenant_id,
+                panel_id: self.panel_id,
+                status,
+                turns_ended: self.turns_ended,
+            });
         }
     }
 }

@@ -202,7 +202,12 @@ impl PanelActor {
                 if bids {
                     self.collect_bids(ctx, round, phase, order);
                 } else {
-                    self.commit(ctx, vec![EventData::RoundStarted { round, phase, order, tokens_in: 0, tokens_out: 0 }], Then::Advance, None);
+                    self.commit(
+                        ctx,
+                        vec![EventData::RoundStarted { round, phase, order, tokens_in: 0, tokens_out: 0 }],
+                        Then::Advance,
+                        None,
+                    );
                 }
             }
             Step::Turn { member_id, round, .. } => {
@@ -210,12 +215,24 @@ impl PanelActor {
                 if kind == Some(MemberKind::Human) {
                     let timeout = self.state.setup.config.human_turn_timeout_s;
                     let deadline = Utc::now() + chrono::Duration::seconds(timeout as i64);
-                    self.commit(ctx, vec![EventData::HumanTurnRequested { member_id, round, deadline }], Then::Advance, None);
+                    self.commit(
+                        ctx,
+                        vec![EventData::HumanTurnRequested { member_id, round, deadline }],
+                        Then::Advance,
+                        None,
+                    );
                 } else {
-                    self.commit(ctx, vec![EventData::TurnStarted { member_id, round }], Then::Stream { member_id, round }, None);
+                    self.commit(
+                        ctx,
+                        vec![EventData::TurnStarted { member_id, round }],
+                        Then::Stream { member_id, round },
+                        None,
+                    );
                 }
             }
-            Step::Skip { member_id, round, reason } => self.commit(ctx, vec![EventData::TurnSkipped { member_id, round, reason }], Then::Advance, None),
+            Step::Skip { member_id, round, reason } => {
+                self.commit(ctx, vec![EventData::TurnSkipped { member_id, round, reason }], Then::Advance, None)
+            }
             Step::CompleteRound { round } => self.evaluate_round(ctx, round),
             Step::Finish => self.finalize(ctx),
             Step::Fail { error } => self.commit(ctx, vec![EventData::PanelFailed { error }], Then::Advance, None),
@@ -301,7 +318,8 @@ impl PanelActor {
     }
 
     fn after_event(&mut self, event: &Event) {
-        if matches!(&event.data, EventData::TurnAborted { reason, .. } if reason == crate::event::ABORTED_BY_MODEL_ERROR) {
+        if matches!(&event.data, EventData::TurnAborted { reason, .. } if reason == crate::event::ABORTED_BY_MODEL_ERROR)
+        {
             self.turns_ended += 1;
         }
         if let EventData::TurnCompleted { .. } = &event.data {
@@ -339,7 +357,9 @@ impl PanelActor {
 
     fn arm_human_timer(&mut self, ctx: &mut Context<Self>) {
         let Some(pending) = self.state.view.pending_human.clone() else { return };
-        if self.state.status() == PanelStatus::Paused || self.human_timer.is_some_and(|(seq, _)| seq == pending.request_seq) {
+        if self.state.status() == PanelStatus::Paused
+            || self.human_timer.is_some_and(|(seq, _)| seq == pending.request_seq)
+        {
             return;
         }
         if let Some((_, handle)) = self.human_timer.take() {
@@ -356,16 +376,22 @@ impl PanelActor {
             self.human_timer = None;
         }
         let Some(pending) = self.state.view.pending_human.clone() else { return };
-        if pending.request_seq != request_seq || self.state.status() == PanelStatus::Paused || self.exit.is_some() || self.blocked.is_some() {
+        if pending.request_seq != request_seq
+            || self.state.status() == PanelStatus::Paused
+            || self.exit.is_some()
+            || self.blocked.is_some()
+        {
             return;
         }
-        let data = EventData::TurnSkipped { member_id: pending.member_id, round: pending.round, reason: "timeout".into() };
+        let data =
+            EventData::TurnSkipped { member_id: pending.member_id, round: pending.round, reason: "timeout".into() };
         self.commit(ctx, vec![data], Then::Advance, None);
     }
 
     fn handle_command(&mut self, ctx: &mut Context<Self>, caller: Caller, command: Command, reply: Reply) {
         if self.blocked.is_some() {
-            let _ = reply.send(Err(PanelError::Unavailable("the panel's storage is unavailable; try again shortly".into())));
+            let _ = reply
+                .send(Err(PanelError::Unavailable("the panel's storage is unavailable; try again shortly".into())));
             return;
         }
         match commands::decide(&self.state, self.turn_on_air(), &caller, command, Utc::now()) {
@@ -411,10 +437,10 @@ impl PanelActor {
             view.status = PanelStatus::Paused;
             view.paused_reason = Some(PauseReason::StorageUnavailable(blocked.error.clone()).as_string());
         }
-        if let (Some(current), Some(partial)) = (view.current_turn.as_mut(), self.partial.as_ref()) {
-            if current.turn_seq == partial.turn_seq {
-                current.text = partial.text.clone();
-            }
+        if let (Some(current), Some(partial)) = (view.current_turn.as_mut(), self.partial.as_ref())
+            && current.turn_seq == partial.turn_seq
+        {
+            current.text = partial.text.clone();
         }
         view
     }

@@ -49,7 +49,11 @@ impl PanelActor {
             let passers: Vec<MemberId> = bids.iter().filter(|(_, b, _)| *b == Bid::Pass).map(|(m, _, _)| *m).collect();
             let order = speakers.iter().map(|(m, _)| *m).chain(passers.iter().copied()).collect();
             let mut events = vec![EventData::RoundStarted { round, phase, order, tokens_in, tokens_out }];
-            events.extend(passers.into_iter().map(|member_id| EventData::TurnSkipped { member_id, round, reason: "passed: nothing new to add".into() }));
+            events.extend(passers.into_iter().map(|member_id| EventData::TurnSkipped {
+                member_id,
+                round,
+                reason: "passed: nothing new to add".into(),
+            }));
             act.commit(ctx, events, Then::Advance, None);
         }));
         self.in_flight = Some(InFlight { handle, kind: InFlightKind::Bids });
@@ -61,15 +65,30 @@ impl PanelActor {
         let handle = ctx.spawn(request.into_actor(self).map(move |result, act, ctx| {
             act.in_flight = None;
             let Ok(eval) = result else { return act.crash(ctx, "consensus actor unavailable".into()) };
-            let mut events = vec![EventData::RoundCompleted { round, stats: eval.stats, decision: eval.decision, new_ideas: eval.new_ideas }];
+            let mut events = vec![EventData::RoundCompleted {
+                round,
+                stats: eval.stats,
+                decision: eval.decision,
+                new_ideas: eval.new_ideas,
+            }];
             if let Some(consensus) = eval.consensus {
                 events.push(EventData::ConsensusUpdated { consensus });
             }
             if let Some(draft) = eval.draft {
-                events.push(EventData::DraftUpdated { round, draft: draft.text, tokens_in: draft.usage.prompt_tokens, tokens_out: draft.usage.completion_tokens });
+                events.push(EventData::DraftUpdated {
+                    round,
+                    draft: draft.text,
+                    tokens_in: draft.usage.prompt_tokens,
+                    tokens_out: draft.usage.completion_tokens,
+                });
             }
             if let Some((feedback, usage)) = eval.feedback {
-                events.push(EventData::FeedbackUpdated { round, feedback, tokens_in: usage.prompt_tokens, tokens_out: usage.completion_tokens });
+                events.push(EventData::FeedbackUpdated {
+                    round,
+                    feedback,
+                    tokens_in: usage.prompt_tokens,
+                    tokens_out: usage.completion_tokens,
+                });
             }
             act.commit(ctx, events, Then::Advance, None);
         }));

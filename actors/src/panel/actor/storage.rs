@@ -33,7 +33,9 @@ impl PanelActor {
         let mut data = Vec::new();
         // Record the pause, unless a moderator had paused the panel already.
         if status != PanelStatus::Paused && !status.is_terminal() {
-            data.push(EventData::PanelPaused { reason: PauseReason::StorageUnavailable(blocked.error.clone()).as_string() });
+            data.push(EventData::PanelPaused {
+                reason: PauseReason::StorageUnavailable(blocked.error.clone()).as_string(),
+            });
             data.push(EventData::PanelResumed {});
         }
         data.extend(blocked.data.iter().cloned());

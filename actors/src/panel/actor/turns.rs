@@ -26,11 +26,16 @@ impl PanelActor {
         let view = strategy::member_view(&self.state, member_id, round);
         let chunks = stream::once(expert.send(TakeTurn { view, attempt })).flat_map(|reply| match reply {
             Ok(turn) => turn,
-            Err(error) => stream::once(async move { Err(ModelError::Unavailable(format!("expert actor: {error}"))) }).boxed(),
+            Err(error) => {
+                stream::once(async move { Err(ModelError::Unavailable(format!("expert actor: {error}"))) }).boxed()
+            }
         });
         self.partial = Some(PartialTurn { turn_seq, member_id, text: String::new(), chars: 0 });
         let handle = ctx.spawn(
-            wrap_stream::<_, Self>(chunks).map(move |chunk, act, ctx| act.on_chunk(ctx, turn_seq, chunk)).finish().map(move |(), act, ctx| act.on_stream_end(ctx, turn_seq)),
+            wrap_stream::<_, Self>(chunks)
+                .map(move |chunk, act, ctx| act.on_chunk(ctx, turn_seq, chunk))
+                .finish()
+                .map(move |(), act, ctx| act.on_stream_end(ctx, turn_seq)),
         );
         self.in_flight = Some(InFlight { handle, kind: InFlightKind::AiTurn { member_id, round, turn_seq } });
     }
@@ -49,7 +54,14 @@ impl PanelActor {
             return;
         }
         let Some((_, progress)) = self.state.current_round() else { return };
-        let later: Vec<MemberId> = progress.order.iter().skip_while(|m| **m != current).skip(1).filter(|m| !progress.done.contains(m)).copied().collect();
+        let later: Vec<MemberId> = progress
+            .order
+            .iter()
+            .skip_while(|m| **m != current)
+            .skip(1)
+            .filter(|m| !progress.done.contains(m))
+            .copied()
+            .collect();
         for member in later {
             let Some(expert) = self.experts.get(&member).cloned() else { continue };
             if !self.prepared.insert((round, member)) {
@@ -64,7 +76,9 @@ impl PanelActor {
 
     pub(super) fn current_turn(&self, turn_seq: u64) -> Option<(MemberId, u32)> {
         match self.in_flight.as_ref().map(|f| f.kind) {
-            Some(InFlightKind::AiTurn { member_id, round, turn_seq: seq }) if seq == turn_seq => Some((member_id, round)),
+            Some(InFlightKind::AiTurn { member_id, round, turn_seq: seq }) if seq == turn_seq => {
+                Some((member_id, round))
+            }
             _ => None,
         }
     }
@@ -92,9 +106,12 @@ impl PanelActor {
                 if streamed != output.text {
                     tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %member_id, "final text differs from the streamed deltas");
                 }
-                let (rating, confidence) = strategy::counted_rating(&self.state, member_id, round, output.rating, output.confidence);
+                let (rating, confidence) =
+                    strategy::counted_rating(&self.state, member_id, round, output.rating, output.confidence);
                 let mut flags = output.flags;
-                if self.state.flow() == PanelType::Delphi && crate::panel::anonymity::Identities::of(&self.state).neutralise(&output.text) != output.text {
+                if self.state.flow() == PanelType::Delphi
+                    && crate::panel::anonymity::Identities::of(&self.state).neutralise(&output.text) != output.text
+                {
                     flags.push(crate::model::TurnFlag::Identifying);
                 }
                 let data = EventData::TurnCompleted {
@@ -118,11 +135,22 @@ impl PanelActor {
 
     /// The model backend refuses calls (circuit open): void the turn, pause the
     /// panel with the reason, and resume it by itself once the backend is back.
-    pub(super) fn model_unavailable(&mut self, ctx: &mut Context<Self>, member_id: MemberId, round: u32, reason: String) {
+    pub(super) fn model_unavailable(
+        &mut self,
+        ctx: &mut Context<Self>,
+        member_id: MemberId,
+        round: u32,
+        reason: String,
+    ) {
         tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %reason, "model backend unavailable; pausing panel");
         self.cancel_in_flight(ctx);
         let data = vec![
-            EventData::TurnAborted { member_id, round, reason: "model_unavailable".into(), error: Some(reason.clone()) },
+            EventData::TurnAborted {
+                member_id,
+                round,
+                reason: "model_unavailable".into(),
+                error: Some(reason.clone()),
+            },
             EventData::PanelPaused { reason: PauseReason::ModelUnavailable(reason).as_string() },
         ];
         self.commit(ctx, data, Then::Advance, None);
@@ -132,7 +160,8 @@ impl PanelActor {
     /// Checks the backend now and then; resumes a panel it paused once calls can go out.
     pub(super) fn watch_model(&mut self, ctx: &mut Context<Self>) {
         ctx.run_later(MODEL_RETRY, |act, ctx| {
-            let paused_by_model = act.state.status() == PanelStatus::Paused && matches!(commands::paused_reason(&act.state), Some(PauseReason::ModelUnavailable(_)));
+            let paused_by_model = act.state.status() == PanelStatus::Paused
+                && matches!(commands::paused_reason(&act.state), Some(PauseReason::ModelUnavailable(_)));
             if !paused_by_model || act.exit.is_some() {
                 return;
             }
@@ -155,7 +184,12 @@ impl PanelActor {
     pub(super) fn fail_turn(&mut self, ctx: &mut Context<Self>, member_id: MemberId, round: u32, error: String) {
         tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %member_id, round, %error, "turn failed");
         self.cancel_in_flight(ctx);
-        let data = EventData::TurnAborted { member_id, round, reason: crate::event::ABORTED_BY_MODEL_ERROR.into(), error: Some(error.clone()) };
+        let data = EventData::TurnAborted {
+            member_id,
+            round,
+            reason: crate::event::ABORTED_BY_MODEL_ERROR.into(),
+            error: Some(error.clone()),
+        };
         self.commit(ctx, vec![data], Then::Crash(format!("turn failed: {error}")), None);
     }
 }

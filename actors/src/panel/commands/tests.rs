@@ -18,9 +18,16 @@ fn moderate(action: ModeratorActionKind, text: Option<&str>) -> Command {
 
 /// A hybrid panel (two AI members, then a human spoken for by `key`) in round 1.
 fn hybrid(key: KeyId) -> PanelState {
-    let mut state = fixture::created(fixture::request(PanelType::Hybrid, vec![ai("Ada"), ai("Bo"), human("Cy", Some(key))]));
+    let mut state =
+        fixture::created(fixture::request(PanelType::Hybrid, vec![ai("Ada"), ai("Bo"), human("Cy", Some(key))]));
     let order = fixture::members(&state);
-    fixture::apply(&mut state, [EventData::PanelStarted {}, EventData::RoundStarted { round: 1, phase: Phase::Opening, order, tokens_in: 0, tokens_out: 0 }]);
+    fixture::apply(
+        &mut state,
+        [
+            EventData::PanelStarted {},
+            EventData::RoundStarted { round: 1, phase: Phase::Opening, order, tokens_in: 0, tokens_out: 0 },
+        ],
+    );
     state
 }
 
@@ -40,7 +47,12 @@ fn humans_turn_in_round_2(key: KeyId) -> (PanelState, MemberId) {
         &mut state,
         [
             EventData::TurnSkipped { member_id: human, round: 1, reason: "timeout".into() },
-            EventData::RoundCompleted { round: 1, stats: None, decision: crate::domain::RoundDecision::Continue, new_ideas: None },
+            EventData::RoundCompleted {
+                round: 1,
+                stats: None,
+                decision: crate::domain::RoundDecision::Continue,
+                new_ideas: None,
+            },
             EventData::RoundStarted { round: 2, phase: Phase::Critique, order, tokens_in: 0, tokens_out: 0 },
         ],
     );
@@ -70,7 +82,10 @@ fn ais_speak_then_human(state: &mut PanelState, round: u32) -> MemberId {
             ],
         );
     }
-    fixture::apply(state, [EventData::HumanTurnRequested { member_id: ids[2], round, deadline: Utc::now() + Duration::seconds(60) }]);
+    fixture::apply(
+        state,
+        [EventData::HumanTurnRequested { member_id: ids[2], round, deadline: Utc::now() + Duration::seconds(60) }],
+    );
     ids[2]
 }
 
@@ -93,26 +108,124 @@ fn moderation_rules_by_action_and_situation() {
     let too_long = "x".repeat(INJECT_TEXT_MAX_CHARS + 1);
     use ModeratorActionKind::*;
     // (situation, on air, action, text) -> events recorded and what stops, or the error's kind.
-    type Case<'a> = (&'a str, &'a PanelState, Option<(MemberId, u32)>, ModeratorActionKind, Option<&'a str>, Result<(Vec<&'a str>, Stop), &'a str>);
+    type Case<'a> = (
+        &'a str,
+        &'a PanelState,
+        Option<(MemberId, u32)>,
+        ModeratorActionKind,
+        Option<&'a str>,
+        Result<(Vec<&'a str>, Stop), &'a str>,
+    );
     let cases: Vec<Case> = vec![
-        ("pause mid-turn voids the turn", &running, Some((ai, 1)), Pause, None, Ok((vec!["moderator_action", "turn_aborted", "panel_paused"], Stop::Everything))),
-        ("pause between steps", &running, None, Pause, None, Ok((vec!["moderator_action", "panel_paused"], Stop::Everything))),
+        (
+            "pause mid-turn voids the turn",
+            &running,
+            Some((ai, 1)),
+            Pause,
+            None,
+            Ok((vec!["moderator_action", "turn_aborted", "panel_paused"], Stop::Everything)),
+        ),
+        (
+            "pause between steps",
+            &running,
+            None,
+            Pause,
+            None,
+            Ok((vec!["moderator_action", "panel_paused"], Stop::Everything)),
+        ),
         ("pause twice", &paused, None, Pause, None, Err("conflict")),
-        ("resume a moderator's pause", &paused, None, Resume, None, Ok((vec!["moderator_action", "panel_resumed"], Stop::Nothing))),
-        ("resume a model outage", &model_down, None, Resume, None, Ok((vec!["moderator_action", "panel_resumed"], Stop::Nothing))),
+        (
+            "resume a moderator's pause",
+            &paused,
+            None,
+            Resume,
+            None,
+            Ok((vec!["moderator_action", "panel_resumed"], Stop::Nothing)),
+        ),
+        (
+            "resume a model outage",
+            &model_down,
+            None,
+            Resume,
+            None,
+            Ok((vec!["moderator_action", "panel_resumed"], Stop::Nothing)),
+        ),
         ("resume the platform's pause", &suspended, None, Resume, None, Err("conflict")),
         ("resume a running panel", &running, None, Resume, None, Err("conflict")),
-        ("inject with text", &running, Some((ai, 1)), Inject, Some("Consider cost."), Ok((vec!["moderator_action"], Stop::Nothing))),
+        (
+            "inject with text",
+            &running,
+            Some((ai, 1)),
+            Inject,
+            Some("Consider cost."),
+            Ok((vec!["moderator_action"], Stop::Nothing)),
+        ),
         ("inject without text", &running, None, Inject, Some("   "), Err("invalid")),
         ("inject too long", &running, None, Inject, Some(&too_long), Err("invalid")),
-        ("skip the turn on air", &running, Some((ai, 1)), SkipTurn, None, Ok((vec!["moderator_action", "turn_skipped"], Stop::TurnOnAir))),
-        ("skip the next turn", &running, None, SkipTurn, None, Ok((vec!["moderator_action", "turn_skipped"], Stop::TurnOnAir))),
-        ("skip a human's turn", &waiting, None, SkipTurn, None, Ok((vec!["moderator_action", "turn_skipped"], Stop::TurnOnAir))),
-        ("end the round mid-turn", &running, Some((ai, 1)), EndRound, None, Ok((vec!["moderator_action", "turn_aborted"], Stop::TurnOnAir))),
-        ("end the round on a human's turn", &waiting, None, EndRound, None, Ok((vec!["moderator_action", "turn_skipped"], Stop::TurnOnAir))),
-        ("finish a paused panel", &paused, None, Finish, None, Ok((vec!["moderator_action", "panel_resumed"], Stop::Everything))),
-        ("finish mid-turn", &running, Some((ai, 1)), Finish, None, Ok((vec!["moderator_action", "turn_aborted"], Stop::Everything))),
-        ("cancel on a human's turn", &waiting, None, Cancel, None, Ok((vec!["moderator_action", "turn_skipped", "panel_cancelled"], Stop::Everything))),
+        (
+            "skip the turn on air",
+            &running,
+            Some((ai, 1)),
+            SkipTurn,
+            None,
+            Ok((vec!["moderator_action", "turn_skipped"], Stop::TurnOnAir)),
+        ),
+        (
+            "skip the next turn",
+            &running,
+            None,
+            SkipTurn,
+            None,
+            Ok((vec!["moderator_action", "turn_skipped"], Stop::TurnOnAir)),
+        ),
+        (
+            "skip a human's turn",
+            &waiting,
+            None,
+            SkipTurn,
+            None,
+            Ok((vec!["moderator_action", "turn_skipped"], Stop::TurnOnAir)),
+        ),
+        (
+            "end the round mid-turn",
+            &running,
+            Some((ai, 1)),
+            EndRound,
+            None,
+            Ok((vec!["moderator_action", "turn_aborted"], Stop::TurnOnAir)),
+        ),
+        (
+            "end the round on a human's turn",
+            &waiting,
+            None,
+            EndRound,
+            None,
+            Ok((vec!["moderator_action", "turn_skipped"], Stop::TurnOnAir)),
+        ),
+        (
+            "finish a paused panel",
+            &paused,
+            None,
+            Finish,
+            None,
+            Ok((vec!["moderator_action", "panel_resumed"], Stop::Everything)),
+        ),
+        (
+            "finish mid-turn",
+            &running,
+            Some((ai, 1)),
+            Finish,
+            None,
+            Ok((vec!["moderator_action", "turn_aborted"], Stop::Everything)),
+        ),
+        (
+            "cancel on a human's turn",
+            &waiting,
+            None,
+            Cancel,
+            None,
+            Ok((vec!["moderator_action", "turn_skipped", "panel_cancelled"], Stop::Everything)),
+        ),
     ];
     for (name, state, on_air, action, text, expected) in cases {
         let got = decide(state, on_air, &moderator(), moderate(action, text), Utc::now());
@@ -143,7 +256,8 @@ fn skip_targets_the_turn_on_air_then_the_human_then_the_next_speaker() {
     let running = hybrid(key);
     let ids = fixture::members(&running);
     let skipped = |state: &PanelState, on_air| {
-        let decision = decide(state, on_air, &moderator(), moderate(ModeratorActionKind::SkipTurn, None), Utc::now()).unwrap();
+        let decision =
+            decide(state, on_air, &moderator(), moderate(ModeratorActionKind::SkipTurn, None), Utc::now()).unwrap();
         match decision.events.last() {
             Some(EventData::TurnSkipped { member_id, .. }) => *member_id,
             other => panic!("{other:?}"),
@@ -159,11 +273,13 @@ fn skip_targets_the_turn_on_air_then_the_human_then_the_next_speaker() {
 fn only_moderators_moderate_and_nothing_is_taken_once_the_panel_ended() {
     let key = KeyId::new();
     let running = hybrid(key);
-    let refused = decide(&running, None, &viewer(Some(key)), moderate(ModeratorActionKind::Pause, None), Utc::now()).unwrap_err();
+    let refused =
+        decide(&running, None, &viewer(Some(key)), moderate(ModeratorActionKind::Pause, None), Utc::now()).unwrap_err();
     assert_eq!(error_kind(&refused), "forbidden");
     let mut cancelled = running.clone();
     fixture::apply(&mut cancelled, [EventData::PanelCancelled { by: "x".into() }]);
-    let refused = decide(&cancelled, None, &moderator(), moderate(ModeratorActionKind::Resume, None), Utc::now()).unwrap_err();
+    let refused =
+        decide(&cancelled, None, &moderator(), moderate(ModeratorActionKind::Resume, None), Utc::now()).unwrap_err();
     assert_eq!(refused, PanelError::Conflict("the panel is cancelled".into()));
 }
 
@@ -172,7 +288,12 @@ fn human_input_rules() {
     let key = KeyId::new();
     let (waiting, human) = humans_turn(key);
     let ai = fixture::members(&waiting)[0];
-    let input = |member_id, text: &str, rating, confidence| Command::HumanInput { member_id, text: text.into(), rating, confidence };
+    let input = |member_id, text: &str, rating, confidence| Command::HumanInput {
+        member_id,
+        text: text.into(),
+        rating,
+        confidence,
+    };
     let too_long = "x".repeat(HUMAN_TEXT_MAX_CHARS + 1);
     let cases: Vec<(&str, Caller, Command, Result<(), &str>)> = vec![
         ("the member's own key", viewer(Some(key)), input(human, "We should wait.", Some(4), Some(0.5)), Ok(())),
@@ -197,7 +318,14 @@ fn human_input_rules() {
     }
     // Before the human's turn comes, input is out of turn.
     let early = hybrid(key);
-    let refused = decide(&early, None, &viewer(Some(key)), input(fixture::members(&early)[2], "Me first.", None, None), Utc::now()).unwrap_err();
+    let refused = decide(
+        &early,
+        None,
+        &viewer(Some(key)),
+        input(fixture::members(&early)[2], "Me first.", None, None),
+        Utc::now(),
+    )
+    .unwrap_err();
     assert_eq!(error_kind(&refused), "conflict");
 }
 
@@ -206,7 +334,12 @@ fn a_typed_rating_trailer_is_read_and_not_shown_but_an_explicit_rating_wins() {
     let key = KeyId::new();
     let (waiting, human) = humans_turn_in_round_2(key);
     let completed = |rating| {
-        let command = Command::HumanInput { member_id: human, text: "Wait a year.\nRATING: 3\nCONFIDENCE: 0.8".into(), rating, confidence: None };
+        let command = Command::HumanInput {
+            member_id: human,
+            text: "Wait a year.\nRATING: 3\nCONFIDENCE: 0.8".into(),
+            rating,
+            confidence: None,
+        };
         let decision = decide(&waiting, None, &viewer(Some(key)), command, Utc::now()).unwrap();
         match &decision.events[1] {
             EventData::TurnCompleted { text, rating, confidence, .. } => (text.clone(), *rating, *confidence),
@@ -220,9 +353,18 @@ fn a_typed_rating_trailer_is_read_and_not_shown_but_an_explicit_rating_wins() {
     // In round 1 (independent positions, no ratings asked) the trailer is
     // still not shown, and the rating is not a vote.
     let (opening, human) = humans_turn(key);
-    let command = Command::HumanInput { member_id: human, text: "Wait a year.\nRATING: 3".into(), rating: None, confidence: None };
+    let command = Command::HumanInput {
+        member_id: human,
+        text: "Wait a year.\nRATING: 3".into(),
+        rating: None,
+        confidence: None,
+    };
     let decision = decide(&opening, None, &viewer(Some(key)), command, Utc::now()).unwrap();
-    assert!(matches!(&decision.events[1], EventData::TurnCompleted { text, rating: None, .. } if text == "Wait a year."), "{:?}", decision.events[1]);
+    assert!(
+        matches!(&decision.events[1], EventData::TurnCompleted { text, rating: None, .. } if text == "Wait a year."),
+        "{:?}",
+        decision.events[1]
+    );
 }
 
 #[test]
@@ -230,16 +372,34 @@ fn system_pauses_are_idempotent_and_lifted_only_by_their_own_reason() {
     let key = KeyId::new();
     let running = hybrid(key);
     let platform = Caller::system("platform");
-    let pause = decide(&running, None, &platform, Command::SystemPause { reason: PauseReason::TenantSuspended }, Utc::now()).unwrap();
+    let pause =
+        decide(&running, None, &platform, Command::SystemPause { reason: PauseReason::TenantSuspended }, Utc::now())
+            .unwrap();
     assert_eq!(kinds(&pause), ["panel_paused"]);
     assert_eq!(pause.stop, Stop::Everything);
     let mut paused = running.clone();
     fixture::apply(&mut paused, pause.events);
-    let again = decide(&paused, None, &platform, Command::SystemPause { reason: PauseReason::TokenBudgetExhausted }, Utc::now()).unwrap();
+    let again = decide(
+        &paused,
+        None,
+        &platform,
+        Command::SystemPause { reason: PauseReason::TokenBudgetExhausted },
+        Utc::now(),
+    )
+    .unwrap();
     assert!(again.events.is_empty(), "already paused: nothing to record");
-    let other = decide(&paused, None, &platform, Command::SystemResume { reason: PauseReason::TokenBudgetExhausted }, Utc::now()).unwrap();
+    let other = decide(
+        &paused,
+        None,
+        &platform,
+        Command::SystemResume { reason: PauseReason::TokenBudgetExhausted },
+        Utc::now(),
+    )
+    .unwrap();
     assert!(other.events.is_empty(), "another reason's resume leaves it paused");
-    let own = decide(&paused, None, &platform, Command::SystemResume { reason: PauseReason::TenantSuspended }, Utc::now()).unwrap();
+    let own =
+        decide(&paused, None, &platform, Command::SystemResume { reason: PauseReason::TenantSuspended }, Utc::now())
+            .unwrap();
     assert_eq!(kinds(&own), ["panel_resumed"]);
 }
 
@@ -272,9 +432,16 @@ fn pause_reasons_read_back_as_written() {
     for reason in cases {
         assert_eq!(PauseReason::parse(&reason.as_string()), reason, "{reason:?}");
     }
-    let lifted: Vec<bool> = ["moderator", "model_unavailable: x", "storage_unavailable: y", "tenant_suspended", "token_budget_exhausted", "other"]
-        .iter()
-        .map(|r| PauseReason::parse(r).moderator_may_lift())
-        .collect();
+    let lifted: Vec<bool> = [
+        "moderator",
+        "model_unavailable: x",
+        "storage_unavailable: y",
+        "tenant_suspended",
+        "token_budget_exhausted",
+        "other",
+    ]
+    .iter()
+    .map(|r| PauseReason::parse(r).moderator_may_lift())
+    .collect();
     assert_eq!(lifted, [true, true, false, false, false, false]);
 }

@@ -141,10 +141,6 @@ impl Bus {
         }
     }
 
-    pub fn channel_count(&self) -> usize {
-        self.channels.len()
-    }
-
     fn send(&self, panel: PanelId, frame: Frame) {
         if let Some(remote) = self.remote.get() {
             remote.publish(panel, &frame);

@@ -27,7 +27,7 @@ mod wire;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use askpanel_actors::domain::{PanelId, TenantId};
@@ -75,7 +75,6 @@ pub struct Cluster {
     link_lost: Arc<AtomicBool>,
     /// A takeover scan is running (one at a time).
     scanning: AtomicBool,
-    pub dropped_frames: AtomicU64,
     rate: redis::Script,
 }
 
@@ -209,7 +208,6 @@ impl Cluster {
             rpc_timeout: Duration::from_millis(settings.rpc_timeout_ms.max(100)),
             link_lost,
             scanning: AtomicBool::new(false),
-            dropped_frames: AtomicU64::new(0),
             rate: redis::Script::new(RATE),
             prefix,
         });
@@ -254,9 +252,9 @@ impl Cluster {
 impl RemoteFanout for Cluster {
     fn publish(&self, panel: PanelId, frame: &Frame) {
         let Some(payload) = encode_frame(&self.node_id, frame) else { return };
-        if self.publish.try_send((format!("{}:panel:{panel}", self.prefix), payload)).is_err() {
-            self.dropped_frames.fetch_add(1, Ordering::Relaxed);
-        }
+        // A full queue drops the frame: remote subscribers see the gap and
+        // fill it from the database.
+        let _ = self.publish.try_send((format!("{}:panel:{panel}", self.prefix), payload));
     }
 
     fn watch(&self, panel: PanelId) {

@@ -240,34 +240,13 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Caller, ExpertProfile, MemberId, PanelStatus, PanelType, SimulationConfig};
+    use crate::domain::{Caller, PanelStatus, PanelType, SimulationConfig};
     use crate::event::ModeratorActionKind;
     use crate::model::simulated::SimulatedModel;
+    use crate::panel::fixture;
     use crate::panel::messages::{Command, PanelError};
-    use crate::panel::new::NewMember;
     use crate::supervisor::TenantPolicy;
     use crate::testing::{InMemoryEventLog, RecordingPublisher};
-
-    fn member(i: usize) -> NewMember {
-        NewMember::Ai {
-            expert_id: None,
-            profile: ExpertProfile {
-                member_id: MemberId::new(),
-                name: format!("Expert {i}"),
-                title: "lead".into(),
-                domain: "clinical".into(),
-                persona: "A seasoned expert.".into(),
-                tags: vec!["clinical".into()],
-                concerns: vec![format!("concern {i}")],
-                stubbornness: 0.3,
-                optimism: 0.5,
-                model: None,
-            },
-            team: None,
-            role: None,
-            model: "simulated".into(),
-        }
-    }
 
     #[actix::test]
     async fn a_command_that_reaches_the_actor_past_the_facade_is_still_checked_for_its_tenant() {
@@ -280,24 +259,12 @@ mod tests {
             settings,
         });
         let tenant = TenantId::new();
-        let request = NewPanel {
-            tenant_id: tenant,
-            created_by: "test".into(),
-            query: "Should we ship the slow path first?".into(),
-            panel_type: PanelType::Structured,
-            members: (0..3).map(member).collect(),
-            max_rounds: None,
-            consensus_method: None,
-            human_turn_timeout_s: None,
-            base_flow: None,
-            // Slow enough to be running when the command arrives.
-            simulation: Some(SimulationConfig {
-                seed: 5,
-                pace_tokens_per_s: 5.0,
-                turn_tokens: 50,
-                ..SimulationConfig::default()
-            }),
-        };
+        let mut request =
+            fixture::request(PanelType::Structured, vec![fixture::ai("Ada"), fixture::ai("Bo"), fixture::ai("Cy")]);
+        request.tenant_id = tenant;
+        // Slow enough to be running when the command arrives.
+        request.simulation =
+            Some(SimulationConfig { seed: 5, pace_tokens_per_s: 5.0, turn_tokens: 50, ..SimulationConfig::default() });
         let id =
             engine.create_panel(TenantPolicy::default(), request, CreateOptions::default()).await.unwrap().panel.id;
         let inbox = engine.inner.running.get(&id).map(|entry| entry.commands.clone()).expect("the panel runs");

@@ -5,6 +5,8 @@
 //! the channel's buffer is told by `RecvError::Lagged` and resumes from the
 //! database with `after_seq`.
 
+pub(crate) mod follow;
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -1,6 +1,7 @@
 //! `/v1/panels`: create, list, read, events (JSON or Server-Sent Events),
 //! human input and moderation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -9,12 +10,12 @@ use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::{JsonBody, panel_span, path_id};
 use crate::auth::Principal;
-use crate::bus::{FrameKind, event_frame_text};
+use crate::bus::follow::{self, Delivery, Followed, Sink};
+use crate::bus::{Frame, FrameKind, event_frame_text};
 use crate::error::ApiError;
 use crate::panels;
 use crate::state::AppState;
@@ -140,17 +141,13 @@ pub async fn events(
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
-fn sse_event(panel: PanelId, event: &StoredEvent) -> Bytes {
-    Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", event.seq, event.kind, event_frame_text(panel, &event.body)))
-}
-
 /// Server-Sent Events: the events after `after`, then live ones, each once.
 fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64) -> HttpResponse {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     actix_web::rt::spawn(async move {
         // The receiver first, as for WebSockets: nothing committed later is missed.
         let mut live = state.bus.subscribe(panel);
-        let _ = sse_feed(&state, tenant, panel, after, &tx, &mut live).await;
+        let _ = sse_feed(&state, tenant, panel, after, &mut SseSink { tx }, &mut live).await;
         drop(live);
         state.bus.release(panel);
     });
@@ -166,81 +163,61 @@ fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64) -
         .streaming(body)
 }
 
-/// Sends stored events after `last` until none remain; returns the new last seq.
-async fn sse_replay(
-    state: &AppState,
-    tenant: TenantId,
-    panel: PanelId,
-    mut last: u64,
-    tx: &mpsc::Sender<Bytes>,
-) -> Option<u64> {
-    loop {
-        let page = state.store.events_page(tenant, panel, last, 500).await.ok()?;
-        let done = page.len() < 500;
-        for event in &page {
-            tx.send(sse_event(panel, event)).await.ok()?;
-            last = event.seq;
-        }
-        if done {
-            return Some(last);
-        }
+/// The SSE stream's side of following: every frame waits for room (the
+/// stream is the client's own pace), an idle stream gets keep-alive
+/// comments, and tokens are not sent (SSE carries durable events only).
+struct SseSink {
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl Sink for SseSink {
+    async fn stored(&mut self, panel: PanelId, event: &StoredEvent) -> bool {
+        let text = event_frame_text(panel, &event.body);
+        self.tx.send(Bytes::from(format!("id: {}\nevent: {}\ndata: {text}\n\n", event.seq, event.kind))).await.is_ok()
+    }
+
+    async fn event(&mut self, frame: &Arc<Frame>) -> Delivery {
+        let FrameKind::Event { seq, .. } = frame.kind else { return Delivery::Skipped };
+        let chunk = format!("id: {seq}\nevent: {}\ndata: {}\n\n", frame.event_kind, frame.text);
+        if self.tx.send(Bytes::from(chunk)).await.is_ok() { Delivery::Sent } else { Delivery::Gone }
+    }
+
+    async fn token(&mut self, _: &Arc<Frame>, _: u64, _: usize, _: u64) -> Delivery {
+        Delivery::Skipped
+    }
+
+    fn idle_after(&self) -> Option<Duration> {
+        Some(SSE_KEEP_ALIVE)
+    }
+
+    async fn idle(&mut self) -> bool {
+        self.tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_ok()
     }
 }
 
+/// Replays after `after`, then follows; a stream that falls behind catches
+/// up from the log by itself (SSE has no `lagged`: the stream just goes on).
 async fn sse_feed(
     state: &AppState,
     tenant: TenantId,
     panel: PanelId,
     after: u64,
-    tx: &mpsc::Sender<Bytes>,
-    live: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<crate::bus::Frame>>,
+    sink: &mut SseSink,
+    live: &mut tokio::sync::broadcast::Receiver<Arc<Frame>>,
 ) -> Option<()> {
-    tx.send(Bytes::from_static(b": askpanel event stream\nretry: 2000\n\n")).await.ok()?;
-    let mut last = sse_replay(state, tenant, panel, after, tx).await?;
+    sink.tx.send(Bytes::from_static(b": askpanel event stream\nretry: 2000\n\n")).await.ok()?;
+    let store = state.store.as_ref();
+    let mut last = follow::replay(store, tenant, panel, after, None, sink).await.ok()?;
     let summary = state.store.get_panel(tenant, panel).await.ok()??;
     if summary.status.is_terminal() && last >= summary.head_seq {
         return Some(());
     }
     loop {
-        let received = tokio::time::timeout(SSE_KEEP_ALIVE, live.recv()).await;
-        let frame = match received {
-            Err(_) => {
-                tx.send(Bytes::from_static(b": keep-alive\n\n")).await.ok()?;
-                continue;
+        match follow::follow(store, tenant, panel, live, last, sink).await {
+            Followed::Behind { last: behind } => {
+                last = follow::replay(store, tenant, panel, behind, None, sink).await.ok()?
             }
-            Ok(Ok(frame)) => frame,
-            // Fell behind the buffer: catch up from the log, transparently.
-            Ok(Err(RecvError::Lagged(_))) => {
-                last = sse_replay(state, tenant, panel, last, tx).await?;
-                continue;
-            }
-            Ok(Err(RecvError::Closed)) => return Some(()),
-        };
-        let (seq, terminal) = match frame.kind {
-            FrameKind::Event { seq, terminal } => (seq, terminal),
-            FrameKind::Resync => {
-                last = sse_replay(state, tenant, panel, last, tx).await?;
-                continue;
-            }
-            FrameKind::Token { .. } => continue,
-        };
-        if seq <= last {
-            continue;
-        }
-        if seq > last + 1 {
-            last = sse_replay(state, tenant, panel, last, tx).await?;
-            if seq <= last {
-                if terminal {
-                    return Some(());
-                }
-                continue;
-            }
-        }
-        let chunk = format!("id: {seq}\nevent: {}\ndata: {}\n\n", frame.event_kind, frame.text);
-        tx.send(Bytes::from(chunk)).await.ok()?;
-        last = seq;
-        if terminal {
-            return Some(());
+            Followed::Completed | Followed::StoreFailed { .. } | Followed::Gone => return Some(()),
         }
     }
 }

@@ -1,30 +1,28 @@
 //! One panel subscription of a socket: authorise, snapshot, replay from the
-//! database after `after_seq`, then forward live frames from the bus.
+//! database after `after_seq`, then forward live frames from the bus, with
+//! the one follow algorithm of [`crate::bus::follow`] (exactly once, in
+//! order, gaps filled from the log).
 //!
-//! Exactly once, in order: the bus receiver is taken before the database is
-//! read, so every event committed later arrives on it; events are forwarded
-//! only when their seq is the next one expected (older ones are dropped,
-//! a gap is filled from the database). Tokens are forwarded only for a turn
-//! whose `turn_started` the client has, and not again for the part of the
-//! turn already in the snapshot. A client that cannot keep up (its queue is
-//! full, or the bus buffer overflowed) gets `lagged` and this subscription
-//! ends; it resumes with `after_seq`.
+//! What a socket adds: tokens are forwarded only for a turn whose
+//! `turn_started` the client has, and not again for the part of the turn
+//! already in the snapshot; a client that cannot keep up (its queue is full,
+//! or the bus buffer overflowed) gets `lagged` and this subscription ends; it
+//! resumes with `after_seq`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use askpanel_actors::domain::{PanelId, TenantId};
 use bytestring::ByteString;
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use crate::bus::{FrameKind, event_frame_text};
+use crate::bus::follow::{self, Delivery, Followed, ReplayError, Sink};
+use crate::bus::{Frame, event_frame_text};
 use crate::panels;
 use crate::state::AppState;
+use crate::store::StoredEvent;
 use crate::ws::protocol::ServerFrame;
-
-/// Events read from the database per query during a replay.
-const REPLAY_PAGE: u32 = 500;
 
 /// A frame on its way to the socket.
 #[derive(Debug)]
@@ -75,21 +73,7 @@ pub struct Subscription {
     pub outbox: Outbox,
 }
 
-enum Push {
-    Sent,
-    Full,
-    Closed,
-}
-
 impl Subscription {
-    fn push(&self, text: ByteString, published_at: Option<Instant>) -> Push {
-        match self.outbox.data.try_send(Outbound::Text { text, published_at }) {
-            Ok(()) => Push::Sent,
-            Err(mpsc::error::TrySendError::Full(_)) => Push::Full,
-            Err(mpsc::error::TrySendError::Closed(_)) => Push::Closed,
-        }
-    }
-
     /// Stops following the panel and tells the client where to resume. The
     /// `lagged` frame queues behind the frames already queued for this
     /// client, so it arrives right after event `last`: the client's last seq
@@ -104,39 +88,15 @@ impl Subscription {
         }
     }
 
-    /// Sends the stored events after `from` (up to `until` when given);
-    /// returns the last seq sent, or how the subscription ended.
-    async fn replay(&self, mut from: u64, until: Option<u64>) -> Result<u64, SubscriptionEnd> {
-        loop {
-            let page = match self.state.store.events_page(self.tenant, self.panel, from, REPLAY_PAGE).await {
-                Ok(page) => page,
-                Err(error) => {
-                    tracing::warn!(tenant_id = %self.tenant, panel_id = %self.panel, %error, "replay failed");
-                    self.outbox.error(
-                        self.reference.as_ref(),
-                        "unavailable",
-                        "the event log is unavailable; resubscribe with after_seq",
-                        Some(self.panel),
-                    );
-                    return Err(SubscriptionEnd::Refused);
-                }
-            };
-            let full = page.len() as u32 == REPLAY_PAGE;
-            for event in page {
-                if until.is_some_and(|u| event.seq > u) {
-                    return Ok(from);
-                }
-                let text = ByteString::from(event_frame_text(self.panel, &event.body));
-                // A replay may wait for the client: it is the client's own catch-up.
-                if self.outbox.data.send(Outbound::Text { text, published_at: None }).await.is_err() {
-                    return Err(SubscriptionEnd::Closed);
-                }
-                from = event.seq;
-            }
-            if !full {
-                return Ok(from);
-            }
-        }
+    /// The log could not be read: the client is told to resubscribe.
+    fn store_failed(&self) -> SubscriptionEnd {
+        self.outbox.error(
+            self.reference.as_ref(),
+            "unavailable",
+            "the event log is unavailable; resubscribe with after_seq",
+            Some(self.panel),
+        );
+        SubscriptionEnd::Refused
     }
 
     pub async fn run(self) -> SubscriptionEnd {
@@ -185,10 +145,13 @@ impl Subscription {
             return SubscriptionEnd::Closed;
         }
         drop(snapshot);
-        let mut last = match self.after_seq {
-            Some(after) if after < head => match self.replay(after, None).await {
+        let mut sink = SocketSink { data: self.outbox.data.clone(), partial };
+        let store = self.state.store.as_ref();
+        let last = match self.after_seq {
+            Some(after) if after < head => match follow::replay(store, tenant, panel, after, None, &mut sink).await {
                 Ok(last) => last,
-                Err(end) => return end,
+                Err(ReplayError::Store) => return self.store_failed(),
+                Err(ReplayError::Gone) => return SubscriptionEnd::Closed,
             },
             Some(after) => after,
             None => head,
@@ -196,51 +159,53 @@ impl Subscription {
         if terminal && last >= head {
             return SubscriptionEnd::Completed;
         }
-        loop {
-            let frame = match live.recv().await {
-                Ok(frame) => frame,
-                Err(RecvError::Lagged(_)) => return self.lagged(last).await,
-                Err(RecvError::Closed) => return SubscriptionEnd::Closed,
-            };
-            match frame.kind {
-                FrameKind::Event { seq, terminal } => {
-                    if seq <= last {
-                        continue;
-                    }
-                    if seq > last + 1 {
-                        // Missed events (another node published them, or a restart): fill from the log.
-                        match self.replay(last, Some(seq - 1)).await {
-                            Ok(filled) => last = filled,
-                            Err(end) => return end,
-                        }
-                        if seq != last + 1 {
-                            return self.lagged(last).await;
-                        }
-                    }
-                    match self.push(frame.text.clone(), Some(frame.published_at)) {
-                        Push::Sent => last = seq,
-                        Push::Full => return self.lagged(last).await,
-                        Push::Closed => return SubscriptionEnd::Closed,
-                    }
-                    if terminal {
-                        return SubscriptionEnd::Completed;
-                    }
-                }
-                // Frames from other nodes may have been lost: the client resumes from the log.
-                FrameKind::Resync => return self.lagged(last).await,
-                FrameKind::Token { turn_seq, offset } => {
-                    let seen_start = turn_seq <= last;
-                    let in_snapshot = partial.is_some_and(|(t, chars)| t == turn_seq && offset < chars);
-                    if !seen_start || in_snapshot {
-                        continue;
-                    }
-                    match self.push(frame.text.clone(), Some(frame.published_at)) {
-                        Push::Sent => {}
-                        Push::Full => return self.lagged(last).await,
-                        Push::Closed => return SubscriptionEnd::Closed,
-                    }
-                }
-            }
+        match follow::follow(store, tenant, panel, &mut live, last, &mut sink).await {
+            Followed::Completed => SubscriptionEnd::Completed,
+            Followed::Behind { last } => self.lagged(last).await,
+            Followed::StoreFailed { .. } => self.store_failed(),
+            Followed::Gone => SubscriptionEnd::Closed,
         }
+    }
+}
+
+/// A socket's side of following: live frames are queued without waiting (a
+/// full queue means the client fell behind); tokens go out only for a turn
+/// whose `turn_started` the client has, and not again for the part of the
+/// turn its snapshot held.
+struct SocketSink {
+    data: mpsc::Sender<Outbound>,
+    /// (turn_seq, chars) of the turn in progress in the snapshot.
+    partial: Option<(u64, usize)>,
+}
+
+impl SocketSink {
+    fn push(&self, frame: &Frame) -> Delivery {
+        let text = frame.text.clone();
+        match self.data.try_send(Outbound::Text { text, published_at: Some(frame.published_at) }) {
+            Ok(()) => Delivery::Sent,
+            Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
+        }
+    }
+}
+
+impl Sink for SocketSink {
+    async fn stored(&mut self, panel: PanelId, event: &StoredEvent) -> bool {
+        let text = ByteString::from(event_frame_text(panel, &event.body));
+        // A replay may wait for the client: it is the client's own catch-up.
+        self.data.send(Outbound::Text { text, published_at: None }).await.is_ok()
+    }
+
+    async fn event(&mut self, frame: &Arc<Frame>) -> Delivery {
+        self.push(frame)
+    }
+
+    async fn token(&mut self, frame: &Arc<Frame>, turn_seq: u64, offset: usize, last: u64) -> Delivery {
+        let seen_start = turn_seq <= last;
+        let in_snapshot = self.partial.is_some_and(|(t, chars)| t == turn_seq && offset < chars);
+        if !seen_start || in_snapshot {
+            return Delivery::Skipped;
+        }
+        self.push(frame)
     }
 }

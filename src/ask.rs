@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use askpanel_actors::domain::{Caller, MemberId, MemberKind, PanelId, PanelType, SimulationConfig, TenantId};
 use askpanel_actors::engine::{Engine, EngineSettings, PanelDeps};
-use askpanel_actors::event::{Event, EventData, TokenDelta};
+use askpanel_actors::event::{Event, EventData, SealedEvent, TokenDelta};
 use askpanel_actors::model::ExpertModel;
 use askpanel_actors::panel::messages::{Command, PanelCommand};
 use askpanel_actors::panel::new::{NewMember, NewPanel};
@@ -167,14 +167,14 @@ impl TerminalPublisher {
 }
 
 impl EventPublisher for TerminalPublisher {
-    fn publish_event(&self, _: TenantId, _: PanelId, event: &Event) {
-        if let Some(text) = self.describe(event) {
+    fn publish_event(&self, _: TenantId, _: PanelId, event: &SealedEvent) {
+        if let Some(text) = self.describe(&event.event) {
             let mut out = std::io::stdout().lock();
             let _ = write!(out, "{text}");
             let _ = out.flush();
         }
         // The main loop only needs a handful of events per turn; a full queue means it is gone.
-        let _ = self.events.try_send(event.clone());
+        let _ = self.events.try_send(event.event.clone());
     }
 
     fn publish_token(&self, _: TenantId, _: PanelId, token: &TokenDelta) {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use askpanel_actors::domain::{Caller, PanelId, PanelType, SimulationConfig, TenantId};
 use askpanel_actors::engine::{Engine, EngineSettings, PanelDeps};
-use askpanel_actors::event::{Event, EventData, TokenDelta};
+use askpanel_actors::event::{Event, EventData, SealedEvent, TokenDelta};
 use askpanel_actors::model::rating::parse_trailer;
 use askpanel_actors::model::{ExpertModel, RatingRead};
 use askpanel_actors::panel::messages::{Command, PanelCommand};
@@ -141,7 +141,8 @@ struct Recorder {
 }
 
 impl EventPublisher for Recorder {
-    fn publish_event(&self, _: TenantId, panel: PanelId, event: &Event) {
+    fn publish_event(&self, _: TenantId, panel: PanelId, event: &SealedEvent) {
+        let event = &event.event;
         self.events.lock().unwrap_or_else(|e| e.into_inner()).entry(panel).or_default().push(event.clone());
         let wanted = event.data.is_terminal() || matches!(event.data, EventData::HumanTurnRequested { .. });
         if wanted && let Some(tx) = self.ends.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {

@@ -320,6 +320,25 @@ pub struct Event {
     pub data: EventData,
 }
 
+/// An event with its JSON, serialised once when it is numbered: the event
+/// log stores these bytes and the fan-out sends them, so no event is
+/// serialised twice.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SealedEvent {
+    /// The event.
+    pub event: Event,
+    /// Its JSON (`{"seq","ts","kind","data"}`), shared.
+    pub json: std::sync::Arc<str>,
+}
+
+impl SealedEvent {
+    /// Serialises an event once.
+    pub fn seal(event: Event) -> Result<Self, serde_json::Error> {
+        let json = serde_json::to_string(&event)?.into();
+        Ok(Self { event, json })
+    }
+}
+
 /// A live text delta of a turn: published, never persisted.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenDelta {

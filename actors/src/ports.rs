@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use thiserror::Error;
 
 use crate::domain::{PanelId, PanelStatus, TenantId};
-use crate::event::{Event, TokenDelta};
+use crate::event::{Event, SealedEvent, TokenDelta};
 
 /// Why the event log refused or failed a call.
 #[derive(Clone, Debug, Error, PartialEq)]
@@ -50,7 +50,7 @@ pub trait EventLog: Send + Sync + 'static {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        event: Event,
+        event: SealedEvent,
         options: CreateOptions,
     ) -> BoxFuture<'static, Result<CreateOutcome, LogError>>;
 
@@ -60,7 +60,7 @@ pub trait EventLog: Send + Sync + 'static {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        events: Vec<Event>,
+        events: Vec<SealedEvent>,
         status: PanelStatus,
     ) -> BoxFuture<'static, Result<(), LogError>>;
 
@@ -75,7 +75,7 @@ pub trait EventLog: Send + Sync + 'static {
 /// calls must not block: slow subscribers are the fan-out's problem.
 pub trait EventPublisher: Send + Sync + 'static {
     /// Publishes a durable event to the panel's subscribers.
-    fn publish_event(&self, tenant: TenantId, panel: PanelId, event: &Event);
+    fn publish_event(&self, tenant: TenantId, panel: PanelId, event: &SealedEvent);
     /// Publishes a live text delta of a turn (never persisted).
     fn publish_token(&self, tenant: TenantId, panel: PanelId, token: &TokenDelta);
 }

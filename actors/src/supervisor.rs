@@ -14,7 +14,7 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 
 use crate::domain::{Caller, PanelId, PanelSetup, PauseReason, TenantId};
-use crate::event::{Event, EventData};
+use crate::event::{Event, EventData, SealedEvent};
 use crate::panel::actor::PanelActor;
 use crate::panel::messages::{Command, ExitStatus, PanelCommand, PanelExited, Shutdown};
 use crate::panel::state::PanelState;
@@ -189,6 +189,8 @@ impl TenantSupervisor {
                 return Ok(());
             }
             let event = Event { seq: head + 1, ts: Utc::now(), data: EventData::PanelFailed { error } };
+            let event =
+                SealedEvent::seal(event).map_err(|e| LogError::Conflict(format!("unserialisable event: {e}")))?;
             log.append(tenant_id, panel_id, vec![event.clone()], crate::domain::PanelStatus::Failed).await?;
             publisher.publish_event(tenant_id, panel_id, &event);
             Ok::<_, crate::ports::LogError>(())
@@ -295,20 +297,29 @@ impl Handler<CreatePanel> for TenantSupervisor {
             ts: msg.view.created_at,
             data: EventData::PanelCreated { panel: msg.view, setup: msg.setup },
         };
+        let event = match SealedEvent::seal(event) {
+            Ok(event) => event,
+            Err(error) => {
+                self.reserved -= 1;
+                return Box::pin(actix::fut::ready(Err(EngineError::Unavailable(format!(
+                    "unserialisable event: {error}"
+                )))));
+            }
+        };
         let create = self.deps.log.create(self.tenant_id, panel_id, event.clone(), msg.options);
         Box::pin(create.into_actor(self).map(move |result, act, ctx| {
             act.reserved -= 1;
             match result {
                 Ok(CreateOutcome::Created) => {
                     let state =
-                        PanelState::from_creation(&event).map_err(|e| EngineError::Unavailable(e.to_string()))?;
+                        PanelState::from_creation(&event.event).map_err(|e| EngineError::Unavailable(e.to_string()))?;
                     let panel = state.view.clone();
                     act.deps.publisher.publish_event(act.tenant_id, panel_id, &event);
                     act.start_panel(ctx, state);
                     Ok(CreatedPanel { panel, existing: None })
                 }
                 Ok(CreateOutcome::Existing(existing)) => {
-                    let EventData::PanelCreated { panel, .. } = event.data else { unreachable!("built above") };
+                    let EventData::PanelCreated { panel, .. } = event.event.data else { unreachable!("built above") };
                     Ok(CreatedPanel { panel: *panel, existing: Some(existing) })
                 }
                 Err(error) => Err(EngineError::Log(error)),

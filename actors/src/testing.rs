@@ -11,7 +11,7 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::watch;
 
 use crate::domain::{PanelId, PanelStatus, TenantId};
-use crate::event::{Event, TokenDelta};
+use crate::event::{Event, SealedEvent, TokenDelta};
 use crate::model::{
     Bid, BidRequest, DraftRequest, Drafted, ExpertModel, JudgeRequest, ModelError, TurnChunk, TurnRequest, TurnStream,
 };
@@ -58,9 +58,10 @@ impl EventLog for InMemoryEventLog {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        event: Event,
+        event: SealedEvent,
         options: CreateOptions,
     ) -> BoxFuture<'static, Result<CreateOutcome, LogError>> {
+        let event = event.event;
         let mut inner = self.lock();
         if let Some(key) = options.idempotency_key {
             if let Some(existing) = inner.idempotency.get(&(tenant, key.clone())) {
@@ -79,9 +80,10 @@ impl EventLog for InMemoryEventLog {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        events: Vec<Event>,
+        events: Vec<SealedEvent>,
         _status: PanelStatus,
     ) -> BoxFuture<'static, Result<(), LogError>> {
+        let events: Vec<Event> = events.into_iter().map(|sealed| sealed.event).collect();
         if self.failing_appends.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Box::pin(future::ready(Err(LogError::Storage("injected fault".into()))));
         }
@@ -194,8 +196,8 @@ impl RecordingPublisher {
 }
 
 impl EventPublisher for RecordingPublisher {
-    fn publish_event(&self, _: TenantId, panel: PanelId, event: &Event) {
-        self.record(panel, |p| p.events.push(event.clone()));
+    fn publish_event(&self, _: TenantId, panel: PanelId, event: &SealedEvent) {
+        self.record(panel, |p| p.events.push(event.event.clone()));
     }
 
     fn publish_token(&self, _: TenantId, panel: PanelId, token: &TokenDelta) {

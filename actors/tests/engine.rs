@@ -10,7 +10,7 @@ use askpanel_actors::domain::{
     Caller, ExpertId, ExpertProfile, MemberId, MemberKind, PanelId, PanelStatus, PanelType, SimulationConfig, TenantId,
 };
 use askpanel_actors::engine::{Engine, EngineError, EngineSettings, PanelDeps};
-use askpanel_actors::event::{Event, EventData, ModeratorActionKind, RoundDecision};
+use askpanel_actors::event::{Event, EventData, ModeratorActionKind, RoundDecision, SealedEvent};
 use askpanel_actors::model::ExpertModel;
 use askpanel_actors::model::simulated::SimulatedModel;
 use askpanel_actors::panel::messages::{Command, PanelCommand, PanelError};
@@ -614,7 +614,15 @@ async fn a_panel_that_crashes_without_progress_ends_failed_after_bounded_restart
     let logged = h.log.events(id);
     let mut bad = logged[0].clone();
     bad.seq = logged.last().unwrap().seq + 1;
-    askpanel_actors::ports::EventLog::append(&h.log, h.tenant, id, vec![bad], PanelStatus::Running).await.unwrap();
+    askpanel_actors::ports::EventLog::append(
+        &h.log,
+        h.tenant,
+        id,
+        vec![SealedEvent::seal(bad).unwrap()],
+        PanelStatus::Running,
+    )
+    .await
+    .unwrap();
     let publisher = RecordingPublisher::new();
     let settings =
         EngineSettings { arbiters: 2, restart_backoff: Duration::from_millis(10), ..EngineSettings::default() };

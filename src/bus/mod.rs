@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use askpanel_actors::domain::{PanelId, TenantId};
-use askpanel_actors::event::{Event, TokenDelta};
+use askpanel_actors::event::{SealedEvent, TokenDelta};
 use askpanel_actors::ports::EventPublisher;
 use bytestring::ByteString;
 use dashmap::DashMap;
@@ -158,18 +158,16 @@ impl Bus {
 }
 
 impl EventPublisher for Bus {
-    fn publish_event(&self, _: TenantId, panel: PanelId, event: &Event) {
+    fn publish_event(&self, _: TenantId, panel: PanelId, sealed: &SealedEvent) {
         self.metrics.events_published.inc();
         if !self.channels.contains_key(&panel) && self.remote.get().is_none() {
             return;
         }
-        let json = match serde_json::to_string(event) {
-            Ok(json) => json,
-            Err(error) => return tracing::error!(%panel, %error, "event does not serialise"),
-        };
+        // The JSON the log stored: the event is not serialised again.
+        let event = &sealed.event;
         let frame = Frame {
             kind: FrameKind::Event { seq: event.seq, terminal: event.data.is_terminal() },
-            text: ByteString::from(event_frame_text(panel, &json)),
+            text: ByteString::from(event_frame_text(panel, &sealed.json)),
             event_kind: event.data.kind(),
             published_at: Instant::now(),
         };
@@ -200,5 +198,31 @@ impl EventPublisher for Bus {
                 published_at: Instant::now(),
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use askpanel_actors::event::{Event, EventData};
+
+    use super::*;
+
+    #[test]
+    fn an_event_goes_out_as_the_bytes_it_was_sealed_with() {
+        let bus = Bus::new(16, Arc::new(Metrics::new()));
+        let panel = PanelId::new();
+        let mut live = bus.subscribe(panel);
+        let event = Event { seq: 7, ts: chrono::Utc::now(), data: EventData::PanelStarted {} };
+        // Bytes that a second serialisation would not reproduce (the spacing).
+        let json: Arc<str> = format!(
+            "{{\"seq\": 7,  \"ts\": \"{}\", \"kind\": \"panel_started\", \"data\": {{}}}}",
+            event.ts.to_rfc3339()
+        )
+        .into();
+        bus.publish_event(TenantId::new(), panel, &SealedEvent { event, json: json.clone() });
+        let frame = live.try_recv().expect("a frame");
+        assert_eq!(frame.kind, FrameKind::Event { seq: 7, terminal: false });
+        assert_eq!(frame.text.as_ref(), event_frame_text(panel, &json));
+        assert!(frame.text.contains("\"seq\": 7,  \"ts\""), "{}", frame.text);
     }
 }

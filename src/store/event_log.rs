@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
-use askpanel_actors::event::Event;
+use askpanel_actors::event::{Event, SealedEvent};
 use askpanel_actors::ports::{CreateOptions, CreateOutcome, EventLog, LogError};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -54,7 +54,7 @@ impl EventLog for StoreEventLog {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        event: Event,
+        event: SealedEvent,
         options: CreateOptions,
     ) -> BoxFuture<'static, Result<CreateOutcome, LogError>> {
         let (store, epochs, leases) = (self.store.clone(), self.epochs.clone(), self.leases.clone());
@@ -89,7 +89,7 @@ impl EventLog for StoreEventLog {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        events: Vec<Event>,
+        events: Vec<SealedEvent>,
         status: PanelStatus,
     ) -> BoxFuture<'static, Result<(), LogError>> {
         let (store, epoch, epochs, leases) =

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askpanel_actors::domain::{ExpertId, KeyId, PanelId, PanelStatus, PanelType, TenantId};
-use askpanel_actors::event::{Event, EventData};
+use askpanel_actors::event::{Event, EventData, SealedEvent};
 use askpanel_actors::ports::CreateOutcome;
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
@@ -360,7 +360,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        event: &Event,
+        event: &SealedEvent,
         idempotency_key: Option<&str>,
         epoch: u64,
     ) -> StoreResult<CreateOutcome>;
@@ -368,7 +368,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        events: &[Event],
+        events: &[SealedEvent],
         status: PanelStatus,
         epoch: u64,
     ) -> StoreResult<()>;

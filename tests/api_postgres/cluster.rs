@@ -6,7 +6,7 @@ use std::time::Duration;
 use askpanel::store::postgres::{PgStore, migrate};
 use askpanel::store::{Branding, KeyRecord, Role, Store, StoreError, TenantRecord, TenantStatus, Tier};
 use askpanel_actors::domain::{KeyId, PanelId, PanelStatus, TenantId};
-use askpanel_actors::event::{Event, EventData};
+use askpanel_actors::event::{Event, EventData, SealedEvent};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -276,10 +276,15 @@ async fn a_stale_owner_cannot_append_after_a_takeover() {
     };
     let (view, setup) = askpanel_actors::panel::new::build_panel(request, PanelId::new()).unwrap();
     let panel = view.id;
-    let first =
-        Event { seq: 1, ts: now, data: EventData::PanelCreated { panel: Box::new(view), setup: Box::new(setup) } };
+    let first = SealedEvent::seal(Event {
+        seq: 1,
+        ts: now,
+        data: EventData::PanelCreated { panel: Box::new(view), setup: Box::new(setup) },
+    })
+    .unwrap();
     store.create_panel(tenant.id, panel, &first, None, 1).await.unwrap();
-    let started = |seq| vec![Event { seq, ts: chrono::Utc::now(), data: EventData::PanelStarted {} }];
+    let started =
+        |seq| vec![SealedEvent::seal(Event { seq, ts: chrono::Utc::now(), data: EventData::PanelStarted {} }).unwrap()];
     store.append_events(tenant.id, panel, &started(2), PanelStatus::Running, 1).await.unwrap();
     // Node B takes the panel over: epoch 2.
     assert_eq!(store.claim_panel(tenant.id, panel).await.unwrap(), 2);

@@ -25,7 +25,7 @@ pub(super) enum WriteJob {
         tenant: TenantId,
         panel: PanelId,
         event: Box<Event>,
-        body: String,
+        body: Arc<str>,
         idempotency_key: Option<String>,
         epoch: u64,
         reply: oneshot::Sender<StoreResult<CreateOutcome>>,
@@ -34,7 +34,7 @@ pub(super) enum WriteJob {
         tenant: TenantId,
         panel: PanelId,
         events: Vec<Event>,
-        bodies: Vec<String>,
+        bodies: Vec<Arc<str>>,
         status: PanelStatus,
         epoch: u64,
         reply: oneshot::Sender<StoreResult<()>>,
@@ -223,7 +223,7 @@ async fn insert_events(
     tenant: TenantId,
     panel: PanelId,
     events: &[Event],
-    bodies: &[String],
+    bodies: &[Arc<str>],
 ) -> StoreResult<()> {
     let mut query =
         sqlx::QueryBuilder::<Postgres>::new("INSERT INTO panel_events (panel_id, seq, tenant_id, kind, body) ");
@@ -232,7 +232,7 @@ async fn insert_events(
             .push_bind(event.seq as i64)
             .push_bind(tenant.0)
             .push_bind(event.data.kind())
-            .push_bind(body.clone());
+            .push_bind(&**body);
     });
     query.build().execute(&mut *connection).await.map_err(|e| match StoreError::from(e) {
         StoreError::Conflict(m) => StoreError::LogConflict(m),

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use askpanel_actors::domain::{ExpertId, KeyId, PanelId, PanelStatus, TenantId};
-use askpanel_actors::event::Event;
+use askpanel_actors::event::{Event, SealedEvent};
 use askpanel_actors::ports::CreateOutcome;
 use async_trait::async_trait;
 use chrono::Utc;
@@ -303,15 +303,22 @@ impl Store for SqliteStore {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        event: &Event,
+        event: &SealedEvent,
         idempotency_key: Option<&str>,
         _epoch: u64,
     ) -> StoreResult<CreateOutcome> {
         let (reply, answer) = oneshot::channel();
-        let body = serde_json::to_string(event)?;
+        let body = event.json.clone();
         let idempotency_key = idempotency_key.map(str::to_string);
-        self.write(WriteJob::Create { tenant, panel, event: Box::new(event.clone()), body, idempotency_key, reply })
-            .await?;
+        self.write(WriteJob::Create {
+            tenant,
+            panel,
+            event: Box::new(event.event.clone()),
+            body,
+            idempotency_key,
+            reply,
+        })
+        .await?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
@@ -319,13 +326,14 @@ impl Store for SqliteStore {
         &self,
         tenant: TenantId,
         panel: PanelId,
-        events: &[Event],
+        events: &[SealedEvent],
         status: PanelStatus,
         _epoch: u64,
     ) -> StoreResult<()> {
-        let bodies = events.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?;
+        let bodies = events.iter().map(|sealed| sealed.json.clone()).collect();
+        let events = events.iter().map(|sealed| sealed.event.clone()).collect();
         let (reply, answer) = oneshot::channel();
-        self.write(WriteJob::Append { tenant, panel, events: events.to_vec(), bodies, status, reply }).await?;
+        self.write(WriteJob::Append { tenant, panel, events, bodies, status, reply }).await?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 

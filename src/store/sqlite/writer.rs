@@ -4,6 +4,8 @@
 //! part-way it rolls back and each job runs alone, so one bad job never fails
 //! the others. An append is acknowledged only after its transaction commits.
 
+use std::sync::Arc;
+
 use std::collections::{BTreeMap, HashMap};
 
 use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
@@ -27,7 +29,7 @@ pub(super) enum WriteJob {
         tenant: TenantId,
         panel: PanelId,
         event: Box<Event>,
-        body: String,
+        body: Arc<str>,
         idempotency_key: Option<String>,
         reply: oneshot::Sender<StoreResult<CreateOutcome>>,
     },
@@ -35,7 +37,7 @@ pub(super) enum WriteJob {
         tenant: TenantId,
         panel: PanelId,
         events: Vec<Event>,
-        bodies: Vec<String>,
+        bodies: Vec<Arc<str>>,
         status: PanelStatus,
         reply: oneshot::Sender<StoreResult<()>>,
     },

@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::consensus::ConsensusActor;
 use crate::domain::{Caller, MemberId, MemberKind, PanelId, PanelStatus, PauseReason, TenantId};
-use crate::event::{Event, EventData};
+use crate::event::{Event, EventData, SealedEvent};
 use crate::expert::ExpertActor;
 use crate::panel::commands::{self, Stop};
 use crate::panel::messages::{Command, ExitStatus, PanelError, PanelExited};
@@ -243,8 +243,18 @@ impl PanelActor {
     /// `reply` (a command's answer) is sent once the outcome is known.
     fn commit(&mut self, ctx: &mut Context<Self>, data: Vec<EventData>, then: Then, reply: Option<Reply>) {
         let events = self.stamp(data);
-        self.committing = true;
         let status = self.state.status_after(&events);
+        let events = match seal(events) {
+            Ok(events) => events,
+            Err(error) => {
+                if let Some(reply) = reply {
+                    let _ =
+                        reply.send(Err(PanelError::Unavailable("the panel is restarting; try again shortly".into())));
+                }
+                return self.crash(ctx, error);
+            }
+        };
+        self.committing = true;
         let append = self.deps.log.append(self.tenant_id, self.panel_id, events.clone(), status);
         ctx.wait(append.into_actor(self).map(move |result, act, ctx| {
             act.committing = false;
@@ -262,7 +272,7 @@ impl PanelActor {
                             let _ = reply.send(Err(PanelError::Unavailable("the event log is unavailable; try again shortly".into())));
                             Vec::new()
                         }
-                        None => events.into_iter().map(|e| e.data).collect(),
+                        None => events.into_iter().map(|e| e.event.data).collect(),
                     };
                     act.block(ctx, Blocked { data, then, attempts: 0, error });
                 }
@@ -283,7 +293,7 @@ impl PanelActor {
         }));
     }
 
-    /// Numbers events after the head.
+    /// Numbers events after the head (sealed after the status they lead to is known).
     fn stamp(&self, data: Vec<EventData>) -> Vec<Event> {
         let head = self.state.head_seq();
         let ts = Utc::now();
@@ -291,9 +301,9 @@ impl PanelActor {
     }
 
     /// Applies and publishes durable events, then continues.
-    fn committed(&mut self, ctx: &mut Context<Self>, events: Vec<Event>, then: Then) {
+    fn committed(&mut self, ctx: &mut Context<Self>, events: Vec<SealedEvent>, then: Then) {
         for event in &events {
-            if let Err(error) = self.state.apply(event) {
+            if let Err(error) = self.state.apply(&event.event) {
                 // Only a bug can get here: the events were built from this very state.
                 tracing::error!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %error, "committed event does not apply");
                 return self.crash(ctx, format!("state diverged from the log: {error}"));
@@ -304,7 +314,7 @@ impl PanelActor {
         self.publish_view();
         for event in &events {
             self.deps.publisher.publish_event(self.tenant_id, self.panel_id, event);
-            self.after_event(event);
+            self.after_event(&event.event);
         }
         match then {
             Then::Advance => self.advance(ctx),
@@ -444,4 +454,13 @@ impl PanelActor {
         }
         view
     }
+}
+
+/// Serialises numbered events once, for the log and the fan-out alike.
+fn seal(events: Vec<Event>) -> Result<Vec<SealedEvent>, String> {
+    events
+        .into_iter()
+        .map(SealedEvent::seal)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("unserialisable event: {e}"))
 }

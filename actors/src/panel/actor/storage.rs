@@ -41,6 +41,10 @@ impl PanelActor {
         data.extend(blocked.data.iter().cloned());
         let events = self.stamp(data);
         let status_after = self.state.status_after(&events);
+        let events = match super::seal(events) {
+            Ok(events) => events,
+            Err(error) => return self.crash(ctx, error),
+        };
         self.committing = true;
         let append = self.deps.log.append(self.tenant_id, self.panel_id, events.clone(), status_after);
         ctx.wait(append.into_actor(self).map(move |result, act, ctx| {

@@ -42,6 +42,8 @@ pub struct ExpertActor {
     model: Arc<dyn ExpertModel>,
     simulation: SimulationConfig,
     prepared: Option<Prepared>,
+    /// The parent of everything this actor logs: tenant, panel and member.
+    span: tracing::Span,
 }
 
 impl ExpertActor {
@@ -53,7 +55,9 @@ impl ExpertActor {
         model: Arc<dyn ExpertModel>,
         simulation: SimulationConfig,
     ) -> Self {
-        Self { tenant_id, panel_id, profile, model, simulation, prepared: None }
+        let span =
+            tracing::info_span!("expert", tenant_id = %tenant_id, panel_id = %panel_id, member_id = %profile.member_id);
+        Self { tenant_id, panel_id, profile, model, simulation, prepared: None, span }
     }
 
     fn request(&self, view: MemberView, attempt: u32) -> TurnRequest {
@@ -92,7 +96,7 @@ impl Handler<TakeTurn> for ExpertActor {
     type Result = MessageResult<TakeTurn>;
 
     fn handle(&mut self, msg: TakeTurn, ctx: &mut Context<Self>) -> Self::Result {
-        tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, member_id = %self.profile.member_id, round = msg.view.round, attempt = msg.attempt, "expert takes a turn");
+        tracing::debug!(parent: &self.span, round = msg.view.round, attempt = msg.attempt, "expert takes a turn");
         if let Some(prepared) = self.prepared.take() {
             if prepared.view == msg.view && prepared.attempt == msg.attempt {
                 let chunks =

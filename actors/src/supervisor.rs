@@ -36,6 +36,8 @@ struct Supervised {
 /// Starts, watches and restarts one tenant's panel actors, and enforces the tenant's policy.
 pub struct TenantSupervisor {
     tenant_id: TenantId,
+    /// The parent of everything this actor logs: it carries the tenant.
+    span: tracing::Span,
     policy: TenantPolicy,
     deps: Arc<PanelDeps>,
     pool: Arc<ArbiterPool>,
@@ -61,6 +63,7 @@ impl TenantSupervisor {
         running: Arc<RunningPanels>,
     ) -> Self {
         Self {
+            span: tracing::info_span!("tenant_supervisor", tenant_id = %tenant_id),
             tenant_id,
             policy,
             deps,
@@ -129,7 +132,7 @@ impl TenantSupervisor {
                 Ok(events) => events,
                 Err(LogError::Storage(error)) => {
                     // The storage is down: wait for it, without spending the restart budget.
-                    tracing::warn!(tenant_id = %act.tenant_id, %panel_id, %error, "cannot reload panel yet; storage unavailable");
+                    tracing::warn!(parent: &act.span, %panel_id, %error, "cannot reload panel yet; storage unavailable");
                     ctx.run_later(STORAGE_RETRY, move |act, ctx| {
                         if act.panels.contains_key(&panel_id) && !act.shutting_down {
                             act.restart(ctx, panel_id);
@@ -146,7 +149,7 @@ impl TenantSupervisor {
                     act.start_panel(ctx, state);
                 }
                 Err(error) => {
-                    tracing::error!(tenant_id = %act.tenant_id, %panel_id, %error, "cannot rebuild panel from its log");
+                    tracing::error!(parent: &act.span, %panel_id, %error, "cannot rebuild panel from its log");
                     act.on_crash(ctx, panel_id, format!("reload failed: {error}"), 0);
                 }
             }
@@ -164,13 +167,13 @@ impl TenantSupervisor {
         entry.failures += 1;
         let failures = entry.failures;
         if failures > max {
-            tracing::error!(tenant_id = %self.tenant_id, %panel_id, failures, %reason, "giving up on panel");
+            tracing::error!(parent: &self.span, %panel_id, failures, %reason, "giving up on panel");
             self.stats.gave_up += 1;
             self.write_failure(ctx, panel_id, format!("gave up after {max} restarts: {reason}"));
             return;
         }
         let delay = self.backoff(panel_id, failures);
-        tracing::warn!(tenant_id = %self.tenant_id, %panel_id, failures, delay_ms = delay.as_millis() as u64, %reason, "restarting panel");
+        tracing::warn!(parent: &self.span, %panel_id, failures, delay_ms = delay.as_millis() as u64, %reason, "restarting panel");
         ctx.run_later(delay, move |act, ctx| {
             if act.panels.contains_key(&panel_id) && !act.shutting_down {
                 act.restart(ctx, panel_id);
@@ -197,13 +200,13 @@ impl TenantSupervisor {
         };
         ctx.spawn(task.into_actor(self).map(move |result, act, ctx| match result {
             Err(LogError::Storage(error)) if !act.shutting_down => {
-                tracing::warn!(tenant_id = %act.tenant_id, %panel_id, %error, "cannot record the panel's failure yet; retrying");
+                tracing::warn!(parent: &act.span, %panel_id, %error, "cannot record the panel's failure yet; retrying");
                 let again = message.clone();
                 ctx.run_later(STORAGE_RETRY, move |act, ctx| act.write_failure(ctx, panel_id, again));
             }
             result => {
                 if let Err(error) = result {
-                    tracing::error!(tenant_id = %act.tenant_id, %panel_id, %error, "could not record the panel's failure; it will be retried at the next start");
+                    tracing::error!(parent: &act.span, %panel_id, %error, "could not record the panel's failure; it will be retried at the next start");
                 }
                 act.stats.failed += 1;
                 act.forget(panel_id);
@@ -233,7 +236,7 @@ impl TenantSupervisor {
             let panel_id = *panel_id;
             ctx.spawn(addr.send(msg).into_actor(self).map(move |result, act, _| {
                 if !matches!(result, Ok(Ok(()))) {
-                    tracing::warn!(tenant_id = %act.tenant_id, %panel_id, ?result, "platform command not applied");
+                    tracing::warn!(parent: &act.span, %panel_id, ?result, "platform command not applied");
                 }
             }));
         }
@@ -378,7 +381,7 @@ impl Handler<PanelExited> for TenantSupervisor {
             ExitStatus::Crashed(_) | ExitStatus::Panicked if self.shutting_down => self.forget(msg.panel_id),
             ExitStatus::Crashed(reason) => self.on_crash(ctx, msg.panel_id, reason, msg.turns_ended),
             ExitStatus::Panicked => {
-                tracing::error!(tenant_id = %self.tenant_id, panel_id = %msg.panel_id, "panel actor panicked; restarting it from its log");
+                tracing::error!(parent: &self.span, panel_id = %msg.panel_id, "panel actor panicked; restarting it from its log");
                 self.on_crash(ctx, msg.panel_id, "the panel actor panicked".into(), msg.turns_ended)
             }
         }
@@ -427,7 +430,7 @@ impl Handler<SetBudgetExhausted> for TenantSupervisor {
         self.budget_exhausted = msg.exhausted;
         let reason = PauseReason::TokenBudgetExhausted;
         if msg.exhausted {
-            tracing::warn!(tenant_id = %self.tenant_id, "token budget spent; pausing the tenant's panels");
+            tracing::warn!(parent: &self.span, "token budget spent; pausing the tenant's panels");
             self.broadcast_command(ctx, Command::SystemPause { reason });
         } else {
             self.broadcast_command(ctx, Command::SystemResume { reason });

@@ -15,7 +15,7 @@ impl Actor for PanelActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, head_seq = self.state.head_seq(), "panel actor started");
+        tracing::debug!(parent: &self.span, head_seq = self.state.head_seq(), "panel actor started");
         let simulation = self.simulation();
         for profile in &self.state.setup.profiles {
             let expert = ExpertActor::new(
@@ -41,7 +41,7 @@ impl Actor for PanelActor {
         // without a reason means a handler panicked (the runtime caught it and
         // dropped the actor's context): a crash, restarted from the log.
         let status = self.exit.clone().unwrap_or(ExitStatus::Panicked);
-        tracing::debug!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, ?status, "panel actor stopped");
+        tracing::debug!(parent: &self.span, ?status, "panel actor stopped");
         if let Some(supervisor) = &self.supervisor {
             // One message per panel lifetime: bounded by the number of panels.
             supervisor.do_send(PanelExited {

@@ -81,6 +81,8 @@ struct PartialTurn {
 pub struct PanelActor {
     tenant_id: TenantId,
     panel_id: PanelId,
+    /// The parent of everything this actor logs: it carries tenant and panel.
+    span: tracing::Span,
     state: PanelState,
     deps: Arc<PanelDeps>,
     supervisor: Option<Recipient<PanelExited>>,
@@ -131,6 +133,7 @@ impl PanelActor {
         published: tokio::sync::watch::Sender<Arc<crate::panel::view::PanelView>>,
     ) -> Self {
         Self {
+            span: tracing::info_span!("panel", tenant_id = %state.view.tenant_id, panel_id = %state.view.id),
             tenant_id: state.view.tenant_id,
             panel_id: state.view.id,
             state,
@@ -269,7 +272,9 @@ impl PanelActor {
                     let data = match reply {
                         // A command that could not be recorded had no effect: say so now.
                         Some(reply) => {
-                            let _ = reply.send(Err(PanelError::Unavailable("the event log is unavailable; try again shortly".into())));
+                            let _ = reply.send(Err(PanelError::Unavailable(
+                                "the event log is unavailable; try again shortly".into(),
+                            )));
                             Vec::new()
                         }
                         None => events.into_iter().map(|e| e.event.data).collect(),
@@ -278,14 +283,16 @@ impl PanelActor {
                 }
                 Err(LogError::Fenced) => {
                     if let Some(reply) = reply {
-                        let _ = reply.send(Err(PanelError::Unavailable("the panel moved to another node; try again".into())));
+                        let _ = reply
+                            .send(Err(PanelError::Unavailable("the panel moved to another node; try again".into())));
                     }
                     act.relinquish(ctx);
                 }
                 Err(error) => {
-                    tracing::error!(tenant_id = %act.tenant_id, panel_id = %act.panel_id, %error, "event log append refused");
+                    tracing::error!(parent: &act.span, %error, "event log append refused");
                     if let Some(reply) = reply {
-                        let _ = reply.send(Err(PanelError::Unavailable("the panel is restarting; try again shortly".into())));
+                        let _ = reply
+                            .send(Err(PanelError::Unavailable("the panel is restarting; try again shortly".into())));
                     }
                     act.crash(ctx, format!("event log append refused: {error}"));
                 }
@@ -305,7 +312,7 @@ impl PanelActor {
         for event in &events {
             if let Err(error) = self.state.apply(&event.event) {
                 // Only a bug can get here: the events were built from this very state.
-                tracing::error!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %error, "committed event does not apply");
+                tracing::error!(parent: &self.span, %error, "committed event does not apply");
                 return self.crash(ctx, format!("state diverged from the log: {error}"));
             }
         }
@@ -339,7 +346,7 @@ impl PanelActor {
 
     /// Another node owns the panel: stop now, writing nothing more.
     fn relinquish(&mut self, ctx: &mut Context<Self>) {
-        tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, "panel owned elsewhere now; stopping here");
+        tracing::warn!(parent: &self.span, "panel owned elsewhere now; stopping here");
         self.cancel_in_flight(ctx);
         self.blocked = None;
         self.exit = Some(ExitStatus::Relinquished);

@@ -13,7 +13,7 @@ use crate::ports::LogError;
 impl PanelActor {
     /// Freezes the panel after a storage failure and schedules a retry.
     pub(super) fn block(&mut self, ctx: &mut Context<Self>, blocked: Blocked) {
-        tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, attempts = blocked.attempts, error = %blocked.error, "storage unavailable; panel paused until it is back");
+        tracing::warn!(parent: &self.span, attempts = blocked.attempts, error = %blocked.error, "storage unavailable; panel paused until it is back");
         self.cancel_in_flight(ctx);
         if let Some((_, handle)) = self.human_timer.take() {
             ctx.cancel_future(handle);
@@ -51,7 +51,7 @@ impl PanelActor {
             act.committing = false;
             match result {
                 Ok(()) => {
-                    tracing::info!(tenant_id = %act.tenant_id, panel_id = %act.panel_id, attempts = blocked.attempts + 1, "storage is back; panel continues");
+                    tracing::info!(parent: &act.span, attempts = blocked.attempts + 1, "storage is back; panel continues");
                     act.committed(ctx, events, blocked.then);
                 }
                 Err(LogError::Storage(error)) => act.block(ctx, Blocked { attempts: blocked.attempts + 1, error, ..blocked }),

@@ -104,7 +104,7 @@ impl PanelActor {
                 self.in_flight = None;
                 let streamed = self.partial.take().map(|p| p.text).unwrap_or_default();
                 if streamed != output.text {
-                    tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %member_id, "final text differs from the streamed deltas");
+                    tracing::warn!(parent: &self.span, %member_id, "final text differs from the streamed deltas");
                 }
                 let (rating, confidence) =
                     strategy::counted_rating(&self.state, member_id, round, output.rating, output.confidence);
@@ -142,7 +142,7 @@ impl PanelActor {
         round: u32,
         reason: String,
     ) {
-        tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %reason, "model backend unavailable; pausing panel");
+        tracing::warn!(parent: &self.span, %reason, "model backend unavailable; pausing panel");
         self.cancel_in_flight(ctx);
         let data = vec![
             EventData::TurnAborted {
@@ -182,7 +182,7 @@ impl PanelActor {
     /// A turn broke mid-way: void it durably, then stop so the supervisor
     /// restarts the panel from its log, where the turn runs again.
     pub(super) fn fail_turn(&mut self, ctx: &mut Context<Self>, member_id: MemberId, round: u32, error: String) {
-        tracing::warn!(tenant_id = %self.tenant_id, panel_id = %self.panel_id, %member_id, round, %error, "turn failed");
+        tracing::warn!(parent: &self.span, %member_id, round, %error, "turn failed");
         self.cancel_in_flight(ctx);
         let data = EventData::TurnAborted {
             member_id,

@@ -104,12 +104,12 @@ impl Handler<TakeTurn> for ExpertActor {
                         prepared.chunks,
                         |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
                     );
-                return MessageResult(chunks.boxed());
+                return MessageResult(to_contract(chunks.boxed()));
             }
             // Prepared for another view: its call is cancelled with its buffer.
             ctx.cancel_future(prepared.handle);
         }
-        MessageResult(self.model.stream_turn(self.request(msg.view, msg.attempt)))
+        MessageResult(to_contract(self.model.stream_turn(self.request(msg.view, msg.attempt))))
     }
 }
 
@@ -165,5 +165,57 @@ impl Handler<RequestBid> for ExpertActor {
                 simulation: self.simulation.clone(),
             })
             .boxed()
+    }
+}
+
+/// The reason of a turn whose model stream ended before its result.
+pub const ENDED_EARLY: &str = "the model's stream ended before the turn was complete";
+
+/// Holds a model's turn stream to the port's contract, whatever the model:
+/// text deltas, then exactly one `Done` or one error, then nothing. A stream
+/// that ends before its `Done` ends with an error (the panel voids the turn
+/// and runs it again); anything after the end is dropped.
+pub fn to_contract(stream: TurnStream) -> TurnStream {
+    futures::stream::unfold(Some(stream), |state| async move {
+        let mut stream = state?;
+        match stream.next().await {
+            Some(Ok(TurnChunk::Delta(delta))) => Some((Ok(TurnChunk::Delta(delta)), Some(stream))),
+            // The end: whatever the model would send after it is not read.
+            Some(last) => Some((last, None)),
+            None => Some((Err(ModelError::Stream(ENDED_EARLY.into())), None)),
+        }
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::stream;
+
+    use super::*;
+    use crate::model::TurnOutput;
+
+    type Chunks = Vec<Result<TurnChunk, ModelError>>;
+
+    async fn collect(chunks: Chunks) -> Chunks {
+        to_contract(stream::iter(chunks).boxed()).collect().await
+    }
+
+    #[actix::test]
+    async fn a_turn_stream_ends_with_exactly_one_result_or_error() {
+        let delta = |t: &str| Ok(TurnChunk::Delta(t.into()));
+        let done = || Ok(TurnChunk::Done(TurnOutput::default()));
+        let failed = || Err(ModelError::Stream("broke".into()));
+        let early = || Err(ModelError::Stream(ENDED_EARLY.into()));
+        let table: Vec<(&str, Chunks, Chunks)> = vec![
+            ("complete", vec![delta("a"), delta("b"), done()], vec![delta("a"), delta("b"), done()]),
+            ("cut off", vec![delta("a")], vec![delta("a"), early()]),
+            ("empty", vec![], vec![early()]),
+            ("chunks after the result", vec![delta("a"), done(), delta("late"), done()], vec![delta("a"), done()]),
+            ("chunks after an error", vec![delta("a"), failed(), delta("late")], vec![delta("a"), failed()]),
+        ];
+        for (name, input, expected) in table {
+            assert_eq!(collect(input).await, expected, "{name}");
+        }
     }
 }

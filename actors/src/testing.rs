@@ -213,6 +213,8 @@ pub struct FlakyModel {
     after_deltas: usize,
     /// Turn streams that panic when the panel polls them (a bug's stand-in).
     panicking_turns: AtomicU32,
+    /// Turn streams that just stop after `after_deltas` deltas, with neither result nor error.
+    cut_off_turns: AtomicU32,
     /// Turn streams started so far.
     pub turns_started: AtomicU32,
 }
@@ -225,8 +227,16 @@ impl FlakyModel {
             failing_turns: AtomicU32::new(failing_turns),
             after_deltas,
             panicking_turns: AtomicU32::new(0),
+            cut_off_turns: AtomicU32::new(0),
             turns_started: AtomicU32::new(0),
         }
+    }
+
+    /// A model whose next `n` turn streams stop after `after_deltas` deltas, without a result or an error.
+    pub fn cut_off(inner: Arc<dyn ExpertModel>, n: u32, after_deltas: usize) -> Self {
+        let model = Self::new(inner, 0, after_deltas);
+        model.cut_off_turns.store(n, Ordering::SeqCst);
+        model
     }
 
     /// A model whose next `n` turn streams panic inside the panel actor that polls them.
@@ -269,6 +279,10 @@ impl ExpertModel for FlakyModel {
                 })
                 .is_ok();
         let inner = self.inner.stream_turn(request);
+        if self.cut_off_turns.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            let after = self.after_deltas;
+            return inner.filter(|chunk| future::ready(!matches!(chunk, Ok(TurnChunk::Done(_))))).take(after).boxed();
+        }
         if !fail {
             return inner;
         }

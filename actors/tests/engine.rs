@@ -11,8 +11,8 @@ use askpanel_actors::domain::{
 };
 use askpanel_actors::engine::{Engine, EngineError, EngineSettings, PanelDeps};
 use askpanel_actors::event::{Event, EventData, ModeratorActionKind, RoundDecision, SealedEvent};
-use askpanel_actors::model::ExpertModel;
 use askpanel_actors::model::simulated::SimulatedModel;
+use askpanel_actors::model::{ExpertModel, ModelError};
 use askpanel_actors::panel::messages::{Command, PanelCommand, PanelError};
 use askpanel_actors::panel::new::{NewMember, NewPanel};
 use askpanel_actors::ports::CreateOptions;
@@ -530,6 +530,25 @@ async fn a_command_naming_another_tenants_panel_is_refused() {
         "the intruder's cancel had no effect"
     );
     h.engine.command(cancel(h.tenant)).await.unwrap();
+}
+
+#[actix::test]
+async fn a_turn_whose_stream_just_stops_is_voided_and_runs_again() {
+    let model = Arc::new(FlakyModel::cut_off(Arc::new(SimulatedModel::new()), 2, 3));
+    let h = harness_with(model, 2);
+    let p = h.run(new_panel(h.tenant, PanelType::Structured, ai_members(3))).await;
+    assert_gapless(&p.events);
+    assert_eq!(p.events.last().unwrap().data.kind(), "panel_completed");
+    let early: Vec<_> = p
+        .events
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::TurnAborted { reason, error, .. } if reason == "model_error" => error.clone(),
+            _ => None,
+        })
+        .collect();
+    let expected = ModelError::Stream(askpanel_actors::expert::ENDED_EARLY.into()).to_string();
+    assert_eq!(early, vec![expected; 2]);
 }
 
 #[actix::test]

@@ -33,9 +33,10 @@ impl PanelActor {
         self.partial = Some(PartialTurn { turn_seq, member_id, text: String::new(), chars: 0 });
         let handle = ctx.spawn(
             wrap_stream::<_, Self>(chunks)
+                // The expert holds the stream to the contract: it ends with
+                // exactly one `Done` or one error.
                 .map(move |chunk, act, ctx| act.on_chunk(ctx, turn_seq, chunk))
-                .finish()
-                .map(move |(), act, ctx| act.on_stream_end(ctx, turn_seq)),
+                .finish(),
         );
         self.in_flight = Some(InFlight { handle, kind: InFlightKind::AiTurn { member_id, round, turn_seq } });
     }
@@ -171,12 +172,6 @@ impl PanelActor {
                 act.watch_model(ctx);
             }
         });
-    }
-
-    pub(super) fn on_stream_end(&mut self, ctx: &mut Context<Self>, turn_seq: u64) {
-        if let Some((member_id, round)) = self.current_turn(turn_seq) {
-            self.fail_turn(ctx, member_id, round, "the model's stream ended before the turn was complete".into());
-        }
     }
 
     /// A turn broke mid-way: void it durably, then stop so the supervisor

@@ -1,7 +1,10 @@
 //! Authentication: API keys (random, stored as SHA-256 hashes, shown once),
 //! the platform admin key, roles, and short-lived signed WebSocket tokens.
 //! Keys and tenants are cached for a few seconds; revoking a key or changing
-//! a tenant on this node invalidates its entry at once.
+//! a tenant on this node invalidates its entry at once. Only keys that exist
+//! are cached (an unknown key is a database miss each time, and a flood of
+//! them is stopped per client address by [`crate::limits::FailureLimiter`]),
+//! and the cache holds at most [`KEY_CACHE_MAX`] keys.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +22,8 @@ use crate::store::{KeyRecord, Role, Store, TenantRecord};
 
 /// How long a cached key or tenant is trusted before it is read again.
 const CACHE_TTL: Duration = Duration::from_secs(5);
+/// The most keys the cache holds; past it, stale entries go, then all.
+pub const KEY_CACHE_MAX: usize = 10_000;
 
 /// A new random key: `ap_` and 32 base64url characters (192 bits).
 pub fn generate_key() -> String {
@@ -119,8 +124,26 @@ impl AuthService {
             return Ok(hit);
         }
         let record = store.find_key_by_hash(&hash).await?;
-        self.keys.insert(hash, Cached { value: record.clone(), at: Instant::now() });
+        if record.is_some() {
+            if self.keys.len() >= KEY_CACHE_MAX {
+                self.keys.retain(|_, cached| cached.at.elapsed() < CACHE_TTL);
+                if self.keys.len() >= KEY_CACHE_MAX {
+                    self.keys.clear();
+                }
+            }
+            self.keys.insert(hash, Cached { value: record.clone(), at: Instant::now() });
+        }
         Ok(record)
+    }
+
+    /// Whether `key` is in the cache and fresh (using it costs no lookup).
+    pub fn is_cached(&self, key: &str) -> bool {
+        self.keys.get(&hash_key(key)).is_some_and(|c| c.at.elapsed() < CACHE_TTL)
+    }
+
+    /// Keys in the cache now.
+    pub fn cached_keys(&self) -> usize {
+        self.keys.len()
     }
 
     pub async fn key_by_id(

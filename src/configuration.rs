@@ -64,6 +64,9 @@ pub struct AuthSettings {
     pub admin_key: String,
     pub token_secret: String,
     pub ws_token_ttl_s: u64,
+    /// Failed authentications per client address per minute before its
+    /// requests are refused without a key lookup.
+    pub failed_auth_per_minute: u32,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -73,6 +76,7 @@ impl std::fmt::Debug for AuthSettings {
             .field("admin_key", &if self.admin_key.is_empty() { "<unset>" } else { "<redacted>" })
             .field("token_secret", &if self.token_secret.is_empty() { "<unset>" } else { "<redacted>" })
             .field("ws_token_ttl_s", &self.ws_token_ttl_s)
+            .field("failed_auth_per_minute", &self.failed_auth_per_minute)
             .finish()
     }
 }

@@ -36,6 +36,24 @@ pub async fn principal_for_key(state: &AppState, key: &str) -> Result<Principal,
     principal_for_key_id(state, record.tenant_id, record.id, record.role).await
 }
 
+/// [`principal_for_key`] for a request: an address that failed too often
+/// this minute is refused before an uncached key is looked up, and every
+/// unknown or revoked key counts as a failure of its address.
+pub async fn authenticate(state: &AppState, req: &HttpRequest, key: &str) -> Result<Principal, ApiError> {
+    let address = req.peer_addr().map(|a| a.ip());
+    let per_minute = state.settings.auth.failed_auth_per_minute;
+    if let Some(address) = address
+        && !state.auth.is_cached(key)
+    {
+        state.auth_failures.check(address, per_minute).map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    }
+    let result = principal_for_key(state, key).await;
+    if let (Err(ApiError::Unauthorized(_)), Some(address)) = (&result, address) {
+        state.auth_failures.failed(address);
+    }
+    result
+}
+
 /// The principal of a key known by id (WebSocket tokens carry the id).
 pub async fn principal_for_key_id(
     state: &AppState,
@@ -86,7 +104,7 @@ impl FromRequest for Principal {
             let header = req.headers().get("authorization").and_then(|h| h.to_str().ok());
             let key = bearer(header)
                 .ok_or_else(|| ApiError::Unauthorized("missing or malformed Authorization: Bearer header".into()))?;
-            let principal = principal_for_key(&state, key).await?;
+            let principal = authenticate(&state, &req, key).await?;
             admit(&state, &req, &principal).await?;
             tracing::Span::current().record("tenant_id", tracing::field::display(principal.tenant.id));
             Ok(principal)

@@ -3,6 +3,7 @@
 //! limiter (a fixed one-minute window). Applying a changed tenant is
 //! [`crate::tenants`]'s job.
 
+use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use askpanel_actors::domain::TenantId;
@@ -61,6 +62,60 @@ impl RateLimiter {
     }
 }
 
+/// Failed authentications per client address per minute, on this node. Past
+/// the limit, requests from the address that need a key looked up are
+/// refused (429 `rate_limited`) before the lookup: a flood of made-up keys
+/// costs a database query only up to the limit. Addresses are bounded too.
+#[derive(Default)]
+pub struct FailureLimiter {
+    windows: DashMap<IpAddr, (u64, u32)>,
+}
+
+/// The most client addresses the failure limiter tracks; past it, old
+/// windows go, then all (the limit is a brake, not an account).
+const FAILURE_ADDRESSES_MAX: usize = 100_000;
+
+impl FailureLimiter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn minute() -> (u64, u64) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        (now / 60, now)
+    }
+
+    /// `Err(seconds)` to wait when `address` failed `per_minute` times this minute.
+    pub fn check(&self, address: IpAddr, per_minute: u32) -> Result<(), u64> {
+        let (minute, now) = Self::minute();
+        match self.windows.get(&address) {
+            Some(window) if window.0 == minute && window.1 >= per_minute => Err(60 - now % 60),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failed authentication from `address`.
+    pub fn failed(&self, address: IpAddr) {
+        let (minute, _) = Self::minute();
+        if self.windows.len() >= FAILURE_ADDRESSES_MAX && !self.windows.contains_key(&address) {
+            self.windows.retain(|_, window| window.0 == minute);
+            if self.windows.len() >= FAILURE_ADDRESSES_MAX {
+                self.windows.clear();
+            }
+        }
+        let mut window = self.windows.entry(address).or_insert((minute, 0));
+        if window.0 != minute {
+            *window = (minute, 0);
+        }
+        window.1 = window.1.saturating_add(1);
+    }
+
+    /// Addresses tracked now.
+    pub fn addresses(&self) -> usize {
+        self.windows.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +130,19 @@ mod tests {
         let wait = limiter.check(tenant, 3).unwrap_err();
         assert!((1..=60).contains(&wait));
         assert!(limiter.check(TenantId::new(), 3).is_ok(), "tenants are counted apart");
+    }
+
+    #[test]
+    fn failures_are_counted_per_address_and_refused_past_the_limit() {
+        let limiter = FailureLimiter::new();
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        for _ in 0..3 {
+            assert!(limiter.check(a, 3).is_ok());
+            limiter.failed(a);
+        }
+        let wait = limiter.check(a, 3).unwrap_err();
+        assert!((1..=60).contains(&wait));
+        assert!(limiter.check(b, 3).is_ok(), "addresses are counted apart");
+        assert_eq!(limiter.addresses(), 1);
     }
 }

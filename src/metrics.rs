@@ -12,6 +12,8 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub panels: IntGaugeVec,
     pub ws_sessions: IntGauge,
+    /// Keys held in this node's key cache.
+    pub auth_cache_keys: IntGauge,
     pub events_published: IntCounter,
     pub tokens_published: IntCounter,
     pub frames_sent: IntCounter,
@@ -55,6 +57,10 @@ impl Metrics {
                 IntGaugeVec::new(Opts::new("askpanel_panels", "Panels by status"), &["status"]).unwrap(),
             ),
             ws_sessions: register(&registry, IntGauge::new("askpanel_ws_sessions", "Open WebSocket sessions").unwrap()),
+            auth_cache_keys: register(
+                &registry,
+                IntGauge::new("askpanel_auth_cache_keys", "Keys in the key cache").unwrap(),
+            ),
             events_published: register(
                 &registry,
                 IntCounter::new("askpanel_events_published_total", "Durable events published").unwrap(),
@@ -137,4 +143,21 @@ pub fn process_figures() -> Option<(u64, f64)> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((rss_kb * 1024, (utime + stime) / ticks))
+}
+
+/// The `method` label of a request: one of the methods the API knows, else
+/// `other` (a label from the client's own text would let anyone create
+/// series without bound).
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }

@@ -27,7 +27,7 @@ use crate::bus::Bus;
 use crate::catalog::Catalog;
 use crate::cluster::NodeHandles;
 use crate::configuration::Settings;
-use crate::limits::{RateLimiter, policy};
+use crate::limits::{FailureLimiter, RateLimiter, policy};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::state::{AppState, ModelInfo};
@@ -156,7 +156,7 @@ async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let method = req.method().to_string();
+    let method = crate::metrics::method_label(req.method());
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("http", %method, %route, tenant_id = tracing::field::Empty, panel_id = tracing::field::Empty, status = tracing::field::Empty);
@@ -165,8 +165,8 @@ async fn request_span(
     let status = response.status().as_u16();
     span.record("status", status);
     if let Some(state) = state {
-        state.metrics.http_requests.with_label_values(&[&method, &route, &status.to_string()]).inc();
-        state.metrics.http_duration.with_label_values(&[&method, &route]).observe(started.elapsed().as_secs_f64());
+        state.metrics.http_requests.with_label_values(&[method, &route, &status.to_string()]).inc();
+        state.metrics.http_duration.with_label_values(&[method, &route]).observe(started.elapsed().as_secs_f64());
         if status >= 500 {
             state.metrics.errors.with_label_values(&["http_5xx"]).inc();
         }
@@ -230,6 +230,7 @@ impl Application {
             bus,
             auth,
             limiter: Arc::new(RateLimiter::new()),
+            auth_failures: Arc::new(FailureLimiter::new()),
             metrics,
             sessions,
             model: model_info,

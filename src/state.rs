@@ -11,7 +11,7 @@ use crate::bus::Bus;
 use crate::catalog::Catalog;
 use crate::cluster::{Cluster, Control};
 use crate::configuration::Settings;
-use crate::limits::RateLimiter;
+use crate::limits::{FailureLimiter, RateLimiter};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tenants::TenantChanges;
@@ -36,6 +36,8 @@ pub struct AppState {
     pub bus: Arc<Bus>,
     pub auth: Arc<AuthService>,
     pub limiter: Arc<RateLimiter>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<FailureLimiter>,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionRegistry>,
     pub model: ModelInfo,

@@ -29,5 +29,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             state.metrics.panels.with_label_values(&[status.as_str()]).set(n as i64);
         }
     }
+    state.metrics.auth_cache_keys.set(state.auth.cached_keys() as i64);
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::auth::bearer;
 use crate::error::ApiError;
-use crate::extract::{admit, principal_for_key, principal_for_key_id};
+use crate::extract::{admit, authenticate, principal_for_key_id};
 use crate::state::AppState;
 use crate::ws::session::WsSession;
 
@@ -39,7 +39,7 @@ pub async fn connect(
             }
             principal_for_key_id(&state, claims.t, claims.k, key.role).await?
         }
-        (None, Some(key)) => principal_for_key(&state, key).await?,
+        (None, Some(key)) => authenticate(&state, &req, key).await?,
         (None, None) => {
             return Err(ApiError::Unauthorized(
                 "authenticate with ?token= from /v1/ws-tokens or an Authorization header".into(),

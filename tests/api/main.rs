@@ -9,6 +9,7 @@ mod crash;
 mod durability;
 mod experts;
 mod fidelity;
+mod hardening;
 mod helpers;
 mod hostile;
 mod hybrid;

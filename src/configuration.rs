@@ -31,6 +31,8 @@ pub struct ServerSettings {
     pub workers: usize,
     pub shutdown_grace_s: u64,
     pub max_body_bytes: usize,
+    /// Seconds a request body may take to arrive in full (else 408).
+    pub body_timeout_s: u64,
     /// Print the address (and first-start keys) on stdout.
     pub announce: bool,
 }

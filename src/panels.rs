@@ -165,9 +165,16 @@ pub async fn create(
     let tenant = principal.tenant_id();
     // A retry of a create that went through gets that panel, whatever the
     // tenant's limits say now (a retry is not a new panel).
+    // The request's digest: the same key with another request is refused,
+    // as payment APIs do (the body's keys are sorted: formatting and key
+    // order do not make a request another).
+    let request_hash = idempotency_key.as_ref().map(|_| crate::auth::hash_key(&body.to_string()));
     if let Some(key) = &idempotency_key
-        && let Some(existing) = state.store.idempotent_panel(tenant, key).await?
+        && let Some((existing, first_hash)) = state.store.idempotent_panel(tenant, key).await?
     {
+        if first_hash.is_some_and(|first| Some(first) != request_hash) {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
         return Ok(((*get(state, tenant, existing, Read::Committed).await?).clone(), true));
     }
     let request = parse_create(body)?;
@@ -277,9 +284,21 @@ pub async fn create(
     };
     let created = state
         .engine
-        .create_panel(policy(&state.settings, &principal.tenant), new_panel, CreateOptions { idempotency_key })
+        .create_panel(
+            policy(&state.settings, &principal.tenant),
+            new_panel,
+            CreateOptions { idempotency_key: idempotency_key.clone(), request_hash: request_hash.clone() },
+        )
         .await
         .map_err(ApiError::from)?;
+    // A create that raced another with the same key found that one: the same check.
+    if created.existing.is_some()
+        && let Some(key) = &idempotency_key
+        && let Some((_, Some(first))) = state.store.idempotent_panel(tenant, key).await?
+        && Some(first) != request_hash
+    {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
     Ok((created.panel, created.existing.is_some()))
 }
 

@@ -275,7 +275,10 @@ impl Application {
             .with_context(|| format!("failed to bind {}", settings.server.bind))?;
         let address = listener.local_addr()?;
         let data = web::Data::new(state.clone());
-        let max_body = settings.server.max_body_bytes;
+        let body = routes::BodyRules {
+            max_bytes: settings.server.max_body_bytes,
+            timeout: Duration::from_secs(settings.server.body_timeout_s.max(1)),
+        };
         let workers = if settings.server.workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -285,7 +288,7 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .wrap(from_fn(request_span))
-                .configure(|cfg| routes::configure(cfg, max_body))
+                .configure(|cfg| routes::configure(cfg, body))
                 .default_service(web::to(routes::fallback))
         })
         .listen(listener)?

@@ -30,6 +30,9 @@ pub enum LogError {
 pub struct CreateOptions {
     /// `Idempotency-Key`: a second create with the same key returns the first panel.
     pub idempotency_key: Option<String>,
+    /// A digest of the request the key comes with, kept beside the key: the
+    /// same key with another request is refused.
+    pub request_hash: Option<String>,
 }
 
 /// What creating a panel in the log did.

@@ -706,7 +706,7 @@ async fn max_concurrent_panels_is_enforced_by_the_supervisor() {
 #[actix::test]
 async fn an_idempotency_key_returns_the_same_panel() {
     let h = harness();
-    let options = CreateOptions { idempotency_key: Some("abc".into()) };
+    let options = CreateOptions { idempotency_key: Some("abc".into()), ..CreateOptions::default() };
     let first = h
         .engine
         .create_panel(

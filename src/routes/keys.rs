@@ -7,7 +7,7 @@ use askpanel_actors::domain::KeyId;
 use chrono::Utc;
 use serde_json::json;
 
-use super::{JsonBody, path_id};
+use super::{JsonBody, OptionalJsonBody, path_id};
 use crate::auth::{Principal, generate_key, hash_key, key_prefix};
 use crate::cluster::Control;
 use crate::error::ApiError;
@@ -67,7 +67,15 @@ pub async fn revoke_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn ws_token(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn ws_token(
+    principal: Principal,
+    state: web::Data<AppState>,
+    body: OptionalJsonBody,
+) -> Result<HttpResponse, ApiError> {
+    // No fields are defined: an empty body or `{}`; anything else is a 422 as everywhere.
+    if let Some(value) = body.0 {
+        Body::new(value)?.finish()?;
+    }
     let ttl = Duration::from_secs(state.settings.auth.ws_token_ttl_s.clamp(10, 86_400));
     let (token, expires_at) = state.auth.issue_ws_token(&principal, ttl);
     Ok(HttpResponse::Ok().json(json!({"token": token, "expires_at": expires_at})))

@@ -2,6 +2,7 @@
 //! engine or [`crate::panels`], and map errors through [`ApiError`].
 
 pub mod admin;
+pub mod body;
 pub mod experts;
 pub mod health;
 pub mod keys;
@@ -9,15 +10,16 @@ pub mod panels;
 pub mod tenant;
 pub mod web;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web as aw};
-use serde_json::Value;
+
+pub use body::{BodyRules, JsonBody, OptionalJsonBody};
 
 use crate::error::ApiError;
 
 /// Registers every route.
-pub fn configure(cfg: &mut aw::ServiceConfig, max_body_bytes: usize) {
-    cfg.app_data(json_config(max_body_bytes))
+pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
+    cfg.app_data(body)
         .app_data(aw::PathConfig::default().error_handler(|_: PathError, _| ApiError::NotFound.into()))
         .app_data(
             aw::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
@@ -66,28 +68,11 @@ async fn method_not_allowed() -> HttpResponse {
     ApiError::MethodNotAllowed.error_response()
 }
 
-fn json_config(limit: usize) -> aw::JsonConfig {
-    aw::JsonConfig::default().limit(limit).content_type_required(false).error_handler(move |e, _| {
-        match e {
-            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                ApiError::PayloadTooLarge(limit)
-            }
-            JsonPayloadError::ContentType => ApiError::BadRequest("the body must be JSON".into()),
-            JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
-            other => ApiError::BadRequest(format!("could not read the body: {other}")),
-        }
-        .into()
-    })
-}
-
 /// Unknown routes and methods answer in API.md's error shape.
 pub async fn fallback(_: HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
     ApiError::NotFound.error_response()
 }
-
-/// A JSON body, read as a value (fields are checked by [`crate::validation::Body`]).
-pub type JsonBody = aw::Json<Value>;
 
 /// Records the panel in the request's span.
 pub fn panel_span(panel: askpanel_actors::domain::PanelId) -> askpanel_actors::domain::PanelId {

@@ -71,7 +71,14 @@ impl EventLog for StoreEventLog {
                 }
             };
             let outcome = store
-                .create_panel(tenant, panel, &event, options.idempotency_key.as_deref(), epoch)
+                .create_panel(
+                    tenant,
+                    panel,
+                    &event,
+                    options.idempotency_key.as_deref(),
+                    options.request_hash.as_deref(),
+                    epoch,
+                )
                 .await
                 .map_err(log_error);
             if !matches!(outcome, Ok(CreateOutcome::Created))

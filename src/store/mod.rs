@@ -349,7 +349,8 @@ pub trait Store: Send + Sync + 'static {
     async fn limit_size(&self, max_bytes: Option<u64>) -> StoreResult<()>;
 
     /// The panel an `Idempotency-Key` of the tenant created in the last 24 h.
-    async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<PanelId>>;
+    /// The live panel of an idempotency key, with the digest of its first request.
+    async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<(PanelId, Option<String>)>>;
 
     /// Panels of the tenant that have not ended (across nodes).
     async fn count_active_panels(&self, tenant: TenantId) -> StoreResult<u64>;
@@ -362,6 +363,7 @@ pub trait Store: Send + Sync + 'static {
         panel: PanelId,
         event: &SealedEvent,
         idempotency_key: Option<&str>,
+        request_hash: Option<&str>,
         epoch: u64,
     ) -> StoreResult<CreateOutcome>;
     async fn append_events(

@@ -30,7 +30,8 @@ pub const EVENTS_PAGE: &str = "SELECT seq, kind, body FROM panel_events WHERE te
 /// A tenant's usage in a month (`tenant_id = $1, month = $2`).
 pub const USAGE: &str = "SELECT panels_created, panels_completed, turns, tokens_in, tokens_out FROM usage WHERE tenant_id = $1 AND month = $2";
 /// The panel an `Idempotency-Key` created (`tenant_id = $1, key = $2`).
-pub const IDEMPOTENCY_KEY: &str = "SELECT panel_id, created_at FROM idempotency_keys WHERE tenant_id = $1 AND key = $2";
+pub const IDEMPOTENCY_KEY: &str =
+    "SELECT panel_id, created_at, request_hash FROM idempotency_keys WHERE tenant_id = $1 AND key = $2";
 
 fn parse<T: FromStr<Err = String>>(value: &str) -> StoreResult<T> {
     value.parse().map_err(StoreError::Corrupt)
@@ -205,6 +206,8 @@ impl From<PanelRefRow> for (TenantId, PanelId) {
 pub struct IdempotencyRow {
     pub panel_id: Uuid,
     pub created_at: DateTime<Utc>,
+    /// The digest of the first request (absent for keys stored before it was kept).
+    pub request_hash: Option<String>,
 }
 
 impl IdempotencyRow {

@@ -41,3 +41,77 @@ async fn unknown_keys_are_not_cached_and_a_flood_from_one_address_is_refused_bef
     // A key already checked is served from the cache: no lookup, no refusal.
     assert_eq!(app.get("/v1/panels", &key).await.0, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn bodies_are_read_strictly_duplicate_keys_other_content_types_and_unknown_token_fields() {
+    let app = spawn_app().await;
+    let (_, admin) = app.create_tenant("acme", json!({})).await;
+    let raw = |path: &str, content_type: Option<&str>, body: &str| {
+        let mut request = app.client.post(app.url(path)).bearer_auth(&admin).body(body.to_string());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send()
+    };
+    // A repeated key is not read as its last value: no admin key from a viewer's request.
+    let response =
+        raw("/v1/keys", Some("application/json"), r#"{"role": "viewer", "name": "k", "role": "admin"}"#).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "validation_failed", "{body}");
+    assert_eq!(body["error"]["fields"]["role"], "appears more than once", "{body}");
+    let (_, keys) = app.get("/v1/keys", &admin).await;
+    assert_eq!(keys["items"].as_array().map(Vec::len), Some(1), "no key was created: {keys}");
+    // JSON sent as something else is refused, whatever it holds.
+    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+        let response = raw("/v1/keys", content_type, r#"{"role": "viewer", "name": "k"}"#).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+    }
+    // WebSocket tokens: an empty body or {} as before, unknown fields 422 as everywhere.
+    assert_eq!(raw("/v1/ws-tokens", None, "").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.post("/v1/ws-tokens", &admin, json!({})).await.0, StatusCode::OK);
+    let (status, body) = app.post("/v1/ws-tokens", &admin, json!({"ttl_s": 999999, "role": "admin"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"]["role"], "unknown field", "{body}");
+}
+
+#[actix_web::test]
+async fn a_body_that_drips_in_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|s| s.server.body_timeout_s = 2).await;
+    let (_, admin) = app.create_tenant("acme", json!({})).await;
+    let address = app.url("/").trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/keys HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    // Ten bytes every half second: it would take ten seconds to finish.
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        if stream.write_all(b"          ").await.is_err() {
+            break;
+        }
+        tokio::select! {
+            read = stream.read(&mut buffer) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        answer.extend_from_slice(&buffer[..n]);
+                        if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                }
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(8), "the slow body was not cut off");
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}

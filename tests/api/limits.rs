@@ -99,6 +99,32 @@ async fn the_same_idempotency_key_returns_the_same_panel() {
 }
 
 #[actix_web::test]
+async fn an_idempotency_key_reused_with_another_body_is_refused() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({})).await;
+    let send = |body: serde_json::Value| {
+        let request = app.client.post(app.url("/v1/panels")).bearer_auth(&key).header("Idempotency-Key", "order-9");
+        async move { request.json(&body).send().await.unwrap() }
+    };
+    let first = send(structured(1)).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    // The same request, its keys in another order: a retry.
+    let mut reordered = serde_json::Map::new();
+    for (k, v) in structured(1).as_object().unwrap().iter().rev() {
+        reordered.insert(k.clone(), v.clone());
+    }
+    assert_eq!(send(serde_json::Value::Object(reordered)).await.status(), StatusCode::OK);
+    // Another request, valid or not, with the same key: refused, not answered with the first panel.
+    for other in [structured(2), json!({"query": "?"})] {
+        let response = send(other).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "idempotency_key_reused", "{body}");
+    }
+    assert_eq!(app.get("/v1/panels?limit=100", &key).await.1["items"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
 async fn a_retried_create_gets_its_panel_even_when_the_tenant_is_at_its_limits() {
     let app = spawn_app().await;
     let (_, key) = app.create_tenant("acme", json!({"max_concurrent_panels": 1, "max_panels_per_month": 1})).await;

@@ -71,8 +71,15 @@ async fn invalid_tenants_get_422_with_fields_and_a_taken_slug_409() {
     let (status, body) =
         app.post("/v1/admin/tenants", &admin, json!({"slug": "lim", "name": "L", "limits": {"max_widgets": 3}})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let response =
-        app.client.post(app.url("/v1/admin/tenants")).bearer_auth(&admin).body("{not json").send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/v1/admin/tenants"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 

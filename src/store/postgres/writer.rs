@@ -27,6 +27,7 @@ pub(super) enum WriteJob {
         event: Box<Event>,
         body: Arc<str>,
         idempotency_key: Option<String>,
+        request_hash: Option<String>,
         epoch: u64,
         reply: oneshot::Sender<StoreResult<CreateOutcome>>,
     },
@@ -129,7 +130,7 @@ async fn try_commit(
 
 async fn run_job(connection: &mut PgConnection, job: &WriteJob) -> StoreResult<Option<CreateOutcome>> {
     match job {
-        WriteJob::Create { tenant, panel, event, body, idempotency_key, epoch, .. } => {
+        WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, epoch, .. } => {
             if let Some(key) = idempotency_key {
                 let locked = format!("{IDEMPOTENCY_KEY} FOR UPDATE");
                 let existing = sqlx::query_as::<_, IdempotencyRow>(AssertSqlSafe(locked))
@@ -148,12 +149,14 @@ async fn run_job(connection: &mut PgConnection, job: &WriteJob) -> StoreResult<O
                         .await?;
                 }
                 sqlx::query(
-                    "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at, request_hash) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(tenant.0)
                 .bind(key)
                 .bind(panel.0)
                 .bind(event.ts)
+                .bind(request_hash)
                 .execute(&mut *connection)
                 .await?;
             }

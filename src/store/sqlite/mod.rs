@@ -238,13 +238,13 @@ impl Store for SqliteStore {
         rows::all(query.fetch_all(&self.pool).await?)
     }
 
-    async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<PanelId>> {
+    async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<(PanelId, Option<String>)>> {
         let row = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY)
             .bind(tenant.0)
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.and_then(|r| r.live_panel()))
+        Ok(row.and_then(|r| r.live_panel().map(|panel| (panel, r.request_hash))))
     }
 
     async fn get_panel(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Option<PanelSummary>> {
@@ -305,17 +305,20 @@ impl Store for SqliteStore {
         panel: PanelId,
         event: &SealedEvent,
         idempotency_key: Option<&str>,
+        request_hash: Option<&str>,
         _epoch: u64,
     ) -> StoreResult<CreateOutcome> {
         let (reply, answer) = oneshot::channel();
         let body = event.json.clone();
         let idempotency_key = idempotency_key.map(str::to_string);
+        let request_hash = request_hash.map(str::to_string);
         self.write(WriteJob::Create {
             tenant,
             panel,
             event: Box::new(event.event.clone()),
             body,
             idempotency_key,
+            request_hash,
             reply,
         })
         .await?;

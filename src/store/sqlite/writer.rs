@@ -19,6 +19,9 @@ use uuid::Uuid;
 use crate::store::rows::{IDEMPOTENCY_KEY, IdempotencyRow};
 use crate::store::{StoreError, StoreResult, Usage, usage_deltas};
 
+/// An idempotency key to insert: tenant, key, panel, when, request digest.
+type NewKeyRow<'a> = (Uuid, &'a str, Uuid, DateTime<Utc>, Option<&'a str>);
+
 /// Jobs the writer takes per transaction at most.
 const MAX_BATCH: usize = 256;
 
@@ -31,6 +34,7 @@ pub(super) enum WriteJob {
         event: Box<Event>,
         body: Arc<str>,
         idempotency_key: Option<String>,
+        request_hash: Option<String>,
         reply: oneshot::Sender<StoreResult<CreateOutcome>>,
     },
     Append {
@@ -176,7 +180,7 @@ async fn try_batch(
     let mut updates: BTreeMap<Uuid, HeadUpdate> = BTreeMap::new();
     let mut usage: BTreeMap<(Uuid, String), Usage> = BTreeMap::new();
     let mut keys_seen: HashMap<(Uuid, &str), PanelId> = HashMap::new();
-    let mut keys_new: Vec<(Uuid, &str, Uuid, DateTime<Utc>)> = Vec::new();
+    let mut keys_new: Vec<NewKeyRow> = Vec::new();
     let mut keys_expired: Vec<(Uuid, &str)> = Vec::new();
     let mut add_usage = |tenant: TenantId, events: &[Event]| {
         for (month, u) in usage_deltas(events) {
@@ -190,7 +194,7 @@ async fn try_batch(
     };
     for job in batch {
         match job {
-            WriteJob::Create { tenant, panel, event, body, idempotency_key, .. } => {
+            WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, .. } => {
                 if let Some(key) = idempotency_key.as_deref() {
                     if let Some(existing) = keys_seen.get(&(tenant.0, key)) {
                         results.push(Ok(Some(CreateOutcome::Existing(*existing))));
@@ -210,7 +214,7 @@ async fn try_batch(
                         keys_expired.push((tenant.0, key));
                     }
                     keys_seen.insert((tenant.0, key), *panel);
-                    keys_new.push((tenant.0, key, panel.0, event.ts));
+                    keys_new.push((tenant.0, key, panel.0, event.ts, request_hash.as_deref()));
                 }
                 if !matches!(event.data, EventData::PanelCreated { .. })
                     || event.seq != 1
@@ -276,10 +280,10 @@ async fn try_batch(
     }
     for chunk in keys_new.chunks(ROWS_PER_STATEMENT) {
         let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) ",
+            "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at, request_hash) ",
         );
-        query.push_values(chunk, |mut row, (tenant, key, panel, at)| {
-            row.push_bind(*tenant).push_bind(*key).push_bind(*panel).push_bind(*at);
+        query.push_values(chunk, |mut row, (tenant, key, panel, at, hash)| {
+            row.push_bind(*tenant).push_bind(*key).push_bind(*panel).push_bind(*at).push_bind(*hash);
         });
         query.build().execute(&mut *connection).await?;
     }
@@ -349,7 +353,7 @@ async fn try_batch(
 async fn run_job(connection: &mut SqliteConnection, job: &WriteJob) -> StoreResult<Option<CreateOutcome>> {
     match job {
         WriteJob::LimitSize { .. } => Ok(None),
-        WriteJob::Create { tenant, panel, event, body, idempotency_key, .. } => {
+        WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, .. } => {
             if let Some(key) = idempotency_key {
                 let existing = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY)
                     .bind(tenant.0)
@@ -367,12 +371,14 @@ async fn run_job(connection: &mut SqliteConnection, job: &WriteJob) -> StoreResu
                         .await?;
                 }
                 sqlx::query(
-                    "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO idempotency_keys (tenant_id, key, panel_id, created_at, request_hash) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(tenant.0)
                 .bind(key)
                 .bind(panel.0)
                 .bind(event.ts)
+                .bind(request_hash)
                 .execute(&mut *connection)
                 .await?;
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
+use askpanel_actors::domain::{KeyId, PanelId, PanelStatus, TenantId};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
@@ -120,7 +120,16 @@ pub async fn events(
         let last_event_id =
             req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         let after = last_event_id.or(query.after).unwrap_or(0);
-        return Ok(sse_response(state.get_ref().clone(), tenant, panel, after));
+        // An SSE stream counts towards the key's streams like a socket, and
+        // ends like one when the key is revoked or the tenant suspended.
+        let max = state.settings.ws.max_sockets_per_key;
+        let id = state
+            .sessions
+            .reserve(principal.key_id, max)
+            .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} streams per key")))?;
+        let close = state.sessions.register_stream(id, principal.key_id, tenant);
+        let stream = SseStream { id, key_id: principal.key_id, close };
+        return Ok(sse_response(state.get_ref().clone(), tenant, panel, after, stream));
     }
     let limit = query.limit.unwrap_or(500);
     if !(1..=EVENTS_PAGE_MAX).contains(&limit) {
@@ -141,15 +150,28 @@ pub async fn events(
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
+/// An SSE stream's place in the registry of open streams.
+struct SseStream {
+    id: u64,
+    key_id: KeyId,
+    /// Fires when the key is revoked, the tenant suspended or the server stops.
+    close: Arc<tokio::sync::Notify>,
+}
+
 /// Server-Sent Events: the events after `after`, then live ones, each once.
-fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64) -> HttpResponse {
+fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64, stream: SseStream) -> HttpResponse {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     actix_web::rt::spawn(async move {
         // The receiver first, as for WebSockets: nothing committed later is missed.
         let mut live = state.bus.subscribe(panel);
-        let _ = sse_feed(&state, tenant, panel, after, &mut SseSink { tx }, &mut live).await;
+        let mut sink = SseSink { tx };
+        tokio::select! {
+            _ = sse_feed(&state, tenant, panel, after, &mut sink, &mut live) => {}
+            () = stream.close.notified() => {}
+        }
         drop(live);
         state.bus.release(panel);
+        state.sessions.unregister(stream.id, stream.key_id);
     });
     let body =
         futures::stream::unfold(

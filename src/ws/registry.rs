@@ -1,7 +1,9 @@
-//! The node's open WebSocket sessions: counted per key (a key may hold a
-//! bounded number of sockets), closed together when their key is revoked,
-//! their tenant is suspended, or the server shuts down.
+//! The node's open streams, WebSocket sessions and SSE streams alike:
+//! counted per key (a key may hold a bounded number of them), closed
+//! together when their key is revoked, their tenant is suspended, or the
+//! server shuts down.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
@@ -17,10 +19,18 @@ pub struct CloseSession {
     pub reason: String,
 }
 
+/// How an open stream is told to close.
+enum Closer {
+    /// A WebSocket session actor (closes with the code and reason).
+    Socket(Recipient<CloseSession>),
+    /// An SSE stream's task (ends the response).
+    Stream(Arc<tokio::sync::Notify>),
+}
+
 struct Entry {
     key_id: KeyId,
     tenant_id: TenantId,
-    addr: Recipient<CloseSession>,
+    closer: Closer,
 }
 
 #[derive(Default)]
@@ -46,7 +56,15 @@ impl SessionRegistry {
     }
 
     pub fn register(&self, id: u64, key_id: KeyId, tenant_id: TenantId, addr: Recipient<CloseSession>) {
-        self.sessions.insert(id, Entry { key_id, tenant_id, addr });
+        self.sessions.insert(id, Entry { key_id, tenant_id, closer: Closer::Socket(addr) });
+    }
+
+    /// Registers an SSE stream reserved with [`SessionRegistry::reserve`]; the
+    /// stream ends when the returned signal fires.
+    pub fn register_stream(&self, id: u64, key_id: KeyId, tenant_id: TenantId) -> Arc<tokio::sync::Notify> {
+        let close = Arc::new(tokio::sync::Notify::new());
+        self.sessions.insert(id, Entry { key_id, tenant_id, closer: Closer::Stream(close.clone()) });
+        close
     }
 
     /// Forgets a session (or a reservation that never opened).
@@ -78,12 +96,16 @@ impl SessionRegistry {
     }
 
     fn close_where(&self, select: impl Fn(&Entry) -> bool, code: u16, reason: &str) -> usize {
-        let targets: Vec<Recipient<CloseSession>> =
-            self.sessions.iter().filter(|e| select(e)).map(|e| e.addr.clone()).collect();
-        for addr in &targets {
-            // One close per socket, once: bounded.
-            addr.do_send(CloseSession { code, reason: reason.to_string() });
+        let mut closed = 0;
+        for entry in self.sessions.iter().filter(|e| select(e)) {
+            match &entry.closer {
+                // One close per socket, once: bounded.
+                Closer::Socket(addr) => addr.do_send(CloseSession { code, reason: reason.to_string() }),
+                // A stored permit: the stream ends even if it is not waiting right now.
+                Closer::Stream(close) => close.notify_one(),
+            }
+            closed += 1;
         }
-        targets.len()
+        closed
     }
 }

@@ -115,3 +115,65 @@ async fn a_body_that_drips_in_is_cut_off_with_408() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
+
+/// Opens an SSE stream of a panel with `key`.
+async fn open_sse(app: &TestApp, key: &str, panel: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/v1/panels/{panel}/events")))
+        .bearer_auth(key)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether the stream ends (the server closes it) within `within`.
+async fn ends_within(response: reqwest::Response, within: std::time::Duration) -> bool {
+    use futures::StreamExt;
+    let mut body = response.bytes_stream();
+    tokio::time::timeout(within, async {
+        while let Some(chunk) = body.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[actix_web::test]
+async fn sse_streams_end_on_revocation_and_suspension_and_count_towards_the_key_cap() {
+    let app = spawn_app_with(|s| s.ws.max_sockets_per_key = 2).await;
+    let (tenant, admin) = app.create_tenant("acme", json!({})).await;
+    let panel = app.create_panel(&admin, paced("structured", 2.0)).await["id"].as_str().unwrap().to_string();
+    let (key_id, viewer) = app.create_key(&admin, "viewer").await;
+    // The cap: two streams of a key, SSE or WebSocket alike.
+    let first = open_sse(&app, &viewer, &panel).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let second = open_sse(&app, &viewer, &panel).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = open_sse(&app, &viewer, &panel).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: serde_json::Value = third.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "limit_exceeded", "{body}");
+    // Revoking the key ends its open streams (they would otherwise stream on).
+    let (status, _) = app.request(Method::DELETE, &format!("/v1/keys/{key_id}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let wait = std::time::Duration::from_secs(5);
+    assert!(ends_within(first, wait).await, "a revoked key's stream went on");
+    assert!(ends_within(second, wait).await, "a revoked key's stream went on");
+    // Suspending the tenant ends its streams too.
+    let stream = open_sse(&app, &admin, &panel).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let (status, body) = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/admin/tenants/{tenant}"),
+            Some(&app.admin_key.clone()),
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(ends_within(stream, wait).await, "a suspended tenant's stream went on");
+}

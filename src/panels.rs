@@ -10,7 +10,7 @@ use askpanel_actors::event::ModeratorActionKind;
 use askpanel_actors::panel::messages::{Command, PanelCommand};
 use askpanel_actors::panel::new::{NAME_MAX_CHARS, NewMember, NewPanel};
 use askpanel_actors::panel::view::PanelView;
-use askpanel_actors::ports::CreateOptions;
+use askpanel_actors::ports::{CreateOptions, MonthlyQuota};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,7 +20,7 @@ use crate::catalog::Expert;
 use crate::error::ApiError;
 use crate::limits::{effective_limits, policy};
 use crate::state::AppState;
-use crate::store::{Role, month_of};
+use crate::store::{Role, month_of, quota_refusal};
 use crate::validation::Body;
 
 /// Longest accepted `Idempotency-Key`.
@@ -237,18 +237,13 @@ pub async fn create(
     {
         return Err(ApiError::LimitExceeded(format!("at most {} concurrent panels", limits.max_concurrent_panels)));
     }
+    // A quick refusal when the month is used up already; the store checks
+    // again, atomically, when it writes the panel (simultaneous creates).
+    let quota =
+        MonthlyQuota { max_panels: u64::from(limits.max_panels_per_month), max_tokens: limits.tokens_per_month };
     let usage = state.store.usage(tenant, &month_of(Utc::now())).await?;
-    if usage.panels_created >= u64::from(limits.max_panels_per_month) {
-        return Err(ApiError::LimitExceeded(format!(
-            "this tenant's limit of {} panels a month is reached",
-            limits.max_panels_per_month
-        )));
-    }
-    if usage.tokens_in + usage.tokens_out >= limits.tokens_per_month {
-        return Err(ApiError::LimitExceeded(format!(
-            "this tenant's budget of {} tokens a month is spent",
-            limits.tokens_per_month
-        )));
+    if let Some(why) = quota_refusal(&quota, usage.panels_created, usage.tokens_in + usage.tokens_out) {
+        return Err(ApiError::LimitExceeded(why));
     }
 
     let mut members: Vec<NewMember> = chosen
@@ -287,7 +282,11 @@ pub async fn create(
         .create_panel(
             policy(&state.settings, &principal.tenant),
             new_panel,
-            CreateOptions { idempotency_key: idempotency_key.clone(), request_hash: request_hash.clone() },
+            CreateOptions {
+                idempotency_key: idempotency_key.clone(),
+                request_hash: request_hash.clone(),
+                quota: Some(quota),
+            },
         )
         .await
         .map_err(ApiError::from)?;

@@ -20,6 +20,9 @@ pub enum LogError {
     /// No such panel in the log.
     #[error("panel not found")]
     NotFound,
+    /// A quota checked with the write is reached: nothing was written.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
     /// The storage failed; the write may be retried.
     #[error("storage error: {0}")]
     Storage(String),
@@ -33,6 +36,18 @@ pub struct CreateOptions {
     /// A digest of the request the key comes with, kept beside the key: the
     /// same key with another request is refused.
     pub request_hash: Option<String>,
+    /// The tenant's monthly quotas, checked in the same transaction as the
+    /// write (so that simultaneous creates cannot pass them together).
+    pub quota: Option<MonthlyQuota>,
+}
+
+/// A tenant's monthly quotas, as of the month of the `panel_created` event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MonthlyQuota {
+    /// Panels the tenant may create in the month.
+    pub max_panels: u64,
+    /// Tokens the tenant may spend in the month; none left: no new panel.
+    pub max_tokens: u64,
 }
 
 /// What creating a panel in the log did.

@@ -325,6 +325,7 @@ impl Handler<CreatePanel> for TenantSupervisor {
                     let EventData::PanelCreated { panel, .. } = event.event.data else { unreachable!("built above") };
                     Ok(CreatedPanel { panel: *panel, existing: Some(existing) })
                 }
+                Err(LogError::LimitExceeded(limit)) => Err(EngineError::LimitExceeded(limit)),
                 Err(error) => Err(EngineError::Log(error)),
             }
         }))

@@ -45,6 +45,7 @@ fn log_error(e: StoreError) -> LogError {
         StoreError::LogConflict(m) | StoreError::Conflict(m) => LogError::Conflict(m),
         StoreError::NotFound => LogError::NotFound,
         StoreError::Fenced => LogError::Fenced,
+        StoreError::LimitExceeded(m) => LogError::LimitExceeded(m),
         other => LogError::Storage(other.to_string()),
     }
 }
@@ -70,17 +71,7 @@ impl EventLog for StoreEventLog {
                     FIRST_EPOCH
                 }
             };
-            let outcome = store
-                .create_panel(
-                    tenant,
-                    panel,
-                    &event,
-                    options.idempotency_key.as_deref(),
-                    options.request_hash.as_deref(),
-                    epoch,
-                )
-                .await
-                .map_err(log_error);
+            let outcome = store.create_panel(tenant, panel, &event, &options, epoch).await.map_err(log_error);
             if !matches!(outcome, Ok(CreateOutcome::Created))
                 && let Some(leases) = &leases
             {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use askpanel_actors::domain::{ExpertId, KeyId, PanelId, PanelStatus, PanelType, TenantId};
 use askpanel_actors::event::{Event, EventData, SealedEvent};
-use askpanel_actors::ports::CreateOutcome;
+use askpanel_actors::ports::{CreateOptions, CreateOutcome, MonthlyQuota};
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,9 @@ pub enum StoreError {
     LogConflict(String),
     #[error("not found")]
     NotFound,
+    /// A monthly quota checked with a panel's creation is reached.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// The writer's lease epoch is older than the panel's: another node owns it now.
     #[error("stale owner: the panel belongs to a newer lease")]
     Fenced,
@@ -244,6 +247,18 @@ pub struct Usage {
     pub tokens_out: u64,
 }
 
+/// Why a tenant may not create another panel this month, given the month's
+/// panels and tokens so far; `None` when it may.
+pub fn quota_refusal(quota: &MonthlyQuota, panels: u64, tokens: u64) -> Option<String> {
+    if panels >= quota.max_panels {
+        return Some(format!("this tenant's limit of {} panels a month is reached", quota.max_panels));
+    }
+    if tokens >= quota.max_tokens {
+        return Some(format!("this tenant's budget of {} tokens a month is spent", quota.max_tokens));
+    }
+    None
+}
+
 /// What a batch of events adds to each month's usage.
 pub fn usage_deltas(events: &[Event]) -> BTreeMap<String, Usage> {
     let mut months: BTreeMap<String, Usage> = BTreeMap::new();
@@ -362,8 +377,7 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         panel: PanelId,
         event: &SealedEvent,
-        idempotency_key: Option<&str>,
-        request_hash: Option<&str>,
+        options: &CreateOptions,
         epoch: u64,
     ) -> StoreResult<CreateOutcome>;
     async fn append_events(

@@ -65,6 +65,22 @@ async fn max_experts_per_panel_answers_429() {
 }
 
 #[actix_web::test]
+async fn simultaneous_creates_never_pass_the_monthly_panel_limit() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({"max_panels_per_month": 5, "max_concurrent_panels": 100})).await;
+    let creates = (0..20).map(|i| {
+        let request = app.client.post(app.url("/v1/panels")).bearer_auth(&key).json(&structured(i));
+        async move { request.send().await.unwrap().status() }
+    });
+    let statuses = futures::future::join_all(creates).await;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((created, refused), (5, 15), "{statuses:?}");
+    let (_, usage) = app.get("/v1/usage", &key).await;
+    assert_eq!(usage["panels_created"], 5, "{usage}");
+}
+
+#[actix_web::test]
 async fn the_same_idempotency_key_returns_the_same_panel() {
     let app = spawn_app().await;
     let (_, key) = app.create_tenant("acme", json!({})).await;

@@ -282,7 +282,7 @@ async fn a_stale_owner_cannot_append_after_a_takeover() {
         data: EventData::PanelCreated { panel: Box::new(view), setup: Box::new(setup) },
     })
     .unwrap();
-    store.create_panel(tenant.id, panel, &first, None, None, 1).await.unwrap();
+    store.create_panel(tenant.id, panel, &first, &Default::default(), 1).await.unwrap();
     let started =
         |seq| vec![SealedEvent::seal(Event { seq, ts: chrono::Utc::now(), data: EventData::PanelStarted {} }).unwrap()];
     store.append_events(tenant.id, panel, &started(2), PanelStatus::Running, 1).await.unwrap();

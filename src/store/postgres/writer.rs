@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
 use askpanel_actors::event::{Event, EventData};
-use askpanel_actors::ports::CreateOutcome;
+use askpanel_actors::ports::{CreateOutcome, MonthlyQuota};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::set_tenant;
 use crate::store::rows::{IDEMPOTENCY_KEY, IdempotencyRow};
-use crate::store::{StoreError, StoreResult, usage_deltas};
+use crate::store::{StoreError, StoreResult, month_of, quota_refusal, usage_deltas};
 
 /// Jobs the writer takes per transaction at most.
 const MAX_BATCH: usize = 256;
@@ -28,6 +28,7 @@ pub(super) enum WriteJob {
         body: Arc<str>,
         idempotency_key: Option<String>,
         request_hash: Option<String>,
+        quota: Option<MonthlyQuota>,
         epoch: u64,
         reply: oneshot::Sender<StoreResult<CreateOutcome>>,
     },
@@ -130,7 +131,10 @@ async fn try_commit(
 
 async fn run_job(connection: &mut PgConnection, job: &WriteJob) -> StoreResult<Option<CreateOutcome>> {
     match job {
-        WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, epoch, .. } => {
+        WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, quota, epoch, .. } => {
+            if let Some(quota) = quota {
+                check_quota(connection, *tenant, &month_of(event.ts), quota).await?;
+            }
             if let Some(key) = idempotency_key {
                 let locked = format!("{IDEMPOTENCY_KEY} FOR UPDATE");
                 let existing = sqlx::query_as::<_, IdempotencyRow>(AssertSqlSafe(locked))
@@ -263,4 +267,30 @@ async fn add_usage(connection: &mut PgConnection, tenant: TenantId, events: &[Ev
         .await?;
     }
     Ok(())
+}
+
+/// Checks a tenant's monthly quotas with the month's usage row locked (made
+/// first if need be), so that creates on every node pass one at a time.
+async fn check_quota(
+    connection: &mut PgConnection,
+    tenant: TenantId,
+    month: &str,
+    quota: &MonthlyQuota,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO usage (tenant_id, month) VALUES ($1, $2) ON CONFLICT (tenant_id, month) DO NOTHING")
+        .bind(tenant.0)
+        .bind(month)
+        .execute(&mut *connection)
+        .await?;
+    let (panels, tokens): (i64, i64) = sqlx::query_as(
+        "SELECT panels_created, tokens_in + tokens_out FROM usage WHERE tenant_id = $1 AND month = $2 FOR UPDATE",
+    )
+    .bind(tenant.0)
+    .bind(month)
+    .fetch_one(&mut *connection)
+    .await?;
+    match quota_refusal(quota, panels.max(0) as u64, tokens.max(0) as u64) {
+        Some(why) => Err(StoreError::LimitExceeded(why)),
+        None => Ok(()),
+    }
 }

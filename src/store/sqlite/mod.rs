@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use askpanel_actors::domain::{ExpertId, KeyId, PanelId, PanelStatus, TenantId};
 use askpanel_actors::event::{Event, SealedEvent};
-use askpanel_actors::ports::CreateOutcome;
+use askpanel_actors::ports::{CreateOptions, CreateOutcome};
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -304,14 +304,14 @@ impl Store for SqliteStore {
         tenant: TenantId,
         panel: PanelId,
         event: &SealedEvent,
-        idempotency_key: Option<&str>,
-        request_hash: Option<&str>,
+        options: &CreateOptions,
         _epoch: u64,
     ) -> StoreResult<CreateOutcome> {
         let (reply, answer) = oneshot::channel();
         let body = event.json.clone();
-        let idempotency_key = idempotency_key.map(str::to_string);
-        let request_hash = request_hash.map(str::to_string);
+        let idempotency_key = options.idempotency_key.clone();
+        let request_hash = options.request_hash.clone();
+        let quota = options.quota;
         self.write(WriteJob::Create {
             tenant,
             panel,
@@ -319,6 +319,7 @@ impl Store for SqliteStore {
             body,
             idempotency_key,
             request_hash,
+            quota,
             reply,
         })
         .await?;

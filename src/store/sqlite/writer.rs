@@ -10,14 +10,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
 use askpanel_actors::event::{Event, EventData};
-use askpanel_actors::ports::CreateOutcome;
+use askpanel_actors::ports::{CreateOutcome, MonthlyQuota};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::store::rows::{IDEMPOTENCY_KEY, IdempotencyRow};
-use crate::store::{StoreError, StoreResult, Usage, usage_deltas};
+use crate::store::{StoreError, StoreResult, Usage, month_of, quota_refusal, usage_deltas};
 
 /// An idempotency key to insert: tenant, key, panel, when, request digest.
 type NewKeyRow<'a> = (Uuid, &'a str, Uuid, DateTime<Utc>, Option<&'a str>);
@@ -35,6 +35,7 @@ pub(super) enum WriteJob {
         body: Arc<str>,
         idempotency_key: Option<String>,
         request_hash: Option<String>,
+        quota: Option<MonthlyQuota>,
         reply: oneshot::Sender<StoreResult<CreateOutcome>>,
     },
     Append {
@@ -181,6 +182,9 @@ async fn try_batch(
     let mut usage: BTreeMap<(Uuid, String), Usage> = BTreeMap::new();
     let mut keys_seen: HashMap<(Uuid, &str), PanelId> = HashMap::new();
     let mut keys_new: Vec<NewKeyRow> = Vec::new();
+    // Quotas: each tenant-month's stored (panels, tokens), and the creates accepted in this batch.
+    let mut stored_usage: HashMap<(Uuid, String), (u64, u64)> = HashMap::new();
+    let mut created_now: HashMap<(Uuid, String), u64> = HashMap::new();
     let mut keys_expired: Vec<(Uuid, &str)> = Vec::new();
     let mut add_usage = |tenant: TenantId, events: &[Event]| {
         for (month, u) in usage_deltas(events) {
@@ -194,7 +198,26 @@ async fn try_batch(
     };
     for job in batch {
         match job {
-            WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, .. } => {
+            WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, quota, .. } => {
+                // The month's quotas, counting the creates accepted earlier in this batch.
+                if let Some(quota) = quota {
+                    let month = month_of(event.ts);
+                    let counted = (tenant.0, month);
+                    let (panels, tokens) = match stored_usage.get(&counted) {
+                        Some(stored) => *stored,
+                        None => {
+                            let stored = month_usage(connection, *tenant, &counted.1).await?;
+                            stored_usage.insert(counted.clone(), stored);
+                            stored
+                        }
+                    };
+                    let pending = created_now.get(&counted).copied().unwrap_or(0);
+                    if let Some(why) = quota_refusal(quota, panels + pending, tokens) {
+                        results.push(Err(StoreError::LimitExceeded(why)));
+                        continue;
+                    }
+                    *created_now.entry(counted).or_insert(0) += 1;
+                }
                 if let Some(key) = idempotency_key.as_deref() {
                     if let Some(existing) = keys_seen.get(&(tenant.0, key)) {
                         results.push(Ok(Some(CreateOutcome::Existing(*existing))));
@@ -353,7 +376,13 @@ async fn try_batch(
 async fn run_job(connection: &mut SqliteConnection, job: &WriteJob) -> StoreResult<Option<CreateOutcome>> {
     match job {
         WriteJob::LimitSize { .. } => Ok(None),
-        WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, .. } => {
+        WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, quota, .. } => {
+            if let Some(quota) = quota {
+                let (panels, tokens) = month_usage(connection, *tenant, &month_of(event.ts)).await?;
+                if let Some(why) = quota_refusal(quota, panels, tokens) {
+                    return Err(StoreError::LimitExceeded(why));
+                }
+            }
             if let Some(key) = idempotency_key {
                 let existing = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_KEY)
                     .bind(tenant.0)
@@ -477,4 +506,15 @@ async fn add_usage(connection: &mut SqliteConnection, tenant: TenantId, events: 
         .await?;
     }
     Ok(())
+}
+
+/// A tenant's (panels created, tokens spent) in a month, as stored.
+async fn month_usage(connection: &mut SqliteConnection, tenant: TenantId, month: &str) -> StoreResult<(u64, u64)> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT panels_created, tokens_in + tokens_out FROM usage WHERE tenant_id = $1 AND month = $2")
+            .bind(tenant.0)
+            .bind(month)
+            .fetch_optional(&mut *connection)
+            .await?;
+    Ok(row.map_or((0, 0), |(panels, tokens)| (panels.max(0) as u64, tokens.max(0) as u64)))
 }

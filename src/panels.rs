@@ -10,7 +10,7 @@ use askpanel_actors::event::ModeratorActionKind;
 use askpanel_actors::panel::messages::{Command, PanelCommand};
 use askpanel_actors::panel::new::{NAME_MAX_CHARS, NewMember, NewPanel};
 use askpanel_actors::panel::view::PanelView;
-use askpanel_actors::ports::{CreateOptions, MonthlyQuota};
+use askpanel_actors::ports::{CreateOptions, Quotas};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
@@ -239,10 +239,13 @@ pub async fn create(
     }
     // A quick refusal when the month is used up already; the store checks
     // again, atomically, when it writes the panel (simultaneous creates).
-    let quota =
-        MonthlyQuota { max_panels: u64::from(limits.max_panels_per_month), max_tokens: limits.tokens_per_month };
+    let quota = Quotas {
+        max_concurrent: u64::from(limits.max_concurrent_panels),
+        max_panels: u64::from(limits.max_panels_per_month),
+        max_tokens: limits.tokens_per_month,
+    };
     let usage = state.store.usage(tenant, &month_of(Utc::now())).await?;
-    if let Some(why) = quota_refusal(&quota, usage.panels_created, usage.tokens_in + usage.tokens_out) {
+    if let Some(why) = quota_refusal(&quota, 0, usage.panels_created, usage.tokens_in + usage.tokens_out) {
         return Err(ApiError::LimitExceeded(why));
     }
 

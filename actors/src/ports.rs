@@ -36,14 +36,17 @@ pub struct CreateOptions {
     /// A digest of the request the key comes with, kept beside the key: the
     /// same key with another request is refused.
     pub request_hash: Option<String>,
-    /// The tenant's monthly quotas, checked in the same transaction as the
-    /// write (so that simultaneous creates cannot pass them together).
-    pub quota: Option<MonthlyQuota>,
+    /// The tenant's quotas, checked in the same transaction as the write (so
+    /// that simultaneous creates, on one node or several, cannot pass them together).
+    pub quota: Option<Quotas>,
 }
 
-/// A tenant's monthly quotas, as of the month of the `panel_created` event.
+/// A tenant's quotas on creating a panel (the monthly ones as of the month
+/// of its `panel_created` event).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MonthlyQuota {
+pub struct Quotas {
+    /// Panels that may be unfinished at once.
+    pub max_concurrent: u64,
     /// Panels the tenant may create in the month.
     pub max_panels: u64,
     /// Tokens the tenant may spend in the month; none left: no new panel.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use askpanel_actors::domain::{ExpertId, KeyId, PanelId, PanelStatus, PanelType, TenantId};
 use askpanel_actors::event::{Event, EventData, SealedEvent};
-use askpanel_actors::ports::{CreateOptions, CreateOutcome, MonthlyQuota};
+use askpanel_actors::ports::{CreateOptions, CreateOutcome, Quotas};
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -247,9 +247,15 @@ pub struct Usage {
     pub tokens_out: u64,
 }
 
-/// Why a tenant may not create another panel this month, given the month's
-/// panels and tokens so far; `None` when it may.
-pub fn quota_refusal(quota: &MonthlyQuota, panels: u64, tokens: u64) -> Option<String> {
+/// The statuses of a panel that is not finished (it counts towards `max_concurrent_panels`).
+pub const UNFINISHED: &str = "status NOT IN ('completed', 'failed', 'cancelled')";
+
+/// Why a tenant may not create another panel, given its unfinished panels
+/// and the month's panels and tokens so far; `None` when it may.
+pub fn quota_refusal(quota: &Quotas, active: u64, panels: u64, tokens: u64) -> Option<String> {
+    if active >= quota.max_concurrent {
+        return Some(format!("at most {} concurrent panels", quota.max_concurrent));
+    }
     if panels >= quota.max_panels {
         return Some(format!("this tenant's limit of {} panels a month is reached", quota.max_panels));
     }

@@ -425,3 +425,23 @@ async fn an_owner_frozen_past_its_lease_wakes_up_fenced_and_the_panels_finish_on
     let _ = a.child.kill();
     let _ = a.child.wait();
 }
+
+#[actix_web::test]
+async fn simultaneous_creates_on_three_nodes_never_pass_the_concurrency_limit() {
+    let cluster = Cluster::new(None).await;
+    let nodes = [cluster.node("a").await, cluster.node("b").await, cluster.node("c").await];
+    let (_, key) = nodes[0].app.create_tenant("acme", json!({"max_concurrent_panels": 2})).await;
+    // Slow panels: they are all still running when the last create arrives.
+    let body = json!({"query": "Should our AI ECG triage device pursue 510(k) or De Novo?", "panel_type": "structured",
+                      "expert_count": 3, "max_rounds": 3, "simulation": {"seed": 3, "pace_tokens_per_s": 5, "turn_tokens": 60}});
+    let creates = nodes.iter().flat_map(|node| {
+        (0..3).map(|_| {
+            let request = node.app.client.post(node.app.url("/v1/panels")).bearer_auth(&key).json(&body);
+            async move { request.send().await.unwrap().status() }
+        })
+    });
+    let statuses = futures::future::join_all(creates).await;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    assert_eq!(created, 2, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+}

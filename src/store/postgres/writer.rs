@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
 use askpanel_actors::event::{Event, EventData};
-use askpanel_actors::ports::{CreateOutcome, MonthlyQuota};
+use askpanel_actors::ports::{CreateOutcome, Quotas};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::set_tenant;
 use crate::store::rows::{IDEMPOTENCY_KEY, IdempotencyRow};
-use crate::store::{StoreError, StoreResult, month_of, quota_refusal, usage_deltas};
+use crate::store::{StoreError, StoreResult, UNFINISHED, month_of, quota_refusal, usage_deltas};
 
 /// Jobs the writer takes per transaction at most.
 const MAX_BATCH: usize = 256;
@@ -28,7 +28,7 @@ pub(super) enum WriteJob {
         body: Arc<str>,
         idempotency_key: Option<String>,
         request_hash: Option<String>,
-        quota: Option<MonthlyQuota>,
+        quota: Option<Quotas>,
         epoch: u64,
         reply: oneshot::Sender<StoreResult<CreateOutcome>>,
     },
@@ -269,14 +269,16 @@ async fn add_usage(connection: &mut PgConnection, tenant: TenantId, events: &[Ev
     Ok(())
 }
 
-/// Checks a tenant's monthly quotas with the month's usage row locked (made
-/// first if need be), so that creates on every node pass one at a time.
-async fn check_quota(
-    connection: &mut PgConnection,
-    tenant: TenantId,
-    month: &str,
-    quota: &MonthlyQuota,
-) -> StoreResult<()> {
+/// Checks a tenant's quotas with the tenant's row and the month's usage row
+/// locked (the latter made first if need be), so that creates on every node
+/// pass one at a time: each sees the panels the others created.
+async fn check_quota(connection: &mut PgConnection, tenant: TenantId, month: &str, quota: &Quotas) -> StoreResult<()> {
+    sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE").bind(tenant.0).execute(&mut *connection).await?;
+    let active: i64 =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM panels WHERE tenant_id = $1 AND {UNFINISHED}")))
+            .bind(tenant.0)
+            .fetch_one(&mut *connection)
+            .await?;
     sqlx::query("INSERT INTO usage (tenant_id, month) VALUES ($1, $2) ON CONFLICT (tenant_id, month) DO NOTHING")
         .bind(tenant.0)
         .bind(month)
@@ -289,7 +291,7 @@ async fn check_quota(
     .bind(month)
     .fetch_one(&mut *connection)
     .await?;
-    match quota_refusal(quota, panels.max(0) as u64, tokens.max(0) as u64) {
+    match quota_refusal(quota, active.max(0) as u64, panels.max(0) as u64, tokens.max(0) as u64) {
         Some(why) => Err(StoreError::LimitExceeded(why)),
         None => Ok(()),
     }

@@ -10,14 +10,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
 use askpanel_actors::event::{Event, EventData};
-use askpanel_actors::ports::{CreateOutcome, MonthlyQuota};
+use askpanel_actors::ports::{CreateOutcome, Quotas};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::store::rows::{IDEMPOTENCY_KEY, IdempotencyRow};
-use crate::store::{StoreError, StoreResult, Usage, month_of, quota_refusal, usage_deltas};
+use crate::store::{StoreError, StoreResult, UNFINISHED, Usage, month_of, quota_refusal, usage_deltas};
 
 /// An idempotency key to insert: tenant, key, panel, when, request digest.
 type NewKeyRow<'a> = (Uuid, &'a str, Uuid, DateTime<Utc>, Option<&'a str>);
@@ -35,7 +35,7 @@ pub(super) enum WriteJob {
         body: Arc<str>,
         idempotency_key: Option<String>,
         request_hash: Option<String>,
-        quota: Option<MonthlyQuota>,
+        quota: Option<Quotas>,
         reply: oneshot::Sender<StoreResult<CreateOutcome>>,
     },
     Append {
@@ -185,6 +185,7 @@ async fn try_batch(
     // Quotas: each tenant-month's stored (panels, tokens), and the creates accepted in this batch.
     let mut stored_usage: HashMap<(Uuid, String), (u64, u64)> = HashMap::new();
     let mut created_now: HashMap<(Uuid, String), u64> = HashMap::new();
+    let mut stored_active: HashMap<Uuid, u64> = HashMap::new();
     let mut keys_expired: Vec<(Uuid, &str)> = Vec::new();
     let mut add_usage = |tenant: TenantId, events: &[Event]| {
         for (month, u) in usage_deltas(events) {
@@ -211,8 +212,18 @@ async fn try_batch(
                             stored
                         }
                     };
+                    let active = match stored_active.get(&tenant.0) {
+                        Some(active) => *active,
+                        None => {
+                            let active = active_panels(connection, *tenant).await?;
+                            stored_active.insert(tenant.0, active);
+                            active
+                        }
+                    };
                     let pending = created_now.get(&counted).copied().unwrap_or(0);
-                    if let Some(why) = quota_refusal(quota, panels + pending, tokens) {
+                    let pending_active: u64 =
+                        created_now.iter().filter(|((t, _), _)| *t == tenant.0).map(|(_, n)| *n).sum();
+                    if let Some(why) = quota_refusal(quota, active + pending_active, panels + pending, tokens) {
                         results.push(Err(StoreError::LimitExceeded(why)));
                         continue;
                     }
@@ -379,7 +390,8 @@ async fn run_job(connection: &mut SqliteConnection, job: &WriteJob) -> StoreResu
         WriteJob::Create { tenant, panel, event, body, idempotency_key, request_hash, quota, .. } => {
             if let Some(quota) = quota {
                 let (panels, tokens) = month_usage(connection, *tenant, &month_of(event.ts)).await?;
-                if let Some(why) = quota_refusal(quota, panels, tokens) {
+                let active = active_panels(connection, *tenant).await?;
+                if let Some(why) = quota_refusal(quota, active, panels, tokens) {
                     return Err(StoreError::LimitExceeded(why));
                 }
             }
@@ -517,4 +529,15 @@ async fn month_usage(connection: &mut SqliteConnection, tenant: TenantId, month:
             .fetch_optional(&mut *connection)
             .await?;
     Ok(row.map_or((0, 0), |(panels, tokens)| (panels.max(0) as u64, tokens.max(0) as u64)))
+}
+
+/// A tenant's unfinished panels, as stored.
+async fn active_panels(connection: &mut SqliteConnection, tenant: TenantId) -> StoreResult<u64> {
+    let active: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM panels WHERE tenant_id = $1 AND {UNFINISHED}"
+    )))
+    .bind(tenant.0)
+    .fetch_one(&mut *connection)
+    .await?;
+    Ok(active.max(0) as u64)
 }

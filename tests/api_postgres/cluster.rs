@@ -445,3 +445,170 @@ async fn simultaneous_creates_on_three_nodes_never_pass_the_concurrency_limit() 
     assert_eq!(created, 2, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
 }
+
+/// A Redis of the test's own on a free port (stopping it disturbs no other
+/// test), once it accepts connections.
+fn own_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `/readyz` until its status is `want`; returns the last body.
+async fn readyz_becomes(app: &TestApp, want: StatusCode) -> Value {
+    let mut last = (StatusCode::OK, Value::Null);
+    for _ in 0..100 {
+        last = app.request(reqwest::Method::GET, "/readyz", None, None).await;
+        if last.0 == want {
+            return last.1;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("/readyz stayed {} ({}), expected {want}", last.0, last.1);
+}
+
+#[actix_web::test]
+async fn readyz_follows_a_redis_that_stops_and_comes_back() {
+    let port = free_port();
+    let mut redis = own_redis(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    require_redis(&url).await;
+    let cluster = Cluster::new(Some(url)).await;
+    let a = cluster.node("a").await;
+    let body = readyz_becomes(&a.app, StatusCode::OK).await;
+    assert_eq!((body["database"].as_bool(), body["redis"].as_bool()), (Some(true), Some(true)), "{body}");
+    redis.kill().unwrap();
+    let _ = redis.wait();
+    let body = readyz_becomes(&a.app, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!((body["database"].as_bool(), body["redis"].as_bool()), (Some(true), Some(false)), "{body}");
+    let mut redis = own_redis(port);
+    let body = readyz_becomes(&a.app, StatusCode::OK).await;
+    assert_eq!(body["redis"], true, "{body}");
+    redis.kill().unwrap();
+    let _ = redis.wait();
+}
+
+/// A PostgreSQL cluster of the test's own (initdb as the postgres user), so
+/// that stopping it disturbs no other test.
+struct OwnPostgres {
+    data: std::path::PathBuf,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn bin(name: &str) -> std::path::PathBuf {
+        let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server binaries")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
+            .filter(|p| p.exists())
+            .collect();
+        versions.sort();
+        versions.pop().unwrap_or_else(|| panic!("{name} not found"))
+    }
+
+    fn run_as_postgres(args: &[&str]) {
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("runuser runs");
+        assert!(status.success(), "{args:?} failed");
+    }
+
+    fn init() -> OwnPostgres {
+        let root = tempfile::tempdir().unwrap().keep();
+        let data = root.join("data");
+        Command::new("chown").args(["-R", "postgres:postgres"]).arg(&root).status().expect("chown");
+        let initdb = Self::bin("initdb");
+        Self::run_as_postgres(&[
+            initdb.to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]);
+        let own = OwnPostgres { data, port: free_port() };
+        own.start();
+        own
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let pg_ctl = Self::bin("pg_ctl");
+        let mut all = vec![pg_ctl.to_str().unwrap(), "-D", self.data.to_str().unwrap(), "-w"];
+        all.extend_from_slice(args);
+        Self::run_as_postgres(&all);
+    }
+
+    fn start(&self) {
+        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", self.port, self.data.display());
+        let log = self.data.join("server.log");
+        self.pg_ctl(&["-o", &options, "-l", log.to_str().unwrap(), "start"]);
+    }
+
+    fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]);
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let pg_ctl = Self::bin("pg_ctl");
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(pg_ctl)
+            .args(["-D", self.data.to_str().unwrap_or_default(), "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[actix_web::test]
+async fn readyz_follows_a_postgresql_that_stops_and_comes_back() {
+    let postgres = OwnPostgres::init();
+    let base = format!("postgres://postgres@127.0.0.1:{}", postgres.port);
+    {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres")).await.expect("own PostgreSQL answers");
+        sqlx::query("CREATE DATABASE askpanel").execute(&mut admin).await.unwrap();
+    }
+    let owner = format!("{base}/askpanel");
+    migrate(&owner).await.unwrap();
+    let redis = redis_base();
+    require_redis(&redis).await;
+    let cluster = Cluster {
+        app_url: owner.replacen("postgres://postgres@", "postgres://askpanel_app@", 1),
+        owner,
+        redis,
+        prefix: format!("t{}", uuid::Uuid::new_v4().simple()),
+        admin_key: askpanel::auth::generate_key(),
+    };
+    let a = cluster.node("a").await;
+    let body = readyz_becomes(&a.app, StatusCode::OK).await;
+    assert_eq!(body["database"], true, "{body}");
+    postgres.stop();
+    let body = readyz_becomes(&a.app, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!((body["database"].as_bool(), body["redis"].as_bool()), (Some(false), Some(true)), "{body}");
+    postgres.start();
+    let body = readyz_becomes(&a.app, StatusCode::OK).await;
+    assert_eq!(body["database"], true, "{body}");
+}

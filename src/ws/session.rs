@@ -92,16 +92,26 @@ impl WsSession {
         }
     }
 
-    fn on_text(&mut self, ctx: &mut Context<Self>, text: &str) {
-        if !self.admit_frame() {
-            self.refused_in_a_row += 1;
-            if self.refused_in_a_row >= FLOOD_LIMIT {
-                return self.close_with(ctx, CloseCode::Policy, "too many frames");
-            }
+    /// Counts a client frame against the rate: false when it is refused (the
+    /// client is told; a sustained flood closes the socket).
+    fn admit(&mut self, ctx: &mut Context<Self>) -> bool {
+        if self.admit_frame() {
+            self.refused_in_a_row = 0;
+            return true;
+        }
+        self.refused_in_a_row += 1;
+        if self.refused_in_a_row >= FLOOD_LIMIT {
+            self.close_with(ctx, CloseCode::Policy, "too many frames");
+        } else {
             self.outbox.error(None, "rate_limited", "too many frames; slow down", None);
+        }
+        false
+    }
+
+    fn on_text(&mut self, ctx: &mut Context<Self>, text: &str) {
+        if !self.admit(ctx) {
             return;
         }
-        self.refused_in_a_row = 0;
         let parsed = parse_client_frame(text);
         let reference = parsed.reference;
         match parsed.frame {
@@ -251,19 +261,21 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsSession {
                     None,
                 );
             }
+            // Control frames count in the frame rate like text frames: a ping
+            // flood is refused (no pong) and, sustained, closes the socket.
             Ok(AggregatedMessage::Ping(bytes)) => {
-                let _ = self.outbox.control.try_send(Outbound::Pong(bytes));
+                if self.admit(ctx) {
+                    let _ = self.outbox.control.try_send(Outbound::Pong(bytes));
+                }
             }
-            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Pong(_)) => {
+                self.admit(ctx);
+            }
             Ok(AggregatedMessage::Close(_)) => self.close_with(ctx, CloseCode::Normal, "closed by the client"),
-            Err(ProtocolError::Overflow) => self.close_with(ctx, CloseCode::Size, "frame too large"),
-            // A text frame that is not UTF-8.
-            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                self.close_with(ctx, CloseCode::Invalid, "text frames must be UTF-8")
-            }
             Err(error) => {
                 tracing::debug!(session_id = self.id, %error, "websocket protocol error");
-                self.close_with(ctx, CloseCode::Protocol, "protocol error");
+                let (code, reason) = close_for(&error);
+                self.close_with(ctx, code, reason);
             }
         }
     }
@@ -318,4 +330,52 @@ async fn run_writer(
         }
     }
     let _ = socket.close(None).await;
+}
+
+/// The close code and reason for a protocol error (RFC 6455 §7.4.1): a
+/// message over the size limit, whole or in fragments, is 1009; a text frame
+/// that is not UTF-8 is 1007; anything else (reserved bits, bad opcodes,
+/// unmasked frames) is 1002. actix-ws reports some of these only as I/O
+/// errors, told apart by their text.
+fn close_for(error: &ProtocolError) -> (CloseCode, &'static str) {
+    match error {
+        ProtocolError::Overflow => (CloseCode::Size, "frame too large"),
+        ProtocolError::Io(e) => {
+            let text = e.to_string();
+            if text.contains("continuation size") {
+                (CloseCode::Size, "message too large")
+            } else if e.kind() == std::io::ErrorKind::InvalidData && !text.contains("reserved bits") {
+                (CloseCode::Invalid, "text frames must be UTF-8")
+            } else {
+                (CloseCode::Protocol, "protocol error")
+            }
+        }
+        _ => (CloseCode::Protocol, "protocol error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    #[test]
+    fn protocol_errors_close_with_their_codes() {
+        let io_error = |kind, text: &str| ProtocolError::Io(io::Error::new(kind, text.to_string()));
+        let table = [
+            (ProtocolError::Overflow, CloseCode::Size),
+            (io_error(io::ErrorKind::Other, "Exceeded maximum continuation size"), CloseCode::Size),
+            (
+                io_error(io::ErrorKind::InvalidData, "invalid utf-8 sequence of 1 bytes from index 0"),
+                CloseCode::Invalid,
+            ),
+            (io_error(io::ErrorKind::InvalidData, "Received a frame with non-zero reserved bits"), CloseCode::Protocol),
+            (ProtocolError::UnmaskedFrame, CloseCode::Protocol),
+            (ProtocolError::BadOpCode, CloseCode::Protocol),
+        ];
+        for (error, code) in table {
+            assert_eq!(close_for(&error).0, code, "{error}");
+        }
+    }
 }

@@ -177,3 +177,36 @@ async fn sse_streams_end_on_revocation_and_suspension_and_count_towards_the_key_
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(ends_within(stream, wait).await, "a suspended tenant's stream went on");
 }
+
+#[actix_web::test]
+async fn websocket_protocol_errors_close_with_their_own_codes_and_control_frames_count_in_the_rate() {
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let app = spawn_app_with(|s| {
+        s.ws.max_frame_bytes = 8192;
+        s.ws.frames_per_second = 20;
+    })
+    .await;
+    let (_, key) = app.create_tenant("acme", json!({})).await;
+    // A message over the limit in small fragments: 1009, as one frame over it would be.
+    let mut ws = app.ws(&key).await;
+    ws.send_raw(Message::Frame(Frame::message(vec![b' '; 4000], OpCode::Data(Data::Text), false))).await;
+    ws.send_raw(Message::Frame(Frame::message(vec![b' '; 4000], OpCode::Data(Data::Continue), false))).await;
+    ws.send_raw(Message::Frame(Frame::message(vec![b' '; 4000], OpCode::Data(Data::Continue), true))).await;
+    assert_eq!(ws.closed_with().await, Some(1009));
+    // A frame with a reserved bit set (no extension was negotiated): 1002.
+    let mut ws = app.ws(&key).await;
+    let mut frame = Frame::message(br#"{"type":"ping"}"#.to_vec(), OpCode::Data(Data::Text), true);
+    frame.header_mut().rsv1 = true;
+    ws.send_raw(Message::Frame(frame)).await;
+    assert_eq!(ws.closed_with().await, Some(1002));
+    // A ping flood is counted like text frames: refused, then closed with 1008.
+    let mut ws = app.ws(&key).await;
+    for i in 0..2000u32 {
+        if futures::SinkExt::send(&mut ws.stream, Message::Ping(i.to_be_bytes().to_vec().into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(ws.closed_with().await, Some(1008));
+}

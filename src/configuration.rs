@@ -33,6 +33,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Seconds a request body may take to arrive in full (else 408).
     pub body_timeout_s: u64,
+    /// Browser origins besides the server's own that may use the API
+    /// (WebSocket, SSE, CORS); `*` allows any.
+    pub allowed_origins: Vec<String>,
     /// Print the address (and first-start keys) on stdout.
     pub announce: bool,
 }

@@ -39,6 +39,7 @@ pub mod extract;
 pub mod limits;
 pub mod llm;
 pub mod metrics;
+pub mod origins;
 pub mod panels;
 pub mod routes;
 pub mod startup;

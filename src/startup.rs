@@ -152,6 +152,21 @@ async fn bootstrap(
     Ok(Bootstrap { admin_key: printed_admin, demo_key: None })
 }
 
+/// CORS for the HTTP API: pages of the server's own origin and of
+/// `server.allowed_origins` may call it; preflights from others are refused.
+fn cors(allowed: &[String]) -> actix_cors::Cors {
+    let allowed = allowed.to_vec();
+    actix_cors::Cors::default()
+        .allowed_origin_fn(move |origin, head| {
+            let host = head.headers.get(actix_web::http::header::HOST).and_then(|h| h.to_str().ok());
+            origin.to_str().is_ok_and(|origin| crate::origins::allowed(origin, host, &allowed))
+        })
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers(["authorization", "content-type", "accept", "idempotency-key", "x-tenant-id", "last-event-id"])
+        .expose_headers(["retry-after"])
+        .max_age(600)
+}
+
 async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -284,9 +299,11 @@ impl Application {
         } else {
             settings.server.workers
         };
+        let origins = settings.server.allowed_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .wrap(cors(&origins))
                 .wrap(from_fn(request_span))
                 .configure(|cfg| routes::configure(cfg, body))
                 .default_service(web::to(routes::fallback))

@@ -120,6 +120,9 @@ pub async fn events(
         let last_event_id =
             req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         let after = last_event_id.or(query.after).unwrap_or(0);
+        if !crate::origins::request_allowed(req.headers(), &state.settings.server.allowed_origins) {
+            return Err(ApiError::Forbidden("pages of this origin may not open event streams here".into()));
+        }
         // An SSE stream counts towards the key's streams like a socket, and
         // ends like one when the key is revoked or the tenant suspended.
         let max = state.settings.ws.max_sockets_per_key;

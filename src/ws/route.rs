@@ -22,6 +22,9 @@ pub async fn connect(
     state: web::Data<AppState>,
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    if !crate::origins::request_allowed(req.headers(), &state.settings.server.allowed_origins) {
+        return Err(ApiError::Forbidden("pages of this origin may not open sockets here".into()));
+    }
     if state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(ApiError::Unavailable("the server is shutting down".into()));
     }

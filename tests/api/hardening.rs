@@ -210,3 +210,50 @@ async fn websocket_protocol_errors_close_with_their_own_codes_and_control_frames
     }
     assert_eq!(ws.closed_with().await, Some(1008));
 }
+
+#[actix_web::test]
+async fn pages_of_other_origins_may_not_open_sockets_or_streams_and_cors_follows_the_allowed_list() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = spawn_app_with(|s| s.server.allowed_origins = vec!["https://app.example.com".into()]).await;
+    let (_, key) = app.create_tenant("acme", json!({})).await;
+    let panel = app.create_panel(&key, paced("structured", 20.0)).await["id"].as_str().unwrap().to_string();
+    let own = format!("http://{}", app.address);
+    let upgrade = |origin: &str| {
+        let mut request = format!("ws://{}/v1/ws", app.address).into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    match upgrade("http://evil.example").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("a foreign origin's upgrade was not refused: {:?}", other.map(|(_, r)| r.status())),
+    }
+    assert!(upgrade(&own).await.is_ok(), "the server's own origin");
+    assert!(upgrade("https://app.example.com").await.is_ok(), "a listed origin");
+    let sse = |origin: &str| {
+        app.client
+            .get(app.url(&format!("/v1/panels/{panel}/events")))
+            .bearer_auth(&key)
+            .header("accept", "text/event-stream")
+            .header("origin", origin)
+            .send()
+    };
+    assert_eq!(sse("http://evil.example").await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(sse(&own).await.unwrap().status(), StatusCode::OK);
+    // CORS: a listed origin's preflight is answered for it; another's is not.
+    let preflight = |origin: &str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/v1/panels"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    let listed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        listed.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap()),
+        Some("https://app.example.com")
+    );
+    let foreign = preflight("http://evil.example").await.unwrap();
+    assert!(foreign.headers().get("access-control-allow-origin").is_none(), "{:?}", foreign.headers());
+}

@@ -63,7 +63,8 @@ export async function startDevServer({ upstream, webDir = DEFAULT_WEB_DIR, port 
   }
 
   function proxy(req, res) {
-    const headers = { ...req.headers, host: up.host };
+    // The page's origin is this proxy's; upstream, it stands for the server's own.
+    const headers = { ...req.headers, host: up.host, ...(req.headers.origin ? { origin: `http://${up.host}` } : {}) };
     const preq = http.request({ host: up.hostname, port: upPort, method: req.method, path: req.url, headers }, (pres) => {
       res.writeHead(pres.statusCode, pres.statusMessage, pres.headers);
       pres.pipe(res);
@@ -98,7 +99,8 @@ export async function startDevServer({ upstream, webDir = DEFAULT_WEB_DIR, port 
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         const [k, v] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
-        lines.push(`${k}: ${k.toLowerCase() === 'host' ? up.host : v}`);
+        const name = k.toLowerCase();
+        lines.push(`${k}: ${name === 'host' ? up.host : name === 'origin' ? `http://${up.host}` : v}`);
       }
       target.write(`${lines.join('\r\n')}\r\n\r\n`);
       if (head && head.length) target.write(head);

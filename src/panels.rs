@@ -11,7 +11,6 @@ use askpanel_actors::panel::messages::{Command, PanelCommand};
 use askpanel_actors::panel::new::{NAME_MAX_CHARS, NewMember, NewPanel};
 use askpanel_actors::panel::view::PanelView;
 use askpanel_actors::ports::{CreateOptions, Quotas};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -20,7 +19,7 @@ use crate::catalog::Expert;
 use crate::error::ApiError;
 use crate::limits::{effective_limits, policy};
 use crate::state::AppState;
-use crate::store::{Role, month_of, quota_refusal};
+use crate::store::Role;
 use crate::validation::Body;
 
 /// Longest accepted `Idempotency-Key`.
@@ -231,23 +230,13 @@ pub async fn create(
             limits.max_experts_per_panel
         )));
     }
-    // Across nodes the concurrency limit is counted in the database (each node's supervisor counts its own).
-    if state.cluster.is_some()
-        && state.store.count_active_panels(tenant).await? >= u64::from(limits.max_concurrent_panels)
-    {
-        return Err(ApiError::LimitExceeded(format!("at most {} concurrent panels", limits.max_concurrent_panels)));
-    }
-    // A quick refusal when the month is used up already; the store checks
-    // again, atomically, when it writes the panel (simultaneous creates).
+    // The store checks the quotas in the transaction that writes the panel,
+    // so simultaneous creates (on one node or several) cannot pass them together.
     let quota = Quotas {
         max_concurrent: u64::from(limits.max_concurrent_panels),
         max_panels: u64::from(limits.max_panels_per_month),
         max_tokens: limits.tokens_per_month,
     };
-    let usage = state.store.usage(tenant, &month_of(Utc::now())).await?;
-    if let Some(why) = quota_refusal(&quota, 0, usage.panels_created, usage.tokens_in + usage.tokens_out) {
-        return Err(ApiError::LimitExceeded(why));
-    }
 
     let mut members: Vec<NewMember> = chosen
         .iter()

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
+use std::fmt;
+
+use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -100,6 +102,107 @@ fn describe(e: &serde_json::Error) -> String {
     }
 }
 
+/// Why JSON was refused by [`parse_json_strict`].
+#[derive(Debug)]
+pub enum StrictJsonError {
+    /// A key appears twice in one object (it would otherwise be read as its last value).
+    Duplicate(String),
+    /// Not JSON.
+    Invalid(serde_json::Error),
+}
+
+/// Parses JSON, refusing a key that appears twice in any object (HTTP
+/// bodies and WebSocket frames alike).
+pub fn parse_json_strict(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let strict = Strict::deserialize(&mut deserializer).and_then(|strict| deserializer.end().map(|()| strict));
+    strict.map(|Strict(value)| value).map_err(|error| match duplicate_key(&error) {
+        Some(key) => StrictJsonError::Duplicate(key),
+        None => StrictJsonError::Invalid(error),
+    })
+}
+
+const DUPLICATE: &str = "duplicate key: ";
+
+fn duplicate_key(error: &serde_json::Error) -> Option<String> {
+    let text = error.to_string();
+    let rest = text.strip_prefix(DUPLICATE)?;
+    // serde_json appends " at line L column C".
+    let key = rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key);
+    Some(key.chars().take(64).collect())
+}
+
+/// A JSON value whose objects have no repeated key.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format!("{DUPLICATE}{key}")));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +224,24 @@ mod tests {
     #[test]
     fn a_body_that_is_not_an_object_is_refused() {
         assert!(Body::new(json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn json_is_read_strictly() {
+        let valid = parse_json_strict(br#"{"a": {"b": [1, {"c": 2}]}, "d": null}"#).unwrap();
+        assert_eq!(valid["a"]["b"][1]["c"], 2);
+        let table: &[(&[u8], &str)] = &[
+            (br#"{"role": "viewer", "name": "x", "role": "admin"}"#, "role"),
+            (br#"{"a": {"b": 1, "b": 2}}"#, "b"),
+            (br#"[{"k": 1, "k": 1}]"#, "k"),
+        ];
+        for (body, key) in table {
+            match parse_json_strict(body) {
+                Err(StrictJsonError::Duplicate(found)) => assert_eq!(found, *key),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        assert!(matches!(parse_json_strict(b"{\"a\": 1} trailing"), Err(StrictJsonError::Invalid(_))));
+        assert!(matches!(parse_json_strict(b"{\"a\": "), Err(StrictJsonError::Invalid(_))));
     }
 }

@@ -5,7 +5,6 @@
 //! (422: `{"role":"viewer","role":"admin"}` is not read as the last one).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -14,10 +13,10 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use futures::StreamExt;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::validation::{StrictJsonError, parse_json_strict};
 
 /// The limits of request bodies, shared with every route.
 #[derive(Clone, Copy, Debug)]
@@ -76,103 +75,15 @@ async fn read(req: HttpRequest, mut payload: Payload) -> Result<Option<Value>, A
     if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    parse_strict(&bytes).map(Some)
-}
-
-/// Parses JSON, refusing a key that appears twice in one object.
-pub fn parse_strict(bytes: &[u8]) -> Result<Value, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let strict = Strict::deserialize(&mut deserializer).and_then(|strict| deserializer.end().map(|()| strict));
-    match strict {
-        Ok(Strict(value)) => Ok(value),
-        Err(error) => match duplicate_key(&error) {
-            Some(key) => Err(ApiError::Validation {
-                message: format!("{key}: appears more than once"),
-                fields: BTreeMap::from([(key, "appears more than once".to_string())]),
-            }),
-            None => Err(ApiError::BadRequest(format!("the body is not valid JSON: {error}"))),
-        },
-    }
-}
-
-const DUPLICATE: &str = "duplicate key: ";
-
-fn duplicate_key(error: &serde_json::Error) -> Option<String> {
-    let text = error.to_string();
-    let rest = text.strip_prefix(DUPLICATE)?;
-    // serde_json appends " at line L column C".
-    let key = rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key);
-    Some(key.chars().take(64).collect())
-}
-
-/// A JSON value whose objects have no repeated key.
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor).map(Strict)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Strict(item)) = seq.next_element()? {
-            items.push(item);
+    match parse_json_strict(&bytes) {
+        Ok(value) => Ok(Some(value)),
+        Err(StrictJsonError::Duplicate(key)) => Err(ApiError::Validation {
+            message: format!("{key}: appears more than once"),
+            fields: BTreeMap::from([(key, "appears more than once".to_string())]),
+        }),
+        Err(StrictJsonError::Invalid(error)) => {
+            Err(ApiError::BadRequest(format!("the body is not valid JSON: {error}")))
         }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
-                return Err(de::Error::custom(format!("{DUPLICATE}{key}")));
-            }
-            let Strict(value) = map.next_value()?;
-            object.insert(key, value);
-        }
-        Ok(Value::Object(object))
     }
 }
 
@@ -204,25 +115,6 @@ impl FromRequest for OptionalJsonBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_is_read_strictly() {
-        let valid = parse_strict(br#"{"a": {"b": [1, {"c": 2}]}, "d": null}"#).unwrap();
-        assert_eq!(valid["a"]["b"][1]["c"], 2);
-        let table: &[(&[u8], &str)] = &[
-            (br#"{"role": "viewer", "name": "x", "role": "admin"}"#, "role"),
-            (br#"{"a": {"b": 1, "b": 2}}"#, "b"),
-            (br#"[{"k": 1, "k": 1}]"#, "k"),
-        ];
-        for (body, key) in table {
-            match parse_strict(body) {
-                Err(ApiError::Validation { fields, .. }) => assert!(fields.contains_key(*key), "{fields:?}"),
-                other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
-            }
-        }
-        assert!(matches!(parse_strict(b"{\"a\": 1} trailing"), Err(ApiError::BadRequest(_))));
-        assert!(matches!(parse_strict(b"{\"a\": "), Err(ApiError::BadRequest(_))));
-    }
 
     #[test]
     fn json_content_types() {

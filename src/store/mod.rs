@@ -373,9 +373,6 @@ pub trait Store: Send + Sync + 'static {
     /// The live panel of an idempotency key, with the digest of its first request.
     async fn idempotent_panel(&self, tenant: TenantId, key: &str) -> StoreResult<Option<(PanelId, Option<String>)>>;
 
-    /// Panels of the tenant that have not ended (across nodes).
-    async fn count_active_panels(&self, tenant: TenantId) -> StoreResult<u64>;
-
     // The event log. `epoch` is the writer's lease epoch (fencing token; 0
     // on a single node): a write under an older epoch than the panel's is refused.
     async fn create_panel(

@@ -101,9 +101,14 @@ fn valid_ref(value: Option<Value>) -> Option<Value> {
 
 /// Parses one text frame.
 pub fn parse_client_frame(text: &str) -> Parsed {
-    let value: Value = match serde_json::from_str(text) {
+    // Strict as HTTP bodies: a key twice is refused, not read as its last value.
+    let value: Value = match crate::validation::parse_json_strict(text.as_bytes()) {
         Ok(v) => v,
-        Err(e) => {
+        Err(crate::validation::StrictJsonError::Duplicate(key)) => {
+            let message = format!("`{key}` appears more than once");
+            return Parsed { reference: None, frame: Err(FrameError::new("validation_failed", message)) };
+        }
+        Err(crate::validation::StrictJsonError::Invalid(e)) => {
             return Parsed { reference: None, frame: Err(FrameError::new("invalid_frame", format!("not JSON: {e}"))) };
         }
     };

@@ -257,3 +257,15 @@ async fn pages_of_other_origins_may_not_open_sockets_or_streams_and_cors_follows
     let foreign = preflight("http://evil.example").await.unwrap();
     assert!(foreign.headers().get("access-control-allow-origin").is_none(), "{:?}", foreign.headers());
 }
+
+#[actix_web::test]
+async fn a_websocket_frame_with_a_key_twice_is_refused_like_a_body() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({})).await;
+    let mut ws = app.ws(&key).await;
+    ws.send_raw(tokio_tungstenite::tungstenite::Message::text(r#"{"type": "ping", "type": "subscribe"}"#)).await;
+    let refused = ws.next_frame().await;
+    assert_eq!(refused["code"], "validation_failed", "{refused}");
+    ws.send(json!({"type": "ping", "id": 1})).await;
+    assert_eq!(ws.next_frame().await["type"], "pong", "the socket stays open");
+}

@@ -350,14 +350,6 @@ impl Store for PgStore {
         )
     }
 
-    async fn count_active_panels(&self, tenant: TenantId) -> StoreResult<u64> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM panels WHERE tenant_id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')").bind(tenant.0).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(row.try_get::<i64, _>("n")? as u64)
-    }
-
     async fn limit_size(&self, _max_bytes: Option<u64>) -> StoreResult<()> {
         Err(StoreError::Unsupported("a size cap is set on the PostgreSQL server (quotas, tablespaces), not here"))
     }

@@ -287,14 +287,6 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn count_active_panels(&self, tenant: TenantId) -> StoreResult<u64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM panels WHERE tenant_id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')")
-            .bind(tenant.0)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get::<i64, _>("n")? as u64)
-    }
-
     /// A single SQLite node has no leases: every write is its own.
     async fn claim_panel(&self, _tenant: TenantId, _panel: PanelId) -> StoreResult<u64> {
         Ok(0)

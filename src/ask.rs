@@ -211,9 +211,17 @@ pub async fn run(args: AskArgs, catalog: &Catalog, model: Arc<dyn ExpertModel>) 
         color: std::io::stdout().is_terminal(),
     });
     let settings = EngineSettings { arbiters: 1, ..EngineSettings::default() };
-    let engine = Engine::new(PanelDeps { log: Arc::new(InMemoryEventLog::new()), publisher, model, settings });
+    let engine = Engine::new(PanelDeps {
+        log: Arc::new(InMemoryEventLog::new()),
+        publisher,
+        model,
+        evidence: std::sync::Arc::new(askpanel_actors::evidence::NoEvidence),
+        settings,
+    });
     let tenant_id = TenantId::new();
     let request = NewPanel {
+        documents: Vec::new(),
+        evidence_chars: None,
         tenant_id,
         created_by: "cli".into(),
         query: args.question.clone(),

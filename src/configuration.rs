@@ -21,7 +21,27 @@ pub struct Settings {
     pub engine: EngineConfig,
     pub ws: WsSettings,
     pub log: LogSettings,
+    pub documents: DocumentSettings,
     pub tiers: BTreeMap<String, Limits>,
+}
+
+/// The document library (grounded panels).
+#[derive(Clone, Debug, Deserialize)]
+pub struct DocumentSettings {
+    /// The largest upload any tier may send, in MB (the tier's `max_document_mb` is lower or equal).
+    pub max_upload_mb: u64,
+    /// Documents extracted at once on this node.
+    pub extractors: usize,
+    /// An extractor's claim on a document; another node takes it over after.
+    pub lease_s: u32,
+    /// The PDF extractor process: wall-clock, CPU and memory limits.
+    pub pdf_timeout_s: u64,
+    pub pdf_cpu_s: u64,
+    pub pdf_memory_mb: u64,
+    /// The program run as `PROGRAM extract-pdf` (empty: this binary).
+    pub extractor: String,
+    /// Characters of passages each AI turn of a panel with documents is given.
+    pub evidence_chars: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -140,6 +160,31 @@ pub struct Limits {
     pub max_experts_per_panel: u32,
     pub requests_per_minute: u32,
     pub tokens_per_month: u64,
+    /// The largest document upload, in MB.
+    #[serde(default = "default_document_mb")]
+    pub max_document_mb: u32,
+    /// The sum of the tenant's document uploads, in MB.
+    #[serde(default = "default_storage_mb")]
+    pub max_storage_mb: u32,
+    /// Documents the tenant may keep.
+    #[serde(default = "default_documents")]
+    pub max_documents: u32,
+    /// Pages of one PDF.
+    #[serde(default = "default_document_pages")]
+    pub max_document_pages: u32,
+}
+
+fn default_document_mb() -> u32 {
+    10
+}
+fn default_storage_mb() -> u32 {
+    100
+}
+fn default_documents() -> u32 {
+    200
+}
+fn default_document_pages() -> u32 {
+    500
 }
 
 /// Per-field overrides of a tier's limits.
@@ -156,6 +201,14 @@ pub struct LimitOverrides {
     pub requests_per_minute: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_month: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_document_mb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_storage_mb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_documents: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_document_pages: Option<u32>,
 }
 
 impl Limits {
@@ -166,6 +219,10 @@ impl Limits {
             max_experts_per_panel: o.max_experts_per_panel.unwrap_or(self.max_experts_per_panel),
             requests_per_minute: o.requests_per_minute.unwrap_or(self.requests_per_minute),
             tokens_per_month: o.tokens_per_month.unwrap_or(self.tokens_per_month),
+            max_document_mb: o.max_document_mb.unwrap_or(self.max_document_mb),
+            max_storage_mb: o.max_storage_mb.unwrap_or(self.max_storage_mb),
+            max_documents: o.max_documents.unwrap_or(self.max_documents),
+            max_document_pages: o.max_document_pages.unwrap_or(self.max_document_pages),
         }
     }
 }

@@ -131,6 +131,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::LimitExceeded(m) => ApiError::LimitExceeded(m),
             e @ (StoreError::Database(_) | StoreError::WriterStopped) => {
                 tracing::error!(error = %e, "database error");
                 ApiError::Unavailable("the database is unavailable".into())

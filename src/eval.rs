@@ -292,6 +292,7 @@ pub async fn run(
             log: Arc::new(InMemoryEventLog::new()),
             publisher: recorder.clone(),
             model: model.clone(),
+            evidence: std::sync::Arc::new(askpanel_actors::evidence::NoEvidence),
             settings,
         });
         for format in &formats {
@@ -403,6 +404,8 @@ fn new_panel(
         members.insert(1, NewMember::Human { name: "Evaluator".into(), key_id: None, team: None });
     }
     NewPanel {
+        documents: Vec::new(),
+        evidence_chars: None,
         tenant_id,
         created_by: "eval".into(),
         query: question.text.trim().to_string(),

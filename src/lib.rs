@@ -33,6 +33,7 @@ pub mod bus;
 pub mod catalog;
 pub mod cluster;
 pub mod configuration;
+pub mod documents;
 pub mod error;
 pub mod eval;
 pub mod extract;

@@ -23,6 +23,10 @@ pub fn effective_limits(settings: &Settings, tenant: &TenantRecord) -> Limits {
             max_experts_per_panel: 6,
             requests_per_minute: 120,
             tokens_per_month: 1_000_000,
+            max_document_mb: 10,
+            max_storage_mb: 100,
+            max_documents: 200,
+            max_document_pages: 500,
         });
     base.with(&tenant.limits)
 }

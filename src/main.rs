@@ -45,6 +45,18 @@ enum Commands {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Internal: read a PDF from stdin in a process of its own (the server runs it).
+    #[command(hide = true)]
+    ExtractPdf {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        max_pages: u32,
+        #[arg(long)]
+        memory_mb: u64,
+        #[arg(long)]
+        cpu_s: u64,
+    },
 }
 
 #[derive(Args, Default, Clone)]
@@ -112,6 +124,9 @@ fn main() -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths { config_dir: cli.config.clone() };
     match cli.command.unwrap_or(Commands::Serve(ServeArgs::default())) {
+        Commands::ExtractPdf { out, max_pages, memory_mb, cpu_s } => {
+            askpanel::documents::pdf::child_main(&out, max_pages, memory_mb, cpu_s)
+        }
         Commands::Serve(args) => {
             let settings = settings(&cli.config, &args)?;
             askpanel::telemetry::init(&settings.log.format, &settings.log.level);

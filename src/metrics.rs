@@ -22,6 +22,10 @@ pub struct Metrics {
     pub llm_duration: HistogramVec,
     pub llm_tokens: IntCounterVec,
     pub errors: IntCounterVec,
+    /// Documents by what became of them (`uploaded`, `ready`, `failed`, `gone`).
+    pub documents: IntCounterVec,
+    /// Citations in AI turns, `valid` or not (`true`/`false`).
+    pub citations: IntCounterVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -105,6 +109,15 @@ impl Metrics {
             errors: register(
                 &registry,
                 IntCounterVec::new(Opts::new("askpanel_errors_total", "Errors by kind"), &["kind"]).unwrap(),
+            ),
+            documents: register(
+                &registry,
+                IntCounterVec::new(Opts::new("askpanel_documents_total", "Documents by outcome"), &["outcome"])
+                    .unwrap(),
+            ),
+            citations: register(
+                &registry,
+                IntCounterVec::new(Opts::new("askpanel_citations_total", "Citations in AI turns"), &["valid"]).unwrap(),
             ),
             registry,
         }

@@ -27,7 +27,7 @@ use crate::bus::Bus;
 use crate::catalog::Catalog;
 use crate::cluster::NodeHandles;
 use crate::configuration::Settings;
-use crate::limits::{FailureLimiter, RateLimiter, policy};
+use crate::limits::{FailureLimiter, RateLimiter, effective_limits, policy};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::state::{AppState, ModelInfo};
@@ -232,8 +232,16 @@ impl Application {
             log: Arc::new(StoreEventLog::new(store.clone(), epochs.clone(), leases)),
             publisher: bus.clone(),
             model,
+            evidence: Arc::new(crate::documents::StoreEvidence::new(store.clone())),
             settings: engine_settings,
         });
+        let extractor = if settings.documents.extractor.is_empty() {
+            std::env::current_exe().context("the path of this program (for the PDF extractor)")?
+        } else {
+            std::path::PathBuf::from(&settings.documents.extractor)
+        };
+        let library =
+            crate::documents::Library::new(store.clone(), settings.documents.clone(), extractor, metrics.clone());
         let sessions = Arc::new(SessionRegistry::new());
         let tenants =
             TenantChanges::new(settings.clone(), store.clone(), engine.clone(), auth.clone(), sessions.clone());
@@ -252,7 +260,23 @@ impl Application {
             shutting_down: Arc::new(AtomicBool::new(false)),
             tenants,
             cluster: cluster.as_ref().map(|(c, _)| c.clone()),
+            library: library.clone(),
         };
+        {
+            // Extractors read waiting documents (this node's uploads, other
+            // nodes', and any a crash left behind) with the tenant's page limit.
+            let store = store.clone();
+            let settings = settings.clone();
+            library.start(move |tenant| {
+                let (store, settings) = (store.clone(), settings.clone());
+                Box::pin(async move {
+                    match store.get_tenant(tenant).await {
+                        Ok(Some(t)) => effective_limits(&settings, &t).max_document_pages,
+                        _ => 0,
+                    }
+                })
+            });
+        }
         if store.count_tenants().await? == 0 {
             let (_, _, key) = routes::admin::create(&state, "demo", "Demo", Tier::Professional, Default::default())
                 .await

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Failed authentications per client address.
     pub auth_failures: Arc<FailureLimiter>,
     pub metrics: Arc<Metrics>,
+    /// The document library (uploads, extraction, search).
+    pub library: crate::documents::Library,
     pub sessions: Arc<SessionRegistry>,
     pub model: ModelInfo,
     /// Set when a shutdown begins: new work is refused.

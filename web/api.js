@@ -1,4 +1,5 @@
-// HTTP API client: one fetch wrapper with a timeout, the API's error shape,
+// HTTP API client: one fetch wrapper with a timeout, an upload with progress
+// (XMLHttpRequest: fetch reports no upload progress), the API's error shape,
 // and the identity look-up that needs a request.
 
 import { session, identityFromToken } from './session.js';
@@ -54,6 +55,46 @@ export async function api(method, path, body, { key = session.key, headers = {} 
     throw err;
   }
   return data;
+}
+
+function parseBody(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * POSTs `form` (a FormData: the browser writes the multipart boundary) and
+ * reports progress as onProgress(sent, total). Resolves with the JSON answer;
+ * rejects with an ApiError like api() (status 0 and code `network` or
+ * `cancelled`). Returns { promise, cancel }.
+ */
+export function upload(path, form, { onProgress = () => {}, key = session.key } = {}) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    const fail = (code, message) => reject(new ApiError(0, { error: { code, message } }));
+    xhr.open('POST', path);
+    xhr.setRequestHeader('Accept', 'application/json');
+    if (key) xhr.setRequestHeader('Authorization', `Bearer ${key}`);
+    // No overall timeout: a large file on a slow link may take minutes; the person can cancel.
+    xhr.upload.addEventListener('progress', (e) => onProgress(e.loaded, e.lengthComputable ? e.total : 0));
+    xhr.addEventListener('load', () => {
+      const data = parseBody(xhr.responseText);
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data);
+        return;
+      }
+      if (xhr.status === 401 && key === session.key && session.key) app.signOut('Your key is no longer accepted. Sign in again.');
+      reject(new ApiError(xhr.status, data));
+    });
+    xhr.addEventListener('error', () => fail('network', 'The server could not be reached (network error).'));
+    xhr.addEventListener('abort', () => fail('cancelled', 'The upload was cancelled.'));
+    xhr.send(form);
+  });
+  return { promise, cancel: () => xhr.abort() };
 }
 
 export function randomId() {

@@ -6,9 +6,13 @@
 //
 //   app.js         this file: the router, sign in/out, the connection badge, start-up
 //   panel-view.js  the live panel screen (cards, human turn, moderation, rounds)
-//   outcome.js     the live panel's outcome: recommendation, agreement, dissent, verdict
+//   outcome.js     the live panel's outcome: recommendation, sources, agreement, dissent, verdict
+//   citations.js   citation buttons in turns, evidence lines, sources, the passage dialog
 //   forms.js       the sign-in and create-panel forms
+//   doc-chooser.js the create form's documents chooser
 //   list-view.js   the panel list
+//   documents.js   the Documents screen: library, storage, upload, paste, delete
+//   doc-search.js  search over the documents, with the query's words marked
 //   view.js        mounting a view, field errors, not found
 //   chart.js       the ratings chart (inline SVG)
 //   feed.js        one panel's subscription: resume with after_seq, token merging
@@ -32,6 +36,7 @@ import { app, debugStats } from './state.js';
 import { mountView, notFoundView } from './view.js';
 import { createView, signInView } from './forms.js';
 import { listView } from './list-view.js';
+import { documentsView } from './documents.js';
 import { LiveView } from './panel-view.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -116,6 +121,9 @@ Object.assign(app, {
     if (path === '/' || path === '/panels') {
       document.getElementById('nav-panels').setAttribute('aria-current', 'page');
       listView(params, { filterChanged: previous === path });
+    } else if (path === '/documents') {
+      document.getElementById('nav-documents').setAttribute('aria-current', 'page');
+      this.current = documentsView();
     } else if (path === '/new') {
       document.getElementById('nav-new').setAttribute('aria-current', 'page');
       createView();

@@ -117,3 +117,39 @@ export function domainLabel(domain) {
 export function statusBadge(status) {
   return h('span', { class: 'badge status', dataset: { status }, text: STATUS_LABEL[status] || status });
 }
+
+/** Bytes for a person: 0 B, 512 B, 1.2 KB, 48.3 MB (powers of 1024, as the server's limits in MB are). */
+export function fmtBytes(n) {
+  if (n === null || n === undefined || Number.isNaN(n)) return '–';
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let v = Number(n);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${v} ${units[i]}` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+export const DOC_STATUS_LABEL = {
+  pending: 'Waiting',
+  extracting: 'Reading',
+  ready: 'Ready',
+  failed: 'Failed',
+};
+
+const DOC_TYPE_BY_MEDIA = { 'application/pdf': 'PDF', 'text/markdown': 'Markdown', 'text/x-markdown': 'Markdown', 'text/plain': 'Text', 'text/html': 'HTML' };
+const DOC_TYPE_BY_EXT = { pdf: 'PDF', md: 'Markdown', markdown: 'Markdown', txt: 'Text', html: 'HTML', htm: 'HTML' };
+
+/** "PDF", "Markdown", "Text", "HTML" from a document's media type, else its file name. */
+export function docTypeLabel(doc) {
+  const media = String(doc.media_type || '').split(';')[0].trim().toLowerCase();
+  if (DOC_TYPE_BY_MEDIA[media]) return DOC_TYPE_BY_MEDIA[media];
+  const ext = /\.([a-z0-9]+)$/i.exec(doc.filename || '');
+  return (ext && DOC_TYPE_BY_EXT[ext[1].toLowerCase()]) || media || 'Document';
+}
+
+/** Where a passage sits: "page 4 · Battery safety" (either part may be missing). */
+export function passagePlace(p) {
+  return [p.page != null ? `page ${p.page}` : null, p.heading || null].filter(Boolean).join(' · ');
+}

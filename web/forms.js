@@ -1,11 +1,12 @@
 // The forms: sign in, and create a panel (question, format, experts from the
-// catalog or chosen for the caller, humans, rounds, method, simulation).
+// catalog or chosen for the caller, humans, documents, rounds, method, simulation).
 
 import { clear, h, setText, uid } from './dom.js';
 import { METHOD_LABEL, PANEL_TYPES, TYPE_BY_ID, domainLabel } from './format.js';
 import { api, randomId } from './api.js';
 import { session } from './session.js';
 import { app } from './state.js';
+import { documentsChooser } from './doc-chooser.js';
 import { fieldError, mountView, showFieldError } from './view.js';
 
 /* ---- Sign in ---- */
@@ -217,6 +218,9 @@ export function createView() {
   );
   addHuman('');
 
+  // Documents (shown once the tenant's ready documents have loaded)
+  const docs = documentsChooser(err('documents'));
+
   // Rounds and method
   const rounds = h('input', { type: 'number', id: 'f-max_rounds', name: 'max_rounds', min: 1, max: 20, inputmode: 'numeric', 'aria-describedby': 'help-rounds err-max_rounds' });
   const method = h('select', { id: 'f-consensus_method', name: 'consensus_method', 'aria-describedby': 'err-consensus_method' }, methods.map((m) => h('option', { value: m, text: METHOD_LABEL[m] || m })));
@@ -263,6 +267,7 @@ export function createView() {
     typeFieldset,
     expertsFieldset,
     hybridBox,
+    docs.el,
     h('div', { class: 'grid2' }, h('div', { class: 'field' }, h('label', { for: 'f-max_rounds', text: 'Rounds at most' }), rounds, h('p', { class: 'help', id: 'help-rounds', text: 'Leave empty for the format’s default.' }), err('max_rounds')), h('div', { class: 'field' }, h('label', { for: 'f-consensus_method', text: 'Consensus method' }), method, err('consensus_method'))),
     simBox,
     err('questioner'),
@@ -280,6 +285,7 @@ export function createView() {
     consensus_method: method,
     human_turn_timeout_s: timeout,
     base_flow: baseFlow,
+    documents: docs.focusTarget(),
     simulation: simSeed,
     questioner: submit,
   });
@@ -309,7 +315,7 @@ export function createView() {
     summary.append(h('h2', { text: shown.length + loose.length > 1 ? 'Please fix these problems' : 'Please fix this problem' }));
     const ul = h('ul');
     for (const { base, message, target } of shown) {
-      const label = { query: 'Question', panel_type: 'Panel type', experts: 'Experts', expert_count: 'Experts', humans: 'Human members', max_rounds: 'Rounds', consensus_method: 'Consensus method', human_turn_timeout_s: 'Human turn time', base_flow: 'Base format', simulation: 'Simulation', questioner: 'Questioner' }[base] || base;
+      const label = { query: 'Question', panel_type: 'Panel type', experts: 'Experts', expert_count: 'Experts', humans: 'Human members', max_rounds: 'Rounds', consensus_method: 'Consensus method', human_turn_timeout_s: 'Human turn time', base_flow: 'Base format', documents: 'Documents', simulation: 'Simulation', questioner: 'Questioner' }[base] || base;
       ul.append(h('li', {}, h('a', { href: `#${target ? target.id : ''}`, onclick: (ev) => {
         ev.preventDefault();
         if (target) target.focus();
@@ -338,6 +344,13 @@ export function createView() {
       body.base_flow = baseFlow.value;
       if (timeout.value !== '') body.human_turn_timeout_s = Number(timeout.value);
     }
+    const docsProblem = docs.check();
+    if (docsProblem) {
+      showErrors({ fields: { documents: docsProblem } });
+      return;
+    }
+    const documents = docs.value();
+    if (documents !== undefined) body.documents = documents;
     if (rounds.value !== '') body.max_rounds = Number(rounds.value);
     body.consensus_method = method.value;
     if (simBox) body.simulation = { seed: Number(simSeed.value || 1), pace_tokens_per_s: Number(simPace.value || 0), turn_tokens: Number(simTokens.value || 120) };

@@ -16,6 +16,7 @@ export class PanelModel {
     p.current_turn = p.current_turn || null;
     p.pending_human = p.pending_human || null;
     p.ideas = p.ideas || [];
+    p.sources = p.sources || [];
     this.panel = p;
     this.members = new Map(p.members.map((m) => [m.id, m]));
     this.roundConsensus = new Map();
@@ -102,8 +103,10 @@ export class PanelModel {
         if (ct && ct.member_id === d.member_id) this.checkStream(ct.text, d.text || '');
         this.closeTurn(d.member_id);
         this.clearPending(d.member_id);
-        if (round) round.turns.push({ member_id: d.member_id, text: d.text || '', rating: d.rating ?? null, confidence: d.confidence ?? null, seq: ev.seq });
+        // citations/evidence: grounded panels only (docs/documents.md); null otherwise.
+        if (round) round.turns.push({ member_id: d.member_id, text: d.text || '', rating: d.rating ?? null, confidence: d.confidence ?? null, seq: ev.seq, citations: Array.isArray(d.citations) ? d.citations : null, evidence: d.evidence || null, flags: Array.isArray(d.flags) ? d.flags : [] });
         if (Array.isArray(d.ideas)) p.ideas.push(...newIdeas(p.ideas, d.ideas));
+        if (Array.isArray(d.flags) && d.flags.includes('invented_citation')) this.log(ev.seq, ev.ts, `${name(d.member_id)} cited a passage they were not given.`);
         say = `${name(d.member_id)} finished${d.rating != null ? `, rating ${d.rating} of 9` : ''}.`;
         break;
       }
@@ -146,6 +149,8 @@ export class PanelModel {
         break;
       case 'draft_updated':
         p.draft = d.draft;
+        // As the server folds it: the latest list, empty when the event has none (the field is then absent).
+        p.sources = Array.isArray(d.sources) ? d.sources : [];
         this.draftRound = d.round;
         say = `The draft recommendation was updated after round ${d.round}.`;
         break;
@@ -165,6 +170,7 @@ export class PanelModel {
         break;
       case 'panel_completed':
         p.recommendation = d.recommendation;
+        p.sources = Array.isArray(d.sources) ? d.sources : [];
         if (d.consensus) {
           p.consensus = d.consensus;
           this.roundConsensus.set(d.consensus.round, d.consensus);

@@ -1,7 +1,9 @@
-// The live panel's outcome section: the draft or final recommendation, the
-// Delphi facilitator's feedback, agreement, dissent, verdict and ideas.
+// The live panel's outcome section: the draft or final recommendation and
+// the sources it rests on, the Delphi facilitator's feedback, agreement,
+// dissent, verdict and ideas.
 
 import { h } from './dom.js';
+import { recommendationNodes, sourcesList } from './citations.js';
 import { DECISION_LABEL, LEVEL_LABEL, METHOD_LABEL, TERMINAL, fmtNum } from './format.js';
 
 /** Fills the (cleared) outcome section `el` from the model. */
@@ -11,10 +13,14 @@ export function renderOutcomeInto(el, model) {
   const final = p.recommendation != null;
   el.append(h('h2', { id: 'outcome-h', text: final ? 'Final recommendation' : 'Recommendation' }));
   if (final) {
-    el.append(h('div', { class: 'recommendation final', id: 'recommendation' }, h('p', { text: p.recommendation })));
+    el.append(h('div', { class: 'recommendation final', id: 'recommendation' }, h('p', {}, recommendationNodes(p.recommendation, p.sources))));
+    const sources = sourcesList(p.sources);
+    if (sources) el.append(sources);
     if (model.completionReason) el.append(h('p', { class: 'help', text: `The panel ended: ${DECISION_LABEL[model.completionReason] || model.completionReason}.` }));
   } else if (p.draft) {
-    el.append(h('div', { class: 'recommendation draft', id: 'draft' }, h('p', { class: 'draft-label', text: `Draft${model.draftRound ? ` after round ${model.draftRound}` : ''}, still under discussion` }), h('p', { text: p.draft })));
+    el.append(h('div', { class: 'recommendation draft', id: 'draft' }, h('p', { class: 'draft-label', text: `Draft${model.draftRound ? ` after round ${model.draftRound}` : ''}, still under discussion` }), h('p', {}, recommendationNodes(p.draft, p.sources))));
+    const sources = sourcesList(p.sources);
+    if (sources) el.append(sources);
     if (p.feedback) el.append(renderFeedback(p.feedback));
   } else if (TERMINAL.has(p.status)) {
     el.append(h('p', { class: 'help', text: 'This panel ended without a recommendation.' }));

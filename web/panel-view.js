@@ -1,6 +1,7 @@
 // The live panel screen: member cards with streaming text, who is speaking,
 // the human turn box, the moderator bar, the outcome, the round timeline
 // with its charts, and the activity log. Patched in place as the feed changes.
+// Grounded panels: citations, evidence and sources come from citations.js.
 
 import { announcer, appendAll, clear, h, setText } from './dom.js';
 import { DECISION_LABEL, LEVEL_LABEL, METHOD_LABEL, PHASE_LABEL, TERMINAL, TYPE_BY_ID, domainLabel, fmtDuration, fmtNum, statusBadge, timeOnly } from './format.js';
@@ -10,6 +11,7 @@ import { app } from './state.js';
 import { PanelFeed } from './feed.js';
 import { ratingsChart } from './chart.js';
 import { renderOutcomeInto } from './outcome.js';
+import { citedNodes, evidenceLine, fillCitedText } from './citations.js';
 import { mountView, notFoundView, showFieldError } from './view.js';
 
 /** The view of one panel, patched in place as its feed changes (rendering is batched per animation frame). */
@@ -24,6 +26,12 @@ export class LiveView {
     this.humanSig = null;
     this.tick = setInterval(() => this.updateCountdown(), 1000);
     this.announcedAt = new Set();
+    // The panel's documents name the passages its members cite (config.documents: [{id, label, title}]).
+    this.titleOf = (id) => {
+      const docs = (this.feed.model && this.feed.model.panel.config && this.feed.model.panel.config.documents) || [];
+      const d = docs.find((x) => x.id === id);
+      return d ? d.title : undefined;
+    };
     this.build();
     this.feed.start();
   }
@@ -47,6 +55,7 @@ export class LiveView {
   build() {
     this.title = h('h1', { class: 'live-title', id: 'live-title', text: 'Loading panel…' });
     this.meta = h('p', { class: 'live-meta' });
+    this.docsLine = h('p', { class: 'live-docs', id: 'live-docs', hidden: true });
     this.speaking = h('p', { class: 'speaking', id: 'speaking', 'aria-live': 'off' });
     this.banner = h('p', { class: 'banner', hidden: true, role: 'status' });
     this.stale = h('p', { class: 'stale', hidden: true, text: 'Live updates are interrupted; reconnecting. What you see may be behind.' });
@@ -63,7 +72,7 @@ export class LiveView {
     this.root = h(
       'article',
       { class: 'live', 'aria-labelledby': 'live-title', dataset: { panelId: this.panelId } },
-      h('header', { class: 'live-head' }, h('p', { class: 'crumbs' }, h('a', { href: '#/panels', text: '← All panels' })), this.title, this.meta, this.speaking, this.banner, this.stale),
+      h('header', { class: 'live-head' }, h('p', { class: 'crumbs' }, h('a', { href: '#/panels', text: '← All panels' })), this.title, this.meta, this.docsLine, this.speaking, this.banner, this.stale),
       this.loading,
       this.humanBox,
       this.modBar,
@@ -214,9 +223,20 @@ export class LiveView {
     const cfg = p.config || {};
     const roundNow = model.currentRound();
     const simulated = p.members.some((m) => m.model === 'simulated');
-    const sig = [p.status, roundNow && roundNow.round, cfg.max_rounds, simulated].join('|');
+    const docs = Array.isArray(cfg.documents) ? cfg.documents : [];
+    const sig = [p.status, roundNow && roundNow.round, cfg.max_rounds, simulated, docs.length].join('|');
     if (this.metaSig === sig) return;
     this.metaSig = sig;
+    this.docsLine.hidden = !docs.length;
+    clear(this.docsLine);
+    if (docs.length) {
+      appendAll(
+        this.docsLine,
+        h('span', { class: 'live-docs-label', text: `Documents (${docs.length}):` }),
+        docs.map((d) => h('span', { class: 'live-doc', dataset: { document: d.id } }, h('span', { class: 'tag', text: d.label }), ` ${d.title || 'Untitled document'}`)),
+        cfg.evidence_chars ? h('span', { class: 'meta-item', text: `up to ${cfg.evidence_chars} characters of passages per turn` }) : null,
+      );
+    }
     clear(this.meta);
     appendAll(
       this.meta,
@@ -416,7 +436,9 @@ export class LiveView {
       card.li.setAttribute('aria-busy', ct ? 'true' : 'false');
       setText(card.state, stateText);
       const text = ct ? ct.text : last ? last.text : '';
-      setText(card.text, text || (ct ? '' : 'No turn yet.'));
+      // Streaming text is unchecked: citation buttons only once the turn completed with its citations.
+      if (!ct && last && text) fillCitedText(card.text, text, last.citations, last.seq, this.titleOf);
+      else fillCitedText(card.text, text || (ct ? '' : 'No turn yet.'), null);
       card.text.dataset.empty = text ? 'false' : 'true';
       card.text.dataset.streaming = ct ? 'true' : 'false';
       const ratingText = !ct && last && last.rating != null ? `Rating ${last.rating}/9${last.confidence != null ? ` · confidence ${fmtNum(last.confidence, 2)}` : ''}` : '';
@@ -453,7 +475,7 @@ export class LiveView {
   renderOutcome(model) {
     const p = model.panel;
     const c = p.consensus;
-    const sig = [p.status, p.draft, p.recommendation, c && JSON.stringify([c.round, c.level, c.agreement, c.dissent]), p.verdict && p.verdict.winner, p.ideas.length, p.error].join('|');
+    const sig = [p.status, p.draft, p.recommendation, c && JSON.stringify([c.round, c.level, c.agreement, c.dissent]), p.verdict && p.verdict.winner, p.ideas.length, p.error, JSON.stringify(p.sources || [])].join('|');
     if (sig === this.outcomeSig) return;
     this.outcomeSig = sig;
     clear(this.outcome);
@@ -501,8 +523,9 @@ export class LiveView {
           h(
             'li',
             { class: 'turn', dataset: { seq: e.seq, member: e.member_id } },
-            h('p', { class: 'turn-head' }, h('strong', { text: name }), m && m.kind === 'human' ? h('span', { class: 'tag human', text: 'Human' }) : m && m.model === 'simulated' ? h('span', { class: 'tag sim', text: 'Simulated' }) : null, e.rating != null ? h('span', { class: 'turn-rating', text: `Rating ${e.rating}/9${e.confidence != null ? `, confidence ${fmtNum(e.confidence, 2)}` : ''}` }) : null),
-            h('p', { class: 'turn-text', text: e.text }),
+            h('p', { class: 'turn-head' }, h('strong', { text: name }), m && m.kind === 'human' ? h('span', { class: 'tag human', text: 'Human' }) : m && m.model === 'simulated' ? h('span', { class: 'tag sim', text: 'Simulated' }) : null, e.rating != null ? h('span', { class: 'turn-rating', text: `Rating ${e.rating}/9${e.confidence != null ? `, confidence ${fmtNum(e.confidence, 2)}` : ''}` }) : null, e.flags && e.flags.includes('invented_citation') ? h('span', { class: 'tag warn', text: 'Unverified citation' }) : null),
+            h('p', { class: 'turn-text' }, citedNodes(e.text, e.citations, this.titleOf)),
+            evidenceLine(e.evidence),
           ),
         );
       } else {

@@ -341,6 +341,12 @@ pub struct PanelConfig {
     /// Knobs of the simulated experts; the engine's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<SimulationConfig>,
+    /// The documents the panel deliberates over, with their labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<crate::evidence::PanelDocument>,
+    /// Characters of evidence each AI turn is given (panels with documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_chars: Option<u32>,
 }
 
 /// Everything needed to run a panel, written once into `panel_created`.
@@ -399,6 +405,8 @@ pub enum TurnFlag {
     RatingMissing,
     /// Delphi: the text identified a panelist (neutralised wherever it is shown).
     Identifying,
+    /// The text cited a passage the member was not given (shown unlinked, counted).
+    InventedCitation,
 }
 
 /// The facilitator's synthesis of one round (`feedback_updated`).

@@ -256,6 +256,7 @@ mod tests {
             log: Arc::new(log),
             publisher: Arc::new(RecordingPublisher::new()),
             model: Arc::new(SimulatedModel::new()),
+            evidence: std::sync::Arc::new(crate::evidence::NoEvidence),
             settings,
         });
         let tenant = TenantId::new();

@@ -101,6 +101,12 @@ pub enum EventData {
         /// Open panels: the ideas this turn contributed.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ideas: Vec<String>,
+        /// Panels with documents: the passages the member was given for this turn.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<crate::evidence::EvidenceUse>,
+        /// Every citation in the text, checked against what the member was given.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        citations: Vec<crate::evidence::Citation>,
         /// Tokens the model read for this turn.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
@@ -183,6 +189,9 @@ pub enum EventData {
         round: u32,
         /// The draft recommendation's text.
         draft: String,
+        /// Panels with documents: the passages the draft rests on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sources: Vec<crate::evidence::Source>,
         /// Tokens the model read to write the draft.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
@@ -223,6 +232,9 @@ pub enum EventData {
         /// Why the deliberation stopped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<RoundDecision>,
+        /// Panels with documents: the passages the recommendation rests on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sources: Vec<crate::evidence::Source>,
         /// What drafting the final recommendation cost (counted in usage).
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,

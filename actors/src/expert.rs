@@ -11,6 +11,12 @@
 //! still see one turn at a time in the declared order. A prepared turn is
 //! used only when the member would be shown exactly the same view (a
 //! moderator's injection in between, for example, runs it afresh).
+//!
+//! In a panel with documents, each turn first retrieves the passages most
+//! relevant to the question, the round's focus and the persona through the
+//! [`Evidence`] port, gives the model those that fit the turn's budget, and
+//! checks every citation of the finished text against them
+//! ([`crate::evidence`]): an invented one is marked invalid and flagged.
 
 use std::sync::Arc;
 
@@ -18,7 +24,8 @@ use actix::prelude::*;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::domain::{ExpertProfile, MemberId, PanelId, SimulationConfig, TenantId};
+use crate::domain::{ExpertProfile, MemberId, PanelId, SimulationConfig, TenantId, TurnFlag};
+use crate::evidence::{self, Evidence, EvidenceQuery, GivenPassage, PanelDocument};
 use crate::model::{Bid, BidRequest, ExpertModel, ModelError, TurnChunk, TurnRequest, TurnStream, Usage};
 use crate::panel::strategy::MemberView;
 
@@ -34,6 +41,17 @@ struct Prepared {
     handle: SpawnHandle,
 }
 
+/// The documents of a panel, for its experts' turns.
+#[derive(Clone)]
+pub struct Grounding {
+    /// Where passages come from.
+    pub evidence: Arc<dyn Evidence>,
+    /// The panel's documents (none: turns are not grounded).
+    pub documents: Vec<PanelDocument>,
+    /// Characters of passage text a turn is given.
+    pub budget: u32,
+}
+
 /// One AI member of a running panel: writes its turns and bids through the model port.
 pub struct ExpertActor {
     tenant_id: TenantId,
@@ -41,6 +59,7 @@ pub struct ExpertActor {
     profile: ExpertProfile,
     model: Arc<dyn ExpertModel>,
     simulation: SimulationConfig,
+    grounding: Option<Grounding>,
     prepared: Option<Prepared>,
     /// The parent of everything this actor logs: tenant, panel and member.
     span: tracing::Span,
@@ -57,7 +76,13 @@ impl ExpertActor {
     ) -> Self {
         let span =
             tracing::info_span!("expert", tenant_id = %tenant_id, panel_id = %panel_id, member_id = %profile.member_id);
-        Self { tenant_id, panel_id, profile, model, simulation, prepared: None, span }
+        Self { tenant_id, panel_id, profile, model, simulation, grounding: None, prepared: None, span }
+    }
+
+    /// Grounds the expert's turns in the panel's documents (when it has any).
+    pub fn grounded(mut self, grounding: Grounding) -> Self {
+        self.grounding = (!grounding.documents.is_empty()).then_some(grounding);
+        self
     }
 
     fn request(&self, view: MemberView, attempt: u32) -> TurnRequest {
@@ -69,7 +94,42 @@ impl ExpertActor {
             view,
             simulation: self.simulation.clone(),
             attempt,
+            evidence: Vec::new(),
         }
+    }
+
+    /// The turn's model stream: in a panel with documents, the passages are
+    /// retrieved first and the finished text's citations checked.
+    fn turn_stream(&self, view: MemberView, attempt: u32) -> TurnStream {
+        let mut request = self.request(view, attempt);
+        let Some(grounding) = self.grounding.clone() else { return to_contract(self.model.stream_turn(request)) };
+        let model = self.model.clone();
+        let span = self.span.clone();
+        let query = EvidenceQuery {
+            documents: grounding.documents.iter().map(|d| d.id).collect(),
+            text: evidence::query_text(&request.profile, &request.view),
+            limit: evidence::MAX_PASSAGES * 2,
+        };
+        let retrieval = grounding.evidence.retrieve(self.tenant_id, query);
+        futures::stream::once(async move {
+            let (given, used) = match retrieval.await {
+                Ok(passages) => evidence::give(&grounding.documents, passages, grounding.budget),
+                Err(error) => {
+                    // The turn goes on without evidence; the event says why.
+                    tracing::warn!(parent: &span, %error, "passages could not be retrieved");
+                    let used = evidence::EvidenceUse {
+                        budget: grounding.budget as u64,
+                        error: Some(format!("passages could not be retrieved: {error}")),
+                        ..Default::default()
+                    };
+                    (Vec::new(), used)
+                }
+            };
+            request.evidence = given.clone();
+            to_contract(model.stream_turn(request)).map(move |chunk| cite(chunk, &given, &used))
+        })
+        .flatten()
+        .boxed()
     }
 
     /// The member it speaks for.
@@ -109,7 +169,7 @@ impl Handler<TakeTurn> for ExpertActor {
             // Prepared for another view: its call is cancelled with its buffer.
             ctx.cancel_future(prepared.handle);
         }
-        MessageResult(to_contract(self.model.stream_turn(self.request(msg.view, msg.attempt))))
+        MessageResult(self.turn_stream(msg.view, msg.attempt))
     }
 }
 
@@ -131,7 +191,7 @@ impl Handler<PrepareTurn> for ExpertActor {
             ctx.cancel_future(old.handle);
         }
         let (tx, rx) = mpsc::channel(PREPARED_CHUNKS);
-        let mut stream = self.model.stream_turn(self.request(msg.view.clone(), msg.attempt));
+        let mut stream = self.turn_stream(msg.view.clone(), msg.attempt);
         let forward = async move {
             while let Some(chunk) = stream.next().await {
                 if tx.send(chunk).await.is_err() {
@@ -166,6 +226,22 @@ impl Handler<RequestBid> for ExpertActor {
             })
             .boxed()
     }
+}
+
+/// A grounded turn's result with what the member was given and its
+/// citations checked against it; an invented citation flags the turn.
+fn cite(
+    chunk: Result<TurnChunk, ModelError>,
+    given: &[GivenPassage],
+    used: &evidence::EvidenceUse,
+) -> Result<TurnChunk, ModelError> {
+    let Ok(TurnChunk::Done(mut output)) = chunk else { return chunk };
+    output.citations = evidence::check_turn(&output.text, given);
+    if output.citations.iter().any(|c| !c.valid) && !output.flags.contains(&TurnFlag::InventedCitation) {
+        output.flags.push(TurnFlag::InventedCitation);
+    }
+    output.evidence = Some(used.clone());
+    Ok(TurnChunk::Done(output))
 }
 
 /// The reason of a turn whose model stream ended before its result.

@@ -73,3 +73,7 @@ id_type!(
     /// An API key.
     KeyId
 );
+id_type!(
+    /// A document of a tenant's library.
+    DocumentId
+);

@@ -9,6 +9,8 @@
 //!   formats as one pure state machine ([`panel::strategy`]), the API view,
 //!   creation rules, and the `PanelActor` (the single writer of a panel).
 //! - [`model`]: the expert model port and the simulated model.
+//! - [`evidence`]: grounded panels: passages given to members, citations
+//!   checked against them, the sources of a recommendation.
 //! - [`expert`]: the `ExpertActor`, one per AI member.
 //! - [`ports`]: the event log and fan-out traits the server implements.
 //! - [`supervisor`]: the `TenantSupervisor`, one per tenant.
@@ -24,6 +26,7 @@ pub mod consensus;
 pub mod domain;
 pub mod engine;
 pub mod event;
+pub mod evidence;
 pub mod expert;
 pub mod ids;
 pub mod model;

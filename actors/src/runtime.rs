@@ -91,6 +91,8 @@ pub struct PanelDeps {
     pub publisher: Arc<dyn EventPublisher>,
     /// The backend of every AI member.
     pub model: Arc<dyn ExpertModel>,
+    /// The tenants' documents, for panels that deliberate over some.
+    pub evidence: Arc<dyn crate::evidence::Evidence>,
     /// The engine's tunables.
     pub settings: EngineSettings,
 }

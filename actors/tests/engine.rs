@@ -32,8 +32,13 @@ fn harness_with(model: Arc<dyn ExpertModel>, arbiters: usize) -> Harness {
     let log = InMemoryEventLog::new();
     let publisher = RecordingPublisher::new();
     let settings = EngineSettings { arbiters, restart_backoff: Duration::from_millis(10), ..EngineSettings::default() };
-    let engine =
-        Engine::new(PanelDeps { log: Arc::new(log.clone()), publisher: Arc::new(publisher.clone()), model, settings });
+    let engine = Engine::new(PanelDeps {
+        log: Arc::new(log.clone()),
+        publisher: Arc::new(publisher.clone()),
+        model,
+        evidence: std::sync::Arc::new(askpanel_actors::evidence::NoEvidence),
+        settings,
+    });
     Harness { engine, log, publisher, tenant: TenantId::new() }
 }
 
@@ -75,6 +80,8 @@ fn human(name: &str) -> NewMember {
 
 fn new_panel(tenant: TenantId, panel_type: PanelType, members: Vec<NewMember>) -> NewPanel {
     NewPanel {
+        documents: Vec::new(),
+        evidence_chars: None,
         tenant_id: tenant,
         created_by: "test".into(),
         query: "Should our AI ECG triage device pursue 510(k) or De Novo?".into(),
@@ -650,6 +657,7 @@ async fn a_panel_that_crashes_without_progress_ends_failed_after_bounded_restart
         log: Arc::new(h.log.clone()),
         publisher: Arc::new(publisher.clone()),
         model: Arc::new(SimulatedModel::new()),
+        evidence: std::sync::Arc::new(askpanel_actors::evidence::NoEvidence),
         settings,
     });
     engine.recover_all(|_| TenantPolicy::default()).await.unwrap();
@@ -775,6 +783,7 @@ async fn a_panel_restored_from_its_log_continues_where_it_stopped() {
         log: Arc::new(h.log.clone()),
         publisher: Arc::new(publisher.clone()),
         model: Arc::new(SimulatedModel::new()),
+        evidence: std::sync::Arc::new(askpanel_actors::evidence::NoEvidence),
         settings,
     });
     assert_eq!(engine.recover_all(|_| TenantPolicy::default()).await.unwrap(), 1);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use askpanel_actors::domain::{PanelId, TenantId};
-use askpanel_actors::event::{SealedEvent, TokenDelta};
+use askpanel_actors::event::{EventData, SealedEvent, TokenDelta};
 use askpanel_actors::ports::EventPublisher;
 use bytestring::ByteString;
 use dashmap::DashMap;
@@ -160,6 +160,11 @@ impl Bus {
 impl EventPublisher for Bus {
     fn publish_event(&self, _: TenantId, panel: PanelId, sealed: &SealedEvent) {
         self.metrics.events_published.inc();
+        if let EventData::TurnCompleted { citations, .. } = &sealed.event.data {
+            for citation in citations {
+                self.metrics.citations.with_label_values(&[if citation.valid { "true" } else { "false" }]).inc();
+            }
+        }
         if !self.channels.contains_key(&panel) && self.remote.get().is_none() {
             return;
         }

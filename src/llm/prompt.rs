@@ -339,6 +339,10 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
     };
     let identity = format!("{who}\n\nYour background: {}", profile.persona.trim());
     let mut task = String::new();
+    if !request.evidence.is_empty() {
+        task.push_str(&render_evidence(&request.evidence));
+        task.push('\n');
+    }
     match view.task {
         TurnTask::Argue => {
             let side = match view.team {
@@ -375,6 +379,24 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
         task.push_str(&rating_instructions(format, view.rating_target));
     }
     vec![Message::system(rules), Message::user(shared), Message::system(identity), Message::user(task)]
+}
+
+/// The passages a member is given, each under its label, and how to cite them.
+pub fn render_evidence(evidence: &[askpanel_actors::evidence::GivenPassage]) -> String {
+    let mut out = String::from(
+        "Passages from the documents the panel was given. Rely on them where they bear on your point and cite each one you use by its label in square brackets, for example [D1:p3]. Cite only these labels; never invent one.\n",
+    );
+    for given in evidence {
+        let mut place = given.title.clone();
+        if let Some(page) = given.passage.page {
+            place.push_str(&format!(", page {page}"));
+        }
+        if let Some(heading) = &given.passage.heading {
+            place.push_str(&format!(", \"{heading}\""));
+        }
+        out.push_str(&format!("\n[{}] ({place}):\n{}\n", given.label, given.passage.text.trim()));
+    }
+    out
 }
 
 /// Asks only for the rating after a turn whose rating could not be read.
@@ -471,6 +493,9 @@ pub fn draft_messages(request: &DraftRequest, budget: usize) -> Vec<Message> {
     });
     if anonymous {
         user.push_str(" This panel is anonymous: name nobody.");
+    }
+    if request.transcript.iter().any(|t| !askpanel_actors::evidence::cited_labels(&t.text).is_empty()) {
+        user.push_str(" Keep the passage labels in square brackets (like [D1:p3]) of the statements the recommendation rests on; add no others.");
     }
     vec![
         Message::system(

@@ -224,6 +224,15 @@ impl Inner {
             }
         }
         let ideas = if request.view.task == TurnTask::Brainstorm { extract_ideas(&read.text) } else { Vec::new() };
-        Ok(TurnOutput { text: read.text, rating, confidence, rating_read, ideas, usage, flags })
+        Ok(TurnOutput {
+            text: read.text,
+            rating,
+            confidence,
+            rating_read,
+            ideas,
+            usage,
+            flags,
+            ..TurnOutput::default()
+        })
     }
 }

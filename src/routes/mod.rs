@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod documents;
 pub mod experts;
 pub mod health;
 pub mod keys;
@@ -48,6 +49,13 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
             res("/v1/experts").route(aw::get().to(experts::list_experts)).route(aw::post().to(experts::create_expert)),
         )
         .service(res("/v1/experts/{id}").route(aw::get().to(experts::get_expert)))
+        .service(res("/v1/documents").route(aw::post().to(documents::upload)).route(aw::get().to(documents::list)))
+        .service(res("/v1/documents/search").route(aw::get().to(documents::search)))
+        .service(
+            res("/v1/documents/{id}").route(aw::get().to(documents::get)).route(aw::delete().to(documents::delete)),
+        )
+        .service(res("/v1/documents/{id}/passages").route(aw::get().to(documents::passages)))
+        .service(res("/v1/documents/{id}/passages/{n}").route(aw::get().to(documents::passage)))
         .service(res("/v1/panels").route(aw::post().to(panels::create_panel)).route(aw::get().to(panels::list_panels)))
         .service(res("/v1/panels/{id}").route(aw::get().to(panels::get_panel)))
         .service(res("/v1/panels/{id}/events").route(aw::get().to(panels::events)))

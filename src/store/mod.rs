@@ -4,6 +4,7 @@
 //! rows to records through [`rows`]. [`event_log`] adapts a store to the
 //! engine's event-log port.
 
+pub mod documents;
 pub mod event_log;
 pub mod postgres;
 mod rows;
@@ -310,7 +311,7 @@ pub fn month_of(ts: DateTime<Utc>) -> String {
 pub struct PanelCursor(pub PanelId);
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: documents::DocumentStore + Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -98,6 +98,8 @@ pub fn test_settings(data_dir: &std::path::Path, admin_key: &str) -> Settings {
     settings.auth.admin_key = admin_key.to_string();
     settings.engine.arbiters = 2;
     settings.engine.restart_backoff_ms = 20;
+    // The PDF extractor is this package's binary (the test binary is not it).
+    settings.documents.extractor = env!("CARGO_BIN_EXE_askpanel").into();
     settings
 }
 

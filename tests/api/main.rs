@@ -6,6 +6,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 mod auth;
 mod cli;
 mod crash;
+mod documents;
 mod durability;
 mod experts;
 mod fidelity;

@@ -192,9 +192,12 @@ async fn generate() -> String {
             log: Arc::new(InMemoryEventLog::new()),
             publisher: Arc::new(publisher.clone()),
             model: recorder.clone(),
+            evidence: std::sync::Arc::new(askpanel_actors::evidence::NoEvidence),
             settings,
         });
         let request = NewPanel {
+            documents: Vec::new(),
+            evidence_chars: None,
             tenant_id: TenantId::new(),
             created_by: "docs".into(),
             query: "Should our AI ECG triage device pursue 510(k) or De Novo?".into(),

@@ -13,6 +13,8 @@ mod stub;
 mod auth;
 #[path = "../api/crash.rs"]
 mod crash;
+#[path = "../api/documents.rs"]
+mod documents;
 #[path = "../api/experts.rs"]
 mod experts;
 #[path = "../api/hostile.rs"]

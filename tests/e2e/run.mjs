@@ -621,6 +621,140 @@ scenario('panel list: newest first, status filter, pagination', async (t) => {
   await shot(page, 'panel-list');
 });
 
+scenario('documents: library, upload with progress, search, a grounded panel with citations and sources', async (t) => {
+  // A Markdown document by JSON, through the API, read by the server off the request path.
+  const markdown = [
+    '# Infusion pump dossier',
+    '',
+    '## Battery safety',
+    '',
+    'The pump runs on a rechargeable lithium-ion battery pack rated for 8 hours of continuous infusion. Bench tests at 40 °C showed no thermal runaway over 500 charge cycles; the battery management system cuts the charge at 4.2 V per cell and raises an alarm when the pack temperature exceeds 50 °C.',
+    '',
+    '## Field incidents',
+    '',
+    'Post-market surveillance recorded 14 battery alarms in 2.1 million infusion hours. Two pumps shut down early because of worn batteries that had not been replaced at the 24-month service interval; no patient harm was reported.',
+    '',
+    '## Regulatory position',
+    '',
+    'The notified body accepted the battery risk analysis under ISO 14971. A field safety notice reminding hospitals of the battery replacement interval is considered sufficient; a recall is not required unless the alarm rate doubles.',
+  ].join('\n');
+  const created = await api('POST', '/v1/documents', { title: 'Infusion pump dossier', text: markdown, format: 'markdown' });
+  assert(created.status === 202, `POST /v1/documents answered ${created.status}: ${JSON.stringify(created.body)}`);
+  const readDoc = async (id) => {
+    const r = await api('GET', `/v1/documents/${id}`);
+    return r.status === 200 && ['ready', 'failed'].includes(r.body.status) ? r.body : null;
+  };
+  const doc = await eventually(() => readDoc(created.body.id), 'the Markdown document to be read');
+  assertEqual(doc.status, 'ready', `the Markdown document is ready (error: ${doc.error})`);
+  assert(doc.passages > 0, 'the document has passages');
+
+  // The Documents screen lists it as ready, with its passages and the storage used.
+  const page = await newPage(t);
+  await signIn(page);
+  await page.click('#nav-documents');
+  await page.locator('#documents-h').waitFor();
+  const mdRow = page.locator(`.doc-row[data-id="${doc.id}"][data-status="ready"]`);
+  await mdRow.waitFor();
+  assert((await mdRow.locator('.doc-meta').textContent()).includes(`${doc.passages} passage`), 'the row shows the passage count');
+  await page.locator('#doc-storage', { hasText: 'Storage' }).waitFor();
+
+  // A small .txt file through the file input: uploaded with a progress bar, then followed until ready.
+  const notes = 'Field notes from the biomedical engineering team.\n\nEvery pump battery is replaced at the 24-month service interval. A swollen or hot battery pack is taken out of service at once.\n';
+  // A title of its own, so a server reused across runs (ASKPANEL_URL) cannot offer an older row.
+  const notesTitle = `Field notes ${Date.now().toString(36)}`;
+  await page.setInputFiles('#doc-file', { name: 'field-notes.txt', mimeType: 'text/plain', buffer: Buffer.from(notes) });
+  await page.fill('#doc-title', notesTitle);
+  await page.click('#doc-upload');
+  await page.locator('#upload-status', { hasText: 'Uploaded field-notes.txt' }).waitFor();
+  const txtRow = page.locator('.doc-row', { has: page.locator('.doc-title', { hasText: notesTitle }) });
+  await txtRow.waitFor();
+  const txtId = await txtRow.getAttribute('data-id');
+  await page.locator(`.doc-row[data-id="${txtId}"][data-status="ready"]`).waitFor();
+  const txtDoc = (await api('GET', `/v1/documents/${txtId}`)).body;
+  assertEqual([txtDoc.title, txtDoc.filename, txtDoc.status], [notesTitle, 'field-notes.txt', 'ready'], 'the server has the uploaded file');
+
+  // Search: hits with the query's word marked.
+  await page.fill('#doc-search', 'battery');
+  await page.click('#doc-search-submit');
+  const hit = page.locator('#doc-search-results .search-hit').first();
+  await hit.waitFor();
+  assert(/^batter/i.test((await hit.locator('mark').first().textContent()) || ''), 'the query word is marked in the hit');
+  await shot(page, 'documents-library');
+  await page.setViewportSize({ width: 390, height: 800 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 390, `the Documents screen scrolls sideways at 390 px (scrollWidth ${overflow})`);
+  await shot(page, 'documents-library-mobile-390', { fullPage: false });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // A panel over every ready document, from the form.
+  await page.click('#nav-new');
+  await page.locator('#f-documents').waitFor({ state: 'visible' });
+  assert(await page.isChecked('#docs-none'), 'no documents by default');
+  await page.fill('#f-query', 'Is the battery of our infusion pump safe enough to keep it on the market without a recall?');
+  await page.check('#type-structured');
+  await page.check('#docs-all');
+  await page.fill('#f-expert_count', '3');
+  await page.fill('#f-max_rounds', '2');
+  await page.fill('#f-sim-seed', '11');
+  await page.fill('#f-sim-pace', '0');
+  await page.fill('#f-sim-tokens', '60');
+  await page.click('#create-submit');
+  await page.waitForURL(/#\/panels\/[0-9a-f-]{36}$/);
+  const id = page.url().split('/').pop();
+  await waitForFinal(page);
+  const panel = await getPanel(id);
+  assertEqual(panel.status, 'completed', 'the grounded panel completed');
+  const given = (panel.config.documents || []).map((d) => d.id);
+  assert(given.includes(doc.id) && given.includes(txtId), `the panel was given both documents (${JSON.stringify(panel.config.documents)})`);
+  await page.locator('#live-docs', { hasText: doc.title }).waitFor();
+
+  // Citations: the server's valid ones are buttons, its invalid ones are marked, the text is unchanged.
+  const log = await api('GET', `/v1/panels/${id}/events?limit=1000`);
+  const completed = log.body.events.filter((e) => e.kind === 'turn_completed');
+  assert(completed.some((e) => (e.data.citations || []).some((c) => c.valid)), 'the server found valid citations in the turns');
+  const link = page.locator('.transcript .turn-text .cite-link').first();
+  await link.waitFor();
+  // Per turn, the labels shown as links are its valid citations and the marked ones its invalid ones (each label may occur more than once).
+  const labelSet = (labels) => [...new Set(labels)].sort();
+  const shown = await page.$$eval('.transcript .turn:not(.skipped)', (lis) =>
+    lis.map((li) => ({ seq: Number(li.dataset.seq), links: [...li.querySelectorAll('.turn-text .cite-link')].map((b) => b.dataset.label), unverified: [...li.querySelectorAll('.turn-text .cite-unverified')].map((x) => x.dataset.label) })),
+  );
+  assertEqual(
+    shown.map((x) => ({ seq: x.seq, links: labelSet(x.links), unverified: labelSet(x.unverified) })),
+    completed.map((e) => ({ seq: e.seq, links: labelSet((e.data.citations || []).filter((c) => c.valid).map((c) => c.label)), unverified: labelSet((e.data.citations || []).filter((c) => !c.valid).map((c) => c.label)) })),
+    'each turn links exactly its valid citations and marks its invalid ones, never as links',
+  );
+  assertEqual(await pageTranscript(page), apiTranscript(panel), 'the transcript text is the server’s, links and all');
+  const withEvidence = log.body.events.filter((e) => e.kind === 'turn_completed' && e.data.evidence).length;
+  assertEqual(await page.locator('.transcript .turn-evidence').count(), withEvidence, 'an evidence line under each turn given passages');
+
+  // A citation opens its passage in the dialog; Escape closes it and focus returns.
+  const target = await link.evaluate((b) => ({ document: b.dataset.document, n: b.dataset.n }));
+  const passage = await api('GET', `/v1/documents/${target.document}/passages/${target.n}`);
+  assert(passage.status === 200, `GET passage answered ${passage.status}`);
+  await link.click();
+  const dialog = page.locator('#passage-dialog[open]');
+  await dialog.waitFor();
+  await dialog.locator('#passage-text:not([hidden])').waitFor();
+  assertEqual((await dialog.locator('#passage-text').textContent()).trim(), passage.body.text.trim(), 'the dialog shows the cited passage');
+  assert((await dialog.locator('#passage-title').textContent()).trim().length > 0, 'the dialog names the document');
+  await shot(page, 'documents-passage-dialog', { fullPage: false });
+  await page.keyboard.press('Escape');
+  await page.locator('#passage-dialog').waitFor({ state: 'hidden' });
+  assert(await link.evaluate((b) => document.activeElement === b), 'focus returns to the citation');
+
+  // Sources under the final recommendation, each opening its passage too.
+  assert(Array.isArray(panel.sources) && panel.sources.length > 0, 'the server lists the sources');
+  await page.locator('#sources li').first().waitFor();
+  assertEqual(await page.$$eval('#sources li', (lis) => lis.map((li) => li.dataset.label)), panel.sources.map((s) => s.label), 'the sources, most cited first');
+  await page.locator('#sources .cite-link').first().click();
+  await page.locator('#passage-dialog[open] #passage-text:not([hidden])').waitFor();
+  await page.keyboard.press('Escape');
+  await page.locator('#sources').scrollIntoViewIfNeeded();
+  await shot(page, 'documents-panel-citations');
+});
+
 scenario('accessibility basics: labels, names, focus order, contrast', async (t) => {
   const page = await newPage(t);
   await signIn(page);

@@ -44,6 +44,8 @@ pub struct TurnRequest {
     pub simulation: SimulationConfig,
     /// 1 for the first attempt of this turn, 2 for the first re-run...
     pub attempt: u32,
+    /// Panels with documents: the passages given for this turn, best first.
+    pub evidence: Vec<crate::evidence::GivenPassage>,
 }
 
 /// The final result of a turn.
@@ -63,6 +65,10 @@ pub struct TurnOutput {
     pub usage: Usage,
     /// What the model got wrong in this turn (handled, and counted).
     pub flags: Vec<TurnFlag>,
+    /// Panels with documents: what the member was given (set by the expert actor).
+    pub evidence: Option<crate::evidence::EvidenceUse>,
+    /// The citations in the text, checked (set by the expert actor).
+    pub citations: Vec<crate::evidence::Citation>,
 }
 
 /// What a turn stream yields: text deltas, then exactly one `Done`.

@@ -222,6 +222,10 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
         TurnTask::Rate => opening.push(format!("My rationale: the proposal stands or falls on {}. On the evidence so far, {}.", concern(rng), stance_clause(rating.unwrap_or(5)))),
     }
 
+    // Grounded panels: the member quotes the passages it was given that bear
+    // most on its turn, and cites each by its label.
+    opening.extend(evidence_sentences(request, rng));
+
     let fillers: [&Filler; 10] = [
         &|c, _| format!("My main concern is {c}."),
         &|c, _| format!("We should document how {c} will be addressed before we commit."),
@@ -234,8 +238,12 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
         &|c, t| format!("In my experience with {t}, {c} is where timelines slip."),
         &|c, _| format!("Any recommendation should name an owner for {c}."),
     ];
-    let target = request.simulation.turn_tokens.max(8) as usize;
+    let mut target = request.simulation.turn_tokens.max(8) as usize;
     let mut words: Vec<String> = opening.join(" ").split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect();
+    // A grounded turn keeps its citations, however short the turn asked for.
+    if !request.evidence.is_empty() {
+        target = target.max(words.len());
+    }
     while words.len() < target {
         let filler = fillers[(rng.next_u64() % fillers.len() as u64) as usize];
         let tag = rng.pick(&tags).cloned().unwrap_or_default();
@@ -258,6 +266,34 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
     text
 }
 
+/// One or two sentences quoting the best passages given for the turn, each
+/// cited by its label: the simulated expert cites only what it was given.
+fn evidence_sentences(request: &TurnRequest, rng: &mut SplitMix64) -> Vec<String> {
+    let mut out = Vec::new();
+    let cited = if request.evidence.len() > 1 && rng.unit() < 0.5 { 2 } else { 1 };
+    for given in request.evidence.iter().take(cited) {
+        let quote = quotable(&given.passage.text);
+        if quote.is_empty() {
+            continue;
+        }
+        let lead = if out.is_empty() { "The record is specific here" } else { "It also notes" };
+        out.push(format!("{lead}: \"{quote}\" [{}].", given.label));
+    }
+    out
+}
+
+/// The first sentence of a passage, at most 24 words, without quote marks.
+fn quotable(text: &str) -> String {
+    let sentence = text.split_inclusive(['.', '!', '?']).map(str::trim).find(|s| s.split_whitespace().count() >= 4);
+    let sentence = sentence.unwrap_or(text.trim());
+    let words: Vec<&str> = sentence.split_whitespace().take(24).collect();
+    let mut quote = words.join(" ").replace(['"', '\u{201c}', '\u{201d}'], "'");
+    if sentence.split_whitespace().count() > 24 {
+        quote.push_str("...");
+    }
+    quote.trim_end_matches(['.', '!', '?']).to_string()
+}
+
 /// Rough token count of a text (words), for usage figures.
 fn count_tokens(text: &str) -> u64 {
     text.split_whitespace().count() as u64
@@ -272,6 +308,7 @@ fn prompt_tokens(request: &TurnRequest) -> u64 {
             f.arguments_for.iter().chain(&f.arguments_against).chain(&f.open_questions).map(|a| count_tokens(a)).sum()
         })
         + view.draft.as_deref().map_or(0, count_tokens)
+        + request.evidence.iter().map(|g| count_tokens(&g.passage.text) + 4).sum::<u64>()
         + 40
 }
 
@@ -334,6 +371,7 @@ impl ExpertModel for SimulatedModel {
             rating: rating.map(|r| r.0),
             confidence: rating.map(|r| r.1),
             ideas: fresh,
+            ..TurnOutput::default()
         };
         let pace = request.simulation.pace_tokens_per_s;
         let per_delta = if pace > 0.0 { 1 } else { INSTANT_WORDS_PER_DELTA };
@@ -476,6 +514,18 @@ fn compose_draft(request: &DraftRequest) -> String {
             " Dissent: {} rated the draft outside the panel's band; their views stand in the record.",
             request.dissenters.join(", ")
         ));
+    }
+    let mut cited: Vec<(String, usize)> = Vec::new();
+    for label in request.transcript.iter().flat_map(|t| crate::evidence::cited_labels(&t.text)) {
+        match cited.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => cited.push((label, 1)),
+        }
+    }
+    cited.sort_by_key(|c| std::cmp::Reverse(c.1));
+    if !cited.is_empty() {
+        let labels: Vec<String> = cited.iter().take(3).map(|(l, _)| format!("[{l}]")).collect();
+        text.push_str(&format!(" It rests on {}.", labels.join(", ")));
     }
     if rng.unit() < 0.5 && !request.is_final {
         text.push_str(" The next round should test these conditions against the strongest objection.");

@@ -136,6 +136,8 @@ fn human_input(
             rating_read: rating.map(|_| RatingRead::Direct),
             flags: Vec::new(),
             ideas: Vec::new(),
+            evidence: None,
+            citations: Vec::new(),
             tokens_in: 0,
             tokens_out: 0,
         },

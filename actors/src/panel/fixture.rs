@@ -48,6 +48,8 @@ pub fn request(flow: PanelType, members: Vec<NewMember>) -> NewPanel {
         human_turn_timeout_s: None,
         base_flow: None,
         simulation: Some(SimulationConfig::default()),
+        documents: Vec::new(),
+        evidence_chars: None,
     }
 }
 
@@ -73,4 +75,13 @@ pub fn apply(state: &mut PanelState, data: impl IntoIterator<Item = EventData>) 
 /// The member ids in seating order.
 pub fn members(state: &PanelState) -> Vec<MemberId> {
     state.view.members.iter().map(|m| m.id).collect()
+}
+
+/// What the first member of a structured panel on `query` is shown in round 1.
+pub fn member_view_for(query: &str) -> crate::panel::strategy::MemberView {
+    let mut panel = request(PanelType::Structured, vec![ai("A"), ai("B"), ai("C")]);
+    panel.query = query.into();
+    let state = created(panel);
+    let first = members(&state)[0];
+    crate::panel::strategy::member_view(&state, first, 1)
 }

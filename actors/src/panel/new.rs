@@ -9,6 +9,7 @@ use crate::domain::{
     ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId,
     PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId,
 };
+use crate::evidence::{DEFAULT_BUDGET_CHARS, PanelDocument};
 use crate::panel::view::PanelView;
 
 /// The shortest query accepted, in characters.
@@ -90,7 +91,16 @@ pub struct NewPanel {
     pub base_flow: Option<PanelType>,
     /// Knobs of the simulated experts; the engine's default when absent.
     pub simulation: Option<SimulationConfig>,
+    /// The documents the panel deliberates over (labelled `D1`, `D2`... in this order).
+    pub documents: Vec<PanelDocument>,
+    /// Characters of evidence each turn is given; [`DEFAULT_BUDGET_CHARS`] when absent.
+    pub evidence_chars: Option<u32>,
 }
+
+/// The most documents one panel may deliberate over.
+pub const MAX_PANEL_DOCUMENTS: usize = 200;
+/// The range of a turn's evidence budget, in characters.
+pub const EVIDENCE_CHARS_RANGE: std::ops::RangeInclusive<u32> = 200..=20_000;
 
 /// Checks a new panel and builds the view and setup of its `panel_created` event.
 pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, PanelSetup), ValidationErrors> {
@@ -172,6 +182,17 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
             errors.add("simulation.noise", "must be 0 to 4");
         }
     }
+    if request.documents.len() > MAX_PANEL_DOCUMENTS {
+        errors.add("documents", format!("at most {MAX_PANEL_DOCUMENTS} documents, got {}", request.documents.len()));
+    }
+    if let Some(chars) = request.evidence_chars
+        && !EVIDENCE_CHARS_RANGE.contains(&chars)
+    {
+        errors.add(
+            "evidence_chars",
+            format!("must be {} to {}", EVIDENCE_CHARS_RANGE.start(), EVIDENCE_CHARS_RANGE.end()),
+        );
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -235,6 +256,8 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
         human_turn_timeout_s,
         base_flow,
         simulation: request.simulation,
+        evidence_chars: (!request.documents.is_empty()).then(|| request.evidence_chars.unwrap_or(DEFAULT_BUDGET_CHARS)),
+        documents: request.documents,
     };
     let view = PanelView {
         id: panel_id,
@@ -260,6 +283,7 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
         error: None,
         ideas: Vec::new(),
         feedback: None,
+        sources: Vec::new(),
     };
     Ok((view, PanelSetup { config, profiles }))
 }

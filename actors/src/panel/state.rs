@@ -223,7 +223,7 @@ impl PanelState {
                     text: String::new(),
                 });
             }
-            EventData::TurnCompleted { member_id, text, rating, confidence, ideas: turn_ideas, .. } => {
+            EventData::TurnCompleted { member_id, text, rating, confidence, ideas: turn_ideas, citations, .. } => {
                 self.close_turn(*member_id);
                 if self.view.pending_human.as_ref().is_some_and(|p| p.member_id == *member_id) {
                     self.view.pending_human = None;
@@ -238,6 +238,7 @@ impl PanelState {
                         rating: *rating,
                         confidence: *confidence,
                         seq: event.seq,
+                        citations: citations.clone(),
                     });
                     progress.done.insert(*member_id);
                     progress.new_ideas += fresh.len();
@@ -301,12 +302,16 @@ impl PanelState {
                 }
                 self.view.consensus = Some(consensus.clone());
             }
-            EventData::DraftUpdated { draft, .. } => self.view.draft = Some(draft.clone()),
+            EventData::DraftUpdated { draft, sources, .. } => {
+                self.view.draft = Some(draft.clone());
+                self.view.sources = sources.clone();
+            }
             EventData::FeedbackUpdated { feedback, .. } => self.view.feedback = Some(feedback.clone()),
             EventData::PanelPaused { reason } => self.view.paused_reason = Some(reason.clone()),
             EventData::PanelResumed {} => self.view.paused_reason = None,
-            EventData::PanelCompleted { recommendation, consensus, verdict, .. } => {
+            EventData::PanelCompleted { recommendation, consensus, verdict, sources, .. } => {
                 self.view.recommendation = Some(recommendation.clone());
+                self.view.sources = sources.clone();
                 if consensus.is_some() {
                     self.view.consensus = consensus.clone();
                 }

@@ -66,6 +66,10 @@ pub struct PanelView {
     /// Open panels: the distinct ideas collected so far.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ideas: Vec<String>,
+    /// Panels with documents: the passages the latest draft or the final
+    /// recommendation rests on, most cited first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::evidence::Source>,
 }
 
 /// One round as clients see it.
@@ -104,6 +108,9 @@ pub struct TurnView {
     pub confidence: Option<f64>,
     /// The seq of the `turn_completed` event.
     pub seq: u64,
+    /// The citations in its text, each checked (panels with documents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<crate::evidence::Citation>,
 }
 
 /// A turn a member did not take.

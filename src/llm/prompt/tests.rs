@@ -60,6 +60,7 @@ fn request(flow: PanelType, task: TurnTask, transcript: Vec<TranscriptEntry>) ->
         },
         simulation: SimulationConfig::default(),
         attempt: 1,
+        evidence: Vec::new(),
     }
 }
 

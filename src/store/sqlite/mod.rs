@@ -4,6 +4,7 @@
 //! to records through [`super::rows`], shared with PostgreSQL.
 
 mod connection;
+mod documents;
 mod writer;
 
 use std::str::FromStr;

@@ -7,7 +7,7 @@ use super::{Advance, PanelActor, Then};
 use crate::consensus::ConsensusActor;
 use crate::domain::PauseReason;
 use crate::event::EventData;
-use crate::expert::ExpertActor;
+use crate::expert::{ExpertActor, Grounding};
 use crate::panel::commands;
 use crate::panel::messages::{ExitStatus, GetSnapshot, PanelCommand, PanelError, PanelExited, Relinquish, Shutdown};
 
@@ -17,6 +17,12 @@ impl Actor for PanelActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(parent: &self.span, head_seq = self.state.head_seq(), "panel actor started");
         let simulation = self.simulation();
+        let config = &self.state.setup.config;
+        let grounding = Grounding {
+            evidence: self.deps.evidence.clone(),
+            documents: config.documents.clone(),
+            budget: config.evidence_chars.unwrap_or(crate::evidence::DEFAULT_BUDGET_CHARS),
+        };
         for profile in &self.state.setup.profiles {
             let expert = ExpertActor::new(
                 self.tenant_id,
@@ -25,6 +31,7 @@ impl Actor for PanelActor {
                 self.deps.model.clone(),
                 simulation.clone(),
             )
+            .grounded(grounding.clone())
             .start();
             self.experts.insert(profile.member_id, expert);
         }

@@ -75,8 +75,10 @@ impl PanelActor {
                 events.push(EventData::ConsensusUpdated { consensus });
             }
             if let Some(draft) = eval.draft {
+                let sources = act.sources_of(&draft.text);
                 events.push(EventData::DraftUpdated {
                     round,
+                    sources,
                     draft: draft.text,
                     tokens_in: draft.usage.prompt_tokens,
                     tokens_out: draft.usage.completion_tokens,
@@ -95,6 +97,16 @@ impl PanelActor {
         self.in_flight = Some(InFlight { handle, kind: InFlightKind::Evaluate });
     }
 
+    /// The passages a recommendation's text rests on (panels with documents).
+    fn sources_of(&self, text: &str) -> Vec<crate::evidence::Source> {
+        let documents = &self.state.setup.config.documents;
+        if documents.is_empty() {
+            return Vec::new();
+        }
+        let turns = self.state.view.rounds.iter().flat_map(|r| r.turns.iter()).flat_map(|t| t.citations.iter());
+        crate::evidence::recommendation_sources(documents, turns, text)
+    }
+
     pub(super) fn finalize(&mut self, ctx: &mut Context<Self>) {
         let Some(consensus) = self.consensus.clone() else { return self.crash(ctx, "no consensus actor".into()) };
         let reason = self.state.rounds.last().and_then(|p| p.decision);
@@ -103,6 +115,7 @@ impl PanelActor {
             act.in_flight = None;
             let Ok(outcome) = result else { return act.crash(ctx, "consensus actor unavailable".into()) };
             let data = EventData::PanelCompleted {
+                sources: act.sources_of(&outcome.recommendation),
                 recommendation: outcome.recommendation,
                 consensus: outcome.consensus,
                 verdict: outcome.verdict,

@@ -124,6 +124,8 @@ impl PanelActor {
                     rating_read: rating.and(output.rating_read),
                     flags,
                     ideas: output.ideas,
+                    evidence: output.evidence,
+                    citations: output.citations,
                     tokens_in: output.usage.prompt_tokens,
                     tokens_out: output.usage.completion_tokens,
                 };

@@ -76,6 +76,8 @@ fn ais_speak_then_human(state: &mut PanelState, round: u32) -> MemberId {
                     rating_read: None,
                     flags: vec![],
                     ideas: vec![],
+                    evidence: None,
+                    citations: vec![],
                     tokens_in: 1,
                     tokens_out: 1,
                 },

@@ -1,0 +1,50 @@
+-- The document library: uploads, their passages, and full-text search over
+-- the passages (FTS5, BM25). A document is searchable once `ready`: its
+-- passages and its status are written in one transaction.
+CREATE TABLE documents (
+    id          BLOB PRIMARY KEY,
+    tenant_id   BLOB NOT NULL REFERENCES tenants (id),
+    title       TEXT NOT NULL,
+    filename    TEXT,
+    media_type  TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    progress    REAL NOT NULL DEFAULT 0,
+    error       TEXT,
+    pages       INTEGER,
+    passages    INTEGER NOT NULL DEFAULT 0,
+    chars       INTEGER NOT NULL DEFAULT 0,
+    -- The upload, kept until it is extracted (then NULL).
+    content     BLOB,
+    -- An extractor's claim on a document being read.
+    lease_until TEXT,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX documents_by_tenant ON documents (tenant_id, id DESC);
+CREATE INDEX documents_waiting ON documents (status, created_at) WHERE status IN ('pending', 'extracting');
+
+CREATE TABLE passages (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   BLOB NOT NULL,
+    document_id BLOB NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    n           INTEGER NOT NULL,
+    page        INTEGER,
+    heading     TEXT,
+    start_char  INTEGER NOT NULL,
+    end_char    INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    UNIQUE (document_id, n)
+);
+CREATE INDEX passages_by_tenant ON passages (tenant_id, document_id);
+
+CREATE VIRTUAL TABLE passages_fts USING fts5(
+    text, heading, content = 'passages', content_rowid = 'id', tokenize = 'porter unicode61'
+);
+CREATE TRIGGER passages_fts_insert AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);
+END;
+CREATE TRIGGER passages_fts_delete AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts (passages_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+END;

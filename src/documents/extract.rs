@@ -1,0 +1,489 @@
+//! Text out of uploads, and passages out of text: pure and bounded. Plain
+//! text and Markdown split on blank lines (Markdown headings label the
+//! passages below them); HTML is read by a small non-recursive scanner
+//! (scripts and styles dropped, entities decoded, `h1`-`h6` as headings);
+//! PDF pages come from the extractor process ([`super::pdf`]). Paragraphs
+//! are then packed into passages of about [`TARGET_CHARS`], never across a
+//! heading or a page, and a paragraph longer than [`MAX_CHARS`] is cut at a
+//! sentence end or a space. Offsets are in characters of the extracted text:
+//! the blocks joined by blank lines.
+
+use crate::store::documents::{Extracted, NewPassage};
+
+/// About how long a passage is, in characters.
+pub const TARGET_CHARS: usize = 900;
+/// The longest a passage may be, in characters.
+pub const MAX_CHARS: usize = 1500;
+/// The most passages one document may have.
+pub const MAX_PASSAGES: usize = 50_000;
+/// The longest heading kept, in characters.
+const HEADING_MAX_CHARS: usize = 200;
+
+/// The formats the library reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+    Pdf,
+}
+
+impl Format {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain",
+            Format::Markdown => "text/markdown",
+            Format::Html => "text/html",
+            Format::Pdf => "application/pdf",
+        }
+    }
+
+    /// From a media type (parameters such as `; charset=utf-8` ignored).
+    pub fn from_media_type(media_type: &str) -> Option<Format> {
+        let essence = media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "text/plain" => Some(Format::Text),
+            "text/markdown" | "text/x-markdown" => Some(Format::Markdown),
+            "text/html" | "application/xhtml+xml" => Some(Format::Html),
+            "application/pdf" | "application/x-pdf" => Some(Format::Pdf),
+            _ => None,
+        }
+    }
+
+    /// From a file name's extension.
+    pub fn from_filename(name: &str) -> Option<Format> {
+        let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        match extension.as_str() {
+            "txt" | "text" => Some(Format::Text),
+            "md" | "markdown" => Some(Format::Markdown),
+            "html" | "htm" | "xhtml" => Some(Format::Html),
+            "pdf" => Some(Format::Pdf),
+            _ => None,
+        }
+    }
+
+    /// From the JSON upload's `format`.
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "text" => Some(Format::Text),
+            "markdown" => Some(Format::Markdown),
+            "html" => Some(Format::Html),
+            _ => None,
+        }
+    }
+}
+
+/// A paragraph with where it sits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub text: String,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+}
+
+/// Why an upload has no usable text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("the file is not valid UTF-8 text (first bad byte at offset {0}); save it as UTF-8 and upload it again")]
+    NotUtf8(usize),
+    #[error("the file looks binary (it holds NUL bytes), not {0}")]
+    Binary(&'static str),
+    #[error("no text could be found in the file")]
+    Empty,
+    #[error("the document splits into more than {MAX_PASSAGES} passages; split it into smaller files")]
+    TooManyPassages,
+    #[error("{0}")]
+    Pdf(String),
+}
+
+/// The text of a text-like upload: valid UTF-8 (a BOM dropped), no NUL bytes.
+pub fn utf8_text<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str, ExtractError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| ExtractError::NotUtf8(e.valid_up_to()))?;
+    if text.contains('\0') {
+        return Err(ExtractError::Binary(what));
+    }
+    Ok(text)
+}
+
+/// Paragraphs of plain text: runs of non-blank lines, whitespace collapsed.
+pub fn text_blocks(text: &str, page: Option<u32>, heading: Option<&str>) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            flush(&mut blocks, &mut current, page, heading);
+        } else {
+            push_words(&mut current, line);
+        }
+    }
+    flush(&mut blocks, &mut current, page, heading);
+    blocks
+}
+
+/// Paragraphs of Markdown: as plain text, and an ATX (`# Title`) or setext
+/// (`Title` over `===`/`---`) heading labels the paragraphs below it.
+pub fn markdown_blocks(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut heading: Option<String> = None;
+    let mut current = String::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    let mut in_fence = false;
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            i += 1;
+            continue;
+        }
+        if !in_fence && let Some(title) = atx_heading(trimmed) {
+            flush(&mut blocks, &mut current, None, heading.as_deref());
+            heading = (!title.is_empty()).then(|| clip(title, HEADING_MAX_CHARS));
+            i += 1;
+            continue;
+        }
+        let underline = lines.get(i + 1).map(|l| l.trim());
+        if !in_fence
+            && current.is_empty()
+            && !trimmed.is_empty()
+            && underline.is_some_and(|u| u.len() >= 2 && (u.bytes().all(|b| b == b'=') || u.bytes().all(|b| b == b'-')))
+        {
+            flush(&mut blocks, &mut current, None, heading.as_deref());
+            heading = Some(clip(trimmed, HEADING_MAX_CHARS));
+            i += 2;
+            continue;
+        }
+        if trimmed.is_empty() {
+            flush(&mut blocks, &mut current, None, heading.as_deref());
+        } else {
+            push_words(&mut current, line);
+        }
+        i += 1;
+    }
+    flush(&mut blocks, &mut current, None, heading.as_deref());
+    blocks
+}
+
+fn atx_heading(line: &str) -> Option<&str> {
+    let hashes = line.bytes().take_while(|b| *b == b'#').count();
+    if !(1..=6).contains(&hashes) {
+        return None;
+    }
+    let rest = &line[hashes..];
+    if !rest.is_empty() && !rest.starts_with(' ') {
+        return None;
+    }
+    Some(rest.trim().trim_end_matches('#').trim())
+}
+
+/// Paragraphs of PDF pages (1-based page numbers).
+pub fn page_blocks(pages: &[String]) -> Vec<Block> {
+    pages.iter().enumerate().flat_map(|(i, text)| text_blocks(text, Some(i as u32 + 1), None)).collect()
+}
+
+/// Paragraphs of an HTML page: a linear scan, no tree, so no nesting depth
+/// can exhaust the stack. Text inside `script`, `style`, `noscript`,
+/// `template`, `head` and comments is dropped; block elements end a
+/// paragraph; the text of `h1`-`h6` becomes the heading of what follows.
+pub fn html_blocks(html: &str) -> Vec<Block> {
+    const BLOCK_TAGS: &[&str] = &[
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "tr",
+        "td",
+        "th",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+        "pre",
+        "hr",
+        "dd",
+        "dt",
+        "dl",
+        "main",
+        "aside",
+        "nav",
+        "figure",
+        "figcaption",
+        "body",
+    ];
+    const SKIP_TAGS: &[&str] = &["script", "style", "noscript", "template", "head", "svg", "math"];
+    let mut blocks = Vec::new();
+    let mut heading: Option<String> = None;
+    let mut current = String::new();
+    let mut heading_text: Option<String> = None;
+    let mut rest = html;
+    while !rest.is_empty() {
+        let Some(lt) = rest.find('<') else {
+            append_text(&mut current, &mut heading_text, rest);
+            break;
+        };
+        append_text(&mut current, &mut heading_text, &rest[..lt]);
+        rest = &rest[lt..];
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = after.find("-->").map_or("", |end| &after[end + 3..]);
+            continue;
+        }
+        let Some(gt) = rest.find('>') else { break };
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if !closing && SKIP_TAGS.contains(&name.as_str()) && !tag.ends_with('/') {
+            // Everything up to the matching close tag is dropped.
+            let close = format!("</{name}");
+            rest = find_ascii_case_insensitive(rest, &close).map_or("", |at| {
+                let after = &rest[at..];
+                after.find('>').map_or("", |gt| &after[gt + 1..])
+            });
+            continue;
+        }
+        let is_heading = name.len() == 2 && name.starts_with('h') && matches!(name.as_bytes()[1], b'1'..=b'6');
+        if is_heading {
+            flush(&mut blocks, &mut current, None, heading.as_deref());
+            if closing {
+                if let Some(text) = heading_text.take() {
+                    let text = text.trim();
+                    heading = (!text.is_empty()).then(|| clip(text, HEADING_MAX_CHARS));
+                }
+            } else {
+                heading_text = Some(String::new());
+            }
+        } else if BLOCK_TAGS.contains(&name.as_str()) {
+            flush(&mut blocks, &mut current, None, heading.as_deref());
+        }
+    }
+    flush(&mut blocks, &mut current, None, heading.as_deref());
+    blocks
+}
+
+fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
+    haystack.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn append_text(current: &mut String, heading: &mut Option<String>, raw: &str) {
+    if raw.is_empty() {
+        return;
+    }
+    let decoded = decode_entities(raw);
+    match heading {
+        Some(h) => push_words(h, &decoded),
+        None => push_words(current, &decoded),
+    }
+}
+
+/// HTML character references: numeric ones and the common named ones; an
+/// unknown or malformed one stays as written.
+pub fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let end = rest[1..].find(';').map(|i| i + 1).filter(|&i| i <= 12);
+        let decoded = end.and_then(|end| entity(&rest[1..end]).map(|c| (c, end)));
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn entity(name: &str) -> Option<char> {
+    if let Some(number) = name.strip_prefix('#') {
+        let code = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => number.parse().ok()?,
+        };
+        return char::from_u32(code).filter(|c| *c != '\0');
+    }
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        "ndash" => '\u{2013}',
+        "mdash" => '\u{2014}',
+        "lsquo" => '\u{2018}',
+        "rsquo" => '\u{2019}',
+        "ldquo" => '\u{201c}',
+        "rdquo" => '\u{201d}',
+        "hellip" => '\u{2026}',
+        "copy" => '\u{a9}',
+        "reg" => '\u{ae}',
+        "trade" => '\u{2122}',
+        "deg" => '\u{b0}',
+        "plusmn" => '\u{b1}',
+        "times" => '\u{d7}',
+        "divide" => '\u{f7}',
+        "euro" => '\u{20ac}',
+        "pound" => '\u{a3}',
+        "yen" => '\u{a5}',
+        "cent" => '\u{a2}',
+        "sect" => '\u{a7}',
+        "para" => '\u{b6}',
+        "middot" => '\u{b7}',
+        "bull" => '\u{2022}',
+        "micro" => '\u{b5}',
+        "le" => '\u{2264}',
+        "ge" => '\u{2265}',
+        "ne" => '\u{2260}',
+        "asymp" => '\u{2248}',
+        _ => return None,
+    })
+}
+
+fn push_words(into: &mut String, text: &str) {
+    for word in text.split_whitespace() {
+        if !into.is_empty() {
+            into.push(' ');
+        }
+        into.push_str(word);
+    }
+}
+
+fn flush(blocks: &mut Vec<Block>, current: &mut String, page: Option<u32>, heading: Option<&str>) {
+    if !current.is_empty() {
+        blocks.push(Block { text: std::mem::take(current), page, heading: heading.map(str::to_string) });
+    }
+}
+
+fn clip(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// A piece of the extracted text: a paragraph, or part of a long one.
+struct Unit {
+    start_char: usize,
+    end_char: usize,
+    start_byte: usize,
+    end_byte: usize,
+    block: usize,
+}
+
+/// The passages of a document's paragraphs, numbered from 1.
+pub fn passages(blocks: &[Block], pages: Option<u32>) -> Result<Extracted, ExtractError> {
+    let mut full = String::new();
+    let mut chars = 0usize;
+    let mut units = Vec::new();
+    for (index, block) in blocks.iter().enumerate() {
+        if index > 0 {
+            full.push_str("\n\n");
+            chars += 2;
+        }
+        let base_byte = full.len();
+        let base_char = chars;
+        for (from, to) in cut(&block.text) {
+            let piece = &block.text[from..to];
+            let piece_start_char = base_char + block.text[..from].chars().count();
+            units.push(Unit {
+                start_char: piece_start_char,
+                end_char: piece_start_char + piece.chars().count(),
+                start_byte: base_byte + from,
+                end_byte: base_byte + to,
+                block: index,
+            });
+        }
+        full.push_str(&block.text);
+        chars += block.text.chars().count();
+    }
+    if units.is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    let mut out: Vec<NewPassage> = Vec::new();
+    let mut open: Option<(usize, usize)> = None; // (first unit, last unit)
+    let close = |out: &mut Vec<NewPassage>, first: &Unit, last: &Unit| {
+        let block = &blocks[first.block];
+        out.push(NewPassage {
+            n: out.len() as u32 + 1,
+            page: block.page,
+            heading: block.heading.clone(),
+            start: first.start_char as u64,
+            end: last.end_char as u64,
+            text: full[first.start_byte..last.end_byte].to_string(),
+        });
+    };
+    for (i, unit) in units.iter().enumerate() {
+        if let Some((first, last)) = open {
+            let a = &blocks[units[first].block];
+            let b = &blocks[unit.block];
+            let length = unit.end_char - units[first].start_char;
+            if a.page != b.page || a.heading != b.heading || length > TARGET_CHARS {
+                close(&mut out, &units[first], &units[last]);
+                open = None;
+            }
+        }
+        open = Some(open.map_or((i, i), |(first, _)| (first, i)));
+        if out.len() > MAX_PASSAGES {
+            return Err(ExtractError::TooManyPassages);
+        }
+    }
+    if let Some((first, last)) = open {
+        close(&mut out, &units[first], &units[last]);
+    }
+    if out.len() > MAX_PASSAGES {
+        return Err(ExtractError::TooManyPassages);
+    }
+    Ok(Extracted { pages, chars: chars as u64, passages: out })
+}
+
+/// Byte ranges of a paragraph cut into pieces of at most [`MAX_CHARS`]:
+/// at the last sentence end past half the target, else the last space,
+/// else anywhere (a 100 MB line without spaces still cuts, in linear time).
+fn cut(text: &str) -> Vec<(usize, usize)> {
+    let mut pieces = Vec::new();
+    let mut from = 0;
+    while from < text.len() {
+        let rest = &text[from..];
+        let limit = rest.char_indices().nth(MAX_CHARS).map_or(rest.len(), |(i, _)| i);
+        if limit == rest.len() {
+            pieces.push((from, text.len()));
+            break;
+        }
+        let window = &rest[..limit];
+        let half = window.char_indices().nth(TARGET_CHARS / 2).map_or(0, |(i, _)| i);
+        let at = window[half..]
+            .rfind(". ")
+            .map(|i| half + i + 1)
+            .or_else(|| window.rfind(' ').filter(|&i| i > 0))
+            .unwrap_or(limit);
+        pieces.push((from, from + at));
+        from += at;
+        // The space between two pieces belongs to neither.
+        while text[from..].starts_with(' ') {
+            from += 1;
+        }
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! The document library on SQLite: FTS5 over the passages, ranked by BM25.
+
+use askpanel_actors::domain::TenantId;
+use askpanel_actors::evidence::DocumentId;
+use async_trait::async_trait;
+use chrono::{Duration, Utc};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::SqliteStore;
+use crate::store::documents::{
+    DOCUMENT_COLUMNS, DocumentRecord, DocumentRow, DocumentStatus, DocumentStore, Extracted, HitRow, LibraryQuota,
+    LibraryUsage, PASSAGE_COLUMNS, PassageHit, PassageQuery, PassageRecord, PassageRow, fts5_query, library_refusal,
+};
+use crate::store::{StoreError, StoreResult, rows};
+
+/// `, $n, $n+1...` placeholders for a list bound after `first - 1` others.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+#[async_trait]
+impl DocumentStore for SqliteStore {
+    async fn create_document(
+        &self,
+        document: &DocumentRecord,
+        content: &[u8],
+        quota: &LibraryQuota,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let usage = usage_of(&mut tx, document.tenant_id).await?;
+        if let Some(why) = library_refusal(quota, usage, document.bytes) {
+            return Err(StoreError::LimitExceeded(why));
+        }
+        sqlx::query(
+            "INSERT INTO documents (id, tenant_id, title, filename, media_type, bytes, status, progress, created_by, created_at, updated_at, content) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $9, $10)",
+        )
+        .bind(document.id.0)
+        .bind(document.tenant_id.0)
+        .bind(&document.title)
+        .bind(&document.filename)
+        .bind(&document.media_type)
+        .bind(document.bytes as i64)
+        .bind(document.status.as_str())
+        .bind(&document.created_by)
+        .bind(document.created_at)
+        .bind(content)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_documents(
+        &self,
+        tenant: TenantId,
+        status: Option<DocumentStatus>,
+        limit: u32,
+        before: Option<DocumentId>,
+    ) -> StoreResult<Vec<DocumentRecord>> {
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        );
+        rows::all(
+            sqlx::query_as::<_, DocumentRow>(AssertSqlSafe(sql))
+                .bind(tenant.0)
+                .bind(status.map(DocumentStatus::as_str))
+                .bind(before.map(|d| d.0))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn library_usage(&self, tenant: TenantId) -> StoreResult<LibraryUsage> {
+        let mut connection = self.pool.acquire().await?;
+        usage_of(&mut connection, tenant).await
+    }
+
+    async fn get_document(&self, tenant: TenantId, id: DocumentId) -> StoreResult<Option<DocumentRecord>> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2");
+        rows::one(
+            sqlx::query_as::<_, DocumentRow>(AssertSqlSafe(sql))
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn get_documents(&self, tenant: TenantId, ids: &[DocumentId]) -> StoreResult<Vec<DocumentRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE tenant_id = $1 AND id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query_as::<_, DocumentRow>(AssertSqlSafe(sql)).bind(tenant.0);
+        for id in ids {
+            query = query.bind(id.0);
+        }
+        rows::all(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn delete_document(&self, tenant: TenantId, id: DocumentId) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        // The passages first, one statement, so the FTS index follows them.
+        sqlx::query("DELETE FROM passages WHERE tenant_id = $1 AND document_id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM documents WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    async fn claim_document(&self, lease_s: u32) -> StoreResult<Option<(TenantId, DocumentId)>> {
+        let now = Utc::now();
+        let until = now + Duration::seconds(i64::from(lease_s));
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "UPDATE documents SET status = 'extracting', lease_until = $1, updated_at = $2 WHERE id = (\
+               SELECT id FROM documents WHERE status = 'pending' OR (status = 'extracting' AND lease_until < $2) \
+               ORDER BY created_at LIMIT 1) RETURNING tenant_id, id",
+        )
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(match row {
+            Some(row) => Some((TenantId(row.try_get("tenant_id")?), DocumentId(row.try_get("id")?))),
+            None => None,
+        })
+    }
+
+    async fn document_content(&self, tenant: TenantId, id: DocumentId) -> StoreResult<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar::<_, Option<Vec<u8>>>("SELECT content FROM documents WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten())
+    }
+
+    async fn extraction_progress(
+        &self,
+        tenant: TenantId,
+        id: DocumentId,
+        progress: f64,
+        lease_s: u32,
+    ) -> StoreResult<()> {
+        let now = Utc::now();
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE documents SET progress = $1, lease_until = $2, updated_at = $3 \
+             WHERE tenant_id = $4 AND id = $5 AND status = 'extracting'",
+        )
+        .bind(progress.clamp(0.0, 1.0))
+        .bind(now + Duration::seconds(i64::from(lease_s)))
+        .bind(now)
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn finish_document(&self, tenant: TenantId, id: DocumentId, extracted: &Extracted) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let updated = sqlx::query(
+            "UPDATE documents SET status = 'ready', progress = 1, error = NULL, pages = $1, passages = $2, chars = $3, \
+             content = NULL, lease_until = NULL, updated_at = $4 WHERE tenant_id = $5 AND id = $6 AND status = 'extracting'",
+        )
+        .bind(extracted.pages.map(i64::from))
+        .bind(extracted.passages.len() as i64)
+        .bind(extracted.chars as i64)
+        .bind(Utc::now())
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(false);
+        }
+        for passage in &extracted.passages {
+            sqlx::query(
+                "INSERT INTO passages (tenant_id, document_id, n, page, heading, start_char, end_char, text) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(i64::from(passage.n))
+            .bind(passage.page.map(i64::from))
+            .bind(&passage.heading)
+            .bind(passage.start as i64)
+            .bind(passage.end as i64)
+            .bind(&passage.text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn fail_document(&self, tenant: TenantId, id: DocumentId, error: &str) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE documents SET status = 'failed', error = $1, content = NULL, lease_until = NULL, updated_at = $2 \
+             WHERE tenant_id = $3 AND id = $4 AND status IN ('pending', 'extracting')",
+        )
+        .bind(error)
+        .bind(Utc::now())
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn passages(
+        &self,
+        tenant: TenantId,
+        id: DocumentId,
+        after: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<PassageRecord>> {
+        let sql = format!(
+            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n > $3 ORDER BY p.n LIMIT $4"
+        );
+        Ok(sqlx::query_as::<_, PassageRow>(AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(i64::from(after))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(PassageRecord::from)
+            .collect())
+    }
+
+    async fn passage(&self, tenant: TenantId, id: DocumentId, n: u32) -> StoreResult<Option<PassageRecord>> {
+        let sql = format!(
+            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n = $3"
+        );
+        Ok(sqlx::query_as::<_, PassageRow>(AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(i64::from(n))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(PassageRecord::from))
+    }
+
+    async fn search_passages(&self, tenant: TenantId, query: &PassageQuery) -> StoreResult<Vec<PassageHit>> {
+        if query.terms.is_empty() || query.documents.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let documents = query.documents.as_deref().unwrap_or(&[]);
+        let filter = if query.documents.is_some() {
+            format!("AND p.document_id IN ({})", placeholders(4, documents.len()))
+        } else {
+            String::new()
+        };
+        // bm25() is lower for better matches; the text counts more than the heading.
+        let sql = format!(
+            "SELECT {PASSAGE_COLUMNS}, d.title, -bm25(passages_fts, 1.0, 0.5) AS score \
+             FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid JOIN documents d ON d.id = p.document_id \
+             WHERE passages_fts MATCH $1 AND p.tenant_id = $2 AND d.tenant_id = $2 AND d.status = 'ready' {filter} \
+             ORDER BY bm25(passages_fts, 1.0, 0.5) LIMIT $3"
+        );
+        let mut q = sqlx::query_as::<_, HitRow>(AssertSqlSafe(sql))
+            .bind(fts5_query(&query.terms))
+            .bind(tenant.0)
+            .bind(i64::from(query.limit));
+        for id in documents {
+            q = q.bind(id.0);
+        }
+        Ok(q.fetch_all(&self.pool).await?.into_iter().map(PassageHit::from).collect())
+    }
+}
+
+async fn usage_of(connection: &mut sqlx::SqliteConnection, tenant: TenantId) -> StoreResult<LibraryUsage> {
+    let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM documents WHERE tenant_id = $1 AND status <> 'failed'")
+        .bind(tenant.0)
+        .fetch_one(&mut *connection)
+        .await?;
+    Ok(LibraryUsage {
+        documents: row.try_get::<i64, _>("n")?.max(0) as u64,
+        bytes: row.try_get::<i64, _>("bytes")?.max(0) as u64,
+    })
+}

@@ -39,12 +39,18 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_by_tenant ON passages (tenant_id, document_id);
 
+-- Contentless: the text lives in `passages`. `tenant` and `doc` hold one
+-- token each (`t<tenant hex>`, `d<document hex>`), so a search matches only
+-- the tenant's (and the panel's) passages inside the index itself: it never
+-- ranks another tenant's matches, and never probes the index row by row.
 CREATE VIRTUAL TABLE passages_fts USING fts5(
-    text, heading, content = 'passages', content_rowid = 'id', tokenize = 'porter unicode61'
+    text, heading, tenant, doc, content = '', tokenize = 'porter unicode61'
 );
 CREATE TRIGGER passages_fts_insert AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);
+    INSERT INTO passages_fts (rowid, text, heading, tenant, doc)
+    VALUES (new.id, new.text, coalesce(new.heading, ''), 't' || hex(new.tenant_id), 'd' || hex(new.document_id));
 END;
 CREATE TRIGGER passages_fts_delete AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts (passages_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+    INSERT INTO passages_fts (passages_fts, rowid, text, heading, tenant, doc)
+    VALUES ('delete', old.id, old.text, coalesce(old.heading, ''), 't' || hex(old.tenant_id), 'd' || hex(old.document_id));
 END;

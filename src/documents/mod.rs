@@ -31,6 +31,8 @@ use crate::store::{Store, StoreError};
 pub const TITLE_MAX_CHARS: usize = 300;
 /// The longest file name kept, in characters.
 const FILENAME_MAX_CHARS: usize = 255;
+/// Uploads from this size on record their progress as they are read.
+const PROGRESS_FROM_BYTES: usize = 1024 * 1024;
 /// The most words of a search.
 pub const MAX_SEARCH_TERMS: usize = 40;
 
@@ -178,7 +180,11 @@ impl Library {
         let format = Format::from_media_type(&document.media_type)
             .ok_or_else(|| Failure::Unreadable(format!("unsupported type {}", document.media_type)))?;
         let lease = self.settings.lease_s;
-        self.store.extraction_progress(tenant, id, 0.1, lease).await?;
+        // Progress is worth a write only where reading takes a while.
+        let report = bytes.len() >= PROGRESS_FROM_BYTES || format == Format::Pdf;
+        if report {
+            self.store.extraction_progress(tenant, id, 0.1, lease).await?;
+        }
         let (blocks, pages) = match format {
             Format::Pdf => {
                 let limits = pdf::PdfLimits {
@@ -188,7 +194,9 @@ impl Library {
                     max_pages,
                 };
                 let pages = pdf::extract_pages(&self.program, &bytes, &limits).await.map_err(unreadable)?;
-                self.store.extraction_progress(tenant, id, 0.6, lease).await?;
+                if report {
+                    self.store.extraction_progress(tenant, id, 0.6, lease).await?;
+                }
                 let count = pages.len() as u32;
                 (tokio::task::spawn_blocking(move || extract::page_blocks(&pages)).await.map_err(join)?, Some(count))
             }
@@ -204,7 +212,9 @@ impl Library {
                 .await
                 .map_err(join)?
                 .map_err(unreadable)?;
-                self.store.extraction_progress(tenant, id, 0.6, lease).await?;
+                if report {
+                    self.store.extraction_progress(tenant, id, 0.6, lease).await?;
+                }
                 (blocks, None)
             }
         };
@@ -212,7 +222,9 @@ impl Library {
             .await
             .map_err(join)?
             .map_err(unreadable)?;
-        self.store.extraction_progress(tenant, id, 0.9, lease).await?;
+        if report {
+            self.store.extraction_progress(tenant, id, 0.9, lease).await?;
+        }
         Ok(Some(extracted))
     }
 

@@ -1,6 +1,6 @@
 //! The document library's storage: documents, their passages and full-text
 //! search over the passages (SQLite FTS5 with BM25; PostgreSQL `tsvector`
-//! with `ts_rank_cd`), behind one trait both stores implement. Every
+//! with `ts_rank`), behind one trait both stores implement. Every
 //! function takes the tenant; the one cross-tenant call
 //! ([`DocumentStore::claim_document`]) hands out extraction work.
 
@@ -95,7 +95,7 @@ pub struct PassageHit {
     pub document_id: DocumentId,
     pub title: String,
     pub passage: PassageRecord,
-    /// Higher is better (BM25 on SQLite, `ts_rank_cd` on PostgreSQL: not comparable across backends).
+    /// Higher is better (BM25 on SQLite, `ts_rank` on PostgreSQL: not comparable across backends).
     pub score: f64,
 }
 

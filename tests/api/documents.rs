@@ -447,6 +447,20 @@ async fn simulated_experts_quote_and_cite_only_the_passages_they_were_given() {
     // Turns in the panel view carry their citations for clients.
     assert!(done["rounds"][0]["turns"][0]["citations"].as_array().is_some_and(|c| !c.is_empty()), "{done}");
     assert_eq!(metric(&app, "askpanel_citations_total{valid=\"true\"}").await as usize, cited);
+    // The event streams carry them as they carry every event.
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/panels/{id}/events")))
+        .bearer_auth(&key)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let streamed = crate::sse::read_sse(response).await;
+    let turn = streamed.iter().find(|e| e.1 == "turn_completed").expect("a turn over SSE");
+    assert!(turn.2.to_string().contains("\"citations\":[{"), "{:?}", turn.2);
+    let last = streamed.last().unwrap();
+    assert!(last.1 == "panel_completed" && last.2.to_string().contains("\"sources\":[{"), "{:?}", last.2);
 
     // A document that is not ready may not be given to a panel.
     body["documents"] = json!([pending["id"]]);
@@ -457,4 +471,41 @@ async fn simulated_experts_quote_and_cite_only_the_passages_they_were_given() {
     body["documents"] = json!("nonsense");
     let (status, _) = app.post("/v1/panels", &key, body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[actix_web::test]
+async fn a_document_whose_extractor_died_is_taken_up_again_after_its_lease() {
+    use askpanel::store::documents::{DocumentRecord, DocumentStatus, LibraryQuota};
+    let app = spawn_app().await;
+    let (tenant, key) = app.create_tenant("docs-lease", json!({})).await;
+    let store = app.store.clone().expect("an in-process server");
+    let now = chrono::Utc::now();
+    let id = askpanel_actors::evidence::DocumentId::new();
+    let record = DocumentRecord {
+        id,
+        tenant_id: askpanel_actors::domain::TenantId(tenant.parse().unwrap()),
+        title: "Left behind".into(),
+        filename: None,
+        media_type: "text/plain".into(),
+        bytes: 40,
+        status: DocumentStatus::Pending,
+        progress: 0.0,
+        error: None,
+        pages: None,
+        passages: 0,
+        chars: 0,
+        created_by: "test".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let quota = LibraryQuota { max_bytes: 1 << 20, max_documents: 10 };
+    store.create_document(&record, b"An extractor claimed this and then died.", &quota).await.unwrap();
+    // A node claims it for 2 s and dies before reading it.
+    let claimed_at = std::time::Instant::now();
+    let claimed = store.claim_document(2).await.unwrap();
+    assert_eq!(claimed.map(|c| c.1), Some(id));
+    assert_eq!(store.claim_document(2).await.unwrap(), None, "a claimed document is not handed out twice");
+    let doc = wait_document(&app, &key, &id.to_string(), "ready").await;
+    assert!(claimed_at.elapsed() >= std::time::Duration::from_secs(2), "taken up only once the lease ran out");
+    assert_eq!(doc["passages"], 1);
 }

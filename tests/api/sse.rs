@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Reads SSE events (id, event, data) from a response until a terminal event.
-async fn read_sse(response: reqwest::Response) -> Vec<(u64, String, Value)> {
+pub async fn read_sse(response: reqwest::Response) -> Vec<(u64, String, Value)> {
     let mut stream = response.bytes_stream();
     let mut buffer = String::new();
     let mut events = Vec::new();

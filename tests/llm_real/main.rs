@@ -9,5 +9,6 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 mod helpers;
 
 mod formats;
+mod grounded;
 mod outage;
 mod server;

@@ -13,7 +13,7 @@ use crate::store::documents::{
 };
 use crate::store::{StoreError, StoreResult, rows};
 
-/// `, $n, $n+1...` placeholders for a list bound after `first - 1` others.
+/// `$n, $n+1...` placeholders for a list bound after `first - 1` others.
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
@@ -193,21 +193,29 @@ impl DocumentStore for SqliteStore {
         if updated == 0 {
             return Ok(false);
         }
-        for passage in &extracted.passages {
-            sqlx::query(
-                "INSERT INTO passages (tenant_id, document_id, n, page, heading, start_char, end_char, text) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(tenant.0)
-            .bind(id.0)
-            .bind(i64::from(passage.n))
-            .bind(passage.page.map(i64::from))
-            .bind(&passage.heading)
-            .bind(passage.start as i64)
-            .bind(passage.end as i64)
-            .bind(&passage.text)
-            .execute(&mut *tx)
-            .await?;
+        // Many rows a statement: one prepared statement per hundred passages.
+        for batch in extracted.passages.chunks(100) {
+            let rows: Vec<String> = (0..batch.len())
+                .map(|i| {
+                    let b = 3 + i * 6;
+                    format!("($1, $2, ${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO passages (tenant_id, document_id, n, page, heading, start_char, end_char, text) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(AssertSqlSafe(sql)).bind(tenant.0).bind(id.0);
+            for passage in batch {
+                insert = insert
+                    .bind(i64::from(passage.n))
+                    .bind(passage.page.map(i64::from))
+                    .bind(passage.heading.as_deref())
+                    .bind(passage.start as i64)
+                    .bind(passage.end as i64)
+                    .bind(passage.text.as_str());
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -268,27 +276,29 @@ impl DocumentStore for SqliteStore {
         if query.terms.is_empty() || query.documents.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        let documents = query.documents.as_deref().unwrap_or(&[]);
-        let filter = if query.documents.is_some() {
-            format!("AND p.document_id IN ({})", placeholders(4, documents.len()))
-        } else {
-            String::new()
-        };
+        // The index itself is scoped to the tenant (and the documents), so
+        // it drives the query: matches are ranked, cut to the limit, then joined.
+        let mut scope = format!("tenant : t{}", tenant.0.simple());
+        if let Some(documents) = &query.documents {
+            let docs: Vec<String> = documents.iter().map(|d| format!("d{}", d.0.simple())).collect();
+            scope.push_str(&format!(" AND doc : ({})", docs.join(" OR ")));
+        }
+        let matched = format!("{scope} AND ({})", fts5_query(&query.terms));
         // bm25() is lower for better matches; the text counts more than the heading.
         let sql = format!(
-            "SELECT {PASSAGE_COLUMNS}, d.title, -bm25(passages_fts, 1.0, 0.5) AS score \
-             FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid JOIN documents d ON d.id = p.document_id \
-             WHERE passages_fts MATCH $1 AND p.tenant_id = $2 AND d.tenant_id = $2 AND d.status = 'ready' {filter} \
-             ORDER BY bm25(passages_fts, 1.0, 0.5) LIMIT $3"
+            "SELECT {PASSAGE_COLUMNS}, d.title, -f.score AS score \
+             FROM (SELECT rowid, bm25(passages_fts, 1.0, 0.5, 0.0, 0.0) AS score FROM passages_fts \
+                   WHERE passages_fts MATCH $1 ORDER BY score LIMIT $3) f \
+             JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id \
+             WHERE p.tenant_id = $2 AND d.tenant_id = $2 AND d.status = 'ready' ORDER BY f.score"
         );
-        let mut q = sqlx::query_as::<_, HitRow>(AssertSqlSafe(sql))
-            .bind(fts5_query(&query.terms))
+        let hits = sqlx::query_as::<_, HitRow>(AssertSqlSafe(sql))
+            .bind(matched)
             .bind(tenant.0)
-            .bind(i64::from(query.limit));
-        for id in documents {
-            q = q.bind(id.0);
-        }
-        Ok(q.fetch_all(&self.pool).await?.into_iter().map(PassageHit::from).collect())
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(hits.into_iter().map(PassageHit::from).collect())
     }
 }
 

@@ -43,7 +43,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Reads through a memory map rather than a read() per page (the
+            // full-text index is read heavily while documents are indexed).
+            .pragma("mmap_size", "268435456");
         let pool =
             SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(StoreError::Migration)?;

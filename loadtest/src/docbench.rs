@@ -1,0 +1,237 @@
+//! `askpanel-docbench`: measures the document library of a running server
+//! through its public API. It creates a tenant, uploads a library of
+//! generated Markdown documents (deterministic for a seed), waits until
+//! every one is ready, then times full-text searches. Reports indexing
+//! throughput (MB of text per second, from the first upload to the last
+//! document ready) and search latency percentiles, then one JSON line.
+
+#![deny(unsafe_code)]
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use futures::stream::{self, StreamExt};
+use serde_json::{Value, json};
+
+#[derive(Parser, Debug)]
+#[command(name = "askpanel-docbench", about = "Measure document indexing and search of a running askpanel server")]
+struct Args {
+    /// The server, e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    url: String,
+    /// The platform admin key.
+    #[arg(long)]
+    admin_key: String,
+    /// Documents in the library.
+    #[arg(long, default_value_t = 1000)]
+    documents: usize,
+    /// Size of each document, in KB of text.
+    #[arg(long, default_value_t = 50)]
+    doc_kb: usize,
+    /// Uploads in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Searches timed (one at a time).
+    #[arg(long, default_value_t = 500)]
+    searches: usize,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+/// SplitMix64: the same seed, the same library.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Zipf-like: small indices far more often, like words of a language.
+    fn zipf(&mut self, n: usize) -> usize {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((n as f64).powf(u) - 1.0) as usize % n
+    }
+}
+
+/// A vocabulary of pronounceable made-up words.
+fn vocabulary(rng: &mut Rng, size: usize) -> Vec<String> {
+    const SYLLABLES: &[&str] = &[
+        "ka", "lo", "mi", "ra", "te", "su", "vo", "ne", "pi", "da", "ru", "so", "li", "ma", "to", "ve", "ni", "ba",
+        "ze", "qu", "fa", "ho", "ji", "we", "xo", "ge", "cy", "pa",
+    ];
+    let mut words: Vec<String> = Vec::with_capacity(size);
+    while words.len() < size {
+        let n = 2 + (rng.next() % 3) as usize;
+        let word: String = (0..n).map(|_| SYLLABLES[(rng.next() % SYLLABLES.len() as u64) as usize]).collect();
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words
+}
+
+fn document(rng: &mut Rng, words: &[String], bytes: usize) -> String {
+    let mut text = String::with_capacity(bytes + 200);
+    let mut section = 0;
+    while text.len() < bytes {
+        section += 1;
+        text.push_str(&format!(
+            "# Section {section}: {} {}\n\n",
+            words[rng.zipf(words.len())],
+            words[rng.zipf(words.len())]
+        ));
+        for _ in 0..(3 + rng.next() % 4) {
+            let sentences = 3 + rng.next() % 5;
+            for _ in 0..sentences {
+                let n = 8 + rng.next() % 14;
+                let sentence: Vec<&str> = (0..n).map(|_| words[rng.zipf(words.len())].as_str()).collect();
+                text.push_str(&sentence.join(" "));
+                text.push_str(". ");
+            }
+            text.push_str("\n\n");
+        }
+    }
+    text
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+async fn count(client: &reqwest::Client, url: &str, key: &str, status: &str) -> anyhow::Result<usize> {
+    // Pages of 100 until the end: the list is small once the run is nearly done.
+    let mut total = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut u = format!("{url}/v1/documents?status={status}&limit=100");
+        if let Some(c) = &cursor {
+            u.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = client.get(&u).bearer_auth(key).send().await?.error_for_status()?.json().await?;
+        total += page["items"].as_array().map_or(0, Vec::len);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return Ok(total),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+    let url = args.url.trim_end_matches('/').to_string();
+    let slug = format!("docbench-{}", chrono::Utc::now().timestamp_millis());
+    let tenant: Value = client
+        .post(format!("{url}/v1/admin/tenants"))
+        .bearer_auth(&args.admin_key)
+        .json(&json!({
+            "slug": slug, "name": slug, "tier": "enterprise",
+            "limits": {"max_documents": args.documents + 10, "max_storage_mb": 100_000, "requests_per_minute": 1_000_000}
+        }))
+        .send()
+        .await?
+        .error_for_status()
+        .context("create the tenant")?
+        .json()
+        .await?;
+    let key = tenant["api_key"]["key"].as_str().context("the tenant's key")?.to_string();
+
+    let mut rng = Rng(args.seed);
+    let words = vocabulary(&mut rng, 20_000);
+    let texts: Vec<String> = (0..args.documents).map(|_| document(&mut rng, &words, args.doc_kb * 1024)).collect();
+    let total_bytes: usize = texts.iter().map(String::len).sum();
+    eprintln!("uploading {} documents, {:.1} MB of text", texts.len(), total_bytes as f64 / 1e6);
+
+    let started = Instant::now();
+    let uploads = stream::iter(texts.into_iter().enumerate())
+        .map(|(i, text)| {
+            let (client, url, key) = (client.clone(), url.clone(), key.clone());
+            async move {
+                let response = client
+                    .post(format!("{url}/v1/documents"))
+                    .bearer_auth(&key)
+                    .json(&json!({"title": format!("Document {i}"), "text": text, "format": "markdown"}))
+                    .send()
+                    .await?;
+                if response.status() != reqwest::StatusCode::ACCEPTED {
+                    bail!("upload {i}: {} {}", response.status(), response.text().await.unwrap_or_default());
+                }
+                Ok(())
+            }
+        })
+        .buffer_unordered(args.concurrency.max(1))
+        .collect::<Vec<anyhow::Result<()>>>()
+        .await;
+    for upload in uploads {
+        upload?;
+    }
+    let uploaded = started.elapsed();
+    eprintln!("uploaded in {:.1} s; waiting for extraction", uploaded.as_secs_f64());
+    loop {
+        let waiting = count(&client, &url, &key, "pending").await? + count(&client, &url, &key, "extracting").await?;
+        if waiting == 0 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            bail!("{waiting} documents still waiting after an hour");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let indexed = started.elapsed();
+    let failed = count(&client, &url, &key, "failed").await?;
+    let ready = count(&client, &url, &key, "ready").await?;
+    let mb_per_s = total_bytes as f64 / 1e6 / indexed.as_secs_f64();
+
+    let mut latencies = Vec::with_capacity(args.searches);
+    let mut hits = 0usize;
+    for _ in 0..args.searches {
+        let n = 2 + (rng.next() % 3) as usize;
+        let q: Vec<&str> = (0..n).map(|_| words[rng.zipf(2000)].as_str()).collect();
+        let t = Instant::now();
+        let page: Value = client
+            .get(format!("{url}/v1/documents/search"))
+            .query(&[("q", q.join(" ")), ("limit", "10".into())])
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        hits += page["items"].as_array().map_or(0, Vec::len);
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
+    println!("documents        {ready} ready, {failed} failed (of {})", args.documents);
+    println!("text             {:.1} MB", total_bytes as f64 / 1e6);
+    println!("upload           {:.1} s", uploaded.as_secs_f64());
+    println!("indexed          {:.1} s (first upload to last ready)", indexed.as_secs_f64());
+    println!("throughput       {mb_per_s:.2} MB/s of text");
+    println!(
+        "search           p50 {p50:.1} ms, p99 {p99:.1} ms ({} searches, {:.1} hits each)",
+        args.searches,
+        hits as f64 / args.searches.max(1) as f64
+    );
+    println!(
+        "{}",
+        json!({
+            "documents": args.documents, "ready": ready, "failed": failed, "mb": total_bytes as f64 / 1e6,
+            "indexed_s": indexed.as_secs_f64(), "mb_per_s": mb_per_s,
+            "search_p50_ms": p50, "search_p99_ms": p99, "searches": args.searches,
+        })
+    );
+    if failed > 0 || ready != args.documents {
+        bail!("{failed} documents failed, {ready} of {} ready", args.documents);
+    }
+    Ok(())
+}

@@ -30,6 +30,10 @@ pub struct Settings {
 pub struct DocumentSettings {
     /// The largest upload any tier may send, in MB (the tier's `max_document_mb` is lower or equal).
     pub max_upload_mb: u64,
+    /// Time for a whole upload to arrive (uploads are larger than other bodies).
+    pub upload_timeout_s: u64,
+    /// Uploads read at once on this node; more get 429 with a retry hint.
+    pub max_concurrent_uploads: usize,
     /// Documents extracted at once on this node.
     pub extractors: usize,
     /// An extractor's claim on a document; another node takes it over after.

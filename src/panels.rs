@@ -308,9 +308,15 @@ pub async fn create(
     for (i, human) in human_members.into_iter().enumerate() {
         members.insert((at + i * 2).min(members.len()), human);
     }
+    // The configured budget applies to panels with documents only.
+    let evidence_chars = if documents.is_empty() {
+        None
+    } else {
+        request.evidence_chars.or(Some(state.settings.documents.evidence_chars))
+    };
     let new_panel = NewPanel {
         documents,
-        evidence_chars: request.evidence_chars.or(Some(state.settings.documents.evidence_chars)),
+        evidence_chars,
         tenant_id: tenant,
         created_by: principal.key_id.to_string(),
         query: request.query,

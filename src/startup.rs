@@ -271,8 +271,13 @@ impl Application {
                 let (store, settings) = (store.clone(), settings.clone());
                 Box::pin(async move {
                     match store.get_tenant(tenant).await {
-                        Ok(Some(t)) => effective_limits(&settings, &t).max_document_pages,
-                        _ => 0,
+                        Ok(Some(t)) => Some(effective_limits(&settings, &t).max_document_pages),
+                        // A tenant that is gone reads no more pages.
+                        Ok(None) => Some(0),
+                        Err(error) => {
+                            tracing::warn!(%error, "a tenant's page limit could not be read; the document waits");
+                            None
+                        }
                     }
                 })
             });

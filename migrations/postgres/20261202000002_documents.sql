@@ -17,8 +17,10 @@ CREATE TABLE documents (
     chars       BIGINT NOT NULL DEFAULT 0,
     -- The upload, kept until it is extracted (then NULL).
     content     BYTEA,
-    -- An extractor's claim on a document being read.
+    -- An extractor's claim on a document being read, and how many claims it
+    -- has had (the claim's token: a stale extractor's writes are refused).
     lease_until TIMESTAMPTZ,
+    attempts    BIGINT NOT NULL DEFAULT 0,
     created_by  TEXT NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL
@@ -55,10 +57,11 @@ CREATE POLICY tenant_isolation ON passages
 -- Extraction work crosses tenants: claim the oldest waiting document (or
 -- one whose extractor's lease ran out), skipping rows another node holds.
 CREATE FUNCTION askpanel_claim_document(p_lease_s INTEGER)
-RETURNS TABLE (tenant_id UUID, id UUID)
+RETURNS TABLE (tenant_id UUID, id UUID, attempts BIGINT)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
     UPDATE documents d
-    SET status = 'extracting', lease_until = now() + make_interval(secs => p_lease_s), updated_at = now()
+    SET status = 'extracting', lease_until = now() + make_interval(secs => p_lease_s), updated_at = now(),
+        attempts = d.attempts + 1
     WHERE d.id = (
         SELECT w.id FROM documents w
         WHERE w.status = 'pending' OR (w.status = 'extracting' AND w.lease_until < now())
@@ -66,7 +69,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING d.tenant_id, d.id
+    RETURNING d.tenant_id, d.id, d.attempts
 $$;
 
 REVOKE ALL ON FUNCTION askpanel_claim_document(INTEGER) FROM PUBLIC;

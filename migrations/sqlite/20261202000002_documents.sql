@@ -16,8 +16,10 @@ CREATE TABLE documents (
     chars       INTEGER NOT NULL DEFAULT 0,
     -- The upload, kept until it is extracted (then NULL).
     content     BLOB,
-    -- An extractor's claim on a document being read.
+    -- An extractor's claim on a document being read, and how many claims it
+    -- has had (the claim's token: a stale extractor's writes are refused).
     lease_until TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
     created_by  TEXT NOT NULL,
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL

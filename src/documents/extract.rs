@@ -16,6 +16,9 @@ pub const TARGET_CHARS: usize = 900;
 pub const MAX_CHARS: usize = 1500;
 /// The most passages one document may have.
 pub const MAX_PASSAGES: usize = 50_000;
+/// The most characters of text one document may yield (a small PDF can
+/// expand far past its size).
+pub const MAX_TEXT_CHARS: usize = 64 * 1024 * 1024;
 /// The longest heading kept, in characters.
 const HEADING_MAX_CHARS: usize = 200;
 
@@ -92,6 +95,8 @@ pub enum ExtractError {
     Empty,
     #[error("the document splits into more than {MAX_PASSAGES} passages; split it into smaller files")]
     TooManyPassages,
+    #[error("the document holds more than {} million characters of text; split it into smaller files", MAX_TEXT_CHARS / (1024 * 1024))]
+    TooMuchText,
     #[error("{0}")]
     Pdf(String),
 }
@@ -298,7 +303,9 @@ pub fn decode_entities(text: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let end = rest[1..].find(';').map(|i| i + 1).filter(|&i| i <= 12);
+        // A reference is short: only the next dozen bytes are looked at, so
+        // a text of a million `&`s is read in linear time.
+        let end = rest.as_bytes()[1..].iter().take(12).position(|b| *b == b';').map(|i| i + 1);
         let decoded = end.and_then(|end| entity(&rest[1..end]).map(|c| (c, end)));
         match decoded {
             Some((c, end)) => {
@@ -400,10 +407,13 @@ pub fn passages(blocks: &[Block], pages: Option<u32>) -> Result<Extracted, Extra
             chars += 2;
         }
         let base_byte = full.len();
-        let base_char = chars;
+        // Characters before each piece, counted as the pieces go (linear in the paragraph).
+        let (mut seen_byte, mut seen_chars) = (0usize, chars);
         for (from, to) in cut(&block.text) {
             let piece = &block.text[from..to];
-            let piece_start_char = base_char + block.text[..from].chars().count();
+            seen_chars += block.text[seen_byte..from].chars().count();
+            seen_byte = from;
+            let piece_start_char = seen_chars;
             units.push(Unit {
                 start_char: piece_start_char,
                 end_char: piece_start_char + piece.chars().count(),
@@ -414,6 +424,9 @@ pub fn passages(blocks: &[Block], pages: Option<u32>) -> Result<Extracted, Extra
         }
         full.push_str(&block.text);
         chars += block.text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(ExtractError::TooMuchText);
+        }
     }
     if units.is_empty() {
         return Err(ExtractError::Empty);

@@ -24,13 +24,15 @@ use self::extract::{ExtractError, Format};
 use crate::configuration::{DocumentSettings, Limits};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::store::documents::{DocumentRecord, DocumentStatus, Extracted, LibraryQuota, PassageQuery};
+use crate::store::documents::{Claim, DocumentRecord, DocumentStatus, Extracted, LibraryQuota, PassageQuery};
 use crate::store::{Store, StoreError};
 
 /// The longest title, in characters.
 pub const TITLE_MAX_CHARS: usize = 300;
 /// The longest file name kept, in characters.
 const FILENAME_MAX_CHARS: usize = 255;
+/// Claims a document gets before it is failed for good.
+const MAX_ATTEMPTS: u32 = 3;
 /// Uploads from this size on record their progress as they are read.
 const PROGRESS_FROM_BYTES: usize = 1024 * 1024;
 /// The most words of a search.
@@ -52,16 +54,23 @@ pub struct Library {
     program: PathBuf,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl Library {
     /// `program` runs `extract-pdf` (normally this binary).
     pub fn new(store: Arc<dyn Store>, settings: DocumentSettings, program: PathBuf, metrics: Arc<Metrics>) -> Self {
-        Self { store, settings, program, metrics, wake: Arc::new(Notify::new()) }
+        let uploads = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_uploads.max(1)));
+        Self { store, settings, program, metrics, wake: Arc::new(Notify::new()), uploads }
     }
 
     pub fn settings(&self) -> &DocumentSettings {
         &self.settings
+    }
+
+    /// A place among the uploads read at once on this node, or 429.
+    pub fn upload_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.uploads.clone().try_acquire_owned().map_err(|_| ApiError::RateLimited { retry_after: 5 })
     }
 
     /// The largest upload a tenant with these limits may send, in bytes.
@@ -122,7 +131,9 @@ impl Library {
     }
 
     /// Runs `settings.extractors` extractor tasks until the process ends.
-    pub fn start(&self, max_pages: impl Fn(TenantId) -> BoxFuture<'static, u32> + Send + Sync + 'static) {
+    /// `max_pages` gives a tenant's page limit (`None`: not known now; the
+    /// document is left to its lease and taken up again later).
+    pub fn start(&self, max_pages: impl Fn(TenantId) -> BoxFuture<'static, Option<u32>> + Send + Sync + 'static) {
         let max_pages = Arc::new(max_pages);
         for _ in 0..self.settings.extractors.max(1) {
             let library = self.clone();
@@ -130,10 +141,16 @@ impl Library {
             tokio::spawn(async move {
                 loop {
                     match library.store.claim_document(library.settings.lease_s).await {
-                        Ok(Some((tenant, id))) => {
-                            let pages = max_pages(tenant).await;
-                            library.extract_one(tenant, id, pages).await;
+                        Ok(Some(claim)) if claim.attempt > MAX_ATTEMPTS => {
+                            let why = format!(
+                                "reading the document was tried {MAX_ATTEMPTS} times and never finished (the reader crashed or stalled on it)"
+                            );
+                            library.fail(&claim, &why).await;
                         }
+                        Ok(Some(claim)) => match max_pages(claim.tenant).await {
+                            Some(pages) => library.extract_one(claim, pages).await,
+                            None => tokio::time::sleep(Duration::from_secs(2)).await,
+                        },
                         Ok(None) => {
                             // Woken by an upload on this node, or polling for other nodes' uploads.
                             let _ = tokio::time::timeout(Duration::from_secs(2), library.wake.notified()).await;
@@ -148,17 +165,48 @@ impl Library {
         }
     }
 
+    async fn fail(&self, claim: &Claim, why: &str) {
+        tracing::info!(tenant_id = %claim.tenant, document_id = %claim.id, %why, "document could not be read");
+        match self.store.fail_document(claim.tenant, claim.id, Some(claim.attempt), why).await {
+            Ok(()) => self.metrics.documents.with_label_values(&["failed"]).inc(),
+            Err(error) => tracing::warn!(%error, "a failed document could not be recorded"),
+        }
+    }
+
     /// Reads one claimed document into passages, or fails it with a reason.
-    #[tracing::instrument(skip(self), fields(tenant_id = %tenant, document_id = %id))]
-    pub async fn extract_one(&self, tenant: TenantId, id: DocumentId, max_pages: u32) {
+    /// The claim is renewed while it reads; if it is lost (another extractor
+    /// took over after a stall), this attempt stops and writes nothing.
+    #[tracing::instrument(skip(self), fields(tenant_id = %claim.tenant, document_id = %claim.id, attempt = claim.attempt))]
+    pub async fn extract_one(&self, claim: Claim, max_pages: u32) {
         let started = std::time::Instant::now();
-        let outcome = self.read(tenant, id, max_pages).await;
+        let progress = Arc::new(std::sync::atomic::AtomicU64::new(0.0f64.to_bits()));
+        let lease = self.settings.lease_s;
+        let renew = async {
+            loop {
+                tokio::time::sleep(Duration::from_secs(u64::from(lease / 3).max(1))).await;
+                let now = f64::from_bits(progress.load(std::sync::atomic::Ordering::Relaxed));
+                if let Ok(false) = self.store.extraction_progress(&claim, now, lease).await {
+                    return;
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = self.read(&claim, max_pages, &progress) => outcome,
+            () = renew => {
+                tracing::warn!("the claim on the document was lost; another extractor has it");
+                return;
+            }
+        };
         let result = match outcome {
-            Ok(Some(extracted)) => self.store.finish_document(tenant, id, &extracted).await.map(|_| "ready"),
+            Ok(Some(extracted)) => self
+                .store
+                .finish_document(&claim, &extracted)
+                .await
+                .map(|finished| if finished { "ready" } else { "gone" }),
             Ok(None) => Ok("gone"),
             Err(Failure::Unreadable(why)) => {
                 tracing::info!(%why, "document could not be read");
-                self.store.fail_document(tenant, id, &why).await.map(|_| "failed")
+                self.store.fail_document(claim.tenant, claim.id, Some(claim.attempt), &why).await.map(|_| "failed")
             }
             Err(Failure::Store(error)) => Err(error),
         };
@@ -172,7 +220,13 @@ impl Library {
         }
     }
 
-    async fn read(&self, tenant: TenantId, id: DocumentId, max_pages: u32) -> Result<Option<Extracted>, Failure> {
+    async fn read(
+        &self,
+        claim: &Claim,
+        max_pages: u32,
+        progress: &std::sync::atomic::AtomicU64,
+    ) -> Result<Option<Extracted>, Failure> {
+        let (tenant, id) = (claim.tenant, claim.id);
         let Some(document) = self.store.get_document(tenant, id).await? else { return Ok(None) };
         let Some(bytes) = self.store.document_content(tenant, id).await? else {
             return Err(Failure::Unreadable("the upload is missing".into()));
@@ -182,9 +236,16 @@ impl Library {
         let lease = self.settings.lease_s;
         // Progress is worth a write only where reading takes a while.
         let report = bytes.len() >= PROGRESS_FROM_BYTES || format == Format::Pdf;
-        if report {
-            self.store.extraction_progress(tenant, id, 0.1, lease).await?;
-        }
+        let step = |value: f64| {
+            progress.store(value.to_bits(), std::sync::atomic::Ordering::Relaxed);
+            async move {
+                if report {
+                    self.store.extraction_progress(claim, value, lease).await?;
+                }
+                Ok::<_, Failure>(())
+            }
+        };
+        step(0.1).await?;
         let (blocks, pages) = match format {
             Format::Pdf => {
                 let limits = pdf::PdfLimits {
@@ -194,9 +255,7 @@ impl Library {
                     max_pages,
                 };
                 let pages = pdf::extract_pages(&self.program, &bytes, &limits).await.map_err(unreadable)?;
-                if report {
-                    self.store.extraction_progress(tenant, id, 0.6, lease).await?;
-                }
+                step(0.6).await?;
                 let count = pages.len() as u32;
                 (tokio::task::spawn_blocking(move || extract::page_blocks(&pages)).await.map_err(join)?, Some(count))
             }
@@ -212,9 +271,7 @@ impl Library {
                 .await
                 .map_err(join)?
                 .map_err(unreadable)?;
-                if report {
-                    self.store.extraction_progress(tenant, id, 0.6, lease).await?;
-                }
+                step(0.6).await?;
                 (blocks, None)
             }
         };
@@ -222,9 +279,7 @@ impl Library {
             .await
             .map_err(join)?
             .map_err(unreadable)?;
-        if report {
-            self.store.extraction_progress(tenant, id, 0.9, lease).await?;
-        }
+        step(0.9).await?;
         Ok(Some(extracted))
     }
 

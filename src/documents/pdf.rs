@@ -118,8 +118,14 @@ pub async fn extract_pages(program: &Path, pdf: &[u8], limits: &PdfLimits) -> Re
     if !status.success() {
         return Err(ExtractError::Pdf(died(status)));
     }
-    let answer =
-        std::fs::read(&out_path).map_err(|e| ExtractError::Pdf(format!("no answer from the extractor: {e}")))?;
+    // The answer is bounded like the text it holds (JSON escapes at most double it).
+    let size = tokio::fs::metadata(&out_path).await.map(|m| m.len()).unwrap_or(0);
+    if size > (super::extract::MAX_TEXT_CHARS as u64) * 8 {
+        return Err(ExtractError::TooMuchText);
+    }
+    let answer = tokio::fs::read(&out_path)
+        .await
+        .map_err(|e| ExtractError::Pdf(format!("no answer from the extractor: {e}")))?;
     match serde_json::from_slice::<ChildAnswer>(&answer) {
         Ok(ChildAnswer::Pages(pages)) => Ok(pages),
         Ok(ChildAnswer::Error(why)) => Err(ExtractError::Pdf(why)),

@@ -1,7 +1,8 @@
 //! `/v1/documents`: the tenant's document library (see docs/documents.md).
 //! Uploads come as `multipart/form-data` (a `file` part, an optional
 //! `title` part) or as JSON text; both are bounded by the tenant's
-//! `max_document_mb` while they arrive, within `server.body_timeout_s`.
+//! `max_document_mb` while they arrive, within `documents.upload_timeout_s`,
+//! at most `documents.max_concurrent_uploads` at once on a node.
 
 use std::time::Duration;
 
@@ -39,7 +40,9 @@ pub async fn upload(
     principal.require(Role::Member)?;
     let limits = effective_limits(&state.settings, &principal.tenant);
     let max = state.library.max_upload_bytes(&limits);
-    let timeout = Duration::from_secs(state.settings.server.body_timeout_s.max(1));
+    let timeout = Duration::from_secs(state.settings.documents.upload_timeout_s.max(1));
+    // Each upload is held in memory while it arrives: a bounded number at once.
+    let _permit = state.library.upload_permit()?;
     let content_type =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let multipart = content_type.starts_with("multipart/form-data");

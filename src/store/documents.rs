@@ -142,6 +142,15 @@ pub struct Extracted {
     pub passages: Vec<NewPassage>,
 }
 
+/// An extractor's claim on a document: `attempt` is its token (the
+/// document's claim count); writes under an older one are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub tenant: TenantId,
+    pub id: DocumentId,
+    pub attempt: u32,
+}
+
 /// Why an upload is refused by the quota.
 pub fn library_refusal(quota: &LibraryQuota, usage: LibraryUsage, bytes: u64) -> Option<String> {
     if usage.documents >= quota.max_documents {
@@ -190,22 +199,19 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// Claims the oldest document waiting for extraction (or whose
     /// extractor's lease ran out), for `lease_s` seconds; any tenant.
-    async fn claim_document(&self, lease_s: u32) -> StoreResult<Option<(TenantId, DocumentId)>>;
+    async fn claim_document(&self, lease_s: u32) -> StoreResult<Option<Claim>>;
     /// A claimed document's upload.
     async fn document_content(&self, tenant: TenantId, id: DocumentId) -> StoreResult<Option<Vec<u8>>>;
-    /// Records progress and extends the claim.
-    async fn extraction_progress(
-        &self,
-        tenant: TenantId,
-        id: DocumentId,
-        progress: f64,
-        lease_s: u32,
-    ) -> StoreResult<()>;
-    /// Writes the passages and makes the document `ready`, in one
-    /// transaction; drops the upload. False when the document is gone.
-    async fn finish_document(&self, tenant: TenantId, id: DocumentId, extracted: &Extracted) -> StoreResult<bool>;
-    /// Marks the document `failed` with a reason; drops the upload.
-    async fn fail_document(&self, tenant: TenantId, id: DocumentId, error: &str) -> StoreResult<()>;
+    /// Records progress and extends the claim (false: the claim is lost).
+    async fn extraction_progress(&self, claim: &Claim, progress: f64, lease_s: u32) -> StoreResult<bool>;
+    /// Writes the passages and makes the document `ready`; drops the
+    /// upload. Nothing is searchable before the status turns `ready`. False
+    /// when the document is gone or the claim was lost.
+    async fn finish_document(&self, claim: &Claim, extracted: &Extracted) -> StoreResult<bool>;
+    /// Marks the document `failed` with a reason and drops the upload, under
+    /// the claim when given (else whatever claimed it).
+    async fn fail_document(&self, tenant: TenantId, id: DocumentId, claim: Option<u32>, error: &str)
+    -> StoreResult<()>;
 
     /// Passages of a document in order, after passage `after`.
     async fn passages(
@@ -222,6 +228,8 @@ pub trait DocumentStore: Send + Sync + 'static {
 
 /// The columns a [`DocumentRow`] reads.
 pub const DOCUMENT_COLUMNS: &str = "id, tenant_id, title, filename, media_type, bytes, status, progress, error, pages, passages, chars, created_by, created_at, updated_at";
+/// Passages are read only of `ready` documents (an extraction writes them first).
+pub const READY: &str = "AND EXISTS (SELECT 1 FROM documents r WHERE r.id = p.document_id AND r.status = 'ready')";
 /// The columns a [`PassageRow`] reads (from `p`, the passages table).
 pub const PASSAGE_COLUMNS: &str = "p.document_id, p.n, p.page, p.heading, p.start_char, p.end_char, p.text";
 

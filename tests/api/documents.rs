@@ -503,7 +503,7 @@ async fn a_document_whose_extractor_died_is_taken_up_again_after_its_lease() {
     // A node claims it for 2 s and dies before reading it.
     let claimed_at = std::time::Instant::now();
     let claimed = store.claim_document(2).await.unwrap();
-    assert_eq!(claimed.map(|c| c.1), Some(id));
+    assert_eq!(claimed.map(|c| (c.id, c.attempt)), Some((id, 1)));
     assert_eq!(store.claim_document(2).await.unwrap(), None, "a claimed document is not handed out twice");
     let doc = wait_document(&app, &key, &id.to_string(), "ready").await;
     assert!(claimed_at.elapsed() >= std::time::Duration::from_secs(2), "taken up only once the lease ran out");

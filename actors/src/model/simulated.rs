@@ -287,11 +287,12 @@ fn quotable(text: &str) -> String {
     let sentence = text.split_inclusive(['.', '!', '?']).map(str::trim).find(|s| s.split_whitespace().count() >= 4);
     let sentence = sentence.unwrap_or(text.trim());
     let words: Vec<&str> = sentence.split_whitespace().take(24).collect();
-    let mut quote = words.join(" ").replace(['"', '\u{201c}', '\u{201d}'], "'");
+    let mut quote =
+        words.join(" ").replace(['"', '\u{201c}', '\u{201d}'], "'").trim_end_matches(['.', '!', '?']).to_string();
     if sentence.split_whitespace().count() > 24 {
         quote.push_str("...");
     }
-    quote.trim_end_matches(['.', '!', '?']).to_string()
+    quote
 }
 
 /// Rough token count of a text (words), for usage figures.

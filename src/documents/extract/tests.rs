@@ -118,3 +118,21 @@ fn pdf_pages_never_share_a_passage() {
 fn a_document_without_text_is_refused() {
     assert_eq!(passages(&text_blocks("  \n\n \t", None, None), None), Err(ExtractError::Empty));
 }
+
+// Both once took time growing with the square of the input: a 10 MB upload of
+// `&`s, or one 10 MB paragraph, held an extractor for hours.
+#[test]
+fn a_million_ampersands_decode_in_one_pass() {
+    let text = "&".repeat(1_000_000) + "&amp;";
+    let decoded = decode_entities(&text);
+    assert_eq!(decoded.len(), 1_000_001);
+}
+
+#[test]
+fn a_ten_megabyte_paragraph_is_cut_in_one_pass() {
+    let paragraph = "word ".repeat(2_000_000);
+    let extracted = passages(&text_blocks(&paragraph, None, None), None).unwrap();
+    assert!(extracted.passages.len() > 6000);
+    let last = extracted.passages.last().unwrap();
+    assert_eq!(last.end, extracted.chars);
+}

@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::store::documents::{
-    DOCUMENT_COLUMNS, DocumentRecord, DocumentRow, DocumentStatus, DocumentStore, Extracted, HitRow, LibraryQuota,
-    LibraryUsage, PASSAGE_COLUMNS, PassageHit, PassageQuery, PassageRecord, PassageRow, library_refusal, tsquery,
+    Claim, DOCUMENT_COLUMNS, DocumentRecord, DocumentRow, DocumentStatus, DocumentStore, Extracted, HitRow,
+    LibraryQuota, LibraryUsage, PASSAGE_COLUMNS, PassageHit, PassageQuery, PassageRecord, PassageRow, READY,
+    library_refusal, tsquery,
 };
 use crate::store::{StoreError, StoreResult, rows};
 
@@ -123,13 +124,17 @@ impl DocumentStore for PgStore {
         Ok(deleted > 0)
     }
 
-    async fn claim_document(&self, lease_s: u32) -> StoreResult<Option<(TenantId, DocumentId)>> {
-        let row = sqlx::query("SELECT tenant_id, id FROM askpanel_claim_document($1)")
+    async fn claim_document(&self, lease_s: u32) -> StoreResult<Option<Claim>> {
+        let row = sqlx::query("SELECT tenant_id, id, attempts FROM askpanel_claim_document($1)")
             .bind(lease_s as i32)
             .fetch_optional(&self.pool)
             .await?;
         Ok(match row {
-            Some(row) => Some((TenantId(row.try_get("tenant_id")?), DocumentId(row.try_get("id")?))),
+            Some(row) => Some(Claim {
+                tenant: TenantId(row.try_get("tenant_id")?),
+                id: DocumentId(row.try_get("id")?),
+                attempt: row.try_get::<i64, _>("attempts")?.max(0) as u32,
+            }),
             None => None,
         })
     }
@@ -147,33 +152,32 @@ impl DocumentStore for PgStore {
         Ok(content)
     }
 
-    async fn extraction_progress(
-        &self,
-        tenant: TenantId,
-        id: DocumentId,
-        progress: f64,
-        lease_s: u32,
-    ) -> StoreResult<()> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query(
+    async fn extraction_progress(&self, claim: &Claim, progress: f64, lease_s: u32) -> StoreResult<bool> {
+        let mut tx = self.tenant_tx(claim.tenant).await?;
+        let updated = sqlx::query(
             "UPDATE documents SET progress = $1, lease_until = now() + make_interval(secs => $2), updated_at = now() \
-             WHERE tenant_id = $3 AND id = $4 AND status = 'extracting'",
+             WHERE tenant_id = $3 AND id = $4 AND status = 'extracting' AND attempts = $5",
         )
         .bind(progress.clamp(0.0, 1.0))
         .bind(f64::from(lease_s))
-        .bind(tenant.0)
-        .bind(id.0)
+        .bind(claim.tenant.0)
+        .bind(claim.id.0)
+        .bind(i64::from(claim.attempt))
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(updated > 0)
     }
 
-    async fn finish_document(&self, tenant: TenantId, id: DocumentId, extracted: &Extracted) -> StoreResult<bool> {
+    async fn finish_document(&self, claim: &Claim, extracted: &Extracted) -> StoreResult<bool> {
+        let (tenant, id) = (claim.tenant, claim.id);
+        // One transaction: PostgreSQL's readers never wait on it.
         let mut tx = self.tenant_tx(tenant).await?;
         let updated = sqlx::query(
             "UPDATE documents SET status = 'ready', progress = 1, error = NULL, pages = $1, passages = $2, chars = $3, \
-             content = NULL, lease_until = NULL, updated_at = $4 WHERE tenant_id = $5 AND id = $6 AND status = 'extracting'",
+             content = NULL, lease_until = NULL, updated_at = $4 \
+             WHERE tenant_id = $5 AND id = $6 AND status = 'extracting' AND attempts = $7",
         )
         .bind(extracted.pages.map(i64::from))
         .bind(extracted.passages.len() as i64)
@@ -181,12 +185,18 @@ impl DocumentStore for PgStore {
         .bind(Utc::now())
         .bind(tenant.0)
         .bind(id.0)
+        .bind(i64::from(claim.attempt))
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if updated == 0 {
             return Ok(false);
         }
+        sqlx::query("DELETE FROM passages WHERE tenant_id = $1 AND document_id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         // In batches of arrays: one statement per thousand passages.
         for batch in extracted.passages.chunks(1000) {
             let n: Vec<i64> = batch.iter().map(|p| i64::from(p.n)).collect();
@@ -214,16 +224,23 @@ impl DocumentStore for PgStore {
         Ok(true)
     }
 
-    async fn fail_document(&self, tenant: TenantId, id: DocumentId, error: &str) -> StoreResult<()> {
+    async fn fail_document(
+        &self,
+        tenant: TenantId,
+        id: DocumentId,
+        claim: Option<u32>,
+        error: &str,
+    ) -> StoreResult<()> {
         let mut tx = self.tenant_tx(tenant).await?;
         sqlx::query(
             "UPDATE documents SET status = 'failed', error = $1, content = NULL, lease_until = NULL, updated_at = $2 \
-             WHERE tenant_id = $3 AND id = $4 AND status IN ('pending', 'extracting')",
+             WHERE tenant_id = $3 AND id = $4 AND status IN ('pending', 'extracting') AND ($5::bigint IS NULL OR attempts = $5)",
         )
         .bind(error)
         .bind(Utc::now())
         .bind(tenant.0)
         .bind(id.0)
+        .bind(claim.map(i64::from))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -238,7 +255,7 @@ impl DocumentStore for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<PassageRecord>> {
         let sql = format!(
-            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n > $3 ORDER BY p.n LIMIT $4"
+            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n > $3 {READY} ORDER BY p.n LIMIT $4"
         );
         let mut tx = self.tenant_tx(tenant).await?;
         let rows = sqlx::query_as::<_, PassageRow>(AssertSqlSafe(sql))
@@ -254,7 +271,7 @@ impl DocumentStore for PgStore {
 
     async fn passage(&self, tenant: TenantId, id: DocumentId, n: u32) -> StoreResult<Option<PassageRecord>> {
         let sql = format!(
-            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n = $3"
+            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n = $3 {READY}"
         );
         let mut tx = self.tenant_tx(tenant).await?;
         let row = sqlx::query_as::<_, PassageRow>(AssertSqlSafe(sql))

@@ -8,8 +8,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::SqliteStore;
 use crate::store::documents::{
-    DOCUMENT_COLUMNS, DocumentRecord, DocumentRow, DocumentStatus, DocumentStore, Extracted, HitRow, LibraryQuota,
-    LibraryUsage, PASSAGE_COLUMNS, PassageHit, PassageQuery, PassageRecord, PassageRow, fts5_query, library_refusal,
+    Claim, DOCUMENT_COLUMNS, DocumentRecord, DocumentRow, DocumentStatus, DocumentStore, Extracted, HitRow,
+    LibraryQuota, LibraryUsage, NewPassage, PASSAGE_COLUMNS, PassageHit, PassageQuery, PassageRecord, PassageRow,
+    READY, fts5_query, library_refusal,
 };
 use crate::store::{StoreError, StoreResult, rows};
 
@@ -122,14 +123,14 @@ impl DocumentStore for SqliteStore {
         Ok(deleted > 0)
     }
 
-    async fn claim_document(&self, lease_s: u32) -> StoreResult<Option<(TenantId, DocumentId)>> {
+    async fn claim_document(&self, lease_s: u32) -> StoreResult<Option<Claim>> {
         let now = Utc::now();
         let until = now + Duration::seconds(i64::from(lease_s));
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(
-            "UPDATE documents SET status = 'extracting', lease_until = $1, updated_at = $2 WHERE id = (\
-               SELECT id FROM documents WHERE status = 'pending' OR (status = 'extracting' AND lease_until < $2) \
-               ORDER BY created_at LIMIT 1) RETURNING tenant_id, id",
+            "UPDATE documents SET status = 'extracting', lease_until = $1, updated_at = $2, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM documents WHERE status = 'pending' OR (status = 'extracting' AND lease_until < $2) \
+             ORDER BY created_at LIMIT 1) RETURNING tenant_id, id, attempts",
         )
         .bind(until)
         .bind(now)
@@ -137,7 +138,11 @@ impl DocumentStore for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(match row {
-            Some(row) => Some((TenantId(row.try_get("tenant_id")?), DocumentId(row.try_get("id")?))),
+            Some(row) => Some(Claim {
+                tenant: TenantId(row.try_get("tenant_id")?),
+                id: DocumentId(row.try_get("id")?),
+                attempt: row.try_get::<i64, _>("attempts")?.max(0) as u32,
+            }),
             None => None,
         })
     }
@@ -151,35 +156,60 @@ impl DocumentStore for SqliteStore {
             .flatten())
     }
 
-    async fn extraction_progress(
-        &self,
-        tenant: TenantId,
-        id: DocumentId,
-        progress: f64,
-        lease_s: u32,
-    ) -> StoreResult<()> {
+    async fn extraction_progress(&self, claim: &Claim, progress: f64, lease_s: u32) -> StoreResult<bool> {
         let now = Utc::now();
         let mut tx = self.write_tx().await?;
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE documents SET progress = $1, lease_until = $2, updated_at = $3 \
-             WHERE tenant_id = $4 AND id = $5 AND status = 'extracting'",
+             WHERE tenant_id = $4 AND id = $5 AND status = 'extracting' AND attempts = $6",
         )
         .bind(progress.clamp(0.0, 1.0))
         .bind(now + Duration::seconds(i64::from(lease_s)))
         .bind(now)
-        .bind(tenant.0)
-        .bind(id.0)
+        .bind(claim.tenant.0)
+        .bind(claim.id.0)
+        .bind(i64::from(claim.attempt))
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(updated > 0)
     }
 
-    async fn finish_document(&self, tenant: TenantId, id: DocumentId, extracted: &Extracted) -> StoreResult<bool> {
+    async fn finish_document(&self, claim: &Claim, extracted: &Extracted) -> StoreResult<bool> {
+        let (tenant, id) = (claim.tenant, claim.id);
+        // The passages go in in batches of their own transactions, so that a
+        // large document never holds SQLite's write lock (and the panels'
+        // event writer) for long; a document is searched only once `ready`,
+        // and what an earlier, interrupted attempt left is cleared first.
+        let mut tx = self.write_tx().await?;
+        let owned = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM documents WHERE tenant_id = $1 AND id = $2 AND status = 'extracting' AND attempts = $3",
+        )
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(i64::from(claim.attempt))
+        .fetch_one(&mut *tx)
+        .await?;
+        if owned == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM passages WHERE tenant_id = $1 AND document_id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        for batch in extracted.passages.chunks(1000) {
+            let mut tx = self.write_tx().await?;
+            insert_passages(&mut tx, tenant, id, batch).await?;
+            tx.commit().await?;
+        }
         let mut tx = self.write_tx().await?;
         let updated = sqlx::query(
             "UPDATE documents SET status = 'ready', progress = 1, error = NULL, pages = $1, passages = $2, chars = $3, \
-             content = NULL, lease_until = NULL, updated_at = $4 WHERE tenant_id = $5 AND id = $6 AND status = 'extracting'",
+             content = NULL, lease_until = NULL, updated_at = $4 \
+             WHERE tenant_id = $5 AND id = $6 AND status = 'extracting' AND attempts = $7",
         )
         .bind(extracted.pages.map(i64::from))
         .bind(extracted.passages.len() as i64)
@@ -187,52 +217,49 @@ impl DocumentStore for SqliteStore {
         .bind(Utc::now())
         .bind(tenant.0)
         .bind(id.0)
+        .bind(i64::from(claim.attempt))
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if updated == 0 {
-            return Ok(false);
-        }
-        // Many rows a statement: one prepared statement per hundred passages.
-        for batch in extracted.passages.chunks(100) {
-            let rows: Vec<String> = (0..batch.len())
-                .map(|i| {
-                    let b = 3 + i * 6;
-                    format!("($1, $2, ${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5)
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO passages (tenant_id, document_id, n, page, heading, start_char, end_char, text) VALUES {}",
-                rows.join(", ")
-            );
-            let mut insert = sqlx::query(AssertSqlSafe(sql)).bind(tenant.0).bind(id.0);
-            for passage in batch {
-                insert = insert
-                    .bind(i64::from(passage.n))
-                    .bind(passage.page.map(i64::from))
-                    .bind(passage.heading.as_deref())
-                    .bind(passage.start as i64)
-                    .bind(passage.end as i64)
-                    .bind(passage.text.as_str());
-            }
-            insert.execute(&mut *tx).await?;
+            // Deleted or claimed anew meanwhile: what this attempt wrote goes.
+            sqlx::query(
+                "DELETE FROM passages WHERE tenant_id = $1 AND document_id = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM documents WHERE id = $2 AND status = 'ready')",
+            )
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(updated > 0)
     }
 
-    async fn fail_document(&self, tenant: TenantId, id: DocumentId, error: &str) -> StoreResult<()> {
+    async fn fail_document(
+        &self,
+        tenant: TenantId,
+        id: DocumentId,
+        claim: Option<u32>,
+        error: &str,
+    ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE documents SET status = 'failed', error = $1, content = NULL, lease_until = NULL, updated_at = $2 \
-             WHERE tenant_id = $3 AND id = $4 AND status IN ('pending', 'extracting')",
+             WHERE tenant_id = $3 AND id = $4 AND status IN ('pending', 'extracting') AND ($5 IS NULL OR attempts = $5)",
         )
         .bind(error)
         .bind(Utc::now())
         .bind(tenant.0)
         .bind(id.0)
+        .bind(claim.map(i64::from))
         .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM passages WHERE tenant_id = $1 AND document_id = $2 AND EXISTS (SELECT 1 FROM documents WHERE id = $2 AND status = 'failed')")
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -245,7 +272,7 @@ impl DocumentStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<PassageRecord>> {
         let sql = format!(
-            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n > $3 ORDER BY p.n LIMIT $4"
+            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n > $3 {READY} ORDER BY p.n LIMIT $4"
         );
         Ok(sqlx::query_as::<_, PassageRow>(AssertSqlSafe(sql))
             .bind(tenant.0)
@@ -261,7 +288,7 @@ impl DocumentStore for SqliteStore {
 
     async fn passage(&self, tenant: TenantId, id: DocumentId, n: u32) -> StoreResult<Option<PassageRecord>> {
         let sql = format!(
-            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n = $3"
+            "SELECT {PASSAGE_COLUMNS} FROM passages p WHERE p.tenant_id = $1 AND p.document_id = $2 AND p.n = $3 {READY}"
         );
         Ok(sqlx::query_as::<_, PassageRow>(AssertSqlSafe(sql))
             .bind(tenant.0)
@@ -283,14 +310,14 @@ impl DocumentStore for SqliteStore {
             let docs: Vec<String> = documents.iter().map(|d| format!("d{}", d.0.simple())).collect();
             scope.push_str(&format!(" AND doc : ({})", docs.join(" OR ")));
         }
-        let matched = format!("{scope} AND ({})", fts5_query(&query.terms));
+        let matched = format!("{scope} AND {{text heading}} : ({})", fts5_query(&query.terms));
         // bm25() is lower for better matches; the text counts more than the heading.
         let sql = format!(
             "SELECT {PASSAGE_COLUMNS}, d.title, -f.score AS score \
              FROM (SELECT rowid, bm25(passages_fts, 1.0, 0.5, 0.0, 0.0) AS score FROM passages_fts \
-                   WHERE passages_fts MATCH $1 ORDER BY score LIMIT $3) f \
+                   WHERE passages_fts MATCH $1 ORDER BY score LIMIT $3 * 4 + 20) f \
              JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id \
-             WHERE p.tenant_id = $2 AND d.tenant_id = $2 AND d.status = 'ready' ORDER BY f.score"
+             WHERE p.tenant_id = $2 AND d.tenant_id = $2 AND d.status = 'ready' ORDER BY f.score LIMIT $3"
         );
         let hits = sqlx::query_as::<_, HitRow>(AssertSqlSafe(sql))
             .bind(matched)
@@ -300,6 +327,39 @@ impl DocumentStore for SqliteStore {
             .await?;
         Ok(hits.into_iter().map(PassageHit::from).collect())
     }
+}
+
+/// Writes passages, a hundred rows a statement.
+async fn insert_passages(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tenant: TenantId,
+    id: DocumentId,
+    passages: &[NewPassage],
+) -> StoreResult<()> {
+    for batch in passages.chunks(100) {
+        let rows: Vec<String> = (0..batch.len())
+            .map(|i| {
+                let b = 3 + i * 6;
+                format!("($1, $2, ${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO passages (tenant_id, document_id, n, page, heading, start_char, end_char, text) VALUES {}",
+            rows.join(", ")
+        );
+        let mut insert = sqlx::query(AssertSqlSafe(sql)).bind(tenant.0).bind(id.0);
+        for passage in batch {
+            insert = insert
+                .bind(i64::from(passage.n))
+                .bind(passage.page.map(i64::from))
+                .bind(passage.heading.as_deref())
+                .bind(passage.start as i64)
+                .bind(passage.end as i64)
+                .bind(passage.text.as_str());
+        }
+        insert.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 async fn usage_of(connection: &mut sqlx::SqliteConnection, tenant: TenantId) -> StoreResult<LibraryUsage> {

@@ -7,9 +7,8 @@ use askpanel_actors::domain::{
 };
 use askpanel_actors::engine::EngineError;
 use askpanel_actors::event::ModeratorActionKind;
-use askpanel_actors::evidence::{DocumentId, PanelDocument, document_label};
 use askpanel_actors::panel::messages::{Command, PanelCommand};
-use askpanel_actors::panel::new::{MAX_PANEL_DOCUMENTS, NAME_MAX_CHARS, NewMember, NewPanel};
+use askpanel_actors::panel::new::{NAME_MAX_CHARS, NewMember, NewPanel};
 use askpanel_actors::panel::view::PanelView;
 use askpanel_actors::ports::{CreateOptions, Quotas};
 use serde::Deserialize;
@@ -21,7 +20,6 @@ use crate::error::ApiError;
 use crate::limits::{effective_limits, policy};
 use crate::state::AppState;
 use crate::store::Role;
-use crate::store::documents::DocumentStatus;
 use crate::validation::Body;
 
 /// Longest accepted `Idempotency-Key`.
@@ -61,15 +59,8 @@ pub struct CreateRequest {
     pub base_flow: Option<PanelType>,
     pub simulation: Option<SimulationConfig>,
     pub questioner: Option<ExpertId>,
-    pub documents: Option<DocumentChoice>,
+    pub documents: Option<crate::documents::choice::DocumentChoice>,
     pub evidence_chars: Option<u32>,
-}
-
-/// `documents` of a new panel: every ready document, or these.
-#[derive(Clone, Debug, PartialEq)]
-pub enum DocumentChoice {
-    All,
-    Ids(Vec<DocumentId>),
 }
 
 /// Reads a create body, naming every bad field in one 422. Pure: the
@@ -89,26 +80,10 @@ pub fn parse_create(body: Value) -> Result<CreateRequest, ApiError> {
     let questioner: Option<String> = body.optional("questioner");
     let documents: Option<Value> = body.optional("documents");
     let evidence_chars: Option<u32> = body.optional("evidence_chars");
-    let documents = match documents {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s == "all" => Some(DocumentChoice::All),
-        Some(Value::Array(items)) if items.len() > MAX_PANEL_DOCUMENTS => {
-            body.invalid("documents", format!("at most {MAX_PANEL_DOCUMENTS} documents"));
-            None
-        }
-        Some(Value::Array(items)) => {
-            let mut ids = Vec::new();
-            for item in &items {
-                match item.as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()) {
-                    Some(id) if !ids.contains(&DocumentId(id)) => ids.push(DocumentId(id)),
-                    Some(id) => body.invalid("documents", format!("document {id} is listed twice")),
-                    None => body.invalid("documents", "must be document ids, or \"all\""),
-                }
-            }
-            (!ids.is_empty()).then_some(DocumentChoice::Ids(ids))
-        }
-        Some(_) => {
-            body.invalid("documents", "must be a list of document ids, or \"all\"");
+    let documents = match crate::documents::choice::parse(documents) {
+        Ok(choice) => choice,
+        Err(why) => {
+            body.invalid("documents", why);
             None
         }
     };
@@ -262,7 +237,7 @@ pub async fn create(
         unknown.insert("questioner".to_string(), "must be one of the panel's experts".to_string());
     }
     let documents = match &request.documents {
-        Some(choice) => match panel_documents(state, tenant, choice).await? {
+        Some(choice) => match crate::documents::choice::resolve(state.store.as_ref(), tenant, choice).await? {
             Ok(documents) => documents,
             Err(why) => {
                 unknown.insert("documents".to_string(), why);
@@ -350,51 +325,6 @@ pub async fn create(
         return Err(ApiError::IdempotencyKeyReused);
     }
     Ok((created.panel, created.existing.is_some()))
-}
-
-/// The documents a panel deliberates over, labelled `D1`, `D2`... in the
-/// order asked (oldest first for `"all"`): each must be this tenant's and
-/// ready. Another tenant's id reads as unknown, like an id nobody has.
-async fn panel_documents(
-    state: &AppState,
-    tenant: TenantId,
-    choice: &DocumentChoice,
-) -> Result<Result<Vec<PanelDocument>, String>, ApiError> {
-    let found = match choice {
-        DocumentChoice::All => {
-            let limit = MAX_PANEL_DOCUMENTS as u32 + 1;
-            let mut ready = state.store.list_documents(tenant, Some(DocumentStatus::Ready), limit, None).await?;
-            if ready.is_empty() {
-                return Ok(Err("the tenant has no ready documents".into()));
-            }
-            if ready.len() > MAX_PANEL_DOCUMENTS {
-                return Ok(Err(format!(
-                    "the tenant has more than {MAX_PANEL_DOCUMENTS} ready documents: choose at most {MAX_PANEL_DOCUMENTS}"
-                )));
-            }
-            ready.reverse();
-            ready
-        }
-        DocumentChoice::Ids(ids) => {
-            let records = state.store.get_documents(tenant, ids).await?;
-            let mut ordered = Vec::with_capacity(ids.len());
-            for id in ids {
-                match records.iter().find(|d| d.id == *id) {
-                    None => return Ok(Err(format!("unknown document {id}"))),
-                    Some(d) if d.status != DocumentStatus::Ready => {
-                        return Ok(Err(format!("document {id} is {}, not ready", d.status.as_str())));
-                    }
-                    Some(d) => ordered.push(d.clone()),
-                }
-            }
-            ordered
-        }
-    };
-    Ok(Ok(found
-        .into_iter()
-        .enumerate()
-        .map(|(i, d)| PanelDocument { id: d.id, label: document_label(i), title: d.title })
-        .collect()))
 }
 
 async fn find_expert(state: &AppState, tenant: TenantId, id: ExpertId) -> Result<Option<Expert>, ApiError> {

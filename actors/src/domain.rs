@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId};
 pub use pause::PauseReason;
 
+pub mod grounding;
 mod pause;
 
 /// The six deliberation formats of PRODUCT.md.
@@ -343,7 +344,7 @@ pub struct PanelConfig {
     pub simulation: Option<SimulationConfig>,
     /// The documents the panel deliberates over, with their labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub documents: Vec<crate::evidence::PanelDocument>,
+    pub documents: Vec<grounding::PanelDocument>,
     /// Characters of evidence each AI turn is given (panels with documents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_chars: Option<u32>,

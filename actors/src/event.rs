@@ -103,10 +103,10 @@ pub enum EventData {
         ideas: Vec<String>,
         /// Panels with documents: the passages the member was given for this turn.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        evidence: Option<crate::evidence::EvidenceUse>,
+        evidence: Option<crate::domain::grounding::EvidenceUse>,
         /// Every citation in the text, checked against what the member was given.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        citations: Vec<crate::evidence::Citation>,
+        citations: Vec<crate::domain::grounding::Citation>,
         /// Tokens the model read for this turn.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
@@ -191,7 +191,7 @@ pub enum EventData {
         draft: String,
         /// Panels with documents: the passages the draft rests on.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        sources: Vec<crate::evidence::Source>,
+        sources: Vec<crate::domain::grounding::Source>,
         /// Tokens the model read to write the draft.
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,
@@ -234,7 +234,7 @@ pub enum EventData {
         reason: Option<RoundDecision>,
         /// Panels with documents: the passages the recommendation rests on.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        sources: Vec<crate::evidence::Source>,
+        sources: Vec<crate::domain::grounding::Source>,
         /// What drafting the final recommendation cost (counted in usage).
         #[serde(default, skip_serializing_if = "is_zero")]
         tokens_in: u64,

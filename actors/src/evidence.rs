@@ -8,57 +8,17 @@
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 
+pub use crate::domain::grounding::{
+    Citation, DEFAULT_BUDGET_CHARS, DocumentId, EvidenceUse, GivenPassage, PanelDocument, Passage, Source,
+};
 use crate::domain::{ExpertProfile, TenantId};
-pub use crate::ids::DocumentId;
 use crate::panel::strategy::MemberView;
 
 /// The most passages one turn is given, whatever the budget.
 pub const MAX_PASSAGES: usize = 8;
-/// Characters of evidence a turn is given unless configured otherwise.
-pub const DEFAULT_BUDGET_CHARS: u32 = 3000;
 /// The most words of a retrieval query.
 const MAX_QUERY_TERMS: usize = 40;
-
-/// A document a panel deliberates over, as written in its configuration.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PanelDocument {
-    /// The tenant's document.
-    pub id: DocumentId,
-    /// `D1`, `D2`...: the document's label within the panel.
-    pub label: String,
-    /// The document's title when the panel was created.
-    pub title: String,
-}
-
-/// A passage of a document, as the store returns it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Passage {
-    /// The document it belongs to.
-    pub document_id: DocumentId,
-    /// Its number in the document (1-based), stable for the document's life.
-    pub n: u32,
-    /// The PDF page it is on (1-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<u32>,
-    /// The nearest heading above it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heading: Option<String>,
-    /// Its text.
-    pub text: String,
-}
-
-/// A passage as given to a member: with its label and its document's title.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GivenPassage {
-    /// `D2:p14`.
-    pub label: String,
-    /// The title of its document.
-    pub title: String,
-    /// The passage (its text cut to the budget when it had to be).
-    pub passage: Passage,
-}
 
 /// What a turn asks the store for.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,63 +45,6 @@ impl Evidence for NoEvidence {
     fn retrieve(&self, _: TenantId, _: EvidenceQuery) -> BoxFuture<'static, Result<Vec<Passage>, String>> {
         Box::pin(futures::future::ready(Ok(Vec::new())))
     }
-}
-
-/// What a member was given for a turn (`turn_completed.evidence`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EvidenceUse {
-    /// The labels of the passages given, best first.
-    pub passages: Vec<String>,
-    /// Characters of passage text given.
-    pub chars: u64,
-    /// The turn's budget in characters.
-    pub budget: u64,
-    /// Why nothing could be given, when retrieval failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// One citation in a turn's (or a recommendation's) text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Citation {
-    /// The label as cited, normalised (`D2:p14`).
-    pub label: String,
-    /// Whether the label was among the passages given (for a turn) or
-    /// validly cited by a turn (for a recommendation).
-    pub valid: bool,
-    /// Valid citations: the document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document_id: Option<DocumentId>,
-    /// Valid citations: the passage's number in its document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n: Option<u32>,
-    /// Valid citations: the PDF page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<u32>,
-    /// Valid citations: the nearest heading.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heading: Option<String>,
-}
-
-/// A passage a recommendation rests on (`sources`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Source {
-    /// `D2:p14`.
-    pub label: String,
-    /// The document.
-    pub document_id: DocumentId,
-    /// The passage's number in its document.
-    pub n: u32,
-    /// The document's title.
-    pub title: String,
-    /// The PDF page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<u32>,
-    /// The nearest heading.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heading: Option<String>,
-    /// How many turns and recommendations cited it.
-    pub cited: u32,
 }
 
 /// The label of a panel's `index`-th document (0-based): `D1`, `D2`...

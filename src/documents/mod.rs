@@ -7,6 +7,7 @@
 //! [`extract`] holds the pure rules (formats, paragraphs, passages);
 //! [`pdf`] reads PDFs in a child process with hard limits.
 
+pub mod choice;
 pub mod extract;
 pub mod pdf;
 

@@ -45,7 +45,7 @@ pub struct TurnRequest {
     /// 1 for the first attempt of this turn, 2 for the first re-run...
     pub attempt: u32,
     /// Panels with documents: the passages given for this turn, best first.
-    pub evidence: Vec<crate::evidence::GivenPassage>,
+    pub evidence: Vec<crate::domain::grounding::GivenPassage>,
 }
 
 /// The final result of a turn.
@@ -66,9 +66,9 @@ pub struct TurnOutput {
     /// What the model got wrong in this turn (handled, and counted).
     pub flags: Vec<TurnFlag>,
     /// Panels with documents: what the member was given (set by the expert actor).
-    pub evidence: Option<crate::evidence::EvidenceUse>,
+    pub evidence: Option<crate::domain::grounding::EvidenceUse>,
     /// The citations in the text, checked (set by the expert actor).
-    pub citations: Vec<crate::evidence::Citation>,
+    pub citations: Vec<crate::domain::grounding::Citation>,
 }
 
 /// What a turn stream yields: text deltas, then exactly one `Done`.

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use thiserror::Error;
 
+use crate::domain::grounding::{DEFAULT_BUDGET_CHARS, PanelDocument};
 use crate::domain::{
     ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId,
     PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId,
 };
-use crate::evidence::{DEFAULT_BUDGET_CHARS, PanelDocument};
 use crate::panel::view::PanelView;
 
 /// The shortest query accepted, in characters.

@@ -69,7 +69,7 @@ pub struct PanelView {
     /// Panels with documents: the passages the latest draft or the final
     /// recommendation rests on, most cited first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<crate::evidence::Source>,
+    pub sources: Vec<crate::domain::grounding::Source>,
 }
 
 /// One round as clients see it.
@@ -110,7 +110,7 @@ pub struct TurnView {
     pub seq: u64,
     /// The citations in its text, each checked (panels with documents).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub citations: Vec<crate::evidence::Citation>,
+    pub citations: Vec<crate::domain::grounding::Citation>,
 }
 
 /// A turn a member did not take.

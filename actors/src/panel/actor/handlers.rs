@@ -21,7 +21,7 @@ impl Actor for PanelActor {
         let grounding = Grounding {
             evidence: self.deps.evidence.clone(),
             documents: config.documents.clone(),
-            budget: config.evidence_chars.unwrap_or(crate::evidence::DEFAULT_BUDGET_CHARS),
+            budget: config.evidence_chars.unwrap_or(crate::domain::grounding::DEFAULT_BUDGET_CHARS),
         };
         for profile in &self.state.setup.profiles {
             let expert = ExpertActor::new(

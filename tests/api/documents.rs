@@ -388,8 +388,10 @@ async fn simulated_experts_quote_and_cite_only_the_passages_they_were_given() {
         "# Follow-up\n\nAt twelve months the false alarm rate fell to one per patient-week after a firmware update.",
     )
     .await;
-    let (status, pending) = app.post("/v1/documents", &key, json!({"text": "not ready yet"})).await;
+    // A document that never becomes ready (it has no text).
+    let (status, unready) = app.post("/v1/documents", &key, json!({"text": "  \n\n  "})).await;
     assert_eq!(status, StatusCode::ACCEPTED);
+    wait_document(&app, &key, unready["id"].as_str().unwrap(), "failed").await;
 
     let mut body = structured(11);
     body["query"] =
@@ -463,11 +465,10 @@ async fn simulated_experts_quote_and_cite_only_the_passages_they_were_given() {
     assert!(last.1 == "panel_completed" && last.2.to_string().contains("\"sources\":[{"), "{:?}", last.2);
 
     // A document that is not ready may not be given to a panel.
-    body["documents"] = json!([pending["id"]]);
+    body["documents"] = json!([unready["id"]]);
     let (status, refused) = app.post("/v1/panels", &key, body.clone()).await;
-    if status != StatusCode::CREATED {
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    }
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused["error"]["fields"]["documents"].as_str().unwrap().contains("not ready"), "{refused}");
     body["documents"] = json!("nonsense");
     let (status, _) = app.post("/v1/panels", &key, body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -65,7 +65,11 @@ export async function startDevServer({ upstream, webDir = DEFAULT_WEB_DIR, port 
   function proxy(req, res) {
     // The page's origin is this proxy's; upstream, it stands for the server's own.
     const headers = { ...req.headers, host: up.host, ...(req.headers.origin ? { origin: `http://${up.host}` } : {}) };
-    const preq = http.request({ host: up.hostname, port: upPort, method: req.method, path: req.url, headers }, (pres) => {
+    // A fresh upstream connection per request: Node's default agent keeps
+    // idle connections alive and reuses one the server is closing at that
+    // moment (its keep-alive timeout), which a browser would retry and Node
+    // reports as a 502.
+    const preq = http.request({ host: up.hostname, port: upPort, method: req.method, path: req.url, headers, agent: false }, (pres) => {
       res.writeHead(pres.statusCode, pres.statusMessage, pres.headers);
       pres.pipe(res);
     });

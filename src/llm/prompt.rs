@@ -340,7 +340,7 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
     let identity = format!("{who}\n\nYour background: {}", profile.persona.trim());
     let mut task = String::new();
     if !request.evidence.is_empty() {
-        task.push_str(&render_evidence(&request.evidence));
+        task.push_str(&evidence::render_evidence(&request.evidence));
         task.push('\n');
     }
     match view.task {
@@ -379,24 +379,6 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
         task.push_str(&rating_instructions(format, view.rating_target));
     }
     vec![Message::system(rules), Message::user(shared), Message::system(identity), Message::user(task)]
-}
-
-/// The passages a member is given, each under its label, and how to cite them.
-pub fn render_evidence(evidence: &[askpanel_actors::evidence::GivenPassage]) -> String {
-    let mut out = String::from(
-        "Passages from the documents the panel was given. Rely on them where they bear on your point and cite each one you use by its label in square brackets, for example [D1:p3]. Cite only these labels; never invent one.\n",
-    );
-    for given in evidence {
-        let mut place = given.title.clone();
-        if let Some(page) = given.passage.page {
-            place.push_str(&format!(", page {page}"));
-        }
-        if let Some(heading) = &given.passage.heading {
-            place.push_str(&format!(", \"{heading}\""));
-        }
-        out.push_str(&format!("\n[{}] ({place}):\n{}\n", given.label, given.passage.text.trim()));
-    }
-    out
 }
 
 /// Asks only for the rating after a turn whose rating could not be read.
@@ -518,6 +500,8 @@ pub fn judge_messages(request: &JudgeRequest, budget: usize) -> Vec<Message> {
         )),
     ]
 }
+
+mod evidence;
 
 #[cfg(test)]
 mod tests;

@@ -228,6 +228,9 @@ pub trait DocumentStore: Send + Sync + 'static {
 
 /// The columns a [`DocumentRow`] reads.
 pub const DOCUMENT_COLUMNS: &str = "id, tenant_id, title, filename, media_type, bytes, status, progress, error, pages, passages, chars, created_by, created_at, updated_at";
+/// Records an upload (`$1`..`$10`: id, tenant, title, filename, media type,
+/// bytes, status, created by, created at, content), the same on both backends.
+pub const INSERT_DOCUMENT: &str = "INSERT INTO documents (id, tenant_id, title, filename, media_type, bytes, status, progress, created_by, created_at, updated_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $9, $10)";
 /// Passages are read only of `ready` documents (an extraction writes them first).
 pub const READY: &str = "AND EXISTS (SELECT 1 FROM documents r WHERE r.id = p.document_id AND r.status = 'ready')";
 /// The columns a [`PassageRow`] reads (from `p`, the passages table).

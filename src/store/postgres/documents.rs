@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::store::documents::{
     Claim, DOCUMENT_COLUMNS, DocumentRecord, DocumentRow, DocumentStatus, DocumentStore, Extracted, HitRow,
-    LibraryQuota, LibraryUsage, PASSAGE_COLUMNS, PassageHit, PassageQuery, PassageRecord, PassageRow, READY,
-    library_refusal, tsquery,
+    INSERT_DOCUMENT, LibraryQuota, LibraryUsage, PASSAGE_COLUMNS, PassageHit, PassageQuery, PassageRecord, PassageRow,
+    READY, library_refusal, tsquery,
 };
 use crate::store::{StoreError, StoreResult, rows};
 
@@ -35,22 +35,19 @@ impl DocumentStore for PgStore {
         if let Some(why) = library_refusal(quota, usage, document.bytes) {
             return Err(StoreError::LimitExceeded(why));
         }
-        sqlx::query(
-            "INSERT INTO documents (id, tenant_id, title, filename, media_type, bytes, status, progress, created_by, created_at, updated_at, content) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $9, $10)",
-        )
-        .bind(document.id.0)
-        .bind(document.tenant_id.0)
-        .bind(&document.title)
-        .bind(&document.filename)
-        .bind(&document.media_type)
-        .bind(document.bytes as i64)
-        .bind(document.status.as_str())
-        .bind(&document.created_by)
-        .bind(document.created_at)
-        .bind(content)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(INSERT_DOCUMENT)
+            .bind(document.id.0)
+            .bind(document.tenant_id.0)
+            .bind(&document.title)
+            .bind(&document.filename)
+            .bind(&document.media_type)
+            .bind(document.bytes as i64)
+            .bind(document.status.as_str())
+            .bind(&document.created_by)
+            .bind(document.created_at)
+            .bind(content)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

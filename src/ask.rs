@@ -222,6 +222,7 @@ pub async fn run(args: AskArgs, catalog: &Catalog, model: Arc<dyn ExpertModel>) 
     let request = NewPanel {
         documents: Vec::new(),
         evidence_chars: None,
+        parent: None,
         tenant_id,
         created_by: "cli".into(),
         query: args.question.clone(),

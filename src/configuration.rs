@@ -22,6 +22,7 @@ pub struct Settings {
     pub ws: WsSettings,
     pub log: LogSettings,
     pub documents: DocumentSettings,
+    pub records: RecordSettings,
     pub tiers: BTreeMap<String, Limits>,
 }
 
@@ -46,6 +47,19 @@ pub struct DocumentSettings {
     pub extractor: String,
     /// Characters of passages each AI turn of a panel with documents is given.
     pub evidence_chars: u32,
+}
+
+/// The decision record (`docs/records.md`): search indexing and share links.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RecordSettings {
+    /// How often the search indexer looks for panels it has not followed to
+    /// their last event (at most 50 panels a pass).
+    pub index_interval_ms: u64,
+    /// Default and longest lifetime of a share link, in seconds.
+    pub share_default_s: u64,
+    pub share_max_s: u64,
+    /// Live share links a panel may have at once.
+    pub max_shares_per_panel: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]

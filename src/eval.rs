@@ -406,6 +406,7 @@ fn new_panel(
     NewPanel {
         documents: Vec::new(),
         evidence_chars: None,
+        parent: None,
         tenant_id,
         created_by: "eval".into(),
         query: question.text.trim().to_string(),

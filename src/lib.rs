@@ -42,6 +42,8 @@ pub mod llm;
 pub mod metrics;
 pub mod origins;
 pub mod panels;
+pub mod records;
+pub mod report;
 pub mod routes;
 pub mod startup;
 pub mod state;

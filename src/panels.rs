@@ -61,6 +61,8 @@ pub struct CreateRequest {
     pub questioner: Option<ExpertId>,
     pub documents: Option<crate::documents::choice::DocumentChoice>,
     pub evidence_chars: Option<u32>,
+    /// Follow-ups and re-runs: the panel started from (never from the body).
+    pub parent: Option<askpanel_actors::domain::lineage::PanelParent>,
 }
 
 /// Reads a create body, naming every bad field in one 422. Pure: the
@@ -156,6 +158,7 @@ pub fn parse_create(body: Value) -> Result<CreateRequest, ApiError> {
         questioner,
         documents,
         evidence_chars,
+        parent: None,
     })
 }
 
@@ -169,6 +172,7 @@ pub async fn create(
     principal: &Principal,
     body: Value,
     idempotency_key: Option<String>,
+    lineage: Option<askpanel_actors::domain::lineage::PanelParent>,
 ) -> Result<(PanelView, bool), ApiError> {
     principal.require(Role::Member)?;
     if state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
@@ -183,7 +187,11 @@ pub async fn create(
     // The request's digest: the same key with another request is refused,
     // as payment APIs do (the body's keys are sorted: formatting and key
     // order do not make a request another).
-    let request_hash = idempotency_key.as_ref().map(|_| crate::auth::hash_key(&body.to_string()));
+    // A follow-up or re-run is another request for another parent.
+    let request_hash = idempotency_key.as_ref().map(|_| {
+        let parent = lineage.as_ref().map(|p| format!("{}:{}", p.relation.as_str(), p.id)).unwrap_or_default();
+        crate::auth::hash_key(&format!("{body}{parent}"))
+    });
     if let Some(key) = &idempotency_key
         && let Some((existing, first_hash)) = state.store.idempotent_panel(tenant, key).await?
     {
@@ -192,7 +200,8 @@ pub async fn create(
         }
         return Ok(((*get(state, tenant, existing, Read::Committed).await?).clone(), true));
     }
-    let request = parse_create(body)?;
+    let mut request = parse_create(body)?;
+    request.parent = lineage;
     let limits = effective_limits(&state.settings, &principal.tenant);
 
     // Resolve ids against this tenant: unknown (or another tenant's) ids are 422s.
@@ -302,6 +311,7 @@ pub async fn create(
         human_turn_timeout_s: request.human_turn_timeout_s,
         base_flow: request.base_flow,
         simulation: if state.model.simulated { Some(request.simulation.unwrap_or_default()) } else { None },
+        parent: request.parent,
     };
     let created = state
         .engine

@@ -344,6 +344,10 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_grace_s)
         .run();
+        actix_web::rt::spawn(crate::records::index::run(
+            state.clone(),
+            Duration::from_millis(settings.records.index_interval_ms.max(50)),
+        ));
         actix_web::rt::spawn(crate::budget::watch(
             state.clone(),
             Duration::from_secs(settings.engine.budget_check_s.max(1)),

@@ -67,6 +67,11 @@ impl TenantChanges {
         self.sessions.close_key(key, 1008, "api key revoked")
     }
 
+    /// Ends the open streams of a revoked share link on this node.
+    pub fn share_revoked(&self, share: crate::store::records::ShareId) -> usize {
+        self.sessions.close_key(crate::records::shares::stream_key(share), 1008, "share link revoked")
+    }
+
     /// What the engine enforces for a tenant whose panel resumes here (the
     /// defaults when the tenant cannot be read).
     pub async fn policy_of(&self, tenant: TenantId) -> TenantPolicy {

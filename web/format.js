@@ -30,9 +30,14 @@ export function fmtDate(iso) {
   return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
 }
 
-export function fmtNum(n, digits = 1) {
+// Figures are rounded by the server's one rule (docs/records.md, "Figures"):
+// at most two decimals, half away from zero, trailing zeros dropped, so the
+// page, the report and the recommendation's text show the same numbers.
+export function fmtNum(n, digits = 2) {
   if (n === null || n === undefined || Number.isNaN(n)) return '–';
-  return Number.isInteger(n) ? String(n) : n.toFixed(digits);
+  const scale = 10 ** digits;
+  const rounded = (Math.sign(n) * Math.round(Math.abs(n) * scale)) / scale;
+  return String(rounded === 0 ? 0 : Number(rounded.toFixed(digits)));
 }
 
 export function fmtDuration(ms) {

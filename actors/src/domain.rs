@@ -8,6 +8,7 @@ pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId};
 pub use pause::PauseReason;
 
 pub mod grounding;
+pub mod lineage;
 mod pause;
 
 /// The six deliberation formats of PRODUCT.md.
@@ -348,6 +349,9 @@ pub struct PanelConfig {
     /// Characters of evidence each AI turn is given (panels with documents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_chars: Option<u32>,
+    /// The panel this one follows up or re-runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<lineage::PanelParent>,
 }
 
 /// Everything needed to run a panel, written once into `panel_created`.

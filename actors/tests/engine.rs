@@ -82,6 +82,7 @@ fn new_panel(tenant: TenantId, panel_type: PanelType, members: Vec<NewMember>) -
     NewPanel {
         documents: Vec::new(),
         evidence_chars: None,
+        parent: None,
         tenant_id: tenant,
         created_by: "test".into(),
         query: "Should our AI ECG triage device pursue 510(k) or De Novo?".into(),

@@ -95,6 +95,9 @@ async fn apply_control(node: &NodeHandles, control: Control) {
             node.tenants.key_revoked(key_id);
         }
         Control::TenantChanged { tenant_id } => node.tenants.reload(tenant_id).await,
+        Control::ShareRevoked { share_id } => {
+            node.tenants.share_revoked(crate::store::records::ShareId(share_id));
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub enum Control {
     KeyRevoked { key_id: KeyId },
     /// A tenant's record changed: read it again and apply it.
     TenantChanged { tenant_id: TenantId },
+    /// A share link was revoked: close its open streams.
+    ShareRevoked { share_id: uuid::Uuid },
 }
 
 /// A command sent to the node owning a panel (`P:node:{owner}`).

@@ -11,6 +11,7 @@
 //! summarised to keep within the context budget. Pure functions: tested
 //! without a model.
 
+use askpanel_actors::consensus::figures::figure;
 use askpanel_actors::domain::{MemberKind, PanelType, RatingTarget, Team};
 use askpanel_actors::event::Phase;
 use askpanel_actors::model::{BidRequest, DraftRequest, JudgeRequest, SynthesisRequest, TurnRequest};
@@ -288,13 +289,18 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
         view.max_rounds,
         phase_name(view.phase)
     );
+    if let Some(prior) = &view.prior {
+        shared.push('\n');
+        shared.push_str(prior.trim());
+        shared.push('\n');
+    }
     if anonymous {
         if let Some(stats) = &view.previous_stats {
             shared.push_str(&format!(
                 "\nPrevious round's ratings: median {}, IQR {}, mean {}, n = {}; how many gave each rating: {}.\n",
-                stats.median,
-                stats.iqr,
-                stats.mean,
+                figure(stats.median),
+                figure(stats.iqr),
+                figure(stats.mean),
                 stats.n,
                 distribution(&view.previous_ratings)
             ));
@@ -310,7 +316,9 @@ pub fn turn_messages(request: &TurnRequest, budget: usize, format: RatingFormat)
         if let Some(stats) = &view.previous_stats {
             shared.push_str(&format!(
                 "\nLast rated round: median {}, IQR {}, n = {}.\n",
-                stats.median, stats.iqr, stats.n
+                figure(stats.median),
+                figure(stats.iqr),
+                stats.n
             ));
         }
     }
@@ -448,15 +456,23 @@ pub fn bid_messages(request: &BidRequest) -> Vec<Message> {
 /// The rapporteur's draft or final recommendation.
 pub fn draft_messages(request: &DraftRequest, budget: usize) -> Vec<Message> {
     let anonymous = request.flow == PanelType::Delphi && !request.is_final;
-    let mut user = format!(
-        "Question: {}\n\nThe panel's discussion:\n{}\n",
-        request.query.trim(),
+    let mut user = format!("Question: {}\n", request.query.trim());
+    if let Some(prior) = &request.prior {
+        user.push('\n');
+        user.push_str(prior.trim());
+        user.push('\n');
+    }
+    user.push_str(&format!(
+        "\nThe panel's discussion:\n{}\n",
         render_transcript(&request.transcript, budget, last_round(&request.transcript))
-    );
+    ));
     if let Some(c) = &request.consensus {
+        // The figures as the report writes them, with what the level means,
+        // so the text the model writes agrees with the statistics shown beside it.
         user.push_str(&format!(
-            "\nAgreement in round {}: {:?} (median {}, IQR {}, n = {}).\n",
-            c.round, c.level, c.median, c.iqr, c.n
+            "\nAgreement in round {}: {}\n",
+            c.round,
+            askpanel_actors::consensus::figures::explain(c)
         ));
     }
     if !request.dissenters.is_empty() && !anonymous {

@@ -8,6 +8,7 @@ pub mod experts;
 pub mod health;
 pub mod keys;
 pub mod panels;
+pub mod records;
 pub mod tenant;
 pub mod web;
 
@@ -61,6 +62,18 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
         .service(res("/v1/panels/{id}/events").route(aw::get().to(panels::events)))
         .service(res("/v1/panels/{id}/input").route(aw::post().to(panels::input)))
         .service(res("/v1/panels/{id}/moderate").route(aw::post().to(panels::moderate)))
+        .service(res("/v1/panels/{id}/report").route(aw::get().to(records::report)))
+        .service(res("/v1/panels/{id}/follow-up").route(aw::post().to(records::follow_up)))
+        .service(res("/v1/panels/{id}/rerun").route(aw::post().to(records::rerun)))
+        .service(
+            res("/v1/panels/{id}/shares")
+                .route(aw::post().to(records::create_share))
+                .route(aw::get().to(records::list_shares)),
+        )
+        .service(res("/v1/panels/{id}/shares/{share_id}").route(aw::delete().to(records::revoke_share)))
+        .service(res("/v1/shared/{token}").route(aw::get().to(records::shared_panel)))
+        .service(res("/v1/shared/{token}/report").route(aw::get().to(records::shared_report)))
+        .service(res("/v1/shared/{token}/events").route(aw::get().to(records::shared_events)))
         .service(res("/v1/ws").route(aw::get().to(crate::ws::route::connect)))
         .service(res("/").route(aw::get().to(web::index)))
         .service(res("/assets/{file:.*}").route(aw::get().to(web::asset)));

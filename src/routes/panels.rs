@@ -19,7 +19,7 @@ use crate::bus::{Frame, FrameKind, event_frame_text};
 use crate::error::ApiError;
 use crate::panels;
 use crate::state::AppState;
-use crate::store::{PanelCursor, Role, StoredEvent};
+use crate::store::{Role, StoredEvent};
 use crate::validation::Body;
 
 const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -37,7 +37,7 @@ pub async fn create_panel(
             Some(v.to_str().map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?.to_string())
         }
     };
-    let (panel, existing) = panels::create(&state, &principal, body.into_inner(), idempotency_key).await?;
+    let (panel, existing) = panels::create(&state, &principal, body.into_inner(), idempotency_key, None).await?;
     let mut response = if existing { HttpResponse::Ok() } else { HttpResponse::Created() };
     Ok(response.insert_header((header::LOCATION, format!("/v1/panels/{}", panel.id))).json(panel))
 }
@@ -47,33 +47,122 @@ pub struct ListQuery {
     status: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
+    q: Option<String>,
+    panel_type: Option<String>,
+    #[serde(rename = "type")]
+    type_alias: Option<String>,
+    created_by: Option<String>,
+    expert: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
+/// A date filter: RFC 3339, or a day (`YYYY-MM-DD`: its start, or with
+/// `end_of_day` the start of the next day, so `to=` a day includes it).
+fn parse_date(raw: &str, end_of_day: bool) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| "must be an RFC 3339 time or a date YYYY-MM-DD".to_string())?;
+    let day = if end_of_day { day.succ_opt().ok_or("is out of range")? } else { day };
+    Ok(day.and_hms_opt(0, 0, 0).ok_or("is out of range")?.and_utc())
+}
+
+/// `GET /v1/panels`: newest first, or with `q` ranked by relevance; filters
+/// by type, status, creator, expert and creation date (docs/records.md).
 pub async fn list_panels(
     principal: Principal,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::store::records::{PanelSearch, search_terms};
+    let mut fields = std::collections::BTreeMap::new();
+    let mut invalid = |field: &str, why: String| {
+        fields.insert(field.to_string(), why);
+    };
+    let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "must be 1 to 100"));
+        invalid("limit", "must be 1 to 100".into());
     }
-    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(s.parse::<PanelStatus>().map_err(|e| ApiError::field("status", e))?),
-    };
-    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => {
-            Some(PanelCursor(PanelId(c.parse().map_err(|_| ApiError::field("cursor", "not a cursor from this API"))?)))
+    let mut search = PanelSearch { limit: limit + 1, ..PanelSearch::default() };
+    if let Some(q) = nonempty(&query.q) {
+        if q.chars().count() > 500 {
+            invalid("q", "at most 500 characters".into());
         }
+        search.terms = search_terms(&q);
+        if search.terms.is_empty() {
+            invalid("q", "has no word to search for (common words like 'the' are ignored)".into());
+        }
+    }
+    if let Some(s) = nonempty(&query.status) {
+        match s.parse::<PanelStatus>() {
+            Ok(status) => search.status = Some(status),
+            Err(e) => invalid("status", e),
+        }
+    }
+    let (type_field, panel_type) = match (nonempty(&query.panel_type), nonempty(&query.type_alias)) {
+        (Some(t), _) => ("panel_type", Some(t)),
+        (None, t) => ("type", t),
     };
-    let mut items = state.store.list_panels(principal.tenant_id(), status, limit + 1, cursor).await?;
-    let next_cursor = (items.len() > limit as usize).then(|| {
-        items.truncate(limit as usize);
-        items.last().map(|p| p.id.to_string())
-    });
-    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor.flatten()})))
+    if let Some(t) = panel_type {
+        match serde_json::from_value::<askpanel_actors::domain::PanelType>(json!(t)) {
+            Ok(t) => search.panel_type = Some(t),
+            Err(_) => invalid(type_field, "must be structured, open, socratic, adversarial, delphi or hybrid".into()),
+        }
+    }
+    if let Some(by) = nonempty(&query.created_by) {
+        if by.len() > 100 {
+            invalid("created_by", "at most 100 characters".into());
+        }
+        search.created_by = Some(by);
+    }
+    if let Some(expert) = nonempty(&query.expert) {
+        match expert.parse::<uuid::Uuid>() {
+            Ok(id) => search.expert = Some(askpanel_actors::domain::ExpertId(id)),
+            Err(_) => invalid("expert", "is not an expert id".into()),
+        }
+    }
+    for (field, raw, end) in [("from", nonempty(&query.from), false), ("to", nonempty(&query.to), true)] {
+        let Some(raw) = raw else { continue };
+        match parse_date(&raw, end) {
+            Ok(at) if field == "from" => search.from = Some(at),
+            Ok(at) => search.to = Some(at),
+            Err(why) => invalid(field, why),
+        }
+    }
+    if let Some(c) = nonempty(&query.cursor) {
+        // A ranked search pages by offset (`o40`), a listing by the last id.
+        match (search.terms.is_empty(), c.strip_prefix('o').map(str::parse::<u32>)) {
+            (false, Some(Ok(offset))) if offset <= 10_000 => search.offset = offset,
+            (true, None) => match c.parse::<uuid::Uuid>() {
+                Ok(id) => search.before = Some(PanelId(id)),
+                Err(_) => invalid("cursor", "not a cursor from this API".into()),
+            },
+            _ => invalid("cursor", "not a cursor from this API".into()),
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::Validation { message: "the search is not valid".into(), fields });
+    }
+    let mut hits = state.store.search_panels(principal.tenant_id(), &search).await?;
+    let more = hits.len() > limit as usize;
+    hits.truncate(limit as usize);
+    let next_cursor = match (more, search.terms.is_empty()) {
+        (false, _) => None,
+        (true, true) => hits.last().map(|h| h.panel.id.to_string()),
+        (true, false) => Some(format!("o{}", search.offset + limit)),
+    };
+    let mut items = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let mut item = serde_json::to_value(&hit.panel).map_err(|e| ApiError::Internal(e.into()))?;
+        if let Some(matched) = hit.matched {
+            item["match"] = json!(matched);
+        }
+        items.push(item);
+    }
+    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
 #[derive(Deserialize)]
@@ -92,13 +181,21 @@ pub async fn get_panel(
 ) -> Result<HttpResponse, ApiError> {
     let panel = panel_span(PanelId(path_id(&id)?));
     let read = if query.live == Some(true) { panels::Read::Live } else { panels::Read::Committed };
-    Ok(HttpResponse::Ok().json(&*panels::get(&state, principal.tenant_id(), panel, read).await?))
+    let view = panels::get(&state, principal.tenant_id(), panel, read).await?;
+    // Follow-ups and re-runs start only from ended panels: only those have children.
+    if !view.status.is_terminal() {
+        return Ok(HttpResponse::Ok().json(&*view));
+    }
+    let children = state.store.children(principal.tenant_id(), panel).await?;
+    let mut body = serde_json::to_value(&*view).map_err(|e| ApiError::Internal(e.into()))?;
+    body["children"] = json!(children);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
-    after: Option<u64>,
-    limit: Option<u32>,
+    pub after: Option<u64>,
+    pub limit: Option<u32>,
 }
 
 pub async fn events(
@@ -109,13 +206,33 @@ pub async fn events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let panel = panel_span(PanelId(path_id(&id)?));
-    let tenant = principal.tenant_id();
+    events_response(&state, principal.tenant_id(), panel, &query, &req, Viewer::Key(principal.key_id)).await
+}
+
+/// Who reads a panel's events: a tenant key, or a share link (which sees
+/// them redacted, and whose streams end when it is revoked or expires).
+pub enum Viewer {
+    Key(KeyId),
+    Share { id: crate::store::records::ShareId, expires_at: chrono::DateTime<chrono::Utc> },
+}
+
+/// `GET .../events`: a JSON page, or with `Accept: text/event-stream` a
+/// Server-Sent Events stream that follows the panel live.
+pub async fn events_response(
+    state: &AppState,
+    tenant: TenantId,
+    panel: PanelId,
+    query: &EventsQuery,
+    req: &HttpRequest,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
     let summary = state.store.get_panel(tenant, panel).await?.ok_or(ApiError::NotFound)?;
     let wants_sse = req
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/event-stream"));
+    let redact = matches!(viewer, Viewer::Share { .. });
     if wants_sse {
         let last_event_id =
             req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
@@ -123,16 +240,21 @@ pub async fn events(
         if !crate::origins::request_allowed(req.headers(), &state.settings.server.allowed_origins) {
             return Err(ApiError::Forbidden("pages of this origin may not open event streams here".into()));
         }
-        // An SSE stream counts towards the key's streams like a socket, and
-        // ends like one when the key is revoked or the tenant suspended.
+        // An SSE stream counts towards the key's (or the link's) streams like
+        // a socket, and ends like one when the key or link is revoked or the
+        // tenant suspended.
+        let (key_id, until) = match viewer {
+            Viewer::Key(key) => (key, None),
+            Viewer::Share { id, expires_at } => (crate::records::shares::stream_key(id), Some(expires_at)),
+        };
         let max = state.settings.ws.max_sockets_per_key;
         let id = state
             .sessions
-            .reserve(principal.key_id, max)
-            .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} streams per key")))?;
-        let close = state.sessions.register_stream(id, principal.key_id, tenant);
-        let stream = SseStream { id, key_id: principal.key_id, close };
-        return Ok(sse_response(state.get_ref().clone(), tenant, panel, after, stream));
+            .reserve(key_id, max)
+            .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} streams per key or link")))?;
+        let close = state.sessions.register_stream(id, key_id, tenant);
+        let stream = SseStream { id, key_id, close, until, redact };
+        return Ok(sse_response(state.clone(), tenant, panel, after, stream));
     }
     let limit = query.limit.unwrap_or(500);
     if !(1..=EVENTS_PAGE_MAX).contains(&limit) {
@@ -140,14 +262,18 @@ pub async fn events(
     }
     let page = state.store.events_page(tenant, panel, query.after.unwrap_or(0), limit).await?;
     let head = page.last().map_or(summary.head_seq, |e| e.seq.max(summary.head_seq));
-    // The stored JSON of each event goes out as it is: no re-serialisation.
+    // The stored JSON of each event goes out as it is: no re-serialisation
+    // (a share link's view redacts the few kinds that name a key).
     let mut body = String::with_capacity(page.iter().map(|e| e.body.len() + 1).sum::<usize>() + 40);
     body.push_str("{\"events\":[");
     for (i, event) in page.iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
-        body.push_str(&event.body);
+        match redact.then(|| crate::records::shares::redact_event(&event.kind, &event.body)).flatten() {
+            Some(redacted) => body.push_str(&redacted),
+            None => body.push_str(&event.body),
+        }
     }
     body.push_str(&format!("],\"head_seq\":{head}}}"));
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
@@ -157,8 +283,12 @@ pub async fn events(
 struct SseStream {
     id: u64,
     key_id: KeyId,
-    /// Fires when the key is revoked, the tenant suspended or the server stops.
+    /// Fires when the key (or link) is revoked, the tenant suspended or the server stops.
     close: Arc<tokio::sync::Notify>,
+    /// A share link's expiry: the stream ends then.
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    /// A share link's stream: events that name a key are redacted.
+    redact: bool,
 }
 
 /// Server-Sent Events: the events after `after`, then live ones, each once.
@@ -167,10 +297,17 @@ fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64, s
     actix_web::rt::spawn(async move {
         // The receiver first, as for WebSockets: nothing committed later is missed.
         let mut live = state.bus.subscribe(panel);
-        let mut sink = SseSink { tx };
+        let mut sink = SseSink { tx, redact: stream.redact };
+        let expiry = async {
+            match stream.until {
+                Some(until) => tokio::time::sleep((until - chrono::Utc::now()).to_std().unwrap_or_default()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             _ = sse_feed(&state, tenant, panel, after, &mut sink, &mut live) => {}
             () = stream.close.notified() => {}
+            () = expiry => {}
         }
         drop(live);
         state.bus.release(panel);
@@ -193,17 +330,22 @@ fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64, s
 /// comments, and tokens are not sent (SSE carries durable events only).
 struct SseSink {
     tx: mpsc::Sender<Bytes>,
+    redact: bool,
 }
 
 impl Sink for SseSink {
     async fn stored(&mut self, panel: PanelId, event: &StoredEvent) -> bool {
-        let text = event_frame_text(panel, &event.body);
+        let redacted = self.redact.then(|| crate::records::shares::redact_event(&event.kind, &event.body)).flatten();
+        let text = event_frame_text(panel, redacted.as_deref().unwrap_or(&event.body));
         self.tx.send(Bytes::from(format!("id: {}\nevent: {}\ndata: {text}\n\n", event.seq, event.kind))).await.is_ok()
     }
 
     async fn event(&mut self, frame: &Arc<Frame>) -> Delivery {
         let FrameKind::Event { seq, .. } = frame.kind else { return Delivery::Skipped };
-        let chunk = format!("id: {seq}\nevent: {}\ndata: {}\n\n", frame.event_kind, frame.text);
+        let redacted =
+            self.redact.then(|| crate::records::shares::redact_event(frame.event_kind, &frame.text)).flatten();
+        let chunk =
+            format!("id: {seq}\nevent: {}\ndata: {}\n\n", frame.event_kind, redacted.as_deref().unwrap_or(&frame.text));
         if self.tx.send(Bytes::from(chunk)).await.is_ok() { Delivery::Sent } else { Delivery::Gone }
     }
 

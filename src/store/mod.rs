@@ -7,6 +7,7 @@
 pub mod documents;
 pub mod event_log;
 pub mod postgres;
+pub mod records;
 mod rows;
 pub mod sqlite;
 
@@ -311,7 +312,7 @@ pub fn month_of(ts: DateTime<Utc>) -> String {
 pub struct PanelCursor(pub PanelId);
 
 #[async_trait]
-pub trait Store: documents::DocumentStore + Send + Sync + 'static {
+pub trait Store: documents::DocumentStore + records::RecordStore + Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -19,6 +19,7 @@ mod limits;
 mod llm;
 mod panels;
 mod prompts_doc;
+mod records;
 mod restart;
 mod sse;
 mod stub;

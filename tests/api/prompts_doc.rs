@@ -198,6 +198,7 @@ async fn generate() -> String {
         let request = NewPanel {
             documents: Vec::new(),
             evidence_chars: None,
+            parent: None,
             tenant_id: TenantId::new(),
             created_by: "docs".into(),
             query: "Should our AI ECG triage device pursue 510(k) or De Novo?".into(),

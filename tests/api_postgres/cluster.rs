@@ -265,6 +265,7 @@ async fn a_stale_owner_cannot_append_after_a_takeover() {
     let request = askpanel_actors::panel::new::NewPanel {
         documents: Vec::new(),
         evidence_chars: None,
+        parent: None,
         tenant_id: tenant.id,
         created_by: "test".into(),
         query: "A long enough question?".into(),

@@ -29,6 +29,8 @@ mod limits;
 mod llm;
 #[path = "../api/panels.rs"]
 mod panels;
+#[path = "../api/records.rs"]
+mod records;
 #[path = "../api/restart.rs"]
 mod restart;
 #[path = "../api/sse.rs"]

@@ -171,6 +171,7 @@ fn draft_request(
         previous_draft: state.view.draft.clone(),
         ideas: state.view.ideas.clone(),
         simulation: simulation.clone(),
+        prior: state.setup.config.parent.as_ref().and_then(|p| p.context(named)),
     }
 }
 

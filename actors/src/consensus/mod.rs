@@ -2,6 +2,7 @@
 //! measures each round, decides whether to stop and drafts the recommendation.
 
 pub mod actor;
+pub mod figures;
 pub mod stats;
 
 pub use actor::{ConsensusActor, EvaluateRound, FinalOutcome, Finalize, RoundEvaluation};

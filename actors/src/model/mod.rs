@@ -151,6 +151,8 @@ pub struct DraftRequest {
     pub ideas: Vec<String>,
     /// The panel's simulation knobs (ignored by real models).
     pub simulation: SimulationConfig,
+    /// Follow-ups: what the earlier panel concluded.
+    pub prior: Option<String>,
 }
 
 /// A recommendation written by the model, and what it cost.

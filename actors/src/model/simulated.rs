@@ -181,6 +181,16 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
             concern(rng)
         ));
     }
+    // A follow-up's first round starts from what the earlier panel concluded.
+    if v.round == 1
+        && let Some(prior) = &v.prior
+        && let Some(question) = prior.lines().find_map(|l| l.strip_prefix("Its question: "))
+    {
+        let excerpt: String = question.chars().take(120).collect();
+        opening.push(format!(
+            "Building on the earlier panel's conclusion on \"{excerpt}\", I take its recommendation as the starting point."
+        ));
+    }
     match v.task {
         TurnTask::Opening => {
             opening.push(format!("Speaking as {role}, my opening position on {topic} is that {} deserves the most serious look, because of {}.", lean, concern(rng)))
@@ -473,12 +483,14 @@ fn compose_draft(request: &DraftRequest) -> String {
     text.push_str(&conditions.join("; "));
     text.push('.');
     if let Some(c) = &request.consensus {
+        use crate::consensus::figures::{figure, level_name, percent};
         text.push_str(&format!(
-            " Agreement: {} (median {}, IQR {}, n = {}).",
-            serde_json::to_value(c.level).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
-            c.median,
-            c.iqr,
-            c.n
+            " Agreement: {} (median {}, IQR {}, n = {}, {} agreement).",
+            level_name(c.level),
+            figure(c.median),
+            figure(c.iqr),
+            c.n,
+            percent(c.agreement)
         ));
     }
     if !request.dissenters.is_empty() {

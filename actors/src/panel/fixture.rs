@@ -50,6 +50,7 @@ pub fn request(flow: PanelType, members: Vec<NewMember>) -> NewPanel {
         simulation: Some(SimulationConfig::default()),
         documents: Vec::new(),
         evidence_chars: None,
+        parent: None,
     }
 }
 

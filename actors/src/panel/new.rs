@@ -95,6 +95,8 @@ pub struct NewPanel {
     pub documents: Vec<PanelDocument>,
     /// Characters of evidence each turn is given; [`DEFAULT_BUDGET_CHARS`] when absent.
     pub evidence_chars: Option<u32>,
+    /// The panel this one follows up or re-runs.
+    pub parent: Option<crate::domain::lineage::PanelParent>,
 }
 
 /// The most documents one panel may deliberate over.
@@ -258,6 +260,7 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
         simulation: request.simulation,
         evidence_chars: (!request.documents.is_empty()).then(|| request.evidence_chars.unwrap_or(DEFAULT_BUDGET_CHARS)),
         documents: request.documents,
+        parent: request.parent,
     };
     let view = PanelView {
         id: panel_id,

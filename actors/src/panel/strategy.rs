@@ -328,6 +328,9 @@ pub struct MemberView {
     pub injections: Vec<String>,
     /// Open panels: the ideas already collected.
     pub known_ideas: Vec<String>,
+    /// Follow-ups: what the earlier panel concluded (neutral in delphi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<String>,
 }
 
 /// What `member` is shown for a turn in `round`.
@@ -395,6 +398,7 @@ pub fn member_view(state: &PanelState, member: MemberId, round: u32) -> MemberVi
         focus: if is_questioner { socratic_focus(state) } else { None },
         injections: state.injections_for(member).iter().map(|i| neutral(i)).collect(),
         known_ideas: if flow == PanelType::Open { state.view.ideas.clone() } else { Vec::new() },
+        prior: state.setup.config.parent.as_ref().and_then(|p| p.context(!anonymous)).map(|c| neutral(&c)),
     }
 }
 

@@ -57,6 +57,7 @@ fn request(flow: PanelType, task: TurnTask, transcript: Vec<TranscriptEntry>) ->
             focus: None,
             injections: vec!["What about children?".into()],
             known_ideas: vec![],
+            prior: None,
         },
         simulation: SimulationConfig::default(),
         attempt: 1,

@@ -7,6 +7,7 @@
 //! SQLite.
 
 mod documents;
+mod records;
 mod writer;
 
 use std::time::Duration;

@@ -5,6 +5,7 @@
 
 mod connection;
 mod documents;
+mod records;
 mod writer;
 
 use std::str::FromStr;

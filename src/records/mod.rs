@@ -1,0 +1,92 @@
+//! The decision record around a panel (`docs/records.md`): its report in
+//! four formats, share links, the search index, follow-ups and re-runs.
+//! The rules (report building, redaction, index batches, a follow-up's
+//! request) are pure functions here and in `crate::report`; the HTTP edge
+//! is `routes::records`.
+
+pub mod index;
+pub mod lineage;
+pub mod shares;
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use askpanel_actors::domain::{PanelId, TenantId};
+use chrono::Utc;
+
+use crate::error::ApiError;
+use crate::panels::{self, Read};
+use crate::report::{self, Report};
+use crate::state::AppState;
+
+/// The report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Markdown,
+    Html,
+    Pdf,
+}
+
+impl Format {
+    /// `json`, `md` (or `markdown`), `html`, `pdf`; absent means JSON.
+    pub fn parse(raw: Option<&str>) -> Result<Format, ApiError> {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            None | Some("json") => Ok(Format::Json),
+            Some("md" | "markdown") => Ok(Format::Markdown),
+            Some("html") => Ok(Format::Html),
+            Some("pdf") => Ok(Format::Pdf),
+            Some(_) => Err(ApiError::field("format", "must be json, md, html or pdf")),
+        }
+    }
+}
+
+/// The report of a panel as it stands (committed events only).
+pub async fn report(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<Report, ApiError> {
+    let view = panels::get(state, tenant, panel, Read::Committed).await?;
+    let events = state.store.load_events(tenant, panel).await?;
+    Ok(report::build(&view, &events, Utc::now()))
+}
+
+/// The report in a format, as a response: Markdown and PDF as attachments,
+/// JSON and HTML inline unless `download`.
+pub async fn respond(report: Report, format: Format, download: bool) -> Result<HttpResponse, ApiError> {
+    let (body, content_type, ext, attach) = match format {
+        Format::Json => (
+            serde_json::to_vec(&report).map_err(|e| ApiError::Internal(e.into()))?,
+            "application/json",
+            "json",
+            download,
+        ),
+        Format::Markdown => {
+            (report::markdown::render(&report).into_bytes(), "text/markdown; charset=utf-8", "md", true)
+        }
+        Format::Html => (report::html::render(&report).into_bytes(), "text/html; charset=utf-8", "html", download),
+        Format::Pdf => {
+            // Laying out a long transcript is CPU work: off the async workers.
+            let bytes = actix_web::rt::task::spawn_blocking({
+                let report = report.clone();
+                move || report::pdf::render(&report)
+            })
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the PDF could not be made: {e}")))?
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the PDF could not be made: {e}")))?;
+            (bytes, "application/pdf", "pdf", true)
+        }
+    };
+    let mut response = HttpResponse::Ok();
+    response.content_type(content_type).insert_header((header::CACHE_CONTROL, "no-store"));
+    if format == Format::Html {
+        // The page is self-contained: nothing may load or run in it.
+        response.insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+        ));
+    }
+    if attach {
+        response.insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", report::file_name(&report, ext)),
+        ));
+    }
+    Ok(response.body(body))
+}

@@ -1,0 +1,366 @@
+//! The decision record's storage (`docs/records.md`): the panel search index
+//! and its filters, lineage (follow-ups and re-runs), and share links, behind
+//! one trait both stores implement.
+
+use askpanel_actors::domain::lineage::Relation;
+use askpanel_actors::domain::{ExpertId, PanelId, PanelStatus, PanelType, TenantId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{PanelSummary, StoreResult};
+
+/// A share link's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ShareId(pub Uuid);
+
+/// A read-only link to one panel (the token itself is never stored).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShareRecord {
+    pub id: ShareId,
+    #[serde(skip)]
+    pub tenant_id: TenantId,
+    pub panel_id: PanelId,
+    pub label: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ShareRecord {
+    /// Whether the link opens its panel at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// What a panel search asks for; every part is optional.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PanelSearch {
+    /// Words that must all match, each in the question, a turn or the
+    /// recommendation (stop words dropped; see [`search_terms`]).
+    pub terms: Vec<String>,
+    pub panel_type: Option<PanelType>,
+    pub status: Option<PanelStatus>,
+    pub created_by: Option<String>,
+    pub expert: Option<ExpertId>,
+    /// `created_at >= from`.
+    pub from: Option<DateTime<Utc>>,
+    /// `created_at < to`.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
+    /// Without terms: panels older than this one (newest first).
+    pub before: Option<PanelId>,
+    /// With terms: results skipped (ranked order).
+    pub offset: u32,
+}
+
+/// Where a panel's best match is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PanelMatch {
+    pub kind: String,
+    pub seq: u64,
+}
+
+/// A panel found, with its best match when searched by words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelHit {
+    pub panel: PanelSummary,
+    pub matched: Option<PanelMatch>,
+}
+
+/// A panel started from another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChildLink {
+    pub id: PanelId,
+    pub relation: Relation,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A searchable text of a panel: the question, a turn, the recommendation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexText {
+    pub seq: u64,
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// What one step of the indexer writes for a panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IndexBatch {
+    /// The seq indexed up to before this batch (the claim: the write is
+    /// refused when another node moved it on).
+    pub from_seq: u64,
+    /// The last seq this batch covers.
+    pub to_seq: u64,
+    pub texts: Vec<IndexText>,
+    pub experts: Vec<ExpertId>,
+    pub parent: Option<(PanelId, Relation)>,
+}
+
+/// The most words of a search.
+pub const MAX_TERMS: usize = 8;
+
+/// The words of a search query: letters and digits, lower case, stop words
+/// and duplicates dropped, at most [`MAX_TERMS`] of at most 64 characters.
+pub fn search_terms(q: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for word in askpanel_actors::evidence::words(q) {
+        if askpanel_actors::evidence::is_stop_word(&word) || word.chars().count() > 64 || terms.contains(&word) {
+            continue;
+        }
+        terms.push(word);
+        if terms.len() == MAX_TERMS {
+            break;
+        }
+    }
+    terms
+}
+
+/// The relation's wire name, as stored.
+pub fn relation_name(relation: Relation) -> &'static str {
+    relation.as_str()
+}
+
+/// A stored relation.
+pub fn parse_relation(text: &str) -> Option<Relation> {
+    match text {
+        "follow_up" => Some(Relation::FollowUp),
+        "rerun" => Some(Relation::Rerun),
+        _ => None,
+    }
+}
+
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Panels of the tenant matching the search, ranked by relevance with
+    /// terms, else newest first.
+    async fn search_panels(&self, tenant: TenantId, search: &PanelSearch) -> StoreResult<Vec<PanelHit>>;
+    /// The panels started from `panel`, oldest first.
+    async fn children(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Vec<ChildLink>>;
+    /// Panels (any tenant) whose log the index has not followed to the end,
+    /// with the seq indexed so far.
+    async fn unindexed_panels(&self, limit: u32) -> StoreResult<Vec<(TenantId, PanelId, u64)>>;
+    /// Writes one indexer step for a panel; `false` when another indexer
+    /// moved the panel on first (nothing is written then).
+    async fn index_panel(&self, tenant: TenantId, panel: PanelId, batch: &IndexBatch) -> StoreResult<bool>;
+
+    /// Stores a new link; `false` when the panel already has `max_live` live links.
+    async fn create_share(&self, share: &ShareRecord, token_hash: &str, max_live: u32) -> StoreResult<bool>;
+    /// The panel's links, newest first.
+    async fn list_shares(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Vec<ShareRecord>>;
+    /// Revokes a link (idempotent); `None` when the panel has no such link.
+    async fn revoke_share(&self, tenant: TenantId, panel: PanelId, share: ShareId) -> StoreResult<Option<ShareRecord>>;
+    /// The link with this token hash, whatever its tenant or state.
+    async fn find_share(&self, token_hash: &str) -> StoreResult<Option<ShareRecord>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_are_words_without_stop_words_or_repeats() {
+        let table: &[(&str, &[&str])] = &[
+            ("Battery RECALL battery", &["battery", "recall"]),
+            ("the 510(k) route", &["510", "k", "route"]),
+            ("\"quoted\" OR NEAR(a b)", &["quoted", "near", "b"]),
+            ("", &[]),
+            ("the and of", &[]),
+            ("a1 b2 c3 d4 e5 f6 g7 h8 i9 j10", &["a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8"]),
+        ];
+        for (q, expected) in table {
+            assert_eq!(search_terms(q), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{q}");
+        }
+    }
+}
+
+/// The SQL dialects the stores speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value bound to a search statement, in placeholder order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bind {
+    Uuid(Uuid),
+    Text(String),
+    Time(DateTime<Utc>),
+    Int(i64),
+    /// PostgreSQL only: the search terms.
+    Texts(Vec<String>),
+}
+
+/// A found panel as read (`PANEL_COLUMNS` plus where it matched).
+#[derive(sqlx::FromRow)]
+pub struct HitRow {
+    #[sqlx(flatten)]
+    panel: super::rows::PanelRow,
+    match_seq: Option<i64>,
+    match_kind: Option<String>,
+}
+
+impl TryFrom<HitRow> for PanelHit {
+    type Error = super::StoreError;
+    fn try_from(row: HitRow) -> StoreResult<Self> {
+        Ok(PanelHit {
+            panel: PanelSummary::try_from(row.panel)?,
+            matched: match (row.match_seq, row.match_kind) {
+                (Some(seq), Some(kind)) => Some(PanelMatch { kind, seq: seq.max(0) as u64 }),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// A child panel as read.
+#[derive(sqlx::FromRow)]
+pub struct ChildRow {
+    id: Uuid,
+    relation: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl ChildRow {
+    pub fn into_link(self) -> Option<ChildLink> {
+        Some(ChildLink {
+            id: PanelId(self.id),
+            relation: parse_relation(self.relation.as_deref()?)?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// The columns of a share link.
+pub const SHARE_COLUMNS: &str = "id, tenant_id, panel_id, label, created_by, created_at, expires_at, revoked_at";
+
+/// A share link as read.
+#[derive(sqlx::FromRow)]
+pub struct ShareRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    panel_id: Uuid,
+    label: Option<String>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ShareRow> for ShareRecord {
+    fn from(row: ShareRow) -> Self {
+        ShareRecord {
+            id: ShareId(row.id),
+            tenant_id: TenantId(row.tenant_id),
+            panel_id: PanelId(row.panel_id),
+            label: row.label,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+/// The statement of a panel search and its values (`$1` is the tenant).
+/// With terms, each must match one of the panel's texts; the panel's rank
+/// sums its matches (BM25 on SQLite, `ts_rank` on PostgreSQL) and its best
+/// match is reported. The tenant scopes the index rows and the panels both.
+pub fn search_sql(tenant: TenantId, search: &PanelSearch, dialect: Dialect) -> (String, Vec<Bind>) {
+    let mut binds = vec![Bind::Uuid(tenant.0)];
+    let next = |binds: &mut Vec<Bind>, value: Bind| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    let columns = super::rows::PANEL_COLUMNS;
+    let mut sql = if search.terms.is_empty() {
+        let nulls = match dialect {
+            Dialect::Sqlite => "NULL AS match_seq, NULL AS match_kind",
+            Dialect::Postgres => "NULL::bigint AS match_seq, NULL::text AS match_kind",
+        };
+        format!("SELECT {columns}, {nulls} FROM panels p WHERE p.tenant_id = $1")
+    } else {
+        match dialect {
+            Dialect::Sqlite => {
+                let token = format!("t{}", tenant.0.simple());
+                // Each term's matches, ranked by bm25() in a query of its own
+                // (FTS5 functions cannot be used once the planner merges them).
+                let mut ctes = Vec::new();
+                let mut union = Vec::new();
+                for (i, term) in search.terms.iter().enumerate() {
+                    let placeholder = next(&mut binds, Bind::Text(format!("tenant : {token} AND text : \"{term}\"")));
+                    ctes.push(format!(
+                        "h{i} AS MATERIALIZED (SELECT rowid, bm25(panel_texts_fts) AS score FROM panel_texts_fts WHERE panel_texts_fts MATCH {placeholder})"
+                    ));
+                    union.push(format!("SELECT rowid, score, {i} AS term FROM h{i}"));
+                }
+                // One min() in the group: SQLite takes the bare seq and kind from its row.
+                format!(
+                    "WITH {} SELECT {columns}, m.match_seq, m.match_kind FROM (\
+                     SELECT t.panel_id AS match_panel, SUM(f.score) AS match_rank, MIN(f.score) AS best, t.seq AS match_seq, t.kind AS match_kind \
+                     FROM ({}) f JOIN panel_texts t ON t.id = f.rowid WHERE t.tenant_id = $1 \
+                     GROUP BY t.panel_id HAVING COUNT(DISTINCT f.term) = {}) m \
+                     JOIN panels p ON p.id = m.match_panel WHERE p.tenant_id = $1",
+                    ctes.join(", "),
+                    union.join(" UNION ALL "),
+                    search.terms.len()
+                )
+            }
+            Dialect::Postgres => {
+                let terms = next(&mut binds, Bind::Texts(search.terms.clone()));
+                format!(
+                    "SELECT {columns}, m.match_seq, m.match_kind FROM (\
+                     SELECT h.panel_id AS match_panel, SUM(h.score) AS match_rank, \
+                     (array_agg(h.seq ORDER BY h.score DESC))[1] AS match_seq, (array_agg(h.kind ORDER BY h.score DESC))[1] AS match_kind \
+                     FROM (SELECT t.panel_id, t.seq, t.kind, ts_rank(t.tsv, q.query) AS score, q.i AS term \
+                           FROM (SELECT u.i, to_tsquery('english', u.w) AS query FROM unnest({terms}::text[]) WITH ORDINALITY AS u(w, i)) q \
+                           JOIN panel_texts t ON t.tsv @@ q.query WHERE t.tenant_id = $1 AND numnode(q.query) > 0) h \
+                     GROUP BY h.panel_id \
+                     HAVING COUNT(DISTINCT h.term) = (SELECT COUNT(*) FROM unnest({terms}::text[]) AS v(w) WHERE numnode(to_tsquery('english', v.w)) > 0)) m \
+                     JOIN panels p ON p.id = m.match_panel WHERE p.tenant_id = $1"
+                )
+            }
+        }
+    };
+    if let Some(panel_type) = search.panel_type {
+        sql.push_str(&format!(" AND p.panel_type = {}", next(&mut binds, Bind::Text(panel_type.as_str().to_string()))));
+    }
+    if let Some(status) = search.status {
+        sql.push_str(&format!(" AND p.status = {}", next(&mut binds, Bind::Text(status.as_str().to_string()))));
+    }
+    if let Some(created_by) = &search.created_by {
+        sql.push_str(&format!(" AND p.created_by = {}", next(&mut binds, Bind::Text(created_by.clone()))));
+    }
+    if let Some(from) = search.from {
+        sql.push_str(&format!(" AND p.created_at >= {}", next(&mut binds, Bind::Time(from))));
+    }
+    if let Some(to) = search.to {
+        sql.push_str(&format!(" AND p.created_at < {}", next(&mut binds, Bind::Time(to))));
+    }
+    if let Some(expert) = search.expert {
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM panel_experts e WHERE e.panel_id = p.id AND e.tenant_id = $1 AND e.expert_id = {})",
+            next(&mut binds, Bind::Uuid(expert.0))
+        ));
+    }
+    if search.terms.is_empty() {
+        if let Some(before) = search.before {
+            sql.push_str(&format!(" AND p.id < {}", next(&mut binds, Bind::Uuid(before.0))));
+        }
+        sql.push_str(&format!(" ORDER BY p.id DESC LIMIT {}", next(&mut binds, Bind::Int(i64::from(search.limit)))));
+    } else {
+        let order = match dialect {
+            Dialect::Sqlite => "m.match_rank ASC",
+            Dialect::Postgres => "m.match_rank DESC",
+        };
+        let limit = next(&mut binds, Bind::Int(i64::from(search.limit)));
+        let offset = next(&mut binds, Bind::Int(i64::from(search.offset)));
+        sql.push_str(&format!(" ORDER BY {order}, p.id DESC LIMIT {limit} OFFSET {offset}"));
+    }
+    (sql, binds)
+}

@@ -1,0 +1,179 @@
+//! The decision record on SQLite: panel search over FTS5 (BM25), lineage
+//! and share links.
+
+use askpanel_actors::domain::{PanelId, TenantId};
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::SqliteStore;
+use crate::store::StoreResult;
+use crate::store::records::{
+    Bind, ChildLink, ChildRow, Dialect, HitRow, IndexBatch, PanelHit, PanelSearch, RecordStore, SHARE_COLUMNS, ShareId,
+    ShareRecord, ShareRow, relation_name, search_sql,
+};
+
+#[async_trait]
+impl RecordStore for SqliteStore {
+    async fn search_panels(&self, tenant: TenantId, search: &PanelSearch) -> StoreResult<Vec<PanelHit>> {
+        let (sql, binds) = search_sql(tenant, search, Dialect::Sqlite);
+        let mut query = sqlx::query_as::<_, HitRow>(AssertSqlSafe(sql));
+        for bind in binds {
+            query = match bind {
+                Bind::Uuid(v) => query.bind(v),
+                Bind::Text(v) => query.bind(v),
+                Bind::Time(v) => query.bind(v),
+                Bind::Int(v) => query.bind(v),
+                Bind::Texts(_) => unreachable!("SQLite binds each term on its own"),
+            };
+        }
+        query.fetch_all(&self.pool).await?.into_iter().map(PanelHit::try_from).collect()
+    }
+
+    async fn children(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Vec<ChildLink>> {
+        let rows = sqlx::query_as::<_, ChildRow>(
+            "SELECT id, relation, created_at FROM panels WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id LIMIT 200",
+        )
+        .bind(tenant.0)
+        .bind(panel.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().filter_map(ChildRow::into_link).collect())
+    }
+
+    async fn unindexed_panels(&self, limit: u32) -> StoreResult<Vec<(TenantId, PanelId, u64)>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, id, indexed_seq FROM panels WHERE indexed_seq < head_seq ORDER BY updated_at LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    TenantId(r.try_get("tenant_id")?),
+                    PanelId(r.try_get("id")?),
+                    r.try_get::<i64, _>("indexed_seq")?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
+    async fn index_panel(&self, tenant: TenantId, panel: PanelId, batch: &IndexBatch) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let moved = sqlx::query(
+            "UPDATE panels SET indexed_seq = $1 WHERE id = $2 AND tenant_id = $3 AND indexed_seq = $4 AND head_seq >= $1",
+        )
+        .bind(batch.to_seq as i64)
+        .bind(panel.0)
+        .bind(tenant.0)
+        .bind(batch.from_seq as i64)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let token = format!("t{}", tenant.0.simple());
+        for text in &batch.texts {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO panel_texts (tenant_id, panel_id, seq, kind) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(tenant.0)
+            .bind(panel.0)
+            .bind(text.seq as i64)
+            .bind(text.kind)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO panel_texts_fts (rowid, text, tenant) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(&text.text)
+                .bind(&token)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for expert in &batch.experts {
+            sqlx::query("INSERT OR IGNORE INTO panel_experts (tenant_id, panel_id, expert_id) VALUES ($1, $2, $3)")
+                .bind(tenant.0)
+                .bind(panel.0)
+                .bind(expert.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some((parent, relation)) = batch.parent {
+            sqlx::query("UPDATE panels SET parent_id = $1, relation = $2 WHERE id = $3 AND tenant_id = $4")
+                .bind(parent.0)
+                .bind(relation_name(relation))
+                .bind(panel.0)
+                .bind(tenant.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn create_share(&self, share: &ShareRecord, token_hash: &str, max_live: u32) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM panel_shares WHERE tenant_id = $1 AND panel_id = $2 AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(share.tenant_id.0)
+        .bind(share.panel_id.0)
+        .bind(Utc::now())
+        .fetch_one(&mut *tx)
+        .await?;
+        if live >= i64::from(max_live) {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO panel_shares (id, tenant_id, panel_id, token_hash, label, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(share.id.0)
+        .bind(share.tenant_id.0)
+        .bind(share.panel_id.0)
+        .bind(token_hash)
+        .bind(&share.label)
+        .bind(&share.created_by)
+        .bind(share.created_at)
+        .bind(share.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_shares(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Vec<ShareRecord>> {
+        let sql = format!(
+            "SELECT {SHARE_COLUMNS} FROM panel_shares WHERE tenant_id = $1 AND panel_id = $2 ORDER BY created_at DESC, id DESC LIMIT 500"
+        );
+        let rows = sqlx::query_as::<_, ShareRow>(AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(panel.0)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(ShareRecord::from).collect())
+    }
+
+    async fn revoke_share(&self, tenant: TenantId, panel: PanelId, share: ShareId) -> StoreResult<Option<ShareRecord>> {
+        let sql = format!(
+            "UPDATE panel_shares SET revoked_at = COALESCE(revoked_at, $1) WHERE tenant_id = $2 AND panel_id = $3 AND id = $4 RETURNING {SHARE_COLUMNS}"
+        );
+        let row = sqlx::query_as::<_, ShareRow>(AssertSqlSafe(sql))
+            .bind(Utc::now())
+            .bind(tenant.0)
+            .bind(panel.0)
+            .bind(share.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(ShareRecord::from))
+    }
+
+    async fn find_share(&self, token_hash: &str) -> StoreResult<Option<ShareRecord>> {
+        let sql = format!("SELECT {SHARE_COLUMNS} FROM panel_shares WHERE token_hash = $1");
+        let row = sqlx::query_as::<_, ShareRow>(AssertSqlSafe(sql)).bind(token_hash).fetch_optional(&self.pool).await?;
+        Ok(row.map(ShareRecord::from))
+    }
+}

@@ -1,6 +1,6 @@
-// HTTP API client: one fetch wrapper with a timeout, an upload with progress
-// (XMLHttpRequest: fetch reports no upload progress), the API's error shape,
-// and the identity look-up that needs a request.
+// HTTP API client: one fetch wrapper with a timeout, a file download (the
+// reports), an upload with progress (XMLHttpRequest: fetch reports no upload
+// progress), the API's error shape, and the identity look-up that needs a request.
 
 import { session, identityFromToken } from './session.js';
 import { app } from './state.js';
@@ -55,6 +55,52 @@ export async function api(method, path, body, { key = session.key, headers = {} 
     throw err;
   }
   return data;
+}
+
+/**
+ * GETs a file (a report as Markdown or PDF) with the same headers as api():
+ * resolves with { blob, filename }, the name from Content-Disposition when
+ * the server gives one, else `fallbackName`. Errors as api()'s.
+ */
+export async function fetchFile(path, fallbackName, { key = session.key } = {}) {
+  const ctrl = new AbortController();
+  // A PDF of a long panel takes the server a moment: more time than a JSON call.
+  const timer = setTimeout(() => ctrl.abort(), 3 * REQUEST_TIMEOUT_MS);
+  let res;
+  let blob;
+  try {
+    res = await fetch(path, { headers: { Accept: '*/*', ...(key ? { Authorization: `Bearer ${key}` } : {}) }, signal: ctrl.signal, cache: 'no-store' });
+    blob = await res.blob();
+  } catch (e) {
+    throw new ApiError(0, { error: { code: 'network', message: `The server could not be reached (${e.name === 'AbortError' ? 'timed out' : 'network error'}).` } });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!res.ok) {
+    if (res.status === 401 && key === session.key && session.key) app.signOut('Your key is no longer accepted. Sign in again.');
+    throw new ApiError(res.status, parseBody(await blob.text()));
+  }
+  return { blob, filename: dispositionName(res.headers.get('Content-Disposition')) || fallbackName };
+}
+
+/** The file name in `attachment; filename="x.md"` (or RFC 5987 `filename*=UTF-8''x.md`); null when absent. */
+export function dispositionName(header) {
+  if (!header) return null;
+  const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header);
+  let name = null;
+  if (star) {
+    try {
+      name = decodeURIComponent(star[1].trim());
+    } catch {
+      name = null;
+    }
+  }
+  if (!name) {
+    const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/.exec(header);
+    if (plain) name = (plain[1] !== undefined ? plain[1].replace(/\\(.)/g, '$1') : plain[2]) || null;
+  }
+  // Only a plain name: never a path.
+  return name ? name.replace(/[\\/]/g, '_').trim() || null : null;
 }
 
 function parseBody(text) {

@@ -5,12 +5,22 @@
 // module imports only modules below it in this list, never in a cycle:
 //
 //   app.js         this file: the router, sign in/out, the connection badge, start-up
-//   panel-view.js  the live panel screen (cards, human turn, moderation, rounds)
+//   shared-view.js a shared link's read-only panel view (no key), and the invalid-link view
+//   shared-feed.js a shared link's feed: the log as JSON, then Server-Sent Events
+//   panel-view.js  the live panel screen (cards, outcome or summary, activity, share)
+//   human-turn.js  a human member's turn: countdown and answer box
+//   moderation.js  the moderator bar; commands over the socket or HTTP
+//   report-view.js a finished panel's summary from its report; downloads; print support
+//   report-chart.js the consensus across rounds (inline SVG) from the report's figures
+//   share.js       a moderator's read-only links to a panel: create, copy, list, revoke
+//   follow-up.js   the parent and children of a panel; follow-up and re-run
+//   timeline.js    the rounds: figures, charts and transcript
 //   outcome.js     the live panel's outcome: recommendation, sources, agreement, dissent, verdict
 //   citations.js   citation buttons in turns, evidence lines, sources, the passage dialog
 //   forms.js       the sign-in and create-panel forms
 //   doc-chooser.js the create form's documents chooser
-//   list-view.js   the panel list
+//   list-view.js   the panel list: search, filters, load more
+//   search-form.js the panel list's search box and filters (kept in the address)
 //   documents.js   the Documents screen: library, storage, upload, paste, delete
 //   doc-search.js  search over the documents, with the query's words marked
 //   view.js        mounting a view, field errors, not found
@@ -38,8 +48,22 @@ import { createView, signInView } from './forms.js';
 import { listView } from './list-view.js';
 import { documentsView } from './documents.js';
 import { LiveView } from './panel-view.js';
+import { invalidLinkView, sharedView } from './shared-view.js';
+import { installPrintSupport } from './report-view.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The token of a shared link's address (`/shared/<token>`): '' when malformed, null for any other address. */
+function sharedToken(path) {
+  if (!path.startsWith('/shared/')) return null;
+  let token = path.slice('/shared/'.length);
+  try {
+    token = decodeURIComponent(token);
+  } catch {
+    return '';
+  }
+  return /^[\x21-\x7e]{1,512}$/.test(token) && !token.includes('/') ? token : '';
+}
 
 const CONN_TEXT = {
   idle: 'Not connected',
@@ -83,6 +107,26 @@ Object.assign(app, {
     document.getElementById('nav-new').hidden = !session.atLeast('member');
   },
 
+  /**
+   * A shared link's page is one panel and nothing else: no navigation, no
+   * sign-out, no brand link into the page, whoever opens it. Leaving it
+   * (another address in the same tab) brings them back for a signed-in person.
+   */
+  showShared(on) {
+    const brand = document.getElementById('brand');
+    document.body.dataset.mode = on ? 'shared' : '';
+    if (on) {
+      if (this.connection) this.connection.stop();
+      this.connection = null;
+      brand.removeAttribute('href');
+      applyBranding(null);
+      for (const id of ['nav', 'sign-out', 'conn']) document.getElementById(id).hidden = true;
+      return;
+    }
+    brand.setAttribute('href', '#/');
+    if (session.key && session.tenant) this.showSignedIn();
+  },
+
   signOut(message) {
     if (this.current && this.current.destroy) this.current.destroy();
     this.current = null;
@@ -108,19 +152,36 @@ Object.assign(app, {
     }
     if (this.current && this.current.destroy) this.current.destroy();
     this.current = null;
+    const raw = location.hash.replace(/^#/, '') || '/';
+    const [path, qs] = raw.split('?');
+    const params = new URLSearchParams(qs || '');
+    // A shared link needs no key: it is its own credential.
+    const token = sharedToken(path);
+    if (token !== null) {
+      this.showShared(true);
+      if (token) this.current = sharedView(token);
+      else invalidLinkView();
+      return;
+    }
+    if (document.body.dataset.mode === 'shared') {
+      this.showShared(false);
+      // A signed-in tab that opened on a shared link has not loaded its tenant yet.
+      if (session.key && !session.tenant) {
+        this.boot();
+        return;
+      }
+    }
     if (!session.key) {
       signInView();
       return;
     }
-    const raw = location.hash.replace(/^#/, '') || '/';
-    const [path, qs] = raw.split('?');
-    const params = new URLSearchParams(qs || '');
     for (const a of document.querySelectorAll('#nav a')) a.removeAttribute('aria-current');
     const previous = this.lastPath;
     this.lastPath = path;
     if (path === '/' || path === '/panels') {
       document.getElementById('nav-panels').setAttribute('aria-current', 'page');
-      listView(params, { filterChanged: previous === path });
+      // `/` and `/panels` are the same list: going from one to the other is a new search, not a new screen.
+      listView(params, { filterChanged: previous === '/' || previous === '/panels' });
     } else if (path === '/documents') {
       document.getElementById('nav-documents').setAttribute('aria-current', 'page');
       this.current = documentsView();
@@ -136,8 +197,9 @@ Object.assign(app, {
 
   async boot() {
     session.takeKeyFromFragment();
-    if (!session.load()) {
-      signInView();
+    // A shared link opens without a key, and without the signed-in page around it.
+    if (!session.load() || sharedToken((location.hash.replace(/^#/, '') || '/').split('?')[0]) !== null) {
+      this.route();
       return;
     }
     try {
@@ -159,6 +221,7 @@ Object.assign(app, {
 
 document.getElementById('sign-out').addEventListener('click', () => app.signOut('You are signed out.'));
 window.addEventListener('hashchange', () => app.route());
+installPrintSupport();
 
 // Hooks for the end-to-end tests (and for people debugging a stream): read-only
 // counters, the applied seqs, and a way to drop the socket as a network failure would.

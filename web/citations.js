@@ -10,6 +10,7 @@
 import { clear, h, setText, uid } from './dom.js';
 import { passagePlace } from './format.js';
 import { api } from './api.js';
+import { session } from './session.js';
 
 // What the server counts as a citation (actors/src/evidence.rs, cited_labels):
 // a `D<n>:p<m>` token (either case, spaces allowed after the colon) inside
@@ -226,6 +227,11 @@ export async function openPassage({ documentId, n, label, title, page, heading }
   d.status.hidden = false;
   setText(d.status, 'Loading the passage…');
   if (!d.el.open) d.el.showModal();
+  // A shared link opens one panel, never the organisation's documents.
+  if (!session.key) {
+    setText(d.status, 'The passage itself is shown only to people signed in to the organisation that ran this panel.');
+    return;
+  }
   const key = `${documentId}:${n}`;
   try {
     let passage = passageCache.get(key);

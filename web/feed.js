@@ -41,6 +41,11 @@ export class PanelFeed {
     this.conn.detach(this);
   }
 
+  /** Whether what the page shows is current: the socket is up and the subscription answered. */
+  isConnected() {
+    return this.conn.isOpen() && !this.waitingForSubscribed;
+  }
+
   resubscribe() {
     if (this.notFound) return;
     // A finished panel sends nothing more: no need to ask again after a reconnect.

@@ -1,36 +1,45 @@
-// The panel list: filter by status, load more with the cursor.
+// The panel list: search and filters (search-form.js, kept in the address),
+// newest first or, with words to search, best match first; load more with the cursor.
 
 import { clear, h } from './dom.js';
 import { STATUS_LABEL, TYPE_BY_ID, fmtDate, statusBadge } from './format.js';
 import { api } from './api.js';
 import { session } from './session.js';
+import { anyFilter, filterParams, readFilters, restoreFocus, searchForm } from './search-form.js';
 import { mountView } from './view.js';
 
-const STATUS_FILTERS = ['', 'running', 'awaiting_human', 'paused', 'created', 'completed', 'failed', 'cancelled'];
+const MATCH_LABEL = { query: 'the question', turn: 'a turn', recommendation: 'the recommendation' };
 
 export function listView(params, { filterChanged = false } = {}) {
-  const status = STATUS_FILTERS.includes(params.get('status') || '') ? params.get('status') || '' : '';
+  const filters = readFilters(params);
   const limit = Math.min(100, Math.max(1, parseInt(params.get('limit') || '20', 10) || 20));
-  const select = h('select', { id: 'status-filter', name: 'status' }, STATUS_FILTERS.map((st) => h('option', { value: st, text: st ? STATUS_LABEL[st] : 'All statuses', selected: st === status })));
-  select.addEventListener('change', () => {
-    const q = new URLSearchParams();
-    if (select.value) q.set('status', select.value);
+  const form = searchForm(filters, (next) => {
+    const q = filterParams(next);
     if (params.get('limit')) q.set('limit', String(limit));
-    location.hash = `#/panels${q.toString() ? `?${q}` : ''}`;
+    const hash = `#/panels${q.toString() ? `?${q}` : ''}`;
+    // The same search again (Search pressed twice): load it again, the index may have caught up.
+    if (location.hash === hash) load(false);
+    else location.hash = hash;
   });
   const list = h('ul', { class: 'panel-list', 'aria-labelledby': 'list-h' });
-  const msg = h('p', { class: 'list-msg', role: 'status' });
+  const msg = h('p', { class: 'list-msg', id: 'list-msg', role: 'status' });
   const more = h('button', { type: 'button', class: 'btn', id: 'load-more', text: 'Load more', hidden: true });
   let cursor = null;
   let loading = false;
+
+  function emptyText() {
+    if (filters.q) return `No panels match “${filters.q}”${anyFilter({ ...filters, q: '' }) ? ' with these filters' : ''}.`;
+    if (anyFilter(filters)) return filters.status && !anyFilter({ ...filters, status: '' }) ? `No ${STATUS_LABEL[filters.status].toLowerCase()} panels.` : 'No panels match these filters.';
+    return 'No panels yet.';
+  }
 
   async function load(append) {
     if (loading) return;
     loading = true;
     more.disabled = true;
-    msg.textContent = 'Loading panels…';
-    const q = new URLSearchParams({ limit: String(limit) });
-    if (status) q.set('status', status);
+    msg.textContent = filters.q ? 'Searching…' : 'Loading panels…';
+    const q = filterParams(filters);
+    q.set('limit', String(limit));
     if (append && cursor) q.set('cursor', cursor);
     try {
       const data = await api('GET', `/v1/panels?${q}`);
@@ -40,7 +49,8 @@ export function listView(params, { filterChanged = false } = {}) {
       cursor = data.next_cursor || null;
       more.hidden = !cursor;
       const total = list.children.length;
-      msg.textContent = total === 0 ? (status ? `No ${STATUS_LABEL[status].toLowerCase()} panels.` : 'No panels yet.') : `${total} panel${total === 1 ? '' : 's'} shown${cursor ? '; more available' : ''}.`;
+      const shown = `${total} panel${total === 1 ? '' : 's'}`;
+      msg.textContent = total === 0 ? emptyText() : `${filters.q ? `${shown} found, best match first` : `${shown} shown`}${cursor ? '; more available' : ''}.`;
       // Keyboard users who asked for more land on the first new row.
       if (append && list.children[firstNew]) list.children[firstNew].querySelector('a').focus();
     } catch (e) {
@@ -58,14 +68,14 @@ export function listView(params, { filterChanged = false } = {}) {
       'section',
       { class: 'list-view' },
       h('div', { class: 'view-head' }, h('h1', { id: 'list-h', text: 'Panels' }), session.atLeast('member') ? h('a', { class: 'btn btn-primary', href: '#/new', text: 'New panel' }) : null),
-      h('div', { class: 'filters' }, h('label', { for: 'status-filter', text: 'Status' }), select, h('button', { type: 'button', class: 'btn btn-quiet', text: 'Refresh', onclick: () => load(false) })),
-      msg,
+      form,
+      h('div', { class: 'list-tools' }, msg, h('button', { type: 'button', class: 'btn btn-quiet', id: 'list-refresh', text: 'Refresh', onclick: () => load(false) })),
       list,
       more,
     ),
   );
-  // Changing the filter re-renders the list: keep the keyboard where it was.
-  if (filterChanged) select.focus();
+  // A new search or filter redraws the list: keep the keyboard where it was.
+  if (filterChanged) restoreFocus();
   load(false);
 }
 
@@ -73,8 +83,16 @@ function panelRow(p) {
   const type = TYPE_BY_ID[p.panel_type];
   return h(
     'li',
-    { class: 'panel-row', dataset: { id: p.id, status: p.status } },
+    { class: 'panel-row', dataset: p.match ? { id: p.id, status: p.status, match: p.match.kind } : { id: p.id, status: p.status } },
     h('a', { class: 'panel-link', href: `#/panels/${p.id}`, text: p.query }),
-    h('p', { class: 'panel-meta' }, statusBadge(p.status), h('span', { class: 'badge type', text: type ? type.label : p.panel_type }), h('span', { class: 'when', text: `Created ${fmtDate(p.created_at)}` })),
+    h(
+      'p',
+      { class: 'panel-meta' },
+      statusBadge(p.status),
+      h('span', { class: 'badge type', text: type ? type.label : p.panel_type }),
+      h('span', { class: 'when', text: `Created ${fmtDate(p.created_at)}` }),
+      // With words to search, the server says where the best match is.
+      p.match ? h('span', { class: 'match', text: `Matched in: ${MATCH_LABEL[p.match.kind] || p.match.kind}` }) : null,
+    ),
   );
 }

@@ -2,7 +2,7 @@
 // the sources it rests on, the Delphi facilitator's feedback, agreement,
 // dissent, verdict and ideas.
 
-import { h } from './dom.js';
+import { appendAll, h } from './dom.js';
 import { recommendationNodes, sourcesList } from './citations.js';
 import { DECISION_LABEL, LEVEL_LABEL, METHOD_LABEL, TERMINAL, fmtNum } from './format.js';
 
@@ -50,17 +50,22 @@ export function renderOutcomeInto(el, model) {
     if (dissent.length) el.append(h('ul', { class: 'dissent', id: 'dissent' }, dissent.map((id) => h('li', { text: model.memberName(id) }))));
     else el.append(h('p', { class: 'help', id: 'dissent', text: c.level === 'uncertain' ? 'None: the panel took no side, so nobody is on the other side of it.' : 'None: nobody rated on the other side of the panel’s position.' }));
   }
-  if (p.verdict) {
-    const v = p.verdict;
-    el.append(
-      h('h3', { text: 'Verdict' }),
-      h('p', { class: 'verdict', id: 'verdict' }, h('strong', { text: v.winner === 'tie' ? 'A tie' : `${v.winner === 'pro' ? 'Pro' : 'Con'} team wins` }), ` · pro ${fmtNum(v.pro_score)}, con ${fmtNum(v.con_score)}, margin ${fmtNum(v.margin)} of 10`),
-      v.rationale ? h('p', { text: v.rationale }) : null,
-    );
-  }
-  if (p.ideas && p.ideas.length) {
-    el.append(h('h3', { text: `Ideas collected (${p.ideas.length})` }), h('ul', { class: 'ideas' }, p.ideas.map((i) => h('li', { text: i }))));
-  }
+  if (p.verdict) appendAll(el, verdictNodes(p.verdict));
+  if (p.ideas && p.ideas.length) appendAll(el, ideasNodes(p.ideas));
+}
+
+/** Adversarial panels: the judge's verdict (a heading and its lines). */
+export function verdictNodes(v) {
+  return [
+    h('h3', { text: 'Verdict' }),
+    h('p', { class: 'verdict', id: 'verdict' }, h('strong', { text: v.winner === 'tie' ? 'A tie' : `${v.winner === 'pro' ? 'Pro' : 'Con'} team wins` }), ` · pro ${fmtNum(v.pro_score)}, con ${fmtNum(v.con_score)}, margin ${fmtNum(v.margin)} of 10`),
+    v.rationale ? h('p', { text: v.rationale }) : null,
+  ];
+}
+
+/** Open panels: the ideas collected (a heading and the list). */
+export function ideasNodes(ideas) {
+  return [h('h3', { text: `Ideas collected (${ideas.length})` }), h('ul', { class: 'ideas' }, ideas.map((i) => h('li', { text: i })))];
 }
 
 /** Delphi: the facilitator's synthesis of a round's anonymous rationales, as members see it. */

@@ -1,31 +1,44 @@
 // The live panel screen: member cards with streaming text, who is speaking,
-// the human turn box, the moderator bar, the outcome, the round timeline
-// with its charts, and the activity log. Patched in place as the feed changes.
+// the human turn box (human-turn.js), the moderator bar (moderation.js), the
+// outcome, the round timeline (timeline.js), and the activity log. Patched
+// in place as the feed changes.
 // Grounded panels: citations, evidence and sources come from citations.js.
+// A finished panel opens on its summary (report-view.js), its rounds and
+// transcript collapsed below. The shared view (shared-view.js) is this view,
+// read-only, fed through a link instead of the socket.
 
 import { announcer, appendAll, clear, h, setText } from './dom.js';
-import { DECISION_LABEL, LEVEL_LABEL, METHOD_LABEL, PHASE_LABEL, TERMINAL, TYPE_BY_ID, domainLabel, fmtDuration, fmtNum, statusBadge, timeOnly } from './format.js';
+import { METHOD_LABEL, TERMINAL, TYPE_BY_ID, domainLabel, fmtDate, fmtNum, statusBadge, timeOnly } from './format.js';
 import { api } from './api.js';
 import { session } from './session.js';
 import { app } from './state.js';
 import { PanelFeed } from './feed.js';
-import { ratingsChart } from './chart.js';
 import { renderOutcomeInto } from './outcome.js';
-import { citedNodes, evidenceLine, fillCitedText } from './citations.js';
-import { mountView, notFoundView, showFieldError } from './view.js';
+import { fillCitedText } from './citations.js';
+import { Timeline } from './timeline.js';
+import { ReportSummary } from './report-view.js';
+import { followUpControls, renderChildren, renderParent } from './follow-up.js';
+import { shareSection } from './share.js';
+import { HumanTurn } from './human-turn.js';
+import { ModBar } from './moderation.js';
+import { mountView, notFoundView } from './view.js';
 
 /** The view of one panel, patched in place as its feed changes (rendering is batched per animation frame). */
 export class LiveView {
-  constructor(panelId) {
+  /**
+   * `shared` (shared-view.js): { makeFeed(onChange), report(panelId), notFound() }
+   * for a shared link's read-only view; absent for a signed-in person's.
+   */
+  constructor(panelId, { shared = null } = {}) {
     this.panelId = panelId;
-    this.feed = new PanelFeed(app.conn(), panelId, (change) => this.onChange(change));
+    this.shared = shared;
+    this.readOnly = Boolean(shared);
+    const onChange = (change) => this.onChange(change);
+    this.feed = shared ? shared.makeFeed(onChange) : new PanelFeed(app.conn(), panelId, onChange);
     this.frame = 0;
     this.cards = new Map();
-    this.roundEls = new Map();
     this.activityCount = 0;
-    this.humanSig = null;
-    this.tick = setInterval(() => this.updateCountdown(), 1000);
-    this.announcedAt = new Set();
+    this.tick = setInterval(() => this.human.updateCountdown(), 1000);
     // The panel's documents name the passages its members cite (config.documents: [{id, label, title}]).
     this.titleOf = (id) => {
       const docs = (this.feed.model && this.feed.model.panel.config && this.feed.model.panel.config.documents) || [];
@@ -37,12 +50,14 @@ export class LiveView {
   }
 
   destroy() {
+    this.destroyed = true;
     clearInterval(this.tick);
     cancelAnimationFrame(this.frame);
     this.feed.stop();
   }
 
   onChange(change) {
+    if (this.destroyed) return;
     if (change.say) announcer.say(change.say);
     if (!this.frame) {
       this.frame = requestAnimationFrame(() => {
@@ -55,149 +70,62 @@ export class LiveView {
   build() {
     this.title = h('h1', { class: 'live-title', id: 'live-title', text: 'Loading panel…' });
     this.meta = h('p', { class: 'live-meta' });
+    this.lineage = h('p', { class: 'lineage', id: 'lineage', hidden: true });
+    this.sharedNote = this.shared ? h('p', { class: 'shared-note', id: 'shared-note', text: 'A read-only view shared with you.' }) : null;
     this.docsLine = h('p', { class: 'live-docs', id: 'live-docs', hidden: true });
     this.speaking = h('p', { class: 'speaking', id: 'speaking', 'aria-live': 'off' });
     this.banner = h('p', { class: 'banner', hidden: true, role: 'status' });
     this.stale = h('p', { class: 'stale', hidden: true, text: 'Live updates are interrupted; reconnecting. What you see may be behind.' });
-    this.humanBox = h('section', { class: 'human-turn', id: 'human-turn', hidden: true, 'aria-labelledby': 'human-turn-h' });
-    this.modBar = this.buildModBar();
+    this.human = new HumanTurn({ panelId: this.panelId, title: this.title, readOnly: this.readOnly });
+    this.modBar = new ModBar(this.panelId);
     this.cardList = h('ul', { class: 'cards', id: 'member-cards' });
     this.members = h('section', { class: 'members', 'aria-labelledby': 'members-h' }, h('h2', { id: 'members-h', text: 'Members' }), this.cardList);
     this.outcome = h('section', { class: 'outcome', id: 'outcome', 'aria-labelledby': 'outcome-h' });
-    this.roundList = h('ol', { class: 'rounds', id: 'rounds' });
-    this.timeline = h('section', { class: 'timeline', 'aria-labelledby': 'rounds-h' }, h('h2', { id: 'rounds-h', text: 'Rounds' }), h('p', { class: 'help', id: 'rounds-empty', text: 'The first round has not started.' }), this.roundList);
+    // A finished panel's summary, above everything else (on a phone too, before the member cards).
+    this.summary = h('section', { class: 'summary', id: 'summary', hidden: true, 'aria-labelledby': 'outcome-h' });
+    this.timeline = new Timeline(this.titleOf);
+    this.childrenBox = h('section', { class: 'children-box', id: 'children-box', hidden: true });
     this.activityList = h('ol', { class: 'activity-list' });
     this.activity = h('section', { class: 'activity', 'aria-labelledby': 'activity-h' }, h('details', {}, h('summary', {}, h('h2', { id: 'activity-h', class: 'inline-h', text: 'Activity' })), this.activityList));
     this.loading = h('p', { class: 'loading', role: 'status', text: 'Connecting to the panel…' });
+    // Sharing is a moderator's; a shared view links nowhere else in the page.
+    const share = !this.readOnly && session.atLeast('moderator') ? shareSection(this.panelId) : null;
     this.root = h(
       'article',
-      { class: 'live', 'aria-labelledby': 'live-title', dataset: { panelId: this.panelId } },
-      h('header', { class: 'live-head' }, h('p', { class: 'crumbs' }, h('a', { href: '#/panels', text: '← All panels' })), this.title, this.meta, this.docsLine, this.speaking, this.banner, this.stale),
+      { class: 'live', 'aria-labelledby': 'live-title', dataset: this.readOnly ? { panelId: '', shared: 'true' } : { panelId: this.panelId } },
+      h('header', { class: 'live-head' }, this.readOnly ? null : h('p', { class: 'crumbs' }, h('a', { href: '#/panels', text: '← All panels' })), this.sharedNote, this.title, this.meta, this.lineage, this.docsLine, this.speaking, this.banner, this.stale),
       this.loading,
-      this.humanBox,
-      this.modBar,
-      h('div', { class: 'live-grid' }, this.members, h('div', { class: 'live-side' }, this.outcome, this.activity), this.timeline),
+      this.summary,
+      this.human.box,
+      this.modBar.el,
+      h('div', { class: 'live-grid' }, this.members, h('div', { class: 'live-side' }, this.outcome, this.childrenBox, this.activity, share), this.timeline.el),
     );
     mountView('Panel', this.root);
-  }
-
-  buildModBar() {
-    const msg = h('p', { class: 'mod-msg', role: 'status', id: 'mod-msg' });
-    const btn = (action, label, cls = '', onclick = () => this.moderate(action)) => h('button', { type: 'button', class: `btn ${cls}`, dataset: { action }, text: label, onclick });
-    this.modButtons = {
-      pause: btn('pause', 'Pause'),
-      resume: btn('resume', 'Resume'),
-      skip_turn: btn('skip_turn', 'Skip turn'),
-      end_round: btn('end_round', 'End round'),
-      finish: btn('finish', 'Finish now'),
-      // Cancelling is final: the button only asks; the confirmation sends.
-      cancel: btn('cancel', 'Cancel panel', 'btn-danger', () => {
-        confirmBox.hidden = false;
-        confirmBox.querySelector('#confirm-cancel').focus();
-      }),
-    };
-    const confirmBox = h(
-      'div',
-      { class: 'confirm', hidden: true, role: 'group', 'aria-labelledby': 'confirm-cancel-q' },
-      h('p', { id: 'confirm-cancel-q', text: 'Cancel this panel? It stops for good and gives no recommendation.' }),
-      h('button', {
-        type: 'button',
-        class: 'btn btn-danger',
-        id: 'confirm-cancel',
-        text: 'Yes, cancel the panel',
-        onclick: () => {
-          confirmBox.hidden = true;
-          this.moderate('cancel');
-        },
-      }),
-      h('button', {
-        type: 'button',
-        class: 'btn',
-        text: 'Keep it running',
-        onclick: () => {
-          confirmBox.hidden = true;
-          this.modButtons.cancel.focus();
-        },
-      }),
-    );
-    const injectInput = h('input', { type: 'text', id: 'inject-text', maxlength: 2000, autocomplete: 'off' });
-    const injectForm = h(
-      'form',
-      { class: 'inject', novalidate: true },
-      h('label', { for: 'inject-text', text: 'Question or instruction for the next turns' }),
-      h('div', { class: 'inline-row' }, injectInput, h('button', { type: 'submit', class: 'btn', dataset: { action: 'inject' }, text: 'Inject' })),
-    );
-    injectForm.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      const text = injectInput.value.trim();
-      if (!text) {
-        msg.textContent = 'Write the question or instruction to inject first.';
-        injectInput.focus();
-        return;
-      }
-      if (await this.moderate('inject', text)) injectInput.value = '';
-    });
-    this.modMsg = msg;
-    this.injectForm = injectForm;
-    return h(
-      'section',
-      { class: 'modbar', id: 'modbar', hidden: true, 'aria-labelledby': 'modbar-h' },
-      h('h2', { id: 'modbar-h', class: 'inline-h small', text: 'Moderate' }),
-      h('div', { class: 'mod-buttons', role: 'group', 'aria-label': 'Moderator actions' }, Object.values(this.modButtons)),
-      confirmBox,
-      injectForm,
-      msg,
-    );
-  }
-
-  /** Sends over the socket when it is up (the ack is immediate), else over HTTP. */
-  async command(frame, path, body) {
-    if (app.conn().isOpen()) {
-      try {
-        return await app.conn().request(frame);
-      } catch (e) {
-        if (e.code) throw e; // the server refused: HTTP would refuse too
-      }
-    }
-    return api('POST', path, body);
-  }
-
-  async moderate(action, text) {
-    const label = { pause: 'Pause', resume: 'Resume', skip_turn: 'Skip', end_round: 'End round', finish: 'Finish', cancel: 'Cancel', inject: 'Inject' }[action];
-    this.modMsg.textContent = `${label}: sending…`;
-    try {
-      const body = text ? { action, text } : { action };
-      await this.command({ type: 'moderate', panel_id: this.panelId, ...body }, `/v1/panels/${this.panelId}/moderate`, body);
-      this.modMsg.textContent = `${label}: done.`;
-      return true;
-    } catch (e) {
-      this.modMsg.textContent = `${label} failed: ${e.message}`;
-      return false;
-    }
-  }
-
-  canSpeakFor(member) {
-    if (!member || member.kind !== 'human') return false;
-    if (session.atLeast('moderator')) return true;
-    if (!session.atLeast('member')) return false;
-    return !member.key_id || member.key_id === session.identity.keyId;
   }
 
   render() {
     const feed = this.feed;
     if (feed.notFound) {
       this.destroy();
-      notFoundView('Panel not found', 'There is no panel with this address in your organisation.');
+      if (this.shared) this.shared.notFound();
+      else notFoundView('Panel not found', 'There is no panel with this address in your organisation.');
       return;
     }
     const model = feed.model;
-    if (!model) {
+    // The log is read up to where it stood when the page opened before any of
+    // it is shown: a finished panel opens on its summary, not on a replay.
+    if (!model || (!this.rendered && feed.lastSeq < feed.replayUntil)) {
       this.loading.textContent = feed.error ? `Could not load the panel: ${feed.error}` : 'Connecting to the panel…';
       return;
     }
     this.loading.hidden = true;
     const p = model.panel;
-    this.stale.hidden = TERMINAL.has(p.status) || (app.conn().isOpen() && !feed.waitingForSubscribed);
+    if (!this.rendered) {
+      this.rendered = true;
+      if (TERMINAL.has(p.status)) this.timeline.collapse();
+    }
+    this.root.dataset.panelId = p.id;
+    this.stale.hidden = TERMINAL.has(p.status) || feed.isConnected();
     // A question may run to 5000 characters: the heading shows its start, the rest stays one click away.
     setText(this.title, p.query.length > 240 ? `${p.query.slice(0, 220).trimEnd()}…` : p.query);
     if (p.query.length > 240 && !this.fullQuery) {
@@ -207,14 +135,53 @@ export class LiveView {
     document.title = `${p.query.slice(0, 60)} · ${(session.tenant && session.tenant.branding && session.tenant.branding.display_name) || 'askpanel'}`;
     this.root.dataset.status = p.status;
     this.renderMeta(model);
+    renderParent(this.lineage, p.config && p.config.parent, { link: !this.readOnly });
+    if (this.sharedNote && this.feed.expiresAt) setText(this.sharedNote, `A read-only view shared with you; the link works until ${fmtDate(this.feed.expiresAt)}.`);
     this.renderSpeaking(model);
     this.renderBanner(model);
-    this.renderHuman(model);
-    this.renderModBar(model);
+    this.human.render(model);
+    this.modBar.update(model, !this.readOnly && session.atLeast('moderator'));
     this.renderCards(model);
-    this.renderOutcome(model);
-    this.renderRounds(model);
+    this.renderSummary(model);
+    this.timeline.update(model);
     this.renderActivity(model);
+  }
+
+  /** Running: the outcome in the side column. Finished: the summary on top, from the report. */
+  renderSummary(model) {
+    const p = model.panel;
+    const finished = TERMINAL.has(p.status);
+    this.summary.hidden = !finished;
+    this.outcome.hidden = finished;
+    if (!finished) {
+      this.renderOutcome(model);
+      return;
+    }
+    if (!this.report) {
+      // One #recommendation on the page: the side's outcome gives way.
+      clear(this.outcome);
+      this.outcomeSig = null;
+      const followUps = this.readOnly || !session.atLeast('member') ? [] : [followUpControls(p.id, p.status)];
+      this.report = new ReportSummary({ el: this.summary, source: this.reportSource(p.id), extra: followUps, onChange: () => this.onChange({ kind: 'report' }) });
+      if (!this.readOnly) this.loadChildren(p.id);
+    }
+    this.report.update(model);
+  }
+
+  reportSource(id) {
+    if (this.shared) return this.shared.report(id);
+    const base = `/v1/panels/${id}/report`;
+    return { reportPath: `${base}?format=json`, filePath: (format) => `${base}?format=${format}`, fileName: (format) => `askpanel-${id}.${format}`, anonymous: false };
+  }
+
+  /** The panels started from this one: only GET /v1/panels/{id} lists them. */
+  async loadChildren(id) {
+    try {
+      const full = await api('GET', `/v1/panels/${id}`);
+      if (!this.destroyed) renderChildren(this.childrenBox, Array.isArray(full.children) ? full.children : []);
+    } catch {
+      // A convenience: without it the page simply lists no follow-ups.
+    }
   }
 
   renderMeta(model) {
@@ -275,129 +242,6 @@ export class LiveView {
     setText(this.banner, text);
   }
 
-  renderHuman(model) {
-    const p = model.panel;
-    const pending = p.pending_human;
-    const sig = pending ? `${pending.request_seq}|${p.status}` : null;
-    if (sig === this.humanSig) return;
-    const hadFocus = this.humanBox.contains(document.activeElement);
-    const keepText = this.humanText && pending && this.humanFor === pending.member_id ? this.humanText.value : '';
-    this.humanSig = sig;
-    clear(this.humanBox);
-    this.humanText = null;
-    if (!pending) {
-      this.humanBox.hidden = true;
-      if (hadFocus) this.title.focus();
-      return;
-    }
-    const member = model.members.get(pending.member_id);
-    const name = member ? member.name : 'the human member';
-    const round = model.currentRound();
-    this.deadline = Date.parse(pending.deadline);
-    this.countdown = h('span', { class: 'countdown', role: 'timer', 'aria-live': 'off', id: 'countdown' });
-    this.announcedAt = new Set();
-    this.humanBox.hidden = false;
-    this.humanFor = pending.member_id;
-    const paused = p.status === 'paused';
-    const deadlineLine = h('p', { class: 'deadline' }, paused ? 'The panel is paused; the deadline starts again when it resumes. ' : `Answer by ${timeOnly.format(new Date(this.deadline))} · `, paused ? null : this.countdown, paused ? null : ' left');
-    if (!this.canSpeakFor(member)) {
-      appendAll(this.humanBox, h('h2', { id: 'human-turn-h', text: `${name}’s turn` }), h('p', { text: `Waiting for ${name} to answer.` }), deadlineLine);
-      this.updateCountdown();
-      return;
-    }
-    const textId = 'human-text';
-    const ratingId = 'human-rating';
-    const confId = 'human-confidence';
-    const errEl = h('p', { class: 'field-error', id: 'human-err', role: 'alert', hidden: true });
-    const text = h('textarea', { id: textId, rows: 5, maxlength: 20000, required: true, 'aria-describedby': 'human-help human-err', value: keepText });
-    const rating = h('select', { id: ratingId }, h('option', { value: '', text: 'No rating' }), [1, 2, 3, 4, 5, 6, 7, 8, 9].map((v) => h('option', { value: v, text: `${v}${v <= 3 ? ' (disagree)' : v >= 7 ? ' (agree)' : ' (uncertain)'}` })));
-    const conf = h('select', { id: confId }, h('option', { value: '', text: 'Not given' }), ['0.5', '0.6', '0.7', '0.8', '0.9', '1'].map((v) => h('option', { value: v, text: v })));
-    const asksRating = round && (round.round >= 2 || round.phase === 'rating' || round.phase === 'critique');
-    const send = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Send answer' });
-    const form = h(
-      'form',
-      { class: 'human-form', novalidate: true },
-      h('label', { for: textId, text: `What ${name} says` }),
-      text,
-      h('p', { class: 'help', id: 'human-help', text: member.key_id && member.key_id !== session.identity.keyId ? 'You answer as a moderator on their behalf.' : 'Your words go into the transcript as this member’s turn.' }),
-      asksRating
-        ? h(
-            'div',
-            { class: 'grid2' },
-            // Round 1 has no draft yet: its ratings are of the question as asked.
-            h('div', { class: 'field-inline' }, h('label', { for: ratingId, text: p.draft ? 'Your rating of the draft (1–9)' : 'Your rating of the question as asked (1–9)' }), rating),
-            h('div', { class: 'field-inline' }, h('label', { for: confId, text: 'Confidence' }), conf),
-          )
-        : null,
-      errEl,
-      h('div', { class: 'actions' }, send),
-    );
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      let body = text.value.trim();
-      if (!body) {
-        showFieldError(errEl, text, 'Write an answer first.');
-        text.focus();
-        return;
-      }
-      // The server reads a rating trailer from a human turn just as from a model's.
-      if (asksRating && rating.value) body += `\n\nRATING: ${rating.value}/9${conf.value ? ` CONFIDENCE: ${conf.value}` : ''}`;
-      send.disabled = true;
-      send.textContent = 'Sending…';
-      showFieldError(errEl, text, null);
-      try {
-        const payload = { member_id: pending.member_id, text: body };
-        await this.command({ type: 'input', panel_id: this.panelId, ...payload }, `/v1/panels/${this.panelId}/input`, payload);
-        send.textContent = 'Sent';
-        announcer.say('Your answer was sent.');
-      } catch (ex) {
-        showFieldError(errEl, text, `Not sent: ${ex.message}`);
-        send.disabled = false;
-        send.textContent = 'Send answer';
-        text.focus();
-      }
-    });
-    const own = member.key_id && member.key_id === session.identity.keyId;
-    appendAll(this.humanBox, h('h2', { id: 'human-turn-h', text: own ? `Your turn: ${name}` : `${name}’s turn: you can answer` }), deadlineLine, form);
-    this.humanText = text;
-    this.updateCountdown();
-    // The person whose turn it is should be able to type at once, unless they are typing elsewhere.
-    const active = document.activeElement;
-    const typingElsewhere = active && active !== document.body && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
-    const focusIt = !paused && (!typingElsewhere || hadFocus);
-    if (focusIt) text.focus();
-    announcer.say(`It is ${name}’s turn${focusIt ? '; the answer box has focus' : ''}.`);
-  }
-
-  updateCountdown() {
-    if (!this.countdown || !this.deadline || this.humanBox.hidden) return;
-    const left = this.deadline - Date.now();
-    setText(this.countdown, left > 0 ? fmtDuration(left) : '0:00');
-    this.countdown.dataset.urgent = left < 30000 ? 'true' : 'false';
-    for (const mark of [60, 30, 10]) {
-      if (left <= mark * 1000 && left > (mark - 2) * 1000 && !this.announcedAt.has(mark)) {
-        this.announcedAt.add(mark);
-        announcer.say(`${mark} seconds left to answer.`);
-      }
-    }
-  }
-
-  renderModBar(model) {
-    const p = model.panel;
-    const show = session.atLeast('moderator') && !TERMINAL.has(p.status);
-    this.modBar.hidden = !show;
-    if (!show) return;
-    const live = p.status === 'running' || p.status === 'awaiting_human';
-    const b = this.modButtons;
-    b.pause.disabled = !live;
-    b.resume.disabled = p.status !== 'paused';
-    // The server also skips a waiting human while paused.
-    b.skip_turn.disabled = !((live && p.current_turn) || ((live || p.status === 'paused') && p.pending_human));
-    b.end_round.disabled = !(live || p.status === 'paused');
-    b.finish.disabled = p.status === 'created';
-    b.cancel.disabled = false;
-  }
-
   renderCards(model) {
     const p = model.panel;
     const dissent = new Set((p.consensus && p.consensus.dissent) || []);
@@ -444,6 +288,8 @@ export class LiveView {
       const ratingText = !ct && last && last.rating != null ? `Rating ${last.rating}/9${last.confidence != null ? ` · confidence ${fmtNum(last.confidence, 2)}` : ''}` : '';
       setText(card.rating, ratingText);
       card.rating.hidden = !ratingText;
+      // A finished panel's turns are in its transcript: the cards do not repeat the last round.
+      card.text.hidden = TERMINAL.has(p.status);
       card.dissent.hidden = !dissent.has(m.id);
     }
   }
@@ -480,84 +326,6 @@ export class LiveView {
     this.outcomeSig = sig;
     clear(this.outcome);
     renderOutcomeInto(this.outcome, model);
-  }
-
-  renderRounds(model) {
-    const p = model.panel;
-    document.getElementById('rounds-empty').hidden = p.rounds.length > 0;
-    for (const r of p.rounds) {
-      let el = this.roundEls.get(r.round);
-      if (!el) {
-        el = this.buildRound(r);
-        this.roundEls.set(r.round, el);
-        this.roundList.append(el.li);
-      }
-      this.updateRound(model, r, el);
-    }
-  }
-
-  buildRound(r) {
-    const hId = `round-h-${r.round}`;
-    const meta = h('p', { class: 'round-meta' });
-    const chart = h('div', { class: 'round-chart' });
-    const transcript = h('ol', { class: 'transcript', dataset: { round: r.round } });
-    const summary = h('summary', { text: 'Transcript' });
-    const details = h('details', { open: true }, summary, transcript);
-    const li = h('li', { class: 'round', dataset: { round: r.round }, 'aria-labelledby': hId }, h('h3', { id: hId, text: `Round ${r.round} · ${PHASE_LABEL[r.phase] || r.phase}` }), meta, chart, details);
-    return { li, meta, chart, transcript, summary, entries: 0, sig: null };
-  }
-
-  updateRound(model, r, el) {
-    const p = model.panel;
-    const c = model.roundConsensus.get(r.round);
-    const sig = [r.turns.length, r.skipped.length, r.decision, r.stats && r.stats.median, c && c.level, p.status].join('|');
-    if (sig === el.sig) return;
-    el.sig = sig;
-    // Transcript entries are appended in seq order and never redrawn: nothing shown twice.
-    const entries = [...r.turns.map((t) => ({ ...t, kind: 'turn' })), ...r.skipped.map((x) => ({ ...x, kind: 'skip' }))].sort((a, b) => (a.seq || 0) - (b.seq || 0));
-    for (const e of entries.slice(el.entries)) {
-      const m = model.members.get(e.member_id);
-      const name = model.memberName(e.member_id);
-      if (e.kind === 'turn') {
-        el.transcript.append(
-          h(
-            'li',
-            { class: 'turn', dataset: { seq: e.seq, member: e.member_id } },
-            h('p', { class: 'turn-head' }, h('strong', { text: name }), m && m.kind === 'human' ? h('span', { class: 'tag human', text: 'Human' }) : m && m.model === 'simulated' ? h('span', { class: 'tag sim', text: 'Simulated' }) : null, e.rating != null ? h('span', { class: 'turn-rating', text: `Rating ${e.rating}/9${e.confidence != null ? `, confidence ${fmtNum(e.confidence, 2)}` : ''}` }) : null, e.flags && e.flags.includes('invented_citation') ? h('span', { class: 'tag warn', text: 'Unverified citation' }) : null),
-            h('p', { class: 'turn-text' }, citedNodes(e.text, e.citations, this.titleOf)),
-            evidenceLine(e.evidence),
-          ),
-        );
-      } else {
-        el.transcript.append(h('li', { class: 'turn skipped', dataset: { seq: e.seq || '', member: e.member_id } }, h('p', { class: 'turn-head' }, h('strong', { text: name }), ` — turn skipped (${String(e.reason).replace(/_/g, ' ')})`)));
-      }
-    }
-    el.entries = entries.length;
-    setText(el.summary, `Transcript (${r.turns.length} turn${r.turns.length === 1 ? '' : 's'}${r.skipped.length ? `, ${r.skipped.length} skipped` : ''})`);
-
-    clear(el.meta);
-    const parts = [];
-    if (r.decision) parts.push(h('span', { class: 'meta-item', text: `Outcome: ${DECISION_LABEL[r.decision] || r.decision}` }));
-    else if (r === model.currentRound() && !TERMINAL.has(p.status)) parts.push(h('span', { class: 'meta-item', text: 'In progress' }));
-    if (r.stats) parts.push(h('span', { class: 'meta-item', text: `Median ${fmtNum(r.stats.median)}, IQR ${fmtNum(r.stats.iqr)}, n = ${r.stats.n}` }));
-    if (c) parts.push(h('span', { class: 'meta-item' }, 'Consensus level: ', h('span', { class: 'level', dataset: { level: c.level }, text: LEVEL_LABEL[c.level] || c.level }), ` (${Math.round(c.agreement * 100)}% agreement)`));
-    appendAll(el.meta, parts);
-
-    const rated = r.turns.filter((t) => t.rating != null).map((t) => ({ memberId: t.member_id, name: model.memberName(t.member_id), rating: t.rating, confidence: t.confidence }));
-    clear(el.chart);
-    if (rated.length) {
-      const dissent = new Set((c && c.dissent) || []);
-      const title = `Ratings in round ${r.round}: ${rated.length} member${rated.length === 1 ? '' : 's'}${r.stats ? `, median ${fmtNum(r.stats.median)}, IQR ${fmtNum(r.stats.iqr)}` : ''}`;
-      const { svg, q1, q3, median } = ratingsChart({ ratings: rated, stats: r.stats, dissent, title });
-      el.chart.append(
-        h(
-          'figure',
-          { class: 'chart-figure' },
-          svg,
-          h('figcaption', {}, `Dots: each member’s rating on 1–9 (outlined: dissent). Band: interquartile range ${fmtNum(q1)}–${fmtNum(q3)}. Line: median ${fmtNum(median)}.`),
-        ),
-      );
-    }
   }
 
   renderActivity(model) {

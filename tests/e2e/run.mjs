@@ -205,7 +205,8 @@ async function newPage(t, viewport = { width: 1280, height: 900 }) {
   });
   page.on('request', (r) => {
     const url = r.url();
-    if (!url.startsWith(env.base) && !url.startsWith('data:') && !url.startsWith(env.base.replace('http', 'ws'))) page.problems.push(`request off-site: ${url}`);
+    // blob: URLs of the page's own origin are the reports it saves.
+    if (!url.startsWith(env.base) && !url.startsWith('data:') && !url.startsWith(`blob:${env.base}`) && !url.startsWith(env.base.replace('http', 'ws'))) page.problems.push(`request off-site: ${url}`);
   });
   page.on('websocket', (ws) => {
     ws.on('framereceived', (f) => {
@@ -243,6 +244,41 @@ function apiTranscript(panel) {
 
 async function waitForFinal(page, timeout = 40_000) {
   await page.locator('#recommendation.final').waitFor({ state: 'visible', timeout });
+}
+
+/** A panel that had ended when the page opened it shows its rounds collapsed: open them. */
+async function openRounds(page) {
+  await page.locator('#rounds-details').waitFor({ state: 'attached' });
+  if (!(await page.evaluate(() => document.querySelector('#rounds-details').open))) await page.click('#rounds-details > summary');
+}
+
+/** Polls the API until the panel has ended; returns it. */
+async function waitForEnd(id, timeout = 40_000) {
+  return eventually(async () => {
+    const p = await getPanel(id);
+    return TERMINAL_STATUSES.includes(p.status) ? p : null;
+  }, `panel ${id} to end`, timeout);
+}
+
+/** Clicks `selector` and returns the file the page saved: { name, bytes }. */
+async function download(page, selector) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), page.click(selector)]);
+  const file = await dl.path();
+  assert(file, `the download from ${selector} failed: ${await dl.failure()}`);
+  return { name: dl.suggestedFilename(), bytes: fs.readFileSync(file) };
+}
+
+/** Whether every element of `a` comes before `b` in the document and on the screen. */
+function comesBefore(page, a, b) {
+  return page.evaluate(
+    ([x, y]) => {
+      const ex = document.querySelector(x);
+      const ey = document.querySelector(y);
+      if (!ex || !ey) return false;
+      return Boolean(ex.compareDocumentPosition(ey) & Node.DOCUMENT_POSITION_FOLLOWING) && ex.getBoundingClientRect().top < ey.getBoundingClientRect().top;
+    },
+    [a, b],
+  );
 }
 
 /* ---------------- scenarios ---------------- */
@@ -411,7 +447,8 @@ scenario('hybrid panel: the human answers in the page and it is in the transcrip
   await page.click('#human-turn button[type=submit]');
   const rated = page.locator('.round[data-round="2"] .transcript .turn', { hasText: critique });
   await rated.waitFor();
-  assert((await rated.locator('.turn-rating').textContent()).includes('Rating 7/9, confidence 0.80'), 'the human rating is in the transcript');
+  // Figures as docs/records.md rounds them (trailing zeros dropped: 0.8); an older page wrote 0.80.
+  assert(/Rating 7\/9, confidence 0\.80?\b/.test(await rated.locator('.turn-rating').textContent()), 'the human rating is in the transcript');
   assert(!(await rated.locator('.turn-text').textContent()).includes('RATING'), 'the rating trailer is not part of the text');
   await waitForFinal(page);
   const panel = await getPanel(id);
@@ -621,6 +658,299 @@ scenario('panel list: newest first, status filter, pagination', async (t) => {
   await shot(page, 'panel-list');
 });
 
+scenario('a finished panel opens on its summary: recommendation, agreement explained, dissent, chart, downloads, print', async (t) => {
+  const created = await createPanel({ query: QUESTION, panel_type: 'structured', expert_count: 4, max_rounds: 3, simulation: { seed: 1, pace_tokens_per_s: 0, turn_tokens: 60 } });
+  const panel = await waitForEnd(created.id);
+  assertEqual(panel.status, 'completed', 'the panel completed');
+  const got = await api('GET', `/v1/panels/${created.id}/report?format=json`);
+  assert(got.status === 200, `GET .../report answered ${got.status}: ${JSON.stringify(got.body).slice(0, 300)}`);
+  const report = got.body;
+  assert(report.outcome, 'the report has an outcome');
+  const page = await newPage(t);
+  await signIn(page);
+  await page.goto(`${env.base}/#/panels/${created.id}`);
+  // The summary drawn from the report (its heading replaces the live outcome's).
+  await page.locator('#summary #summary-h').waitFor();
+  assertEqual((await page.textContent('#recommendation')).trim(), panel.recommendation.trim(), 'the recommendation is the panel’s');
+  const conditions = (report.recommendation && report.recommendation.conditions) || [];
+  if (conditions.length) assertEqual(await page.$$eval('#conditions li', (lis) => lis.map((li) => li.textContent)), conditions, 'the conditions are the report’s');
+  else assertEqual(await page.locator('#conditions').count(), 0, 'no conditions listed when the recommendation states none');
+  // The level in words, with the report's rounded figures.
+  assertEqual((await page.textContent('#level-explanation')).trim(), report.outcome.explanation.trim(), 'the level is explained in the report’s words');
+  const consensus = await page.textContent('#consensus');
+  assert(consensus.includes(`${report.outcome.agreement_pct}% agreement`), `the agreement as the report rounds it (${consensus})`);
+  assert(consensus.includes(`${report.outcome.median} of 9`) && consensus.includes(`IQR ${report.outcome.iqr}`), `the median and IQR as the report rounds them (${consensus})`);
+  for (const d of report.dissent) {
+    const li = page.locator(`#dissent li[data-member="${d.member_id}"]`);
+    assert((await li.textContent()).includes(d.name), `dissenter ${d.name} is named`);
+    assertEqual((await li.locator('.argument').textContent()).trim(), d.argument.trim(), `${d.name}’s strongest argument`);
+  }
+  if (!report.dissent.length) assertEqual(await page.locator('#dissent li').count(), 0, 'no dissenters listed');
+  // The consensus across rounds: a dot per rating, and the report's figures round by round.
+  const rated = report.rounds.filter((r) => r.ratings.length);
+  assert(rated.length > 0, 'the report has rated rounds');
+  await page.locator('#consensus-chart svg').waitFor();
+  assertEqual(await page.locator('#consensus-chart circle.dot').count(), rated.reduce((n, r) => n + r.ratings.length, 0), 'a dot per rating in every round');
+  assertEqual(await page.locator('#consensus-chart line.median').count(), rated.filter((r) => r.median != null).length, 'a median mark per rated round');
+  const fig = (v) => (v === null || v === undefined ? '–' : String(v));
+  const rows = await page.$$eval('#round-figures tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  assertEqual(
+    rows.map((r) => r.slice(0, 4)),
+    report.rounds.map((r) => [String(r.round), fig(r.median), fig(r.iqr), r.agreement_pct == null ? '–' : `${r.agreement_pct}%`]),
+    'the figures by round are the report’s rounded ones',
+  );
+  // Summary first; the rounds and the whole transcript collapsed below the member cards.
+  assert(await comesBefore(page, '#summary', '#member-cards'), 'the summary comes before the member cards');
+  assert(await comesBefore(page, '#consensus-chart', '#rounds'), 'the chart comes before the rounds');
+  assertEqual(await page.evaluate(() => document.querySelector('#rounds-details').open), false, 'the rounds and transcript are collapsed');
+  assert(await page.locator('.transcript .turn').first().isHidden(), 'no turn of the transcript shows until it is opened');
+  await shot(page, 'report-summary');
+  // Opened: the transcript is the server's, and the last round's turns are shown once (not again on the cards).
+  await openRounds(page);
+  assertEqual(await pageTranscript(page), apiTranscript(panel), 'the transcript is the server’s');
+  const last = panel.rounds[panel.rounds.length - 1];
+  for (const turn of last.turns) {
+    const shown = await page.evaluate((text) => [...document.querySelectorAll('.card-text, .turn-text')].filter((el) => el.checkVisibility() && el.textContent.trim() === text.trim()).length, turn.text);
+    assertEqual(shown, 1, `a turn of the last round is shown once (${turn.text.slice(0, 40)}…)`);
+  }
+  await page.click('#rounds-details > summary');
+
+  // The report's files, with the key, saved through the page.
+  const md = await download(page, '#download-md');
+  assertEqual(md.bytes.subarray(0, 2).toString(), '# ', 'the Markdown report starts with a heading');
+  assert(md.name.endsWith('.md'), `a .md file name (${md.name})`);
+  const pdf = await download(page, '#download-pdf');
+  assertEqual(pdf.bytes.subarray(0, 5).toString(), '%PDF-', 'the PDF report is a PDF');
+  assert(pdf.name.endsWith('.pdf'), `a .pdf file name (${pdf.name})`);
+  await page.locator('#report-msg', { hasText: 'Downloaded' }).waitFor();
+
+  // Print: no navigation or buttons, every collapsed section open, and closed again after.
+  await page.emulateMedia({ media: 'print' });
+  const printed = await page.evaluate(() => {
+    window.dispatchEvent(new Event('beforeprint'));
+    const seen = {
+      topbar: getComputedStyle(document.querySelector('#topbar')).display,
+      buttons: getComputedStyle(document.querySelector('.report-actions')).display,
+      closed: document.querySelectorAll('#view details:not([open])').length,
+      transcript: document.querySelector('.transcript .turn').checkVisibility(),
+    };
+    window.dispatchEvent(new Event('afterprint'));
+    seen.closedAfter = !document.querySelector('#rounds-details').open;
+    return seen;
+  });
+  await page.emulateMedia({ media: 'screen' });
+  assertEqual(printed, { topbar: 'none', buttons: 'none', closed: 0, transcript: true, closedAfter: true }, 'the print shows the panel alone, transcript open');
+
+  // A phone: the recommendation is on the first screen, before the member cards.
+  const phone = await newPage(t, { width: 390, height: 844 });
+  await signIn(phone);
+  await phone.goto(`${env.base}/#/panels/${created.id}`);
+  await phone.locator('#summary #summary-h').waitFor();
+  await phone.evaluate(() => window.scrollTo(0, 0));
+  const where = await phone.evaluate(() => ({ rec: document.querySelector('#recommendation').getBoundingClientRect().top, cards: document.querySelector('#member-cards').getBoundingClientRect().top, height: innerHeight, width: document.documentElement.scrollWidth }));
+  assert(where.rec < where.height, `the recommendation starts within the first screen at 390 px (top ${where.rec}, screen ${where.height})`);
+  assert(where.rec < where.cards, 'the recommendation comes before the member cards at 390 px');
+  assert(where.width <= 390, `the page scrolls sideways at 390 px (scrollWidth ${where.width})`);
+  await shot(phone, 'report-summary-mobile-390', { fullPage: false });
+});
+
+scenario('sharing: a moderator makes a link, someone without a key reads the panel, a revoked link is not valid', async (t) => {
+  const created = await createPanel({ query: `${QUESTION} (shared)`, panel_type: 'structured', expert_count: 3, max_rounds: 2, simulation: { seed: 2, pace_tokens_per_s: 0, turn_tokens: 40 } });
+  const panel = await waitForEnd(created.id);
+  const page = await newPage(t);
+  await signIn(page);
+  await page.goto(`${env.base}/#/panels/${created.id}`);
+  await page.locator('#share').waitFor();
+  await page.selectOption('#share-expiry', '86400');
+  await page.fill('#share-label', 'For the board');
+  await page.click('#share-create');
+  await page.locator('#share-created').waitFor();
+  const url = await page.inputValue('#share-url');
+  assert(url.startsWith(`${env.base}/#/shared/`), `the link is the page’s absolute address (${url})`);
+  const row = page.locator('#share-list li[data-state="active"]', { hasText: 'For the board' });
+  await row.waitFor();
+  const listed = await api('GET', `/v1/panels/${created.id}/shares`);
+  assert(listed.status === 200, `GET .../shares answered ${listed.status}`);
+  const share = listed.body.items.find((x) => x.label === 'For the board');
+  assert(share && !share.token, 'the server lists the link, without its token');
+  assert(Math.abs(Date.parse(share.expires_at) - Date.parse(share.created_at) - 86_400_000) < 120_000, `the link expires after a day (${share.created_at} .. ${share.expires_at})`);
+  await page.locator('#share').scrollIntoViewIfNeeded();
+  await shot(page, 'share-created', { fullPage: false });
+
+  // Someone with the link and no key: the panel and its report, nothing else.
+  const guest = await newPage(t);
+  const withKey = [];
+  guest.on('request', (r) => {
+    if (r.headers().authorization) withKey.push(r.url());
+  });
+  await guest.goto(url);
+  await guest.locator('#summary #summary-h').waitFor();
+  assertEqual(await guest.evaluate(() => sessionStorage.getItem('askpanel.key')), null, 'the guest has no key');
+  assertEqual((await guest.textContent('#recommendation')).trim(), panel.recommendation.trim(), 'the guest reads the recommendation');
+  await guest.locator('#level-explanation').waitFor();
+  assertEqual(await pageTranscript(guest), apiTranscript(panel), 'the guest’s transcript is the panel’s');
+  assert(await guest.locator('#nav').isHidden(), 'no navigation');
+  assert(await guest.locator('#modbar').isHidden(), 'no moderator bar');
+  for (const sel of ['#share', '#follow-up', '#human-text', '#key', '.crumbs']) assertEqual(await guest.locator(sel).count(), 0, `nothing like ${sel} in the shared view`);
+  assertEqual(await guest.evaluate(() => [...document.querySelectorAll('#topbar a[href], #view a[href]')].filter((a) => a.checkVisibility()).map((a) => a.getAttribute('href'))), [], 'no links into the rest of the page');
+  const md = await download(guest, '#download-md');
+  assertEqual(md.bytes.subarray(0, 2).toString(), '# ', 'the guest downloads the Markdown report');
+  const pdf = await download(guest, '#download-pdf');
+  assertEqual(pdf.bytes.subarray(0, 5).toString(), '%PDF-', 'the guest downloads the PDF report');
+  assertEqual(withKey, [], 'the shared view sends no Authorization header');
+  await shot(guest, 'shared-view');
+
+  // Revoked in the page: the link stops working.
+  await row.locator('button', { hasText: 'Revoke' }).click();
+  await page.locator(`#share-list li[data-id="${share.id}"][data-state="revoked"]`).waitFor();
+  const after = await api('GET', `/v1/panels/${created.id}/shares`);
+  assert(after.body.items.find((x) => x.id === share.id).revoked_at, 'the server has the link revoked');
+  await guest.reload();
+  await guest.locator('#shared-invalid', { hasText: 'This link is not valid or has been revoked.' }).waitFor();
+  assertEqual(await guest.locator('#recommendation').count(), 0, 'nothing of the panel shows');
+  await shot(guest, 'shared-link-revoked');
+});
+
+scenario('a shared link follows a running panel live (Server-Sent Events)', async (t) => {
+  const created = await createPanel({ query: `${QUESTION} (followed through a link)`, panel_type: 'structured', expert_count: 3, max_rounds: 2, simulation: { seed: 6, pace_tokens_per_s: 30, turn_tokens: 40 } });
+  const made = await api('POST', `/v1/panels/${created.id}/shares`, { expires_in_s: 3600 });
+  assert(made.status === 201, `POST .../shares answered ${made.status}: ${JSON.stringify(made.body)}`);
+  assert(made.body.url.includes(made.body.token), 'the link carries the token');
+  const guest = await newPage(t);
+  let streams = 0;
+  guest.on('request', (r) => {
+    if (r.resourceType() === 'eventsource') streams += 1;
+  });
+  await guest.goto(`${env.base}${made.body.url}`);
+  await guest.locator('#member-cards .card').first().waitFor();
+  assert(!TERMINAL_STATUSES.includes((await getPanel(created.id)).status), 'the panel still runs when the guest opens it');
+  // Turns arrive while the guest watches.
+  await guest.locator('.transcript .turn').first().waitFor();
+  await waitForFinal(guest);
+  await guest.locator('#summary #summary-h').waitFor();
+  const done = await getPanel(created.id);
+  assertEqual(done.status, 'completed', 'the panel completed');
+  assert(streams > 0, 'the page followed the panel through an event stream');
+  assertEqual(await guest.evaluate(() => window.__askpanel.appliedSeqs()), Array.from({ length: done.head_seq }, (_, i) => i + 1), 'every event applied once, in order');
+  assertEqual(await pageTranscript(guest), apiTranscript(done), 'the transcript is the server’s');
+  assertEqual(await guest.evaluate(() => window.__askpanel.stats.duplicateEvents), 0, 'no event twice');
+});
+
+scenario('search: the words of one question find that panel alone; filters and the address keep the search', async (t) => {
+  const stamp = Date.now().toString(36);
+  const word = `quillback${stamp}`;
+  const sim = { seed: 4, pace_tokens_per_s: 0, turn_tokens: 20 };
+  const wanted = await createPanel({ query: `Should the ${word} lighthouse trust replace its diesel generator with tidal turbines?`, panel_type: 'structured', expert_count: 3, max_rounds: 1, simulation: sim });
+  const other = await createPanel({ query: `Should the marrowind orchard cooperative move its apple trees to drip irrigation (${stamp})?`, panel_type: 'structured', expert_count: 3, max_rounds: 1, simulation: sim });
+  // The index follows the log shortly after each commit.
+  await eventually(async () => {
+    const r = await api('GET', `/v1/panels?q=${encodeURIComponent(word)}`);
+    return r.status === 200 && r.body.items.some((p) => p.id === wanted.id);
+  }, 'the search index to have the new panel', 10_000);
+  const page = await newPage(t);
+  await signIn(page);
+  await page.locator('#panel-search').waitFor();
+  await page.fill('#panel-search', word);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`[?&]q=${word}`));
+  const rowIds = () => page.$$eval('.panel-row', (rows) => rows.map((r) => r.dataset.id));
+  await eventually(async () => {
+    const ids = await rowIds();
+    if (ids.length === 1 && ids[0] === wanted.id) return true;
+    await page.click('#panel-search-submit'); // the same search again loads again
+    return false;
+  }, 'only the matching panel to be listed', 10_000, 1000);
+  // The best match is the question, or a turn that quotes it.
+  assert(/^Matched in: (the question|a turn|the recommendation)$/.test(await page.textContent(`.panel-row[data-id="${wanted.id}"] .match`)), 'where it matched');
+  assertEqual(await page.inputValue('#panel-search'), word, 'the search box keeps the words');
+  await shot(page, 'panel-search');
+  // The address keeps the search: a reload shows the same.
+  await page.reload();
+  await page.locator(`.panel-row[data-id="${wanted.id}"]`).waitFor();
+  assertEqual(await page.inputValue('#panel-search'), word, 'the words survive a reload');
+  assertEqual(await rowIds(), [wanted.id], 'the same result after a reload');
+  // A filter with the words: an open panel with them there is none.
+  await page.selectOption('#type-filter', 'open');
+  await page.waitForURL(/panel_type=open/);
+  await page.locator('#list-msg', { hasText: 'No panels match' }).waitFor();
+  assert(page.url().includes(`q=${word}`), 'the words stay with the filter');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'type-filter'), 'the keyboard stays on the filter');
+  // Cleared: both panels, newest first.
+  await page.click('#filters-clear');
+  await page.waitForURL(/#\/panels$/);
+  await page.locator(`.panel-row[data-id="${other.id}"]`).waitFor();
+  const all = await rowIds();
+  assert(all.indexOf(other.id) < all.indexOf(wanted.id) && all.includes(wanted.id), 'without words, newest first');
+  // An expert seated on the panel: the page lists what the API lists.
+  const full = await getPanel(wanted.id);
+  const expertId = full.members.find((m) => m.expert_id).expert_id;
+  await page.locator(`#expert-filter option[value="${expertId}"]`).waitFor({ state: 'attached' });
+  await page.selectOption('#expert-filter', expertId);
+  await page.waitForURL(/expert=/);
+  const byExpert = (await api('GET', `/v1/panels?expert=${encodeURIComponent(expertId)}&limit=20`)).body.items.map((p) => p.id);
+  await eventually(async () => JSON.stringify(await rowIds()) === JSON.stringify(byExpert), 'the panels of that expert', 10_000);
+  assert(byExpert.includes(wanted.id), 'the panel the expert sat on is among them');
+  // Dates: nothing is created in the future.
+  const later = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+  await page.fill('#from-filter', later);
+  await page.click('#panel-search-submit');
+  await page.waitForURL(new RegExp(`from=${later}`));
+  await page.locator('#list-msg', { hasText: 'No panels match these filters' }).waitFor();
+  assertEqual(await page.locator('.panel-row').count(), 0, 'no panel created after that day');
+  // A phone: the form and the list fit the width.
+  await page.goto(`${env.base}/#/panels?q=${word}`);
+  await page.locator(`.panel-row[data-id="${wanted.id}"]`).waitFor();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 390, `the panel list scrolls sideways at 390 px (scrollWidth ${overflow})`);
+  await shot(page, 'panel-search-mobile-390');
+});
+
+scenario('follow-up and re-run from the page: the new panel names its parent, the parent lists it', async (t) => {
+  const created = await createPanel({ query: `${QUESTION} (to follow up)`, panel_type: 'structured', expert_count: 3, max_rounds: 2, simulation: { seed: 3, pace_tokens_per_s: 0, turn_tokens: 30 } });
+  const parent = await waitForEnd(created.id);
+  assertEqual(parent.status, 'completed', 'the first panel completed');
+  const page = await newPage(t);
+  await signIn(page);
+  await page.goto(`${env.base}/#/panels/${created.id}`);
+  await page.locator('#follow-up-toggle').waitFor();
+  await page.click('#follow-up-toggle');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'follow-up-query'), 'the question box takes the keyboard');
+  // Too short: said at the field, nothing sent.
+  await page.fill('#follow-up-query', 'Why?');
+  await page.click('#follow-up-submit');
+  await page.locator('#follow-up-err:not([hidden])').waitFor();
+  const question = 'What would change the recommendation if the device also monitored patients at home?';
+  await page.fill('#follow-up-query', question);
+  await page.click('#follow-up-submit');
+  // waitForURL hands the predicate a URL.
+  const isOtherPanel = (known) => (u) => /^#\/panels\/[0-9a-f-]{36}$/.test(u.hash) && !known.some((id) => u.hash.includes(id));
+  await page.waitForURL(isOtherPanel([created.id]));
+  const childId = page.url().split('/').pop();
+  const parentLink = page.locator(`#lineage a[href="#/panels/${created.id}"]`);
+  await parentLink.waitFor();
+  assert((await page.textContent('#lineage')).startsWith('Follows up:'), 'the new panel says what it follows up');
+  const child = await getPanel(childId);
+  assertEqual([child.query, child.config.parent && child.config.parent.id, child.config.parent && child.config.parent.relation], [question, created.id, 'follow_up'], 'the server has the follow-up and its parent');
+  await shot(page, 'follow-up-panel', { fullPage: false });
+  // The parent lists it.
+  await parentLink.click();
+  await page.waitForURL(new RegExp(`#/panels/${created.id}$`));
+  await page.locator(`#children a[href="#/panels/${childId}"]`).waitFor();
+  // A re-run: the same question again.
+  await page.click('#rerun');
+  await page.waitForURL(isOtherPanel([created.id, childId]));
+  const rerunId = page.url().split('/').pop();
+  await page.locator('#lineage', { hasText: 'Re-run of:' }).waitFor();
+  const rerun = await getPanel(rerunId);
+  assertEqual([rerun.query, rerun.config.parent && rerun.config.parent.relation], [parent.query, 'rerun'], 'the server has the re-run');
+  // A follow-up need not keep the simulation's pace: stop what still runs, for the scenarios after this one.
+  for (const id of [childId, rerunId]) {
+    if (!TERMINAL_STATUSES.includes((await getPanel(id)).status)) await api('POST', `/v1/panels/${id}/moderate`, { action: 'cancel' });
+  }
+});
+
 scenario('documents: library, upload with progress, search, a grounded panel with citations and sources', async (t) => {
   // A Markdown document by JSON, through the API, read by the server off the request path.
   const markdown = [
@@ -708,6 +1038,8 @@ scenario('documents: library, upload with progress, search, a grounded panel wit
   const given = (panel.config.documents || []).map((d) => d.id);
   assert(given.includes(doc.id) && given.includes(txtId), `the panel was given both documents (${JSON.stringify(panel.config.documents)})`);
   await page.locator('#live-docs', { hasText: doc.title }).waitFor();
+  // An instant panel has ended by the time the page opens it: its rounds are collapsed under the summary.
+  await openRounds(page);
 
   // Citations: the server's valid ones are buttons, its invalid ones are marked, the text is unchanged.
   const log = await api('GET', `/v1/panels/${id}/events?limit=1000`);

@@ -11,4 +11,5 @@ mod helpers;
 mod formats;
 mod grounded;
 mod outage;
+mod records;
 mod server;

@@ -195,3 +195,48 @@ fn the_facilitator_reads_every_rationale_within_its_budget() {
     }
     assert_eq!(m[1].content.matches("[shortened]").count(), 5);
 }
+
+#[test]
+fn a_follow_up_tells_members_and_the_rapporteur_what_the_earlier_panel_concluded() {
+    use askpanel_actors::domain::lineage::{PanelParent, PriorDissent, Relation};
+    let parent = PanelParent {
+        id: PanelId::new(),
+        relation: Relation::FollowUp,
+        query: "Should we pursue 510(k) or De Novo?".into(),
+        recommendation: Some("Pursue 510(k) with a pre-sub. Conditions: a valid predicate.".into()),
+        level: Some("Consensus: the panel agrees.".into()),
+        dissent: vec![PriorDissent { name: "Richard Hale".into(), argument: "Liability comes first.".into() }],
+    };
+    let mut r = request(PanelType::Structured, TurnTask::Opening, vec![]);
+    r.view.prior = parent.context(true);
+    let m = turn_messages(&r, 10_000, RatingFormat::Trailer);
+    // The shared part (the same for every member) carries it, after the question.
+    let shared = &m[1].content;
+    let at = shared.find("This panel follows up an earlier panel.").expect("the context");
+    assert!(at > shared.find("Question:").unwrap());
+    for part in
+        ["Pursue 510(k) with a pre-sub.", "Consensus: the panel agrees.", "Richard Hale", "Liability comes first."]
+    {
+        assert!(shared.contains(part), "{part}: {shared}");
+    }
+    let draft = DraftRequest {
+        tenant_id: TenantId::new(),
+        panel_id: PanelId::new(),
+        query: "Which predicate should we cite?".into(),
+        flow: PanelType::Structured,
+        round: 1,
+        is_final: true,
+        transcript: vec![entry(1, "Richard Hale", "Cite the 2021 device.")],
+        consensus: None,
+        dissenters: vec![],
+        previous_draft: None,
+        ideas: vec![],
+        simulation: SimulationConfig::default(),
+        prior: parent.context(true),
+    };
+    let m = draft_messages(&draft, 10_000);
+    assert!(m.iter().any(|m| m.content.contains("Its recommendation: Pursue 510(k) with a pre-sub.")));
+    // Without a parent, nothing of the kind.
+    r.view.prior = None;
+    assert!(!turn_messages(&r, 10_000, RatingFormat::Trailer).iter().any(|m| m.content.contains("earlier panel")));
+}

@@ -1,0 +1,48 @@
+//! What the benchmarks generate: a seeded random source and a vocabulary
+//! of made-up words (so searches hit only what the benchmark wrote), and
+//! the percentile they report.
+
+/// SplitMix64: the same seed, the same library.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Zipf-like: small indices far more often, like words of a language.
+    pub fn zipf(&mut self, n: usize) -> usize {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((n as f64).powf(u) - 1.0) as usize % n
+    }
+}
+
+/// A vocabulary of pronounceable made-up words.
+pub fn vocabulary(rng: &mut Rng, size: usize) -> Vec<String> {
+    const SYLLABLES: &[&str] = &[
+        "ka", "lo", "mi", "ra", "te", "su", "vo", "ne", "pi", "da", "ru", "so", "li", "ma", "to", "ve", "ni", "ba",
+        "ze", "qu", "fa", "ho", "ji", "we", "xo", "ge", "cy", "pa",
+    ];
+    let mut words: Vec<String> = Vec::with_capacity(size);
+    while words.len() < size {
+        let n = 2 + (rng.next() % 3) as usize;
+        let word: String = (0..n).map(|_| SYLLABLES[(rng.next() % SYLLABLES.len() as u64) as usize]).collect();
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words
+}
+
+/// Nearest-rank percentile of sorted samples.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}

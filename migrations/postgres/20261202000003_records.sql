@@ -4,10 +4,17 @@
 -- Search: a background indexer follows each panel's event log (its progress
 -- in `indexed_seq`) and writes one row per searchable text (the question,
 -- each turn, the recommendation) with its tsvector into `panel_texts`.
+--
+-- Which panels the indexer has work on: running ones whose log grew (found
+-- through `panels_unfinished`), and ended ones it has not yet followed to
+-- their last event (`index_done`). No index mentions `head_seq`, which every
+-- append updates: appends stay HOT updates.
 ALTER TABLE panels ADD COLUMN indexed_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE panels ADD COLUMN index_done BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE panels ADD COLUMN parent_id UUID;
 ALTER TABLE panels ADD COLUMN relation TEXT;
-CREATE INDEX panels_unindexed ON panels (id) WHERE indexed_seq < head_seq;
+CREATE INDEX panels_ended_unindexed ON panels (id)
+    WHERE NOT index_done AND status IN ('completed', 'failed', 'cancelled');
 CREATE INDEX panels_by_parent ON panels (tenant_id, parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX panels_by_tenant_created ON panels (tenant_id, created_at);
 
@@ -71,7 +78,12 @@ $$;
 CREATE FUNCTION askpanel_unindexed_panels(p_limit INTEGER)
 RETURNS TABLE (tenant_id UUID, id UUID, indexed_seq BIGINT)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
-    SELECT p.tenant_id, p.id, p.indexed_seq FROM panels p WHERE p.indexed_seq < p.head_seq ORDER BY p.updated_at LIMIT p_limit
+    (SELECT p.tenant_id, p.id, p.indexed_seq FROM panels p
+     WHERE p.status NOT IN ('completed', 'failed', 'cancelled') AND p.indexed_seq < p.head_seq
+     ORDER BY p.updated_at LIMIT p_limit)
+    UNION ALL
+    (SELECT p.tenant_id, p.id, p.indexed_seq FROM panels p
+     WHERE NOT p.index_done AND p.status IN ('completed', 'failed', 'cancelled') LIMIT p_limit)
 $$;
 
 REVOKE ALL ON FUNCTION askpanel_find_share(TEXT), askpanel_unindexed_panels(INTEGER) FROM PUBLIC;

@@ -6,10 +6,17 @@
 -- each turn, the recommendation) into `panel_texts`, whose words go into a
 -- contentless FTS5 index with the tenant's token (`t<tenant hex>`), so a
 -- search matches only the tenant's rows inside the index itself.
+--
+-- Which panels the indexer has work on: running ones whose log grew (found
+-- through `panels_unfinished`), and ended ones it has not yet followed to
+-- their last event (`index_done`). No index mentions `head_seq`, which every
+-- append updates.
 ALTER TABLE panels ADD COLUMN indexed_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE panels ADD COLUMN index_done INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE panels ADD COLUMN parent_id BLOB;
 ALTER TABLE panels ADD COLUMN relation TEXT;
-CREATE INDEX panels_unindexed ON panels (id) WHERE indexed_seq < head_seq;
+CREATE INDEX panels_ended_unindexed ON panels (id)
+    WHERE index_done = 0 AND status IN ('completed', 'failed', 'cancelled');
 CREATE INDEX panels_by_parent ON panels (tenant_id, parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX panels_by_tenant_created ON panels (tenant_id, created_at);
 

@@ -51,7 +51,9 @@ async fn index_panel(state: &AppState, tenant: TenantId, panel: PanelId, mut ind
     loop {
         let page: Vec<StoredEvent> = state.store.events_page(tenant, panel, indexed, PAGE).await?;
         if page.is_empty() {
-            return Ok(true);
+            // Nothing new: an empty step still records an ended panel as done.
+            let batch = IndexBatch { from_seq: indexed, to_seq: indexed, ..IndexBatch::default() };
+            return Ok(state.store.index_panel(tenant, panel, &batch).await?);
         }
         let events: Vec<Event> = page.iter().map(|e| serde_json::from_str(&e.body)).collect::<Result<_, _>>()?;
         let batch = batch_of(indexed, &events);
@@ -65,16 +67,57 @@ async fn index_panel(state: &AppState, tenant: TenantId, panel: PanelId, mut ind
     }
 }
 
-/// One pass over the panels behind; returns how many were indexed.
-pub async fn pass(state: &AppState) -> anyhow::Result<usize> {
-    let behind = state.store.unindexed_panels(PANELS_PER_PASS).await?;
+/// Panels whose indexing failed, and when to try each again: one that keeps
+/// failing waits longer each time (up to ten minutes) and never holds up the
+/// others. Bounded: the oldest entry goes when it is full.
+#[derive(Default)]
+pub struct Backoff {
+    failing: std::collections::HashMap<PanelId, (u32, std::time::Instant)>,
+}
+
+impl Backoff {
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn waiting(&self, panel: PanelId, now: std::time::Instant) -> bool {
+        self.failing.get(&panel).is_some_and(|(_, retry_at)| *retry_at > now)
+    }
+
+    fn failed(&mut self, panel: PanelId, now: std::time::Instant) {
+        if self.failing.len() >= Self::MAX_ENTRIES
+            && !self.failing.contains_key(&panel)
+            && let Some(oldest) = self.failing.iter().min_by_key(|(_, (_, at))| *at).map(|(p, _)| *p)
+        {
+            self.failing.remove(&oldest);
+        }
+        let failures = self.failing.get(&panel).map_or(0, |(n, _)| *n) + 1;
+        let wait = Duration::from_secs((1u64 << failures.min(10)).min(600));
+        self.failing.insert(panel, (failures, now + wait));
+    }
+
+    fn succeeded(&mut self, panel: PanelId) {
+        self.failing.remove(&panel);
+    }
+}
+
+/// One pass over the panels behind (those waiting after a failure skipped);
+/// returns how many were indexed.
+pub async fn pass(state: &AppState, backoff: &mut Backoff) -> anyhow::Result<usize> {
+    let behind = state.store.unindexed_panels(PANELS_PER_PASS * 4).await?;
+    let now = std::time::Instant::now();
     let mut done = 0;
-    for (tenant, panel, indexed) in behind {
+    let ready: Vec<_> =
+        behind.into_iter().filter(|(_, p, _)| !backoff.waiting(*p, now)).take(PANELS_PER_PASS as usize).collect();
+    for (tenant, panel, indexed) in ready {
         match index_panel(state, tenant, panel, indexed).await {
-            Ok(true) => done += 1,
+            Ok(true) => {
+                backoff.succeeded(panel);
+                done += 1;
+            }
             Ok(false) => {}
-            // One bad panel does not stop the others; it is retried next pass.
-            Err(e) => tracing::warn!(%tenant, %panel, error = %e, "indexing a panel failed"),
+            Err(e) => {
+                backoff.failed(panel, now);
+                tracing::warn!(%tenant, %panel, error = %e, "indexing a panel failed; it is tried again later");
+            }
         }
     }
     Ok(done)
@@ -82,12 +125,36 @@ pub async fn pass(state: &AppState) -> anyhow::Result<usize> {
 
 /// Runs the indexer until the process ends.
 pub async fn run(state: AppState, every: Duration) {
+    let mut backoff = Backoff::default();
     loop {
         // At most PANELS_PER_PASS panels an interval: under load the index
         // lags rather than competing with the panels for the database.
-        if let Err(e) = pass(&state).await {
+        if let Err(e) = pass(&state, &mut backoff).await {
             tracing::warn!(error = %e, "the search indexer could not read its work");
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_panel_waits_longer_each_time_and_the_others_do_not() {
+        let mut backoff = Backoff::default();
+        let (a, b) = (PanelId(uuid::Uuid::from_u128(1)), PanelId(uuid::Uuid::from_u128(2)));
+        let now = std::time::Instant::now();
+        backoff.failed(a, now);
+        assert!(backoff.waiting(a, now) && !backoff.waiting(b, now));
+        assert!(!backoff.waiting(a, now + Duration::from_secs(3)));
+        backoff.failed(a, now);
+        assert!(backoff.waiting(a, now + Duration::from_secs(3)));
+        for _ in 0..20 {
+            backoff.failed(a, now);
+        }
+        assert!(!backoff.waiting(a, now + Duration::from_secs(601)));
+        backoff.succeeded(a);
+        assert!(!backoff.waiting(a, now));
     }
 }

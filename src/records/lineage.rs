@@ -6,7 +6,6 @@
 use askpanel_actors::domain::lineage::{PanelParent, PriorDissent, Relation};
 use askpanel_actors::domain::{MemberKind, MemberRole, PanelId, PanelStatus};
 use askpanel_actors::panel::view::PanelView;
-use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
@@ -75,9 +74,8 @@ fn inherited(parent: &PanelView) -> Map<String, Value> {
 /// replace the earlier members together with the questioner; documents given
 /// replace the earlier documents together with their budget. Pure.
 pub fn follow_up_body(parent: &PanelView, body: Value) -> Result<Value, ApiError> {
-    let Value::Object(mut given) = body else {
-        return Err(ApiError::BadRequest("the body must be a JSON object".into()));
-    };
+    // Anything but an object is refused by the create path, as for POST /v1/panels.
+    let Value::Object(mut given) = body else { return Ok(body) };
     let mut defaults = inherited(parent);
     if given.contains_key("experts") || given.contains_key("expert_count") {
         defaults.remove("experts");
@@ -87,9 +85,13 @@ pub fn follow_up_body(parent: &PanelView, body: Value) -> Result<Value, ApiError
         defaults.remove("evidence_chars");
     }
     if given.contains_key("panel_type") && given.get("panel_type") != defaults.get("panel_type") {
-        // Another format: the members stay, the format's own shape does not.
+        // Another format: the members stay, the format's own shape does not
+        // (and only a hybrid panel seats humans).
         defaults.remove("questioner");
         defaults.remove("base_flow");
+        if given.get("panel_type") != Some(&json!("hybrid")) {
+            defaults.remove("humans");
+        }
     }
     for (key, value) in defaults {
         given.entry(key).or_insert(value);
@@ -110,17 +112,24 @@ pub fn rerun_body(parent: &PanelView, seed: u64) -> Value {
 
 /// What a panel started from `parent` is told of it (a re-run: nothing but
 /// the link; see `PanelParent::context`).
+/// What a follow-up is told is bounded: it goes into every member's prompt.
+const CONTEXT_RECOMMENDATION_CHARS: usize = 1500;
+const CONTEXT_DISSENTERS: usize = 4;
+const CONTEXT_ARGUMENT_CHARS: usize = 400;
+
 pub fn parent_of(parent: &PanelView, report: &crate::report::Report, relation: Relation) -> PanelParent {
+    use crate::report::excerpt;
     PanelParent {
         id: parent.id,
         relation,
         query: parent.query.clone(),
-        recommendation: parent.recommendation.clone(),
+        recommendation: parent.recommendation.as_deref().map(|r| excerpt(r, CONTEXT_RECOMMENDATION_CHARS)),
         level: report.outcome.as_ref().map(|o| o.explanation.clone()),
         dissent: report
             .dissent
             .iter()
-            .map(|d| PriorDissent { name: d.name.clone(), argument: d.argument.clone() })
+            .take(CONTEXT_DISSENTERS)
+            .map(|d| PriorDissent { name: d.name.clone(), argument: excerpt(&d.argument, CONTEXT_ARGUMENT_CHARS) })
             .collect(),
     }
 }
@@ -145,7 +154,27 @@ pub async fn follow_up(
     let report = super::report(state, tenant, parent).await?;
     let lineage = parent_of(&view, &report, Relation::FollowUp);
     let body = follow_up_body(&view, body)?;
-    panels::create(state, principal, body, idempotency_key, Some(lineage)).await
+    let created = panels::create(state, principal, body, idempotency_key, Some(lineage)).await?;
+    state.store.link_parent(tenant, created.0.id, parent, Relation::FollowUp).await?;
+    Ok(created)
+}
+
+/// Seeds stay below 2^53, so JavaScript clients read them exactly.
+const SEED_MASK: u64 = (1 << 53) - 1;
+
+/// A re-run's seed when none is given: random, or with an Idempotency-Key
+/// derived from it and the panel, so a retry asks for the same re-run (and
+/// gets the panel it made) rather than another one.
+pub fn new_seed(parent: PanelId, idempotency_key: Option<&str>) -> u64 {
+    let bytes: [u8; 8] = match idempotency_key {
+        Some(key) => {
+            let digest = crate::auth::hash_key(&format!("rerun:{parent}:{key}"));
+            let hex = digest.get(..16).unwrap_or("0");
+            return u64::from_str_radix(hex, 16).unwrap_or(0) & SEED_MASK;
+        }
+        None => crate::auth::random_bytes::<8>(),
+    };
+    u64::from_le_bytes(bytes) & SEED_MASK
 }
 
 /// `POST /v1/panels/{id}/rerun`.
@@ -165,11 +194,26 @@ pub async fn rerun(
             view.status.as_str()
         )));
     }
-    let seed = seed.unwrap_or_else(|| {
-        let bytes = crate::auth::random_bytes::<8>();
-        u64::from_le_bytes(bytes) ^ Utc::now().timestamp_micros() as u64
-    });
+    let seed = seed.unwrap_or_else(|| new_seed(parent, idempotency_key.as_deref()));
     let report = super::report(state, tenant, parent).await?;
     let lineage = parent_of(&view, &report, Relation::Rerun);
-    panels::create(state, principal, rerun_body(&view, seed), idempotency_key, Some(lineage)).await
+    let created = panels::create(state, principal, rerun_body(&view, seed), idempotency_key, Some(lineage)).await?;
+    state.store.link_parent(tenant, created.0.id, parent, Relation::Rerun).await?;
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn re_run_seeds_are_stable_under_a_key_and_exact_in_javascript() {
+        let panel = PanelId(uuid::Uuid::from_u128(7));
+        assert_eq!(new_seed(panel, Some("k1")), new_seed(panel, Some("k1")));
+        assert_ne!(new_seed(panel, Some("k1")), new_seed(panel, Some("k2")));
+        assert_ne!(new_seed(panel, Some("k1")), new_seed(PanelId(uuid::Uuid::from_u128(8)), Some("k1")));
+        for _ in 0..100 {
+            assert!(new_seed(panel, None) <= SEED_MASK);
+        }
+    }
 }

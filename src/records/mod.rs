@@ -44,35 +44,37 @@ impl Format {
 pub async fn report(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<Report, ApiError> {
     let view = panels::get(state, tenant, panel, Read::Committed).await?;
     let events = state.store.load_events(tenant, panel).await?;
-    Ok(report::build(&view, &events, Utc::now()))
+    // Building and rendering are CPU work on a long panel: off the async workers.
+    blocking(move || Ok(report::build(&view, &events, Utc::now()))).await
+}
+
+/// Runs CPU work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    actix_web::rt::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the report could not be made: {e}")))?
 }
 
 /// The report in a format, as a response: Markdown and PDF as attachments,
 /// JSON and HTML inline unless `download`.
 pub async fn respond(report: Report, format: Format, download: bool) -> Result<HttpResponse, ApiError> {
-    let (body, content_type, ext, attach) = match format {
-        Format::Json => (
-            serde_json::to_vec(&report).map_err(|e| ApiError::Internal(e.into()))?,
-            "application/json",
-            "json",
-            download,
-        ),
-        Format::Markdown => {
-            (report::markdown::render(&report).into_bytes(), "text/markdown; charset=utf-8", "md", true)
-        }
-        Format::Html => (report::html::render(&report).into_bytes(), "text/html; charset=utf-8", "html", download),
-        Format::Pdf => {
-            // Laying out a long transcript is CPU work: off the async workers.
-            let bytes = actix_web::rt::task::spawn_blocking({
-                let report = report.clone();
-                move || report::pdf::render(&report)
-            })
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the PDF could not be made: {e}")))?
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the PDF could not be made: {e}")))?;
-            (bytes, "application/pdf", "pdf", true)
-        }
+    let (content_type, ext, attach) = match format {
+        Format::Json => ("application/json", "json", download),
+        Format::Markdown => ("text/markdown; charset=utf-8", "md", true),
+        Format::Html => ("text/html; charset=utf-8", "html", download),
+        Format::Pdf => ("application/pdf", "pdf", true),
     };
+    let file_name = report::file_name(&report, ext);
+    let body = blocking(move || match format {
+        Format::Json => serde_json::to_vec(&report).map_err(|e| ApiError::Internal(e.into())),
+        Format::Markdown => Ok(report::markdown::render(&report).into_bytes()),
+        Format::Html => Ok(report::html::render(&report).into_bytes()),
+        Format::Pdf => report::pdf::render(&report)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the PDF could not be made: {e}"))),
+    })
+    .await?;
     let mut response = HttpResponse::Ok();
     response.content_type(content_type).insert_header((header::CACHE_CONTROL, "no-store"));
     if format == Format::Html {
@@ -83,10 +85,7 @@ pub async fn respond(report: Report, format: Format, download: bool) -> Result<H
         ));
     }
     if attach {
-        response.insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", report::file_name(&report, ext)),
-        ));
+        response.insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")));
     }
     Ok(response.body(body))
 }

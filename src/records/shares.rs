@@ -81,7 +81,7 @@ pub fn new_share(
 /// The live link a token opens, for a request: unknown, revoked or expired
 /// links and those of a suspended tenant are all 404; unknown tokens count
 /// as failed authentications of the address, and the tenant's rate limit
-/// applies.
+/// applies to each link on its own.
 pub async fn open(state: &AppState, req: &HttpRequest, token: &str) -> Result<ShareRecord, ApiError> {
     let address = req.peer_addr().map(|a| a.ip());
     if let Some(address) = address {
@@ -101,13 +101,16 @@ pub async fn open(state: &AppState, req: &HttpRequest, token: &str) -> Result<Sh
     if tenant.status == TenantStatus::Suspended {
         return Err(ApiError::NotFound);
     }
+    // Each link has its own bucket at the tenant's rate: a link posted in
+    // public cannot use up the rate of the tenant's own keys.
     let limits = effective_limits(&state.settings, &tenant);
+    let bucket = askpanel_actors::domain::TenantId(share.id.0);
     let shared = match &state.cluster {
-        Some(cluster) => cluster.rate_check(tenant.id, limits.requests_per_minute).await,
+        Some(cluster) => cluster.rate_check(bucket, limits.requests_per_minute).await,
         None => None,
     };
     shared
-        .unwrap_or_else(|| state.limiter.check(tenant.id, limits.requests_per_minute))
+        .unwrap_or_else(|| state.limiter.check(bucket, limits.requests_per_minute))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     crate::routes::panel_span(share.panel_id);
     Ok(share)
@@ -145,6 +148,16 @@ pub fn redact_event(kind: &str, json: &str) -> Option<String> {
             if let Some(panel) = data.remove("panel") {
                 data.insert("panel".into(), redact_panel(panel));
             }
+            // The personas are the tenant's experts: a link shows who sat, not how they are made.
+            if let Some(profiles) =
+                data.get_mut("setup").and_then(|s| s.get_mut("profiles")).and_then(Value::as_array_mut)
+            {
+                for profile in profiles {
+                    if let Some(profile) = profile.as_object_mut() {
+                        profile.retain(|k, _| matches!(k.as_str(), "member_id" | "name" | "title" | "domain"));
+                    }
+                }
+            }
         }
         _ => {
             if data.contains_key("by") {
@@ -175,14 +188,17 @@ mod tests {
             "seq": 1, "ts": "2026-12-02T00:00:00Z", "kind": "panel_created",
             "data": {"panel": {"id": "p", "tenant_id": "t", "created_by": "k", "query": "q",
                                "members": [{"id": "m", "name": "Dr. Lee", "key_id": "k2"}]},
-                     "setup": {"profiles": []}}
+                     "setup": {"profiles": [{"member_id": "m", "name": "Dr. Lee", "title": "Cardiologist",
+                                             "domain": "clinical", "persona": "secret persona", "tags": ["t9"],
+                                             "concerns": ["c9"], "model": "m9"}]}}
         })
         .to_string();
         let out = redact_event("panel_created", &created).expect("redacted");
-        for secret in ["\"t\"", "\"k\"", "k2", "tenant_id", "created_by", "key_id"] {
+        for secret in ["\"t\"", "\"k\"", "k2", "tenant_id", "created_by", "key_id", "secret persona", "t9", "c9", "m9"]
+        {
             assert!(!out.contains(secret), "{secret} in {out}");
         }
-        assert!(out.contains("Dr. Lee") && out.contains("\"query\":\"q\""));
+        assert!(out.contains("Dr. Lee") && out.contains("Cardiologist") && out.contains("\"query\":\"q\""));
         let action = r#"{"seq":5,"kind":"moderator_action","data":{"action":"pause","by":"0190-key"}}"#;
         let out = redact_event("moderator_action", action).expect("redacted");
         assert!(out.contains("\"by\":\"moderator\"") && !out.contains("0190-key"), "{out}");

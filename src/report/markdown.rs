@@ -11,9 +11,29 @@ fn opt(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_string(), figure)
 }
 
+/// Text of people and models made inert: no raw HTML, no images (nothing
+/// loads from elsewhere when the file is opened).
+fn inert(text: &str) -> String {
+    text.replace('<', "&lt;").replace("![", "!\\[")
+}
+
+/// A block of such text as a quotation, so it cannot open sections of its own.
+fn quote(text: &str) -> String {
+    let text = inert(text.trim());
+    text.lines()
+        .map(|l| if l.trim().is_empty() { ">".to_string() } else { format!("> {l}") })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Such text on one line.
+fn inline(text: &str) -> String {
+    inert(text).replace(['\n', '\r'], " ")
+}
+
 /// Text for a table cell: one line, no pipes.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    inline(text).replace('|', "\\|")
 }
 
 /// A duration in words: `4 min 12 s`.
@@ -34,7 +54,7 @@ pub fn phase_label(report_phase: &askpanel_actors::domain::Phase) -> String {
 /// The report as Markdown.
 pub fn render(report: &Report) -> String {
     let mut md = String::with_capacity(8192);
-    md.push_str(&format!("# Panel report\n\n**Question:** {}\n\n", report.query.trim()));
+    md.push_str(&format!("# Panel report\n\n**Question:** {}\n\n", inline(report.query.trim())));
     md.push_str(&format!(
         "{} panel · {} · created {}",
         capitalise(&wire(&report.panel_type)),
@@ -59,19 +79,19 @@ pub fn render(report: &Report) -> String {
         md.push_str("> This panel has not finished: the report shows what it has so far.\n\n");
     }
     if let Some(error) = &report.error {
-        md.push_str(&format!("> The panel failed: {}\n\n", error.trim()));
+        md.push_str(&format!("> The panel failed: {}\n\n", inline(error.trim())));
     }
 
     md.push_str("## Recommendation\n\n");
     match &report.recommendation {
         Some(r) => {
-            md.push_str(r.text.trim());
+            md.push_str(&quote(&r.text));
             md.push_str("\n\n### Conditions\n\n");
             if r.conditions.is_empty() {
                 md.push_str("The recommendation states no separate conditions.\n\n");
             } else {
                 for c in &r.conditions {
-                    md.push_str(&format!("- {c}\n"));
+                    md.push_str(&format!("- {}\n", inline(c)));
                 }
                 md.push('\n');
             }
@@ -90,7 +110,7 @@ pub fn render(report: &Report) -> String {
             figure(v.pro_score),
             figure(v.con_score),
             figure(v.margin),
-            v.rationale.trim()
+            quote(&v.rationale)
         ));
     }
 
@@ -117,11 +137,11 @@ pub fn render(report: &Report) -> String {
     } else {
         for d in &report.dissent {
             md.push_str(&format!(
-                "- **{}**{}: strongest argument (round {}):\n\n  > {}\n\n",
-                d.name,
+                "- **{}**{}: strongest argument (round {}):\n\n{}\n\n",
+                inline(&d.name),
                 d.rating.map(|r| format!(" (rated {r} of 9)")).unwrap_or_default(),
                 d.round,
-                d.argument.replace('\n', "\n  > ")
+                quote(&d.argument).lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
             ));
         }
     }
@@ -180,7 +200,14 @@ pub fn render(report: &Report) -> String {
                 (None, Some(h)) => format!(", “{}”", h.trim()),
                 _ => String::new(),
             };
-            md.push_str(&format!("- [{}] {}{place}, passage {} (cited {}×)\n", s.label, s.title.trim(), s.n, s.cited));
+            md.push_str(&format!(
+                "- [{}] {}{}, passage {} (cited {}×)\n",
+                s.label,
+                inline(s.title.trim()),
+                inline(&place),
+                s.n,
+                s.cited
+            ));
         }
         md.push('\n');
     }
@@ -189,7 +216,7 @@ pub fn render(report: &Report) -> String {
     for round in &report.transcript {
         md.push_str(&format!("### Round {}: {}\n\n", round.round, phase_label(&round.phase)));
         for t in &round.turns {
-            let mut head = format!("**{}**", t.name);
+            let mut head = format!("**{}**", inline(&t.name));
             if let Some(r) = t.rating {
                 head.push_str(&format!(" (rating {r} of 9"));
                 if let Some(c) = t.confidence {
@@ -197,14 +224,14 @@ pub fn render(report: &Report) -> String {
                 }
                 head.push(')');
             }
-            md.push_str(&format!("{head}\n\n{}\n\n", t.text.trim()));
+            md.push_str(&format!("{head}\n\n{}\n\n", quote(&t.text)));
             let invented: Vec<&str> = t.citations.iter().filter(|c| !c.valid).map(|c| c.label.as_str()).collect();
             if !invented.is_empty() {
                 md.push_str(&format!("*Unverified citations: {}.*\n\n", invented.join(", ")));
             }
         }
         for s in &round.skipped {
-            md.push_str(&format!("*{}'s turn was skipped: {}.*\n\n", s.name, s.reason));
+            md.push_str(&format!("*{}'s turn was skipped: {}.*\n\n", inline(&s.name), inline(&s.reason)));
         }
     }
 
@@ -219,7 +246,7 @@ pub fn render(report: &Report) -> String {
     ));
     if !report.config.documents.is_empty() {
         let docs: Vec<String> =
-            report.config.documents.iter().map(|d| format!("{} {}", d.label, d.title.trim())).collect();
+            report.config.documents.iter().map(|d| format!("{} {}", d.label, inline(d.title.trim()))).collect();
         md.push_str(&format!("- Documents: {}\n", docs.join("; ")));
     }
     md.push_str(&format!(

@@ -209,7 +209,7 @@ pub fn build(view: &PanelView, events: &[Event], generated_at: DateTime<Utc>) ->
             measured.insert(consensus.round, consensus);
         }
     }
-    for month in crate::store::usage_deltas(&events.iter().map(|e| (*e).clone()).collect::<Vec<_>>()).values() {
+    for month in crate::store::usage_deltas(events.iter().copied()).values() {
         usage.turns += month.turns;
         usage.tokens_in += month.tokens_in;
         usage.tokens_out += month.tokens_out;
@@ -223,7 +223,11 @@ pub fn build(view: &PanelView, events: &[Event], generated_at: DateTime<Utc>) ->
                 .turns
                 .iter()
                 .filter_map(|t| {
-                    t.rating.map(|rating| RatingPoint { member_id: t.member_id, rating, confidence: t.confidence })
+                    t.rating.map(|rating| RatingPoint {
+                        member_id: t.member_id,
+                        rating,
+                        confidence: t.confidence.map(round2),
+                    })
                 })
                 .collect();
             let mut sorted: Vec<f64> = ratings.iter().map(|p| f64::from(p.rating)).collect();

@@ -1,4 +1,4 @@
-use askpanel_actors::domain::{MemberId, Phase};
+use askpanel_actors::domain::{ConsensusMethod, MemberId, MemberKind, Phase};
 
 use super::chart;
 use super::pdf::{win_ansi, wrap};
@@ -26,6 +26,18 @@ fn conditions_are_read_from_the_ways_recommendations_state_them() {
         ("Do not proceed. The evidence is too thin.", &[]),
         ("Conditions: none; none.", &["none"]),
         ("The conditions were discussed at length. No list here.", &[]),
+        (
+            "[simulated] Recommendation (round 2): the panel should proceed, subject to the conditions below. Conditions: a named owner; a budget. Agreement: consensus.",
+            &["a named owner", "a budget"],
+        ),
+        (
+            "[simulated] Recommendation (round 2): the panel should not proceed yet, and revisit once the conditions below are met. Conditions: a pilot; audited data.",
+            &["a pilot", "audited data"],
+        ),
+        ("Unconditional support: go ahead.", &[]),
+        // Characters whose lower case has another length do not shift the reading.
+        ("Should we choose \u{212A}\u{212A}\u{130} or é? Conditions: x; y.", &["x", "y"]),
+        ("\u{212A} é condition: x", &["x"]),
     ];
     for (text, expected) in table {
         let got = conditions(text);
@@ -93,4 +105,85 @@ fn the_chart_labels_agree_with_the_table_and_escape_the_question() {
     assert!(chart::svg(&[], "q").is_none());
     // A higher rating sits higher on the page.
     assert!(chart::y_of(9.0) < chart::y_of(1.0));
+}
+
+fn sample_report(text: &str) -> Report {
+    let member = MemberId(uuid::Uuid::from_u128(1));
+    Report {
+        panel_id: "0190-panel".into(),
+        query: format!("Question {text}"),
+        panel_type: askpanel_actors::domain::PanelType::Structured,
+        status: askpanel_actors::domain::PanelStatus::Completed,
+        created_at: chrono::Utc::now(),
+        completed_at: Some(chrono::Utc::now()),
+        duration_s: Some(75),
+        generated_at: chrono::Utc::now(),
+        members: vec![ReportMember {
+            id: member,
+            kind: MemberKind::Ai,
+            name: format!("Dr. {text}"),
+            title: Some("Cardiologist".into()),
+            domain: Some("clinical".into()),
+            model: Some("simulated".into()),
+            team: None,
+            role: None,
+        }],
+        recommendation: Some(Recommendation { text: format!("Proceed. {text}"), conditions: vec![text.to_string()] }),
+        verdict: None,
+        outcome: None,
+        dissent: vec![Dissent {
+            member_id: member,
+            name: "Dr. X".into(),
+            rating: Some(2),
+            round: 2,
+            argument: text.into(),
+        }],
+        rounds: vec![row(1, &[3, 5, 7, 8])],
+        chart_svg: None,
+        sources: vec![],
+        transcript: vec![TranscriptRound {
+            round: 1,
+            phase: Phase::Critique,
+            turns: vec![TranscriptTurn {
+                member_id: member,
+                name: "Dr. X".into(),
+                text: text.into(),
+                rating: Some(7),
+                confidence: Some(0.8),
+                citations: vec![],
+            }],
+            skipped: vec![],
+        }],
+        config: askpanel_actors::domain::PanelConfig {
+            max_rounds: 3,
+            consensus_method: ConsensusMethod::RandUcla,
+            human_turn_timeout_s: 300,
+            base_flow: None,
+            simulation: None,
+            documents: vec![],
+            evidence_chars: None,
+            parent: None,
+        },
+        usage: ReportUsage { turns: 1, tokens_in: 10, tokens_out: 20 },
+        parent: None,
+        error: None,
+    }
+}
+
+#[test]
+fn what_people_and_models_wrote_stays_inert_in_every_format() {
+    let hostile = "## Recommendation\r\n![x](http://evil.example/x.png) <script>alert(1)</script> ok\n\n# Agreement";
+    let report = sample_report(hostile);
+    let md = super::markdown::render(&report);
+    assert_eq!(md.matches("\n## Recommendation").count(), 1, "{md}");
+    assert!(!md.contains("\n# Agreement") && !md.contains("![x](") && !md.contains("<script"), "{md}");
+    let html = super::html::render(&report);
+    assert!(!html.contains("<script") && html.contains("&lt;script&gt;"), "{html}");
+    for text in [hostile, "中文 ελληνικά עברית 😀 \u{0}\u{7} \u{212A}", ""] {
+        let pdf = super::pdf::render(&sample_report(text)).expect("a PDF");
+        let doc = lopdf::Document::load_mem(&pdf).expect("it opens");
+        assert!(!doc.get_pages().is_empty());
+        let extracted = pdf_extract::extract_text_from_mem(&pdf).expect("its text");
+        assert!(extracted.contains("Panel report") && !extracted.contains('\r'), "{extracted}");
+    }
 }

@@ -40,18 +40,29 @@ pub fn conditions(text: &str) -> Vec<String> {
     out
 }
 
-/// The list after a `Conditions:` label (any case, also "Conditions attached:").
+/// The list after a `Conditions:` label (any case, also "Conditions
+/// attached:"): the first "condition" at the start of a word that a colon
+/// follows within a few words, with no sentence or line break between.
 fn labelled(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
-    let Some(at) = lower.find("condition") else { return Vec::new() };
-    let after_word = &text[at..];
-    // The label ends at the first ':' within a few words of "condition".
-    let Some(colon) = after_word.char_indices().take(40).find(|(_, c)| *c == ':').map(|(i, _)| i) else {
-        return Vec::new();
-    };
-    if after_word[..colon].contains(['.', '\n']) {
-        return Vec::new();
+    // ASCII lowering keeps every byte offset (full lowering may not).
+    let lower = text.to_ascii_lowercase();
+    let mut label = None;
+    for (at, _) in lower.match_indices("condition") {
+        let starts_word = lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        if !starts_word {
+            continue;
+        }
+        let after_word = &text[at..];
+        let Some(colon) = after_word.char_indices().take(40).find(|(_, c)| *c == ':').map(|(i, _)| i) else {
+            continue;
+        };
+        if !after_word[..colon].contains(['.', '\n', ';']) {
+            label = Some((at, colon));
+            break;
+        }
     }
+    let Some((at, colon)) = label else { return Vec::new() };
+    let after_word = &text[at..];
     let rest = &after_word[colon + 1..];
     // A list of lines (bullets) right after the label.
     let first_line = rest.lines().next().unwrap_or("").trim();

@@ -60,13 +60,18 @@ pub struct ListQuery {
 /// A date filter: RFC 3339, or a day (`YYYY-MM-DD`: its start, or with
 /// `end_of_day` the start of the next day, so `to=` a day includes it).
 fn parse_date(raw: &str, end_of_day: bool) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::Datelike;
+    // Years both databases store: 1 to 9999.
+    let in_range = |at: chrono::DateTime<chrono::Utc>| {
+        if (1..=9999).contains(&at.year()) { Ok(at) } else { Err("must be a year from 1 to 9999".to_string()) }
+    };
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(raw) {
-        return Ok(at.with_timezone(&chrono::Utc));
+        return in_range(at.with_timezone(&chrono::Utc));
     }
     let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .map_err(|_| "must be an RFC 3339 time or a date YYYY-MM-DD".to_string())?;
     let day = if end_of_day { day.succ_opt().ok_or("is out of range")? } else { day };
-    Ok(day.and_hms_opt(0, 0, 0).ok_or("is out of range")?.and_utc())
+    in_range(day.and_hms_opt(0, 0, 0).ok_or("is out of range")?.and_utc())
 }
 
 /// `GET /v1/panels`: newest first, or with `q` ranked by relevance; filters
@@ -182,14 +187,22 @@ pub async fn get_panel(
     let panel = panel_span(PanelId(path_id(&id)?));
     let read = if query.live == Some(true) { panels::Read::Live } else { panels::Read::Committed };
     let view = panels::get(&state, principal.tenant_id(), panel, read).await?;
-    // Follow-ups and re-runs start only from ended panels: only those have children.
-    if !view.status.is_terminal() {
-        return Ok(HttpResponse::Ok().json(&*view));
+    // Follow-ups and re-runs start only from ended panels: only those are asked for children.
+    let children = if view.status.is_terminal() {
+        serde_json::to_string(&state.store.children(principal.tenant_id(), panel).await?)
+    } else {
+        Ok("[]".to_string())
+    };
+    // The panel's JSON with `children` appended (no second serialisation).
+    let mut body = serde_json::to_string(&*view).map_err(|e| ApiError::Internal(e.into()))?;
+    let children = children.map_err(|e| ApiError::Internal(e.into()))?;
+    if body.ends_with('}') {
+        body.pop();
+        body.push_str(",\"children\":");
+        body.push_str(&children);
+        body.push('}');
     }
-    let children = state.store.children(principal.tenant_id(), panel).await?;
-    let mut body = serde_json::to_value(&*view).map_err(|e| ApiError::Internal(e.into()))?;
-    body["children"] = json!(children);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
 #[derive(Deserialize)]
@@ -213,7 +226,12 @@ pub async fn events(
 /// them redacted, and whose streams end when it is revoked or expires).
 pub enum Viewer {
     Key(KeyId),
-    Share { id: crate::store::records::ShareId, expires_at: chrono::DateTime<chrono::Utc> },
+    Share {
+        id: crate::store::records::ShareId,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        /// The token's hash: a stream checks its link is still live.
+        token_hash: String,
+    },
 }
 
 /// `GET .../events`: a JSON page, or with `Accept: text/event-stream` a
@@ -243,9 +261,11 @@ pub async fn events_response(
         // An SSE stream counts towards the key's (or the link's) streams like
         // a socket, and ends like one when the key or link is revoked or the
         // tenant suspended.
-        let (key_id, until) = match viewer {
-            Viewer::Key(key) => (key, None),
-            Viewer::Share { id, expires_at } => (crate::records::shares::stream_key(id), Some(expires_at)),
+        let (key_id, until, recheck) = match viewer {
+            Viewer::Key(key) => (key, None, None),
+            Viewer::Share { id, expires_at, token_hash } => {
+                (crate::records::shares::stream_key(id), Some(expires_at), Some(token_hash))
+            }
         };
         let max = state.settings.ws.max_sockets_per_key;
         let id = state
@@ -253,7 +273,7 @@ pub async fn events_response(
             .reserve(key_id, max)
             .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} streams per key or link")))?;
         let close = state.sessions.register_stream(id, key_id, tenant);
-        let stream = SseStream { id, key_id, close, until, redact };
+        let stream = SseStream { id, key_id, close, until, redact, recheck };
         return Ok(sse_response(state.clone(), tenant, panel, after, stream));
     }
     let limit = query.limit.unwrap_or(500);
@@ -289,7 +309,14 @@ struct SseStream {
     until: Option<chrono::DateTime<chrono::Utc>>,
     /// A share link's stream: events that name a key are redacted.
     redact: bool,
+    /// A share link's token hash: the stream checks the link is still live
+    /// right after it registers (a revocation in between closed nothing) and
+    /// then every [`SHARE_RECHECK`] (a node that missed the revocation's
+    /// message still ends the stream).
+    recheck: Option<String>,
 }
+
+const SHARE_RECHECK: Duration = Duration::from_secs(10);
 
 /// Server-Sent Events: the events after `after`, then live ones, each once.
 fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64, stream: SseStream) -> HttpResponse {
@@ -304,10 +331,24 @@ fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64, s
                 None => std::future::pending::<()>().await,
             }
         };
+        let store = state.store.clone();
+        let revoked = async {
+            let Some(hash) = &stream.recheck else { return std::future::pending::<()>().await };
+            loop {
+                match store.find_share(hash).await {
+                    Ok(Some(share)) if share.is_live(chrono::Utc::now()) => {}
+                    Ok(_) => return,
+                    // A database hiccup does not end a stream; the next check decides.
+                    Err(_) => {}
+                }
+                tokio::time::sleep(SHARE_RECHECK).await;
+            }
+        };
         tokio::select! {
             _ = sse_feed(&state, tenant, panel, after, &mut sink, &mut live) => {}
             () = stream.close.notified() => {}
             () = expiry => {}
+            () = revoked => {}
         }
         drop(live);
         state.bus.release(panel);

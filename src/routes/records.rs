@@ -191,6 +191,7 @@ pub async fn shared_events(
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let share = shares::open(&state, &req, &token).await?;
-    let viewer = Viewer::Share { id: share.id, expires_at: share.expires_at };
+    let viewer =
+        Viewer::Share { id: share.id, expires_at: share.expires_at, token_hash: crate::auth::hash_key(&token) };
     events_response(&state, share.tenant_id, share.panel_id, &query, &req, viewer).await
 }

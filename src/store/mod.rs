@@ -268,7 +268,7 @@ pub fn quota_refusal(quota: &Quotas, active: u64, panels: u64, tokens: u64) -> O
 }
 
 /// What a batch of events adds to each month's usage.
-pub fn usage_deltas(events: &[Event]) -> BTreeMap<String, Usage> {
+pub fn usage_deltas<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<String, Usage> {
     let mut months: BTreeMap<String, Usage> = BTreeMap::new();
     for event in events {
         let usage = months.entry(month_of(event.ts)).or_default();

@@ -454,6 +454,8 @@ async fn search_finds_panels_by_their_words_with_filters() {
         ("q=the+and", "q"),
         ("expert=nope", "expert"),
         ("from=yesterday", "from"),
+        ("from=99999-01-01", "from"),
+        ("to=0000-01-01T00:00:00Z", "to"),
         ("panel_type=debate", "panel_type"),
         ("q=battery&cursor=0190", "cursor"),
         ("cursor=o5", "cursor"),
@@ -548,6 +550,29 @@ async fn follow_ups_and_reruns_start_from_the_earlier_panel() {
     let second = idempotent("fu-1").await.unwrap();
     assert_eq!(second.status(), StatusCode::OK);
     assert_eq!(second.json::<Value>().await.unwrap()["id"], first["id"]);
+    // A re-run with a key (and no seed) is the same request when retried.
+    let rerun_with = || {
+        app.client
+            .post(app.url(&format!("/v1/panels/{parent_id}/rerun")))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", "rr-1")
+            .send()
+    };
+    let first = rerun_with().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let second = rerun_with().await.unwrap();
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(second.json::<Value>().await.unwrap()["id"], first["id"]);
+    // Another format drops what only the earlier format had (humans, the questioner).
+    let (status, open) = app
+        .post(
+            &format!("/v1/panels/{parent_id}/follow-up"),
+            &key,
+            json!({"query": "Which risks did we miss entirely?", "panel_type": "open"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{open}");
 
     // Refusals: a running panel, bad bodies, a viewer, another tenant.
     let running = app.create_panel(&key, paced("structured", 5.0)).await;
@@ -563,6 +588,9 @@ async fn follow_ups_and_reruns_start_from_the_earlier_panel() {
     let (status, body) =
         app.post(&format!("/v1/panels/{parent_id}/follow-up"), &key, json!({"query": "short", "parent": "x"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (plain, _) = app.post("/v1/panels", &key, json!([1, 2])).await;
+    let (status, body) = app.post(&format!("/v1/panels/{parent_id}/follow-up"), &key, json!([1, 2])).await;
+    assert_eq!(status, plain, "{body}");
     let (status, _) = app.post(&format!("/v1/panels/{parent_id}/rerun"), &key, json!({"seed": "x"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let question = json!({"query": "Given the 510(k) route, which predicate should we cite?"});

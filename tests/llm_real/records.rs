@@ -27,9 +27,7 @@ async fn the_report_of_a_real_models_panel_and_its_follow_up() {
     let Some(llama) = LlamaServer::start().await else { return };
     let app = crate::formats::app_for(&llama, "auto").await;
     let (_, key) = app.create_tenant("records", json!({})).await;
-    let mut body = crate::formats::panel("structured");
-    body["expert_count"] = json!(2);
-    let parent = app.create_panel(&key, body).await;
+    let parent = app.create_panel(&key, crate::formats::panel("structured")).await;
     let id = parent["id"].as_str().unwrap().to_string();
     crate::formats::follow(&app, &key, &id).await;
     let done = app.get(&format!("/v1/panels/{id}"), &key).await.1;
@@ -71,7 +69,7 @@ async fn the_report_of_a_real_models_panel_and_its_follow_up() {
         }
     }
 
-    // The follow-up: one round, the same two members, told what was concluded.
+    // The follow-up: one round, the same members, told what was concluded.
     let (status, child) = app
         .post(
             &format!("/v1/panels/{id}/follow-up"),

@@ -57,7 +57,8 @@ impl Pages {
     /// A wrapped paragraph, `indent` points in.
     fn paragraph(&mut self, text: &str, face: Face, size: f64, indent: f64) {
         let leading = size * 1.35;
-        for line in wrap(text.trim(), face, size, TEXT_W - indent) {
+        // Carriage returns (CRLF text) are line ends, not characters to print.
+        for line in wrap(&text.trim().replace('\r', ""), face, size, TEXT_W - indent) {
             self.room(leading);
             self.y -= leading;
             self.show(MARGIN_X + indent, self.y, &line, face, size);
@@ -449,7 +450,11 @@ fn assemble(pages: Vec<Vec<Operation>>, title: &str) -> Result<Vec<u8>, lopdf::E
         }),
     );
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    let title_bytes: Vec<u8> = format!("Panel report: {}", super::excerpt(title, 120)).chars().map(win_ansi).collect();
+    // The Info dictionary's strings are PDFDocEncoding: ASCII is the same in both.
+    let title_bytes: Vec<u8> = format!("Panel report: {}", super::excerpt(title, 120).replace('…', "..."))
+        .chars()
+        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c as u8 } else { b'?' })
+        .collect();
     let info = doc.add_object(dictionary! {
         "Title" => Object::String(title_bytes, StringFormat::Literal),
         "Producer" => Object::string_literal("askpanel"),

@@ -3,6 +3,7 @@
 //! row-level security; the two reads that cross tenants go through owner-
 //! rights functions (`askpanel_find_share`, `askpanel_unindexed_panels`).
 
+use askpanel_actors::domain::lineage::Relation;
 use askpanel_actors::domain::{PanelId, TenantId};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -66,21 +67,6 @@ impl RecordStore for PgStore {
 
     async fn index_panel(&self, tenant: TenantId, panel: PanelId, batch: &IndexBatch) -> StoreResult<bool> {
         let mut tx = self.tenant_tx(tenant).await?;
-        // The conditional update is the claim: a second indexer on another
-        // node waits on the row lock, then finds it moved and writes nothing.
-        let moved = sqlx::query(
-            "UPDATE panels SET indexed_seq = $1 WHERE id = $2 AND tenant_id = $3 AND indexed_seq = $4 AND head_seq >= $1",
-        )
-        .bind(batch.to_seq as i64)
-        .bind(panel.0)
-        .bind(tenant.0)
-        .bind(batch.from_seq as i64)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
         for text in &batch.texts {
             sqlx::query(
                 "INSERT INTO panel_texts (tenant_id, panel_id, seq, kind, tsv) VALUES ($1, $2, $3, $4, to_tsvector('english', $5)) \
@@ -104,17 +90,47 @@ impl RecordStore for PgStore {
             .execute(&mut *tx)
             .await?;
         }
-        if let Some((parent, relation)) = batch.parent {
-            sqlx::query("UPDATE panels SET parent_id = $1, relation = $2 WHERE id = $3 AND tenant_id = $4")
-                .bind(parent.0)
-                .bind(relation_name(relation))
-                .bind(panel.0)
-                .bind(tenant.0)
-                .execute(&mut *tx)
-                .await?;
+        // The claim last: the panel's row is held only for this update and
+        // the commit (the writers update that row on every append). Another
+        // indexer that moved the panel on first makes this one write nothing.
+        let moved = sqlx::query(
+            "UPDATE panels SET indexed_seq = $1, index_done = (status IN ('completed', 'failed', 'cancelled') AND head_seq = $1), \
+             parent_id = COALESCE(parent_id, $5), relation = COALESCE(relation, $6) \
+             WHERE id = $2 AND tenant_id = $3 AND indexed_seq = $4 AND head_seq >= $1",
+        )
+        .bind(batch.to_seq as i64)
+        .bind(panel.0)
+        .bind(tenant.0)
+        .bind(batch.from_seq as i64)
+        .bind(batch.parent.map(|(p, _)| p.0))
+        .bind(batch.parent.map(|(_, r)| relation_name(r)))
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn link_parent(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        parent: PanelId,
+        relation: Relation,
+    ) -> StoreResult<()> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        sqlx::query("UPDATE panels SET parent_id = $1, relation = $2 WHERE id = $3 AND tenant_id = $4")
+            .bind(parent.0)
+            .bind(relation_name(relation))
+            .bind(panel.0)
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_share(&self, share: &ShareRecord, token_hash: &str, max_live: u32) -> StoreResult<bool> {

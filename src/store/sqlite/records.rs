@@ -1,6 +1,7 @@
 //! The decision record on SQLite: panel search over FTS5 (BM25), lineage
 //! and share links.
 
+use askpanel_actors::domain::lineage::Relation;
 use askpanel_actors::domain::{PanelId, TenantId};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -43,7 +44,10 @@ impl RecordStore for SqliteStore {
 
     async fn unindexed_panels(&self, limit: u32) -> StoreResult<Vec<(TenantId, PanelId, u64)>> {
         let rows = sqlx::query(
-            "SELECT tenant_id, id, indexed_seq FROM panels WHERE indexed_seq < head_seq ORDER BY updated_at LIMIT $1",
+            "SELECT * FROM (SELECT tenant_id, id, indexed_seq FROM panels \
+             WHERE status NOT IN ('completed', 'failed', 'cancelled') AND indexed_seq < head_seq ORDER BY updated_at LIMIT $1) \
+             UNION ALL SELECT * FROM (SELECT tenant_id, id, indexed_seq FROM panels \
+             WHERE index_done = 0 AND status IN ('completed', 'failed', 'cancelled') LIMIT $1)",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -61,19 +65,6 @@ impl RecordStore for SqliteStore {
 
     async fn index_panel(&self, tenant: TenantId, panel: PanelId, batch: &IndexBatch) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let moved = sqlx::query(
-            "UPDATE panels SET indexed_seq = $1 WHERE id = $2 AND tenant_id = $3 AND indexed_seq = $4 AND head_seq >= $1",
-        )
-        .bind(batch.to_seq as i64)
-        .bind(panel.0)
-        .bind(tenant.0)
-        .bind(batch.from_seq as i64)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
         let token = format!("t{}", tenant.0.simple());
         for text in &batch.texts {
             let id: i64 = sqlx::query_scalar(
@@ -100,17 +91,45 @@ impl RecordStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some((parent, relation)) = batch.parent {
-            sqlx::query("UPDATE panels SET parent_id = $1, relation = $2 WHERE id = $3 AND tenant_id = $4")
-                .bind(parent.0)
-                .bind(relation_name(relation))
-                .bind(panel.0)
-                .bind(tenant.0)
-                .execute(&mut *tx)
-                .await?;
+        // The claim last: the panel's row is held only for this update and
+        // the commit (the writers update that row on every append). Another
+        // indexer that moved the panel on first makes this one write nothing.
+        let moved = sqlx::query(
+            "UPDATE panels SET indexed_seq = $1, index_done = (status IN ('completed', 'failed', 'cancelled') AND head_seq = $1), \
+             parent_id = COALESCE(parent_id, $5), relation = COALESCE(relation, $6) \
+             WHERE id = $2 AND tenant_id = $3 AND indexed_seq = $4 AND head_seq >= $1",
+        )
+        .bind(batch.to_seq as i64)
+        .bind(panel.0)
+        .bind(tenant.0)
+        .bind(batch.from_seq as i64)
+        .bind(batch.parent.map(|(p, _)| p.0))
+        .bind(batch.parent.map(|(_, r)| relation_name(r)))
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn link_parent(
+        &self,
+        tenant: TenantId,
+        panel: PanelId,
+        parent: PanelId,
+        relation: Relation,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE panels SET parent_id = $1, relation = $2 WHERE id = $3 AND tenant_id = $4")
+            .bind(parent.0)
+            .bind(relation_name(relation))
+            .bind(panel.0)
+            .bind(tenant.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn create_share(&self, share: &ShareRecord, token_hash: &str, max_live: u32) -> StoreResult<bool> {

@@ -1,6 +1,7 @@
 //! `askpanel-recordbench`: measures the decision record of a running server
 //! through its public API. It creates a tenant and a history of completed
-//! panels (simulated experts, instant), waits until the search index has
+//! panels (simulated experts, instant; two of three structured, one delphi),
+//! waits until the search index has
 //! followed them all, then times searches by words (ranked), listings with
 //! filters, and reports of a long panel in every format. Prints the figures,
 //! then one JSON line.
@@ -137,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
                     .bearer_auth(&key)
                     .json(&json!({
                         "query": query, "panel_type": if i % 3 == 0 { "delphi" } else { "structured" },
-                        "expert_count": 4, "max_rounds": 3,
+                        "expert_count": if i % 3 == 0 { 5 } else { 4 }, "max_rounds": 3,
                         "simulation": {"seed": i, "pace_tokens_per_s": 0, "turn_tokens": 120}
                     }))
                     .send()

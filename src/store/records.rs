@@ -336,8 +336,6 @@ pub enum Bind {
     Text(String),
     Time(DateTime<Utc>),
     Int(i64),
-    /// PostgreSQL only: the search terms.
-    Texts(Vec<String>),
 }
 
 /// A found panel as read (`PANEL_COLUMNS` plus where it matched).
@@ -456,17 +454,28 @@ pub fn search_sql(tenant: TenantId, search: &PanelSearch, dialect: Dialect) -> (
                 )
             }
             Dialect::Postgres => {
-                let terms = next(&mut binds, Bind::Texts(search.terms.clone()));
+                // Each term's matches in a query of its own, with its tsquery a
+                // constant, so the GIN index finds them (a join over a list of
+                // tsqueries read every row of the tenant).
+                let mut ctes = Vec::new();
+                let mut union = Vec::new();
+                for (i, term) in search.terms.iter().enumerate() {
+                    let placeholder = next(&mut binds, Bind::Text(term.clone()));
+                    ctes.push(format!(
+                        "h{i} AS (SELECT t.panel_id, t.seq, t.kind, ts_rank(t.tsv, q)::float8 AS score, {i} AS term \
+                         FROM panel_texts t, to_tsquery('english', {placeholder}) q WHERE t.tenant_id = $1 AND t.tsv @@ q)"
+                    ));
+                    union.push(format!("SELECT * FROM h{i}"));
+                }
                 format!(
-                    "SELECT {columns}, m.match_seq, m.match_kind FROM (\
+                    "WITH {} SELECT {columns}, m.match_seq, m.match_kind FROM (\
                      SELECT h.panel_id AS match_panel, SUM(h.score) AS match_rank, \
                      (array_agg(h.seq ORDER BY h.score DESC))[1] AS match_seq, (array_agg(h.kind ORDER BY h.score DESC))[1] AS match_kind \
-                     FROM (SELECT t.panel_id, t.seq, t.kind, ts_rank(t.tsv, q.query) AS score, q.i AS term \
-                           FROM (SELECT u.i, to_tsquery('english', u.w) AS query FROM unnest({terms}::text[]) WITH ORDINALITY AS u(w, i)) q \
-                           JOIN panel_texts t ON t.tsv @@ q.query WHERE t.tenant_id = $1 AND numnode(q.query) > 0) h \
-                     GROUP BY h.panel_id \
-                     HAVING COUNT(DISTINCT h.term) = (SELECT COUNT(*) FROM unnest({terms}::text[]) AS v(w) WHERE numnode(to_tsquery('english', v.w)) > 0)) m \
-                     JOIN panels p ON p.id = m.match_panel WHERE p.tenant_id = $1"
+                     FROM ({}) h GROUP BY h.panel_id HAVING COUNT(DISTINCT h.term) = {}) m \
+                     JOIN panels p ON p.id = m.match_panel WHERE p.tenant_id = $1",
+                    ctes.join(", "),
+                    union.join(" UNION ALL "),
+                    search.terms.len()
                 )
             }
         }

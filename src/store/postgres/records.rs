@@ -27,7 +27,6 @@ impl RecordStore for PgStore {
                 Bind::Text(v) => query.bind(v),
                 Bind::Time(v) => query.bind(v),
                 Bind::Int(v) => query.bind(v),
-                Bind::Texts(v) => query.bind(v),
             };
         }
         let mut tx = self.tenant_tx(tenant).await?;

@@ -25,7 +25,6 @@ impl RecordStore for SqliteStore {
                 Bind::Text(v) => query.bind(v),
                 Bind::Time(v) => query.bind(v),
                 Bind::Int(v) => query.bind(v),
-                Bind::Texts(_) => unreachable!("SQLite binds each term on its own"),
             };
         }
         query.fetch_all(&self.pool).await?.into_iter().map(PanelHit::try_from).collect()

@@ -69,7 +69,7 @@ impl TenantChanges {
 
     /// Ends the open streams of a revoked share link on this node.
     pub fn share_revoked(&self, share: crate::store::records::ShareId) -> usize {
-        self.sessions.close_key(crate::records::shares::stream_key(share), 1008, "share link revoked")
+        self.sessions.close_key(share.stream_key(), 1008, "share link revoked")
     }
 
     /// What the engine enforces for a tenant whose panel resumes here (the

@@ -150,6 +150,17 @@ Object.assign(app, {
       this.boot();
       return;
     }
+    // An in-page anchor (the skip link's #main) is not a route: the view
+    // stays, and the anchor's target gets the focus.
+    const anchor = location.hash.replace(/^#/, '');
+    if (anchor && !anchor.startsWith('/')) {
+      const target = document.getElementById(anchor);
+      if (target) {
+        if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+        target.focus();
+        return;
+      }
+    }
     if (this.current && this.current.destroy) this.current.destroy();
     this.current = null;
     const raw = location.hash.replace(/^#/, '') || '/';
@@ -189,7 +200,12 @@ Object.assign(app, {
       document.getElementById('nav-new').setAttribute('aria-current', 'page');
       createView();
     } else if (path.startsWith('/panels/')) {
-      const id = decodeURIComponent(path.slice('/panels/'.length));
+      let id = '';
+      try {
+        id = decodeURIComponent(path.slice('/panels/'.length));
+      } catch {
+        id = ''; // a malformed address is just not a panel
+      }
       if (!UUID_RE.test(id)) notFoundView('Panel not found', 'There is no panel with this address in your organisation.');
       else this.current = new LiveView(id.toLowerCase());
     } else notFoundView();

@@ -227,8 +227,9 @@ export async function openPassage({ documentId, n, label, title, page, heading }
   d.status.hidden = false;
   setText(d.status, 'Loading the passage…');
   if (!d.el.open) d.el.showModal();
-  // A shared link opens one panel, never the organisation's documents.
-  if (!session.key) {
+  // A shared link opens one panel, never the organisation's documents: not
+  // even in a tab signed in to some organisation (its key is not for this).
+  if (!session.key || document.body.dataset.mode === 'shared') {
     setText(d.status, 'The passage itself is shown only to people signed in to the organisation that ran this panel.');
     return;
   }

@@ -57,7 +57,10 @@ export function renderChildren(el, children) {
  */
 export function followUpControls(panelId, status) {
   // One key per view: a double click or a retry after a lost answer starts one panel, not two.
-  const followKey = randomId();
+  // One key per question: a retry of the same question is the same request,
+  // an edited question is a new one.
+  let followKey = randomId();
+  let keyedText = null;
   const rerunKey = randomId();
   const msg = h('p', { class: 'follow-up-msg', id: 'follow-up-msg', role: 'status' });
   const err = fieldError('follow-up-err');
@@ -91,6 +94,8 @@ export function followUpControls(panelId, status) {
       return;
     }
     showFieldError(err, query, null);
+    if (keyedText !== null && keyedText !== text) followKey = randomId();
+    keyedText = text;
     submit.disabled = true;
     msg.textContent = 'Starting the follow-up panel…';
     try {

@@ -26,6 +26,7 @@ export function listView(params, { filterChanged = false } = {}) {
   const more = h('button', { type: 'button', class: 'btn', id: 'load-more', text: 'Load more', hidden: true });
   let cursor = null;
   let loading = false;
+  const shownIds = new Set();
 
   function emptyText() {
     if (filters.q) return `No panels match “${filters.q}”${anyFilter({ ...filters, q: '' }) ? ' with these filters' : ''}.`;
@@ -39,13 +40,28 @@ export function listView(params, { filterChanged = false } = {}) {
     more.disabled = true;
     msg.textContent = filters.q ? 'Searching…' : 'Loading panels…';
     const q = filterParams(filters);
+    // Days are the viewer's own: their midnights, sent as instants (a
+    // timestamp's `to` is exclusive, so the last day's end is the next midnight).
+    for (const [name, after] of [['from', 0], ['to', 1]]) {
+      const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(q.get(name) || '');
+      if (m) q.set(name, new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + after).toISOString());
+    }
     q.set('limit', String(limit));
     if (append && cursor) q.set('cursor', cursor);
     try {
       const data = await api('GET', `/v1/panels?${q}`);
-      if (!append) clear(list);
+      if (!append) {
+        clear(list);
+        shownIds.clear();
+      }
       const firstNew = list.children.length;
-      for (const p of data.items) list.append(panelRow(p));
+      // A ranked search pages by offset: a panel the index moved between
+      // pages is not listed twice.
+      for (const p of data.items) {
+        if (shownIds.has(p.id)) continue;
+        shownIds.add(p.id);
+        list.append(panelRow(p));
+      }
       cursor = data.next_cursor || null;
       more.hidden = !cursor;
       const total = list.children.length;
@@ -54,7 +70,9 @@ export function listView(params, { filterChanged = false } = {}) {
       // Keyboard users who asked for more land on the first new row.
       if (append && list.children[firstNew]) list.children[firstNew].querySelector('a').focus();
     } catch (e) {
-      msg.textContent = `Could not load panels: ${e.message}`;
+      // A search the server refuses says why (e.g. only common words).
+      const why = e.fields ? Object.values(e.fields).join('; ') : '';
+      msg.textContent = `Could not load panels: ${why || e.message}`;
     } finally {
       loading = false;
       more.disabled = false;

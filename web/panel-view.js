@@ -132,7 +132,9 @@ export class LiveView {
       this.fullQuery = h('details', { class: 'full-query' }, h('summary', { text: 'Full question' }), h('p', { text: p.query }));
       this.title.after(this.fullQuery);
     }
-    document.title = `${p.query.slice(0, 60)} · ${(session.tenant && session.tenant.branding && session.tenant.branding.display_name) || 'askpanel'}`;
+    // A shared panel is another organisation's: never titled with the viewer's.
+    const brand = !this.readOnly && session.tenant && session.tenant.branding && session.tenant.branding.display_name;
+    document.title = `${p.query.slice(0, 60)} · ${brand || 'askpanel'}`;
     this.root.dataset.status = p.status;
     this.renderMeta(model);
     renderParent(this.lineage, p.config && p.config.parent, { link: !this.readOnly });

@@ -171,12 +171,12 @@ export class ReportSummary {
       ),
       h(
         'div',
-        { class: 'table-scroll' },
+        { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Figures by round (scrolls sideways)' },
         h(
           'table',
           { class: 'round-figures', id: 'round-figures' },
           h('caption', { text: 'Figures by round' }),
-          h('thead', {}, h('tr', {}, ['Round', 'Median', 'IQR', 'Agreement', 'Level'].map((c) => h('th', { scope: 'col', text: c })))),
+          h('thead', {}, h('tr', {}, ['Round', 'Median', 'IQR', 'n', 'Agreement', 'Level', 'Decision'].map((c) => h('th', { scope: 'col', text: c })))),
           h(
             'tbody',
             {},
@@ -187,8 +187,10 @@ export class ReportSummary {
                 h('th', { scope: 'row', title: PHASE_LABEL[x.phase] || x.phase, text: String(x.round) }),
                 h('td', { class: 'num', text: figure(x.median) }),
                 h('td', { class: 'num', text: figure(x.iqr) }),
+                h('td', { class: 'num', text: x.n ? String(x.n) : '–' }),
                 h('td', { class: 'num', text: x.agreement_pct != null ? pct(x.agreement_pct) : '–' }),
                 h('td', { text: x.level ? LEVEL_LABEL[x.level] || x.level : '–' }),
+                h('td', { text: x.decision ? x.decision.replace(/_/g, ' ') : '–' }),
               ),
             ),
           ),

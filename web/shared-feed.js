@@ -103,7 +103,8 @@ export class SharedFeed {
     }
     this.error = null;
     this.interrupted = false;
-    this.attempt = 0;
+    // The backoff is reset only when a stream opens (es.onopen): a stream
+    // that keeps being refused must not retry every second forever.
     if (this.ended) this.onChange({ kind: 'caught_up' });
     else this.listen();
   }

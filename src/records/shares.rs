@@ -5,7 +5,7 @@
 //! reveal the tenant.
 
 use actix_web::HttpRequest;
-use askpanel_actors::domain::{KeyId, PanelId};
+use askpanel_actors::domain::PanelId;
 use chrono::{Duration, Utc};
 use serde_json::Value;
 use uuid::Uuid;
@@ -35,12 +35,6 @@ pub fn plausible(token: &str) -> bool {
     token.len() == TOKEN_PREFIX.len() + 43
         && token.starts_with(TOKEN_PREFIX)
         && token[TOKEN_PREFIX.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The registry key of a link's open streams (a link is not a key; the
-/// registry only needs an id that no key has).
-pub fn stream_key(share: ShareId) -> KeyId {
-    KeyId(share.0)
 }
 
 /// A new link's record, checked: lifetime within bounds, label short.
@@ -112,7 +106,6 @@ pub async fn open(state: &AppState, req: &HttpRequest, token: &str) -> Result<Sh
     shared
         .unwrap_or_else(|| state.limiter.check(bucket, limits.requests_per_minute))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    crate::routes::panel_span(share.panel_id);
     Ok(share)
 }
 

@@ -263,9 +263,7 @@ pub async fn events_response(
         // tenant suspended.
         let (key_id, until, recheck) = match viewer {
             Viewer::Key(key) => (key, None, None),
-            Viewer::Share { id, expires_at, token_hash } => {
-                (crate::records::shares::stream_key(id), Some(expires_at), Some(token_hash))
-            }
+            Viewer::Share { id, expires_at, token_hash } => (id.stream_key(), Some(expires_at), Some(token_hash)),
         };
         let max = state.settings.ws.max_sockets_per_key;
         let id = state

@@ -162,6 +162,7 @@ pub async fn shared_panel(
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let share = shares::open(&state, &req, &token).await?;
+    panel_span(share.panel_id);
     let view = crate::panels::get(&state, share.tenant_id, share.panel_id, crate::panels::Read::Committed).await?;
     let panel = shares::redact_panel(serde_json::to_value(&*view).map_err(|e| ApiError::Internal(e.into()))?);
     Ok(HttpResponse::Ok()
@@ -178,6 +179,7 @@ pub async fn shared_report(
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let share = shares::open(&state, &req, &token).await?;
+    panel_span(share.panel_id);
     let (format, download) = query.parts()?;
     let report = records::report(&state, share.tenant_id, share.panel_id).await?;
     records::respond(report, format, download).await
@@ -191,6 +193,7 @@ pub async fn shared_events(
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let share = shares::open(&state, &req, &token).await?;
+    panel_span(share.panel_id);
     let viewer =
         Viewer::Share { id: share.id, expires_at: share.expires_at, token_hash: crate::auth::hash_key(&token) };
     events_response(&state, share.tenant_id, share.panel_id, &query, &req, viewer).await

@@ -16,6 +16,14 @@ use super::{PanelSummary, StoreResult};
 #[serde(transparent)]
 pub struct ShareId(pub Uuid);
 
+impl ShareId {
+    /// The registry key of the link's open streams (a link is not a key; the
+    /// registry only needs an id that no key has).
+    pub fn stream_key(self) -> askpanel_actors::domain::KeyId {
+        askpanel_actors::domain::KeyId(self.0)
+    }
+}
+
 /// A read-only link to one panel (the token itself is never stored).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ShareRecord {

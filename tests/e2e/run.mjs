@@ -695,8 +695,15 @@ scenario('a finished panel opens on its summary: recommendation, agreement expla
   const fig = (v) => (v === null || v === undefined ? '–' : String(v));
   const rows = await page.$$eval('#round-figures tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
   assertEqual(
-    rows.map((r) => r.slice(0, 4)),
-    report.rounds.map((r) => [String(r.round), fig(r.median), fig(r.iqr), r.agreement_pct == null ? '–' : `${r.agreement_pct}%`]),
+    rows.map((r) => [...r.slice(0, 5), r[6]]),
+    report.rounds.map((r) => [
+      String(r.round),
+      fig(r.median),
+      fig(r.iqr),
+      r.n ? String(r.n) : '–',
+      r.agreement_pct == null ? '–' : `${r.agreement_pct}%`,
+      r.decision ? r.decision.replace(/_/g, ' ') : '–',
+    ]),
     'the figures by round are the report’s rounded ones',
   );
   // Summary first; the rounds and the whole transcript collapsed below the member cards.

@@ -190,8 +190,14 @@ pub struct Limits {
     /// Pages of one PDF.
     #[serde(default = "default_document_pages")]
     pub max_document_pages: u32,
+    /// Days the audit trail keeps an entry.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
 }
 
+fn default_audit_retention_days() -> u32 {
+    90
+}
 fn default_document_mb() -> u32 {
     10
 }
@@ -227,6 +233,8 @@ pub struct LimitOverrides {
     pub max_documents: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_document_pages: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Limits {
@@ -241,6 +249,7 @@ impl Limits {
             max_storage_mb: o.max_storage_mb.unwrap_or(self.max_storage_mb),
             max_documents: o.max_documents.unwrap_or(self.max_documents),
             max_document_pages: o.max_document_pages.unwrap_or(self.max_document_pages),
+            audit_retention_days: o.audit_retention_days.unwrap_or(self.audit_retention_days),
         }
     }
 }

@@ -27,6 +27,7 @@
 //! - [`error`]: `ApiError`, API.md's error body.
 
 pub mod ask;
+pub mod audit;
 pub mod auth;
 pub mod budget;
 pub mod bus;

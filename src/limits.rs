@@ -27,6 +27,7 @@ pub fn effective_limits(settings: &Settings, tenant: &TenantRecord) -> Limits {
             max_storage_mb: 100,
             max_documents: 200,
             max_document_pages: 500,
+            audit_retention_days: 90,
         });
     base.with(&tenant.limits)
 }

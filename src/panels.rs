@@ -299,8 +299,23 @@ pub async fn moderate(
     if !exists(state, principal.tenant_id(), panel).await? {
         return Err(ApiError::NotFound);
     }
-    let action: ModeratorActionKind = action.parse().map_err(|e: String| ApiError::field("action", e))?;
-    send(state, principal, panel, Command::Moderate { action, text }).await
+    let kind: ModeratorActionKind = action.parse().map_err(|e: String| ApiError::field("action", e))?;
+    let injected = text.as_ref().map(|t| t.chars().take(200).collect::<String>());
+    send(state, principal, panel, Command::Moderate { action: kind, text }).await?;
+    // Over HTTP or the WebSocket alike; the address is not known here.
+    let detail = serde_json::json!({"action": kind, "text": injected});
+    let target = crate::audit::target("panel", panel);
+    crate::audit::record(
+        state,
+        principal.tenant_id(),
+        crate::audit::key(principal),
+        "panel.moderated",
+        target,
+        None,
+        detail,
+    )
+    .await;
+    Ok(())
 }
 
 #[cfg(test)]

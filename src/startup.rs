@@ -344,6 +344,8 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_grace_s)
         .run();
+        // The audit trail keeps each tenant's entries for its tier's retention.
+        actix_web::rt::spawn(crate::audit::retain(state.clone(), Duration::from_secs(3600)));
         actix_web::rt::spawn(crate::records::index::run(
             state.clone(),
             Duration::from_millis(settings.records.index_interval_ms.max(50)),

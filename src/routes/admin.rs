@@ -84,6 +84,7 @@ pub async fn create(
 pub async fn create_tenant(
     _: PlatformAdmin,
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let mut body = Body::new(body.into_inner())?;
@@ -101,6 +102,10 @@ pub async fn create_tenant(
     let (Some(slug), Some(name)) = (slug, name) else { unreachable!("required fields were checked") };
     let (tenant, key, plain) =
         create(&state, &slug, name.trim(), tier.unwrap_or(Tier::Starter), limits.unwrap_or_default()).await?;
+    let detail = json!({"slug": tenant.slug, "tier": tenant.tier, "first_admin_key": key.id});
+    let address = crate::audit::address(&req);
+    let target = crate::audit::target("tenant", tenant.id);
+    crate::audit::record(&state, tenant.id, crate::audit::platform(), "tenant.created", target, address, detail).await;
     let mut out = tenant_json(&state, &tenant);
     out["api_key"] = json!({"id": key.id, "key": plain, "role": "admin", "name": key.name});
     Ok(HttpResponse::Created().json(out))
@@ -126,6 +131,7 @@ pub async fn update_tenant(
     _: PlatformAdmin,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    req: actix_web::HttpRequest,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = TenantId(path_id(&id)?);
@@ -138,6 +144,18 @@ pub async fn update_tenant(
     };
     body.finish()?;
     let tenant = state.store.update_tenant(id, &patch).await?.ok_or(ApiError::NotFound)?;
+    // Each change its own entry: status, tier and limits are read separately.
+    let address = crate::audit::address(&req);
+    for (action, changed, detail) in [
+        ("tenant.status_changed", patch.status.is_some(), json!({"status": tenant.status})),
+        ("tenant.tier_changed", patch.tier.is_some(), json!({"tier": tenant.tier})),
+        ("tenant.limits_changed", patch.limits.is_some(), json!({"limits": tenant.limits})),
+    ] {
+        if changed {
+            let target = crate::audit::target("tenant", id);
+            crate::audit::record(&state, id, crate::audit::platform(), action, target, address.clone(), detail).await;
+        }
+    }
     state.tenants.apply(&tenant);
     state.tell_nodes(Control::TenantChanged { tenant_id: id }).await;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))

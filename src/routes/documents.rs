@@ -66,6 +66,20 @@ pub async fn upload(
     let upload =
         tokio::time::timeout(timeout, read).await.map_err(|_| ApiError::RequestTimeout(timeout.as_secs()))??;
     let document = state.library.upload(principal.tenant_id(), &principal.key_id.to_string(), &limits, upload).await?;
+    let detail =
+        serde_json::json!({"title": document.title, "bytes": document.bytes, "media_type": document.media_type});
+    let target = crate::audit::target("document", document.id.0);
+    let address = crate::audit::address(&req);
+    crate::audit::record(
+        &state,
+        principal.tenant_id(),
+        crate::audit::key(&principal),
+        "document.uploaded",
+        target,
+        address,
+        detail,
+    )
+    .await;
     Ok(HttpResponse::Accepted().json(document))
 }
 
@@ -263,12 +277,26 @@ pub async fn delete(
     principal: Principal,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Member)?;
     let id = DocumentId(path_id(&path)?);
     if !state.store.delete_document(principal.tenant_id(), id).await? {
         return Err(ApiError::NotFound);
     }
+    let target = crate::audit::target("document", id.0);
+    let address = crate::audit::address(&req);
+    let actor = crate::audit::key(&principal);
+    crate::audit::record(
+        &state,
+        principal.tenant_id(),
+        actor,
+        "document.deleted",
+        target,
+        address,
+        serde_json::json!({}),
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 

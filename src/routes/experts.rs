@@ -89,6 +89,7 @@ fn text_field(body: &mut Body, name: &'static str, value: &Option<String>, max: 
 pub async fn create_expert(
     principal: Principal,
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
@@ -133,5 +134,18 @@ pub async fn create_expert(
         tenant_id: Some(principal.tenant_id()),
     };
     state.store.create_expert(principal.tenant_id(), &expert).await?;
+    let detail = serde_json::json!({"name": expert.name, "domain": expert.domain});
+    let target = crate::audit::target("expert", expert.id);
+    let address = crate::audit::address(&req);
+    crate::audit::record(
+        &state,
+        principal.tenant_id(),
+        crate::audit::key(&principal),
+        "expert.created",
+        target,
+        address,
+        detail,
+    )
+    .await;
     Ok(HttpResponse::Created().json(expert_json(&expert)))
 }

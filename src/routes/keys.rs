@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askpanel_actors::domain::KeyId;
 use chrono::Utc;
 use serde_json::json;
 
 use super::{JsonBody, OptionalJsonBody, path_id};
+use crate::audit;
 use crate::auth::{Principal, generate_key, hash_key, key_prefix};
 use crate::cluster::Control;
 use crate::error::ApiError;
@@ -18,6 +19,7 @@ use crate::validation::Body;
 pub async fn create_key(
     principal: Principal,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
@@ -40,6 +42,18 @@ pub async fn create_key(
         revoked_at: None,
     };
     state.store.create_key(principal.tenant_id(), &key, &hash_key(&plain)).await?;
+    let detail = json!({"role": key.role, "name": key.name});
+    let target = audit::target("key", key.id);
+    audit::record(
+        &state,
+        principal.tenant_id(),
+        audit::key(&principal),
+        "key.created",
+        target,
+        audit::address(&req),
+        detail,
+    )
+    .await;
     Ok(HttpResponse::Created()
         .json(json!({"id": key.id, "key": plain, "role": key.role, "name": key.name, "created_at": key.created_at})))
 }
@@ -53,6 +67,7 @@ pub async fn list_keys(principal: Principal, state: web::Data<AppState>) -> Resu
 pub async fn revoke_key(
     principal: Principal,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
@@ -60,6 +75,17 @@ pub async fn revoke_key(
     if !state.store.revoke_key(principal.tenant_id(), key).await? {
         return Err(ApiError::NotFound);
     }
+    let target = audit::target("key", key);
+    audit::record(
+        &state,
+        principal.tenant_id(),
+        audit::key(&principal),
+        "key.revoked",
+        target,
+        audit::address(&req),
+        json!({}),
+    )
+    .await;
     let closed = state.tenants.key_revoked(key);
     // The other nodes forget the key and close its sockets too.
     state.tell_nodes(Control::KeyRevoked { key_id: key }).await;

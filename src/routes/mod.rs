@@ -2,6 +2,7 @@
 //! engine or [`crate::panels`], and map errors through [`ApiError`].
 
 pub mod admin;
+pub mod audit;
 pub mod body;
 pub mod documents;
 pub mod experts;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
         )
         .service(res("/v1/tenant").route(aw::get().to(tenant::get_tenant)).route(aw::patch().to(tenant::update_tenant)))
         .service(res("/v1/usage").route(aw::get().to(tenant::usage)))
+        .service(res("/v1/audit").route(aw::get().to(audit::list)))
         .service(res("/v1/keys").route(aw::post().to(keys::create_key)).route(aw::get().to(keys::list_keys)))
         .service(res("/v1/keys/{id}").route(aw::delete().to(keys::revoke_key)))
         .service(res("/v1/ws-tokens").route(aw::post().to(keys::ws_token)))

@@ -59,7 +59,7 @@ pub struct ListQuery {
 
 /// A date filter: RFC 3339, or a day (`YYYY-MM-DD`: its start, or with
 /// `end_of_day` the start of the next day, so `to=` a day includes it).
-fn parse_date(raw: &str, end_of_day: bool) -> Result<chrono::DateTime<chrono::Utc>, String> {
+pub(super) fn parse_date(raw: &str, end_of_day: bool) -> Result<chrono::DateTime<chrono::Utc>, String> {
     use chrono::Datelike;
     // Years both databases store: 1 to 9999.
     let in_range = |at: chrono::DateTime<chrono::Utc>| {

@@ -94,6 +94,7 @@ pub async fn create_share(
     principal: Principal,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    req: HttpRequest,
     body: OptionalJsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Moderator)?;
@@ -113,6 +114,18 @@ pub async fn create_share(
         return Err(ApiError::LimitExceeded(format!("at most {max} live share links per panel")));
     }
     tracing::info!(tenant_id = %tenant, panel_id = %panel, share_id = %share.id.0, "share link created");
+    let detail = json!({"panel_id": panel, "expires_at": share.expires_at, "label": share.label});
+    let target = crate::audit::target("share", share.id.0);
+    crate::audit::record(
+        &state,
+        tenant,
+        crate::audit::key(&principal),
+        "share.created",
+        target,
+        crate::audit::address(&req),
+        detail,
+    )
+    .await;
     let mut body = serde_json::to_value(&share).map_err(|e| ApiError::Internal(e.into()))?;
     body["url"] = json!(format!("/#/shared/{token}"));
     body["token"] = json!(token);
@@ -141,6 +154,7 @@ pub async fn revoke_share(
     principal: Principal,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Moderator)?;
     let panel = panel_span(PanelId(path_id(&path.0)?));
@@ -149,6 +163,18 @@ pub async fn revoke_share(
     if state.store.revoke_share(tenant, panel, share).await?.is_none() {
         return Err(ApiError::NotFound);
     }
+    let detail = json!({"panel_id": panel});
+    let target = crate::audit::target("share", share.0);
+    crate::audit::record(
+        &state,
+        tenant,
+        crate::audit::key(&principal),
+        "share.revoked",
+        target,
+        crate::audit::address(&req),
+        detail,
+    )
+    .await;
     let closed = state.tenants.share_revoked(share);
     state.tell_nodes(Control::ShareRevoked { share_id: share.0 }).await;
     tracing::info!(tenant_id = %tenant, panel_id = %panel, share_id = %share.0, closed, "share link revoked");

@@ -36,6 +36,7 @@ fn valid_color(c: &str) -> bool {
 pub async fn update_tenant(
     principal: Principal,
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
@@ -71,6 +72,11 @@ pub async fn update_tenant(
         .ok_or(ApiError::NotFound)?;
     state.auth.invalidate_tenant(id);
     state.tell_nodes(Control::TenantChanged { tenant_id: id }).await;
+    let detail = serde_json::json!({"branding": tenant.branding});
+    let target = crate::audit::target("tenant", id);
+    let address = crate::audit::address(&req);
+    crate::audit::record(&state, id, crate::audit::key(&principal), "tenant.branding_changed", target, address, detail)
+        .await;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
 }
 

@@ -4,6 +4,7 @@
 //! rows to records through [`rows`]. [`event_log`] adapts a store to the
 //! engine's event-log port.
 
+pub mod audit;
 pub mod documents;
 pub mod event_log;
 pub mod postgres;
@@ -312,7 +313,7 @@ pub fn month_of(ts: DateTime<Utc>) -> String {
 pub struct PanelCursor(pub PanelId);
 
 #[async_trait]
-pub trait Store: documents::DocumentStore + records::RecordStore + Send + Sync + 'static {
+pub trait Store: documents::DocumentStore + records::RecordStore + audit::AuditStore + Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -3,6 +3,7 @@
 
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod audit;
 mod auth;
 mod cli;
 mod crash;

@@ -9,6 +9,8 @@ mod helpers;
 #[path = "../api/stub.rs"]
 mod stub;
 
+#[path = "../api/audit.rs"]
+mod audit;
 #[path = "../api/auth.rs"]
 mod auth;
 #[path = "../api/crash.rs"]

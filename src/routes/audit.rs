@@ -1,0 +1,77 @@
+//! `GET /v1/audit` (admin): the tenant's audit trail, newest first, with
+//! filters and a cursor (docs/audit.md).
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::Role;
+use crate::store::audit::AuditQuery;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    action: Option<String>,
+    actor: Option<String>,
+    target: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    principal: Principal,
+    state: web::Data<AppState>,
+    params: web::Query<AuditParams>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Admin)?;
+    let mut fields = std::collections::BTreeMap::new();
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        fields.insert("limit".to_string(), "must be 1 to 200".to_string());
+    }
+    let mut query = AuditQuery { limit: limit + 1, ..AuditQuery::default() };
+    for (field, value, slot) in [
+        ("action", text(&params.action), &mut query.action),
+        ("actor", text(&params.actor), &mut query.actor_id),
+        ("target", text(&params.target), &mut query.target_id),
+    ] {
+        if let Some(value) = value {
+            if value.len() > 100 {
+                fields.insert(field.to_string(), "at most 100 characters".to_string());
+            }
+            *slot = Some(value);
+        }
+    }
+    for (field, raw, end) in [("from", text(&params.from), false), ("to", text(&params.to), true)] {
+        let Some(raw) = raw else { continue };
+        match super::panels::parse_date(&raw, end) {
+            Ok(at) if field == "from" => query.from = Some(at),
+            Ok(at) => query.to = Some(at),
+            Err(why) => {
+                fields.insert(field.to_string(), why);
+            }
+        }
+    }
+    if let Some(cursor) = text(&params.cursor) {
+        match cursor.parse::<uuid::Uuid>() {
+            Ok(id) => query.before = Some(id),
+            Err(_) => {
+                fields.insert("cursor".to_string(), "not a cursor from this API".to_string());
+            }
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::Validation { message: "the audit query is not valid".into(), fields });
+    }
+    let mut items = state.store.list_audit(principal.tenant_id(), &query).await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = more.then(|| items.last().map(|e| e.id.to_string())).flatten();
+    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
+}

@@ -11,6 +11,7 @@ pub mod html;
 pub mod markdown;
 pub mod pdf;
 mod text;
+pub mod words;
 
 use std::collections::BTreeMap;
 

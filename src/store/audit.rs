@@ -59,6 +59,11 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// Appends an entry (the values in [`AUDIT_COLUMNS`]' order).
+pub const INSERT_AUDIT: &str = "INSERT INTO audit_events \
+     (id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, address, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 pub const AUDIT_COLUMNS: &str =
     "id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, address, detail";
 

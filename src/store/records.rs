@@ -11,6 +11,9 @@ use uuid::Uuid;
 
 use super::{PanelSummary, StoreResult};
 
+mod search;
+pub use search::{Bind, Dialect, HitRow, search_sql};
+
 /// A share link's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -314,6 +317,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_share_statements_read_every_column_of_a_link() {
+        for sql in [LIST_SHARES, REVOKE_SHARE] {
+            assert!(sql.contains(SHARE_COLUMNS), "{sql}");
+        }
+    }
+
+    #[test]
     fn search_terms_are_words_without_stop_words_or_repeats() {
         let table: &[(&str, &[&str])] = &[
             ("Battery RECALL battery", &["battery", "recall"]),
@@ -327,44 +337,6 @@ mod tests {
         for (q, expected) in table {
             assert_eq!(search_terms(q), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{q}");
         }
-    }
-}
-
-/// The SQL dialects the stores speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
-/// A value bound to a search statement, in placeholder order.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Bind {
-    Uuid(Uuid),
-    Text(String),
-    Time(DateTime<Utc>),
-    Int(i64),
-}
-
-/// A found panel as read (`PANEL_COLUMNS` plus where it matched).
-#[derive(sqlx::FromRow)]
-pub struct HitRow {
-    #[sqlx(flatten)]
-    panel: super::rows::PanelRow,
-    match_seq: Option<i64>,
-    match_kind: Option<String>,
-}
-
-impl TryFrom<HitRow> for PanelHit {
-    type Error = super::StoreError;
-    fn try_from(row: HitRow) -> StoreResult<Self> {
-        Ok(PanelHit {
-            panel: PanelSummary::try_from(row.panel)?,
-            matched: match (row.match_seq, row.match_kind) {
-                (Some(seq), Some(kind)) => Some(PanelMatch { kind, seq: seq.max(0) as u64 }),
-                _ => None,
-            },
-        })
     }
 }
 
@@ -385,6 +357,32 @@ impl ChildRow {
         })
     }
 }
+
+/// The panels started from one (`tenant_id = $1, parent_id = $2`).
+pub const CHILDREN: &str =
+    "SELECT id, relation, created_at FROM panels WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id LIMIT 200";
+/// The indexer's claim, with what it learnt: `$1` the seq indexed to, `$2`
+/// the panel, `$3` the tenant, `$4` the seq it started from, `$5` and `$6`
+/// the parent and relation (or NULLs).
+pub const CLAIM_INDEX: &str = "UPDATE panels SET indexed_seq = $1, \
+     index_done = (status IN ('completed', 'failed', 'cancelled') AND head_seq = $1), \
+     parent_id = COALESCE(parent_id, $5), relation = COALESCE(relation, $6) \
+     WHERE id = $2 AND tenant_id = $3 AND indexed_seq = $4 AND head_seq >= $1";
+/// A panel's parent (`$1` parent, `$2` relation, `$3` panel, `$4` tenant).
+pub const LINK_PARENT: &str = "UPDATE panels SET parent_id = $1, relation = $2 WHERE id = $3 AND tenant_id = $4";
+/// A panel's live links (`tenant_id = $1, panel_id = $2`, now `$3`).
+pub const COUNT_LIVE_SHARES: &str = "SELECT COUNT(*) FROM panel_shares WHERE tenant_id = $1 AND panel_id = $2 AND revoked_at IS NULL AND expires_at > $3";
+/// A new link.
+pub const INSERT_SHARE: &str = "INSERT INTO panel_shares \
+     (id, tenant_id, panel_id, token_hash, label, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// A panel's links, newest first (`tenant_id = $1, panel_id = $2`).
+pub const LIST_SHARES: &str = "SELECT id, tenant_id, panel_id, label, created_by, created_at, expires_at, revoked_at \
+     FROM panel_shares WHERE tenant_id = $1 AND panel_id = $2 ORDER BY created_at DESC, id DESC LIMIT 500";
+/// Revokes a link, keeping the first revocation's time (`$1` now, `$2`
+/// tenant, `$3` panel, `$4` the link).
+pub const REVOKE_SHARE: &str = "UPDATE panel_shares SET revoked_at = COALESCE(revoked_at, $1) \
+     WHERE tenant_id = $2 AND panel_id = $3 AND id = $4 \
+     RETURNING id, tenant_id, panel_id, label, created_by, created_at, expires_at, revoked_at";
 
 /// The columns of a share link.
 pub const SHARE_COLUMNS: &str = "id, tenant_id, panel_id, label, created_by, created_at, expires_at, revoked_at";
@@ -415,113 +413,4 @@ impl From<ShareRow> for ShareRecord {
             revoked_at: row.revoked_at,
         }
     }
-}
-
-/// The statement of a panel search and its values (`$1` is the tenant).
-/// With terms, each must match one of the panel's texts; the panel's rank
-/// sums its matches (BM25 on SQLite, `ts_rank` on PostgreSQL) and its best
-/// match is reported. The tenant scopes the index rows and the panels both.
-pub fn search_sql(tenant: TenantId, search: &PanelSearch, dialect: Dialect) -> (String, Vec<Bind>) {
-    let mut binds = vec![Bind::Uuid(tenant.0)];
-    let next = |binds: &mut Vec<Bind>, value: Bind| {
-        binds.push(value);
-        format!("${}", binds.len())
-    };
-    let columns = super::rows::PANEL_COLUMNS;
-    let mut sql = if search.terms.is_empty() {
-        let nulls = match dialect {
-            Dialect::Sqlite => "NULL AS match_seq, NULL AS match_kind",
-            Dialect::Postgres => "NULL::bigint AS match_seq, NULL::text AS match_kind",
-        };
-        format!("SELECT {columns}, {nulls} FROM panels p WHERE p.tenant_id = $1")
-    } else {
-        match dialect {
-            Dialect::Sqlite => {
-                let token = format!("t{}", tenant.0.simple());
-                // Each term's matches, ranked by bm25() in a query of its own
-                // (FTS5 functions cannot be used once the planner merges them).
-                let mut ctes = Vec::new();
-                let mut union = Vec::new();
-                for (i, term) in search.terms.iter().enumerate() {
-                    let placeholder = next(&mut binds, Bind::Text(format!("tenant : {token} AND text : \"{term}\"")));
-                    ctes.push(format!(
-                        "h{i} AS MATERIALIZED (SELECT rowid, bm25(panel_texts_fts) AS score FROM panel_texts_fts WHERE panel_texts_fts MATCH {placeholder})"
-                    ));
-                    union.push(format!("SELECT rowid, score, {i} AS term FROM h{i}"));
-                }
-                // One min() in the group: SQLite takes the bare seq and kind from its row.
-                format!(
-                    "WITH {} SELECT {columns}, m.match_seq, m.match_kind FROM (\
-                     SELECT t.panel_id AS match_panel, SUM(f.score) AS match_rank, MIN(f.score) AS best, t.seq AS match_seq, t.kind AS match_kind \
-                     FROM ({}) f JOIN panel_texts t ON t.id = f.rowid WHERE t.tenant_id = $1 \
-                     GROUP BY t.panel_id HAVING COUNT(DISTINCT f.term) = {}) m \
-                     JOIN panels p ON p.id = m.match_panel WHERE p.tenant_id = $1",
-                    ctes.join(", "),
-                    union.join(" UNION ALL "),
-                    search.terms.len()
-                )
-            }
-            Dialect::Postgres => {
-                // Each term's matches in a query of its own, with its tsquery a
-                // constant, so the GIN index finds them (a join over a list of
-                // tsqueries read every row of the tenant).
-                let mut ctes = Vec::new();
-                let mut union = Vec::new();
-                for (i, term) in search.terms.iter().enumerate() {
-                    let placeholder = next(&mut binds, Bind::Text(term.clone()));
-                    ctes.push(format!(
-                        "h{i} AS (SELECT t.panel_id, t.seq, t.kind, ts_rank(t.tsv, q)::float8 AS score, {i} AS term \
-                         FROM panel_texts t, to_tsquery('english', {placeholder}) q WHERE t.tenant_id = $1 AND t.tsv @@ q)"
-                    ));
-                    union.push(format!("SELECT * FROM h{i}"));
-                }
-                format!(
-                    "WITH {} SELECT {columns}, m.match_seq, m.match_kind FROM (\
-                     SELECT h.panel_id AS match_panel, SUM(h.score) AS match_rank, \
-                     (array_agg(h.seq ORDER BY h.score DESC))[1] AS match_seq, (array_agg(h.kind ORDER BY h.score DESC))[1] AS match_kind \
-                     FROM ({}) h GROUP BY h.panel_id HAVING COUNT(DISTINCT h.term) = {}) m \
-                     JOIN panels p ON p.id = m.match_panel WHERE p.tenant_id = $1",
-                    ctes.join(", "),
-                    union.join(" UNION ALL "),
-                    search.terms.len()
-                )
-            }
-        }
-    };
-    if let Some(panel_type) = search.panel_type {
-        sql.push_str(&format!(" AND p.panel_type = {}", next(&mut binds, Bind::Text(panel_type.as_str().to_string()))));
-    }
-    if let Some(status) = search.status {
-        sql.push_str(&format!(" AND p.status = {}", next(&mut binds, Bind::Text(status.as_str().to_string()))));
-    }
-    if let Some(created_by) = &search.created_by {
-        sql.push_str(&format!(" AND p.created_by = {}", next(&mut binds, Bind::Text(created_by.clone()))));
-    }
-    if let Some(from) = search.from {
-        sql.push_str(&format!(" AND p.created_at >= {}", next(&mut binds, Bind::Time(from))));
-    }
-    if let Some(to) = search.to {
-        sql.push_str(&format!(" AND p.created_at < {}", next(&mut binds, Bind::Time(to))));
-    }
-    if let Some(expert) = search.expert {
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM panel_experts e WHERE e.panel_id = p.id AND e.tenant_id = $1 AND e.expert_id = {})",
-            next(&mut binds, Bind::Uuid(expert.0))
-        ));
-    }
-    if search.terms.is_empty() {
-        if let Some(before) = search.before {
-            sql.push_str(&format!(" AND p.id < {}", next(&mut binds, Bind::Uuid(before.0))));
-        }
-        sql.push_str(&format!(" ORDER BY p.id DESC LIMIT {}", next(&mut binds, Bind::Int(i64::from(search.limit)))));
-    } else {
-        let order = match dialect {
-            Dialect::Sqlite => "m.match_rank ASC",
-            Dialect::Postgres => "m.match_rank DESC",
-        };
-        let limit = next(&mut binds, Bind::Int(i64::from(search.limit)));
-        let offset = next(&mut binds, Bind::Int(i64::from(search.offset)));
-        sql.push_str(&format!(" ORDER BY {order}, p.id DESC LIMIT {limit} OFFSET {offset}"));
-    }
-    (sql, binds)
 }

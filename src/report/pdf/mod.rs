@@ -3,14 +3,14 @@
 //! outside it prints as `?`), the ratings chart drawn as vector graphics,
 //! and page numbers.
 
-use askpanel_actors::consensus::figures::{figure, level_name, percent};
+use askpanel_actors::consensus::figures::figure;
 use lopdf::content::{Content, Operation};
 use lopdf::{Dictionary, Document, Object, Stream, StringFormat, dictionary};
 
 use self::fonts::text_width;
 pub use self::fonts::{Face, win_ansi, wrap};
-use super::markdown::{capitalise, duration, phase_label};
-use super::{Report, chart, wire};
+use super::words::{self, ROUND_COLUMNS};
+use super::{Report, chart};
 
 mod fonts;
 
@@ -191,26 +191,12 @@ pub fn render(report: &Report) -> Result<Vec<u8>, lopdf::Error> {
     let mut p = Pages::new();
     p.paragraph("Panel report", Face::Bold, 18.0, 0.0);
     p.paragraph(&format!("Question: {}", report.query.trim()), Face::Bold, 11.0, 0.0);
-    let mut meta = format!(
-        "{} panel · {} · created {}",
-        capitalise(&wire(&report.panel_type)),
-        wire(&report.status),
-        report.created_at.format("%Y-%m-%d %H:%M UTC")
-    );
-    if let Some(done) = report.completed_at {
-        meta.push_str(&format!(" · ended {}", done.format("%Y-%m-%d %H:%M UTC")));
-    }
-    if let Some(seconds) = report.duration_s {
-        meta.push_str(&format!(" · took {}", duration(seconds)));
-    }
-    meta.push_str(&format!(" · panel {}", report.panel_id));
-    p.paragraph(&meta, Face::Regular, 8.5, 0.0);
-    if let Some(parent) = &report.parent {
-        let relation = if parent.relation == "rerun" { "A re-run" } else { "A follow-up" };
-        p.paragraph(&format!("{relation} of panel {}.", parent.id), Face::Regular, 8.5, 0.0);
+    p.paragraph(&format!("{} · panel {}", words::meta_line(report), report.panel_id), Face::Regular, 8.5, 0.0);
+    if let Some((relation, parent)) = words::relation(report) {
+        p.paragraph(&format!("{relation} of panel {parent}."), Face::Regular, 8.5, 0.0);
     }
     if !report.status.is_terminal() {
-        p.paragraph("This panel has not finished: the report shows what it has so far.", Face::Italic, 10.0, 0.0);
+        p.paragraph(words::NOT_FINISHED, Face::Italic, 10.0, 0.0);
     }
     if let Some(error) = &report.error {
         p.paragraph(&format!("The panel failed: {}", error.trim()), Face::Italic, 10.0, 0.0);
@@ -222,142 +208,66 @@ pub fn render(report: &Report) -> Result<Vec<u8>, lopdf::Error> {
             p.paragraph(&r.text, Face::Regular, 10.5, 0.0);
             p.heading("Conditions", 11.0);
             if r.conditions.is_empty() {
-                p.paragraph("The recommendation states no separate conditions.", Face::Italic, 10.0, 0.0);
+                p.paragraph(words::NO_CONDITIONS, Face::Italic, 10.0, 0.0);
             }
             for c in &r.conditions {
                 p.paragraph(&format!("• {c}"), Face::Regular, 10.0, 10.0);
             }
         }
-        None => p.paragraph("No recommendation (yet).", Face::Italic, 10.0, 0.0),
+        None => p.paragraph(words::NO_RECOMMENDATION, Face::Italic, 10.0, 0.0),
     }
     if let Some(v) = &report.verdict {
         p.heading("Verdict", 13.0);
-        let winner = match v.winner.as_str() {
-            "pro" => "The pro team wins",
-            "con" => "The con team wins",
-            _ => "A tie",
-        };
-        p.paragraph(
-            &format!(
-                "{winner} · pro {}, con {}, margin {} of 10",
-                figure(v.pro_score),
-                figure(v.con_score),
-                figure(v.margin)
-            ),
-            Face::Bold,
-            10.0,
-            0.0,
-        );
+        p.paragraph(&words::verdict_line(v), Face::Bold, 10.0, 0.0);
         p.paragraph(&v.rationale, Face::Regular, 10.0, 0.0);
     }
 
     p.heading("Agreement", 13.0);
     match &report.outcome {
         Some(o) => {
-            p.paragraph(
-                &format!(
-                    "{} · {} agreement · median {} · IQR {} · mean {} · n = {} · round {} · method {}",
-                    capitalise(level_name(o.level)),
-                    percent(o.agreement),
-                    figure(o.median),
-                    figure(o.iqr),
-                    figure(o.mean),
-                    o.n,
-                    o.round,
-                    wire(&o.method)
-                ),
-                Face::Bold,
-                10.0,
-                0.0,
-            );
+            p.paragraph(&words::outcome_line(o), Face::Bold, 10.0, 0.0);
             p.paragraph(&o.explanation, Face::Regular, 10.0, 0.0);
         }
-        None => p.paragraph("The panel did not rate, so no consensus was measured.", Face::Italic, 10.0, 0.0),
+        None => p.paragraph(words::NO_OUTCOME, Face::Italic, 10.0, 0.0),
     }
     p.heading("Dissent", 11.0);
     if report.dissent.is_empty() {
-        p.paragraph("Nobody dissented from the panel's position.", Face::Italic, 10.0, 0.0);
+        p.paragraph(words::NO_DISSENT, Face::Italic, 10.0, 0.0);
     }
     for d in &report.dissent {
-        let rated = d.rating.map(|r| format!(" rated {r} of 9")).unwrap_or_default();
-        p.paragraph(&format!("{}{rated}, strongest argument (round {}):", d.name, d.round), Face::Bold, 10.0, 0.0);
+        p.paragraph(&words::dissent_head(d), Face::Bold, 10.0, 0.0);
         p.paragraph(&d.argument, Face::Italic, 10.0, 14.0);
     }
 
     p.heading("Rounds", 13.0);
     p.chart(report);
     let widths = [42.0, 70.0, 46.0, 40.0, 40.0, 26.0, 76.0, 56.0, 87.0];
-    let head: Vec<String> = ["Round", "Phase", "Median", "IQR", "Mean", "n", "Level", "Agreement", "Decision"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let head: Vec<String> = ROUND_COLUMNS.iter().map(|s| s.to_string()).collect();
     p.row(&head, &widths, Face::Bold, 9.0);
     for r in &report.rounds {
-        let num = |v: Option<f64>| v.map_or_else(|| "–".to_string(), figure);
-        p.row(
-            &[
-                r.round.to_string(),
-                phase_label(&r.phase),
-                num(r.median),
-                num(r.iqr),
-                num(r.mean),
-                r.n.to_string(),
-                r.level.map_or("–", level_name).to_string(),
-                r.agreement_pct.map_or_else(|| "–".to_string(), |p| format!("{p}%")),
-                r.decision.map_or_else(|| "–".to_string(), |d| wire(&d).replace('_', " ")),
-            ],
-            &widths,
-            Face::Regular,
-            9.0,
-        );
+        p.row(&words::round_cells(r), &widths, Face::Regular, 9.0);
     }
 
     p.heading("Members", 13.0);
     for m in &report.members {
-        let mut line = m.name.clone();
-        for part in [m.title.as_deref(), m.domain.as_deref(), m.model.as_deref()].into_iter().flatten() {
-            line.push_str(&format!(" · {part}"));
-        }
-        if let Some(team) = m.team {
-            line.push_str(&format!(" · {} team", wire(&team)));
-        }
-        if m.kind == askpanel_actors::domain::MemberKind::Human {
-            line.push_str(" · person");
-        }
-        p.paragraph(&line, Face::Regular, 10.0, 0.0);
+        let cells = words::member_cells(m);
+        let line: Vec<&str> = cells.iter().map(String::as_str).filter(|c| !c.is_empty()).collect();
+        p.paragraph(&line.join(" · "), Face::Regular, 10.0, 0.0);
     }
 
     if !report.sources.is_empty() {
         p.heading("Sources cited", 13.0);
         for s in &report.sources {
-            let place = match (s.page, &s.heading) {
-                (Some(page), _) => format!(", page {page}"),
-                (None, Some(h)) => format!(", “{}”", h.trim()),
-                _ => String::new(),
-            };
-            p.paragraph(
-                &format!("[{}] {}{place}, passage {} (cited {}×)", s.label, s.title.trim(), s.n, s.cited),
-                Face::Regular,
-                10.0,
-                0.0,
-            );
+            p.paragraph(&words::source_line(s), Face::Regular, 10.0, 0.0);
         }
     }
 
     p.heading("Transcript", 13.0);
     for round in &report.transcript {
-        p.heading(&format!("Round {}: {}", round.round, phase_label(&round.phase)), 11.0);
+        p.heading(&format!("Round {}: {}", round.round, words::phase_label(&round.phase)), 11.0);
         for t in &round.turns {
-            let mut head = t.name.clone();
-            if let Some(r) = t.rating {
-                head.push_str(&format!(" (rating {r} of 9"));
-                if let Some(c) = t.confidence {
-                    head.push_str(&format!(", confidence {}", figure(c)));
-                }
-                head.push(')');
-            }
             p.room(40.0);
-            p.paragraph(&head, Face::Bold, 10.0, 0.0);
+            p.paragraph(&words::turn_head(t), Face::Bold, 10.0, 0.0);
             p.paragraph(&t.text, Face::Regular, 10.0, 0.0);
         }
         for s in &round.skipped {
@@ -366,33 +276,10 @@ pub fn render(report: &Report) -> Result<Vec<u8>, lopdf::Error> {
     }
 
     p.heading("Configuration and usage", 13.0);
-    let mut config = vec![
-        format!("Format: {}", wire(&report.panel_type)),
-        format!("Rounds: {} of at most {}", report.rounds.len(), report.config.max_rounds),
-        format!("Consensus method: {}", wire(&report.config.consensus_method)),
-        format!("Human turn timeout: {} s", report.config.human_turn_timeout_s),
-        format!(
-            "Turns: {} · tokens read {} · tokens written {}",
-            report.usage.turns, report.usage.tokens_in, report.usage.tokens_out
-        ),
-    ];
-    if !report.config.documents.is_empty() {
-        let docs: Vec<String> =
-            report.config.documents.iter().map(|d| format!("{} {}", d.label, d.title.trim())).collect();
-        config.push(format!("Documents: {}", docs.join("; ")));
-    }
-    if let Some(seconds) = report.duration_s {
-        config.push(format!("Duration: {}", duration(seconds)));
-    }
-    for line in config {
+    for line in words::config_lines(report) {
         p.paragraph(&line, Face::Regular, 10.0, 0.0);
     }
-    p.paragraph(
-        &format!("Generated by askpanel on {}.", report.generated_at.format("%Y-%m-%d %H:%M UTC")),
-        Face::Italic,
-        8.5,
-        0.0,
-    );
+    p.paragraph(&words::generated_line(report), Face::Italic, 8.5, 0.0);
     assemble(p.finish(), &report.query)
 }
 

@@ -8,28 +8,25 @@ use sqlx::AssertSqlSafe;
 
 use super::PgStore;
 use crate::store::StoreResult;
-use crate::store::audit::{AuditBind, AuditEntry, AuditQuery, AuditRow, AuditStore, list_sql};
+use crate::store::audit::{AuditBind, AuditEntry, AuditQuery, AuditRow, AuditStore, INSERT_AUDIT, list_sql};
 
 #[async_trait]
 impl AuditStore for PgStore {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
         let mut tx = self.tenant_tx(entry.tenant_id).await?;
-        sqlx::query(
-            "INSERT INTO audit_events (id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, address, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(entry.id)
-        .bind(entry.tenant_id.0)
-        .bind(entry.at)
-        .bind(&entry.actor.kind)
-        .bind(&entry.actor.id)
-        .bind(&entry.action)
-        .bind(entry.target.as_ref().map(|t| t.kind.as_str()))
-        .bind(entry.target.as_ref().map(|t| t.id.as_str()))
-        .bind(entry.address.as_deref())
-        .bind(entry.detail.to_string())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(INSERT_AUDIT)
+            .bind(entry.id)
+            .bind(entry.tenant_id.0)
+            .bind(entry.at)
+            .bind(&entry.actor.kind)
+            .bind(&entry.actor.id)
+            .bind(&entry.action)
+            .bind(entry.target.as_ref().map(|t| t.kind.as_str()))
+            .bind(entry.target.as_ref().map(|t| t.id.as_str()))
+            .bind(entry.address.as_deref())
+            .bind(entry.detail.to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -10,8 +10,9 @@ use sqlx::{AssertSqlSafe, Row};
 use super::SqliteStore;
 use crate::store::StoreResult;
 use crate::store::records::{
-    Bind, ChildLink, ChildRow, Dialect, HitRow, IndexBatch, PanelHit, PanelSearch, RecordStore, SHARE_COLUMNS, ShareId,
-    ShareRecord, ShareRow, relation_name, search_sql,
+    Bind, CHILDREN, CLAIM_INDEX, COUNT_LIVE_SHARES, ChildLink, ChildRow, Dialect, HitRow, INSERT_SHARE, IndexBatch,
+    LINK_PARENT, LIST_SHARES, PanelHit, PanelSearch, REVOKE_SHARE, RecordStore, SHARE_COLUMNS, ShareId, ShareRecord,
+    ShareRow, relation_name, search_sql,
 };
 
 #[async_trait]
@@ -31,13 +32,7 @@ impl RecordStore for SqliteStore {
     }
 
     async fn children(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Vec<ChildLink>> {
-        let rows = sqlx::query_as::<_, ChildRow>(
-            "SELECT id, relation, created_at FROM panels WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id LIMIT 200",
-        )
-        .bind(tenant.0)
-        .bind(panel.0)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query_as::<_, ChildRow>(CHILDREN).bind(tenant.0).bind(panel.0).fetch_all(&self.pool).await?;
         Ok(rows.into_iter().filter_map(ChildRow::into_link).collect())
     }
 
@@ -93,19 +88,15 @@ impl RecordStore for SqliteStore {
         // The claim last: the panel's row is held only for this update and
         // the commit (the writers update that row on every append). Another
         // indexer that moved the panel on first makes this one write nothing.
-        let moved = sqlx::query(
-            "UPDATE panels SET indexed_seq = $1, index_done = (status IN ('completed', 'failed', 'cancelled') AND head_seq = $1), \
-             parent_id = COALESCE(parent_id, $5), relation = COALESCE(relation, $6) \
-             WHERE id = $2 AND tenant_id = $3 AND indexed_seq = $4 AND head_seq >= $1",
-        )
-        .bind(batch.to_seq as i64)
-        .bind(panel.0)
-        .bind(tenant.0)
-        .bind(batch.from_seq as i64)
-        .bind(batch.parent.map(|(p, _)| p.0))
-        .bind(batch.parent.map(|(_, r)| relation_name(r)))
-        .execute(&mut *tx)
-        .await?;
+        let moved = sqlx::query(CLAIM_INDEX)
+            .bind(batch.to_seq as i64)
+            .bind(panel.0)
+            .bind(tenant.0)
+            .bind(batch.from_seq as i64)
+            .bind(batch.parent.map(|(p, _)| p.0))
+            .bind(batch.parent.map(|(_, r)| relation_name(r)))
+            .execute(&mut *tx)
+            .await?;
         if moved.rows_affected() != 1 {
             tx.rollback().await?;
             return Ok(false);
@@ -121,7 +112,7 @@ impl RecordStore for SqliteStore {
         parent: PanelId,
         relation: Relation,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE panels SET parent_id = $1, relation = $2 WHERE id = $3 AND tenant_id = $4")
+        sqlx::query(LINK_PARENT)
             .bind(parent.0)
             .bind(relation_name(relation))
             .bind(panel.0)
@@ -133,40 +124,33 @@ impl RecordStore for SqliteStore {
 
     async fn create_share(&self, share: &ShareRecord, token_hash: &str, max_live: u32) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let live: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM panel_shares WHERE tenant_id = $1 AND panel_id = $2 AND revoked_at IS NULL AND expires_at > $3",
-        )
-        .bind(share.tenant_id.0)
-        .bind(share.panel_id.0)
-        .bind(Utc::now())
-        .fetch_one(&mut *tx)
-        .await?;
+        let live: i64 = sqlx::query_scalar(COUNT_LIVE_SHARES)
+            .bind(share.tenant_id.0)
+            .bind(share.panel_id.0)
+            .bind(Utc::now())
+            .fetch_one(&mut *tx)
+            .await?;
         if live >= i64::from(max_live) {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO panel_shares (id, tenant_id, panel_id, token_hash, label, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(share.id.0)
-        .bind(share.tenant_id.0)
-        .bind(share.panel_id.0)
-        .bind(token_hash)
-        .bind(&share.label)
-        .bind(&share.created_by)
-        .bind(share.created_at)
-        .bind(share.expires_at)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(INSERT_SHARE)
+            .bind(share.id.0)
+            .bind(share.tenant_id.0)
+            .bind(share.panel_id.0)
+            .bind(token_hash)
+            .bind(&share.label)
+            .bind(&share.created_by)
+            .bind(share.created_at)
+            .bind(share.expires_at)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn list_shares(&self, tenant: TenantId, panel: PanelId) -> StoreResult<Vec<ShareRecord>> {
-        let sql = format!(
-            "SELECT {SHARE_COLUMNS} FROM panel_shares WHERE tenant_id = $1 AND panel_id = $2 ORDER BY created_at DESC, id DESC LIMIT 500"
-        );
+        let sql = LIST_SHARES;
         let rows = sqlx::query_as::<_, ShareRow>(AssertSqlSafe(sql))
             .bind(tenant.0)
             .bind(panel.0)
@@ -176,9 +160,7 @@ impl RecordStore for SqliteStore {
     }
 
     async fn revoke_share(&self, tenant: TenantId, panel: PanelId, share: ShareId) -> StoreResult<Option<ShareRecord>> {
-        let sql = format!(
-            "UPDATE panel_shares SET revoked_at = COALESCE(revoked_at, $1) WHERE tenant_id = $2 AND panel_id = $3 AND id = $4 RETURNING {SHARE_COLUMNS}"
-        );
+        let sql = REVOKE_SHARE;
         let row = sqlx::query_as::<_, ShareRow>(AssertSqlSafe(sql))
             .bind(Utc::now())
             .bind(tenant.0)

@@ -1,6 +1,32 @@
-//! What the benchmarks generate: a seeded random source and a vocabulary
-//! of made-up words (so searches hit only what the benchmark wrote), and
-//! the percentile they report.
+//! What the benchmarks share: a tenant of their own, a seeded random source
+//! and a vocabulary of made-up words (so searches hit only what the
+//! benchmark wrote), and the percentile they report.
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+/// Creates an enterprise tenant named `{prefix}-{time}` with these limits;
+/// returns its admin key.
+pub async fn create_tenant(
+    client: &reqwest::Client,
+    url: &str,
+    admin_key: &str,
+    prefix: &str,
+    limits: Value,
+) -> anyhow::Result<String> {
+    let slug = format!("{prefix}-{}", chrono::Utc::now().timestamp_millis());
+    let tenant: Value = client
+        .post(format!("{url}/v1/admin/tenants"))
+        .bearer_auth(admin_key)
+        .json(&json!({"slug": slug, "name": slug, "tier": "enterprise", "limits": limits}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("create the tenant")?
+        .json()
+        .await?;
+    Ok(tenant["api_key"]["key"].as_str().context("the tenant's key")?.to_string())
+}
 
 /// SplitMix64: the same seed, the same library.
 pub struct Rng(pub u64);

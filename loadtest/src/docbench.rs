@@ -11,12 +11,12 @@ mod corpus;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
-use crate::corpus::{Rng, percentile, vocabulary};
+use crate::corpus::{Rng, create_tenant, percentile, vocabulary};
 
 #[derive(Parser, Debug)]
 #[command(name = "askpanel-docbench", about = "Measure document indexing and search of a running askpanel server")]
@@ -90,21 +90,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
     let url = args.url.trim_end_matches('/').to_string();
-    let slug = format!("docbench-{}", chrono::Utc::now().timestamp_millis());
-    let tenant: Value = client
-        .post(format!("{url}/v1/admin/tenants"))
-        .bearer_auth(&args.admin_key)
-        .json(&json!({
-            "slug": slug, "name": slug, "tier": "enterprise",
-            "limits": {"max_documents": args.documents + 10, "max_storage_mb": 100_000, "requests_per_minute": 1_000_000}
-        }))
-        .send()
-        .await?
-        .error_for_status()
-        .context("create the tenant")?
-        .json()
-        .await?;
-    let key = tenant["api_key"]["key"].as_str().context("the tenant's key")?.to_string();
+    let limits =
+        json!({"max_documents": args.documents + 10, "max_storage_mb": 100_000, "requests_per_minute": 1_000_000});
+    let key = create_tenant(&client, &url, &args.admin_key, "docbench", limits).await?;
 
     let mut rng = Rng(args.seed);
     let words = vocabulary(&mut rng, 20_000);

@@ -17,7 +17,7 @@ use clap::Parser;
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
-use crate::corpus::{Rng, percentile, vocabulary};
+use crate::corpus::{Rng, create_tenant, percentile, vocabulary};
 
 #[derive(Parser, Debug)]
 #[command(name = "askpanel-recordbench", about = "Measure panel search and reports of a running askpanel server")]
@@ -101,23 +101,10 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
     let url = args.url.trim_end_matches('/').to_string();
-    let slug = format!("recordbench-{}", chrono::Utc::now().timestamp_millis());
-    let tenant: Value = client
-        .post(format!("{url}/v1/admin/tenants"))
-        .bearer_auth(&args.admin_key)
-        .json(&json!({
-            "slug": slug, "name": slug, "tier": "enterprise",
-            "limits": {"max_panels_per_month": 10_000_000, "max_concurrent_panels": 100_000,
+    let limits = json!({"max_panels_per_month": 10_000_000, "max_concurrent_panels": 100_000,
                        "requests_per_minute": 10_000_000, "tokens_per_month": 1_000_000_000_000u64,
-                       "max_experts_per_panel": 12}
-        }))
-        .send()
-        .await?
-        .error_for_status()
-        .context("create the tenant")?
-        .json()
-        .await?;
-    let key = tenant["api_key"]["key"].as_str().context("the tenant's key")?.to_string();
+                       "max_experts_per_panel": 12});
+    let key = create_tenant(&client, &url, &args.admin_key, "recordbench", limits).await?;
 
     let mut rng = Rng(args.seed);
     let words = vocabulary(&mut rng, 5_000);

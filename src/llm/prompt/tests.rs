@@ -240,3 +240,41 @@ fn a_follow_up_tells_members_and_the_rapporteur_what_the_earlier_panel_concluded
     r.view.prior = None;
     assert!(!turn_messages(&r, 10_000, RatingFormat::Trailer).iter().any(|m| m.content.contains("earlier panel")));
 }
+
+#[test]
+fn the_statistics_a_model_is_shown_are_rounded_by_the_one_rule() {
+    // The engine records statistics at three decimals; a prompt showed them so
+    // (mean 6.667) while the report and the page said 6.67.
+    let mut r = request(PanelType::Delphi, TurnTask::Rate, vec![]);
+    r.view.previous_stats = Some(askpanel_actors::consensus::RoundStats { median: 6.5, iqr: 1.25, mean: 6.667, n: 3 });
+    let all: String =
+        turn_messages(&r, 10_000, RatingFormat::Json).iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n");
+    assert!(all.contains("median 6.5, IQR 1.25, mean 6.67, n = 3"), "{all}");
+    assert!(!all.contains("6.667"), "{all}");
+    // The rapporteur is told the level in words, with the same figures.
+    let ratings: Vec<askpanel_actors::consensus::Rating> = [5u8, 5, 6, 5]
+        .iter()
+        .map(|&value| askpanel_actors::consensus::Rating { member_id: MemberId::new(), value, confidence: Some(0.9) })
+        .collect();
+    let consensus =
+        askpanel_actors::consensus::measure(askpanel_actors::domain::ConsensusMethod::RandUcla, &ratings, 2).unwrap();
+    let draft = DraftRequest {
+        tenant_id: TenantId::new(),
+        panel_id: PanelId::new(),
+        query: "Which predicate should we cite?".into(),
+        flow: PanelType::Structured,
+        round: 2,
+        is_final: true,
+        transcript: vec![entry(2, "Richard Hale", "Cite the 2021 device.")],
+        consensus: Some(consensus.clone()),
+        dissenters: vec![],
+        previous_draft: None,
+        ideas: vec![],
+        simulation: SimulationConfig::default(),
+        prior: None,
+    };
+    let text: String = draft_messages(&draft, 10_000).iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n");
+    let explained = askpanel_actors::consensus::figures::explain(&consensus);
+    assert!(text.contains(&format!("Agreement in round 2: {explained}")), "{text}");
+    assert!(!text.contains("Uncertain (median"), "the level is not Rust's debug form: {text}");
+}

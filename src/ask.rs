@@ -202,7 +202,7 @@ pub async fn run(args: AskArgs, catalog: &Catalog, model: Arc<dyn ExpertModel>) 
         })
         .collect();
     if humans == 1 {
-        members.insert(1, NewMember::Human { name: "You".into(), key_id: None, team: None });
+        members.insert(1, NewMember::Human { name: "You".into(), key_id: None, user_id: None, team: None });
     }
     let (events_tx, mut events) = mpsc::channel(4096);
     let publisher = Arc::new(TerminalPublisher {

@@ -19,9 +19,19 @@ use crate::store::audit::{AuditActor, AuditEntry, AuditTarget};
 /// The longest detail kept, in bytes of JSON.
 const DETAIL_MAX_BYTES: usize = 2048;
 
-/// The key behind a request.
-pub fn key(principal: &Principal) -> AuditActor {
-    AuditActor { kind: "key".into(), id: principal.key_id.to_string() }
+/// The key or person behind a request.
+pub fn actor(principal: &Principal) -> AuditActor {
+    AuditActor { kind: principal.kind().into(), id: principal.holder().to_string() }
+}
+
+/// A person (who is not the caller: signing in, or someone unknown by address).
+pub fn user(id: askpanel_actors::domain::UserId) -> AuditActor {
+    AuditActor { kind: "user".into(), id: id.to_string() }
+}
+
+/// Nobody known (a sign-in for an address with no account).
+pub fn anonymous() -> AuditActor {
+    AuditActor { kind: "anonymous".into(), id: "-".into() }
 }
 
 /// The platform admin.

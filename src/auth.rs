@@ -1,5 +1,7 @@
 //! Authentication: API keys (random, stored as SHA-256 hashes, shown once),
-//! the platform admin key, roles, and short-lived signed WebSocket tokens.
+//! people's sign-in sessions (`docs/accounts.md`), the platform admin key,
+//! roles, CSRF tokens and short-lived signed WebSocket tokens. A key and a
+//! session make the same [`Principal`] and authorise the same way.
 //! Keys and tenants are cached for a few seconds; revoking a key or changing
 //! a tenant on this node invalidates its entry at once. Only keys that exist
 //! are cached (an unknown key is a database miss each time, and a flood of
@@ -8,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use askpanel_actors::domain::{KeyId, TenantId};
+use askpanel_actors::domain::{KeyId, TenantId, UserId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::store::accounts::{SessionId, SessionRecord, UserRecord};
 use crate::store::{KeyRecord, Role, Store, TenantRecord};
 
 /// How long a cached key or tenant is trusted before it is read again.
@@ -48,11 +51,20 @@ pub fn key_prefix(key: &str) -> String {
     key.chars().take(8).collect()
 }
 
+/// What a caller authenticated with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// An API key (machines).
+    Key(KeyId),
+    /// A person's sign-in session (the cookie).
+    Session { user: UserId, session: SessionId },
+}
+
 /// Who is calling.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub tenant: TenantRecord,
-    pub key_id: KeyId,
+    pub credential: Credential,
     pub role: Role,
 }
 
@@ -61,14 +73,52 @@ impl Principal {
         self.tenant.id
     }
 
+    /// The key's or the user's id: what streams are counted and closed by.
+    pub fn holder(&self) -> uuid::Uuid {
+        match &self.credential {
+            Credential::Key(key) => key.0,
+            Credential::Session { user, .. } => user.0,
+        }
+    }
+
+    pub fn key_id(&self) -> Option<KeyId> {
+        match &self.credential {
+            Credential::Key(key) => Some(*key),
+            Credential::Session { .. } => None,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        match &self.credential {
+            Credential::Key(_) => None,
+            Credential::Session { user, .. } => Some(*user),
+        }
+    }
+
+    pub fn session_id(&self) -> Option<SessionId> {
+        match &self.credential {
+            Credential::Key(_) => None,
+            Credential::Session { session, .. } => Some(*session),
+        }
+    }
+
+    /// `key` or `user`.
+    pub fn kind(&self) -> &'static str {
+        match &self.credential {
+            Credential::Key(_) => "key",
+            Credential::Session { .. } => "user",
+        }
+    }
+
     /// Refuses callers below `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role >= role {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
-                "this needs the {} role; the key is {}",
+                "this needs the {} role; the {} is {}",
                 role.as_str(),
+                self.kind(),
                 self.role.as_str()
             )))
         }
@@ -76,8 +126,9 @@ impl Principal {
 
     pub fn caller(&self) -> askpanel_actors::domain::Caller {
         askpanel_actors::domain::Caller {
-            id: self.key_id.to_string(),
-            key_id: Some(self.key_id),
+            id: self.holder().to_string(),
+            key_id: self.key_id(),
+            user_id: self.user_id(),
             is_moderator: self.role >= Role::Moderator,
         }
     }
@@ -94,15 +145,23 @@ pub struct AuthService {
     token_secret: Vec<u8>,
     keys: DashMap<String, Cached<Option<KeyRecord>>>,
     tenants: DashMap<TenantId, Cached<Option<TenantRecord>>>,
+    /// Live sessions by the hash of their cookie.
+    sessions: DashMap<String, Cached<(SessionRecord, UserRecord)>>,
 }
 
-/// Claims of a WebSocket token.
+/// Claims of a WebSocket token: a key's, or a user's session's.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct WsClaims {
     /// Tenant id.
     pub t: TenantId,
     /// Key id.
-    pub k: KeyId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<KeyId>,
+    /// User id and session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s: Option<SessionId>,
     pub r: Role,
     /// Expiry, seconds since the epoch.
     pub e: i64,
@@ -110,7 +169,7 @@ pub struct WsClaims {
 
 impl AuthService {
     pub fn new(admin_key_hash: String, token_secret: Vec<u8>) -> Self {
-        Self { admin_key_hash, token_secret, keys: DashMap::new(), tenants: DashMap::new() }
+        Self { admin_key_hash, token_secret, keys: DashMap::new(), tenants: DashMap::new(), sessions: DashMap::new() }
     }
 
     /// Whether `key` is the platform admin key (compared by hash, in constant time).
@@ -164,6 +223,51 @@ impl AuthService {
         Ok(record)
     }
 
+    /// The live session a cookie names, and its (active) user; `None` for
+    /// anything else. Cached like keys; [`AuthService::invalidate_sessions`]
+    /// forgets them when a session ends or a user changes.
+    pub async fn session(
+        &self,
+        store: &dyn Store,
+        cookie: &crate::accounts::Opaque,
+    ) -> Result<Option<(SessionRecord, UserRecord)>, ApiError> {
+        let hash = hash_key(&cookie.to_string());
+        if let Some(hit) = self.sessions.get(&hash).filter(|c| c.at.elapsed() < CACHE_TTL).map(|c| c.value.clone())
+            && hit.0.expires_at > Utc::now()
+        {
+            return Ok(Some(hit));
+        }
+        let found = store.find_session(cookie.tenant, SessionId(cookie.id), Some(&cookie.hash()), Utc::now()).await?;
+        if let Some(found) = &found {
+            if self.sessions.len() >= KEY_CACHE_MAX {
+                self.sessions.retain(|_, cached| cached.at.elapsed() < CACHE_TTL);
+                if self.sessions.len() >= KEY_CACHE_MAX {
+                    self.sessions.clear();
+                }
+            }
+            self.sessions.insert(hash, Cached { value: found.clone(), at: Instant::now() });
+        }
+        Ok(found)
+    }
+
+    /// Forgets every cached session (one ended, or a user changed).
+    pub fn invalidate_sessions(&self) {
+        self.sessions.clear();
+    }
+
+    /// The CSRF token of a session: a MAC of its id, so any node can check it.
+    pub fn csrf_token(&self, session: SessionId) -> String {
+        let mut mac = self.mac();
+        mac.update(b"csrf:");
+        mac.update(session.0.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `token` is the session's CSRF token (in constant time).
+    pub fn csrf_ok(&self, session: SessionId, token: &str) -> bool {
+        constant_time_eq(self.csrf_token(session).as_bytes(), token.trim().as_bytes())
+    }
+
     /// Forgets every cached key (after a revocation).
     pub fn invalidate_keys(&self) {
         self.keys.clear();
@@ -176,8 +280,14 @@ impl AuthService {
     /// A signed token for `GET /v1/ws?token=`.
     pub fn issue_ws_token(&self, principal: &Principal, ttl: Duration) -> (String, DateTime<Utc>) {
         let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(300));
-        let claims =
-            WsClaims { t: principal.tenant.id, k: principal.key_id, r: principal.role, e: expires_at.timestamp() };
+        let claims = WsClaims {
+            t: principal.tenant.id,
+            k: principal.key_id(),
+            u: principal.user_id(),
+            s: principal.session_id(),
+            r: principal.role,
+            e: expires_at.timestamp(),
+        };
         // Serialising four plain fields cannot fail.
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
         let signature = URL_SAFE_NO_PAD.encode(self.sign(payload.as_bytes()));
@@ -194,7 +304,7 @@ impl AuthService {
         mac.verify_slice(&signature).map_err(|_| invalid())?;
         let claims: WsClaims =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?).map_err(|_| invalid())?;
-        if claims.e < Utc::now().timestamp() {
+        if claims.e < Utc::now().timestamp() || claims.k.is_none() == (claims.u.is_none() || claims.s.is_none()) {
             return Err(invalid());
         }
         Ok(claims)

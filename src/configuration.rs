@@ -14,6 +14,8 @@ const BUILTIN_DEFAULTS: &str = include_str!("../config/default.toml");
 #[derive(Clone, Debug, Deserialize)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub accounts: AccountSettings,
+    pub mail: MailSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub auth: AuthSettings,
@@ -47,6 +49,46 @@ pub struct DocumentSettings {
     pub extractor: String,
     /// Characters of passages each AI turn of a panel with documents is given.
     pub evidence_chars: u32,
+}
+
+/// People's accounts (`docs/accounts.md`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct AccountSettings {
+    pub session_ttl_s: u64,
+    pub secure_cookies: bool,
+    pub invitation_ttl_s: u64,
+    pub reset_ttl_s: u64,
+    pub lockout_after: u32,
+    pub lockout_base_s: u64,
+    pub lockout_max_s: u64,
+    pub failures_per_address_per_minute: u32,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    /// The page's address as people reach it; links in emails start with it.
+    pub public_url: String,
+    pub oidc_issuer: String,
+    pub oidc_client_id: String,
+    pub oidc_client_secret_env: String,
+    pub oidc_tenants: Vec<String>,
+}
+
+/// Outgoing email.
+#[derive(Clone, Deserialize)]
+pub struct MailSettings {
+    pub smtp_url: String,
+    pub from: String,
+    pub timeout_s: u64,
+}
+
+impl std::fmt::Debug for MailSettings {
+    // The URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("smtp_url", &if self.smtp_url.is_empty() { "<unset>" } else { "<redacted>" })
+            .field("from", &self.from)
+            .field("timeout_s", &self.timeout_s)
+            .finish()
+    }
 }
 
 /// The decision record (`docs/records.md`): search indexing and share links.
@@ -290,6 +332,15 @@ impl Settings {
         );
         anyhow::ensure!(self.ws.outbound_queue >= 8 && self.ws.panel_buffer >= 16, "settings: ws queues are too small");
         anyhow::ensure!(self.ws.max_frame_bytes >= 1024, "settings: ws.max_frame_bytes must be at least 1024");
+        anyhow::ensure!(
+            self.mail.smtp_url.is_empty() || !self.accounts.public_url.is_empty(),
+            "settings: accounts.public_url is required when mail.smtp_url is set (the links emailed start with it)"
+        );
+        anyhow::ensure!(
+            self.accounts.argon2_memory_kib >= 8 * 1024 && self.accounts.argon2_iterations >= 1,
+            "settings: accounts.argon2_memory_kib must be at least 8192 and argon2_iterations at least 1"
+        );
+        anyhow::ensure!(self.accounts.lockout_after >= 1, "settings: accounts.lockout_after must be at least 1");
         Ok(())
     }
 

@@ -401,7 +401,7 @@ fn new_panel(
         })
         .collect();
     if humans == 1 {
-        members.insert(1, NewMember::Human { name: "Evaluator".into(), key_id: None, team: None });
+        members.insert(1, NewMember::Human { name: "Evaluator".into(), key_id: None, user_id: None, team: None });
     }
     NewPanel {
         documents: Vec::new(),

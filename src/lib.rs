@@ -26,6 +26,7 @@
 //! - [`ask`]: the `ask` command, a panel in the terminal; [`eval`]: the eval command.
 //! - [`error`]: `ApiError`, API.md's error body.
 
+pub mod accounts;
 pub mod ask;
 pub mod audit;
 pub mod auth;
@@ -40,6 +41,7 @@ pub mod eval;
 pub mod extract;
 pub mod limits;
 pub mod llm;
+pub mod mail;
 pub mod metrics;
 pub mod origins;
 pub mod panels;

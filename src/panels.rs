@@ -71,7 +71,12 @@ pub async fn create(
         {
             unknown.insert("humans".to_string(), format!("unknown key_id {key_id}"));
         }
-        human_members.push(NewMember::Human { name: human.name.clone(), key_id: human.key_id, team: human.team });
+        human_members.push(NewMember::Human {
+            name: human.name.clone(),
+            key_id: human.key_id,
+            user_id: None,
+            team: human.team,
+        });
     }
     let chosen: Vec<Expert> = match &request.experts {
         Some(ids) => {
@@ -160,7 +165,7 @@ pub async fn create(
         documents,
         evidence_chars,
         tenant_id: tenant,
-        created_by: principal.key_id.to_string(),
+        created_by: principal.holder().to_string(),
         query: request.query,
         panel_type: request.panel_type,
         members,
@@ -308,7 +313,7 @@ pub async fn moderate(
     crate::audit::record(
         state,
         principal.tenant_id(),
-        crate::audit::key(principal),
+        crate::audit::actor(principal),
         "panel.moderated",
         target,
         None,

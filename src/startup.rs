@@ -162,7 +162,15 @@ fn cors(allowed: &[String]) -> actix_cors::Cors {
             origin.to_str().is_ok_and(|origin| crate::origins::allowed(origin, host, &allowed))
         })
         .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
-        .allowed_headers(["authorization", "content-type", "accept", "idempotency-key", "x-tenant-id", "last-event-id"])
+        .allowed_headers([
+            "authorization",
+            "content-type",
+            "accept",
+            "idempotency-key",
+            "x-tenant-id",
+            "last-event-id",
+            "x-csrf-token",
+        ])
         .expose_headers(["retry-after"])
         .max_age(600)
 }
@@ -254,6 +262,9 @@ impl Application {
             auth,
             limiter: Arc::new(RateLimiter::new()),
             auth_failures: Arc::new(FailureLimiter::new()),
+            signin_failures: Arc::new(FailureLimiter::new()),
+            mailer: Arc::new(crate::mail::Mailer::new(&settings.mail, metrics.clone())?),
+            passwords: crate::accounts::passwords::Hasher::new(&settings.accounts),
             metrics,
             sessions,
             model: model_info,

@@ -38,6 +38,11 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Failed authentications per client address.
     pub auth_failures: Arc<FailureLimiter>,
+    /// Failed password sign-ins (and reset requests) per client address.
+    pub signin_failures: Arc<FailureLimiter>,
+    /// Outgoing email.
+    pub mailer: Arc<crate::mail::Mailer>,
+    pub passwords: crate::accounts::passwords::Hasher,
     pub metrics: Arc<Metrics>,
     /// The document library (uploads, extraction, search).
     pub library: crate::documents::Library,

@@ -8,13 +8,14 @@
 
 use std::sync::Arc;
 
-use askpanel_actors::domain::{KeyId, TenantId};
+use askpanel_actors::domain::{KeyId, TenantId, UserId};
 use askpanel_actors::engine::Engine;
 use askpanel_actors::supervisor::TenantPolicy;
 
 use crate::auth::AuthService;
 use crate::configuration::Settings;
 use crate::limits::policy;
+use crate::store::accounts::SessionId;
 use crate::store::{Store, TenantRecord, TenantStatus};
 use crate::ws::registry::SessionRegistry;
 
@@ -64,12 +65,27 @@ impl TenantChanges {
     /// sockets close with 1008. Returns how many closed.
     pub fn key_revoked(&self, key: KeyId) -> usize {
         self.auth.invalidate_keys();
-        self.sessions.close_key(key, 1008, "api key revoked")
+        self.sessions.close_holder(key.0, 1008, "api key revoked")
+    }
+
+    /// Sign-in sessions ended (`session`: one; else every one of `user`):
+    /// cached sessions are forgotten and their open streams close with 1008.
+    pub fn sessions_ended(&self, user: UserId, session: Option<SessionId>) -> usize {
+        self.auth.invalidate_sessions();
+        match session {
+            Some(session) => self.sessions.close_session(session.0, 1008, "signed out"),
+            None => self.sessions.close_holder(user.0, 1008, "signed out"),
+        }
+    }
+
+    /// A user changed (role, removal): cached sessions are read again.
+    pub fn user_changed(&self) {
+        self.auth.invalidate_sessions();
     }
 
     /// Ends the open streams of a revoked share link on this node.
     pub fn share_revoked(&self, share: crate::store::records::ShareId) -> usize {
-        self.sessions.close_key(share.stream_key(), 1008, "share link revoked")
+        self.sessions.close_holder(share.stream_key(), 1008, "share link revoked")
     }
 
     /// What the engine enforces for a tenant whose panel resumes here (the

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId};
+pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId, UserId};
 pub use pause::PauseReason;
 pub use simulation::SimulationConfig;
 
@@ -240,6 +240,10 @@ pub struct Member {
     /// Human members: the only key (besides moderators) allowed to speak for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<KeyId>,
+    /// Human members: the person (user) who holds the seat; only they (or a
+    /// moderator) speak for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
 }
 
 /// What the ratings of a round are of: the question (or proposal) as asked,
@@ -331,6 +335,8 @@ pub struct Caller {
     pub id: String,
     /// The key behind the call, when a key made it.
     pub key_id: Option<KeyId>,
+    /// The signed-in person behind the call, when a person made it.
+    pub user_id: Option<UserId>,
     /// Whether the caller may moderate (moderator or admin role).
     pub is_moderator: bool,
 }
@@ -338,7 +344,7 @@ pub struct Caller {
 impl Caller {
     /// A caller acting for the platform itself (`cli`, `supervisor`...); it may moderate.
     pub fn system(name: &str) -> Self {
-        Self { id: name.to_string(), key_id: None, is_moderator: true }
+        Self { id: name.to_string(), key_id: None, user_id: None, is_moderator: true }
     }
 }
 

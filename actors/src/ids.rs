@@ -77,3 +77,7 @@ id_type!(
     /// A document of a tenant's library.
     DocumentId
 );
+id_type!(
+    /// A person with an account in a tenant.
+    UserId
+);

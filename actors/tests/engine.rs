@@ -75,7 +75,7 @@ fn ai_members(n: usize) -> Vec<NewMember> {
 }
 
 fn human(name: &str) -> NewMember {
-    NewMember::Human { name: name.into(), key_id: None, team: None }
+    NewMember::Human { name: name.into(), key_id: None, user_id: None, team: None }
 }
 
 fn new_panel(tenant: TenantId, panel_type: PanelType, members: Vec<NewMember>) -> NewPanel {
@@ -127,7 +127,7 @@ impl Harness {
             .command(PanelCommand {
                 tenant_id: self.tenant,
                 panel_id: panel,
-                caller: Caller { id: "moderator-key".into(), key_id: None, is_moderator: true },
+                caller: Caller { id: "moderator-key".into(), key_id: None, user_id: None, is_moderator: true },
                 command: Command::Moderate { action, text: text.map(str::to_string) },
             })
             .await

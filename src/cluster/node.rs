@@ -98,6 +98,10 @@ async fn apply_control(node: &NodeHandles, control: Control) {
         Control::ShareRevoked { share_id } => {
             node.tenants.share_revoked(crate::store::records::ShareId(share_id));
         }
+        Control::SessionsEnded { user_id, session_id } => {
+            node.tenants.sessions_ended(user_id, session_id.map(crate::store::accounts::SessionId));
+        }
+        Control::UserChanged { .. } => node.tenants.user_changed(),
     }
 }
 

@@ -26,6 +26,15 @@ pub enum Control {
     TenantChanged { tenant_id: TenantId },
     /// A share link was revoked: close its open streams.
     ShareRevoked { share_id: uuid::Uuid },
+    /// A person signed out (one session, or all of theirs): forget cached
+    /// sessions and close their streams.
+    SessionsEnded {
+        user_id: askpanel_actors::domain::UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<uuid::Uuid>,
+    },
+    /// A person's role or status changed: forget cached sessions.
+    UserChanged { user_id: askpanel_actors::domain::UserId },
 }
 
 /// A command sent to the node owning a panel (`P:node:{owner}`).
@@ -45,6 +54,8 @@ pub struct RpcRequest {
 pub struct WireCaller {
     id: String,
     key_id: Option<KeyId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_id: Option<askpanel_actors::domain::UserId>,
     is_moderator: bool,
 }
 
@@ -88,7 +99,12 @@ pub enum WireError {
 
 impl From<&Caller> for WireCaller {
     fn from(caller: &Caller) -> Self {
-        WireCaller { id: caller.id.clone(), key_id: caller.key_id, is_moderator: caller.is_moderator }
+        WireCaller {
+            id: caller.id.clone(),
+            key_id: caller.key_id,
+            user_id: caller.user_id,
+            is_moderator: caller.is_moderator,
+        }
     }
 }
 
@@ -117,7 +133,12 @@ impl RpcRequest {
             }
             WireCommand::Moderate { action, text } => Command::Moderate { action, text },
         };
-        let caller = Caller { id: self.caller.id, key_id: self.caller.key_id, is_moderator: self.caller.is_moderator };
+        let caller = Caller {
+            id: self.caller.id,
+            key_id: self.caller.key_id,
+            user_id: self.caller.user_id,
+            is_moderator: self.caller.is_moderator,
+        };
         PanelCommand { tenant_id: self.tenant, panel_id: self.panel, caller, command }
     }
 }

@@ -65,7 +65,8 @@ pub async fn upload(
     };
     let upload =
         tokio::time::timeout(timeout, read).await.map_err(|_| ApiError::RequestTimeout(timeout.as_secs()))??;
-    let document = state.library.upload(principal.tenant_id(), &principal.key_id.to_string(), &limits, upload).await?;
+    let document =
+        state.library.upload(principal.tenant_id(), &principal.holder().to_string(), &limits, upload).await?;
     let detail =
         serde_json::json!({"title": document.title, "bytes": document.bytes, "media_type": document.media_type});
     let target = crate::audit::target("document", document.id.0);
@@ -73,7 +74,7 @@ pub async fn upload(
     crate::audit::record(
         &state,
         principal.tenant_id(),
-        crate::audit::key(&principal),
+        crate::audit::actor(&principal),
         "document.uploaded",
         target,
         address,
@@ -286,7 +287,7 @@ pub async fn delete(
     }
     let target = crate::audit::target("document", id.0);
     let address = crate::audit::address(&req);
-    let actor = crate::audit::key(&principal);
+    let actor = crate::audit::actor(&principal);
     crate::audit::record(
         &state,
         principal.tenant_id(),

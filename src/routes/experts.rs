@@ -140,7 +140,7 @@ pub async fn create_expert(
     crate::audit::record(
         &state,
         principal.tenant_id(),
-        crate::audit::key(&principal),
+        crate::audit::actor(&principal),
         "expert.created",
         target,
         address,

@@ -47,7 +47,7 @@ pub async fn create_key(
     audit::record(
         &state,
         principal.tenant_id(),
-        audit::key(&principal),
+        audit::actor(&principal),
         "key.created",
         target,
         audit::address(&req),
@@ -79,7 +79,7 @@ pub async fn revoke_key(
     audit::record(
         &state,
         principal.tenant_id(),
-        audit::key(&principal),
+        audit::actor(&principal),
         "key.revoked",
         target,
         audit::address(&req),

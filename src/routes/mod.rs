@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod auth;
 pub mod body;
 pub mod documents;
 pub mod experts;
@@ -11,6 +12,7 @@ pub mod keys;
 pub mod panels;
 pub mod records;
 pub mod tenant;
+pub mod users;
 pub mod web;
 
 use actix_web::error::{PathError, QueryPayloadError};
@@ -42,6 +44,28 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
                 .route(aw::patch().to(admin::update_tenant))
                 .route(aw::get().to(admin::get_tenant)),
         )
+        .service(res("/v1/admin/tenants/{id}/users").route(aw::post().to(users::platform_create_user)))
+        .service(res("/v1/auth/sign-in").route(aw::post().to(auth::sign_in)))
+        .service(res("/v1/auth/sign-out").route(aw::post().to(auth::sign_out)))
+        .service(res("/v1/auth/session").route(aw::get().to(auth::session)))
+        .service(res("/v1/auth/password-reset").route(aw::post().to(auth::request_reset)))
+        .service(res("/v1/auth/links/inspect").route(aw::post().to(auth::inspect_link)))
+        .service(res("/v1/auth/links/redeem").route(aw::post().to(auth::redeem_link)))
+        .service(res("/v1/me").route(aw::get().to(users::me)).route(aw::patch().to(users::update_me)))
+        .service(res("/v1/me/password").route(aw::post().to(users::change_password)))
+        .service(res("/v1/me/sessions").route(aw::get().to(users::my_sessions)))
+        .service(res("/v1/users").route(aw::get().to(users::list_users)))
+        .service(
+            res("/v1/users/{id}")
+                .route(aw::get().to(users::get_user))
+                .route(aw::patch().to(users::update_user))
+                .route(aw::delete().to(users::remove_user)),
+        )
+        .service(res("/v1/users/{id}/password-reset").route(aw::post().to(users::issue_reset)))
+        .service(
+            res("/v1/invitations").route(aw::post().to(users::invite)).route(aw::get().to(users::list_invitations)),
+        )
+        .service(res("/v1/invitations/{id}").route(aw::delete().to(users::revoke_invitation)))
         .service(res("/v1/tenant").route(aw::get().to(tenant::get_tenant)).route(aw::patch().to(tenant::update_tenant)))
         .service(res("/v1/usage").route(aw::get().to(tenant::usage)))
         .service(res("/v1/audit").route(aw::get().to(audit::list)))

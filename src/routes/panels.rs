@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askpanel_actors::domain::{KeyId, PanelId, PanelStatus, TenantId};
+use askpanel_actors::domain::{PanelId, PanelStatus, TenantId};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
@@ -219,13 +219,22 @@ pub async fn events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let panel = panel_span(PanelId(path_id(&id)?));
-    events_response(&state, principal.tenant_id(), panel, &query, &req, Viewer::Key(principal.key_id)).await
+    events_response(
+        &state,
+        principal.tenant_id(),
+        panel,
+        &query,
+        &req,
+        Viewer::Principal { holder: principal.holder(), session: principal.session_id().map(|s| s.0) },
+    )
+    .await
 }
 
 /// Who reads a panel's events: a tenant key, or a share link (which sees
 /// them redacted, and whose streams end when it is revoked or expires).
 pub enum Viewer {
-    Key(KeyId),
+    /// A key or a signed-in person.
+    Principal { holder: uuid::Uuid, session: Option<uuid::Uuid> },
     Share {
         id: crate::store::records::ShareId,
         expires_at: chrono::DateTime<chrono::Utc>,
@@ -261,17 +270,17 @@ pub async fn events_response(
         // An SSE stream counts towards the key's (or the link's) streams like
         // a socket, and ends like one when the key or link is revoked or the
         // tenant suspended.
-        let (key_id, until, recheck) = match viewer {
-            Viewer::Key(key) => (key, None, None),
-            Viewer::Share { id, expires_at, token_hash } => (id.stream_key(), Some(expires_at), Some(token_hash)),
+        let (holder, session, until, recheck) = match viewer {
+            Viewer::Principal { holder, session } => (holder, session, None, None),
+            Viewer::Share { id, expires_at, token_hash } => (id.stream_key(), None, Some(expires_at), Some(token_hash)),
         };
         let max = state.settings.ws.max_sockets_per_key;
         let id = state
             .sessions
-            .reserve(key_id, max)
-            .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} streams per key or link")))?;
-        let close = state.sessions.register_stream(id, key_id, tenant);
-        let stream = SseStream { id, key_id, close, until, redact, recheck };
+            .reserve(holder, max)
+            .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} streams per key, person or link")))?;
+        let close = state.sessions.register_stream(id, holder, session, tenant);
+        let stream = SseStream { id, holder, close, until, redact, recheck };
         return Ok(sse_response(state.clone(), tenant, panel, after, stream));
     }
     let limit = query.limit.unwrap_or(500);
@@ -300,7 +309,7 @@ pub async fn events_response(
 /// An SSE stream's place in the registry of open streams.
 struct SseStream {
     id: u64,
-    key_id: KeyId,
+    holder: uuid::Uuid,
     /// Fires when the key (or link) is revoked, the tenant suspended or the server stops.
     close: Arc<tokio::sync::Notify>,
     /// A share link's expiry: the stream ends then.
@@ -350,7 +359,7 @@ fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64, s
         }
         drop(live);
         state.bus.release(panel);
-        state.sessions.unregister(stream.id, stream.key_id);
+        state.sessions.unregister(stream.id, stream.holder);
     });
     let body =
         futures::stream::unfold(

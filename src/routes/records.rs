@@ -107,7 +107,7 @@ pub async fn create_share(
     if state.store.get_panel(tenant, panel).await?.is_none() {
         return Err(ApiError::NotFound);
     }
-    let share = shares::new_share(&state, tenant, panel, principal.key_id.to_string(), expires_in_s, label)?;
+    let share = shares::new_share(&state, tenant, panel, principal.holder().to_string(), expires_in_s, label)?;
     let token = shares::new_token();
     let max = state.settings.records.max_shares_per_panel;
     if !state.store.create_share(&share, &crate::auth::hash_key(&token), max).await? {
@@ -119,7 +119,7 @@ pub async fn create_share(
     crate::audit::record(
         &state,
         tenant,
-        crate::audit::key(&principal),
+        crate::audit::actor(&principal),
         "share.created",
         target,
         crate::audit::address(&req),
@@ -168,7 +168,7 @@ pub async fn revoke_share(
     crate::audit::record(
         &state,
         tenant,
-        crate::audit::key(&principal),
+        crate::audit::actor(&principal),
         "share.revoked",
         target,
         crate::audit::address(&req),

@@ -17,7 +17,10 @@ use crate::validation::Body;
 pub async fn get_tenant(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut body = tenant_json(&state, &principal.tenant);
     // Who is asking: the web page shows moderator controls and "your turn" from this.
-    body["caller"] = serde_json::json!({"key_id": principal.key_id, "role": principal.role});
+    body["caller"] = match (principal.key_id(), principal.user_id()) {
+        (Some(key), _) => serde_json::json!({"key_id": key, "role": principal.role}),
+        (None, user) => serde_json::json!({"user_id": user, "role": principal.role}),
+    };
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -75,8 +78,16 @@ pub async fn update_tenant(
     let detail = serde_json::json!({"branding": tenant.branding});
     let target = crate::audit::target("tenant", id);
     let address = crate::audit::address(&req);
-    crate::audit::record(&state, id, crate::audit::key(&principal), "tenant.branding_changed", target, address, detail)
-        .await;
+    crate::audit::record(
+        &state,
+        id,
+        crate::audit::actor(&principal),
+        "tenant.branding_changed",
+        target,
+        address,
+        detail,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
 }
 

@@ -4,6 +4,7 @@
 //! rows to records through [`rows`]. [`event_log`] adapts a store to the
 //! engine's event-log port.
 
+pub mod accounts;
 pub mod audit;
 pub mod documents;
 pub mod event_log;
@@ -313,7 +314,9 @@ pub fn month_of(ts: DateTime<Utc>) -> String {
 pub struct PanelCursor(pub PanelId);
 
 #[async_trait]
-pub trait Store: documents::DocumentStore + records::RecordStore + audit::AuditStore + Send + Sync + 'static {
+pub trait Store:
+    documents::DocumentStore + records::RecordStore + audit::AuditStore + accounts::AccountStore + Send + Sync + 'static
+{
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

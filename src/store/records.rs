@@ -20,10 +20,9 @@ pub use search::{Bind, Dialect, HitRow, search_sql};
 pub struct ShareId(pub Uuid);
 
 impl ShareId {
-    /// The registry key of the link's open streams (a link is not a key; the
-    /// registry only needs an id that no key has).
-    pub fn stream_key(self) -> askpanel_actors::domain::KeyId {
-        askpanel_actors::domain::KeyId(self.0)
+    /// The holder of the link's open streams in the registry (an id no key or user has).
+    pub fn stream_key(self) -> Uuid {
+        self.0
     }
 }
 

@@ -1,14 +1,15 @@
 //! The node's open streams, WebSocket sessions and SSE streams alike:
-//! counted per key (a key may hold a bounded number of them), closed
-//! together when their key is revoked, their tenant is suspended, or the
-//! server shuts down.
+//! counted per holder (a key, a user, a share link: each may hold a bounded
+//! number of them), closed together when their key is revoked, their
+//! session ends, their tenant is suspended, or the server shuts down.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
-use askpanel_actors::domain::{KeyId, TenantId};
+use askpanel_actors::domain::TenantId;
 use dashmap::DashMap;
+use uuid::Uuid;
 
 /// Ask a session to close its socket with a code and reason.
 #[derive(Message, Clone, Debug)]
@@ -28,7 +29,10 @@ enum Closer {
 }
 
 struct Entry {
-    key_id: KeyId,
+    /// The key's, user's or share link's id.
+    holder: Uuid,
+    /// A user's sign-in session.
+    session: Option<Uuid>,
     tenant_id: TenantId,
     closer: Closer,
 }
@@ -36,7 +40,7 @@ struct Entry {
 #[derive(Default)]
 pub struct SessionRegistry {
     sessions: DashMap<u64, Entry>,
-    per_key: DashMap<KeyId, usize>,
+    per_holder: DashMap<Uuid, usize>,
     next_id: AtomicU64,
 }
 
@@ -45,9 +49,9 @@ impl SessionRegistry {
         Self::default()
     }
 
-    /// Reserves a socket for a key; `None` when the key holds `max` already.
-    pub fn reserve(&self, key_id: KeyId, max: usize) -> Option<u64> {
-        let mut count = self.per_key.entry(key_id).or_insert(0);
+    /// Reserves a socket for a holder; `None` when it holds `max` already.
+    pub fn reserve(&self, holder: Uuid, max: usize) -> Option<u64> {
+        let mut count = self.per_holder.entry(holder).or_insert(0);
         if *count >= max {
             return None;
         }
@@ -55,34 +59,52 @@ impl SessionRegistry {
         Some(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    pub fn register(&self, id: u64, key_id: KeyId, tenant_id: TenantId, addr: Recipient<CloseSession>) {
-        self.sessions.insert(id, Entry { key_id, tenant_id, closer: Closer::Socket(addr) });
+    pub fn register(
+        &self,
+        id: u64,
+        holder: Uuid,
+        session: Option<Uuid>,
+        tenant_id: TenantId,
+        addr: Recipient<CloseSession>,
+    ) {
+        self.sessions.insert(id, Entry { holder, session, tenant_id, closer: Closer::Socket(addr) });
     }
 
     /// Registers an SSE stream reserved with [`SessionRegistry::reserve`]; the
     /// stream ends when the returned signal fires.
-    pub fn register_stream(&self, id: u64, key_id: KeyId, tenant_id: TenantId) -> Arc<tokio::sync::Notify> {
+    pub fn register_stream(
+        &self,
+        id: u64,
+        holder: Uuid,
+        session: Option<Uuid>,
+        tenant_id: TenantId,
+    ) -> Arc<tokio::sync::Notify> {
         let close = Arc::new(tokio::sync::Notify::new());
-        self.sessions.insert(id, Entry { key_id, tenant_id, closer: Closer::Stream(close.clone()) });
+        self.sessions.insert(id, Entry { holder, session, tenant_id, closer: Closer::Stream(close.clone()) });
         close
     }
 
     /// Forgets a session (or a reservation that never opened).
-    pub fn unregister(&self, id: u64, key_id: KeyId) {
+    pub fn unregister(&self, id: u64, holder: Uuid) {
         self.sessions.remove(&id);
-        if let Some(mut count) = self.per_key.get_mut(&key_id) {
+        if let Some(mut count) = self.per_holder.get_mut(&holder) {
             *count = count.saturating_sub(1);
         }
-        self.per_key.remove_if(&key_id, |_, c| *c == 0);
+        self.per_holder.remove_if(&holder, |_, c| *c == 0);
     }
 
     pub fn count(&self) -> usize {
         self.sessions.len()
     }
 
-    /// Closes every socket of a key (revocation).
-    pub fn close_key(&self, key_id: KeyId, code: u16, reason: &str) -> usize {
-        self.close_where(|e| e.key_id == key_id, code, reason)
+    /// Closes every socket of a key, user or share link (revocation, removal).
+    pub fn close_holder(&self, holder: Uuid, code: u16, reason: &str) -> usize {
+        self.close_where(|e| e.holder == holder, code, reason)
+    }
+
+    /// Closes every socket opened under one sign-in session (sign-out).
+    pub fn close_session(&self, session: Uuid, code: u16, reason: &str) -> usize {
+        self.close_where(|e| e.session == Some(session), code, reason)
     }
 
     /// Closes every socket of a tenant (suspension).

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::auth::bearer;
 use crate::error::ApiError;
-use crate::extract::{admit, authenticate, principal_for_key_id};
+use crate::extract::{admit, authenticate, principal_for_ws_claims};
 use crate::state::AppState;
 use crate::ws::session::WsSession;
 
@@ -31,16 +31,7 @@ pub async fn connect(
     let principal = match (&query.token, bearer(req.headers().get("authorization").and_then(|h| h.to_str().ok()))) {
         (Some(token), _) => {
             let claims = state.auth.verify_ws_token(token)?;
-            // A revoked key's tokens stop working at once.
-            let key = state
-                .store
-                .get_key(claims.t, claims.k)
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
-            if key.revoked_at.is_some() {
-                return Err(ApiError::Unauthorized("this API key was revoked".into()));
-            }
-            principal_for_key_id(&state, claims.t, claims.k, key.role).await?
+            principal_for_ws_claims(&state, &claims).await?
         }
         (None, Some(key)) => authenticate(&state, &req, key).await?,
         (None, None) => {
@@ -53,12 +44,12 @@ pub async fn connect(
     let max = state.settings.ws.max_sockets_per_key;
     let id = state
         .sessions
-        .reserve(principal.key_id, max)
-        .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} sockets per key")))?;
+        .reserve(principal.holder(), max)
+        .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} sockets per key or person")))?;
     let (response, socket, stream) = match actix_ws::handle(&req, body) {
         Ok(upgrade) => upgrade,
         Err(e) => {
-            state.sessions.unregister(id, principal.key_id);
+            state.sessions.unregister(id, principal.holder());
             return Err(ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")));
         }
     };

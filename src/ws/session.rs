@@ -219,7 +219,8 @@ impl Actor for WsSession {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.state.sessions.register(
             self.id,
-            self.principal.key_id,
+            self.principal.holder(),
+            self.principal.session_id().map(|s| s.0),
             self.principal.tenant_id(),
             ctx.address().recipient(),
         );
@@ -239,7 +240,7 @@ impl Actor for WsSession {
         for panel in self.subscriptions.keys() {
             self.state.bus.release(*panel);
         }
-        self.state.sessions.unregister(self.id, self.principal.key_id);
+        self.state.sessions.unregister(self.id, self.principal.holder());
         self.state.metrics.ws_sessions.dec();
         if let Some(close) = self.close.take() {
             let _ = close.send(CloseReason { code: CloseCode::Normal, description: None });

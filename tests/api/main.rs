@@ -3,6 +3,7 @@
 
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod accounts;
 mod audit;
 mod auth;
 mod cli;
@@ -22,6 +23,7 @@ mod panels;
 mod prompts_doc;
 mod records;
 mod restart;
+mod smtp;
 mod sse;
 mod stub;
 mod tenants;

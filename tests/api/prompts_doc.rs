@@ -161,7 +161,7 @@ fn members(panel_type: PanelType) -> Vec<NewMember> {
         PanelType::Adversarial => all.truncate(4),
         PanelType::Hybrid => {
             all.truncate(2);
-            all.push(NewMember::Human { name: "Dr. Lee (human)".into(), key_id: None, team: None });
+            all.push(NewMember::Human { name: "Dr. Lee (human)".into(), key_id: None, user_id: None, team: None });
         }
         PanelType::Delphi => {}
     }

@@ -6,9 +6,13 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/smtp.rs"]
+mod smtp;
 #[path = "../api/stub.rs"]
 mod stub;
 
+#[path = "../api/accounts.rs"]
+mod accounts;
 #[path = "../api/audit.rs"]
 mod audit;
 #[path = "../api/auth.rs"]

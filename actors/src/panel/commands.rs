@@ -99,6 +99,12 @@ fn human_input(
     {
         return Err(PanelError::Forbidden("another key speaks for this member".into()));
     }
+    if let Some(user) = member.user_id
+        && caller.user_id != Some(user)
+        && !caller.is_moderator
+    {
+        return Err(PanelError::Forbidden("this seat belongs to another person".into()));
+    }
     let text = text.trim().to_string();
     let chars = text.chars().count();
     if chars == 0 || chars > HUMAN_TEXT_MAX_CHARS {

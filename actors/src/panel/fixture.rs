@@ -32,7 +32,7 @@ pub fn ai(name: &str) -> NewMember {
 
 /// A human member, spoken for by `key` when given.
 pub fn human(name: &str, key: Option<KeyId>) -> NewMember {
-    NewMember::Human { name: name.into(), key_id: key, team: None }
+    NewMember::Human { name: name.into(), key_id: key, user_id: None, team: None }
 }
 
 /// A new panel request of this type with these members.

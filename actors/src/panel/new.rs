@@ -8,7 +8,7 @@ use thiserror::Error;
 use crate::domain::grounding::{DEFAULT_BUDGET_CHARS, PanelDocument};
 use crate::domain::{
     ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId,
-    PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId,
+    PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId, UserId,
 };
 use crate::panel::view::PanelView;
 
@@ -63,6 +63,8 @@ pub enum NewMember {
         name: String,
         /// The only key (besides moderators) that may speak for them; any member key when absent.
         key_id: Option<KeyId>,
+        /// The person who holds the seat (only they, or a moderator, speak for it).
+        user_id: Option<UserId>,
         /// Adversarial panels: their side; alternating by seat when absent.
         team: Option<Team>,
     },
@@ -219,10 +221,11 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
                     domain: Some(profile.domain.clone()),
                     model: Some(model),
                     key_id: None,
+                    user_id: None,
                 });
                 profiles.push(profile);
             }
-            NewMember::Human { name, key_id, team } => members.push(Member {
+            NewMember::Human { name, key_id, user_id, team } => members.push(Member {
                 id,
                 kind: MemberKind::Human,
                 name: name.trim().to_string(),
@@ -232,6 +235,7 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
                 domain: None,
                 model: None,
                 key_id,
+                user_id,
             }),
         }
     }

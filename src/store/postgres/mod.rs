@@ -6,6 +6,7 @@
 //! ([`writer`]). Rows map to records through [`super::rows`], shared with
 //! SQLite.
 
+mod accounts;
 mod audit;
 mod documents;
 mod records;

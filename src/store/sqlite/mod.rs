@@ -3,6 +3,7 @@
 //! whatever accumulated meanwhile in one transaction (group commit). Rows map
 //! to records through [`super::rows`], shared with PostgreSQL.
 
+mod accounts;
 mod audit;
 mod connection;
 mod documents;

@@ -1,15 +1,16 @@
 use chrono::{Duration, Utc};
 
 use super::*;
-use crate::domain::{KeyId, PanelType, Phase};
+use crate::domain::{KeyId, PanelType, Phase, UserId};
 use crate::panel::fixture::{self, ai, human};
+use crate::panel::new::NewMember;
 
 fn moderator() -> Caller {
-    Caller { id: "mod-key".into(), key_id: Some(KeyId::new()), is_moderator: true }
+    Caller { id: "mod-key".into(), key_id: Some(KeyId::new()), user_id: None, is_moderator: true }
 }
 
 fn viewer(key: Option<KeyId>) -> Caller {
-    Caller { id: "viewer-key".into(), key_id: key, is_moderator: false }
+    Caller { id: "viewer-key".into(), key_id: key, user_id: None, is_moderator: false }
 }
 
 fn moderate(action: ModeratorActionKind, text: Option<&str>) -> Command {
@@ -283,6 +284,46 @@ fn only_moderators_moderate_and_nothing_is_taken_once_the_panel_ended() {
     let refused =
         decide(&cancelled, None, &moderator(), moderate(ModeratorActionKind::Resume, None), Utc::now()).unwrap_err();
     assert_eq!(refused, PanelError::Conflict("the panel is cancelled".into()));
+}
+
+#[test]
+fn a_seat_held_by_a_person_takes_input_from_that_person_or_a_moderator_only() {
+    let (ada, bo) = (UserId::new(), UserId::new());
+    let mut state = fixture::created(fixture::request(
+        PanelType::Hybrid,
+        vec![ai("Ada"), ai("Bo"), NewMember::Human { name: "Cy".into(), key_id: None, user_id: Some(ada), team: None }],
+    ));
+    let order = fixture::members(&state);
+    fixture::apply(
+        &mut state,
+        [
+            EventData::PanelStarted {},
+            EventData::RoundStarted { round: 1, phase: Phase::Opening, order, tokens_in: 0, tokens_out: 0 },
+        ],
+    );
+    let human = ais_speak_then_human(&mut state, 1);
+    let person = |user: Option<UserId>, key: Option<KeyId>, is_moderator| Caller {
+        id: "someone".into(),
+        key_id: key,
+        user_id: user,
+        is_moderator,
+    };
+    let cases: Vec<(&str, Caller, bool)> = vec![
+        ("the seat's person", person(Some(ada), None, false), true),
+        ("another person", person(Some(bo), None, false), false),
+        ("a member key", person(None, Some(KeyId::new()), false), false),
+        ("a moderator", person(Some(bo), None, true), true),
+    ];
+    for (name, caller, allowed) in cases {
+        let command =
+            Command::HumanInput { member_id: human, text: "We should wait.".into(), rating: None, confidence: None };
+        let got = decide(&state, None, &caller, command, Utc::now());
+        match (got, allowed) {
+            (Ok(_), true) => {}
+            (Err(error), false) => assert_eq!(error_kind(&error), "forbidden", "{name}: {error}"),
+            (got, _) => panic!("{name}: got {got:?}"),
+        }
+    }
 }
 
 #[test]

@@ -71,10 +71,25 @@ pub async fn create(
         {
             unknown.insert("humans".to_string(), format!("unknown key_id {key_id}"));
         }
+        // A seat held by a person: an active or invited user of this tenant.
+        let person = match (&human.user_id, &human.email) {
+            (Some(id), _) => state.store.get_user(tenant, *id).await?,
+            (None, Some(email)) => state.store.find_user_by_email(tenant, email).await?,
+            (None, None) => None,
+        };
+        let person = person.filter(|u| u.status != crate::store::accounts::UserStatus::Removed);
+        if (human.user_id.is_some() || human.email.is_some()) && person.is_none() {
+            let who = human.email.clone().or(human.user_id.map(|u| u.to_string())).unwrap_or_default();
+            unknown.insert("humans".to_string(), format!("{who} is not a member of this tenant (invite them first)"));
+        }
+        let name = match (human.name.is_empty(), &person) {
+            (true, Some(person)) => person.name.clone(),
+            _ => human.name.clone(),
+        };
         human_members.push(NewMember::Human {
-            name: human.name.clone(),
+            name,
             key_id: human.key_id,
-            user_id: None,
+            user_id: person.map(|u| u.id),
             team: human.team,
         });
     }

@@ -1,7 +1,7 @@
 //! The `POST /v1/panels` body, read and checked for shape (pure: the
 //! property tests feed it arbitrary JSON); ids are resolved by `create`.
 
-use askpanel_actors::domain::{ConsensusMethod, ExpertId, KeyId, PanelType, SimulationConfig, Team};
+use askpanel_actors::domain::{ConsensusMethod, ExpertId, KeyId, PanelType, SimulationConfig, Team, UserId};
 use askpanel_actors::panel::new::NAME_MAX_CHARS;
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,9 +15,15 @@ pub const MAX_HUMANS: usize = 12;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HumanBody {
-    name: String,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     key_id: Option<String>,
+    /// The person who holds the seat, by id or by (invited) email.
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
     #[serde(default)]
     team: Option<Team>,
 }
@@ -25,8 +31,12 @@ struct HumanBody {
 /// A human member asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HumanRequest {
+    /// Empty when the seat's person gives the name.
     pub name: String,
     pub key_id: Option<KeyId>,
+    pub user_id: Option<UserId>,
+    /// An invited (or active) person's address, lower-cased.
+    pub email: Option<String>,
     pub team: Option<Team>,
 }
 
@@ -84,9 +94,14 @@ pub fn parse_create(body: Value) -> Result<CreateRequest, ApiError> {
     }
     let mut human_requests = Vec::new();
     for human in humans.iter().take(MAX_HUMANS) {
-        let name = human.name.trim();
-        if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+        let name = human.name.as_deref().unwrap_or("").trim();
+        let names_a_person = human.user_id.is_some() || human.email.is_some();
+        if (name.is_empty() && !names_a_person) || name.chars().count() > NAME_MAX_CHARS {
             body.invalid("humans", format!("a human member needs a name of 1 to {NAME_MAX_CHARS} characters"));
+        }
+        let holders = [human.key_id.is_some(), human.user_id.is_some(), human.email.is_some()];
+        if holders.iter().filter(|h| **h).count() > 1 {
+            body.invalid("humans", "a seat is held by a key_id, a user_id or an email, not several");
         }
         let key_id = match &human.key_id {
             None => None,
@@ -98,7 +113,27 @@ pub fn parse_create(body: Value) -> Result<CreateRequest, ApiError> {
                 }
             },
         };
-        human_requests.push(HumanRequest { name: name.to_string(), key_id, team: human.team });
+        let user_id = match &human.user_id {
+            None => None,
+            Some(raw) => match raw.parse::<uuid::Uuid>() {
+                Ok(id) => Some(UserId(id)),
+                Err(_) => {
+                    body.invalid("humans", format!("user_id {} is not an id", shorten(raw)));
+                    None
+                }
+            },
+        };
+        let email = match &human.email {
+            None => None,
+            Some(raw) => match crate::accounts::normalize_email(raw) {
+                Ok(email) => Some(email),
+                Err(why) => {
+                    body.invalid("humans", format!("email {}: {why}", shorten(raw)));
+                    None
+                }
+            },
+        };
+        human_requests.push(HumanRequest { name: name.to_string(), key_id, user_id, email, team: human.team });
     }
     let mut experts = None;
     match (&expert_ids, expert_count) {

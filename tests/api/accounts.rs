@@ -483,3 +483,58 @@ async fn people_and_sessions_never_cross_tenants() {
     let entries = audit_actions(&app, &globex_key).await;
     assert!(!entries.iter().any(|e| e.to_string().contains(&ada.user_id)), "{entries:#?}");
 }
+
+#[actix_web::test]
+async fn a_hybrid_seat_that_names_a_person_takes_their_input_only() {
+    let app = spawn_app().await;
+    let (tenant, admin_key) = app.create_tenant("acme", json!({})).await;
+    let (globex, _) = app.create_tenant("globex", json!({})).await;
+    let ada = add_person(&app, &tenant, "acme", "ada@acme.test", "member").await;
+    let bo = add_person(&app, &tenant, "acme", "bo@acme.test", "member").await;
+    let gus = add_person(&app, &globex, "globex", "gus@globex.test", "member").await;
+    let (_, invited) =
+        app.post("/v1/invitations", &admin_key, json!({"email": "cy@acme.test", "name": "Cy", "role": "member"})).await;
+    let hybrid = |humans: Value| {
+        json!({
+            "query": "Should our AI ECG triage device pursue 510(k) or De Novo?", "panel_type": "hybrid",
+            "expert_count": 2, "humans": humans, "max_rounds": 2, "human_turn_timeout_s": 120,
+            "simulation": {"seed": 4, "pace_tokens_per_s": 300, "turn_tokens": 15}
+        })
+    };
+
+    // Seats name people of this tenant only, by id or by (invited) address.
+    for humans in [
+        json!([{"email": "nobody@acme.test"}]),
+        json!([{"user_id": gus.user_id}]),
+        json!([{"user_id": "not-an-id"}]),
+        json!([{"user_id": ada.user_id, "email": "ada@acme.test"}]),
+    ] {
+        let (status, body) = app.post("/v1/panels", &admin_key, hybrid(humans.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{humans}: {body}");
+    }
+    let panel = app.create_panel(&admin_key, hybrid(json!([{"email": "CY@acme.test"}]))).await;
+    let cy = panel["members"].as_array().unwrap().iter().find(|m| m["kind"] == "human").unwrap().clone();
+    assert_eq!((cy["user_id"].as_str(), cy["name"].as_str()), (invited["user"]["id"].as_str(), Some("Cy")));
+
+    let (status, panel) =
+        ada.send(&app, Method::POST, "/v1/panels", Some(hybrid(json!([{"user_id": ada.user_id}])))).await;
+    assert_eq!(status, StatusCode::CREATED, "{panel}");
+    let id = panel["id"].as_str().unwrap().to_string();
+    let seat = panel["members"].as_array().unwrap().iter().find(|m| m["kind"] == "human").unwrap().clone();
+    assert_eq!((seat["user_id"].as_str(), seat["name"].as_str()), (Some(ada.user_id.as_str()), Some("ada@acme.test")));
+    let member_id = seat["id"].as_str().unwrap().to_string();
+    let mut ws = app.ws(&admin_key).await;
+    ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
+    ws.until("the person's turn", |f| is_event(f, "human_turn_requested")).await;
+
+    // Bo (a member, not a moderator) cannot speak for Ada's seat; a member key cannot either; Ada can.
+    let input = json!({"member_id": member_id, "text": "From the person who holds the seat."});
+    let path = format!("/v1/panels/{id}/input");
+    assert_eq!(bo.send(&app, Method::POST, &path, Some(input.clone())).await.0, StatusCode::FORBIDDEN);
+    let (_, member_key) = app.create_key(&admin_key, "member").await;
+    assert_eq!(app.post(&path, &member_key, input.clone()).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = ada.send(&app, Method::POST, &path, Some(input)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    ws.until("her input", |f| is_event(f, "human_input") && f["data"]["text"] == "From the person who holds the seat.")
+        .await;
+}

@@ -615,3 +615,57 @@ async fn readyz_follows_a_postgresql_that_stops_and_comes_back() {
     let body = readyz_becomes(&a.app, StatusCode::OK).await;
     assert_eq!(body["database"], true, "{body}");
 }
+
+/// Polls `path` with a cookie on a node until it answers `want` (at most 2 s:
+/// less than a node's 5 s session cache, so passing means the change was told).
+async fn answers_within_2s(app: &TestApp, cookie: &str, want: StatusCode) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let (status, _, _) = crate::accounts::call(app, reqwest::Method::GET, "/v1/me", cookie, None, None).await;
+        if status == want {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {status}, not {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_session_and_its_csrf_token_work_on_every_node_and_ending_it_ends_it_everywhere() {
+    use reqwest::Method;
+    let cluster = Cluster::new(None).await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let (tenant, _) = a.app.create_tenant("acme", json!({})).await;
+    let ada = crate::accounts::add_person(&a.app, &tenant, "acme", "ada@acme.test", "admin").await;
+    let bo = crate::accounts::add_person(&b.app, &tenant, "acme", "bo@acme.test", "member").await;
+
+    // Signed in on node A; node B knows the session and checks its CSRF token.
+    let key = json!({"role": "viewer", "name": "from b"});
+    let (status, _, _) =
+        crate::accounts::call(&b.app, Method::POST, "/v1/keys", &ada.cookie, None, Some(key.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(ada.send(&b.app, Method::POST, "/v1/keys", Some(key)).await.0, StatusCode::CREATED);
+
+    // A role changed on node A holds on node B at once (B has the session cached).
+    assert_eq!(
+        bo.send(&b.app, Method::POST, "/v1/panels", Some(paced("structured", 0.0))).await.0,
+        StatusCode::CREATED
+    );
+    let path = format!("/v1/users/{}", bo.user_id);
+    assert_eq!(ada.send(&a.app, Method::PATCH, &path, Some(json!({"role": "viewer"}))).await.0, StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while bo.send(&b.app, Method::POST, "/v1/panels", Some(paced("structured", 0.0))).await.0 != StatusCode::FORBIDDEN {
+        assert!(tokio::time::Instant::now() < deadline, "the new role did not reach node B");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A socket on node B from a token made on node A; signing out on A closes it and ends the session on B.
+    let (_, token) = ada.send(&a.app, Method::POST, "/v1/ws-tokens", Some(json!({}))).await;
+    let mut ws =
+        b.app.ws_url(&format!("ws://{}/v1/ws?token={}", b.app.address, token["token"].as_str().unwrap())).await;
+    answers_within_2s(&b.app, &ada.cookie, StatusCode::OK).await;
+    assert_eq!(ada.send(&a.app, Method::POST, "/v1/auth/sign-out", None).await.0, StatusCode::NO_CONTENT);
+    answers_within_2s(&b.app, &ada.cookie, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(ws.closed_with().await, Some(1008));
+}

@@ -66,6 +66,8 @@ pub struct Principal {
     pub tenant: TenantRecord,
     pub credential: Credential,
     pub role: Role,
+    /// The key's or the person's name (shown in presence).
+    pub name: String,
 }
 
 impl Principal {

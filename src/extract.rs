@@ -35,7 +35,7 @@ pub async fn principal_for_key(state: &AppState, key: &str) -> Result<Principal,
     if record.revoked_at.is_some() {
         return Err(ApiError::Unauthorized("this API key was revoked".into()));
     }
-    principal_for(state, record.tenant_id, Credential::Key(record.id), record.role).await
+    principal_for(state, record.tenant_id, Credential::Key(record.id), record.role, record.name).await
 }
 
 /// [`principal_for_key`] for a request: an address that failed too often
@@ -62,6 +62,7 @@ pub async fn principal_for(
     tenant_id: askpanel_actors::domain::TenantId,
     credential: Credential,
     role: crate::store::Role,
+    name: String,
 ) -> Result<Principal, ApiError> {
     let tenant = state
         .auth
@@ -71,7 +72,7 @@ pub async fn principal_for(
     if tenant.status == TenantStatus::Suspended {
         return Err(ApiError::TenantSuspended);
     }
-    Ok(Principal { tenant, credential, role })
+    Ok(Principal { tenant, credential, role, name })
 }
 
 /// The principal a WebSocket token names, if its key or session is still live.
@@ -87,7 +88,7 @@ pub async fn principal_for_ws_claims(state: &AppState, claims: &WsClaims) -> Res
             if key.revoked_at.is_some() {
                 return Err(ApiError::Unauthorized("this API key was revoked".into()));
             }
-            principal_for(state, claims.t, Credential::Key(key_id), key.role).await
+            principal_for(state, claims.t, Credential::Key(key_id), key.role, key.name).await
         }
         (None, Some(user), Some(session)) => {
             // So do a signed-out session's, and the user's role is read again.
@@ -97,7 +98,7 @@ pub async fn principal_for_ws_claims(state: &AppState, claims: &WsClaims) -> Res
                 .await?
                 .filter(|(s, _)| s.user_id == user)
                 .ok_or_else(|| ApiError::Unauthorized("this session has ended; sign in again".into()))?;
-            principal_for(state, claims.t, Credential::Session { user, session }, record.role).await
+            principal_for(state, claims.t, Credential::Session { user, session }, record.role, record.name).await
         }
         _ => Err(ApiError::Unauthorized("invalid or expired WebSocket token".into())),
     }
@@ -127,7 +128,8 @@ pub async fn authenticate_cookie(state: &AppState, req: &HttpRequest, raw: &str)
         }
         return Err(ended());
     };
-    principal_for(state, cookie.tenant, Credential::Session { user: user.id, session: session.id }, user.role).await
+    let credential = Credential::Session { user: user.id, session: session.id };
+    principal_for(state, cookie.tenant, credential, user.role, user.name).await
 }
 
 /// The session cookie of a request, if it has one.

@@ -45,6 +45,7 @@ pub mod mail;
 pub mod metrics;
 pub mod origins;
 pub mod panels;
+pub mod presence;
 pub mod records;
 pub mod report;
 pub mod routes;

@@ -253,6 +253,10 @@ impl Application {
         let sessions = Arc::new(SessionRegistry::new());
         let tenants =
             TenantChanges::new(settings.clone(), store.clone(), engine.clone(), auth.clone(), sessions.clone());
+        let presence = crate::presence::PresenceTracker::start(bus.clone());
+        if let Some((cluster, _)) = &cluster {
+            presence.set_shared(cluster.clone());
+        }
         let state = AppState {
             settings: settings.clone(),
             store: store.clone(),
@@ -267,6 +271,7 @@ impl Application {
             passwords: crate::accounts::passwords::Hasher::new(&settings.accounts),
             metrics,
             sessions,
+            presence,
             model: model_info,
             shutting_down: Arc::new(AtomicBool::new(false)),
             tenants,

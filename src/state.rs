@@ -47,6 +47,8 @@ pub struct AppState {
     /// The document library (uploads, extraction, search).
     pub library: crate::documents::Library,
     pub sessions: Arc<SessionRegistry>,
+    /// Who watches which panel (this node's share, merged across nodes).
+    pub presence: Arc<crate::presence::PresenceTracker>,
     pub model: ModelInfo,
     /// Set when a shutdown begins: new work is refused.
     pub shutting_down: Arc<AtomicBool>,

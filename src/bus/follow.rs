@@ -57,6 +57,10 @@ pub trait Sink {
     async fn event(&mut self, frame: &Arc<Frame>) -> Delivery;
     /// A live token of the turn opened at `turn_seq`; `last` is the last event delivered.
     async fn token(&mut self, frame: &Arc<Frame>, turn_seq: u64, offset: usize, last: u64) -> Delivery;
+    /// Who watches the panel now (the `version`th view); skipped unless a sink wants it.
+    async fn presence(&mut self, _frame: &Arc<Frame>, _version: u64) -> Delivery {
+        Delivery::Skipped
+    }
     /// How long without frames before [`Sink::idle`] (None: never).
     fn idle_after(&self) -> Option<Duration> {
         None
@@ -163,6 +167,7 @@ pub async fn follow(
             // Frames from other nodes may have been lost: catch up from the log.
             FrameKind::Resync => return Followed::Behind { last },
             FrameKind::Token { turn_seq, offset } => sink.token(&frame, turn_seq, offset, last).await,
+            FrameKind::Presence { version } => sink.presence(&frame, version).await,
         };
         match delivery {
             Delivery::Sent | Delivery::Skipped => {}

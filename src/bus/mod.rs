@@ -30,6 +30,8 @@ pub enum FrameKind {
     /// Frames from other nodes may have been missed (their link was down):
     /// subscribers catch up from the database.
     Resync,
+    /// Who watches the panel ([`crate::presence`]), the `version`th view of it.
+    Presence { version: u64 },
 }
 
 /// A pre-serialised frame.
@@ -141,6 +143,17 @@ impl Bus {
                 },
             );
         }
+    }
+
+    /// A panel's presence frame, to its subscribers here and on the other nodes.
+    pub fn publish_presence(&self, panel: PanelId, version: u64, text: String) {
+        let frame = Frame {
+            kind: FrameKind::Presence { version },
+            text: ByteString::from(text),
+            event_kind: "presence",
+            published_at: Instant::now(),
+        };
+        self.send(panel, frame);
     }
 
     fn send(&self, panel: PanelId, frame: Frame) {

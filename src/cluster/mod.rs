@@ -59,6 +59,19 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
 
+/// Writes (or removes) a node's presence share of a panel and returns the
+/// view's next number and every share: `KEYS` the shares' hash and the
+/// number; `ARGV` the node, its share's JSON (empty: none) and the TTL.
+const PRESENCE: &str = r"
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local v = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {v, redis.call('HVALS', KEYS[1])}";
+
+/// How long a panel's presence outlives its last write in Redis.
+const PRESENCE_TTL_MS: u64 = 60_000;
+
 /// This node's link to the others.
 pub struct Cluster {
     pub node_id: String,
@@ -76,6 +89,7 @@ pub struct Cluster {
     /// A takeover scan is running (one at a time).
     scanning: AtomicBool,
     rate: redis::Script,
+    presence: redis::Script,
 }
 
 fn with_resp3(url: &str) -> String {
@@ -209,6 +223,7 @@ impl Cluster {
             link_lost,
             scanning: AtomicBool::new(false),
             rate: redis::Script::new(RATE),
+            presence: redis::Script::new(PRESENCE),
             prefix,
         });
         tokio::spawn(publisher(manager.clone(), publish_rx));
@@ -263,6 +278,53 @@ impl RemoteFanout for Cluster {
 
     fn unwatch(&self, panel: PanelId) {
         let _ = self.watch.send((false, panel));
+    }
+}
+
+/// Each node's presence share of a panel is a field of `P:presence:{id}`.
+impl crate::presence::SharedPresence for Cluster {
+    fn write(
+        &self,
+        panel: PanelId,
+        share: Option<crate::presence::NodeShare>,
+    ) -> BoxFuture<'_, Option<(u64, Vec<crate::presence::NodeShare>)>> {
+        async move {
+            let json = match &share {
+                Some(share) => serde_json::to_string(share).ok()?,
+                None => String::new(),
+            };
+            let mut manager = self.manager.clone();
+            let (version, shares): (u64, Vec<String>) = self
+                .presence
+                .key(self.key(&format!("presence:{panel}")))
+                .key(self.key(&format!("presence-version:{panel}")))
+                .arg(&self.node_id)
+                .arg(json)
+                .arg(PRESENCE_TTL_MS)
+                .invoke_async(&mut manager)
+                .await
+                .inspect_err(|error| tracing::debug!(%error, "presence could not be shared"))
+                .ok()?;
+            Some((version, shares.iter().filter_map(|s| serde_json::from_str(s).ok()).collect()))
+        }
+        .boxed()
+    }
+
+    fn read_others(&self, panel: PanelId) -> BoxFuture<'_, Vec<crate::presence::NodeShare>> {
+        async move {
+            let mut manager = self.manager.clone();
+            let shares: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(self.key(&format!("presence:{panel}")))
+                .query_async(&mut manager)
+                .await
+                .unwrap_or_default();
+            shares
+                .into_iter()
+                .filter(|(node, _)| *node != self.node_id)
+                .filter_map(|(_, share)| serde_json::from_str(&share).ok())
+                .collect()
+        }
+        .boxed()
     }
 }
 

@@ -175,6 +175,7 @@ pub fn encode_frame(node: &str, frame: &Frame) -> Option<Vec<u8>> {
     let (kind, a, b) = match frame.kind {
         FrameKind::Event { seq, terminal } => ("e", seq, u64::from(terminal)),
         FrameKind::Token { turn_seq, offset } => ("t", turn_seq, offset as u64),
+        FrameKind::Presence { version } => ("p", version, 0),
         FrameKind::Resync => return None,
     };
     let mut out = Vec::with_capacity(frame.text.len() + 64);
@@ -201,10 +202,14 @@ pub fn decode_frame(payload: &[u8]) -> Option<(String, Frame)> {
     let kind = match kind {
         b"e" => FrameKind::Event { seq: a, terminal: b == 1 },
         b"t" => FrameKind::Token { turn_seq: a, offset: b as usize },
+        b"p" => FrameKind::Presence { version: a },
         _ => return None,
     };
     // Event kinds are a closed set: map back to the static names.
-    let event_kind = askpanel_actors::event::EVENT_KINDS.iter().copied().find(|k| *k == event_kind).unwrap_or("token");
+    let event_kind = match kind {
+        FrameKind::Presence { .. } => "presence",
+        _ => askpanel_actors::event::EVENT_KINDS.iter().copied().find(|k| *k == event_kind).unwrap_or("token"),
+    };
     Some((node, Frame { kind, text: ByteString::from(text), event_kind, published_at: Instant::now() }))
 }
 
@@ -214,7 +219,11 @@ mod tests {
 
     #[test]
     fn frames_cross_nodes_unchanged() {
-        for kind in [FrameKind::Event { seq: 42, terminal: true }, FrameKind::Token { turn_seq: 7, offset: 1234 }] {
+        for kind in [
+            FrameKind::Event { seq: 42, terminal: true },
+            FrameKind::Token { turn_seq: 7, offset: 1234 },
+            FrameKind::Presence { version: 9 },
+        ] {
             let frame = Frame {
                 kind,
                 text: ByteString::from("{\"type\":\"event\",\"x\":\"a\\u001fb\"}"),

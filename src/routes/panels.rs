@@ -225,7 +225,10 @@ pub async fn events(
         panel,
         &query,
         &req,
-        Viewer::Principal { holder: principal.holder(), session: principal.session_id().map(|s| s.0) },
+        Viewer::Principal {
+            watcher: crate::ws::session::watcher(&principal),
+            session: principal.session_id().map(|s| s.0),
+        },
     )
     .await
 }
@@ -234,7 +237,7 @@ pub async fn events(
 /// them redacted, and whose streams end when it is revoked or expires).
 pub enum Viewer {
     /// A key or a signed-in person.
-    Principal { holder: uuid::Uuid, session: Option<uuid::Uuid> },
+    Principal { watcher: crate::presence::Watcher, session: Option<uuid::Uuid> },
     Share {
         id: crate::store::records::ShareId,
         expires_at: chrono::DateTime<chrono::Utc>,
@@ -270,17 +273,25 @@ pub async fn events_response(
         // An SSE stream counts towards the key's (or the link's) streams like
         // a socket, and ends like one when the key or link is revoked or the
         // tenant suspended.
-        let (holder, session, until, recheck) = match viewer {
-            Viewer::Principal { holder, session } => (holder, session, None, None),
-            Viewer::Share { id, expires_at, token_hash } => (id.stream_key(), None, Some(expires_at), Some(token_hash)),
+        let (watcher, session, until, recheck) = match viewer {
+            Viewer::Principal { watcher, session } => (watcher, session, None, None),
+            Viewer::Share { id, expires_at, token_hash } => {
+                let watcher = crate::presence::Watcher {
+                    kind: crate::presence::WatcherKind::Share,
+                    id: id.stream_key(),
+                    name: String::new(),
+                };
+                (watcher, None, Some(expires_at), Some(token_hash))
+            }
         };
+        let holder = watcher.id;
         let max = state.settings.ws.max_sockets_per_key;
         let id = state
             .sessions
             .reserve(holder, max)
             .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} streams per key, person or link")))?;
         let close = state.sessions.register_stream(id, holder, session, tenant);
-        let stream = SseStream { id, holder, close, until, redact, recheck };
+        let stream = SseStream { id, holder, close, until, redact, recheck, watcher };
         return Ok(sse_response(state.clone(), tenant, panel, after, stream));
     }
     let limit = query.limit.unwrap_or(500);
@@ -321,6 +332,8 @@ struct SseStream {
     /// then every [`SHARE_RECHECK`] (a node that missed the revocation's
     /// message still ends the stream).
     recheck: Option<String>,
+    /// Who watches (presence).
+    watcher: crate::presence::Watcher,
 }
 
 const SHARE_RECHECK: Duration = Duration::from_secs(10);
@@ -331,6 +344,7 @@ fn sse_response(state: AppState, tenant: TenantId, panel: PanelId, after: u64, s
     actix_web::rt::spawn(async move {
         // The receiver first, as for WebSockets: nothing committed later is missed.
         let mut live = state.bus.subscribe(panel);
+        let _watching = state.presence.join(panel, stream.watcher.clone(), Vec::new());
         let mut sink = SseSink { tx, redact: stream.redact };
         let expiry = async {
             match stream.until {

@@ -156,6 +156,14 @@ pub fn parse_client_frame(text: &str) -> Parsed {
     Parsed { reference, frame }
 }
 
+/// A panel's snapshot as a subscription starts: the panel, and who watches it.
+#[derive(Serialize)]
+pub struct Snapshot<'a> {
+    #[serde(flatten)]
+    pub view: &'a PanelView,
+    pub presence: &'a crate::presence::PresenceView,
+}
+
 /// Server frames built here (events and tokens come pre-serialised from the bus).
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -163,7 +171,7 @@ pub enum ServerFrame<'a> {
     Subscribed {
         panel_id: PanelId,
         head_seq: u64,
-        snapshot: &'a PanelView,
+        snapshot: Snapshot<'a>,
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<&'a Value>,
     },

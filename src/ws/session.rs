@@ -196,6 +196,7 @@ impl WsSession {
         }
         let task = Subscription {
             state: self.state.clone(),
+            watcher: watcher(&self.principal),
             tenant: self.principal.tenant_id(),
             panel: panel_id,
             after_seq,
@@ -211,6 +212,16 @@ impl WsSession {
         }));
         self.subscriptions.insert(panel_id, handle);
     }
+}
+
+/// A principal as presence shows it.
+pub fn watcher(principal: &crate::auth::Principal) -> crate::presence::Watcher {
+    let kind = if principal.user_id().is_some() {
+        crate::presence::WatcherKind::User
+    } else {
+        crate::presence::WatcherKind::Key
+    };
+    crate::presence::Watcher { kind, id: principal.holder(), name: principal.name.clone() }
 }
 
 impl Actor for WsSession {

@@ -22,7 +22,15 @@ use crate::bus::{Frame, event_frame_text};
 use crate::panels;
 use crate::state::AppState;
 use crate::store::StoredEvent;
-use crate::ws::protocol::ServerFrame;
+use crate::ws::protocol::{ServerFrame, Snapshot};
+
+/// The human seats of a panel and who holds each (a person or a key).
+pub fn seats(view: &askpanel_actors::panel::view::PanelView) -> Vec<(askpanel_actors::domain::MemberId, uuid::Uuid)> {
+    view.members
+        .iter()
+        .filter_map(|m| m.user_id.map(|u| u.0).or(m.key_id.map(|k| k.0)).map(|holder| (m.id, holder)))
+        .collect()
+}
 
 /// A frame on its way to the socket.
 #[derive(Debug)]
@@ -66,6 +74,8 @@ pub enum SubscriptionEnd {
 
 pub struct Subscription {
     pub state: AppState,
+    /// Who subscribes (shown in the panel's presence).
+    pub watcher: crate::presence::Watcher,
     pub tenant: TenantId,
     pub panel: PanelId,
     pub after_seq: Option<u64>,
@@ -121,6 +131,9 @@ impl Subscription {
                 return SubscriptionEnd::Refused;
             }
         };
+        // Watching from now until this subscription ends (the guard leaves).
+        let _watching = self.state.presence.join(panel, self.watcher.clone(), seats(&snapshot));
+        let presence = self.state.presence.view(panel).await;
         let head = snapshot.head_seq;
         let terminal = snapshot.status.is_terminal();
         // The part of the current turn the snapshot already holds.
@@ -128,7 +141,7 @@ impl Subscription {
         let subscribed = ServerFrame::Subscribed {
             panel_id: panel,
             head_seq: head,
-            snapshot: &snapshot,
+            snapshot: Snapshot { view: &snapshot, presence: &presence },
             reference: self.reference.as_ref(),
         }
         .to_text();
@@ -145,7 +158,7 @@ impl Subscription {
             return SubscriptionEnd::Closed;
         }
         drop(snapshot);
-        let mut sink = SocketSink { data: self.outbox.data.clone(), partial };
+        let mut sink = SocketSink { data: self.outbox.data.clone(), partial, presence: 0 };
         let store = self.state.store.as_ref();
         let last = match self.after_seq {
             Some(after) if after < head => match follow::replay(store, tenant, panel, after, None, &mut sink).await {
@@ -176,6 +189,8 @@ struct SocketSink {
     data: mpsc::Sender<Outbound>,
     /// (turn_seq, chars) of the turn in progress in the snapshot.
     partial: Option<(u64, usize)>,
+    /// The number of the last presence view sent (an older one is never sent after it).
+    presence: u64,
 }
 
 impl SocketSink {
@@ -198,6 +213,20 @@ impl Sink for SocketSink {
 
     async fn event(&mut self, frame: &Arc<Frame>) -> Delivery {
         self.push(frame)
+    }
+
+    async fn presence(&mut self, frame: &Arc<Frame>, version: u64) -> Delivery {
+        if version <= self.presence {
+            return Delivery::Skipped;
+        }
+        match self.push(frame) {
+            // Presence is not worth a lag: a client too busy for it gets the next one.
+            Delivery::Full => Delivery::Skipped,
+            delivery => {
+                self.presence = version;
+                delivery
+            }
+        }
     }
 
     async fn token(&mut self, frame: &Arc<Frame>, turn_seq: u64, offset: usize, last: u64) -> Delivery {

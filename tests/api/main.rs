@@ -20,6 +20,7 @@ mod keys;
 mod limits;
 mod llm;
 mod panels;
+mod presence;
 mod prompts_doc;
 mod records;
 mod restart;

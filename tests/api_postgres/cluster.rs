@@ -669,3 +669,33 @@ async fn a_session_and_its_csrf_token_work_on_every_node_and_ending_it_ends_it_e
     answers_within_2s(&b.app, &ada.cookie, StatusCode::UNAUTHORIZED).await;
     assert_eq!(ws.closed_with().await, Some(1008));
 }
+
+#[actix_web::test]
+async fn presence_is_the_same_on_every_node() {
+    let cluster = Cluster::new(None).await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let (tenant, key) = a.app.create_tenant("acme", json!({})).await;
+    let ada = crate::accounts::add_person(&a.app, &tenant, "acme", "ada@acme.test", "member").await;
+    let panel = a.app.create_panel(&key, crate::presence::hybrid_for(&ada.user_id)).await;
+    let id = panel["id"].as_str().unwrap().to_string();
+    let seat = panel["members"].as_array().unwrap().iter().find(|m| m["kind"] == "human").unwrap()["id"].clone();
+
+    let mut on_a = a.app.ws(&key).await;
+    on_a.send(json!({"type": "subscribe", "panel_id": id})).await;
+    on_a.until("subscribed", |f| f["type"] == "subscribed").await;
+    let (_, token) = ada.send(&b.app, reqwest::Method::POST, "/v1/ws-tokens", Some(json!({}))).await;
+    let mut on_b =
+        b.app.ws_url(&format!("ws://{}/v1/ws?token={}", b.app.address, token["token"].as_str().unwrap())).await;
+    on_b.send(json!({"type": "subscribe", "panel_id": id})).await;
+    let subscribed = on_b.until("subscribed", |f| f["type"] == "subscribed").await.pop().unwrap();
+    // Node B's snapshot already counts the watcher on node A.
+    assert_eq!(subscribed["snapshot"]["presence"]["viewers_total"], 2, "{}", subscribed["snapshot"]["presence"]);
+
+    // Node A's watcher sees Ada (on node B) arrive with her seat connected, then leave.
+    let seen = crate::presence::presence_until(&mut on_a, "Ada on node B", |f| f["viewers_total"] == 2).await;
+    assert_eq!(seen["members_connected"], json!([seat]), "{seen}");
+    drop(on_b);
+    let left = crate::presence::presence_until(&mut on_a, "Ada gone", |f| f["viewers_total"] == 1).await;
+    assert_eq!(left["members_connected"], json!([]), "{left}");
+}

@@ -35,6 +35,8 @@ mod limits;
 mod llm;
 #[path = "../api/panels.rs"]
 mod panels;
+#[path = "../api/presence.rs"]
+mod presence;
 #[path = "../api/records.rs"]
 mod records;
 #[path = "../api/restart.rs"]

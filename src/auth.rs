@@ -270,6 +270,20 @@ impl AuthService {
         constant_time_eq(self.csrf_token(session).as_bytes(), token.trim().as_bytes())
     }
 
+    /// A MAC of `data` for one purpose (`oidc`...), under the token secret.
+    pub fn seal(&self, purpose: &str, data: &[u8]) -> Vec<u8> {
+        let mut mac = self.mac();
+        mac.update(purpose.as_bytes());
+        mac.update(b":");
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Whether `tag` is [`AuthService::seal`]'s MAC of `data` (in constant time).
+    pub fn unseal(&self, purpose: &str, data: &[u8], tag: &[u8]) -> bool {
+        constant_time_eq(&self.seal(purpose, data), tag)
+    }
+
     /// Forgets every cached key (after a revocation).
     pub fn invalidate_keys(&self) {
         self.keys.clear();

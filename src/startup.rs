@@ -269,6 +269,7 @@ impl Application {
             signin_failures: Arc::new(FailureLimiter::new()),
             mailer: Arc::new(crate::mail::Mailer::new(&settings.mail, metrics.clone())?),
             passwords: crate::accounts::passwords::Hasher::new(&settings.accounts),
+            oidc: crate::accounts::oidc::Oidc::new(&settings.accounts)?,
             metrics,
             sessions,
             presence,

@@ -43,6 +43,8 @@ pub struct AppState {
     /// Outgoing email.
     pub mailer: Arc<crate::mail::Mailer>,
     pub passwords: crate::accounts::passwords::Hasher,
+    /// Single sign-on, when an identity provider is configured.
+    pub oidc: Option<Arc<crate::accounts::oidc::Oidc>>,
     pub metrics: Arc<Metrics>,
     /// The document library (uploads, extraction, search).
     pub library: crate::documents::Library,

@@ -1,6 +1,8 @@
 // HTTP API client: one fetch wrapper with a timeout, a file download (the
 // reports), an upload with progress (XMLHttpRequest: fetch reports no upload
 // progress), the API's error shape, and the identity look-up that needs a request.
+// A key goes in Authorization; a signed-in person's cookie goes by itself,
+// and their state-changing requests carry the session's X-CSRF-Token.
 
 import { session, identityFromToken } from './session.js';
 import { app } from './state.js';
@@ -12,7 +14,33 @@ class ApiError extends Error {
     this.status = status;
     this.code = err.code || (status === 0 ? 'network' : 'http_error');
     this.fields = err.fields || {};
+    /** Seconds from a 429's Retry-After (a locked account, a busy address); null without one. */
+    this.retryAfter = null;
   }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The credential headers of a request: the key, else the person's CSRF token on a state-changing one. */
+function authHeaders(method, key) {
+  if (key) return { Authorization: `Bearer ${key}` };
+  if (session.csrf && !SAFE_METHODS.has(method.toUpperCase())) return { 'X-CSRF-Token': session.csrf };
+  return {};
+}
+
+/** A 401 means the page's own credential stopped working (not a wrong password, nor another key being tried). */
+function credentialEnded(key) {
+  if (key) return key === session.key;
+  return session.mode === 'person';
+}
+
+function signOutEnded() {
+  app.signOut(session.mode === 'person' ? 'Your session has ended. Sign in again.' : 'Your key is no longer accepted. Sign in again.');
+}
+
+function retryAfterOf(value) {
+  const n = Number.parseInt(value || '', 10);
+  return Number.isFinite(n) && n >= 0 ? n : null;
 }
 
 const REQUEST_TIMEOUT_MS = 20000;
@@ -26,13 +54,14 @@ export async function api(method, path, body, { key = session.key, headers = {} 
       method,
       headers: {
         Accept: 'application/json',
-        ...(key ? { Authorization: `Bearer ${key}` } : {}),
+        ...authHeaders(method, key),
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
         ...headers,
       },
       body: body !== undefined ? JSON.stringify(body) : undefined,
       signal: ctrl.signal,
       cache: 'no-store',
+      credentials: 'same-origin',
     });
   } catch (e) {
     throw new ApiError(0, { error: { code: 'network', message: `The server could not be reached (${e.name === 'AbortError' ? 'timed out' : 'network error'}).` } });
@@ -50,8 +79,12 @@ export async function api(method, path, body, { key = session.key, headers = {} 
   }
   if (!res.ok) {
     const err = new ApiError(res.status, data);
-    // A key that stopped working (revoked, expired tenant) signs the page out.
-    if (res.status === 401 && key === session.key && session.key) app.signOut('Your key is no longer accepted. Sign in again.');
+    err.retryAfter = retryAfterOf(res.headers.get('Retry-After'));
+    // A key that stopped working (revoked, expired tenant) or a session that
+    // ended (signed out everywhere, removed) signs the page out.
+    if (res.status === 401 && credentialEnded(key)) signOutEnded();
+    // The cookie no longer matches the token held here: another tab signed in as someone else. Start again from the cookie.
+    else if (res.status === 403 && !key && session.mode === 'person' && /X-CSRF-Token/i.test(err.message)) app.restart();
     throw err;
   }
   return data;
@@ -69,7 +102,7 @@ export async function fetchFile(path, fallbackName, { key = session.key } = {}) 
   let res;
   let blob;
   try {
-    res = await fetch(path, { headers: { Accept: '*/*', ...(key ? { Authorization: `Bearer ${key}` } : {}) }, signal: ctrl.signal, cache: 'no-store' });
+    res = await fetch(path, { headers: { Accept: '*/*', ...authHeaders('GET', key) }, signal: ctrl.signal, cache: 'no-store', credentials: 'same-origin' });
     blob = await res.blob();
   } catch (e) {
     throw new ApiError(0, { error: { code: 'network', message: `The server could not be reached (${e.name === 'AbortError' ? 'timed out' : 'network error'}).` } });
@@ -77,7 +110,7 @@ export async function fetchFile(path, fallbackName, { key = session.key } = {}) 
     clearTimeout(timer);
   }
   if (!res.ok) {
-    if (res.status === 401 && key === session.key && session.key) app.signOut('Your key is no longer accepted. Sign in again.');
+    if (res.status === 401 && credentialEnded(key)) signOutEnded();
     throw new ApiError(res.status, parseBody(await blob.text()));
   }
   return { blob, filename: dispositionName(res.headers.get('Content-Disposition')) || fallbackName };
@@ -124,7 +157,7 @@ export function upload(path, form, { onProgress = () => {}, key = session.key } 
     const fail = (code, message) => reject(new ApiError(0, { error: { code, message } }));
     xhr.open('POST', path);
     xhr.setRequestHeader('Accept', 'application/json');
-    if (key) xhr.setRequestHeader('Authorization', `Bearer ${key}`);
+    for (const [name, value] of Object.entries(authHeaders('POST', key))) xhr.setRequestHeader(name, value);
     // No overall timeout: a large file on a slow link may take minutes; the person can cancel.
     xhr.upload.addEventListener('progress', (e) => onProgress(e.loaded, e.lengthComputable ? e.total : 0));
     xhr.addEventListener('load', () => {
@@ -133,7 +166,7 @@ export function upload(path, form, { onProgress = () => {}, key = session.key } 
         resolve(data);
         return;
       }
-      if (xhr.status === 401 && key === session.key && session.key) app.signOut('Your key is no longer accepted. Sign in again.');
+      if (xhr.status === 401 && credentialEnded(key)) signOutEnded();
       reject(new ApiError(xhr.status, data));
     });
     xhr.addEventListener('error', () => fail('network', 'The server could not be reached (network error).'));
@@ -154,13 +187,14 @@ export async function whoAmI() {
   const t = session.tenant;
   const caller = t && (t.caller || t.key);
   if (caller && caller.role) {
-    session.identity = { role: caller.role, keyId: caller.key_id || caller.id || null };
+    session.identity = { role: caller.role, keyId: caller.key_id || (caller.user_id ? null : caller.id) || null, userId: caller.user_id || null };
+    if (session.user && caller.user_id === session.user.id) session.user = { ...session.user, role: caller.role };
     return;
   }
   try {
     const { token } = await api('POST', '/v1/ws-tokens');
     session.identity = identityFromToken(token);
   } catch {
-    session.identity = { role: null, keyId: null };
+    session.identity = { role: null, keyId: null, userId: null };
   }
 }

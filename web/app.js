@@ -4,10 +4,11 @@
 // internet (the server's Content-Security-Policy allows only 'self'). Each
 // module imports only modules below it in this list, never in a cycle:
 //
-//   app.js         this file: the router, sign in/out, the connection badge, start-up
+//   app.js         this file: the router, sign in/out (key or person), the connection badge, start-up
 //   shared-view.js a shared link's read-only panel view (no key), and the invalid-link view
 //   shared-feed.js a shared link's feed: the log as JSON, then Server-Sent Events
-//   panel-view.js  the live panel screen (cards, outcome or summary, activity, share)
+//   panel-view.js  the live panel screen (cards, outcome or summary, activity, share, who is watching)
+//   presence.js    who is watching a live panel; which human members are connected
 //   human-turn.js  a human member's turn: countdown and answer box
 //   moderation.js  the moderator bar; commands over the socket or HTTP
 //   report-view.js a finished panel's summary from its report; downloads; print support
@@ -17,19 +18,25 @@
 //   timeline.js    the rounds: figures, charts and transcript
 //   outcome.js     the live panel's outcome: recommendation, sources, agreement, dissent, verdict
 //   citations.js   citation buttons in turns, evidence lines, sources, the passage dialog
-//   forms.js       the sign-in and create-panel forms
+//   forms.js       the create-panel form
 //   doc-chooser.js the create form's documents chooser
 //   list-view.js   the panel list: search, filters, load more
 //   search-form.js the panel list's search box and filters (kept in the address)
 //   documents.js   the Documents screen: library, storage, upload, paste, delete
 //   doc-search.js  search over the documents, with the query's words marked
-//   view.js        mounting a view, field errors, not found
+//   people.js      the People screen (admins): members, roles, reset links, removal
+//   invitations.js invite, pending invitations, a one-time link shown with a copy button
+//   audit-view.js  the Audit screen (admins): the trail, filters, load more
+//   account.js     the top bar's account menu; the Account screen (name, password)
+//   links.js       one-time links: accept an invitation, reset a password
+//   sign-in.js     the sign-in screen: password (and forgotten password), or an API key
+//   view.js        mounting a view, field errors, a new password pair, not found, admins only
 //   chart.js       the ratings chart (inline SVG)
 //   feed.js        one panel's subscription: resume with after_seq, token merging
 //   model.js       the panel model: the client's fold of durable events
 //   socket.js      the one WebSocket: tokens, pings, reconnects
-//   api.js         the HTTP API client and its errors; who am I
-//   session.js     the API key, the caller's identity, branding
+//   api.js         the HTTP API client (key or cookie with CSRF token) and its errors; who am I
+//   session.js     the API key or the person's session, the caller's identity, branding
 //   format.js      formatting and the labels of the server's enums
 //   dom.js         DOM helpers and the live region
 //   state.js       the shared `app` object and the debug counters
@@ -44,7 +51,12 @@ import { api, whoAmI } from './api.js';
 import { LiveConnection } from './socket.js';
 import { app, debugStats } from './state.js';
 import { mountView, notFoundView } from './view.js';
-import { createView, signInView } from './forms.js';
+import { createView } from './forms.js';
+import { signInView, rememberTenant } from './sign-in.js';
+import { LINK_PATHS, linkView, takeLinkToken } from './links.js';
+import { accountView, closeAccountMenu, installAccountMenu, renderAccountMenu } from './account.js';
+import { peopleView } from './people.js';
+import { auditView } from './audit-view.js';
 import { listView } from './list-view.js';
 import { documentsView } from './documents.js';
 import { LiveView } from './panel-view.js';
@@ -93,10 +105,30 @@ Object.assign(app, {
 
   async signIn(key) {
     const tenant = await api('GET', '/v1/tenant', undefined, { key });
+    session.forget();
     session.store(key);
     session.tenant = tenant;
     await whoAmI();
     this.showSignedIn();
+    this.route();
+  },
+
+  /**
+   * A person is signed in (the answer of sign-in, of an accepted invitation,
+   * or of GET /v1/auth/session after a reload): the cookie is set, the CSRF
+   * token kept in memory. `route`: go on to the page's address.
+   */
+  async startPerson(body, { route = true } = {}) {
+    if (session.key) session.forget(); // a key would win over the cookie on every request
+    session.startPerson(body);
+    rememberTenant(body.tenant.slug);
+    session.tenant = await api('GET', '/v1/tenant');
+    await whoAmI();
+    this.showSignedIn();
+    if (!route) return;
+    // From the sign-in form or a link: on to the panels (a link's address means nothing now).
+    const path = location.hash.replace(/^#/, '').split('?')[0];
+    if (LINK_PATHS[path]) history.replaceState(null, '', `${location.pathname}${location.search}#/`);
     this.route();
   },
 
@@ -105,6 +137,10 @@ Object.assign(app, {
     document.getElementById('nav').hidden = false;
     document.getElementById('sign-out').hidden = false;
     document.getElementById('nav-new').hidden = !session.atLeast('member');
+    // Admin screens are listed for a known admin only; the server refuses the rest anyway.
+    document.getElementById('nav-people').hidden = !session.isAdmin();
+    document.getElementById('nav-audit').hidden = !session.isAdmin();
+    renderAccountMenu();
   },
 
   /**
@@ -120,29 +156,59 @@ Object.assign(app, {
       this.connection = null;
       brand.removeAttribute('href');
       applyBranding(null);
-      for (const id of ['nav', 'sign-out', 'conn']) document.getElementById(id).hidden = true;
+      for (const id of ['nav', 'sign-out', 'conn', 'account']) document.getElementById(id).hidden = true;
       return;
     }
     brand.setAttribute('href', '#/');
-    if (session.key && session.tenant) this.showSignedIn();
+    if (session.signedIn() && session.tenant) this.showSignedIn();
   },
 
-  signOut(message) {
+  /**
+   * Forgets the page's credential and shows sign-in. The server is not told
+   * here (a key is simply dropped; a session that ended needs no word):
+   * signOutPerson() tells it first. `prefill`: the sign-in form's fields.
+   */
+  signOut(message, { prefill } = {}) {
+    const byKey = session.mode === 'key';
+    if (this.current && this.current.destroy) this.current.destroy();
+    this.current = null;
+    if (this.connection) this.connection.stop();
+    this.connection = null;
+    const email = session.user && session.user.email;
+    session.forget();
+    applyBranding(null);
+    for (const id of ['nav', 'sign-out', 'conn', 'account']) document.getElementById(id).hidden = true;
+    if (location.hash && location.hash !== '#/') history.replaceState(null, '', `${location.pathname}${location.search}#/`);
+    signInView(message, { keyOpen: byKey, prefill: prefill || { email } });
+  },
+
+  /** Starts the page again from whatever credential the browser holds now (another tab changed the cookie). */
+  restart() {
     if (this.current && this.current.destroy) this.current.destroy();
     this.current = null;
     if (this.connection) this.connection.stop();
     this.connection = null;
     session.forget();
-    applyBranding(null);
-    document.getElementById('nav').hidden = true;
-    document.getElementById('sign-out').hidden = true;
-    document.getElementById('conn').hidden = true;
-    if (location.hash && location.hash !== '#/') history.replaceState(null, '', `${location.pathname}${location.search}#/`);
-    signInView(message);
+    this.boot();
+  },
+
+  /** Signs a person out on the server (`everywhere`: every session of theirs), then here. */
+  async signOutPerson(everywhere = false) {
+    try {
+      await api('POST', '/v1/auth/sign-out', everywhere ? { everywhere: true } : {});
+    } catch (e) {
+      // A session that already ended is signed out; anything else is said on the sign-in screen.
+      if (e.status !== 401 && session.signedIn()) {
+        this.signOut(`Signed out of this page, but the server could not be told (${e.message}): your session may still be open until it expires.`);
+        return;
+      }
+    }
+    if (session.signedIn()) this.signOut(everywhere ? 'You are signed out everywhere.' : 'You are signed out.');
   },
 
   route() {
     this.routed += 1;
+    closeAccountMenu();
     if (session.takeKeyFromFragment()) {
       // A sign-in link opened in a signed-in tab: start over with the new key.
       if (this.connection) this.connection.stop();
@@ -176,13 +242,19 @@ Object.assign(app, {
     }
     if (document.body.dataset.mode === 'shared') {
       this.showShared(false);
-      // A signed-in tab that opened on a shared link has not loaded its tenant yet.
-      if (session.key && !session.tenant) {
+      // A tab that opened on a shared link has not looked for its key or session yet.
+      if (!session.tenant) {
         this.boot();
         return;
       }
     }
-    if (!session.key) {
+    // A one-time link is for someone who may not be signed in (or is someone else).
+    if (LINK_PATHS[path]) {
+      takeLinkToken(LINK_PATHS[path], params);
+      linkView(LINK_PATHS[path]);
+      return;
+    }
+    if (!session.signedIn()) {
       signInView();
       return;
     }
@@ -199,6 +271,14 @@ Object.assign(app, {
     } else if (path === '/new') {
       document.getElementById('nav-new').setAttribute('aria-current', 'page');
       createView();
+    } else if (path === '/people') {
+      document.getElementById('nav-people').setAttribute('aria-current', 'page');
+      this.current = peopleView();
+    } else if (path === '/audit') {
+      document.getElementById('nav-audit').setAttribute('aria-current', 'page');
+      this.current = auditView(params);
+    } else if (path === '/account') {
+      accountView();
     } else if (path.startsWith('/panels/')) {
       let id = '';
       try {
@@ -214,7 +294,28 @@ Object.assign(app, {
   async boot() {
     session.takeKeyFromFragment();
     // A shared link opens without a key, and without the signed-in page around it.
-    if (!session.load() || sharedToken((location.hash.replace(/^#/, '') || '/').split('?')[0]) !== null) {
+    if (sharedToken((location.hash.replace(/^#/, '') || '/').split('?')[0]) !== null) {
+      this.route();
+      return;
+    }
+    const unreachable = (e) => mountView('Error', h('section', {}, h('h1', { text: 'The server could not be reached' }), h('p', { text: e.message }), h('button', { type: 'button', class: 'btn', text: 'Try again', onclick: () => this.boot() })));
+    if (!session.load()) {
+      // No key in this tab: a person's cookie session, if the browser has one (the CSRF token is read again here).
+      let body = null;
+      try {
+        body = await api('GET', '/v1/auth/session', undefined, { key: null });
+      } catch (e) {
+        if (e.status !== 401) {
+          unreachable(e);
+          return;
+        }
+      }
+      try {
+        if (body) await this.startPerson(body, { route: false });
+      } catch (e) {
+        if (e.status !== 401) unreachable(e);
+        return;
+      }
       this.route();
       return;
     }
@@ -226,7 +327,7 @@ Object.assign(app, {
         this.signOut(e.message);
         return;
       }
-      mountView('Error', h('section', {}, h('h1', { text: 'The server could not be reached' }), h('p', { text: e.message }), h('button', { type: 'button', class: 'btn', text: 'Try again', onclick: () => this.boot() })));
+      unreachable(e);
       return;
     }
     await whoAmI();
@@ -235,7 +336,11 @@ Object.assign(app, {
   },
 });
 
-document.getElementById('sign-out').addEventListener('click', () => app.signOut('You are signed out.'));
+document.getElementById('sign-out').addEventListener('click', () => {
+  if (session.mode === 'person') app.signOutPerson(false);
+  else app.signOut('You are signed out.');
+});
+installAccountMenu();
 window.addEventListener('hashchange', () => app.route());
 installPrintSupport();
 
@@ -253,6 +358,7 @@ window.__askpanel = {
     if (feed) feed.onFrame({ type: 'lagged', panel_id: feed.panelId, resume_after_seq: feed.lastSeq });
   },
   identity: () => ({ ...session.identity }),
+  mode: () => session.mode,
 };
 
 app.boot();

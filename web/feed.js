@@ -1,5 +1,6 @@
 // Panel feed: one panel's subscription over the live connection, resumed
-// with after_seq after any drop or `lagged`, token deltas merged in order.
+// with after_seq after any drop or `lagged`, token deltas merged in order,
+// and who is watching (the latest presence, presence.js shows it).
 
 import { TERMINAL, charLength, dropChars } from './format.js';
 import { PanelModel } from './model.js';
@@ -31,6 +32,8 @@ export class PanelFeed {
     this.ended = false;
     this.appliedSeqs = [];
     this.replayUntil = 0;
+    /** The latest presence: the snapshot's, then each `presence` frame's (null until the server sends one). */
+    this.presence = null;
   }
 
   start() {
@@ -71,6 +74,7 @@ export class PanelFeed {
         // Events up to here are history being replayed: show them, do not announce them.
         this.replayUntil = f.head_seq || 0;
         this.partial = f.snapshot && f.snapshot.current_turn ? { ...f.snapshot.current_turn } : null;
+        if (f.snapshot && f.snapshot.presence) this.presence = f.snapshot.presence;
         this.mergePartial();
         this.onChange({ kind: 'subscribed' });
         break;
@@ -81,6 +85,10 @@ export class PanelFeed {
       case 'token':
         if (this.waitingForSubscribed) return;
         this.onToken(f);
+        break;
+      case 'presence':
+        this.presence = f;
+        this.onChange({ kind: 'presence' });
         break;
       case 'lagged':
         this.resubscribe();

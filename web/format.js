@@ -68,6 +68,11 @@ export const PANEL_TYPES = [
 ];
 export const TYPE_BY_ID = Object.fromEntries(PANEL_TYPES.map((t) => [t.id, t]));
 
+export const ROLE_LABEL = { viewer: 'Viewer', member: 'Member', moderator: 'Moderator', admin: 'Admin' };
+export const ROLES = ['viewer', 'member', 'moderator', 'admin'];
+
+export const USER_STATUS_LABEL = { invited: 'Invited', active: 'Active', removed: 'Removed' };
+
 export const METHOD_LABEL = {
   rand_ucla: 'RAND/UCLA',
   confidence_weighted: 'Confidence-weighted',

@@ -1,54 +1,13 @@
-// The forms: sign in, and create a panel (question, format, experts from the
-// catalog or chosen for the caller, humans, documents, rounds, method, simulation).
+// The create-panel form: question, format, experts from the catalog or
+// chosen for the caller, humans, documents, rounds, method, simulation.
+// (Signing in is sign-in.js.)
 
-import { clear, h, setText, uid } from './dom.js';
+import { clear, h, setText } from './dom.js';
 import { METHOD_LABEL, PANEL_TYPES, TYPE_BY_ID, domainLabel } from './format.js';
 import { api, randomId } from './api.js';
 import { session } from './session.js';
-import { app } from './state.js';
 import { documentsChooser } from './doc-chooser.js';
 import { fieldError, mountView, showFieldError } from './view.js';
-
-/* ---- Sign in ---- */
-
-export function signInView(message) {
-  const errId = uid('key-err');
-  const input = h('input', { id: 'key', name: 'key', type: 'password', autocomplete: 'current-password', spellcheck: 'false', required: true, 'aria-describedby': `key-help ${errId}` });
-  const err = fieldError(errId);
-  const button = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Sign in' });
-  const form = h(
-    'form',
-    { class: 'card-form signin', novalidate: true, 'aria-labelledby': 'signin-h' },
-    h('h1', { id: 'signin-h', text: 'Sign in' }),
-    message ? h('p', { class: 'notice', role: 'status', text: message }) : null,
-    h('div', { class: 'field' }, h('label', { for: 'key', text: 'API key' }), input, h('p', { class: 'help', id: 'key-help', text: 'Your key stays in this browser tab only (session storage).' }), err),
-    button,
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const key = input.value.trim();
-    if (!key) {
-      showFieldError(err, input, 'Enter your API key.');
-      input.focus();
-      return;
-    }
-    button.disabled = true;
-    button.textContent = 'Signing in…';
-    try {
-      await app.signIn(key);
-    } catch (ex) {
-      showFieldError(err, input, ex.status === 401 ? 'This key was not accepted.' : ex.message);
-      input.focus();
-    } finally {
-      button.disabled = false;
-      button.textContent = 'Sign in';
-    }
-  });
-  mountView('Sign in', form);
-  input.focus();
-}
-
-/* ---- Create ---- */
 
 export function createView() {
   const tenant = session.tenant || {};

@@ -25,7 +25,14 @@ export class HumanTurn {
     if (this.readOnly || !member || member.kind !== 'human') return false;
     if (session.atLeast('moderator')) return true;
     if (!session.atLeast('member')) return false;
+    // A seat held by a person is theirs; one held by a key, that key's.
+    if (member.user_id) return member.user_id === session.identity.userId;
     return !member.key_id || member.key_id === session.identity.keyId;
+  }
+
+  /** Whether the seat is the caller's own (by key or as a person), not answered on someone's behalf. */
+  isOwnSeat(member) {
+    return Boolean((member.key_id && member.key_id === session.identity.keyId) || (member.user_id && member.user_id === session.identity.userId));
   }
 
   render(model) {
@@ -72,7 +79,7 @@ export class HumanTurn {
       { class: 'human-form', novalidate: true },
       h('label', { for: textId, text: `What ${name} says` }),
       text,
-      h('p', { class: 'help', id: 'human-help', text: member.key_id && member.key_id !== session.identity.keyId ? 'You answer as a moderator on their behalf.' : 'Your words go into the transcript as this member’s turn.' }),
+      h('p', { class: 'help', id: 'human-help', text: (member.key_id || member.user_id) && !this.isOwnSeat(member) ? 'You answer as a moderator on their behalf.' : 'Your words go into the transcript as this member’s turn.' }),
       asksRating
         ? h(
             'div',
@@ -110,7 +117,7 @@ export class HumanTurn {
         text.focus();
       }
     });
-    const own = member.key_id && member.key_id === session.identity.keyId;
+    const own = this.isOwnSeat(member);
     appendAll(this.box, h('h2', { id: 'human-turn-h', text: own ? `Your turn: ${name}` : `${name}’s turn: you can answer` }), deadlineLine, form);
     this.text = text;
     this.updateCountdown();

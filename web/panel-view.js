@@ -6,6 +6,7 @@
 // A finished panel opens on its summary (report-view.js), its rounds and
 // transcript collapsed below. The shared view (shared-view.js) is this view,
 // read-only, fed through a link instead of the socket.
+// Who is watching, and which human members are connected: presence.js.
 
 import { announcer, appendAll, clear, h, setText } from './dom.js';
 import { METHOD_LABEL, TERMINAL, TYPE_BY_ID, domainLabel, fmtDate, fmtNum, statusBadge, timeOnly } from './format.js';
@@ -21,6 +22,7 @@ import { followUpControls, renderChildren, renderParent } from './follow-up.js';
 import { shareSection } from './share.js';
 import { HumanTurn } from './human-turn.js';
 import { ModBar } from './moderation.js';
+import { PresenceLine } from './presence.js';
 import { mountView, notFoundView } from './view.js';
 
 /** The view of one panel, patched in place as its feed changes (rendering is batched per animation frame). */
@@ -74,6 +76,7 @@ export class LiveView {
     this.sharedNote = this.shared ? h('p', { class: 'shared-note', id: 'shared-note', text: 'A read-only view shared with you.' }) : null;
     this.docsLine = h('p', { class: 'live-docs', id: 'live-docs', hidden: true });
     this.speaking = h('p', { class: 'speaking', id: 'speaking', 'aria-live': 'off' });
+    this.presence = new PresenceLine();
     this.banner = h('p', { class: 'banner', hidden: true, role: 'status' });
     this.stale = h('p', { class: 'stale', hidden: true, text: 'Live updates are interrupted; reconnecting. What you see may be behind.' });
     this.human = new HumanTurn({ panelId: this.panelId, title: this.title, readOnly: this.readOnly });
@@ -93,7 +96,7 @@ export class LiveView {
     this.root = h(
       'article',
       { class: 'live', 'aria-labelledby': 'live-title', dataset: this.readOnly ? { panelId: '', shared: 'true' } : { panelId: this.panelId } },
-      h('header', { class: 'live-head' }, this.readOnly ? null : h('p', { class: 'crumbs' }, h('a', { href: '#/panels', text: '← All panels' })), this.sharedNote, this.title, this.meta, this.lineage, this.docsLine, this.speaking, this.banner, this.stale),
+      h('header', { class: 'live-head' }, this.readOnly ? null : h('p', { class: 'crumbs' }, h('a', { href: '#/panels', text: '← All panels' })), this.sharedNote, this.title, this.meta, this.lineage, this.docsLine, this.speaking, this.readOnly ? null : this.presence.el, this.banner, this.stale),
       this.loading,
       this.summary,
       this.human.box,
@@ -140,6 +143,7 @@ export class LiveView {
     renderParent(this.lineage, p.config && p.config.parent, { link: !this.readOnly });
     if (this.sharedNote && this.feed.expiresAt) setText(this.sharedNote, `A read-only view shared with you; the link works until ${fmtDate(this.feed.expiresAt)}.`);
     this.renderSpeaking(model);
+    this.presence.update(feed.presence);
     this.renderBanner(model);
     this.human.render(model);
     this.modBar.update(model, !this.readOnly && session.atLeast('moderator'));
@@ -293,6 +297,7 @@ export class LiveView {
       // A finished panel's turns are in its transcript: the cards do not repeat the last round.
       card.text.hidden = TERMINAL.has(p.status);
       card.dissent.hidden = !dissent.has(m.id);
+      if (card.online) card.online.hidden = !this.presence.connected.has(m.id);
     }
   }
 
@@ -308,16 +313,18 @@ export class LiveView {
     const text = h('p', { class: 'card-text' });
     const rating = h('p', { class: 'card-rating', hidden: true });
     const dissent = h('p', { class: 'card-dissent', hidden: true, text: 'Dissents from the panel' });
+    // A human member's person has the panel open (presence's members_connected).
+    const online = m.kind === 'human' ? h('span', { class: 'card-online', hidden: true }, h('span', { class: 'online-dot', 'aria-hidden': 'true' }), 'Connected') : null;
     const li = h(
       'li',
       { class: 'card', dataset: { member: m.id, kind: m.kind }, 'aria-labelledby': nameId },
-      h('div', { class: 'card-head' }, h('h3', { class: 'card-name', id: nameId, text: m.name }), m.domain ? h('p', { class: 'card-domain', text: domainLabel(m.domain) }) : null, h('p', { class: 'card-tags' }, tags)),
+      h('div', { class: 'card-head' }, h('h3', { class: 'card-name', id: nameId, text: m.name }), online, m.domain ? h('p', { class: 'card-domain', text: domainLabel(m.domain) }) : null, h('p', { class: 'card-tags' }, tags)),
       state,
       text,
       rating,
       dissent,
     );
-    return { li, state, text, rating, dissent };
+    return { li, state, text, rating, dissent, online };
   }
 
   renderOutcome(model) {

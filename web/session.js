@@ -1,15 +1,43 @@
-// Session: the API key (session storage), the caller's identity, the
-// tenant's branding.
+// Session: how the page is signed in (an API key kept in session storage,
+// or a person's HttpOnly cookie with its CSRF token held in memory only), the
+// caller's identity, the tenant's branding.
 
 import { setText } from './dom.js';
 
 const KEY_STORAGE = 'askpanel.key';
 
+const NO_IDENTITY = Object.freeze({ role: null, keyId: null, userId: null });
+
 export const session = {
   key: null,
+  /**
+   * A signed-in person's CSRF token (docs/accounts.md). Never stored: the
+   * cookie is HttpOnly and survives a reload, the token is read again from
+   * GET /v1/auth/session.
+   */
+  csrf: null,
+  /** The signed-in person ({id, email, name, role, ...}); null with a key. */
+  user: null,
   tenant: null,
-  /** { role, keyId } learned from the WebSocket token's claims (see whoAmI in api.js). */
-  identity: { role: null, keyId: null },
+  /** { role, keyId, userId }: from /v1/tenant's caller, else the WebSocket token's claims (see whoAmI in api.js). */
+  identity: { ...NO_IDENTITY },
+
+  /** 'key', 'person' or null: how the page is signed in. */
+  get mode() {
+    if (this.key) return 'key';
+    return this.csrf ? 'person' : null;
+  },
+
+  signedIn() {
+    return this.mode !== null;
+  },
+
+  /** A person's session: the answer of sign-in, a redeemed invitation or GET /v1/auth/session. */
+  startPerson(body) {
+    this.csrf = body.csrf_token;
+    this.user = body.user;
+    this.identity = { role: body.user.role, keyId: null, userId: body.user.id };
+  },
 
   load() {
     try {
@@ -31,8 +59,10 @@ export const session = {
 
   forget() {
     this.key = null;
+    this.csrf = null;
+    this.user = null;
     this.tenant = null;
-    this.identity = { role: null, keyId: null };
+    this.identity = { ...NO_IDENTITY };
     try {
       sessionStorage.removeItem(KEY_STORAGE);
     } catch {
@@ -61,20 +91,25 @@ export const session = {
     if (!this.identity.role) return true;
     return (rank[this.identity.role] || 0) >= (rank[role] || 0);
   },
+
+  /** Admin-only screens are shown only to a known admin (the server refuses the rest anyway). */
+  isAdmin() {
+    return this.identity.role === 'admin';
+  },
 };
 
 /**
- * The API has no "who am I": the WebSocket token's payload (base64url JSON
- * before the signature) names the key's id and role, so read it from there.
- * A server that adds `caller: {key_id, role}` to /v1/tenant wins.
+ * A fallback for a server whose /v1/tenant names no caller: the WebSocket
+ * token's payload (base64url JSON before the signature) names the key's or
+ * person's id and the role.
  */
 export function identityFromToken(token) {
   try {
     const payload = token.split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
     const json = JSON.parse(atob(payload + '==='.slice((payload.length + 3) % 4)));
-    return { role: typeof json.r === 'string' ? json.r : null, keyId: typeof json.k === 'string' ? json.k : null };
+    return { role: typeof json.r === 'string' ? json.r : null, keyId: typeof json.k === 'string' ? json.k : null, userId: typeof json.u === 'string' ? json.u : null };
   } catch {
-    return { role: null, keyId: null };
+    return { ...NO_IDENTITY };
   }
 }
 

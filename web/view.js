@@ -1,5 +1,5 @@
-// What every view shares: mounting a view into the page, field errors, and
-// the not-found view.
+// What every view shares: mounting a view into the page, field errors, a
+// new password with its confirmation, and the not-found and admins-only views.
 
 import { appendAll, clear, h } from './dom.js';
 import { session } from './session.js';
@@ -38,4 +38,49 @@ export function showFieldError(el, input, message) {
 
 export function notFoundView(title = 'Not found', text = 'There is nothing at this address.') {
   mountView(title, h('section', { class: 'not-found', id: 'not-found' }, h('h1', { text: title }), h('p', { text }), h('p', {}, h('a', { href: '#/panels', text: 'Back to the panels' }))));
+}
+
+/** For a screen only admins may use: the server refuses the rest anyway (403). */
+export function adminsOnlyView(title) {
+  mountView(title, h('section', { class: 'not-found', id: 'admins-only' }, h('h1', { text: `${title}: admins only` }), h('p', { text: 'Only an admin of your organisation can open this screen. Ask one if you need something changed.' }), h('p', {}, h('a', { href: '#/panels', text: 'Back to the panels' }))));
+}
+
+export const PASSWORD_RULES = 'At least 10 characters, with at least 4 different ones, and not your email address.';
+
+/** A new password and its confirmation (ids `${prefix}-password`, `${prefix}-confirm`), with the rules and each one's error line. */
+export function passwordPair(prefix, label = 'Password') {
+  const make = (id, describedBy) => h('input', { type: 'password', id, name: id, autocomplete: 'new-password', required: true, 'aria-describedby': describedBy });
+  const pw = make(`${prefix}-password`, `${prefix}-rules ${prefix}-password-err`);
+  const confirm = make(`${prefix}-confirm`, `${prefix}-confirm-err`);
+  const pwErr = fieldError(`${prefix}-password-err`);
+  const confirmErr = fieldError(`${prefix}-confirm-err`);
+  const el = [
+    h('div', { class: 'field' }, h('label', { for: pw.id, text: label }), pw, h('p', { class: 'help', id: `${prefix}-rules`, text: PASSWORD_RULES }), pwErr),
+    h('div', { class: 'field' }, h('label', { for: confirm.id, text: `Type the ${label.toLowerCase()} again` }), confirm, confirmErr),
+  ];
+  return {
+    el,
+    input: pw,
+    /** The password, or null after showing what is wrong (with the focus on that field). */
+    check() {
+      showFieldError(pwErr, pw, pw.value ? null : 'Choose a password.');
+      showFieldError(confirmErr, confirm, pw.value && confirm.value !== pw.value ? 'The two passwords are not the same.' : null);
+      if (!pw.value) pw.focus();
+      else if (confirm.value !== pw.value) confirm.focus();
+      else return pw.value;
+      return null;
+    },
+    /** The server's word on the password (a 422's fields). */
+    refuse(message) {
+      showFieldError(pwErr, pw, message);
+      confirm.value = '';
+      pw.focus();
+    },
+    clear() {
+      pw.value = '';
+      confirm.value = '';
+      showFieldError(pwErr, pw, null);
+      showFieldError(confirmErr, confirm, null);
+    },
+  };
 }

@@ -4,6 +4,7 @@
 //! ([`flows`]: sign-in, invitations, resets).
 
 pub mod flows;
+pub mod oidc;
 pub mod passwords;
 
 use std::time::Duration;

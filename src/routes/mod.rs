@@ -11,6 +11,7 @@ pub mod health;
 pub mod keys;
 pub mod panels;
 pub mod records;
+pub mod sso;
 pub mod tenant;
 pub mod users;
 pub mod web;
@@ -51,6 +52,9 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
         .service(res("/v1/auth/password-reset").route(aw::post().to(auth::request_reset)))
         .service(res("/v1/auth/links/inspect").route(aw::post().to(auth::inspect_link)))
         .service(res("/v1/auth/links/redeem").route(aw::post().to(auth::redeem_link)))
+        .service(res("/v1/auth/providers").route(aw::get().to(sso::providers)))
+        .service(res("/v1/auth/oidc/start").route(aw::get().to(sso::start)))
+        .service(res("/v1/auth/oidc/callback").route(aw::get().to(sso::callback)))
         .service(res("/v1/me").route(aw::get().to(users::me)).route(aw::patch().to(users::update_me)))
         .service(res("/v1/me/password").route(aw::post().to(users::change_password)))
         .service(res("/v1/me/sessions").route(aw::get().to(users::my_sessions)))

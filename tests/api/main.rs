@@ -26,6 +26,7 @@ mod records;
 mod restart;
 mod smtp;
 mod sse;
+mod sso;
 mod stub;
 mod tenants;
 mod ws;

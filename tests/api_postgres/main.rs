@@ -43,6 +43,8 @@ mod records;
 mod restart;
 #[path = "../api/sse.rs"]
 mod sse;
+#[path = "../api/sso.rs"]
+mod sso;
 #[path = "../api/tenants.rs"]
 mod tenants;
 #[path = "../api/ws.rs"]

@@ -200,7 +200,7 @@ async function newPage(t, viewport = { width: 1280, height: 900 }) {
   page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     const text = m.text();
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|403|404|409|422)/.test(text)) page.problems.push(`console error: ${text}`);
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|403|404|409|422|429)/.test(text)) page.problems.push(`console error: ${text}`);
     if (/Content Security Policy/i.test(text)) page.problems.push(`CSP: ${text}`);
   });
   page.on('request', (r) => {
@@ -281,6 +281,57 @@ function comesBefore(page, a, b) {
   );
 }
 
+/** Unlabelled fields, nameless buttons and links, images without alt, not one h1, text below WCAG AA contrast. */
+function accessibilityProblems(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length) && getComputedStyle(el).visibility !== 'hidden';
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (el.type === 'hidden' || !visible(el)) continue;
+      const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      if (!named) problems.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`);
+    }
+    for (const el of document.querySelectorAll('button, a[href]')) {
+      if (!visible(el)) continue;
+      if (!(el.textContent.trim() || el.getAttribute('aria-label'))) problems.push(`nameless ${el.tagName.toLowerCase()}`);
+    }
+    for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) problems.push('img without alt');
+    if (document.querySelectorAll('main h1').length !== 1) problems.push(`${document.querySelectorAll('main h1').length} h1 elements`);
+    // Text contrast (WCAG AA) against the nearest opaque background.
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => {
+        v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bgOf = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const checked = new Set();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || checked.has(el) || !visible(el) || el.closest('[disabled], svg, .visually-hidden, .skip-link')) continue;
+      checked.add(el);
+      const st = getComputedStyle(el);
+      const fg = rgb(st.color).slice(0, 3);
+      const [a, b] = [lum(fg), lum(bgOf(el))].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      const size = parseFloat(st.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) problems.push(`contrast ${ratio.toFixed(2)} for "${n.textContent.trim().slice(0, 30)}"`);
+    }
+    if (!document.querySelector('[aria-live="polite"]#announcer')) problems.push('no polite live region');
+    return problems;
+  });
+}
+
 /* ---------------- scenarios ---------------- */
 
 const scenarios = [];
@@ -312,7 +363,7 @@ scenario('sign in from the link, sign out, sign in with the form', async (t) => 
   await page.fill('#key', 'ap_not_a_real_key_000000000000000');
   await page.keyboard.press('Enter');
   await page.locator('#key[aria-invalid="true"]').waitFor();
-  assert((await page.locator('.field-error').first().textContent()).includes('not accepted'), 'wrong key message');
+  assert((await page.locator('#signin-key .field-error').first().textContent()).includes('not accepted'), 'wrong key message');
   // The right key signs in.
   await page.fill('#key', env.key);
   await page.keyboard.press('Enter');
@@ -1097,54 +1148,7 @@ scenario('documents: library, upload with progress, search, a grounded panel wit
 scenario('accessibility basics: labels, names, focus order, contrast', async (t) => {
   const page = await newPage(t);
   await signIn(page);
-  const audit = () =>
-    page.evaluate(() => {
-      const problems = [];
-      const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length) && getComputedStyle(el).visibility !== 'hidden';
-      for (const el of document.querySelectorAll('input, select, textarea')) {
-        if (el.type === 'hidden' || !visible(el)) continue;
-        const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
-        if (!named) problems.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`);
-      }
-      for (const el of document.querySelectorAll('button, a[href]')) {
-        if (!visible(el)) continue;
-        if (!(el.textContent.trim() || el.getAttribute('aria-label'))) problems.push(`nameless ${el.tagName.toLowerCase()}`);
-      }
-      for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) problems.push('img without alt');
-      if (document.querySelectorAll('main h1').length !== 1) problems.push(`${document.querySelectorAll('main h1').length} h1 elements`);
-      // Text contrast (WCAG AA) against the nearest opaque background.
-      const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
-      const lum = ([r, g, b]) => {
-        const f = (v) => {
-          v /= 255;
-          return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-        };
-        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-      };
-      const bgOf = (el) => {
-        for (let e = el; e; e = e.parentElement) {
-          const c = rgb(getComputedStyle(e).backgroundColor);
-          if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
-        }
-        return [255, 255, 255];
-      };
-      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-      const checked = new Set();
-      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-        const el = n.parentElement;
-        if (!n.textContent.trim() || checked.has(el) || !visible(el) || el.closest('[disabled], svg, .visually-hidden, .skip-link')) continue;
-        checked.add(el);
-        const st = getComputedStyle(el);
-        const fg = rgb(st.color).slice(0, 3);
-        const [a, b] = [lum(fg), lum(bgOf(el))].sort((x, y) => y - x);
-        const ratio = (a + 0.05) / (b + 0.05);
-        const size = parseFloat(st.fontSize);
-        const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
-        if (ratio < (large ? 3 : 4.5)) problems.push(`contrast ${ratio.toFixed(2)} for "${n.textContent.trim().slice(0, 30)}"`);
-      }
-      if (!document.querySelector('[aria-live="polite"]#announcer')) problems.push('no polite live region');
-      return problems;
-    });
+  const audit = () => accessibilityProblems(page);
   // The first Tab reaches the skip link.
   await page.keyboard.press('Tab');
   assert(await page.evaluate(() => document.activeElement && document.activeElement.classList.contains('skip-link')), 'the skip link comes first');
@@ -1169,6 +1173,391 @@ scenario('accessibility basics: labels, names, focus order, contrast', async (t)
   await waitForFinal(page);
   problems = await audit();
   assertEqual(problems, [], 'live view audit');
+});
+
+/* ---------------- people: accounts and sessions (docs/accounts.md) ---------------- */
+
+const PASSWORD = 'correct horse battery staple';
+let personSeq = 0;
+
+/** A person in a tenant (the demo one by default), made by the platform admin: active at once with a password. */
+async function createPerson({ role = 'admin', name, password = PASSWORD, tenantId = env.tenant.id } = {}) {
+  assert(env.adminKey, 'the platform admin key is needed to create people');
+  personSeq += 1;
+  const stamp = `${Date.now().toString(36)}${personSeq}`;
+  const email = `${role}-${stamp}@example.org`;
+  const r = await api('POST', `/v1/admin/tenants/${tenantId}/users`, { email, name: name || `${role[0].toUpperCase()}${role.slice(1)} ${stamp}`, role, password }, env.adminKey);
+  assert(r.status === 201, `POST /v1/admin/tenants/../users answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return { ...r.body.user, password };
+}
+
+/** Signs `person` in through the form (the first screen when nothing is signed in). */
+async function passwordSignIn(page, person, tenant = env.tenant.slug) {
+  await page.goto(`${env.base}/#/`);
+  await page.locator('#signin-form').waitFor();
+  await page.fill('#signin-tenant', tenant);
+  await page.fill('#signin-email', person.email);
+  await page.fill('#signin-password', person.password);
+  await page.click('#signin-submit');
+  await page.locator('#account').waitFor({ state: 'visible' });
+}
+
+/** The page's one-time link, opened at the page's own address (the server names the address it was reached at). */
+function atBase(link) {
+  return `${env.base}/${new URL(link).hash}`;
+}
+
+scenario('password sign-in: the form, a panel made with the CSRF token, a reload, sign out; a wrong password; a member sees no admin screens', async (t) => {
+  const ada = await createPerson({ role: 'admin', name: 'Ada Lovelace' });
+  const page = await newPage(t);
+  const sent = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/v1/')) sent.push({ method: r.method(), path: new URL(r.url()).pathname, csrf: r.headers()['x-csrf-token'] || null, auth: r.headers().authorization || null });
+  });
+  await page.goto(`${env.base}/`);
+  await page.locator('#signin-form').waitFor();
+  assert(await page.locator('#key').isHidden(), 'the API key way is folded away');
+  assertEqual(await accessibilityProblems(page), [], 'sign-in screen audit');
+  await shot(page, 'sign-in');
+  // A wrong password: said on the form, nothing signed in.
+  await page.fill('#signin-tenant', env.tenant.slug);
+  await page.fill('#signin-email', ada.email);
+  await page.fill('#signin-password', 'not the password at all');
+  await page.click('#signin-submit');
+  await page.locator('#signin-error:not([hidden])').waitFor();
+  assert((await page.textContent('#signin-error')).includes('Wrong email or password'), 'the wrong password is said');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'signin-password'), 'the keyboard is back on the password');
+  await shot(page, 'sign-in-wrong-password');
+  // The right one.
+  const signedIn = page.waitForResponse((r) => r.url().endsWith('/v1/auth/sign-in') && r.status() === 200);
+  await page.fill('#signin-password', ada.password);
+  await page.click('#signin-submit');
+  const csrf = (await (await signedIn).json()).csrf_token;
+  await page.locator('#account').waitFor({ state: 'visible' });
+  await page.locator('h1', { hasText: 'Panels' }).waitFor();
+  assertEqual((await page.textContent('#account-name')).trim(), 'Ada Lovelace', 'who is signed in');
+  assertEqual((await page.textContent('#account-role')).trim(), 'Admin', 'their role');
+  assert(await page.locator('#nav-people').isVisible(), 'an admin sees People');
+  assert(await page.locator('#nav-audit').isVisible(), 'an admin sees Audit');
+  // The cookie: HttpOnly (the page cannot read it), Secure, and kept by Chromium on http://127.0.0.1.
+  assert(!(await page.evaluate(() => document.cookie)).includes('askpanel_session'), 'document.cookie has no askpanel_session');
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'askpanel_session');
+  assert(cookie, 'Chromium kept the session cookie');
+  assertEqual([cookie.httpOnly, cookie.secure, cookie.sameSite], [true, true, 'Lax'], 'the cookie is HttpOnly, Secure and SameSite=Lax');
+  // The CSRF token is in memory only.
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  assert(!stored.includes(csrf), 'the CSRF token is in neither localStorage nor sessionStorage');
+  // A panel from the form: a state-changing request with the cookie and the token, no key.
+  await page.click('#nav-new');
+  await page.fill('#f-query', `${QUESTION} (asked by a person)`);
+  await page.check('#type-structured');
+  await page.fill('#f-expert_count', '3');
+  await page.fill('#f-max_rounds', '1');
+  await page.fill('#f-sim-pace', '0');
+  await page.fill('#f-sim-tokens', '20');
+  await page.click('#create-submit');
+  await page.waitForURL(/#\/panels\/[0-9a-f-]{36}$/);
+  const id = page.url().split('/').pop();
+  const create = sent.find((r) => r.method === 'POST' && r.path === '/v1/panels');
+  assert(create && create.csrf === csrf && !create.auth, `POST /v1/panels carried the CSRF token and no key (${JSON.stringify(create)})`);
+  assert(sent.every((r) => !r.auth), 'no request carried a key');
+  await waitForFinal(page);
+  // A reload: the cookie session is found again (and its token read again).
+  await page.reload();
+  await page.locator('#account').waitFor({ state: 'visible' });
+  await page.locator(`article.live[data-panel-id="${id}"] #recommendation`).waitFor();
+  assertEqual((await page.textContent('#account-name')).trim(), 'Ada Lovelace', 'still Ada after a reload');
+  assert(sent.some((r) => r.path === '/v1/auth/session'), 'the page asked for its session');
+  // The account menu, by keyboard.
+  await page.focus('#account-button');
+  await page.keyboard.press('Enter');
+  await page.locator('#account-menu').waitFor({ state: 'visible' });
+  await page.keyboard.press('Escape');
+  await page.locator('#account-menu').waitFor({ state: 'hidden' });
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'account-button'), 'Escape gives the button the keyboard back');
+  // Sign out: the server ends the session.
+  await page.click('#sign-out');
+  await page.locator('#signin-form').waitFor();
+  assert(sent.some((r) => r.method === 'POST' && r.path === '/v1/auth/sign-out' && r.csrf === csrf), 'sign-out told the server, with the token');
+  assertEqual(await page.evaluate(async () => (await fetch('/v1/auth/session', { credentials: 'same-origin' })).status), 401, 'no session after signing out');
+  assert(await page.locator('#nav').isHidden(), 'no navigation when signed out');
+  // A member: no People, no Audit; the addresses say admins only.
+  const member = await createPerson({ role: 'member' });
+  const other = await newPage(t);
+  await passwordSignIn(other, member);
+  assertEqual((await other.textContent('#account-role')).trim(), 'Member', 'the member’s role');
+  assert(await other.locator('#nav-people').isHidden(), 'a member sees no People');
+  assert(await other.locator('#nav-audit').isHidden(), 'a member sees no Audit');
+  await other.goto(`${env.base}/#/people`);
+  await other.locator('#admins-only').waitFor();
+  await other.goto(`${env.base}/#/audit`);
+  await other.locator('#admins-only', { hasText: 'admins only' }).waitFor();
+  const refused = await other.evaluate(async () => (await fetch('/v1/audit', { credentials: 'same-origin' })).status);
+  assertEqual(refused, 403, 'the server refuses the audit to a member');
+  // Forgot password: a neutral answer, whether or not the address has an account.
+  await page.click('#forgot-toggle');
+  await page.locator('#forgot-email').waitFor();
+  assertEqual(await page.inputValue('#forgot-tenant'), env.tenant.slug, 'the organisation is carried over');
+  await page.fill('#forgot-email', 'nobody-here@example.org');
+  await page.click('#forgot-submit');
+  await page.locator('#forgot-status', { hasText: 'If nobody-here@example.org has an account' }).waitFor();
+  // Five wrong passwords lock the account: even the right one then waits, and the page says how long.
+  const locked = await createPerson({ role: 'viewer' });
+  for (let i = 0; i < 5; i += 1) {
+    const r = await fetch(`${env.api}/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ tenant: env.tenant.slug, email: locked.email, password: `wrong password ${i}` }) });
+    assert(r.status === 401 || r.status === 429, `a wrong password answered ${r.status}`);
+  }
+  await page.fill('#signin-email', locked.email);
+  await page.fill('#signin-password', locked.password);
+  await page.click('#signin-submit');
+  await page.locator('#signin-error', { hasText: /Try again in \d+ (s|min)/ }).waitFor();
+  // At 360 px the sign-in screen and the top bar fit.
+  await page.setViewportSize({ width: 360, height: 740 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 360, `the sign-in screen scrolls sideways at 360 px (scrollWidth ${overflow})`);
+  await shot(page, 'sign-in-mobile-360', { fullPage: false });
+});
+
+scenario('invitation: an admin invites in People, the link is shown; the invitee sets a password and is signed in; the admin changes their role', async (t) => {
+  const admin = await createPerson({ role: 'admin', name: 'Grace Hopper' });
+  const page = await newPage(t);
+  await passwordSignIn(page, admin);
+  await page.click('#nav-people');
+  await page.locator('#people-h').waitFor();
+  await page.locator(`#members tr[data-id="${admin.id}"]`).waitFor();
+  // Invite: no mail configured, so the link comes back to be passed on.
+  const email = `invitee-${Date.now().toString(36)}@example.org`;
+  await page.fill('#invite-email', email);
+  await page.fill('#invite-name', 'Katherine Johnson');
+  await page.selectOption('#invite-role', 'member');
+  await page.click('#invite-submit');
+  await page.locator('#onetime-link').waitFor();
+  const link = await page.inputValue('#onetime-link');
+  assert(/#\/invitation\?token=/.test(link), `the invitation link (${link})`);
+  assert(await page.getAttribute('#onetime-link', 'readonly') !== null, 'the link is read-only');
+  assert((await page.textContent('#onetime-help')).includes('works once'), 'it says the link works once');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'onetime-link'), 'the link takes the keyboard');
+  await page.locator('#invitations li', { hasText: email }).waitFor();
+  assertEqual(await accessibilityProblems(page), [], 'People screen audit');
+  await shot(page, 'people');
+  // The invitee, in a browser of their own.
+  const guest = await newPage(t);
+  await guest.goto(atBase(link));
+  await guest.locator('#join-form').waitFor();
+  assert(!guest.url().includes('token='), `the token left the address bar (${guest.url()})`);
+  assertEqual((await guest.textContent('#link-email')).trim(), email, 'the link names the address');
+  assertEqual(await guest.inputValue('#join-name'), 'Katherine Johnson', 'the name the admin gave');
+  assertEqual(await accessibilityProblems(guest), [], 'invitation screen audit');
+  // A weak password first: the server's reason at the field.
+  await guest.fill('#join-password', 'aaaaaaaaaaaa');
+  await guest.fill('#join-confirm', 'aaaaaaaaaaaa');
+  await guest.click('#join-submit');
+  await guest.locator('#join-password-err:not([hidden])').waitFor();
+  assert((await guest.textContent('#join-password-err')).includes('4 different characters'), 'the weak password is explained');
+  assertEqual(await guest.getAttribute('#join-password', 'aria-invalid'), 'true', 'the field is marked');
+  await shot(guest, 'invitation-weak-password');
+  // Mistyped confirmation: said before anything is sent.
+  await guest.fill('#join-password', 'Hidden Figures 1962');
+  await guest.fill('#join-confirm', 'Hidden Figures 1963');
+  await guest.click('#join-submit');
+  await guest.locator('#join-confirm-err:not([hidden])').waitFor();
+  await guest.fill('#join-confirm', 'Hidden Figures 1962');
+  await guest.click('#join-submit');
+  await guest.locator('#account').waitFor({ state: 'visible' });
+  await guest.locator('h1', { hasText: 'Panels' }).waitFor();
+  assertEqual((await guest.textContent('#account-name')).trim(), 'Katherine Johnson', 'the invitee is signed in');
+  assert(await guest.locator('#nav-people').isHidden(), 'a member sees no People');
+  // The link is spent.
+  const again = await newPage(t);
+  await again.goto(atBase(link));
+  await again.locator('#link-gone').waitFor();
+  // The admin sees the new member, active, and makes them a moderator.
+  await page.click('#members-refresh');
+  const users = (await api('GET', '/v1/users')).body.items;
+  const joined = users.find((u) => u.email === email);
+  assertEqual(joined && joined.status, 'active', 'the server has the member active');
+  const row = page.locator(`#members tr[data-id="${joined.id}"]`);
+  await row.waitFor();
+  assertEqual(await row.getAttribute('data-status'), 'active', 'the People view shows them active');
+  await page.locator('#invitations li', { hasText: email }).waitFor({ state: 'detached' });
+  await page.selectOption(`#role-${joined.id}`, 'moderator');
+  await page.locator('#people-msg', { hasText: 'is now a moderator' }).waitFor();
+  assertEqual((await api('GET', `/v1/users/${joined.id}`)).body.role, 'moderator', 'the server has the new role');
+  // A reset link for them, shown the same way.
+  await row.locator('button', { hasText: 'Reset link' }).click();
+  await page.locator('#onetime[data-purpose="reset"] #onetime-link').waitFor();
+  const resetLink = await page.inputValue('#onetime-link');
+  assert(resetLink.includes('#/reset?token='), 'the reset link');
+  // Katherine uses it: a new password, then sign-in with it (her open session ended).
+  const resetter = await newPage(t);
+  await resetter.goto(atBase(resetLink));
+  await resetter.locator('#reset-form').waitFor();
+  assert(!resetter.url().includes('token='), 'the reset token left the address bar');
+  await resetter.fill('#reset-password', 'Orbital Mechanics 1969');
+  await resetter.fill('#reset-confirm', 'Orbital Mechanics 1969');
+  await resetter.click('#reset-submit');
+  await resetter.locator('#signin-notice', { hasText: 'Your password was changed' }).waitFor();
+  assertEqual(await resetter.inputValue('#signin-email'), email, 'the sign-in form has her address');
+  await resetter.fill('#signin-password', 'Orbital Mechanics 1969');
+  await resetter.click('#signin-submit');
+  await resetter.locator('#account').waitFor({ state: 'visible' });
+  // The session she had before the reset has ended: her first tab is signed out at its next request.
+  await guest.reload();
+  await guest.locator('#signin-form').waitFor();
+  // At 360 px the table becomes cards and nothing scrolls sideways.
+  await page.setViewportSize({ width: 360, height: 800 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 360, `the People screen scrolls sideways at 360 px (scrollWidth ${overflow})`);
+  await shot(page, 'people-mobile-360');
+  // The last admin of an organisation cannot be demoted: the page says why.
+  const slug = `solo-${Date.now().toString(36)}`;
+  const made = await api('POST', '/v1/admin/tenants', { slug, name: 'Solo Org' }, env.adminKey);
+  assert(made.status === 201, `POST /v1/admin/tenants answered ${made.status}`);
+  const solo = await createPerson({ role: 'admin', tenantId: made.body.id });
+  const soloPage = await newPage(t);
+  await passwordSignIn(soloPage, solo, slug);
+  await soloPage.goto(`${env.base}/#/people`);
+  await soloPage.locator(`#role-${solo.id}`).waitFor();
+  await soloPage.selectOption(`#role-${solo.id}`, 'member');
+  await soloPage.locator('#people-msg', { hasText: 'last admin' }).waitFor();
+  assertEqual(await soloPage.inputValue(`#role-${solo.id}`), 'admin', 'the role stays admin');
+});
+
+scenario('audit: an admin sees sign-ins and invitations, newest first; "auth." narrows it', async (t) => {
+  const admin = await createPerson({ role: 'admin', name: 'Audit Admin' });
+  const invited = await api('POST', '/v1/invitations', { email: `audited-${Date.now().toString(36)}@example.org`, role: 'viewer' });
+  assert(invited.status === 201, `POST /v1/invitations answered ${invited.status}: ${JSON.stringify(invited.body)}`);
+  const page = await newPage(t);
+  await passwordSignIn(page, admin);
+  await page.click('#nav-audit');
+  await page.locator('#audit-h').waitFor();
+  await page.locator('#audit tr.audit-row').first().waitFor();
+  const actions = () => page.$$eval('#audit tr.audit-row', (rows) => rows.map((r) => r.dataset.action));
+  const all = await actions();
+  assert(all.includes('auth.signed_in'), `a sign-in is listed (${all.slice(0, 12)})`);
+  assert(all.includes('user.invited'), 'the invitation is listed');
+  const times = await page.$$eval('#audit tr.audit-row time', (ts) => ts.map((x) => Date.parse(x.getAttribute('datetime'))));
+  assert(times.every((x, i) => i === 0 || times[i - 1] >= x), 'newest first');
+  // The signed-in admin is named, not an id.
+  const mine = page.locator('#audit tr.audit-row[data-action="auth.signed_in"]', { hasText: 'Audit Admin' });
+  assert((await mine.count()) > 0, 'the actor is shown by name');
+  assertEqual(await accessibilityProblems(page), [], 'Audit screen audit');
+  await shot(page, 'audit');
+  // A kind of action.
+  await page.fill('#audit-action', 'auth.');
+  await page.click('#audit-apply');
+  await eventually(async () => {
+    const shown = await actions();
+    return shown.length > 0 && shown.every((a) => a.startsWith('auth.'));
+  }, 'only auth. entries');
+  assert(page.url().includes('action=auth.'), 'the filter is in the address');
+  assert((await actions()).length < all.length || all.every((a) => a.startsWith('auth.')), 'the filter narrowed the list');
+  // Kept across a reload.
+  await page.reload();
+  await page.locator('#audit tr.audit-row').first().waitFor();
+  assertEqual(await page.inputValue('#audit-action'), 'auth.', 'the filter survives a reload');
+  assert((await actions()).every((a) => a.startsWith('auth.')), 'still only auth. entries');
+  // Who: the admin alone.
+  await page.selectOption('#audit-actor', admin.id);
+  await eventually(async () => (await page.$$eval('#audit tr.audit-row', (rows) => rows.length)) > 0 && page.url().includes(`actor=${admin.id}`), 'the actor filter');
+  const whoCells = await page.$$eval('#audit tr.audit-row td[data-label="Who"]', (tds) => tds.map((td) => td.textContent));
+  assert(whoCells.every((x) => x.includes('Audit Admin')), `only the admin’s entries (${whoCells})`);
+  await page.setViewportSize({ width: 360, height: 800 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 360, `the Audit screen scrolls sideways at 360 px (scrollWidth ${overflow})`);
+});
+
+scenario('account: a person changes their name and password', async (t) => {
+  const person = await createPerson({ role: 'member', name: 'Old Name' });
+  const page = await newPage(t);
+  await passwordSignIn(page, person);
+  await page.click('#account-button');
+  await page.click('#account-link');
+  await page.locator('#account-h').waitFor();
+  await page.fill('#me-name', 'New Name');
+  await page.click('#me-name-save');
+  await page.locator('#me-name-msg', { hasText: 'Saved' }).waitFor();
+  assertEqual((await page.textContent('#account-name')).trim(), 'New Name', 'the top bar shows the new name');
+  // A wrong current password is said at its field.
+  await page.fill('#me-current', 'not my password');
+  await page.fill('#me-new-password', 'a much better passphrase');
+  await page.fill('#me-new-confirm', 'a much better passphrase');
+  await page.click('#me-password-save');
+  await page.locator('#me-current-err:not([hidden])').waitFor();
+  await page.fill('#me-current', person.password);
+  await page.fill('#me-new-password', 'a much better passphrase');
+  await page.fill('#me-new-confirm', 'a much better passphrase');
+  await page.click('#me-password-save');
+  await page.locator('#me-password-msg', { hasText: 'Password changed' }).waitFor();
+  assertEqual(await accessibilityProblems(page), [], 'Account screen audit');
+  await shot(page, 'account');
+  // The new password signs in; this page's session survived the change.
+  const r = await fetch(`${env.api}/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ tenant: env.tenant.slug, email: person.email, password: 'a much better passphrase' }) });
+  assertEqual(r.status, 200, 'the new password works');
+  await page.reload();
+  await page.locator('#account').waitFor({ state: 'visible' });
+  // Signing out everywhere ends the other browser's session too.
+  const elsewhere = await newPage(t);
+  await passwordSignIn(elsewhere, { ...person, password: 'a much better passphrase' });
+  await page.click('#account-sign-out-everywhere');
+  await page.locator('#signin-notice', { hasText: 'signed out everywhere' }).waitFor();
+  await elsewhere.click('#nav-documents');
+  await elsewhere.locator('#signin-notice', { hasText: 'Your session has ended' }).waitFor();
+});
+
+scenario('presence: a second viewer appears in the first one’s "Watching" line; a connected human member is marked; the seat’s person answers', async (t) => {
+  const ada = await createPerson({ role: 'moderator', name: 'Ada Watcher' });
+  const bob = await createPerson({ role: 'member', name: 'Bob Seat' });
+  const panel = await createPanel({
+    query: `${QUESTION} (watched)`,
+    panel_type: 'hybrid',
+    expert_count: 2,
+    humans: [{ name: 'Bob Seat', email: bob.email }],
+    base_flow: 'structured',
+    human_turn_timeout_s: 120,
+    max_rounds: 2,
+    simulation: { seed: 9, pace_tokens_per_s: 20, turn_tokens: 40 },
+  });
+  const first = await newPage(t);
+  await passwordSignIn(first, ada);
+  await first.goto(`${env.base}/#/panels/${panel.id}`);
+  await first.locator('#member-cards .card').first().waitFor();
+  await first.locator('#presence:not([hidden])').waitFor();
+  assertEqual(await first.getAttribute('#presence', 'aria-live'), 'polite', 'the line is a polite live region');
+  assertEqual((await first.textContent('#presence')).trim(), 'Watching: only you.', 'alone at first');
+  const second = await newPage(t);
+  await passwordSignIn(second, bob);
+  await second.goto(`${env.base}/#/panels/${panel.id}`);
+  await second.locator('#member-cards .card').first().waitFor();
+  await first.locator('#presence', { hasText: 'Watching: you and Bob Seat.' }).waitFor();
+  await second.locator('#presence', { hasText: 'Watching: you and Ada Watcher.' }).waitFor();
+  const seat = (await getPanel(panel.id)).members.find((m) => m.kind === 'human');
+  await first.locator(`#member-cards .card[data-member="${seat.id}"] .card-online:not([hidden])`).waitFor();
+  // Someone with a share link is counted, never named.
+  const made = await api('POST', `/v1/panels/${panel.id}/shares`, { expires_in_s: 3600 });
+  assert(made.status === 201, `POST .../shares answered ${made.status}`);
+  const guest = await newPage(t);
+  await guest.goto(`${env.base}${made.body.url}`);
+  await guest.locator('#member-cards .card').first().waitFor();
+  await first.locator('#presence', { hasText: 'Watching: you, Bob Seat and 1 person with a share link.' }).waitFor();
+  assertEqual(await guest.locator('#presence').count(), 0, 'the shared view shows no presence');
+  await shot(first, 'live-presence', { fullPage: false });
+  // Bob's seat is his: the page lets him answer it (Ada could only as a moderator, on his behalf).
+  await second.locator('#human-turn textarea').waitFor({ state: 'visible', timeout: 30_000 });
+  assert((await second.textContent('#human-turn-h')).startsWith('Your turn'), 'the seat’s person is told it is their turn');
+  await first.locator('#human-turn #human-help', { hasText: 'on their behalf' }).waitFor();
+  const answer = 'Speaking for myself: De Novo, because no predicate device matches the intended use.';
+  await second.fill('#human-text', answer);
+  await second.click('#human-turn button[type=submit]');
+  await first.locator('.transcript .turn', { hasText: answer }).waitFor();
+  // Bob leaves: the line drops him and his seat is no longer connected.
+  await second.goto(`${env.base}/#/panels`);
+  await eventually(async () => !(await first.textContent('#presence')).includes('Bob Seat'), 'Bob to leave the “Watching” line', 40_000);
+  await first.locator(`#member-cards .card[data-member="${seat.id}"] .card-online`).waitFor({ state: 'hidden' });
+  await api('POST', `/v1/panels/${panel.id}/moderate`, { action: 'cancel' });
 });
 
 /* ---------------- runner ---------------- */

@@ -305,7 +305,14 @@ impl Settings {
             .add_source(config::File::from(config_dir.join("default.toml")).required(false))
             .add_source(config::File::from(config_dir.join(format!("{env}.toml"))).required(false))
             .add_source(
-                config::Environment::with_prefix("ASKPANEL").prefix_separator("__").separator("__").try_parsing(true),
+                config::Environment::with_prefix("ASKPANEL")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    // Lists from the environment are comma-separated.
+                    .list_separator(",")
+                    .with_list_parse_key("accounts.oidc_tenants")
+                    .with_list_parse_key("server.allowed_origins"),
             )
             .build()
             .context("failed to read the settings")?;

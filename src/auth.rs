@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::error::ApiError;
 use crate::store::accounts::{SessionId, SessionRecord, UserRecord};
@@ -33,18 +33,7 @@ pub fn generate_key() -> String {
     format!("ap_{}", URL_SAFE_NO_PAD.encode(random_bytes::<24>()))
 }
 
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    // The OS random source failing is not recoverable; there is nothing safe to fall back to.
-    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
-    bytes
-}
-
-/// The stored form of a key. Keys carry 192 random bits, so a fast hash is enough.
-pub fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::secrets::{hash_key, random_bytes};
 
 /// The first characters of a key, kept to recognise it in listings.
 pub fn key_prefix(key: &str) -> String {

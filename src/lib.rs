@@ -49,6 +49,7 @@ pub mod presence;
 pub mod records;
 pub mod report;
 pub mod routes;
+pub mod secrets;
 pub mod startup;
 pub mod state;
 pub mod store;

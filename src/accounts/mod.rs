@@ -15,8 +15,8 @@ use uuid::Uuid;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::auth::random_bytes;
 use crate::configuration::AccountSettings;
+use crate::secrets::random_bytes;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "askpanel_session";
@@ -114,7 +114,7 @@ impl Opaque {
 
     /// What the database keeps.
     pub fn hash(&self) -> String {
-        crate::auth::hash_key(&self.secret)
+        crate::secrets::hash_key(&self.secret)
     }
 }
 

@@ -33,8 +33,8 @@ impl Hasher {
         let this = *self;
         let password = password.to_string();
         tokio::task::spawn_blocking(move || {
-            let salt =
-                SaltString::encode_b64(&crate::auth::random_bytes::<16>()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+            let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>())
+                .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
             let hash = this.argon2().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(hash.to_string())
         })

@@ -315,7 +315,14 @@ pub struct PanelCursor(pub PanelId);
 
 #[async_trait]
 pub trait Store:
-    documents::DocumentStore + records::RecordStore + audit::AuditStore + accounts::AccountStore + Send + Sync + 'static
+    documents::DocumentStore
+    + records::RecordStore
+    + audit::AuditStore
+    + accounts::UserStore
+    + accounts::SessionStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;

@@ -2,6 +2,7 @@
 //! tenant (row-level security).
 
 use super::PgStore;
-use crate::store::accounts::account_store;
+use crate::store::accounts::{session_store, user_store};
 
-account_store!(PgStore, tenant_tx, tenant_tx);
+user_store!(PgStore, tenant_tx, tenant_tx);
+session_store!(PgStore, tenant_tx, tenant_tx);

@@ -4,7 +4,7 @@ use askpanel_actors::domain::TenantId;
 
 use super::SqliteStore;
 use crate::store::StoreResult;
-use crate::store::accounts::account_store;
+use crate::store::accounts::{session_store, user_store};
 
 impl SqliteStore {
     async fn read_tx(&self, _tenant: TenantId) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
@@ -16,4 +16,5 @@ impl SqliteStore {
     }
 }
 
-account_store!(SqliteStore, read_tx, tenant_write_tx);
+user_store!(SqliteStore, read_tx, tenant_write_tx);
+session_store!(SqliteStore, read_tx, tenant_write_tx);

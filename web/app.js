@@ -29,7 +29,7 @@
 //   audit-view.js  the Audit screen (admins): the trail, filters, load more
 //   account.js     the top bar's account menu; the Account screen (name, password)
 //   links.js       one-time links: accept an invitation, reset a password
-//   sign-in.js     the sign-in screen: password (and forgotten password), or an API key
+//   sign-in.js     the sign-in screen: password (and forgotten password), single sign-on, or an API key
 //   view.js        mounting a view, field errors, a new password pair, not found, admins only
 //   chart.js       the ratings chart (inline SVG)
 //   feed.js        one panel's subscription: resume with after_seq, token merging
@@ -230,7 +230,15 @@ Object.assign(app, {
     if (this.current && this.current.destroy) this.current.destroy();
     this.current = null;
     const raw = location.hash.replace(/^#/, '') || '/';
-    const [path, qs] = raw.split('?');
+    let [path, qs] = raw.split('?');
+    // Single sign-on that signed nobody in comes back to `/sign-in?sso_error=`
+    // (docs/accounts.md): the reason is said once, and the address becomes the plain one.
+    let ssoError = null;
+    if (path === '/sign-in') {
+      ssoError = new URLSearchParams(qs || '').get('sso_error');
+      history.replaceState(null, '', `${location.pathname}${location.search}#/`);
+      [path, qs] = ['/', ''];
+    }
     const params = new URLSearchParams(qs || '');
     // A shared link needs no key: it is its own credential.
     const token = sharedToken(path);
@@ -255,7 +263,7 @@ Object.assign(app, {
       return;
     }
     if (!session.signedIn()) {
-      signInView();
+      signInView(undefined, { ssoError });
       return;
     }
     for (const a of document.querySelectorAll('#nav a')) a.removeAttribute('aria-current');

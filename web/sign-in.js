@@ -1,8 +1,10 @@
 // The sign-in screen: a person signs in with their organisation, email and
-// password (the first way); "Forgot password?" asks for a reset link; an API
-// key still signs in as before (the second way, folded away unless it was
-// the last way used). The organisation's short name is remembered in
-// localStorage (it is no secret); the password and key never are.
+// password (the first way); "Forgot password?" asks for a reset link; an
+// organisation with single sign-on also gets a button that leaves for its
+// identity provider (docs/accounts.md), whose failures come back here with a
+// reason to say; an API key still signs in as before (the second way, folded
+// away unless it was the last way used). The organisation's short name is
+// remembered in localStorage (it is no secret); the password and key never are.
 
 import { announcer, h, uid } from './dom.js';
 import { api } from './api.js';
@@ -10,6 +12,20 @@ import { app } from './state.js';
 import { fieldError, mountView, showFieldError } from './view.js';
 
 const TENANT_STORAGE = 'askpanel.organisation';
+
+/** What the page says when single sign-on comes back without a session (`#/sign-in?sso_error=CODE`). */
+const SSO_ERRORS = {
+  cancelled: 'Single sign-on was cancelled.',
+  expired: 'The sign-in took too long or was started in another browser; try again.',
+  provider: 'The identity provider could not be reached; try again or use your password.',
+  no_account: 'No account here matches that identity. Ask an admin to invite you.',
+};
+
+/** How long the organisation field rests before its ways of signing in are looked up. */
+const PROVIDERS_DEBOUNCE_MS = 300;
+
+/** A tenant's short name as the server accepts one (src/routes/admin.rs, valid_slug). */
+const SLUG_RE = /^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$/;
 
 export function rememberedTenant() {
   try {
@@ -45,9 +61,10 @@ function field(id, label, attrs, help) {
 /**
  * Mounts the sign-in screen. `message`: a notice on top (signed out, password
  * changed). `keyOpen`: show the API key form unfolded (the last sign-in used
- * a key). `prefill`: { tenant, email } for the password form.
+ * a key). `prefill`: { tenant, email } for the password form. `ssoError`: why
+ * single sign-on signed nobody in (a code of SSO_ERRORS), said on the form.
  */
-export function signInView(message, { keyOpen = false, prefill = {} } = {}) {
+export function signInView(message, { keyOpen = false, prefill = {}, ssoError = null } = {}) {
   const tenant = field('signin-tenant', 'Organisation', { type: 'text', autocomplete: 'organization', required: true, value: prefill.tenant || rememberedTenant(), autocapitalize: 'none' }, 'Its short name, as in your invitation (for example “acme”).');
   const email = field('signin-email', 'Email', { type: 'email', autocomplete: 'username', required: true, value: prefill.email || '' });
   const password = field('signin-password', 'Password', { type: 'password', autocomplete: 'current-password', required: true });
@@ -55,6 +72,7 @@ export function signInView(message, { keyOpen = false, prefill = {} } = {}) {
   const button = h('button', { type: 'submit', class: 'btn btn-primary', id: 'signin-submit', text: 'Sign in' });
   const forgotToggle = h('button', { type: 'button', class: 'btn btn-quiet btn-small', id: 'forgot-toggle', 'aria-expanded': 'false', 'aria-controls': 'forgot', text: 'Forgot password?' });
   const forgot = forgotSection(tenant.input, email.input);
+  const sso = ssoSection(tenant.input, email.input);
   const form = h(
     'form',
     { class: 'signin-form', id: 'signin-form', novalidate: true, 'aria-labelledby': 'signin-h' },
@@ -63,6 +81,7 @@ export function signInView(message, { keyOpen = false, prefill = {} } = {}) {
     password.el,
     problem,
     h('div', { class: 'actions' }, button, forgotToggle),
+    sso,
   );
   const key = keySection(keyOpen);
   const notice = message ? h('p', { class: 'notice', id: 'signin-notice', role: 'status', text: message }) : null;
@@ -115,9 +134,77 @@ export function signInView(message, { keyOpen = false, prefill = {} } = {}) {
     }
   });
 
+  if (ssoError) {
+    problem.textContent = SSO_ERRORS[ssoError] || 'Single sign-on did not sign you in; try again or use your password.';
+    problem.hidden = false;
+  }
   mountView('Sign in', card);
   const start = keyOpen ? key.querySelector('#key') : !tenant.input.value ? tenant.input : !email.input.value ? email.input : password.input;
   start.focus();
+}
+
+/**
+ * The single sign-on button, shown only while the organisation field names a
+ * tenant whose people may use it (GET /v1/auth/providers, asked once the
+ * field holds a short name and rests, and at once for a prefilled one). It
+ * leaves the page for the identity provider, with the typed email as a hint;
+ * the server brings the browser back signed in (`#/`) or with a reason.
+ */
+function ssoSection(tenantInput, emailInput) {
+  const button = h('button', { type: 'button', class: 'btn', id: 'signin-sso', 'aria-describedby': 'signin-sso-help', text: 'Sign in with single sign-on' });
+  const el = h('div', { class: 'signin-sso', id: 'signin-sso-box', hidden: true }, button, h('p', { class: 'help', id: 'signin-sso-help', text: 'Through your organisation’s identity provider, without a password here.' }));
+  // Answers per slug: they change only with the server's settings, so one look-up per screen is enough.
+  const known = new Map();
+  let shownFor = null;
+  let timer = null;
+  const slugOf = () => tenantInput.value.trim().toLowerCase();
+  const show = (slug) => {
+    shownFor = slug;
+    el.hidden = !slug;
+  };
+
+  async function check() {
+    clearTimeout(timer);
+    const slug = slugOf();
+    if (!SLUG_RE.test(slug)) {
+      show(null);
+      return;
+    }
+    if (!known.has(slug)) {
+      try {
+        const body = await api('GET', `/v1/auth/providers?tenant=${encodeURIComponent(slug)}`, undefined, { key: null });
+        known.set(slug, Boolean(body && body.oidc));
+      } catch {
+        // Not known now (offline, a busy server): no button; the password still works.
+        return;
+      }
+    }
+    // The field may have changed while the answer was on its way: only the current slug counts.
+    if (slugOf() === slug) show(known.get(slug) ? slug : null);
+  }
+
+  const later = () => {
+    // Never a button for an organisation the field no longer names, not even until the look-up.
+    if (shownFor && slugOf() !== shownFor) show(null);
+    clearTimeout(timer);
+    timer = setTimeout(check, PROVIDERS_DEBOUNCE_MS);
+  };
+  tenantInput.addEventListener('input', later);
+  tenantInput.addEventListener('change', later);
+  tenantInput.addEventListener('blur', later);
+  if (tenantInput.value.trim()) check();
+
+  button.addEventListener('click', () => {
+    const slug = slugOf();
+    if (slug !== shownFor) return;
+    rememberTenant(slug);
+    const query = new URLSearchParams({ tenant: slug });
+    const hint = emailInput.value.trim();
+    if (hint) query.set('login_hint', hint);
+    announcer.say('Opening your organisation’s identity provider…');
+    location.assign(`/v1/auth/oidc/start?${query}`);
+  });
+  return el;
 }
 
 /** "Forgot password?": a reset link by email; the answer never says whether the address has an account. */

@@ -64,7 +64,15 @@ export async function startDevServer({ upstream, webDir = DEFAULT_WEB_DIR, port 
 
   function proxy(req, res) {
     // The page's origin is this proxy's; upstream, it stands for the server's own.
-    const headers = { ...req.headers, host: up.host, ...(req.headers.origin ? { origin: `http://${up.host}` } : {}) };
+    // X-Forwarded-Host names the address the browser used, as a reverse proxy
+    // does, so the addresses the server builds from a request (single sign-on's
+    // callback, the links shown to an admin) bring the browser back here.
+    const headers = {
+      ...req.headers,
+      host: up.host,
+      ...(req.headers.host ? { 'x-forwarded-host': req.headers.host, 'x-forwarded-proto': 'http' } : {}),
+      ...(req.headers.origin ? { origin: `http://${up.host}` } : {}),
+    };
     // A fresh upstream connection per request: Node's default agent keeps
     // idle connections alive and reuses one the server is closing at that
     // moment (its keep-alive timeout), which a browser would retry and Node

@@ -10,15 +10,19 @@
 //   E2E_DIRECT=1   talk to the server directly, no proxy (the socket drop then uses the page's hook)
 //   ASKPANEL_URL, ASKPANEL_KEY, ASKPANEL_ADMIN_KEY
 //                  use a server that is already running instead of starting one
+//                  (the single sign-on scenario is then skipped)
 //   E2E_ONLY       run only scenarios whose name contains this text
 //   E2E_DROP=page  drop the socket from the page's hook instead of the proxy
 //   CHROMIUM       browser executable (default /usr/bin/chromium)
 //
-// The server always runs with a fresh data dir and is always killed. By
-// default a transparent proxy (devserver.mjs) sits in front of the server so
-// the "dropped socket" scenario is a real TCP-level drop.
+// The server always runs with a fresh data dir and is always killed, and so
+// is the local OpenID Connect provider (tests/oidc/provider.mjs) started
+// before it for single sign-on. By default a transparent proxy
+// (devserver.mjs) sits in front of the server so the "dropped socket"
+// scenario is a real TCP-level drop.
 //
-// Prints "N passed, M failed" and exits non-zero on any failure.
+// Prints "N passed, M failed" (and ", K skipped" when a scenario could not
+// run) and exits non-zero on any failure.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -92,14 +96,52 @@ function findBinary() {
 }
 
 let serverProc = null;
+let providerProc = null;
 let dataDir = null;
 
-/** Starts `askpanel serve` on a free port with a fresh data dir; reads the keys and address it prints. */
-async function startServer() {
+const OIDC_DIR = path.join(REPO, 'tests/oidc');
+/** The tenant whose people may use single sign-on: the demo tenant the server makes at its first start. */
+const SSO_TENANT = 'demo';
+
+/** Whether the provider's package is installed (.ci/run installs it; by hand, `npm ci` in tests/oidc). */
+function providerInstalled() {
+  return fs.existsSync(path.join(OIDC_DIR, 'node_modules', 'oauth2-mock-server'));
+}
+
+/** Starts the local OpenID Connect provider on a free port; resolves with the issuer URL it prints. */
+async function startProvider() {
+  providerProc = spawn(process.execPath, [path.join(OIDC_DIR, 'provider.mjs')], { cwd: OIDC_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  // Both streams are read to the end (an unread pipe would stall the provider once full).
+  providerProc.stderr.on('data', (chunk) => {
+    out += chunk.toString();
+  });
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      providerProc.stdout.on('data', (chunk) => {
+        out += chunk.toString();
+        const issuer = /^ISSUER (http:\/\/\S+)$/m.exec(out);
+        if (issuer) resolve(issuer[1]);
+      });
+      providerProc.on('exit', (code) => reject(new Error(`the identity provider exited (${code}) before listening; output:\n${out}`)));
+    }),
+    20_000,
+    'identity provider start',
+  );
+}
+
+/**
+ * Starts `askpanel serve` on a free port with a fresh data dir; reads the keys
+ * and address it prints. `issuer`: single sign-on through that provider for
+ * the demo tenant (docs/accounts.md); null: none.
+ */
+async function startServer(issuer) {
   const bin = findBinary();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'askpanel-e2e-'));
   const args = ['--config', path.join(REPO, 'config'), 'serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir];
-  serverProc = spawn(bin, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ASKPANEL__LOG__LEVEL: process.env.ASKPANEL__LOG__LEVEL || 'warn' } });
+  // A list from the environment is comma-separated (src/configuration.rs); no client secret: a public client with PKCE.
+  const sso = issuer ? { ASKPANEL__ACCOUNTS__OIDC_ISSUER: issuer, ASKPANEL__ACCOUNTS__OIDC_CLIENT_ID: 'askpanel-e2e', ASKPANEL__ACCOUNTS__OIDC_TENANTS: SSO_TENANT } : {};
+  serverProc = spawn(bin, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ASKPANEL__LOG__LEVEL: process.env.ASKPANEL__LOG__LEVEL || 'warn', ...sso } });
   let out = '';
   const logFile = path.join(dataDir, 'server.log');
   const log = fs.createWriteStream(logFile);
@@ -122,18 +164,23 @@ async function startServer() {
   return found;
 }
 
-function stopServer() {
-  if (serverProc && serverProc.exitCode === null) {
-    serverProc.kill('SIGTERM');
-    const p = serverProc;
+function stop(proc) {
+  if (proc && proc.exitCode === null) {
+    proc.kill('SIGTERM');
     setTimeout(() => {
-      if (p.exitCode === null) p.kill('SIGKILL');
+      if (proc.exitCode === null) proc.kill('SIGKILL');
     }, 3000).unref();
   }
 }
 
+/** Stops the server and the identity provider. */
+function stopServer() {
+  stop(serverProc);
+  stop(providerProc);
+}
+
 process.on('exit', () => {
-  if (serverProc && serverProc.exitCode === null) serverProc.kill('SIGKILL');
+  for (const proc of [serverProc, providerProc]) if (proc && proc.exitCode === null) proc.kill('SIGKILL');
 });
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
@@ -152,6 +199,8 @@ const env = {
   drop: null, // drops the page's socket: the proxy's TCP drop, or the page hook
   proxy: null,
   tenant: null,
+  issuer: null, // the identity provider's URL when the server has single sign-on
+  noIssuer: null, // else why not
 };
 
 async function api(method, p, body, key = env.key) {
@@ -190,8 +239,12 @@ const QUESTION = 'Should our AI-based ECG triage device go through 510(k) or De 
 
 let browser;
 
-/** A fresh browser context (its own sessionStorage) and page that records page errors and CSP violations. */
-async function newPage(t, viewport = { width: 1280, height: 900 }) {
+/**
+ * A fresh browser context (its own sessionStorage) and page that records page
+ * errors and CSP violations. `offSite`: other origins the page may go to (the
+ * identity provider of single sign-on); any other off-site request is a problem.
+ */
+async function newPage(t, viewport = { width: 1280, height: 900 }, { offSite = [] } = {}) {
   const context = await browser.newContext({ viewport });
   context.setDefaultTimeout(WAIT_MS);
   const page = await context.newPage();
@@ -206,7 +259,7 @@ async function newPage(t, viewport = { width: 1280, height: 900 }) {
   page.on('request', (r) => {
     const url = r.url();
     // blob: URLs of the page's own origin are the reports it saves.
-    if (!url.startsWith(env.base) && !url.startsWith('data:') && !url.startsWith(`blob:${env.base}`) && !url.startsWith(env.base.replace('http', 'ws'))) page.problems.push(`request off-site: ${url}`);
+    if (!url.startsWith(env.base) && !url.startsWith('data:') && !url.startsWith(`blob:${env.base}`) && !url.startsWith(env.base.replace('http', 'ws')) && !offSite.some((o) => url.startsWith(`${o}/`))) page.problems.push(`request off-site: ${url}`);
   });
   page.on('websocket', (ws) => {
     ws.on('framereceived', (f) => {
@@ -1560,6 +1613,78 @@ scenario('presence: a second viewer appears in the first one’s "Watching" line
   await api('POST', `/v1/panels/${panel.id}/moderate`, { action: 'cancel' });
 });
 
+/* ---------------- single sign-on (docs/accounts.md) ---------------- */
+
+scenario('single sign-on: a member signs in through the identity provider; an unknown address is told why; an organisation without it has no button', async (t) => {
+  if (!env.issuer) {
+    t.skip(`no identity provider: ${env.noIssuer}`);
+    return;
+  }
+  assertEqual(env.tenant.slug, SSO_TENANT, 'the demo tenant is the one given single sign-on');
+  const sam = await createPerson({ role: 'member', name: 'Sam Single' });
+  const page = await newPage(t, undefined, { offSite: [env.issuer] });
+  const provider = [];
+  page.on('request', (r) => {
+    if (r.url().startsWith(`${env.issuer}/`)) provider.push(new URL(r.url()));
+  });
+  await page.goto(`${env.base}/#/`);
+  await page.locator('#signin-form').waitFor();
+  assert(await page.locator('#signin-sso').isHidden(), 'no single sign-on button before an organisation is named');
+  await page.fill('#signin-tenant', SSO_TENANT);
+  await page.locator('#signin-sso').waitFor({ state: 'visible' });
+  await page.fill('#signin-email', sam.email);
+  assertEqual(await accessibilityProblems(page), [], 'sign-in screen with single sign-on audit');
+  // No password: the button leaves for the provider, which sends the browser straight back.
+  await page.click('#signin-sso');
+  await page.locator('#account').waitFor({ state: 'visible' });
+  await page.locator('h1', { hasText: 'Panels' }).waitFor();
+  assertEqual((await page.textContent('#account-name')).trim(), 'Sam Single', 'the member is signed in');
+  assertEqual((await page.textContent('#account-role')).trim(), 'Member', 'with their role');
+  assertEqual(new URL(page.url()).hash, '#/', 'back at the panel list');
+  assertEqual(await page.evaluate(() => window.__askpanel.mode()), 'person', 'a person’s session (the cookie), no key');
+  const authorize = provider.find((u) => u.pathname === '/authorize');
+  assert(authorize, `the browser went to the provider (${provider.map(String)})`);
+  assertEqual(authorize.searchParams.get('login_hint'), sam.email, 'the typed address went as the hint');
+  assertEqual(authorize.searchParams.get('code_challenge_method'), 'S256', 'PKCE');
+  const trail = await api('GET', `/v1/audit?action=auth.signed_in&actor=${sam.id}`);
+  assert(trail.status === 200 && trail.body.items.some((e) => e.detail && e.detail.method === 'oidc'), `the sign-in is audited as single sign-on (${JSON.stringify(trail.body).slice(0, 300)})`);
+  // An address with no account here: back on the sign-in screen with the reason, signed in as nobody.
+  const stranger = await newPage(t, undefined, { offSite: [env.issuer] });
+  await stranger.goto(`${env.base}/#/`);
+  await stranger.locator('#signin-form').waitFor();
+  await stranger.fill('#signin-tenant', SSO_TENANT);
+  await stranger.locator('#signin-sso').waitFor({ state: 'visible' });
+  await stranger.fill('#signin-email', `nobody-${Date.now().toString(36)}@example.org`);
+  await stranger.click('#signin-sso');
+  await stranger.locator('#signin-error', { hasText: 'No account here matches that identity. Ask an admin to invite you.' }).waitFor();
+  assertEqual(await stranger.getAttribute('#signin-error', 'role'), 'alert', 'the reason is announced');
+  assert(await stranger.locator('#account').isHidden(), 'nobody is signed in');
+  assertEqual(new URL(stranger.url()).hash, '#/', 'the reason left the address (a reload does not say it again)');
+  assertEqual(await stranger.evaluate(async () => (await fetch('/v1/auth/session', { credentials: 'same-origin' })).status), 401, 'no session on the server');
+  // The organisation was remembered, so the button is back for another try.
+  assertEqual(await stranger.inputValue('#signin-tenant'), SSO_TENANT, 'the organisation is remembered');
+  await stranger.locator('#signin-sso').waitFor({ state: 'visible' });
+  assertEqual(await accessibilityProblems(stranger), [], 'sign-in screen with a single sign-on error audit');
+  await shot(stranger, 'sign-in-sso');
+  // An organisation without single sign-on: the server says password only, and the page shows no button.
+  const slug = `nosso-${Date.now().toString(36)}`;
+  const made = await api('POST', '/v1/admin/tenants', { slug, name: 'Passwords Only' }, env.adminKey);
+  assert(made.status === 201, `POST /v1/admin/tenants answered ${made.status}`);
+  const answered = stranger.waitForResponse((r) => r.url().includes(`/v1/auth/providers?tenant=${slug}`));
+  await stranger.fill('#signin-tenant', slug);
+  const ways = await (await answered).json();
+  assertEqual([ways.password, ways.oidc], [true, false], 'the server’s answer for that organisation: password only');
+  await sleep(300);
+  assert(await stranger.locator('#signin-sso').isHidden(), 'no single sign-on button for an organisation without it');
+  // And back: the demo organisation shows it again.
+  await stranger.fill('#signin-tenant', SSO_TENANT);
+  await stranger.locator('#signin-sso').waitFor({ state: 'visible' });
+  await stranger.setViewportSize({ width: 360, height: 740 });
+  await sleep(200);
+  const overflow = await stranger.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 360, `the sign-in screen with single sign-on scrolls sideways at 360 px (scrollWidth ${overflow})`);
+});
+
 /* ---------------- runner ---------------- */
 
 async function main() {
@@ -1568,8 +1693,12 @@ async function main() {
   if (process.env.ASKPANEL_URL) {
     server = { url: process.env.ASKPANEL_URL.replace(/\/$/, ''), key: process.env.ASKPANEL_KEY, adminKey: process.env.ASKPANEL_ADMIN_KEY || null };
     if (!server.key) throw new Error('ASKPANEL_URL needs ASKPANEL_KEY (a tenant admin key)');
+    env.noIssuer = 'ASKPANEL_URL is set: the harness did not start the server, so it cannot give it an identity provider';
   } else {
-    server = await startServer();
+    // Single sign-on needs the local provider; CI (which installs it) fails without it, a developer's run skips the scenario.
+    if (providerInstalled() || process.env.CI) env.issuer = await startProvider();
+    else env.noIssuer = 'tests/oidc is not installed (npm ci there)';
+    server = await startServer(env.issuer);
   }
   env.api = server.url;
   env.key = server.key;
@@ -1593,19 +1722,26 @@ async function main() {
   const tenant = await api('GET', '/v1/tenant');
   assert(tenant.status === 200, `GET /v1/tenant answered ${tenant.status}`);
   env.tenant = tenant.body;
-  console.log(`server ${env.api}; page from ${env.base} (${webDir ? `web files from ${webDir}` : 'the binary’s embedded web files'}${env.proxy ? ', through the dev proxy' : ''})`);
+  console.log(`server ${env.api}; page from ${env.base} (${webDir ? `web files from ${webDir}` : 'the binary’s embedded web files'}${env.proxy ? ', through the dev proxy' : ''}); ${env.issuer ? `single sign-on through ${env.issuer}` : 'no single sign-on'}`);
 
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
   let passed = 0;
   let failed = 0;
+  let skipped = 0;
   for (const sc of scenarios) {
     if (only && !sc.name.includes(only)) continue;
-    const t = { cleanup: [], pages: [] };
+    // `t.skip(why)`, then return: a scenario that cannot run here says so and neither passes nor fails.
+    const t = { cleanup: [], pages: [], skipped: null, skip: (why) => (t.skipped = why) };
     const started = Date.now();
     try {
       await withTimeout(sc.fn(t), SCENARIO_TIMEOUT_MS, `scenario "${sc.name}"`);
       const problems = t.pages.flatMap((p) => p.problems);
       assertEqual(problems, [], 'no page errors, CSP violations or off-site requests');
+      if (t.skipped) {
+        skipped += 1;
+        console.log(`skip ${sc.name}\n     ${t.skipped}`);
+        continue;
+      }
       passed += 1;
       console.log(`ok   ${sc.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     } catch (e) {
@@ -1622,7 +1758,7 @@ async function main() {
   }
   await browser.close();
   if (env.proxy) await env.proxy.close();
-  console.log(`${passed} passed, ${failed} failed`);
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   return failed === 0 && passed > 0;
 }
 

@@ -138,6 +138,9 @@ pub struct AuthService {
     tenants: DashMap<TenantId, Cached<Option<TenantRecord>>>,
     /// Live sessions by the hash of their cookie.
     sessions: DashMap<String, Cached<(SessionRecord, UserRecord)>>,
+    /// Raised by every [`AuthService::invalidate_sessions`]: a lookup that
+    /// began before one does not put what it read in the cache.
+    sessions_generation: std::sync::atomic::AtomicU64,
 }
 
 /// Claims of a WebSocket token: a key's, or a user's session's.
@@ -160,7 +163,14 @@ pub struct WsClaims {
 
 impl AuthService {
     pub fn new(admin_key_hash: String, token_secret: Vec<u8>) -> Self {
-        Self { admin_key_hash, token_secret, keys: DashMap::new(), tenants: DashMap::new(), sessions: DashMap::new() }
+        Self {
+            admin_key_hash,
+            token_secret,
+            keys: DashMap::new(),
+            tenants: DashMap::new(),
+            sessions: DashMap::new(),
+            sessions_generation: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// Whether `key` is the platform admin key (compared by hash, in constant time).
@@ -228,8 +238,10 @@ impl AuthService {
         {
             return Ok(Some(hit));
         }
+        let generation = self.sessions_generation.load(std::sync::atomic::Ordering::SeqCst);
         let found = store.find_session(cookie.tenant, SessionId(cookie.id), Some(&cookie.hash()), Utc::now()).await?;
-        if let Some(found) = &found {
+        let unchanged = generation == self.sessions_generation.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some(found) = found.as_ref().filter(|_| unchanged) {
             if self.sessions.len() >= KEY_CACHE_MAX {
                 self.sessions.retain(|_, cached| cached.at.elapsed() < CACHE_TTL);
                 if self.sessions.len() >= KEY_CACHE_MAX {
@@ -243,6 +255,7 @@ impl AuthService {
 
     /// Forgets every cached session (one ended, or a user changed).
     pub fn invalidate_sessions(&self) {
+        self.sessions_generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.sessions.clear();
     }
 

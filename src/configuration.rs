@@ -347,6 +347,10 @@ impl Settings {
             self.accounts.argon2_memory_kib >= 8 * 1024 && self.accounts.argon2_iterations >= 1,
             "settings: accounts.argon2_memory_kib must be at least 8192 and argon2_iterations at least 1"
         );
+        anyhow::ensure!(
+            self.accounts.oidc_issuer.is_empty() || !self.accounts.public_url.is_empty(),
+            "settings: accounts.public_url is required with accounts.oidc_issuer (the callback the provider returns to starts with it)"
+        );
         anyhow::ensure!(self.accounts.lockout_after >= 1, "settings: accounts.lockout_after must be at least 1");
         Ok(())
     }

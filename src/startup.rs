@@ -267,6 +267,7 @@ impl Application {
             limiter: Arc::new(RateLimiter::new()),
             auth_failures: Arc::new(FailureLimiter::new()),
             signin_failures: Arc::new(FailureLimiter::new()),
+            reset_requests: Arc::new(FailureLimiter::new()),
             mailer: Arc::new(crate::mail::Mailer::new(&settings.mail, metrics.clone())?),
             passwords: crate::accounts::passwords::Hasher::new(&settings.accounts),
             oidc: crate::accounts::oidc::Oidc::new(&settings.accounts)?,

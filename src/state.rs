@@ -38,8 +38,10 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Failed authentications per client address.
     pub auth_failures: Arc<FailureLimiter>,
-    /// Failed password sign-ins (and reset requests) per client address.
+    /// Failed password sign-ins per client address.
     pub signin_failures: Arc<FailureLimiter>,
+    /// Password reset requests per client address.
+    pub reset_requests: Arc<FailureLimiter>,
     /// Outgoing email.
     pub mailer: Arc<crate::mail::Mailer>,
     pub passwords: crate::accounts::passwords::Hasher,

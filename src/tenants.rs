@@ -78,9 +78,12 @@ impl TenantChanges {
         }
     }
 
-    /// A user changed (role, removal): cached sessions are read again.
-    pub fn user_changed(&self) {
+    /// A person's role changed: cached sessions are read again, and their
+    /// open sockets and streams (which hold the old role) close with 1008 so
+    /// that the page reconnects with the new one.
+    pub fn user_changed(&self, user: UserId) -> usize {
         self.auth.invalidate_sessions();
+        self.sessions.close_holder(user.0, 1008, "role changed")
     }
 
     /// Ends the open streams of a revoked share link on this node.

@@ -105,29 +105,13 @@ pub async fn sign_in(
     };
     let (Some(tenant), Some(user)) = (tenant, user.filter(|u| u.status == UserStatus::Active)) else {
         // The same work as a real check, so the time taken says nothing.
-        state.passwords.verify(password, None).await;
+        state.passwords.verify(password, None).await?;
         address_failed(state, client);
         return Err(ApiError::Unauthorized(WRONG.into()));
     };
-    let now = Utc::now();
-    if let Some(until) = user.locked_until.filter(|until| *until > now) {
-        address_failed(state, client);
-        let detail = json!({"reason": "locked", "locked_until": until});
-        record(state, tenant.id, audit::user(user.id), "auth.sign_in_failed", Some(user.id), client, detail).await;
-        return Err(ApiError::RateLimited { retry_after: (until - now).num_seconds().max(1) as u64 });
-    }
-    if !state.passwords.verify(password, user.password_hash.as_deref()).await {
-        address_failed(state, client);
-        let failures = state.store.signin_failed(tenant.id, user.id).await?;
-        let locked = lockout(failures, &state.settings.accounts).map(|d| now + d);
-        if let Some(until) = locked {
-            state.store.lock_user(tenant.id, user.id, until).await?;
-        }
-        let detail = json!({"reason": "wrong_password", "failures": failures, "locked_until": locked});
-        record(state, tenant.id, audit::user(user.id), "auth.sign_in_failed", Some(user.id), client, detail).await;
+    if !check_password_of(state, &tenant, &user, password, client, "wrong_password").await? {
         return Err(ApiError::Unauthorized(WRONG.into()));
     }
-    state.store.signin_succeeded(tenant.id, user.id, now).await?;
     let signed = start_session(state, tenant, user, client).await?;
     let detail = json!({"method": "password", "session": signed.session.id});
     record(
@@ -141,6 +125,52 @@ pub async fn sign_in(
     )
     .await;
     Ok(signed)
+}
+
+/// How long an attempt holds its account (attempts on one account never run side by side).
+const ATTEMPT_HOLD_S: i64 = 10;
+
+/// Checks a person's password as one attempt on their account: refused
+/// with 429 while the account is locked (or another attempt is running),
+/// counted, and locked with backoff after too many failures; a failure
+/// counts against the address too and is recorded with `reason`.
+pub async fn check_password_of(
+    state: &AppState,
+    tenant: &TenantRecord,
+    user: &UserRecord,
+    password: &str,
+    client: &Client,
+    reason: &str,
+) -> Result<bool, ApiError> {
+    let now = Utc::now();
+    let hold = now + chrono::Duration::seconds(ATTEMPT_HOLD_S);
+    let Some(failures) = state.store.claim_signin(tenant.id, user.id, now, hold).await? else {
+        address_failed(state, client);
+        let current = state.store.get_user(tenant.id, user.id).await?;
+        let until = current.and_then(|u| u.locked_until).filter(|until| *until > now).unwrap_or(hold);
+        let detail = json!({"reason": "locked", "locked_until": until});
+        record(state, tenant.id, audit::user(user.id), "auth.sign_in_failed", Some(user.id), client, detail).await;
+        return Err(ApiError::RateLimited { retry_after: (until - now).num_seconds().max(1) as u64 });
+    };
+    let verified = state.passwords.verify(password, user.password_hash.as_deref()).await;
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(busy) => {
+            // Not an attempt after all: the hold is lifted and the count kept as it was.
+            state.store.lock_user(tenant.id, user.id, None).await?;
+            return Err(busy.into());
+        }
+    };
+    if verified {
+        state.store.signin_succeeded(tenant.id, user.id, now).await?;
+        return Ok(true);
+    }
+    address_failed(state, client);
+    let locked = lockout(failures, &state.settings.accounts).map(|d| now + d);
+    state.store.lock_user(tenant.id, user.id, locked).await?;
+    let detail = json!({"reason": reason, "failures": failures, "locked_until": locked});
+    record(state, tenant.id, audit::user(user.id), "auth.sign_in_failed", Some(user.id), client, detail).await;
+    Ok(false)
 }
 
 /// Opens a session for a user who has proven who they are.
@@ -267,7 +297,7 @@ pub async fn add_user(
         email,
         role: invitation.role,
         status: UserStatus::Active,
-        password_hash: Some(state.passwords.hash(password).await.map_err(ApiError::Internal)?),
+        password_hash: Some(state.passwords.hash(password).await?),
         sso_subject: None,
         failed_signins: 0,
         locked_until: None,
@@ -288,6 +318,21 @@ pub async fn issue_link(
     kind: TokenKind,
     ttl_s: u64,
     base: &str,
+) -> Result<Link, ApiError> {
+    issue_link_mailed(state, tenant, user, kind, ttl_s, base, true).await
+}
+
+/// [`issue_link`], the mail waited for (the answer says whether it went)
+/// or sent in the background (`wait` false: the answer takes no longer
+/// whether or not there is anyone to mail).
+async fn issue_link_mailed(
+    state: &AppState,
+    tenant: &TenantRecord,
+    user: UserRecord,
+    kind: TokenKind,
+    ttl_s: u64,
+    base: &str,
+    wait: bool,
 ) -> Result<Link, ApiError> {
     let now = Utc::now();
     let token = TokenRecord {
@@ -319,9 +364,15 @@ pub async fn issue_link(
             user.name,
             token.expires_at.format("%Y-%m-%d %H:%M")
         );
-        match state.mailer.send(&Mail { to: user.email.clone(), subject, text: body }).await {
-            Ok(()) => emailed = true,
-            Err(error) => tracing::warn!(tenant_id = %tenant.id, %error, "a one-time link could not be emailed"),
+        let mail = Mail { to: user.email.clone(), subject, text: body };
+        if wait {
+            match state.mailer.send(&mail).await {
+                Ok(()) => emailed = true,
+                Err(error) => tracing::warn!(tenant_id = %tenant.id, %error, "a one-time link could not be emailed"),
+            }
+        } else {
+            state.mailer.send_later(mail);
+            emailed = true;
         }
     }
     Ok(Link { user, token, url, emailed })
@@ -330,9 +381,13 @@ pub async fn issue_link(
 /// Someone forgot their password: a reset link goes to the address if it
 /// has an active account. The answer is the same either way.
 pub async fn request_reset(state: &AppState, client: &Client, tenant: &str, email: &str) -> Result<(), ApiError> {
-    address_check(state, client)?;
-    // Every request counts against the address: the limit bounds the mail it can cause.
-    address_failed(state, client);
+    // Every request counts against the address (apart from sign-in failures):
+    // the limit bounds the mail it can cause.
+    if let Some(address) = client.address {
+        let per_minute = state.settings.accounts.failures_per_address_per_minute;
+        state.reset_requests.check(address, per_minute).map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        state.reset_requests.failed(address);
+    }
     let (Some(tenant), Ok(email)) = (active_tenant(state, tenant).await?, normalize_email(email)) else {
         return Ok(());
     };
@@ -347,7 +402,9 @@ pub async fn request_reset(state: &AppState, client: &Client, tenant: &str, emai
     }
     let user_id = user.id;
     let base = state.settings.accounts.public_url.clone();
-    let link = issue_link(state, &tenant, user, TokenKind::Reset, state.settings.accounts.reset_ttl_s, &base).await?;
+    let ttl = state.settings.accounts.reset_ttl_s;
+    // Mailed in the background: how long the answer takes says nothing of the address.
+    let link = issue_link_mailed(state, &tenant, user, TokenKind::Reset, ttl, &base, false).await?;
     let detail = json!({"emailed": link.emailed});
     record(state, tenant.id, audit::user(user_id), "auth.password_reset_requested", Some(user_id), client, detail)
         .await;
@@ -385,7 +442,7 @@ pub async fn redeem(
         }
     };
     check_password(password, &user.email).map_err(|why| ApiError::field("password", why))?;
-    let hash = state.passwords.hash(password).await.map_err(ApiError::Internal)?;
+    let hash = state.passwords.hash(password).await?;
     let opaque = Opaque::parse(raw).ok_or(ApiError::NotFound)?;
     // The token is used up here, once: a second use (or a race) finds nothing.
     let redeemed = state

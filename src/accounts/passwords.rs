@@ -1,25 +1,64 @@
 //! Password hashing: argon2id with the configured cost, off the async
-//! threads (each hash takes tens of milliseconds and megabytes on purpose).
+//! threads (each hash takes tens of milliseconds and megabytes on purpose),
+//! at most one per core at a time: a burst of sign-ins waits its turn a
+//! little, then is told the server is busy, rather than taking all memory.
 //! An unknown account is verified against a fixed hash of the same cost, so
 //! that how long a sign-in takes does not say whether the address exists.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use thiserror::Error;
+use tokio::sync::Semaphore;
 
 use crate::configuration::AccountSettings;
+use crate::error::ApiError;
+
+/// How long a hash waits for its turn before the server says it is busy.
+const WAIT_FOR_TURN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Error)]
+pub enum HashError {
+    #[error("too many password checks at once; try again in a moment")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+impl From<HashError> for ApiError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => ApiError::Unavailable(error.to_string()),
+            HashError::Failed(message) => ApiError::Internal(anyhow::anyhow!(message)),
+        }
+    }
+}
 
 /// The hasher for the configured cost.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Hasher {
     memory_kib: u32,
     iterations: u32,
+    turns: Arc<Semaphore>,
 }
 
 impl Hasher {
     pub fn new(settings: &AccountSettings) -> Self {
-        Self { memory_kib: settings.argon2_memory_kib, iterations: settings.argon2_iterations }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            memory_kib: settings.argon2_memory_kib,
+            iterations: settings.argon2_iterations,
+            turns: Arc::new(Semaphore::new(cores)),
+        }
+    }
+
+    async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, HashError> {
+        match tokio::time::timeout(WAIT_FOR_TURN, self.turns.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(HashError::Busy),
+        }
     }
 
     fn argon2(&self) -> Argon2<'static> {
@@ -29,26 +68,34 @@ impl Hasher {
     }
 
     /// The PHC string of a new password.
-    pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
-        let this = *self;
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let permit = self.turn().await?;
+        let this = self.clone();
         let password = password.to_string();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>())
-                .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-            let hash = this.argon2().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(|e| HashError::Failed(format!("salt: {e}")))?;
+            let hash = this
+                .argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map_err(|e| HashError::Failed(e.to_string()))?;
             Ok(hash.to_string())
         })
-        .await?
+        .await
+        .map_err(|e| HashError::Failed(e.to_string()))?
     }
 
     /// Whether `password` matches `stored` (the parameters stored with the
     /// hash are used); with no stored hash, the work is done anyway and the
     /// answer is no.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
-        let this = *self;
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
+        let permit = self.turn().await?;
+        let this = self.clone();
         let password = password.to_string();
         let stored = stored.map(str::to_string);
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let dummy = this.dummy();
             let (phc, real) = match stored.as_deref() {
                 Some(phc) => (phc, true),
@@ -58,7 +105,7 @@ impl Hasher {
             this.argon2().verify_password(password.as_bytes(), &parsed).is_ok() && real
         })
         .await
-        .unwrap_or(false)
+        .map_err(|e| HashError::Failed(e.to_string()))
     }
 
     /// A hash of the configured cost that no password is checked into.
@@ -80,13 +127,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_password_verifies_against_its_own_hash_only() {
-        let hasher = Hasher { memory_kib: 8192, iterations: 1 };
+        let hasher = Hasher { memory_kib: 8192, iterations: 1, turns: Arc::new(Semaphore::new(1)) };
         let hash = hasher.hash("correct horse battery").await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{hash}");
-        assert!(hasher.verify("correct horse battery", Some(&hash)).await);
-        assert!(!hasher.verify("correct horse batterx", Some(&hash)).await);
-        assert!(!hasher.verify("correct horse battery", None).await);
-        assert!(!hasher.verify("correct horse battery", Some("not a hash")).await);
+        assert!(hasher.verify("correct horse battery", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("correct horse batterx", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("correct horse battery", None).await.unwrap());
+        assert!(!hasher.verify("correct horse battery", Some("not a hash")).await.unwrap());
         assert_ne!(hash, hasher.hash("correct horse battery").await.unwrap(), "salted");
+    }
+
+    #[tokio::test]
+    async fn checks_past_the_cores_wait_their_turn_then_are_told_the_server_is_busy() {
+        let hasher = Hasher { memory_kib: 8192, iterations: 1, turns: Arc::new(Semaphore::new(1)) };
+        let held = hasher.turns.clone().acquire_owned().await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(matches!(hasher.verify("x", None).await, Err(HashError::Busy)));
+        assert!(started.elapsed() >= WAIT_FOR_TURN, "it waited for its turn first");
+        drop(held);
+        assert!(!hasher.verify("x", None).await.unwrap(), "a free turn checks again");
     }
 }

@@ -101,7 +101,9 @@ async fn apply_control(node: &NodeHandles, control: Control) {
         Control::SessionsEnded { user_id, session_id } => {
             node.tenants.sessions_ended(user_id, session_id.map(crate::store::accounts::SessionId));
         }
-        Control::UserChanged { .. } => node.tenants.user_changed(),
+        Control::UserChanged { user_id } => {
+            node.tenants.user_changed(user_id);
+        }
     }
 }
 

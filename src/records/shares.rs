@@ -120,6 +120,7 @@ pub fn redact_panel(mut panel: Value) -> Value {
             for member in members {
                 if let Some(member) = member.as_object_mut() {
                     member.remove("key_id");
+                    member.remove("user_id");
                 }
             }
         }

@@ -47,23 +47,14 @@ fn pending_cookie(value: Option<&str>, secure: bool) -> String {
     }
 }
 
-/// The callback's address: under `accounts.public_url`, else this request's.
-fn callback_url(state: &AppState, req: &HttpRequest) -> String {
-    let base = if state.settings.accounts.public_url.is_empty() {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    } else {
-        state.settings.accounts.public_url.clone()
-    };
-    format!("{}/v1/auth/oidc/callback", base.trim_end_matches('/'))
+/// The callback's address: under `accounts.public_url` (required with an
+/// issuer), never built from a request's headers.
+fn callback_url(state: &AppState) -> String {
+    format!("{}/v1/auth/oidc/callback", state.settings.accounts.public_url.trim_end_matches('/'))
 }
 
 /// `GET /v1/auth/oidc/start?tenant=slug&login_hint=`: 302 to the provider.
-pub async fn start(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    query: web::Query<StartQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn start(state: web::Data<AppState>, query: web::Query<StartQuery>) -> Result<HttpResponse, ApiError> {
     let oidc = state.oidc.clone().ok_or_else(|| ApiError::NotFound)?;
     let slug = query.tenant.trim();
     let tenant = state
@@ -74,7 +65,7 @@ pub async fn start(
         .ok_or_else(|| ApiError::field("tenant", "this organisation does not sign in with single sign-on"))?;
     let hint = query.login_hint.as_deref().and_then(|h| normalize_email(h).ok());
     let (url, pending) = oidc
-        .start(tenant.id.0, &callback_url(&state, &req), hint.as_deref())
+        .start(tenant.id.0, &callback_url(&state), hint.as_deref())
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let sealed = oidc::seal(&pending, |data| state.auth.seal("oidc", data));
@@ -155,13 +146,18 @@ pub async fn callback(
         flows::record(&state, tenant.id, audit::anonymous(), "auth.sign_in_failed", None, &client, detail).await;
         return Ok(back(&state, Some("no_account"), None));
     };
-    if user.sso_subject.is_none() {
+    let bound = user.sso_subject.is_none();
+    if bound {
         state.store.set_sso_subject(tenant.id, user.id, &identity.subject).await?;
+    }
+    if user.status == UserStatus::Invited {
+        let detail = json!({"method": "oidc"});
+        flows::record(&state, tenant.id, audit::user(user.id), "user.joined", Some(user.id), &client, detail).await;
     }
     state.store.signin_succeeded(tenant.id, user.id, chrono::Utc::now()).await?;
     let user = state.store.get_user(tenant.id, user.id).await?.ok_or(ApiError::NotFound)?;
     let signed = flows::start_session(&state, tenant, user, &client).await?;
-    let detail = json!({"method": "oidc", "session": signed.session.id});
+    let detail = json!({"method": "oidc", "session": signed.session.id, "identity_bound": bound});
     flows::record(
         &state,
         signed.tenant.id,

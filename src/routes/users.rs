@@ -190,7 +190,7 @@ pub async fn update_user(
         let client = Client::of(&req);
         flows::record(&state, tenant, audit::actor(&principal), "user.role_changed", Some(user.id), &client, detail)
             .await;
-        state.tenants.user_changed();
+        state.tenants.user_changed(user.id);
         state.tell_nodes(Control::UserChanged { user_id: user.id }).await;
     }
     Ok(HttpResponse::Ok().json(user_json(&updated)))
@@ -304,15 +304,23 @@ pub async fn change_password(
     let (Some(current), Some(new)) = (current, new) else { unreachable!("required fields were checked") };
     let tenant = principal.tenant_id();
     let user = state.store.get_user(tenant, user_id).await?.ok_or(ApiError::NotFound)?;
-    if !state.passwords.verify(&current, user.password_hash.as_deref()).await {
+    check_password(&new, &user.email).map_err(|why| ApiError::field("new_password", why))?;
+    // The current password is guessed no more freely here than at sign-in.
+    let client = Client::of(&req);
+    if !flows::check_password_of(&state, &principal.tenant, &user, &current, &client, "wrong_current_password").await? {
         return Err(ApiError::field("current_password", "is not the current password"));
     }
-    check_password(&new, &user.email).map_err(|why| ApiError::field("new_password", why))?;
-    let hash = state.passwords.hash(&new).await.map_err(ApiError::Internal)?;
+    let hash = state.passwords.hash(&new).await?;
     state.store.set_password(tenant, user_id, &hash).await?;
-    let ended = state.store.revoke_user_sessions(tenant, user_id, principal.session_id()).await?;
-    state.tenants.user_changed();
-    state.tell_nodes(Control::UserChanged { user_id }).await;
+    state.store.void_tokens(tenant, user_id, TokenKind::Reset).await?;
+    // The person's other sessions end, and their sockets and streams close, on every node.
+    let others = state.store.list_sessions(tenant, user_id, Utc::now()).await?;
+    let mut ended = 0;
+    for other in others.iter().filter(|s| Some(s.id) != principal.session_id()) {
+        ended += flows::end_sessions(&state, tenant, user_id, Some(other.id)).await;
+    }
+    // Any beyond the listed ones end in the database too.
+    ended += state.store.revoke_user_sessions(tenant, user_id, principal.session_id()).await?;
     let detail = json!({"other_sessions_ended": ended});
     flows::record(
         &state,

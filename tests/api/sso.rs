@@ -79,7 +79,11 @@ fn session_of(cookies: &[String]) -> Option<String> {
 #[actix_web::test]
 async fn people_with_an_account_sign_in_at_the_provider_and_nobody_else_does() {
     let provider = Provider::start().await;
+    // The callback's address is configured (never taken from a request): a port chosen beforehand.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let app = spawn_app_with(|s| {
+        s.server.bind = format!("127.0.0.1:{port}");
+        s.accounts.public_url = format!("http://127.0.0.1:{port}");
         s.accounts.oidc_issuer = provider.issuer.clone();
         s.accounts.oidc_client_id = "askpanel-test".into();
         s.accounts.oidc_tenants = vec!["acme".into()];
@@ -127,6 +131,10 @@ async fn people_with_an_account_sign_in_at_the_provider_and_nobody_else_does() {
     // An invited person joins by signing in; an unknown one and an unverified address do not.
     let (location, cookies, _) = sign_in_at_provider(&app, "acme", "cy@acme.test").await;
     assert_eq!(location, "/#/");
+    // Cy's invitation link (shown to the admin: no mail here) no longer works once Cy joined.
+    let token = invited["link"].as_str().unwrap().split("token=").nth(1).unwrap();
+    let redeem = json!({"token": token, "password": "a passphrase for cy"});
+    assert_eq!(app.request(Method::POST, "/v1/auth/links/redeem", None, Some(redeem)).await.0, StatusCode::NOT_FOUND);
     let cy = session_of(&cookies).unwrap();
     let (_, _, me) = call(&app, Method::GET, "/v1/me", &cy, None, None).await;
     assert_eq!(

@@ -26,6 +26,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,17 +131,32 @@ async function startProvider() {
   );
 }
 
+/** A TCP port nobody listens on now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /**
  * Starts `askpanel serve` on a free port with a fresh data dir; reads the keys
  * and address it prints. `issuer`: single sign-on through that provider for
  * the demo tenant (docs/accounts.md); null: none.
  */
-async function startServer(issuer) {
+async function startServer(issuer, { bind = '127.0.0.1:0', publicUrl }) {
   const bin = findBinary();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'askpanel-e2e-'));
-  const args = ['--config', path.join(REPO, 'config'), 'serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir];
+  const args = ['--config', path.join(REPO, 'config'), 'serve', '--bind', bind, '--data-dir', dataDir];
   // A list from the environment is comma-separated (src/configuration.rs); no client secret: a public client with PKCE.
-  const sso = issuer ? { ASKPANEL__ACCOUNTS__OIDC_ISSUER: issuer, ASKPANEL__ACCOUNTS__OIDC_CLIENT_ID: 'askpanel-e2e', ASKPANEL__ACCOUNTS__OIDC_TENANTS: SSO_TENANT } : {};
+  // The page's address is configured (the provider's callback and the links start with it).
+  const sso = issuer
+    ? { ASKPANEL__ACCOUNTS__OIDC_ISSUER: issuer, ASKPANEL__ACCOUNTS__OIDC_CLIENT_ID: 'askpanel-e2e', ASKPANEL__ACCOUNTS__OIDC_TENANTS: SSO_TENANT, ASKPANEL__ACCOUNTS__PUBLIC_URL: publicUrl }
+    : {};
   serverProc = spawn(bin, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ASKPANEL__LOG__LEVEL: process.env.ASKPANEL__LOG__LEVEL || 'warn', ...sso } });
   let out = '';
   const logFile = path.join(dataDir, 'server.log');
@@ -1698,7 +1714,11 @@ async function main() {
     // Single sign-on needs the local provider; CI (which installs it) fails without it, a developer's run skips the scenario.
     if (providerInstalled() || process.env.CI) env.issuer = await startProvider();
     else env.noIssuer = 'tests/oidc is not installed (npm ci there)';
-    server = await startServer(env.issuer);
+    // The page's port is chosen first: the server is told its public address.
+    env.pagePort = await freePort();
+    const publicUrl = `http://127.0.0.1:${env.pagePort}`;
+    const bind = process.env.E2E_DIRECT === '1' ? `127.0.0.1:${env.pagePort}` : '127.0.0.1:0';
+    server = await startServer(env.issuer, { bind, publicUrl });
   }
   env.api = server.url;
   env.key = server.key;
@@ -1709,7 +1729,7 @@ async function main() {
     env.base = server.url;
     env.drop = (page) => page.evaluate(() => window.__askpanel.dropSocket());
   } else {
-    env.proxy = await startDevServer({ upstream: server.url, webDir });
+    env.proxy = await startDevServer({ upstream: server.url, webDir, port: env.pagePort || 0 });
     env.base = env.proxy.url;
     env.drop = async () => {
       const r = await fetch(`${env.base}/__drop`, { method: 'POST' });

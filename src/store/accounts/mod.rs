@@ -287,13 +287,25 @@ pub trait UserStore: Send + Sync {
     async fn reinvite_user(&self, tenant: TenantId, id: UserId, name: &str, role: Role) -> StoreResult<()>;
     /// Sets (or clears) the password and makes an invited account active.
     async fn set_password(&self, tenant: TenantId, id: UserId, hash: &str) -> StoreResult<()>;
-    /// Binds a single sign-on identity to the account.
+    /// Binds a single sign-on identity to the account (an invited one becomes
+    /// active, and its invitation links stop working).
     async fn set_sso_subject(&self, tenant: TenantId, id: UserId, subject: &str) -> StoreResult<()>;
     /// Active admins of the tenant (the last one may not be demoted or removed).
     async fn count_active_admins(&self, tenant: TenantId) -> StoreResult<u64>;
-    /// Counts a failed password sign-in; returns the consecutive failures now.
-    async fn signin_failed(&self, tenant: TenantId, id: UserId) -> StoreResult<u32>;
-    async fn lock_user(&self, tenant: TenantId, id: UserId, until: DateTime<Utc>) -> StoreResult<()>;
+    /// Claims a password attempt, atomically: unless the account is locked
+    /// (or another attempt is in flight), counts it as a failure until it
+    /// succeeds and holds the account until `hold_until` meanwhile, so that
+    /// attempts on one account never run side by side. Returns the
+    /// consecutive failures counting this attempt, or `None` when locked.
+    async fn claim_signin(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+    ) -> StoreResult<Option<u32>>;
+    /// Sets (or lifts, with `None`) the lock after a failed attempt.
+    async fn lock_user(&self, tenant: TenantId, id: UserId, until: Option<DateTime<Utc>>) -> StoreResult<()>;
     /// A successful sign-in: failures reset, the lock lifted, the time kept.
     async fn signin_succeeded(&self, tenant: TenantId, id: UserId, at: DateTime<Utc>) -> StoreResult<()>;
 }

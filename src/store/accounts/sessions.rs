@@ -205,17 +205,20 @@ macro_rules! session_store {
                 let sql = format!(
                     "UPDATE users SET password_hash = $3, failed_signins = 0, locked_until = NULL, \
                      status = CASE status WHEN 'invited' THEN 'active' ELSE status END \
-                     WHERE tenant_id = $1 AND id = $2 AND status <> 'removed' RETURNING {}",
+                     WHERE tenant_id = $1 AND id = $2 AND status <> 'removed' \
+                     AND ($4 = 'reset' OR status = 'invited') RETURNING {}",
                     $crate::store::accounts::USER_COLUMNS
                 );
                 let user = sqlx::query_as::<_, $crate::store::accounts::UserRow>(sqlx::AssertSqlSafe(sql))
                     .bind(tenant.0)
                     .bind(token.user_id.0)
                     .bind(password_hash)
+                    .bind(token.kind.as_str())
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(user) = $crate::store::accounts::user(user)? else {
-                    // The user was removed since: the token is not used up by trying.
+                    // The user was removed since (or, for an invitation, joined another
+                    // way): nothing is committed, and the token is not used up by trying.
                     return Ok(None);
                 };
                 let sessions_revoked = if token.kind == $crate::store::accounts::TokenKind::Reset {

@@ -183,6 +183,14 @@ macro_rules! user_store {
                 .bind(subject)
                 .execute(&mut *tx)
                 .await?;
+                // An identity proven at the provider makes an invitation's link moot.
+                sqlx::query($crate::store::accounts::VOID_TOKENS)
+                    .bind(tenant.0)
+                    .bind(id.0)
+                    .bind("invitation")
+                    .bind(chrono::Utc::now())
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -202,29 +210,34 @@ macro_rules! user_store {
                 Ok(n.max(0) as u64)
             }
 
-            async fn signin_failed(
+            async fn claim_signin(
                 &self,
                 tenant: askpanel_actors::domain::TenantId,
                 id: askpanel_actors::domain::UserId,
-            ) -> $crate::store::StoreResult<u32> {
+                now: chrono::DateTime<chrono::Utc>,
+                hold_until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Option<u32>> {
                 let mut tx = self.$write(tenant).await?;
-                let n: i32 = sqlx::query_scalar(
-                    "UPDATE users SET failed_signins = failed_signins + 1 WHERE tenant_id = $1 AND id = $2 \
+                let n: Option<i32> = sqlx::query_scalar(
+                    "UPDATE users SET failed_signins = failed_signins + 1, locked_until = $4 \
+                     WHERE tenant_id = $1 AND id = $2 AND (locked_until IS NULL OR locked_until <= $3) \
                      RETURNING failed_signins",
                 )
                 .bind(tenant.0)
                 .bind(id.0)
-                .fetch_one(&mut *tx)
+                .bind(now)
+                .bind(hold_until)
+                .fetch_optional(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(n.max(0) as u32)
+                Ok(n.map(|n| n.max(0) as u32))
             }
 
             async fn lock_user(
                 &self,
                 tenant: askpanel_actors::domain::TenantId,
                 id: askpanel_actors::domain::UserId,
-                until: chrono::DateTime<chrono::Utc>,
+                until: Option<chrono::DateTime<chrono::Utc>>,
             ) -> $crate::store::StoreResult<()> {
                 let mut tx = self.$write(tenant).await?;
                 sqlx::query("UPDATE users SET locked_until = $3 WHERE tenant_id = $1 AND id = $2")

@@ -40,6 +40,10 @@ fn inherited(parent: &PanelView) -> Map<String, Value> {
             if let Some(key) = m.key_id {
                 human["key_id"] = json!(key.to_string());
             }
+            // A seat held by a person stays theirs in the follow-up or re-run.
+            if let Some(user) = m.user_id {
+                human["user_id"] = json!(user.to_string());
+            }
             if let Some(team) = m.team {
                 human["team"] = json!(team);
             }

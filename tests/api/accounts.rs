@@ -573,4 +573,12 @@ async fn a_hybrid_seat_that_names_a_person_takes_their_input_only() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     ws.until("her input", |f| is_event(f, "human_input") && f["data"]["text"] == "From the person who holds the seat.")
         .await;
+    // A re-run (of the ended panel) keeps the seat hers.
+    let (status, _) = app.post(&format!("/v1/panels/{id}/moderate"), &admin_key, json!({"action": "cancel"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.wait_completed(&admin_key, &id).await;
+    let (status, rerun) = app.post(&format!("/v1/panels/{id}/rerun"), &admin_key, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{rerun}");
+    let seat = rerun["members"].as_array().unwrap().iter().find(|m| m["kind"] == "human").unwrap().clone();
+    assert_eq!(seat["user_id"].as_str(), Some(ada.user_id.as_str()), "{rerun}");
 }

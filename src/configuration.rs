@@ -25,6 +25,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub documents: DocumentSettings,
     pub records: RecordSettings,
+    pub notifications: NotificationSettings,
+    pub webhooks: WebhookSettings,
     pub tiers: BTreeMap<String, Limits>,
 }
 
@@ -88,6 +90,63 @@ impl std::fmt::Debug for MailSettings {
             .field("from", &self.from)
             .field("timeout_s", &self.timeout_s)
             .finish()
+    }
+}
+
+/// Notifications (`docs/notifications.md`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct NotificationSettings {
+    /// How often the announcer looks for panel events it has not announced
+    /// (at most 50 panels a pass).
+    pub announce_interval_ms: u64,
+    /// How often the job runner looks for due emails and reminders when
+    /// nothing woke it.
+    pub jobs_interval_ms: u64,
+    /// How long notifications are kept.
+    pub retention_days: u32,
+    /// How long a human turn's email waits before it goes (and is skipped
+    /// if the person is watching the panel by then).
+    pub away_grace_ms: u64,
+}
+
+/// Webhooks (`docs/webhooks.md`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct WebhookSettings {
+    /// Whether endpoints may be `http` and on private, loopback or
+    /// link-local addresses (development and tests); otherwise only `https`
+    /// to public addresses, checked again when each delivery connects.
+    pub allow_private_targets: bool,
+    /// How long one attempt may take (connecting and answering).
+    pub timeout_s: u64,
+    /// The wait after a first failure; each later wait is four times longer,
+    /// up to `retry_max_wait_s`, for `retry_for_s` after the first attempt.
+    pub retry_base_ms: u64,
+    pub retry_max_wait_s: u64,
+    pub retry_for_s: u64,
+    /// An endpoint is disabled when it has failed this many attempts in a
+    /// row and has been failing for `disable_after_s`.
+    pub disable_after_failures: u32,
+    pub disable_after_s: u64,
+    /// How often the sender looks for due deliveries when nothing woke it.
+    pub poll_interval_ms: u64,
+    /// How long the delivery log is kept.
+    pub log_retention_days: u32,
+}
+
+impl WebhookSettings {
+    pub fn retry_policy(&self) -> crate::webhooks::RetryPolicy {
+        crate::webhooks::RetryPolicy {
+            base: std::time::Duration::from_millis(self.retry_base_ms.max(1)),
+            max_wait: std::time::Duration::from_secs(self.retry_max_wait_s.max(1)),
+            retry_for: std::time::Duration::from_secs(self.retry_for_s),
+        }
+    }
+
+    pub fn disable_rule(&self) -> crate::webhooks::DisableRule {
+        crate::webhooks::DisableRule {
+            after_failures: self.disable_after_failures.max(1),
+            after: std::time::Duration::from_secs(self.disable_after_s),
+        }
     }
 }
 
@@ -352,6 +411,11 @@ impl Settings {
             "settings: accounts.public_url is required with accounts.oidc_issuer (the callback the provider returns to starts with it)"
         );
         anyhow::ensure!(self.accounts.lockout_after >= 1, "settings: accounts.lockout_after must be at least 1");
+        anyhow::ensure!(
+            (1..=60).contains(&self.webhooks.timeout_s),
+            "settings: webhooks.timeout_s must be between 1 and 60"
+        );
+        anyhow::ensure!(self.webhooks.retry_base_ms >= 1, "settings: webhooks.retry_base_ms must be at least 1");
         Ok(())
     }
 

@@ -43,6 +43,7 @@ pub mod limits;
 pub mod llm;
 pub mod mail;
 pub mod metrics;
+pub mod notify;
 pub mod origins;
 pub mod panels;
 pub mod presence;
@@ -56,6 +57,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tenants;
 pub mod validation;
+pub mod webhooks;
 pub mod ws;
 
 /// The platform catalog shipped with the binary (`config/experts.toml`).

@@ -26,6 +26,10 @@ pub struct Metrics {
     pub documents: IntCounterVec,
     /// Citations in AI turns, `valid` or not (`true`/`false`).
     pub citations: IntCounterVec,
+    /// Notifications sent, by channel (`in_app`, `email`).
+    pub notifications: IntCounterVec,
+    /// Webhook attempts, by outcome (`delivered`, `retry`, `failed`).
+    pub webhook_attempts: IntCounterVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -118,6 +122,22 @@ impl Metrics {
             citations: register(
                 &registry,
                 IntCounterVec::new(Opts::new("askpanel_citations_total", "Citations in AI turns"), &["valid"]).unwrap(),
+            ),
+            notifications: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("askpanel_notifications_total", "Notifications sent, by channel"),
+                    &["channel"],
+                )
+                .unwrap(),
+            ),
+            webhook_attempts: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("askpanel_webhook_attempts_total", "Webhook delivery attempts, by outcome"),
+                    &["outcome"],
+                )
+                .unwrap(),
             ),
             registry,
         }

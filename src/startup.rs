@@ -53,6 +53,8 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     state: AppState,
+    /// The job runner and the webhook sender, waited for at shutdown.
+    workers: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
 
 /// Opens the store named by the settings (running its migrations).
@@ -277,6 +279,7 @@ impl Application {
             model: model_info,
             shutting_down: Arc::new(AtomicBool::new(false)),
             tenants,
+            notify_wake: Arc::new(crate::notify::Wake::default()),
             cluster: cluster.as_ref().map(|(c, _)| c.clone()),
             library: library.clone(),
         };
@@ -368,6 +371,22 @@ impl Application {
             state.clone(),
             Duration::from_millis(settings.records.index_interval_ms.max(50)),
         ));
+        // Notifications and webhooks: the announcer, the job runner (emails,
+        // reminders) and the webhook sender; the last two finish what they
+        // hold when the shutdown begins.
+        actix_web::rt::spawn(crate::notify::announce::run(
+            state.clone(),
+            Duration::from_millis(settings.notifications.announce_interval_ms.max(20)),
+        ));
+        actix_web::rt::spawn(crate::notify::retain(state.clone(), Duration::from_secs(3600)));
+        let jobs = actix_web::rt::spawn(crate::notify::jobs::run(
+            state.clone(),
+            Duration::from_millis(settings.notifications.jobs_interval_ms.max(20)),
+        ));
+        let sender = actix_web::rt::spawn(crate::webhooks::sender::run(
+            state.clone(),
+            crate::webhooks::sender::client(&settings.webhooks)?,
+        ));
         actix_web::rt::spawn(crate::budget::watch(
             state.clone(),
             Duration::from_secs(settings.engine.budget_check_s.max(1)),
@@ -375,7 +394,7 @@ impl Application {
         if settings.server.announce {
             announce(address, &printed);
         }
-        Ok(Application { address, server, state })
+        Ok(Application { address, server, state, workers: vec![jobs, sender] })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -412,6 +431,11 @@ impl Application {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        // Deliveries and emails in flight finish (each has its time limit).
+        state.notify_wake.jobs.notify_one();
+        state.notify_wake.deliveries.notify_one();
+        let in_flight = Duration::from_secs(state.settings.webhooks.timeout_s + 5);
+        let _ = tokio::time::timeout(in_flight, futures::future::join_all(self.workers)).await;
         handle.stop(true).await;
         let _ = server.await;
         tracing::info!("stopped");

@@ -58,6 +58,8 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
     /// Applies tenant and key changes on this node.
     pub tenants: TenantChanges,
+    /// Wakes the job runner and the webhook sender.
+    pub notify_wake: Arc<crate::notify::Wake>,
     /// The other nodes (Redis), when there are several.
     pub cluster: Option<Arc<Cluster>>,
 }

@@ -86,6 +86,12 @@ impl TenantChanges {
         self.sessions.close_holder(user.0, 1008, "role changed")
     }
 
+    /// A notification for a person: its frame goes to their open sockets on
+    /// this node. Returns how many.
+    pub fn notified(&self, tenant: TenantId, user: UserId, frame: &str) -> usize {
+        self.sessions.push_to_holder(tenant, user.0, frame)
+    }
+
     /// Ends the open streams of a revoked share link on this node.
     pub fn share_revoked(&self, share: crate::store::records::ShareId) -> usize {
         self.sessions.close_holder(share.stream_key(), 1008, "share link revoked")

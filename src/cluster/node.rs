@@ -56,7 +56,7 @@ pub async fn run(node: NodeHandles, cluster: Arc<Cluster>, mut inbox: mpsc::Rece
         tokio::select! {
             Some(message) = inbox.recv() => match message {
                 Inbound::Command(request) => rpc::serve(node.engine.clone(), cluster.clone(), request),
-                Inbound::Control(control) => apply_control(&node, control).await,
+                Inbound::Control(control) => apply_control(&node, &cluster.node_id, control).await,
             },
             _ = renew.tick() => {
                 let held: Vec<_> = cluster.epochs.iter().map(|e| *e.key()).collect();
@@ -89,7 +89,7 @@ pub async fn run(node: NodeHandles, cluster: Arc<Cluster>, mut inbox: mpsc::Rece
     }
 }
 
-async fn apply_control(node: &NodeHandles, control: Control) {
+async fn apply_control(node: &NodeHandles, node_id: &str, control: Control) {
     match control {
         Control::KeyRevoked { key_id } => {
             node.tenants.key_revoked(key_id);
@@ -103,6 +103,11 @@ async fn apply_control(node: &NodeHandles, control: Control) {
         }
         Control::UserChanged { user_id } => {
             node.tenants.user_changed(user_id);
+        }
+        Control::Notified { origin, tenant_id, user_id, frame } => {
+            if origin != node_id {
+                node.tenants.notified(tenant_id, user_id, &frame);
+            }
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum Control {
     },
     /// A person's role or status changed: forget cached sessions.
     UserChanged { user_id: askpanel_actors::domain::UserId },
+    /// A notification for a person: push its frame to their sockets (on
+    /// every node but `origin`, which did so itself).
+    Notified { origin: String, tenant_id: TenantId, user_id: askpanel_actors::domain::UserId, frame: String },
 }
 
 /// A command sent to the node owning a panel (`P:node:{owner}`).

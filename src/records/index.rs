@@ -78,11 +78,11 @@ pub struct Backoff {
 impl Backoff {
     const MAX_ENTRIES: usize = 10_000;
 
-    fn waiting(&self, panel: PanelId, now: std::time::Instant) -> bool {
+    pub fn waiting(&self, panel: PanelId, now: std::time::Instant) -> bool {
         self.failing.get(&panel).is_some_and(|(_, retry_at)| *retry_at > now)
     }
 
-    fn failed(&mut self, panel: PanelId, now: std::time::Instant) {
+    pub fn failed(&mut self, panel: PanelId, now: std::time::Instant) {
         if self.failing.len() >= Self::MAX_ENTRIES
             && !self.failing.contains_key(&panel)
             && let Some(oldest) = self.failing.iter().min_by_key(|(_, (_, at))| *at).map(|(p, _)| *p)
@@ -94,7 +94,7 @@ impl Backoff {
         self.failing.insert(panel, (failures, now + wait));
     }
 
-    fn succeeded(&mut self, panel: PanelId) {
+    pub fn succeeded(&mut self, panel: PanelId) {
         self.failing.remove(&panel);
     }
 }

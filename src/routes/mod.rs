@@ -9,12 +9,14 @@ pub mod documents;
 pub mod experts;
 pub mod health;
 pub mod keys;
+pub mod notifications;
 pub mod panels;
 pub mod records;
 pub mod sso;
 pub mod tenant;
 pub mod users;
 pub mod web;
+pub mod webhooks;
 
 use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web as aw};
@@ -104,6 +106,27 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
         .service(res("/v1/shared/{token}").route(aw::get().to(records::shared_panel)))
         .service(res("/v1/shared/{token}/report").route(aw::get().to(records::shared_report)))
         .service(res("/v1/shared/{token}/events").route(aw::get().to(records::shared_events)))
+        .service(res("/v1/notifications").route(aw::get().to(notifications::list)))
+        .service(res("/v1/notifications/read-all").route(aw::post().to(notifications::read_all)))
+        .service(
+            res("/v1/notifications/preferences")
+                .route(aw::get().to(notifications::get_preferences))
+                .route(aw::patch().to(notifications::update_preferences)),
+        )
+        .service(res("/v1/notifications/{id}/read").route(aw::post().to(notifications::read_one)))
+        .service(res("/v1/webhooks").route(aw::post().to(webhooks::create)).route(aw::get().to(webhooks::list)))
+        .service(res("/v1/webhooks/event-types").route(aw::get().to(webhooks::event_types)))
+        .service(
+            res("/v1/webhooks/{id}")
+                .route(aw::get().to(webhooks::get))
+                .route(aw::patch().to(webhooks::update))
+                .route(aw::delete().to(webhooks::delete)),
+        )
+        .service(res("/v1/webhooks/{id}/rotate-secret").route(aw::post().to(webhooks::rotate_secret)))
+        .service(res("/v1/webhooks/{id}/test").route(aw::post().to(webhooks::test)))
+        .service(res("/v1/webhooks/{id}/deliveries").route(aw::get().to(webhooks::deliveries)))
+        .service(res("/v1/webhooks/{id}/deliveries/{delivery_id}").route(aw::get().to(webhooks::delivery)))
+        .service(res("/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver").route(aw::post().to(webhooks::redeliver)))
         .service(res("/v1/ws").route(aw::get().to(crate::ws::route::connect)))
         .service(res("/").route(aw::get().to(web::index)))
         .service(res("/assets/{file:.*}").route(aw::get().to(web::asset)));

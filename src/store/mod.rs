@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod documents;
 pub mod event_log;
+pub mod notify;
 pub mod postgres;
 pub mod records;
 mod rows;
@@ -320,6 +321,7 @@ pub trait Store:
     + audit::AuditStore
     + accounts::UserStore
     + accounts::SessionStore
+    + notify::NotifyStore
     + Send
     + Sync
     + 'static

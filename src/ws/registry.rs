@@ -20,10 +20,15 @@ pub struct CloseSession {
     pub reason: String,
 }
 
+/// A frame for a socket that no subscription carries (a notification).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct PushFrame(pub String);
+
 /// How an open stream is told to close.
 enum Closer {
-    /// A WebSocket session actor (closes with the code and reason).
-    Socket(Recipient<CloseSession>),
+    /// A WebSocket session actor (closes with the code and reason; takes pushed frames).
+    Socket(Recipient<CloseSession>, Recipient<PushFrame>),
     /// An SSE stream's task (ends the response).
     Stream(Arc<tokio::sync::Notify>),
 }
@@ -66,8 +71,9 @@ impl SessionRegistry {
         session: Option<Uuid>,
         tenant_id: TenantId,
         addr: Recipient<CloseSession>,
+        push: Recipient<PushFrame>,
     ) {
-        self.sessions.insert(id, Entry { holder, session, tenant_id, closer: Closer::Socket(addr) });
+        self.sessions.insert(id, Entry { holder, session, tenant_id, closer: Closer::Socket(addr, push) });
     }
 
     /// Registers an SSE stream reserved with [`SessionRegistry::reserve`]; the
@@ -117,12 +123,28 @@ impl SessionRegistry {
         self.close_where(|_| true, code, reason)
     }
 
+    /// Sends a frame to every WebSocket of a holder in a tenant (SSE streams
+    /// carry only their panel). Returns how many sockets it went to.
+    pub fn push_to_holder(&self, tenant_id: TenantId, holder: Uuid, text: &str) -> usize {
+        let mut sent = 0;
+        for entry in self.sessions.iter().filter(|e| e.holder == holder && e.tenant_id == tenant_id) {
+            if let Closer::Socket(_, push) = &entry.closer {
+                // Bounded: a full mailbox drops the frame (the page reads the
+                // list again when it reconnects or opens the bell).
+                if push.try_send(PushFrame(text.to_string())).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+        sent
+    }
+
     fn close_where(&self, select: impl Fn(&Entry) -> bool, code: u16, reason: &str) -> usize {
         let mut closed = 0;
         for entry in self.sessions.iter().filter(|e| select(e)) {
             match &entry.closer {
                 // One close per socket, once: bounded.
-                Closer::Socket(addr) => addr.do_send(CloseSession { code, reason: reason.to_string() }),
+                Closer::Socket(addr, _) => addr.do_send(CloseSession { code, reason: reason.to_string() }),
                 // A stored permit: the stream ends even if it is not waiting right now.
                 Closer::Stream(close) => close.notify_one(),
             }

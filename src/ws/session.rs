@@ -234,6 +234,7 @@ impl Actor for WsSession {
             self.principal.session_id().map(|s| s.0),
             self.principal.tenant_id(),
             ctx.address().recipient(),
+            ctx.address().recipient(),
         );
         self.state.metrics.ws_sessions.inc();
         tracing::debug!(session_id = self.id, tenant_id = %self.principal.tenant_id(), "websocket session started");
@@ -294,6 +295,14 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsSession {
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+impl Handler<crate::ws::registry::PushFrame> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: crate::ws::registry::PushFrame, _: &mut Context<Self>) {
+        self.outbox.control(msg.0);
     }
 }
 

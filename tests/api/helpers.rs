@@ -193,10 +193,16 @@ impl TestApp {
     }
 
     /// Stops this server and starts a new one on the same database.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Stops this server and starts a new one on the same database, with
+    /// settings adjusted as given.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         self.stop().await;
         let dir = self._dir.take();
-        let mut next = start(self.data_dir.clone(), self.admin_key.clone(), |_| {}).await;
+        let mut next = start(self.data_dir.clone(), self.admin_key.clone(), adjust).await;
         next._dir = dir;
         next
     }

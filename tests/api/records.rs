@@ -385,7 +385,8 @@ async fn search_finds_panels_by_their_words_with_filters() {
     let week_id = week["id"].as_str().unwrap();
     app.wait_completed(&key, week_id).await;
     // The other tenant has a panel on the very same words.
-    let theirs = completed_panel(&app, &other, "Should we recall the wearable ECG patch over battery swelling?", 1).await;
+    let theirs =
+        completed_panel(&app, &other, "Should we recall the wearable ECG patch over battery swelling?", 1).await;
     let theirs_id = theirs["id"].as_str().unwrap();
 
     // Words of the question, stemmed; every word must match somewhere.

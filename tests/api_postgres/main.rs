@@ -6,6 +6,8 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/receiver.rs"]
+mod receiver;
 #[path = "../api/smtp.rs"]
 mod smtp;
 #[path = "../api/stub.rs"]
@@ -33,6 +35,8 @@ mod keys;
 mod limits;
 #[path = "../api/llm.rs"]
 mod llm;
+#[path = "../api/notifications.rs"]
+mod notifications;
 #[path = "../api/panels.rs"]
 mod panels;
 #[path = "../api/presence.rs"]
@@ -47,6 +51,8 @@ mod sse;
 mod sso;
 #[path = "../api/tenants.rs"]
 mod tenants;
+#[path = "../api/webhooks.rs"]
+mod webhooks;
 #[path = "../api/ws.rs"]
 mod ws;
 

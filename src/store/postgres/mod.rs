@@ -9,6 +9,7 @@
 mod accounts;
 mod audit;
 mod documents;
+mod notify;
 mod records;
 mod writer;
 

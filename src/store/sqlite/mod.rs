@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod connection;
 mod documents;
+mod notify;
 mod records;
 mod writer;
 

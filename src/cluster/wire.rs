@@ -251,6 +251,13 @@ mod tests {
         assert_eq!(serde_json::from_value::<Control>(json).unwrap(), revoked);
         let changed = Control::TenantChanged { tenant_id: TenantId::new() };
         assert_eq!(serde_json::from_slice::<Control>(&serde_json::to_vec(&changed).unwrap()).unwrap(), changed);
+        let notified = Control::Notified {
+            origin: "node-a".into(),
+            tenant_id: TenantId::new(),
+            user_id: askpanel_actors::domain::UserId::new(),
+            frame: r#"{"type":"notification"}"#.into(),
+        };
+        assert_eq!(serde_json::from_slice::<Control>(&serde_json::to_vec(&notified).unwrap()).unwrap(), notified);
         assert!(serde_json::from_str::<Control>("revoked 123").is_err(), "the old text form is not read");
     }
 }

@@ -38,6 +38,7 @@ pub fn fan_out(state: &AppState) -> FanOut {
 /// (through Redis) on the others.
 pub async fn push(state: &AppState, notifications: &[Notification]) {
     for notification in notifications {
+        state.metrics.notifications.with_label_values(&["in_app"]).inc();
         let frame = super::frame_text(notification);
         state.tenants.notified(notification.tenant_id, notification.user_id, &frame);
         if let Some(cluster) = &state.cluster {

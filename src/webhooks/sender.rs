@@ -214,3 +214,18 @@ pub async fn run(state: AppState, client: reqwest::Client) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn names_that_resolve_only_to_private_addresses_are_refused() {
+        for name in ["localhost", "127.0.0.1"] {
+            let error = PublicOnly.resolve(Name::from_str(name).unwrap()).await.err().expect("refused");
+            assert!(error.to_string().contains("no public address"), "{name}: {error}");
+        }
+    }
+}

@@ -70,6 +70,11 @@ impl Cluster {
 
     /// Starts a node as a subprocess of the real binary.
     pub async fn node(&self, name: &str) -> Node {
+        self.node_with(name, &[]).await
+    }
+
+    /// Starts a node with more settings from the environment.
+    pub async fn node_with(&self, name: &str, env: &[(&str, &str)]) -> Node {
         let dir = tempfile::tempdir().unwrap().keep();
         let mut child = Command::new(env!("CARGO_BIN_EXE_askpanel"))
             .args([
@@ -90,6 +95,8 @@ impl Cluster {
             .env("ASKPANEL__REDIS__SCAN_EVERY_MS", "300")
             .env("ASKPANEL__AUTH__ADMIN_KEY", &self.admin_key)
             .env("ASKPANEL__SERVER__SHUTDOWN_GRACE_S", "3")
+            .env("ASKPANEL__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")
+            .envs(env.iter().copied())
             .env("ASKPANEL__LOG__LEVEL", "warn")
             .stdout(Stdio::piped())
             .stderr(if std::env::var("TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() })
@@ -698,4 +705,83 @@ async fn presence_is_the_same_on_every_node() {
     drop(on_b);
     let left = crate::presence::presence_until(&mut on_a, "Ada gone", |f| f["viewers_total"] == 1).await;
     assert_eq!(left["members_connected"], json!([]), "{left}");
+}
+
+#[actix_web::test]
+async fn three_nodes_deliver_each_webhook_once_and_tell_a_person_on_another_node() {
+    use reqwest::Method;
+    let cluster = Cluster::new(None).await;
+    let a = cluster.node("a").await;
+    // Node B announces nothing (its announcer looks once an hour): what its
+    // socket is told comes from the other nodes. Nodes A and C both announce
+    // and all three send webhooks.
+    let b = cluster.node_with("b", &[("ASKPANEL__NOTIFICATIONS__ANNOUNCE_INTERVAL_MS", "3600000")]).await;
+    let _c = cluster.node("c").await;
+    let (tenant, key) = a.app.create_tenant("acme", json!({})).await;
+    let ada = crate::accounts::add_person(&a.app, &tenant, "acme", "ada@acme.test", "member").await;
+    let receiver = crate::receiver::Receiver::start().await;
+    let endpoint = crate::webhooks::create_endpoint(&b.app, &key, &receiver.url, json!(["*"])).await;
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    // Ada's socket is on node B; the panels are created on node A (and run there).
+    let (_, token) = ada.send(&b.app, Method::POST, "/v1/ws-tokens", Some(json!({}))).await;
+    let mut ws =
+        b.app.ws_url(&format!("ws://{}/v1/ws?token={}", b.app.address, token["token"].as_str().unwrap())).await;
+    let mut ids = Vec::new();
+    for seed in 0..4 {
+        let mut body = crate::presence::hybrid_for(&ada.user_id);
+        body["simulation"] = json!({"seed": seed, "pace_tokens_per_s": 0, "turn_tokens": 15});
+        body["max_rounds"] = json!(1);
+        body["human_turn_timeout_s"] = json!(5);
+        ids.push(a.app.create_panel(&key, body).await["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        a.app.wait_completed(&key, id).await;
+    }
+    // Every seat and every end reaches her socket on node B from the node that announced it.
+    let wanted = |f: &Value, kind: &str, id: &str| {
+        f["type"] == "notification" && f["notification"]["kind"] == kind && f["notification"]["panel_id"] == id
+    };
+    let mut frames = Vec::new();
+    for id in &ids {
+        for kind in ["panel_seat", "panel_completed"] {
+            if !frames.iter().any(|f| wanted(f, kind, id)) {
+                frames.extend(ws.until(kind, |f| wanted(f, kind, id)).await);
+            }
+        }
+    }
+    // Every webhook event of every panel arrives once, signed, though both nodes send.
+    for id in &ids {
+        let expected = crate::webhooks::expected_from_log(&a.app.events(&key, id).await);
+        receiver
+            .wait("every event of the panel", |all| {
+                let seen: std::collections::BTreeSet<(String, u64)> = all
+                    .iter()
+                    .filter(|r| r.json()["data"]["panel_id"] == id.as_str())
+                    .map(|r| (r.event_type(), r.json()["data"]["seq"].as_u64().unwrap()))
+                    .collect();
+                seen == expected
+            })
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = receiver.all();
+    let mut keys: Vec<(String, String, u64)> = all
+        .iter()
+        .map(|r| {
+            (
+                r.json()["data"]["panel_id"].as_str().unwrap().to_string(),
+                r.event_type(),
+                r.json()["data"]["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), total, "no event twice across the nodes");
+    let mut message_ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+    message_ids.sort();
+    message_ids.dedup();
+    assert_eq!(message_ids.len(), total, "no message twice");
+    assert!(all.iter().all(|r| r.signed_with(&secret)));
 }

@@ -53,6 +53,44 @@ pub async fn push(state: &AppState, notifications: &[Notification]) {
     }
 }
 
+/// The panels as created, for those being announced: read once per panel,
+/// not once a pass. Bounded: the oldest entry goes when it is full.
+#[derive(Default)]
+pub struct Created {
+    views: std::collections::HashMap<PanelId, std::sync::Arc<PanelView>>,
+    order: std::collections::VecDeque<PanelId>,
+}
+
+impl Created {
+    const MAX_ENTRIES: usize = 2048;
+
+    async fn get(
+        &mut self,
+        state: &AppState,
+        tenant: TenantId,
+        panel: PanelId,
+    ) -> anyhow::Result<std::sync::Arc<PanelView>> {
+        if let Some(view) = self.views.get(&panel) {
+            return Ok(view.clone());
+        }
+        let view = std::sync::Arc::new(created(state, tenant, panel).await?);
+        if self.views.len() >= Self::MAX_ENTRIES
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.views.remove(&oldest);
+        }
+        self.views.insert(panel, view.clone());
+        self.order.push_back(panel);
+        Ok(view)
+    }
+
+    fn forget(&mut self, panel: PanelId) {
+        if self.views.remove(&panel).is_some() {
+            self.order.retain(|p| *p != panel);
+        }
+    }
+}
+
 /// The panel as created (its first event).
 async fn created(state: &AppState, tenant: TenantId, panel: PanelId) -> anyhow::Result<PanelView> {
     let first = state.store.events_page(tenant, panel, 0, 1).await?;
@@ -67,8 +105,14 @@ async fn created(state: &AppState, tenant: TenantId, panel: PanelId) -> anyhow::
 }
 
 /// Announces one panel up to its head; `Ok(false)` when another node had it.
-async fn announce_panel(state: &AppState, tenant: TenantId, panel: PanelId, mut from: u64) -> anyhow::Result<bool> {
-    let view = created(state, tenant, panel).await?;
+async fn announce_panel(
+    state: &AppState,
+    views: &mut Created,
+    tenant: TenantId,
+    panel: PanelId,
+    mut from: u64,
+) -> anyhow::Result<bool> {
+    let view = views.get(state, tenant, panel).await?;
     loop {
         let page: Vec<StoredEvent> = state.store.events_page(tenant, panel, from, PAGE).await?;
         let events: Vec<Event> = page.iter().map(|e| serde_json::from_str(&e.body)).collect::<Result<_, _>>()?;
@@ -93,6 +137,9 @@ async fn announce_panel(state: &AppState, tenant: TenantId, panel: PanelId, mut 
             state.notify_wake.jobs.notify_one();
         }
         from = to;
+        if events.last().is_some_and(|e| e.data.is_terminal()) {
+            views.forget(panel);
+        }
         if page.len() < PAGE as usize {
             return Ok(true);
         }
@@ -100,14 +147,14 @@ async fn announce_panel(state: &AppState, tenant: TenantId, panel: PanelId, mut 
 }
 
 /// One pass over the panels behind; returns how many were announced.
-pub async fn pass(state: &AppState, backoff: &mut Backoff) -> anyhow::Result<usize> {
+pub async fn pass(state: &AppState, backoff: &mut Backoff, views: &mut Created) -> anyhow::Result<usize> {
     let behind = state.store.unannounced_panels(PANELS_PER_PASS * 4).await?;
     let now = std::time::Instant::now();
     let ready: Vec<_> =
         behind.into_iter().filter(|(_, p, _)| !backoff.waiting(*p, now)).take(PANELS_PER_PASS as usize).collect();
     let mut done = 0;
     for (tenant, panel, announced) in ready {
-        match announce_panel(state, tenant, panel, announced).await {
+        match announce_panel(state, views, tenant, panel, announced).await {
             Ok(true) => {
                 backoff.succeeded(panel);
                 done += 1;
@@ -126,8 +173,9 @@ pub async fn pass(state: &AppState, backoff: &mut Backoff) -> anyhow::Result<usi
 /// Runs the announcer until the shutdown begins.
 pub async fn run(state: AppState, every: Duration) {
     let mut backoff = Backoff::default();
+    let mut views = Created::default();
     while !state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
-        if let Err(e) = pass(&state, &mut backoff).await {
+        if let Err(e) = pass(&state, &mut backoff, &mut views).await {
             tracing::warn!(error = %e, "the announcer could not read its work");
         }
         tokio::time::sleep(every).await;

@@ -33,12 +33,17 @@ fn delivery_json(delivery: &DeliveryRecord) -> Value {
     body
 }
 
-/// Reads `url`, `events` and `description` (all required when creating).
-fn parse_fields(
-    state: &AppState,
-    value: Value,
-    creating: bool,
-) -> Result<(Option<String>, Option<Vec<String>>, Option<String>, Option<bool>), ApiError> {
+/// The fields of a create or patch body, checked.
+struct Fields {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    description: Option<String>,
+    enabled: Option<bool>,
+}
+
+/// Reads `url`, `events` and `description` (`url` and `events` required
+/// when creating) and, for a patch, `enabled`.
+fn parse_fields(state: &AppState, value: Value, creating: bool) -> Result<Fields, ApiError> {
     let mut body = Body::new(value)?;
     let (url, events): (Option<String>, Option<Vec<String>>) = if creating {
         (body.required("url"), body.required("events"))
@@ -61,7 +66,12 @@ fn parse_fields(
         body.invalid("description", format!("must be at most {DESCRIPTION_MAX} characters"));
     }
     body.finish()?;
-    Ok((url.map(|u| u.trim().to_string()), events, description.map(|d| d.trim().to_string()), enabled))
+    Ok(Fields {
+        url: url.map(|u| u.trim().to_string()),
+        events,
+        description: description.map(|d| d.trim().to_string()),
+        enabled,
+    })
 }
 
 async fn record(
@@ -99,7 +109,7 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
-    let (url, events, description, _) = parse_fields(&state, body.into_inner(), true)?;
+    let Fields { url, events, description, .. } = parse_fields(&state, body.into_inner(), true)?;
     let (Some(url), Some(events)) = (url, events) else { unreachable!("required fields were checked") };
     let now = Utc::now();
     let endpoint = EndpointRecord {
@@ -165,7 +175,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
     let current = find(&state, &principal, &id).await?;
-    let (url, events, description, enabled) = parse_fields(&state, body.into_inner(), false)?;
+    let Fields { url, events, description, enabled } = parse_fields(&state, body.into_inner(), false)?;
     let patch = EndpointPatch { url, description, events, enabled, secret: None };
     let updated = state
         .store

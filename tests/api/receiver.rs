@@ -41,7 +41,7 @@ impl Arrival {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
         mac.update(format!("{}.{}.{}", self.id, self.timestamp, self.body).as_bytes());
         let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
-        self.signatures.iter().any(|s| *s == expected)
+        self.signatures.contains(&expected)
     }
 }
 

@@ -182,7 +182,7 @@ async fn deliveries_survive_a_restart_and_arrive_exactly_once() {
     let app = spawn_app_with(local_targets).await;
     let (_, key) = app.create_tenant("acme", json!({})).await;
     let receiver = Receiver::start().await;
-    create_endpoint(&app, &key, &receiver.url, json!(["*"])).await;
+    let secret = create_endpoint(&app, &key, &receiver.url, json!(["*"])).await["secret"].as_str().unwrap().to_string();
     // Slow enough that the restart falls in the middle.
     let panel = app.create_panel(&key, paced("structured", 40.0)).await;
     let id = panel["id"].as_str().unwrap().to_string();
@@ -198,7 +198,7 @@ async fn deliveries_survive_a_restart_and_arrive_exactly_once() {
     assert!(seen.values().all(|n| *n == 1), "each event once across the restart: {seen:?}");
     let ids: BTreeSet<String> = receiver.all().iter().map(|a| a.id.clone()).collect();
     assert_eq!(ids.len(), receiver.all().len(), "no message twice");
-    let _ = arrivals;
+    assert!(arrivals.iter().all(|a| a.signed_with(&secret)), "every delivery signed, before and after the restart");
 }
 
 #[actix_web::test]

@@ -434,7 +434,9 @@ impl Application {
         // Deliveries and emails in flight finish (each has its time limit).
         state.notify_wake.jobs.notify_one();
         state.notify_wake.deliveries.notify_one();
-        let in_flight = Duration::from_secs(state.settings.webhooks.timeout_s + 5);
+        let in_flight = Duration::from_secs(
+            state.settings.webhooks.timeout_s.max(u64::from(crate::notify::jobs::lease_s(&state.settings)) - 30) + 5,
+        );
         let _ = tokio::time::timeout(in_flight, futures::future::join_all(self.workers)).await;
         handle.stop(true).await;
         let _ = server.await;

@@ -13,7 +13,9 @@
 ALTER TABLE panels ADD COLUMN announced_seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE panels ADD COLUMN announce_done BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE panels ALTER COLUMN announce_done SET DEFAULT FALSE;
-CREATE INDEX panels_unannounced ON panels (updated_at) WHERE NOT announce_done;
+-- No index mentions a column every append updates (`updated_at`,
+-- `head_seq`): appends stay HOT updates.
+CREATE INDEX panels_unannounced ON panels (id) WHERE NOT announce_done;
 
 -- Who hears about a panel's end: its creator, the people seated on it and
 -- those who moderated it.
@@ -85,7 +87,9 @@ CREATE TABLE webhook_endpoints (
 CREATE INDEX webhook_endpoints_by_tenant ON webhook_endpoints (tenant_id);
 
 -- One message to one endpoint; its id is the `webhook-id` the receiver
--- sees (the same on every attempt and on a redelivery).
+-- sees (the same on every attempt and on a redelivery). `attempts` counts
+-- claims and fences them; `retry_from` is its value when the current run
+-- of retries began (a redelivery starts a new one).
 CREATE TABLE webhook_deliveries (
     id               UUID PRIMARY KEY,
     tenant_id        UUID NOT NULL REFERENCES tenants (id),
@@ -96,6 +100,7 @@ CREATE TABLE webhook_deliveries (
     created_at       TIMESTAMPTZ NOT NULL,
     status           TEXT NOT NULL,
     attempts         INTEGER NOT NULL DEFAULT 0,
+    retry_from       INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  TIMESTAMPTZ NOT NULL,
     lease_until      TIMESTAMPTZ,
     first_attempt_at TIMESTAMPTZ,
@@ -135,22 +140,24 @@ $$;
 
 -- The background work crosses tenants; these functions find it (and claim
 -- it), and everything else is done in a transaction scoped to its tenant.
+-- Leases run on the database's clock (nodes' clocks may differ); what is
+-- due is judged by the caller's.
 CREATE FUNCTION askpanel_unannounced_panels(p_limit INTEGER)
 RETURNS TABLE (tenant_id UUID, id UUID, announced_seq BIGINT)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
     SELECT p.tenant_id, p.id, p.announced_seq FROM panels p
     WHERE NOT p.announce_done AND (p.announced_seq < p.head_seq OR p.status IN ('completed', 'failed', 'cancelled'))
-    ORDER BY p.updated_at LIMIT p_limit
+    ORDER BY p.id LIMIT p_limit
 $$;
 
 CREATE FUNCTION askpanel_claim_jobs(p_now TIMESTAMPTZ, p_lease_s INTEGER, p_limit INTEGER)
 RETURNS TABLE (tenant_id UUID, id UUID, attempts INTEGER)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
     UPDATE jobs j
-    SET lease_until = p_now + make_interval(secs => p_lease_s), attempts = j.attempts + 1
+    SET lease_until = now() + make_interval(secs => p_lease_s), attempts = j.attempts + 1
     WHERE j.id IN (
         SELECT w.id FROM jobs w
-        WHERE w.done_at IS NULL AND w.due_at <= p_now AND (w.lease_until IS NULL OR w.lease_until < p_now)
+        WHERE w.done_at IS NULL AND w.due_at <= p_now AND (w.lease_until IS NULL OR w.lease_until < now())
         ORDER BY w.due_at
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED
@@ -162,11 +169,11 @@ CREATE FUNCTION askpanel_claim_deliveries(p_now TIMESTAMPTZ, p_lease_s INTEGER, 
 RETURNS TABLE (tenant_id UUID, id UUID, attempts INTEGER)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
     UPDATE webhook_deliveries d
-    SET lease_until = p_now + make_interval(secs => p_lease_s), attempts = d.attempts + 1,
+    SET lease_until = now() + make_interval(secs => p_lease_s), attempts = d.attempts + 1,
         first_attempt_at = COALESCE(d.first_attempt_at, p_now)
     WHERE d.id IN (
         SELECT w.id FROM webhook_deliveries w
-        WHERE w.status = 'pending' AND w.next_attempt_at <= p_now AND (w.lease_until IS NULL OR w.lease_until < p_now)
+        WHERE w.status = 'pending' AND w.next_attempt_at <= p_now AND (w.lease_until IS NULL OR w.lease_until < now())
         ORDER BY w.next_attempt_at
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED

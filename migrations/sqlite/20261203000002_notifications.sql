@@ -13,7 +13,7 @@
 ALTER TABLE panels ADD COLUMN announced_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE panels ADD COLUMN announce_done INTEGER NOT NULL DEFAULT 0;
 UPDATE panels SET announce_done = 1;
-CREATE INDEX panels_unannounced ON panels (updated_at) WHERE announce_done = 0;
+CREATE INDEX panels_unannounced ON panels (id) WHERE announce_done = 0;
 
 -- Who hears about a panel's end: its creator, the people seated on it and
 -- those who moderated it.
@@ -85,7 +85,9 @@ CREATE TABLE webhook_endpoints (
 CREATE INDEX webhook_endpoints_by_tenant ON webhook_endpoints (tenant_id);
 
 -- One message to one endpoint; its id is the `webhook-id` the receiver
--- sees (the same on every attempt and on a redelivery).
+-- sees (the same on every attempt and on a redelivery). `attempts` counts
+-- claims and fences them; `retry_from` is its value when the current run
+-- of retries began (a redelivery starts a new one).
 CREATE TABLE webhook_deliveries (
     id               BLOB PRIMARY KEY,
     tenant_id        BLOB NOT NULL REFERENCES tenants (id),
@@ -96,6 +98,7 @@ CREATE TABLE webhook_deliveries (
     created_at       TEXT NOT NULL,
     status           TEXT NOT NULL,
     attempts         INTEGER NOT NULL DEFAULT 0,
+    retry_from       INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  TEXT NOT NULL,
     lease_until      TEXT,
     first_attempt_at TEXT,

@@ -17,12 +17,14 @@ use crate::state::AppState;
 use crate::store::accounts::UserStatus;
 use crate::store::notify::{Claim, JobKind};
 
-/// How long a claimed job is held before another node may take it.
-const LEASE_S: u32 = 120;
-/// Jobs claimed a step.
-const CLAIM: u32 = 16;
+/// Jobs claimed a step, all run at once (so none waits on its claim while
+/// others run).
+const CLAIM: u32 = 4;
 /// Attempts of an email before it is given up.
 const MAIL_ATTEMPTS: u32 = 5;
+/// Claims of one job that end in an error before it is given up (a job
+/// that cannot be read, or whose work keeps failing).
+const MAX_CLAIMS: u32 = 10;
 /// Events read to see whether a turn is still open.
 const TURN_EVENTS: u32 = 500;
 
@@ -72,7 +74,8 @@ async fn mail(state: &AppState, claim: &Claim, job: &MailJob) -> anyhow::Result<
             state.store.finish_job(claim, &format!("failed: {error}"), chrono::Utc::now()).await?;
         }
         Err(error) => {
-            let wait = chrono::Duration::seconds(30 << claim.attempts.min(6));
+            // 30 s, 1 min, 2 min, 4 min between tries.
+            let wait = chrono::Duration::seconds(30 << claim.attempts.saturating_sub(1).min(6));
             state.store.retry_job(claim, chrono::Utc::now() + wait, &error.to_string()).await?;
         }
     }
@@ -109,14 +112,30 @@ async fn run_one(state: &AppState, claim: Claim) {
     .await;
     if let Err(error) = result {
         state.metrics.errors.with_label_values(&["job"]).inc();
-        tracing::warn!(tenant_id = %claim.tenant, job_id = %claim.id, %error, "a job failed; it is tried again when its lease ends");
+        if claim.attempts >= MAX_CLAIMS {
+            tracing::error!(tenant_id = %claim.tenant, job_id = %claim.id, %error, "a job kept failing and was given up");
+            let outcome = format!("failed: {error}");
+            if let Err(error) = state.store.finish_job(&claim, &outcome, chrono::Utc::now()).await {
+                tracing::warn!(job_id = %claim.id, %error, "a failed job could not be marked");
+            }
+        } else {
+            tracing::warn!(tenant_id = %claim.tenant, job_id = %claim.id, %error, "a job failed; it is tried again when its lease ends");
+        }
     }
+}
+
+/// How long a claimed job is held before another node may take it: longer
+/// than an email may take (three tries, each within the mail timeout, and
+/// the pauses between them).
+pub fn lease_s(settings: &crate::configuration::Settings) -> u32 {
+    (3 * settings.mail.timeout_s.clamp(1, 300) + 30) as u32
 }
 
 /// Runs due jobs until the shutdown begins.
 pub async fn run(state: AppState, every: Duration) {
+    let lease_s = lease_s(&state.settings);
     while !state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
-        let claims = match state.store.claim_jobs(chrono::Utc::now(), LEASE_S, CLAIM).await {
+        let claims = match state.store.claim_jobs(chrono::Utc::now(), lease_s, CLAIM).await {
             Ok(claims) => claims,
             Err(error) => {
                 tracing::warn!(%error, "the job runner could not claim its work");
@@ -125,7 +144,7 @@ pub async fn run(state: AppState, every: Duration) {
         };
         let busy = claims.len() as u32 == CLAIM;
         // A few at once: one slow mail server does not hold up the rest.
-        futures::stream::iter(claims).for_each_concurrent(4, |claim| run_one(&state, claim)).await;
+        futures::stream::iter(claims).for_each_concurrent(CLAIM as usize, |claim| run_one(&state, claim)).await;
         if !busy {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}

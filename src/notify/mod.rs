@@ -296,6 +296,9 @@ pub fn turn_still_open(turn: &OpenTurn, events: &[Event]) -> bool {
         | EventData::TurnCompleted { member_id, .. }
         | EventData::TurnSkipped { member_id, .. } => *member_id == turn.member,
         EventData::HumanTurnRequested { member_id, .. } => *member_id == turn.member,
+        // A pause holds the turn; the resume asks for it again with a new
+        // deadline (and its own notice and reminder).
+        EventData::PanelPaused { .. } => true,
         data => data.is_terminal(),
     })
 }

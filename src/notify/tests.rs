@@ -128,6 +128,7 @@ fn a_turn_stays_open_until_its_member_speaks_is_skipped_or_the_panel_ends() {
         (vec![event(8, ts, "turn_skipped", json!({"member_id": HUMAN, "round": 1, "reason": "timeout"}))], false),
         (vec![event(8, ts, "turn_skipped", json!({"member_id": AI, "round": 1, "reason": "timeout"}))], true),
         (vec![event(8, ts, "panel_cancelled", json!({"by": "k"}))], false),
+        (vec![event(8, ts, "panel_paused", json!({"reason": "moderator"}))], false),
         // Events up to the request do not count.
         (vec![event(6, ts, "human_input", json!({"member_id": HUMAN, "round": 1, "text": "yes"}))], true),
     ];

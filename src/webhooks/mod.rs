@@ -237,6 +237,21 @@ pub fn should_disable(
     failures >= rule.after_failures && (now - since).to_std().unwrap_or_default() >= rule.after
 }
 
+/// An endpoint as named in notices and emails: scheme, host and port only
+/// (its path and query may carry a token).
+pub fn display_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => {
+            let host = parsed.host_str().unwrap_or("?");
+            match parsed.port() {
+                Some(port) => format!("{}://{host}:{port}", parsed.scheme()),
+                None => format!("{}://{host}", parsed.scheme()),
+            }
+        }
+        Err(_) => "(an endpoint)".into(),
+    }
+}
+
 /// Why an endpoint was disabled, for the admins.
 pub fn disabled_reason(
     endpoint: &crate::store::notify::EndpointRecord,
@@ -260,11 +275,11 @@ pub fn disabled_notice(endpoint: &crate::store::notify::EndpointRecord, reason: 
         to: crate::notify::Recipients::Admins,
         kind: crate::notify::NotificationKind::WebhookDisabled,
         panel: None,
-        title: format!("Webhook endpoint disabled: {}", endpoint.url),
+        title: format!("Webhook endpoint disabled: {}", display_url(&endpoint.url)),
         body: format!(
             "{reason}. Fix the receiver, then enable the endpoint again; failed deliveries can be sent again from its log."
         ),
-        data: serde_json::json!({"endpoint_id": endpoint.id, "url": endpoint.url}),
+        data: serde_json::json!({"endpoint_id": endpoint.id, "url": display_url(&endpoint.url)}),
         turn: None,
     }
 }
@@ -285,6 +300,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 192 && b == 88 && v4.octets()[2] == 99)
                 || (a == 198 && (b == 18 || b == 19))
                 || a >= 240)
         }
@@ -292,14 +308,16 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+            let s = v6.segments();
+            // 6to4 carries an IPv4 address: it must be public itself.
+            if s[0] == 0x2002 {
+                let v4 = std::net::Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+                return is_public(IpAddr::V4(v4));
+            }
+            // Only global unicast (2000::/3), less Teredo (2001::/32, which
+            // hides an IPv4 address), documentation (2001:db8::/32) and
+            // ORCHID and benchmarking ranges (2001::/23 holds them).
+            (s[0] & 0xe000) == 0x2000 && !(s[0] == 0x2001 && s[1] < 0x0200) && !(s[0] == 0x2001 && s[1] == 0x0db8)
         }
     }
 }

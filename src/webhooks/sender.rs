@@ -23,13 +23,12 @@ use crate::state::AppState;
 use crate::store::audit::AuditActor;
 use crate::store::notify::{Attempt, Claim, DeliveryStatus, EndpointStatus};
 
-/// How long a claimed delivery is held before another node may take it
-/// (longer than any attempt may take).
-const LEASE_S: u32 = 90;
-/// Deliveries claimed a step.
-const CLAIM: u32 = 32;
-/// Deliveries sent at once by one node.
-const CONCURRENT: usize = 8;
+/// Deliveries claimed a step, all sent at once (so none waits on its claim
+/// while others are sent).
+const CLAIM: u32 = 8;
+/// How much longer than an attempt's time limit a claim is held before
+/// another node may take the delivery.
+const LEASE_MARGIN_S: u64 = 30;
 
 /// Resolves names to public addresses only.
 struct PublicOnly;
@@ -64,7 +63,7 @@ pub fn client(settings: &crate::configuration::WebhookSettings) -> anyhow::Resul
 }
 
 /// What an attempt's error is called in the log (no secrets, bounded).
-fn describe(error: &reqwest::Error) -> String {
+fn describe(error: reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -74,8 +73,11 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         "failed"
     };
+    // Without the URL: it may carry a token, and this text is shown in the
+    // log, the audit trail and the admins' email.
+    let error = error.without_url();
     let mut text = format!("{kind}: {error}");
-    let mut source = std::error::Error::source(error);
+    let mut source = std::error::Error::source(&error);
     while let Some(inner) = source {
         text.push_str(&format!(": {inner}"));
         source = inner.source();
@@ -107,7 +109,7 @@ async fn post(client: &reqwest::Client, url: reqwest::Url, headers: [(&str, Stri
             }
         }
         Err(error) => {
-            Attempt { at, status_code: None, duration_ms, error: Some(describe(&error)), ok: false, retry_at: None }
+            Attempt { at, status_code: None, duration_ms, error: Some(describe(error)), ok: false, retry_at: None }
         }
     }
 }
@@ -121,36 +123,35 @@ async fn deliver(state: &AppState, client: &reqwest::Client, claim: Claim) -> an
     let Some(endpoint) = state.store.get_endpoint(tenant, delivery.endpoint_id).await? else { return Ok(()) };
     let settings = &state.settings.webhooks;
     let now = chrono::Utc::now();
-    let mut attempt = match (endpoint.status, check_url(&endpoint.url, settings.allow_private_targets)) {
-        (EndpointStatus::Disabled, _) => Attempt {
-            at: now,
-            status_code: None,
-            duration_ms: 0,
-            error: Some("the endpoint is disabled".into()),
-            ok: false,
-            retry_at: None,
-        },
-        (_, Err(why)) => Attempt {
-            at: now,
-            status_code: None,
-            duration_ms: 0,
-            error: Some(format!("the endpoint URL {why}")),
-            ok: false,
-            retry_at: None,
-        },
+    // Not sent (and not tried again): a disabled endpoint, a URL no longer allowed.
+    let not_sent = |error: String| Attempt {
+        at: now,
+        status_code: None,
+        duration_ms: 0,
+        error: Some(error),
+        ok: false,
+        retry_at: None,
+    };
+    let (mut attempt, sent) = match (endpoint.status, check_url(&endpoint.url, settings.allow_private_targets)) {
+        (EndpointStatus::Disabled, _) => (not_sent("the endpoint is disabled".into()), false),
+        (_, Err(why)) => (not_sent(format!("the endpoint URL {why}")), false),
         (EndpointStatus::Enabled, Ok(url)) => {
             let id = message_id(delivery.id);
             let timestamp = now.timestamp();
             let signature = signature_header(&endpoint.secrets(now), &id, timestamp, &delivery.payload);
             let headers =
                 [("webhook-id", id), ("webhook-timestamp", timestamp.to_string()), ("webhook-signature", signature)];
-            post(client, url, headers, delivery.payload.clone()).await
+            (post(client, url, headers, delivery.payload.clone()).await, true)
         }
     };
-    if !attempt.ok && endpoint.status == EndpointStatus::Enabled {
+    // A failed send is tried again (an endpoint that is disabled, or whose
+    // URL is no longer allowed, is not).
+    if !attempt.ok && sent {
         let jitter = f64::from(crate::secrets::random_bytes::<1>()[0]) / 255.0;
         let first = delivery.first_attempt_at.unwrap_or(attempt.at);
-        attempt.retry_at = next_attempt(&settings.retry_policy(), claim.attempts, first, chrono::Utc::now(), jitter);
+        // Counted from the start of this run of retries (a redelivery starts one).
+        let tries = claim.attempts.saturating_sub(delivery.retry_from).max(1);
+        attempt.retry_at = next_attempt(&settings.retry_policy(), tries, first, chrono::Utc::now(), jitter);
     }
     let outcome = match (attempt.ok, attempt.retry_at) {
         (true, _) => "delivered",
@@ -185,8 +186,9 @@ async fn deliver(state: &AppState, client: &reqwest::Client, claim: Claim) -> an
 /// then finish (each within its time limit) before this returns.
 pub async fn run(state: AppState, client: reqwest::Client) {
     let every = Duration::from_millis(state.settings.webhooks.poll_interval_ms.max(10));
+    let lease_s = (state.settings.webhooks.timeout_s + LEASE_MARGIN_S) as u32;
     while !state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
-        let claims = match state.store.claim_deliveries(chrono::Utc::now(), LEASE_S, CLAIM).await {
+        let claims = match state.store.claim_deliveries(chrono::Utc::now(), lease_s, CLAIM).await {
             Ok(claims) => claims,
             Err(error) => {
                 tracing::warn!(%error, "the webhook sender could not claim its work");
@@ -195,7 +197,7 @@ pub async fn run(state: AppState, client: reqwest::Client) {
         };
         let busy = claims.len() as u32 == CLAIM;
         futures::stream::iter(claims)
-            .for_each_concurrent(CONCURRENT, |claim| {
+            .for_each_concurrent(CLAIM as usize, |claim| {
                 let (state, client) = (&state, &client);
                 async move {
                     if let Err(error) = deliver(state, client, claim).await {

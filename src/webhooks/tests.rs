@@ -91,9 +91,26 @@ fn only_public_addresses_are_targets_unless_private_ones_are_allowed() {
         ("fe80::1", false),
         ("::ffff:127.0.0.1", false),
         ("::ffff:8.8.8.8", true),
+        ("::127.0.0.1", false),
+        ("::ffff:0:7f00:1", false),
+        ("2002:7f00:1::1", false),
+        ("2002:808:808::1", true),
+        ("2001:0:4136:e378::1", false),
+        ("fec0::1", false),
+        ("100::1", false),
+        ("64:ff9b::a00:1", false),
+        ("2001:db8::1", false),
+        ("192.88.99.1", false),
     ] {
         assert_eq!(is_public(ip.parse().unwrap()), public, "{ip}");
     }
+}
+
+#[test]
+fn notices_name_an_endpoint_by_its_host_only() {
+    assert_eq!(display_url("https://hooks.example.com/t/SECRET?token=x"), "https://hooks.example.com");
+    assert_eq!(display_url("http://127.0.0.1:9000/hooks"), "http://127.0.0.1:9000");
+    assert_eq!(display_url("not a url"), "(an endpoint)");
 }
 
 #[test]

@@ -365,3 +365,62 @@ async fn endpoints_are_checked_admin_only_and_never_cross_tenants() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "limit_exceeded", "{body}");
 }
+
+#[actix_web::test]
+async fn a_claim_whose_lease_ran_out_cannot_record_its_attempt() {
+    use askpanel::store::notify::{Attempt, Claim};
+    // The sender sleeps (nothing wakes it): the test claims by hand.
+    let app = spawn_app_with(|s| {
+        local_targets(s);
+        s.webhooks.poll_interval_ms = 3_600_000;
+    })
+    .await;
+    let store = app.store.clone().expect("the in-process store");
+    let (tenant, key) = app.create_tenant("acme", json!({})).await;
+    let tenant = askpanel_actors::domain::TenantId(tenant.parse().unwrap());
+    let endpoint = create_endpoint(&app, &key, "http://127.0.0.1:9/hooks", json!(["*"])).await;
+    let endpoint_id: uuid::Uuid = endpoint["id"].as_str().unwrap().parse().unwrap();
+    let now = chrono::Utc::now();
+    let event = askpanel::webhooks::WebhookEvent {
+        event_type: askpanel::webhooks::TEST_EVENT,
+        panel: None,
+        at: now,
+        data: json!({}),
+    };
+    let delivery = store.enqueue_delivery(tenant, endpoint_id, &event, now).await.unwrap();
+    let first: Vec<Claim> = store.claim_deliveries(now, 1, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(store.claim_deliveries(now, 1, 10).await.unwrap().is_empty(), "held while its lease runs");
+    // The lease runs out (on the database's clock too); another node claims it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = store.claim_deliveries(chrono::Utc::now(), 60, 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].attempts, first[0].attempts + 1);
+    let rule = app_rule();
+    let fan = askpanel::notify::FanOut {
+        mail_enabled: false,
+        public_url: String::new(),
+        now,
+        away_grace: chrono::Duration::zero(),
+    };
+    let sent = |ok: bool| Attempt {
+        at: chrono::Utc::now(),
+        status_code: Some(if ok { 200 } else { 500 }),
+        duration_ms: 3,
+        error: None,
+        ok,
+        retry_at: None,
+    };
+    // The first claim's attempt is refused: nothing of it is recorded.
+    assert_eq!(store.record_attempt(&first[0], &sent(false), &rule, &fan).await.unwrap(), None);
+    assert!(store.record_attempt(&second[0], &sent(true), &rule, &fan).await.unwrap().is_some());
+    let stored = store.get_delivery(tenant, delivery.id).await.unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.last_status), ("delivered", Some(200)));
+    assert_eq!(store.delivery_attempts(tenant, delivery.id).await.unwrap().len(), 1);
+    let endpoint = store.get_endpoint(tenant, endpoint_id).await.unwrap().unwrap();
+    assert_eq!(endpoint.consecutive_failures, 0, "the refused failure did not count");
+}
+
+fn app_rule() -> askpanel::webhooks::DisableRule {
+    askpanel::webhooks::DisableRule { after_failures: 1, after: Duration::ZERO }
+}

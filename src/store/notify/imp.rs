@@ -472,20 +472,12 @@ macro_rules! notify_store {
                 endpoint: &$crate::store::notify::EndpointRecord,
             ) -> $crate::store::StoreResult<()> {
                 let mut tx = self.$write(endpoint.tenant_id).await?;
-                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = $1")
-                    .bind(endpoint.tenant_id.0)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if count as usize >= $crate::store::notify::MAX_ENDPOINTS_PER_TENANT {
-                    return Err($crate::store::StoreError::LimitExceeded(format!(
-                        "a tenant has at most {} webhook endpoints",
-                        $crate::store::notify::MAX_ENDPOINTS_PER_TENANT
-                    )));
-                }
-                sqlx::query(
+                // The count and the insert in one statement.
+                let inserted = sqlx::query(
                     "INSERT INTO webhook_endpoints (id, tenant_id, url, description, events, secret, previous_secret, \
                      previous_until, status, disabled_reason, failing_since, consecutive_failures, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, NULL, NULL, 0, $8, $8)",
+                     SELECT $1, $2, $3, $4, $5, $6, NULL, NULL, $7, NULL, NULL, 0, $8, $8 \
+                     WHERE (SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = $2) < $9",
                 )
                 .bind(endpoint.id)
                 .bind(endpoint.tenant_id.0)
@@ -495,8 +487,15 @@ macro_rules! notify_store {
                 .bind(&endpoint.secret)
                 .bind(endpoint.status.as_str())
                 .bind(endpoint.created_at)
+                .bind($crate::store::notify::MAX_ENDPOINTS_PER_TENANT as i64)
                 .execute(&mut *tx)
                 .await?;
+                if inserted.rows_affected() != 1 {
+                    return Err($crate::store::StoreError::LimitExceeded(format!(
+                        "a tenant has at most {} webhook endpoints",
+                        $crate::store::notify::MAX_ENDPOINTS_PER_TENANT
+                    )));
+                }
                 tx.commit().await?;
                 Ok(())
             }
@@ -537,39 +536,36 @@ macro_rules! notify_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<Option<$crate::store::notify::EndpointRecord>> {
                 let mut tx = self.$write(tenant).await?;
-                let Some(current) = Self::notify_endpoint(&mut tx, tenant, id).await? else {
-                    return Ok(None);
-                };
-                let events = patch.events.clone().unwrap_or(current.events.clone());
-                let (status, reason, failing_since, failures) = match patch.enabled {
-                    Some(true) => ("enabled", None, None, 0),
-                    Some(false) => ("disabled", Some("disabled by an admin".to_string()), current.failing_since, current.consecutive_failures),
-                    None => (current.status.as_str(), current.disabled_reason.clone(), current.failing_since, current.consecutive_failures),
-                };
-                let (secret, previous, previous_until) = match &patch.secret {
-                    Some(secret) => (secret.clone(), Some(current.secret.clone()), Some(now + chrono::Duration::hours(24))),
-                    None => (current.secret.clone(), current.previous_secret.clone(), current.previous_until),
-                };
-                sqlx::query(
-                    "UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, secret = $4, previous_secret = $5, \
-                     previous_until = $6, status = $7, disabled_reason = $8, failing_since = $9, consecutive_failures = $10, \
-                     updated_at = $11 WHERE tenant_id = $12 AND id = $13",
+                // Each column changes in place, and only when the patch names
+                // it: a change made meanwhile (the sender disabling the
+                // endpoint, a rotation) is never written back over.
+                let events = patch.events.as_ref().map(|e| serde_json::to_string(e).expect("events serialise"));
+                let changed = sqlx::query(
+                    "UPDATE webhook_endpoints SET url = COALESCE($1, url), description = COALESCE($2, description), \
+                     events = COALESCE($3, events), \
+                     previous_secret = CASE WHEN $4 IS NULL THEN previous_secret ELSE secret END, \
+                     previous_until = CASE WHEN $4 IS NULL THEN previous_until ELSE $5 END, \
+                     secret = COALESCE($4, secret), \
+                     status = CASE WHEN $6 = 1 THEN 'enabled' WHEN $6 = 0 THEN 'disabled' ELSE status END, \
+                     disabled_reason = CASE WHEN $6 = 1 THEN NULL WHEN $6 = 0 THEN 'disabled by an admin' ELSE disabled_reason END, \
+                     failing_since = CASE WHEN $6 = 1 THEN NULL ELSE failing_since END, \
+                     consecutive_failures = CASE WHEN $6 = 1 THEN 0 ELSE consecutive_failures END, \
+                     updated_at = $7 WHERE tenant_id = $8 AND id = $9",
                 )
-                .bind(patch.url.as_ref().unwrap_or(&current.url))
-                .bind(patch.description.as_ref().unwrap_or(&current.description))
-                .bind(serde_json::to_string(&events).expect("events serialise"))
-                .bind(&secret)
-                .bind(previous)
-                .bind(previous_until)
-                .bind(status)
-                .bind(reason)
-                .bind(failing_since)
-                .bind(failures as i32)
+                .bind(patch.url.as_deref())
+                .bind(patch.description.as_deref())
+                .bind(events)
+                .bind(patch.secret.as_deref())
+                .bind(now + chrono::Duration::hours(24))
+                .bind(patch.enabled.map(i32::from))
                 .bind(now)
                 .bind(tenant.0)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+                if changed.rows_affected() != 1 {
+                    return Ok(None);
+                }
                 if patch.enabled == Some(false) {
                     sqlx::query(
                         "UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint was disabled', \
@@ -592,6 +588,12 @@ macro_rules! notify_store {
                 id: uuid::Uuid,
             ) -> $crate::store::StoreResult<bool> {
                 let mut tx = self.$write(tenant).await?;
+                // The endpoint's row first: every writer locks it before its deliveries.
+                sqlx::query("UPDATE webhook_endpoints SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
                     "DELETE FROM webhook_attempts WHERE tenant_id = $1 AND delivery_id IN \
                      (SELECT id FROM webhook_deliveries WHERE tenant_id = $1 AND endpoint_id = $2)",
@@ -660,45 +662,15 @@ macro_rules! notify_store {
             ) -> $crate::store::StoreResult<Option<$crate::store::notify::Recorded>> {
                 let tenant = claim.tenant;
                 let mut tx = self.$write(tenant).await?;
+                // Which endpoint (read without a lock; the claim is checked in the write below).
                 let Some(delivery) = Self::notify_delivery(&mut tx, tenant, claim.id).await? else {
                     return Ok(None);
                 };
                 if delivery.attempts != claim.attempts || delivery.status != $crate::store::notify::DeliveryStatus::Pending {
                     return Ok(None);
                 }
-                sqlx::query(
-                    "INSERT INTO webhook_attempts (id, tenant_id, delivery_id, at, status_code, duration_ms, error) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(uuid::Uuid::now_v7())
-                .bind(tenant.0)
-                .bind(claim.id)
-                .bind(attempt.at)
-                .bind(attempt.status_code.map(i32::from))
-                .bind(attempt.duration_ms as i32)
-                .bind(attempt.error.as_deref())
-                .execute(&mut *tx)
-                .await?;
-                let (status, next, finished) = match (attempt.ok, attempt.retry_at) {
-                    (true, _) => ("delivered", attempt.at, Some(attempt.at)),
-                    (false, Some(retry_at)) => ("pending", retry_at, None),
-                    (false, None) => ("failed", attempt.at, Some(attempt.at)),
-                };
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, finished_at = $3, lease_until = NULL, \
-                     last_status = $4, last_error = $5, last_duration_ms = $6 WHERE tenant_id = $7 AND id = $8",
-                )
-                .bind(status)
-                .bind(next)
-                .bind(finished)
-                .bind(attempt.status_code.map(i32::from))
-                .bind(attempt.error.as_deref())
-                .bind(attempt.duration_ms as i32)
-                .bind(tenant.0)
-                .bind(claim.id)
-                .execute(&mut *tx)
-                .await?;
-                let mut recorded = $crate::store::notify::Recorded::default();
+                // The endpoint's row first: every writer takes it before its
+                // deliveries (no deadlock with a disable, a patch or a delete).
                 if attempt.ok {
                     sqlx::query(
                         "UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL \
@@ -718,34 +690,75 @@ macro_rules! notify_store {
                     .bind(delivery.endpoint_id)
                     .execute(&mut *tx)
                     .await?;
-                    if let Some(endpoint) = Self::notify_endpoint(&mut tx, tenant, delivery.endpoint_id).await?
-                        && endpoint.status == $crate::store::notify::EndpointStatus::Enabled
-                        && $crate::webhooks::should_disable(rule, endpoint.consecutive_failures, endpoint.failing_since, attempt.at)
-                    {
-                        let reason = $crate::webhooks::disabled_reason(&endpoint, attempt);
-                        sqlx::query(
-                            "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $1, updated_at = $2 \
-                             WHERE tenant_id = $3 AND id = $4",
-                        )
-                        .bind(&reason)
-                        .bind(attempt.at)
-                        .bind(tenant.0)
-                        .bind(endpoint.id)
-                        .execute(&mut *tx)
-                        .await?;
-                        sqlx::query(
-                            "UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint was disabled', \
-                             finished_at = $1, lease_until = NULL WHERE tenant_id = $2 AND endpoint_id = $3 AND status = 'pending'",
-                        )
-                        .bind(attempt.at)
-                        .bind(tenant.0)
-                        .bind(endpoint.id)
-                        .execute(&mut *tx)
-                        .await?;
-                        let notice = $crate::webhooks::disabled_notice(&endpoint, &reason);
-                        recorded.notifications = Self::notify_insert_notices(&mut tx, tenant, &[notice], fan).await?;
-                        recorded.disabled = true;
-                    }
+                }
+                let (status, next, finished) = match (attempt.ok, attempt.retry_at) {
+                    (true, _) => ("delivered", attempt.at, Some(attempt.at)),
+                    (false, Some(retry_at)) => ("pending", retry_at, None),
+                    (false, None) => ("failed", attempt.at, Some(attempt.at)),
+                };
+                // Only while this claim still holds the delivery.
+                let moved = sqlx::query(
+                    "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, finished_at = $3, lease_until = NULL, \
+                     last_status = $4, last_error = $5, last_duration_ms = $6 \
+                     WHERE tenant_id = $7 AND id = $8 AND attempts = $9 AND status = 'pending'",
+                )
+                .bind(status)
+                .bind(next)
+                .bind(finished)
+                .bind(attempt.status_code.map(i32::from))
+                .bind(attempt.error.as_deref())
+                .bind(attempt.duration_ms as i32)
+                .bind(tenant.0)
+                .bind(claim.id)
+                .bind(claim.attempts as i32)
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "INSERT INTO webhook_attempts (id, tenant_id, delivery_id, at, status_code, duration_ms, error) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(tenant.0)
+                .bind(claim.id)
+                .bind(attempt.at)
+                .bind(attempt.status_code.map(i32::from))
+                .bind(attempt.duration_ms as i32)
+                .bind(attempt.error.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                let mut recorded = $crate::store::notify::Recorded::default();
+                if !attempt.ok
+                    && let Some(endpoint) = Self::notify_endpoint(&mut tx, tenant, delivery.endpoint_id).await?
+                    && endpoint.status == $crate::store::notify::EndpointStatus::Enabled
+                    && $crate::webhooks::should_disable(rule, endpoint.consecutive_failures, endpoint.failing_since, attempt.at)
+                {
+                    let reason = $crate::webhooks::disabled_reason(&endpoint, attempt);
+                    sqlx::query(
+                        "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $1, updated_at = $2 \
+                         WHERE tenant_id = $3 AND id = $4",
+                    )
+                    .bind(&reason)
+                    .bind(attempt.at)
+                    .bind(tenant.0)
+                    .bind(endpoint.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint was disabled', \
+                         finished_at = $1, lease_until = NULL WHERE tenant_id = $2 AND endpoint_id = $3 AND status = 'pending'",
+                    )
+                    .bind(attempt.at)
+                    .bind(tenant.0)
+                    .bind(endpoint.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    let notice = $crate::webhooks::disabled_notice(&endpoint, &reason);
+                    recorded.notifications = Self::notify_insert_notices(&mut tx, tenant, &[notice], fan).await?;
+                    recorded.disabled = true;
                 }
                 tx.commit().await?;
                 Ok(Some(recorded))
@@ -783,9 +796,11 @@ macro_rules! notify_store {
                 delivery: uuid::Uuid,
             ) -> $crate::store::StoreResult<Vec<$crate::store::notify::AttemptRecord>> {
                 let mut tx = self.$read(tenant).await?;
+                // The latest 200, oldest first.
                 let rows = sqlx::query_as::<_, $crate::store::notify::AttemptRow>(
-                    "SELECT at, status_code, duration_ms, error FROM webhook_attempts \
-                     WHERE tenant_id = $1 AND delivery_id = $2 ORDER BY at, id LIMIT 200",
+                    "SELECT at, status_code, duration_ms, error FROM (SELECT at, status_code, duration_ms, error, id \
+                     FROM webhook_attempts WHERE tenant_id = $1 AND delivery_id = $2 ORDER BY at DESC, id DESC LIMIT 200) \
+                     AS latest ORDER BY at, id",
                 )
                 .bind(tenant.0)
                 .bind(delivery)
@@ -804,7 +819,8 @@ macro_rules! notify_store {
                 let mut tx = self.$write(tenant).await?;
                 let moved = sqlx::query(
                     "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, first_attempt_at = NULL, \
-                     finished_at = NULL, lease_until = NULL WHERE tenant_id = $2 AND id = $3 AND status <> 'pending'",
+                     retry_from = attempts, finished_at = NULL, lease_until = NULL \
+                     WHERE tenant_id = $2 AND id = $3 AND status <> 'pending'",
                 )
                 .bind(now)
                 .bind(tenant.0)

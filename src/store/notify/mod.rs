@@ -188,6 +188,9 @@ pub struct DeliveryRecord {
     pub created_at: DateTime<Utc>,
     pub status: DeliveryStatus,
     pub attempts: u32,
+    /// `attempts` when the current run of retries began (a redelivery starts one).
+    #[serde(skip)]
+    pub retry_from: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub first_attempt_at: Option<DateTime<Utc>>,
     pub last_status: Option<u16>,
@@ -449,7 +452,7 @@ impl TryFrom<EndpointRow> for EndpointRecord {
 }
 
 pub const DELIVERY_COLUMNS: &str = "id, tenant_id, endpoint_id, event_type, panel_id, payload, created_at, status, \
-     attempts, next_attempt_at, first_attempt_at, last_status, last_error, last_duration_ms, finished_at";
+     attempts, retry_from, next_attempt_at, first_attempt_at, last_status, last_error, last_duration_ms, finished_at";
 
 #[derive(sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -462,6 +465,7 @@ pub struct DeliveryRow {
     created_at: DateTime<Utc>,
     status: String,
     attempts: i32,
+    retry_from: i32,
     next_attempt_at: DateTime<Utc>,
     first_attempt_at: Option<DateTime<Utc>>,
     last_status: Option<i32>,
@@ -484,6 +488,7 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
             created_at: row.created_at,
             status,
             attempts: row.attempts.max(0) as u32,
+            retry_from: row.retry_from.max(0) as u32,
             next_attempt_at: (status == DeliveryStatus::Pending).then_some(row.next_attempt_at),
             first_attempt_at: row.first_attempt_at,
             last_status: row.last_status.and_then(|s| u16::try_from(s).ok()),

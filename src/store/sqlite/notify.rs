@@ -29,7 +29,7 @@ pub(crate) mod cross {
         let rows = sqlx::query(
             "SELECT tenant_id, id, announced_seq FROM panels WHERE announce_done = 0 \
              AND (announced_seq < head_seq OR status IN ('completed', 'failed', 'cancelled')) \
-             ORDER BY updated_at LIMIT $1",
+             ORDER BY id LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&store.pool)

@@ -1,10 +1,11 @@
 // Who is signed in: the account button in the top bar (name and role) with
 // its menu (your account, sign out everywhere), and the Account screen
-// (#/account): change my name, change my password. A key has no account:
+// (#/account): change my name, change my password, choose what I am told
+// in the page and by email (docs/notifications.md). A key has no account:
 // its menu only says which key-role the page runs as.
 
 import { announcer, clear, h, setText } from './dom.js';
-import { ROLE_LABEL, fmtDate } from './format.js';
+import { NOTIFICATION_KINDS, ROLE_LABEL, fmtDate } from './format.js';
 import { api } from './api.js';
 import { session } from './session.js';
 import { app } from './state.js';
@@ -86,6 +87,7 @@ export function accountView() {
       h('p', { id: 'account-facts', text: `${u.email}, ${role ? `${role.toLowerCase()} of` : 'in'} ${(session.tenant && session.tenant.name) || 'your organisation'}${u.last_sign_in_at ? `. Signed in ${fmtDate(u.last_sign_in_at)}` : ''}.` }),
       nameForm(u),
       passwordForm(),
+      preferencesForm(),
       h('section', { class: 'people-section', 'aria-labelledby': 'everywhere-h' }, h('h2', { id: 'everywhere-h', text: 'Signed in elsewhere?' }), h('p', { class: 'help', text: 'Signing out everywhere ends every session of yours, on every device, this one included.' }), h('button', { type: 'button', class: 'btn', id: 'account-sign-out-everywhere', text: 'Sign out everywhere', onclick: () => app.signOutPerson(true) })),
     ),
   );
@@ -165,5 +167,115 @@ function passwordForm() {
       submit.disabled = false;
     }
   });
+  return form;
+}
+
+const CHANNELS = [
+  { channel: 'in_app', label: 'In the page' },
+  { channel: 'email', label: 'By email' },
+];
+
+/** What the person is told, per kind, in the page and by email: GET and PATCH /v1/notifications/preferences. */
+function preferencesForm() {
+  const msg = h('p', { class: 'list-msg', id: 'prefs-msg', role: 'status' });
+  const noEmail = h('p', { class: 'notice', id: 'prefs-no-email', hidden: true, text: 'This server sends no email: nothing is emailed, whatever is chosen here. Notifications still show in the page.' });
+  const tbody = h('tbody', { id: 'prefs-body' });
+  const table = h(
+    'table',
+    { class: 'data-table prefs-table', id: 'prefs' },
+    h('caption', { class: 'visually-hidden', text: 'What you are told, and how' }),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Notification' }), CHANNELS.map((c) => h('th', { scope: 'col', text: c.label })))),
+    tbody,
+  );
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'prefs-save', text: 'Save the preferences', disabled: true });
+  const retry = h('button', { type: 'button', class: 'btn', id: 'prefs-retry', text: 'Try again', hidden: true });
+  const form = h(
+    'form',
+    { class: 'people-section account-form', id: 'prefs-form', novalidate: true, 'aria-labelledby': 'prefs-h' },
+    h('h2', { id: 'prefs-h', text: 'Notifications' }),
+    h('p', { class: 'help', text: 'What you are told about panels, in the page (the bell at the top) and by email.' }),
+    noEmail,
+    h('div', { class: 'table-wrap' }, table),
+    h('div', { class: 'actions' }, submit, retry),
+    msg,
+  );
+  /** The server's last answer: { kinds: {kind: {in_app, email}}, email_available }. */
+  let saved = null;
+  /** The status line; a problem is drawn as one (red, bordered). */
+  const say = (text, problem = false) => {
+    msg.textContent = text;
+    msg.classList.toggle('form-problem', problem);
+  };
+
+  function kindsShown(kinds) {
+    const known = NOTIFICATION_KINDS.filter((k) => k.kind in kinds && (k.kind !== 'webhook_disabled' || session.isAdmin()));
+    // A kind this page does not know yet is still listed, by its name.
+    const unknown = Object.keys(kinds)
+      .filter((k) => !NOTIFICATION_KINDS.some((x) => x.kind === k))
+      .map((kind) => ({ kind, label: kind.replace(/_/g, ' '), help: '' }));
+    return [...known, ...unknown];
+  }
+
+  function render(prefs) {
+    saved = prefs;
+    const emailOk = Boolean(prefs.email_available);
+    noEmail.hidden = emailOk;
+    clear(tbody);
+    for (const k of kindsShown(prefs.kinds || {})) {
+      const now = prefs.kinds[k.kind] || {};
+      const box = (c) => {
+        const off = c.channel === 'email' && !emailOk;
+        return h(
+          'td',
+          { dataset: { label: c.label } },
+          h('input', { type: 'checkbox', id: `pref-${k.kind}-${c.channel}`, name: `${k.kind}.${c.channel}`, checked: now[c.channel] !== false, disabled: off, 'aria-label': `${k.label}: ${c.label.toLowerCase()}${off ? ' (this server sends no email)' : ''}`, dataset: { kind: k.kind, channel: c.channel } }),
+        );
+      };
+      tbody.append(h('tr', { class: 'pref-row', dataset: { kind: k.kind } }, h('th', { scope: 'row' }, k.label, k.help ? h('span', { class: 'help', text: k.help }) : null), CHANNELS.map(box)));
+    }
+    submit.disabled = false;
+  }
+
+  async function load() {
+    say('Loading your notification preferences…');
+    retry.hidden = true;
+    try {
+      render(await api('GET', '/v1/notifications/preferences'));
+      say('');
+    } catch (ex) {
+      say(`Could not load your notification preferences: ${ex.message}`, true);
+      retry.hidden = false;
+    }
+  }
+  retry.addEventListener('click', load);
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!saved) return;
+    // Only what changed is sent (a channel the server does not offer is never touched).
+    const kinds = {};
+    for (const input of tbody.querySelectorAll('input[type=checkbox]:not(:disabled)')) {
+      const { kind, channel } = input.dataset;
+      const was = (saved.kinds[kind] || {})[channel] !== false;
+      if (input.checked !== was) kinds[kind] = { ...kinds[kind], [channel]: input.checked };
+    }
+    if (!Object.keys(kinds).length) {
+      say('Nothing changed: your preferences are as saved.');
+      return;
+    }
+    submit.disabled = true;
+    say('Saving…');
+    try {
+      render(await api('PATCH', '/v1/notifications/preferences', { kinds }));
+      say('Saved: your notification preferences are in effect.');
+      announcer.say('Notification preferences saved.');
+    } catch (ex) {
+      const fields = Object.entries(ex.fields || {}).map(([k, v]) => `${k} ${v}`);
+      say(`Not saved: ${ex.message}${fields.length ? ` (${fields.join('; ')})` : ''}`, true);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  load();
   return form;
 }

@@ -27,7 +27,12 @@
 //   people.js      the People screen (admins): members, roles, reset links, removal
 //   invitations.js invite, pending invitations, a one-time link shown with a copy button
 //   audit-view.js  the Audit screen (admins): the trail, filters, load more
-//   account.js     the top bar's account menu; the Account screen (name, password)
+//   webhooks.js    the Webhooks screen (admins): endpoints, a test each, add one
+//   webhook-endpoint.js one endpoint (admins): change, test, rotate, enable, delete
+//   webhook-log.js an endpoint's delivery log: filter, payload, attempts, redeliver
+//   webhook-parts.js what those share: the events chooser, the secret shown once
+//   account.js     the top bar's account menu; the Account screen (name, password, notification preferences)
+//   notifications.js the top bar's bell: unread count, the list, live over the socket
 //   links.js       one-time links: accept an invitation, reset a password
 //   sign-in.js     the sign-in screen: password (and forgotten password), single sign-on, or an API key
 //   view.js        mounting a view, field errors, a new password pair, not found, admins only
@@ -57,6 +62,9 @@ import { LINK_PATHS, linkView, takeLinkToken } from './links.js';
 import { accountView, closeAccountMenu, installAccountMenu, renderAccountMenu } from './account.js';
 import { peopleView } from './people.js';
 import { auditView } from './audit-view.js';
+import { webhooksView } from './webhooks.js';
+import { webhookView } from './webhook-endpoint.js';
+import { bellConnState, closeBell, installBell, startBell, stopBell } from './notifications.js';
 import { listView } from './list-view.js';
 import { documentsView } from './documents.js';
 import { LiveView } from './panel-view.js';
@@ -77,6 +85,15 @@ function sharedToken(path) {
   return /^[\x21-\x7e]{1,512}$/.test(token) && !token.includes('/') ? token : '';
 }
 
+/** The id after `prefix` in an address ('' when malformed: just not a panel or an endpoint). */
+function idAfter(path, prefix) {
+  try {
+    return decodeURIComponent(path.slice(prefix.length));
+  } catch {
+    return '';
+  }
+}
+
 const CONN_TEXT = {
   idle: 'Not connected',
   connecting: 'Connecting…',
@@ -92,15 +109,24 @@ Object.assign(app, {
     return this.connection;
   },
 
+  /** Closes the page's socket and the bell that kept it open (a new credential, or none). */
+  dropConnection() {
+    stopBell();
+    if (this.connection) this.connection.stop();
+    this.connection = null;
+  },
+
   showConnState(state, detail = {}) {
     const el = document.getElementById('conn');
-    // Only live views use the socket; elsewhere its state means nothing to a person.
-    el.hidden = state === 'idle';
+    // Only live views watch a panel; elsewhere (a person's socket kept open for
+    // the bell) its state means nothing to a person: the bell says when it is not live.
+    el.hidden = state === 'idle' || !(this.connection && this.connection.watching());
     el.dataset.state = state;
     let text = CONN_TEXT[state] || state;
     if (state === 'reconnecting' && detail.delay) text = `Connection lost; retrying in ${Math.max(1, Math.round(detail.delay / 1000))} s…`;
     if (state === 'offline' && detail.reason) text = `Offline: ${detail.reason}`;
     setText(document.getElementById('conn-text'), text);
+    bellConnState();
   },
 
   async signIn(key) {
@@ -120,6 +146,7 @@ Object.assign(app, {
    */
   async startPerson(body, { route = true } = {}) {
     if (session.key) session.forget(); // a key would win over the cookie on every request
+    this.dropConnection(); // a socket opened with another credential (a key, someone else) is not this person's
     session.startPerson(body);
     rememberTenant(body.tenant.slug);
     session.tenant = await api('GET', '/v1/tenant');
@@ -140,7 +167,11 @@ Object.assign(app, {
     // Admin screens are listed for a known admin only; the server refuses the rest anyway.
     document.getElementById('nav-people').hidden = !session.isAdmin();
     document.getElementById('nav-audit').hidden = !session.isAdmin();
+    document.getElementById('nav-webhooks').hidden = !session.isAdmin();
     renderAccountMenu();
+    // A person hears of their notifications over the page's socket, kept open; a key has none.
+    if (session.mode === 'person') startBell(this.conn());
+    else stopBell();
   },
 
   /**
@@ -152,11 +183,10 @@ Object.assign(app, {
     const brand = document.getElementById('brand');
     document.body.dataset.mode = on ? 'shared' : '';
     if (on) {
-      if (this.connection) this.connection.stop();
-      this.connection = null;
+      this.dropConnection();
       brand.removeAttribute('href');
       applyBranding(null);
-      for (const id of ['nav', 'sign-out', 'conn', 'account']) document.getElementById(id).hidden = true;
+      for (const id of ['nav', 'sign-out', 'conn', 'account', 'bell']) document.getElementById(id).hidden = true;
       return;
     }
     brand.setAttribute('href', '#/');
@@ -172,12 +202,11 @@ Object.assign(app, {
     const byKey = session.mode === 'key';
     if (this.current && this.current.destroy) this.current.destroy();
     this.current = null;
-    if (this.connection) this.connection.stop();
-    this.connection = null;
+    this.dropConnection();
     const email = session.user && session.user.email;
     session.forget();
     applyBranding(null);
-    for (const id of ['nav', 'sign-out', 'conn', 'account']) document.getElementById(id).hidden = true;
+    for (const id of ['nav', 'sign-out', 'conn', 'account', 'bell']) document.getElementById(id).hidden = true;
     if (location.hash && location.hash !== '#/') history.replaceState(null, '', `${location.pathname}${location.search}#/`);
     signInView(message, { keyOpen: byKey, prefill: prefill || { email } });
   },
@@ -186,8 +215,7 @@ Object.assign(app, {
   restart() {
     if (this.current && this.current.destroy) this.current.destroy();
     this.current = null;
-    if (this.connection) this.connection.stop();
-    this.connection = null;
+    this.dropConnection();
     session.forget();
     this.boot();
   },
@@ -209,10 +237,10 @@ Object.assign(app, {
   route() {
     this.routed += 1;
     closeAccountMenu();
+    closeBell();
     if (session.takeKeyFromFragment()) {
       // A sign-in link opened in a signed-in tab: start over with the new key.
-      if (this.connection) this.connection.stop();
-      this.connection = null;
+      this.dropConnection();
       this.boot();
       return;
     }
@@ -285,15 +313,18 @@ Object.assign(app, {
     } else if (path === '/audit') {
       document.getElementById('nav-audit').setAttribute('aria-current', 'page');
       this.current = auditView(params);
+    } else if (path === '/webhooks') {
+      document.getElementById('nav-webhooks').setAttribute('aria-current', 'page');
+      this.current = webhooksView();
+    } else if (path.startsWith('/webhooks/')) {
+      document.getElementById('nav-webhooks').setAttribute('aria-current', 'page');
+      const id = idAfter(path, '/webhooks/');
+      if (!UUID_RE.test(id)) notFoundView('Endpoint not found', 'There is no webhook endpoint with this address in your organisation.');
+      else this.current = webhookView(id.toLowerCase(), params);
     } else if (path === '/account') {
       accountView();
     } else if (path.startsWith('/panels/')) {
-      let id = '';
-      try {
-        id = decodeURIComponent(path.slice('/panels/'.length));
-      } catch {
-        id = ''; // a malformed address is just not a panel
-      }
+      const id = idAfter(path, '/panels/');
       if (!UUID_RE.test(id)) notFoundView('Panel not found', 'There is no panel with this address in your organisation.');
       else this.current = new LiveView(id.toLowerCase());
     } else notFoundView();
@@ -349,6 +380,7 @@ document.getElementById('sign-out').addEventListener('click', () => {
   else app.signOut('You are signed out.');
 });
 installAccountMenu();
+installBell();
 window.addEventListener('hashchange', () => app.route());
 installPrintSupport();
 
@@ -366,6 +398,7 @@ window.__askpanel = {
     if (feed) feed.onFrame({ type: 'lagged', panel_id: feed.panelId, resume_after_seq: feed.lastSeq });
   },
   identity: () => ({ ...session.identity }),
+  keptOpen: () => Boolean(app.connection && app.connection.kept),
   mode: () => session.mode,
 };
 

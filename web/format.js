@@ -40,6 +40,23 @@ export function fmtNum(n, digits = 2) {
   return String(rounded === 0 ? 0 : Number(rounded.toFixed(digits)));
 }
 
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+
+/** "just now", "5 minutes ago", "yesterday"; the date itself after a week. */
+export function fmtAgo(iso, now = Date.now()) {
+  const t = Date.parse(iso || '');
+  if (Number.isNaN(t)) return iso || '';
+  const s = Math.round((t - now) / 1000);
+  if (Math.abs(s) < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (Math.abs(m) < 60) return relative.format(m, 'minute');
+  const hours = Math.round(m / 60);
+  if (Math.abs(hours) < 24) return relative.format(hours, 'hour');
+  const d = Math.round(hours / 24);
+  if (Math.abs(d) < 7) return relative.format(d, 'day');
+  return fmtDate(iso);
+}
+
 export function fmtDuration(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));
   const m = Math.floor(total / 60);
@@ -70,6 +87,17 @@ export const TYPE_BY_ID = Object.fromEntries(PANEL_TYPES.map((t) => [t.id, t]));
 
 export const ROLE_LABEL = { viewer: 'Viewer', member: 'Member', moderator: 'Moderator', admin: 'Admin' };
 export const ROLES = ['viewer', 'member', 'moderator', 'admin'];
+
+/** What a person can be told (docs/notifications.md), in the order the Account screen lists them. */
+export const NOTIFICATION_KINDS = [
+  { kind: 'human_turn', label: 'Your turn on a panel', help: 'A panel you sit on waits for your answer.' },
+  { kind: 'human_turn_reminder', label: 'Reminder before your turn runs out', help: 'Once per turn, when a quarter of its time is left.' },
+  { kind: 'panel_seat', label: 'A seat on a new panel', help: 'Someone created a panel with a seat for you.' },
+  { kind: 'panel_completed', label: 'A panel you follow completed', help: 'Panels you created, sit on or moderated.' },
+  { kind: 'panel_failed', label: 'A panel you follow failed', help: 'Panels you created, sit on or moderated.' },
+  { kind: 'panel_cancelled', label: 'A panel you follow was cancelled', help: 'Panels you created, sit on or moderated.' },
+  { kind: 'webhook_disabled', label: 'A webhook endpoint was disabled', help: 'Admins only: an endpoint kept failing and was turned off.' },
+];
 
 export const USER_STATUS_LABEL = { invited: 'Invited', active: 'Active', removed: 'Removed' };
 

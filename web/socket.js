@@ -1,6 +1,8 @@
 // Live connection: the page's one WebSocket (fresh token per connect, pings,
-// backoff with jitter, reconnects by itself, closes when nothing is watched).
-// Panel feeds (feed.js) attach to it and resubscribe on every open.
+// backoff with jitter, reconnects by itself, closes when nothing is watched
+// unless it is kept open). Panel feeds (feed.js) attach to it and resubscribe
+// on every open; frames no panel carries (a person's notifications) go to
+// whoever listens for their type.
 
 import { api } from './api.js';
 
@@ -8,6 +10,9 @@ const PING_EVERY_MS = 20000;
 const PONG_TIMEOUT_MS = 10000;
 const ACK_TIMEOUT_MS = 15000;
 const IDLE_CLOSE_MS = 30000;
+// Retries back off to this; a socket kept open with no panel watched waits longer.
+const RETRY_MAX_MS = 10000;
+const RETRY_MAX_KEPT_MS = 30000;
 
 /**
  * One WebSocket for the page. Each (re)connect fetches a fresh token (they
@@ -30,6 +35,11 @@ export class LiveConnection {
     this.connecting = false;
     this.lost = false;
     this.idleTimer = null;
+    this.detail = {};
+    /** Kept open with no panel watched (a signed-in person's notifications arrive on it). */
+    this.kept = false;
+    /** type -> Set of fn(frame); `open` is called after every (re)connect. */
+    this.listeners = new Map();
     this.stats = { opens: 0, closes: 0 };
     this.onOnline = () => {
       if (this.state === 'reconnecting') this.connectNow();
@@ -40,7 +50,52 @@ export class LiveConnection {
   setState(state, detail) {
     if (this.stopped && state !== 'idle') return;
     this.state = state;
-    this.onState(state, detail);
+    this.detail = detail || {};
+    this.onState(state, this.detail);
+  }
+
+  /** Whether a panel is watched (the connection badge means something only then). */
+  watching() {
+    return this.feeds.size > 0;
+  }
+
+  /**
+   * Keeps the socket open, and reconnecting, while nothing is watched: a
+   * signed-in person's notifications come over it whatever screen is open.
+   */
+  keepOpen(on) {
+    if (this.stopped) return;
+    this.kept = Boolean(on);
+    if (this.kept) {
+      clearTimeout(this.idleTimer);
+      if (!this.ws && !this.retryTimer && !this.connecting) this.connectNow();
+    } else if (this.feeds.size === 0) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => this.goIdle(), IDLE_CLOSE_MS);
+    }
+  }
+
+  /** Calls `fn(frame)` for every frame of `type` no panel carries (`open`: after each connect). Returns the way to stop. */
+  listen(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+    return () => {
+      const set = this.listeners.get(type);
+      if (set) set.delete(fn);
+    };
+  }
+
+  emit(type, frame) {
+    for (const fn of this.listeners.get(type) || []) {
+      try {
+        fn(frame);
+      } catch (e) {
+        // One listener's mistake must not cut the socket's frames off from the rest.
+        setTimeout(() => {
+          throw e;
+        });
+      }
+    }
   }
 
   nextRef() {
@@ -52,22 +107,27 @@ export class LiveConnection {
     clearTimeout(this.idleTimer);
     this.feeds.set(feed.panelId, feed);
     if (this.ws && this.ws.readyState === WebSocket.OPEN) feed.resubscribe();
-    else if (!this.ws && !this.retryTimer && !this.connecting) this.connectNow();
+    // Down and waiting to retry (a kept socket waits up to 30 s): a panel just opened is worth a try now.
+    else if (!this.ws && !this.connecting) this.connectNow();
+    // The badge shows while a panel is watched: say the state again now that one is.
+    this.onState(this.state, this.detail);
   }
 
   detach(feed) {
     if (this.feeds.get(feed.panelId) !== feed) return;
     this.feeds.delete(feed.panelId);
     if (!feed.ended) this.sendRaw({ type: 'unsubscribe', panel_id: feed.panelId });
-    // Nothing watched for a while: give the server its socket back.
-    if (this.feeds.size === 0) {
+    if (this.feeds.size) return;
+    this.onState(this.state, this.detail);
+    // Nothing watched for a while: give the server its socket back (unless it is kept open).
+    if (!this.kept) {
       clearTimeout(this.idleTimer);
       this.idleTimer = setTimeout(() => this.goIdle(), IDLE_CLOSE_MS);
     }
   }
 
   goIdle() {
-    if (this.feeds.size) return;
+    if (this.feeds.size || this.kept) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.attempt = 0;
@@ -130,7 +190,7 @@ export class LiveConnection {
       return;
     }
     this.connecting = false;
-    if (this.stopped || this.feeds.size === 0) {
+    if (this.stopped || (this.feeds.size === 0 && !this.kept)) {
       if (!this.stopped) this.setState('idle');
       return;
     }
@@ -151,6 +211,8 @@ export class LiveConnection {
       this.setState('open');
       this.startPings();
       for (const feed of this.feeds.values()) feed.resubscribe();
+      // Listeners catch up on what they may have missed while the socket was down.
+      this.emit('open', null);
     };
     ws.onmessage = (msg) => {
       if (this.ws !== ws) return;
@@ -185,8 +247,9 @@ export class LiveConnection {
     if (this.stopped) return;
     this.lost = true;
     this.attempt += 1;
-    // 0.5 s, 1 s, 2 s ... capped at 10 s, with jitter.
-    const base = Math.min(10000, 500 * 2 ** (this.attempt - 1));
+    // 0.5 s, 1 s, 2 s ... capped at 10 s (30 s with no panel watched), with jitter.
+    const cap = this.feeds.size === 0 && this.kept ? RETRY_MAX_KEPT_MS : RETRY_MAX_MS;
+    const base = Math.min(cap, 500 * 2 ** (Math.min(this.attempt, 10) - 1));
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
     this.setState('reconnecting', { attempt: this.attempt, delay, code });
     clearTimeout(this.retryTimer);
@@ -232,6 +295,7 @@ export class LiveConnection {
     }
     const feed = frame.panel_id && this.feeds.get(frame.panel_id);
     if (feed) feed.onFrame(frame);
+    else if (!frame.panel_id && frame.type !== 'open') this.emit(frame.type, frame);
   }
 
   /** Closes the socket as a network failure would; it reconnects by itself. */
@@ -248,6 +312,8 @@ export class LiveConnection {
     if (this.ws) this.ws.close(1000, 'signed out');
     this.ws = null;
     this.feeds.clear();
+    this.listeners.clear();
+    this.kept = false;
     this.setState('idle');
   }
 }

@@ -2,8 +2,8 @@
 //
 // `app` holds what the screens share: the live connection, the current view,
 // how many times the page has routed. The entry module (app.js) installs its
-// methods (conn, showConnState, signIn, startPerson, showSignedIn, signOut,
-// signOutPerson, restart, route, boot)
+// methods (conn, dropConnection, showConnState, signIn, startPerson,
+// showSignedIn, signOut, signOutPerson, restart, route, boot)
 // before start-up, so lower modules call them at run time without importing
 // app.js: imports only ever point down, never in a cycle.
 

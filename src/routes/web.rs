@@ -33,6 +33,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("list-view.js", "text/javascript; charset=utf-8", include_bytes!("../../web/list-view.js")),
     ("model.js", "text/javascript; charset=utf-8", include_bytes!("../../web/model.js")),
     ("moderation.js", "text/javascript; charset=utf-8", include_bytes!("../../web/moderation.js")),
+    ("notifications.js", "text/javascript; charset=utf-8", include_bytes!("../../web/notifications.js")),
     ("outcome.js", "text/javascript; charset=utf-8", include_bytes!("../../web/outcome.js")),
     ("panel-view.js", "text/javascript; charset=utf-8", include_bytes!("../../web/panel-view.js")),
     ("people.js", "text/javascript; charset=utf-8", include_bytes!("../../web/people.js")),
@@ -49,6 +50,10 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("state.js", "text/javascript; charset=utf-8", include_bytes!("../../web/state.js")),
     ("timeline.js", "text/javascript; charset=utf-8", include_bytes!("../../web/timeline.js")),
     ("view.js", "text/javascript; charset=utf-8", include_bytes!("../../web/view.js")),
+    ("webhook-endpoint.js", "text/javascript; charset=utf-8", include_bytes!("../../web/webhook-endpoint.js")),
+    ("webhook-log.js", "text/javascript; charset=utf-8", include_bytes!("../../web/webhook-log.js")),
+    ("webhook-parts.js", "text/javascript; charset=utf-8", include_bytes!("../../web/webhook-parts.js")),
+    ("webhooks.js", "text/javascript; charset=utf-8", include_bytes!("../../web/webhooks.js")),
 ];
 
 fn serve(name: &str) -> Result<HttpResponse, ApiError> {

@@ -332,7 +332,7 @@ pub fn check_url(text: &str, allow_private: bool) -> Result<reqwest::Url, String
     match url.scheme() {
         "https" => {}
         "http" if allow_private => {}
-        "http" => return Err("must be https (webhooks.allow_private_targets allows http)".into()),
+        "http" => return Err("must be https".into()),
         other => return Err(format!("must be https, not {other}")),
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -348,7 +348,7 @@ pub fn check_url(text: &str, allow_private: bool) -> Result<reqwest::Url, String
         url::Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             if !allow_private && (name == "localhost" || name.ends_with(".localhost") || !name.contains('.')) {
-                return Err("must name a public host (webhooks.allow_private_targets allows others)".into());
+                return Err("must name a public host".into());
             }
             None
         }
@@ -357,7 +357,7 @@ pub fn check_url(text: &str, allow_private: bool) -> Result<reqwest::Url, String
         && !allow_private
         && !is_public(ip)
     {
-        return Err(format!("must be a public address, not {ip} (webhooks.allow_private_targets allows it)"));
+        return Err(format!("must be a public address, not {ip}"));
     }
     Ok(url)
 }

@@ -25,7 +25,9 @@
 // run) and exits non-zero on any failure.
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -157,7 +159,9 @@ async function startServer(issuer, { bind = '127.0.0.1:0', publicUrl }) {
   const sso = issuer
     ? { ASKPANEL__ACCOUNTS__OIDC_ISSUER: issuer, ASKPANEL__ACCOUNTS__OIDC_CLIENT_ID: 'askpanel-e2e', ASKPANEL__ACCOUNTS__OIDC_TENANTS: SSO_TENANT, ASKPANEL__ACCOUNTS__PUBLIC_URL: publicUrl }
     : {};
-  serverProc = spawn(bin, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ASKPANEL__LOG__LEVEL: process.env.ASKPANEL__LOG__LEVEL || 'warn', ...sso } });
+  // Webhooks may go to the scenarios' own receiver on 127.0.0.1 (docs/webhooks.md: development and tests only).
+  const env = { ...process.env, ASKPANEL__LOG__LEVEL: process.env.ASKPANEL__LOG__LEVEL || 'warn', ASKPANEL__WEBHOOKS__ALLOW_PRIVATE_TARGETS: 'true', ...sso };
+  serverProc = spawn(bin, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   const logFile = path.join(dataDir, 'server.log');
   const log = fs.createWriteStream(logFile);
@@ -269,7 +273,10 @@ async function newPage(t, viewport = { width: 1280, height: 900 }, { offSite = [
   page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     const text = m.text();
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|403|404|409|422|429)/.test(text)) page.problems.push(`console error: ${text}`);
+    // A refused request is the server's answer, not a fault of the page: so is a socket refused
+    // because its session ended between its token and its upgrade (a person's socket is kept open).
+    const refused = /Failed to load resource: the server responded with a status of (401|403|404|409|422|429)/.test(text) || /WebSocket connection to '.*' failed: HTTP Authentication failed/.test(text);
+    if (m.type() === 'error' && !refused) page.problems.push(`console error: ${text}`);
     if (/Content Security Policy/i.test(text)) page.problems.push(`CSP: ${text}`);
   });
   page.on('request', (r) => {
@@ -1699,6 +1706,354 @@ scenario('single sign-on: a member signs in through the identity provider; an un
   await sleep(200);
   const overflow = await stranger.evaluate(() => document.documentElement.scrollWidth);
   assert(overflow <= 360, `the sign-in screen with single sign-on scrolls sideways at 360 px (scrollWidth ${overflow})`);
+});
+
+/* ---------------- notifications and webhooks (docs/notifications.md, docs/webhooks.md) ---------------- */
+
+/** The signed-in person's notifications, read by the page's own session (a key is refused them). */
+function myNotifications(page, query = '') {
+  return page.evaluate(async (q) => (await fetch(`/v1/notifications${q}`, { credentials: 'same-origin' })).json(), query);
+}
+
+scenario('notifications: the bell hears a seat and a turn live, opens the panel and marks it read; mark all read clears it', async (t) => {
+  const bea = await createPerson({ role: 'member', name: 'Bea Bell' });
+  const page = await newPage(t);
+  const pushed = [];
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', (f) => {
+      if (typeof f.payload !== 'string' || !f.payload.includes('"notification"')) return;
+      const frame = JSON.parse(f.payload);
+      if (frame.type === 'notification') pushed.push(frame.notification);
+    });
+  });
+  await passwordSignIn(page, bea);
+  await page.locator('#bell').waitFor({ state: 'visible' });
+  assert(await page.locator('#bell-count').isHidden(), 'nothing unread at first');
+  assertEqual(await page.getAttribute('#bell-button', 'aria-label'), 'Notifications, none unread', 'the bell’s name says the count');
+  // A person's socket is open on the panel list, no panel watched; the connection badge stays out of the way there.
+  await page.waitForFunction(() => window.__askpanel.connState() === 'open');
+  assert(await page.evaluate(() => window.__askpanel.keptOpen()), 'the socket is kept open for the bell');
+  assert(await page.locator('#conn').isHidden(), 'no connection badge where no panel is watched');
+  await page.evaluate(() => {
+    window.__sameDocument = true;
+  });
+  const panel = await createPanel({
+    query: `${QUESTION} (heard through the bell)`,
+    panel_type: 'hybrid',
+    humans: [{ user_id: bea.id }],
+    expert_count: 2,
+    max_rounds: 1,
+    human_turn_timeout_s: 300,
+    simulation: { seed: 4, pace_tokens_per_s: 0, turn_tokens: 15 },
+  });
+  try {
+    // The seat, then the turn: the count rises while the page stays where it is.
+    await page.locator('#bell-count:not([hidden])').waitFor();
+    await page.locator('#bell-count', { hasText: /^2$/ }).waitFor({ timeout: 30_000 });
+    assert(await page.evaluate(() => window.__sameDocument === true), 'no reload: the count rose in place');
+    assertEqual(pushed.map((n) => n.kind).sort(), ['human_turn', 'panel_seat'], 'both came over the socket');
+    assert(pushed.every((n) => n.panel_id === panel.id), 'both name the panel');
+    assertEqual(await page.getAttribute('#bell-button', 'aria-label'), 'Notifications, 2 unread', 'the bell’s name follows');
+    await page.locator('h1', { hasText: 'Panels' }).waitFor();
+    // The list: newest first, both unread, with their text and a relative time.
+    await page.click('#bell-button');
+    await page.locator('#bell-panel').waitFor({ state: 'visible' });
+    await page.locator('#bell-list li').nth(1).waitFor();
+    assertEqual(await page.$$eval('#bell-list li', (els) => els.map((e) => [e.dataset.kind, e.dataset.unread])), [['human_turn', 'true'], ['panel_seat', 'true']], 'newest first, both unread');
+    const turn = pushed.find((n) => n.kind === 'human_turn');
+    const item = page.locator('#bell-list li[data-kind="human_turn"]');
+    assertEqual((await item.locator('.notice-title').textContent()).trim(), turn.title, 'the title');
+    assertEqual((await item.locator('.notice-body').textContent()).trim(), turn.body, 'the body');
+    assertEqual((await item.locator('.notice-when').textContent()).trim(), 'just now', 'when, relative');
+    assert(await page.evaluate(() => document.activeElement && document.activeElement.closest('#bell-list li') !== null), 'the keyboard is on the first notification');
+    assertEqual(await accessibilityProblems(page), [], 'the bell’s panel audit');
+    await shot(page, 'notifications-bell', { fullPage: false });
+    // Escape closes it and gives the bell the keyboard back.
+    await page.keyboard.press('Escape');
+    await page.locator('#bell-panel').waitFor({ state: 'hidden' });
+    assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'bell-button'), 'Escape returns to the bell');
+    // Opening the turn's notification, by keyboard: its panel opens and it is read.
+    await page.keyboard.press('Enter');
+    await page.locator('#bell-panel').waitFor({ state: 'visible' });
+    await page.locator('#bell-list li[data-kind="human_turn"] .notice-link:focus').waitFor();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`#/panels/${panel.id}$`));
+    await page.locator(`article.live[data-panel-id="${panel.id}"]`).waitFor();
+    await page.locator('#bell-count', { hasText: /^1$/ }).waitFor();
+    await page.locator('#human-turn textarea').waitFor({ state: 'visible' });
+    await eventually(async () => {
+      const mine = await myNotifications(page);
+      return mine.unread === 1 && mine.items.find((n) => n.id === turn.id).read_at !== null;
+    }, 'the server to have the turn read');
+    // On a panel the connection badge is back.
+    await page.locator('#conn[data-state="open"]').waitFor();
+    // Mark all read: the badge goes.
+    await page.click('#bell-button');
+    await page.locator('#bell-list li[data-kind="human_turn"][data-unread="false"]').waitFor();
+    await page.click('#bell-read-all');
+    await page.locator('#bell-count').waitFor({ state: 'hidden' });
+    await page.locator('#bell-status', { hasText: 'Marked 1 notification read.' }).waitFor();
+    assertEqual(await page.$$eval('#bell-list li', (els) => els.map((e) => e.dataset.unread)), ['false', 'false'], 'nothing unread in the list');
+    assert(await page.locator('#bell-read-all').isDisabled(), 'nothing left to mark');
+    const after = await myNotifications(page, '?unread=true');
+    assertEqual([after.unread, after.items.length], [0, 0], 'nothing unread on the server');
+    // At 360 px the open list fits the screen.
+    await page.setViewportSize({ width: 360, height: 740 });
+    await sleep(200);
+    const box = await page.locator('#bell-panel').boundingBox();
+    assert(box && box.x >= 0 && box.x + box.width <= 360, `the list fits at 360 px (${JSON.stringify(box)})`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert(overflow <= 360, `the page scrolls sideways at 360 px with the list open (scrollWidth ${overflow})`);
+    await shot(page, 'notifications-bell-mobile-360', { fullPage: false });
+    // A key has no notifications: no bell.
+    const keyed = await newPage(t);
+    await signIn(keyed);
+    assert(await keyed.locator('#bell').isHidden(), 'no bell for an API key');
+    assert(!(await keyed.evaluate(() => window.__askpanel.keptOpen())), 'a key’s page keeps no socket open');
+  } finally {
+    await api('POST', `/v1/panels/${panel.id}/moderate`, { action: 'cancel' });
+  }
+});
+
+scenario('notifications: more than a page shows with "Show more", newest first, nothing twice', async (t) => {
+  const ned = await createPerson({ role: 'member', name: 'Ned Many' });
+  // Each panel seats Ned and is cancelled at once: a seat and a cancellation each (a turn too, when it opened first).
+  for (let i = 0; i < 11; i += 1) {
+    const p = await createPanel({ query: `${QUESTION} (page ${i})`, panel_type: 'hybrid', humans: [{ user_id: ned.id }], expert_count: 2, max_rounds: 1, human_turn_timeout_s: 300, simulation: { seed: i, pace_tokens_per_s: 0, turn_tokens: 5 } });
+    await api('POST', `/v1/panels/${p.id}/moderate`, { action: 'cancel' });
+  }
+  const page = await newPage(t);
+  await passwordSignIn(page, ned);
+  const total = await eventually(async () => {
+    const all = await myNotifications(page, '?limit=100');
+    return all.items.length >= 22 && all.items.filter((n) => n.kind === 'panel_cancelled').length === 11 ? all.items.length : null;
+  }, 'every notification to be recorded', 30_000);
+  await page.click('#bell-button');
+  await page.locator('#bell-list li').nth(19).waitFor();
+  assertEqual(await page.locator('#bell-list li').count(), 20, 'one page first');
+  await page.locator('#bell-more').waitFor({ state: 'visible' });
+  await page.click('#bell-more');
+  await page.locator('#bell-list li').nth(total - 1).waitFor();
+  assert(await page.locator('#bell-more').isHidden(), 'no more after the last page');
+  const ids = await page.$$eval('#bell-list li', (els) => els.map((e) => e.dataset.id));
+  assertEqual(new Set(ids).size, total, 'each notification once');
+  const all = await myNotifications(page, '?limit=100');
+  assertEqual(ids, all.items.map((n) => n.id), 'in the server’s order, newest first');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.closest('#bell-list li:nth-child(21)') !== null), 'the keyboard is on the first of the new ones');
+});
+
+scenario('notification preferences: email off for completed panels stays off after a reload; a server without mail says so', async (t) => {
+  const pia = await createPerson({ role: 'member', name: 'Pia Prefs' });
+  const page = await newPage(t);
+  await passwordSignIn(page, pia);
+  await page.click('#account-button');
+  await page.click('#account-link');
+  await page.locator('#prefs-body tr[data-kind="panel_completed"]').waitFor();
+  // Every kind a member can get, in words (webhook_disabled is for admins).
+  assertEqual(await page.$$eval('#prefs-body tr', (rows) => rows.map((r) => r.dataset.kind)), ['human_turn', 'human_turn_reminder', 'panel_seat', 'panel_completed', 'panel_failed', 'panel_cancelled'], 'one row per kind');
+  assert((await page.textContent('#prefs-body tr[data-kind="panel_completed"] th')).includes('A panel you follow completed'), 'a readable label');
+  // This server has no mail: it says so, and the email boxes cannot be changed.
+  await page.locator('#prefs-no-email', { hasText: 'This server sends no email' }).waitFor();
+  assert(await page.locator('#pref-panel_completed-email').isDisabled(), 'no email box to tick without mail');
+  assert(await page.locator('#pref-panel_completed-in_app').isEnabled(), 'the page’s boxes work');
+  assertEqual(await accessibilityProblems(page), [], 'Account screen with preferences audit');
+  // A server with mail: its answers say so (the choices themselves go to this server and are read back from it).
+  await page.route('**/v1/notifications/preferences', async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    await route.fulfill({ response: res, json: { ...body, email_available: true } });
+  });
+  await page.reload();
+  await page.locator('#pref-panel_completed-email:not([disabled])').waitFor();
+  assert(await page.locator('#prefs-no-email').isHidden(), 'no "no email" notice when the server sends email');
+  assert(await page.isChecked('#pref-panel_completed-email'), 'email is on by default');
+  await page.uncheck('#pref-panel_completed-email');
+  await page.click('#prefs-save');
+  await page.locator('#prefs-msg', { hasText: 'Saved' }).waitFor();
+  await shot(page, 'account-notifications');
+  await page.reload();
+  await page.locator('#pref-panel_completed-email:not([disabled])').waitFor();
+  assert(!(await page.isChecked('#pref-panel_completed-email')), 'still off after a reload');
+  assert(await page.isChecked('#pref-panel_failed-email'), 'the other kinds are untouched');
+  await page.unroute('**/v1/notifications/preferences');
+  const prefs = await page.evaluate(async () => (await fetch('/v1/notifications/preferences', { credentials: 'same-origin' })).json());
+  const channels = (k) => [prefs.kinds[k].in_app, prefs.kinds[k].email];
+  assertEqual(channels('panel_completed'), [true, false], 'the server has email off for completed panels (in the page on)');
+  assertEqual(channels('panel_failed'), [true, true], 'and the rest as they were');
+  // Nothing changed: said, and nothing sent.
+  await page.reload();
+  await page.locator('#prefs-body tr[data-kind="panel_completed"]').waitFor();
+  await page.click('#prefs-save');
+  await page.locator('#prefs-msg', { hasText: 'Nothing changed' }).waitFor();
+});
+
+/** An HTTP receiver on 127.0.0.1 that records every request and answers with the status it is told. */
+async function startReceiver(t) {
+  const received = [];
+  let status = 200;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      received.push({ method: req.method, path: req.url, headers: req.headers, body, answered: status });
+      res.writeHead(status, { 'Content-Type': 'text/plain' });
+      res.end(status < 300 ? 'ok' : 'not now');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.cleanup.push(
+    () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hooks/askpanel`,
+    received,
+    answer: (code) => {
+      status = code;
+    },
+  };
+}
+
+/** The Standard Webhooks signature of a received request with `secret` (whsec_ and base64). */
+function webhookSignature(secret, req) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${crypto.createHmac('sha256', key).update(`${req.headers['webhook-id']}.${req.headers['webhook-timestamp']}.${req.body}`).digest('base64')}`;
+}
+
+scenario('webhooks: an admin adds an endpoint, sees its secret once, tests it, reads the log, redelivers; a member is told it is for admins', async (t) => {
+  const receiver = await startReceiver(t);
+  const page = await newPage(t);
+  await signIn(page);
+  assert(await page.locator('#bell').isHidden(), 'a key has no bell');
+  await page.click('#nav-webhooks');
+  await page.locator('#hooks-h').waitFor();
+  await page.locator('#hook-form').waitFor();
+  await page.locator('#hooks-msg', { hasText: /No endpoints yet|endpoint/ }).waitFor();
+  // The server's word on a bad address is at its field.
+  await page.fill('#hook-url', 'ftp://example.org/hooks');
+  await page.click('#hook-create');
+  await page.locator('#hook-url-err:not([hidden])', { hasText: 'must be https' }).waitFor();
+  assertEqual(await page.getAttribute('#hook-url', 'aria-invalid'), 'true', 'the address is marked');
+  // Some events only: none chosen is said before anything is sent.
+  await page.fill('#hook-url', receiver.url);
+  await page.fill('#hook-description', 'The e2e receiver');
+  await page.check('#hook-events-some');
+  await page.click('#hook-create');
+  await page.locator('#hook-events-err:not([hidden])', { hasText: 'Choose at least one event' }).waitFor();
+  await page.check('#hook-event-boxes input[data-type="panel.completed"]');
+  await page.check('#hook-event-boxes input[data-type="panel.failed"]');
+  await page.click('#hook-create');
+  // The secret, once, with a copy button and the warning.
+  await page.locator('#hook-secret-box').waitFor();
+  let secret = await page.inputValue('#hook-secret');
+  assert(/^whsec_[A-Za-z0-9+/=]+$/.test(secret), `a Standard Webhooks secret (${secret})`);
+  assert((await page.textContent('#hook-secret-box')).includes('you will not see it again'), 'the page says it is shown once');
+  assert(await page.locator('#hook-secret-copy').isVisible(), 'a copy button');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'hook-secret'), 'the keyboard is on the secret');
+  const row = page.locator('#endpoints li.endpoint-row');
+  await row.first().waitFor();
+  const id = await row.first().getAttribute('data-id');
+  assertEqual((await row.first().locator('.endpoint-url').textContent()).trim(), receiver.url, 'the endpoint is listed');
+  assert((await row.first().textContent()).includes('panel.completed, panel.failed'), 'with its events');
+  const listed = await api('GET', '/v1/webhooks');
+  assertEqual(listed.body.items.map((e) => [e.id, e.url, e.description, e.events, e.status, 'secret' in e]), [[id, receiver.url, 'The e2e receiver', ['panel.completed', 'panel.failed'], 'enabled', false]], 'the server has it, and lists no secret');
+  assertEqual(await accessibilityProblems(page), [], 'Webhooks screen audit');
+  await shot(page, 'webhooks');
+  // Its page: the secret is not shown again.
+  await page.click('#hook-made-link');
+  await page.waitForURL(new RegExp(`#/webhooks/${id}$`));
+  await page.locator('#hook-facts .hook-status', { hasText: 'Enabled' }).waitFor();
+  assertEqual(await page.locator('#hook-secret-box').count(), 0, 'the secret is not shown again');
+  await page.locator('#log-msg', { hasText: 'Nothing sent yet' }).waitFor();
+  // A test: delivered, 200, signed with the secret shown.
+  await page.click('#hook-test');
+  const delivered = page.locator('#log-body tr.delivery-row[data-status="delivered"]');
+  await delivered.waitFor();
+  assertEqual((await delivered.locator('.last-answer').textContent()).trim(), '200', 'the receiver’s 200 is in the log');
+  const firstMessage = await delivered.getAttribute('data-message-id');
+  const firstId = await delivered.getAttribute('data-id');
+  const got = receiver.received.find((r) => r.headers['webhook-id'] === firstMessage);
+  assert(got, `the receiver got ${firstMessage} (${receiver.received.map((r) => r.headers['webhook-id'])})`);
+  assertEqual(JSON.parse(got.body).type, 'webhook.test', 'a test message');
+  assert(got.headers['webhook-signature'].split(' ').includes(webhookSignature(secret, got)), 'signed with the secret the page showed');
+  // The receiver fails: the next test is pending, tried again, with the 500 in its attempts.
+  receiver.answer(500);
+  await page.click('#hook-test');
+  const retrying = page.locator('#log-body tr.delivery-row[data-status="pending"]:not([data-attempts="0"])');
+  await retrying.waitFor();
+  assertEqual((await retrying.locator('.last-answer').textContent()).trim(), '500', 'the 500 is in the log');
+  assert((await retrying.textContent()).includes('retrying'), 'it says it is tried again');
+  const retryingId = await retrying.getAttribute('data-id');
+  await page.locator('#hook-facts .failing', { hasText: /failed attempts? in a row/ }).waitFor();
+  assertEqual(await retrying.getByRole('button', { name: /Redeliver/ }).count(), 0, 'no redelivery while it is pending');
+  await retrying.getByRole('button', { name: /Details/ }).click();
+  await page.locator(`#delivery-${retryingId} .attempt[data-status="500"]`).first().waitFor();
+  assert((await page.textContent(`#delivery-${retryingId} .payload`)).includes('"type": "webhook.test"'), 'the payload is shown');
+  assertEqual(await accessibilityProblems(page), [], 'delivery log audit');
+  await shot(page, 'webhook-log');
+  // On a phone the log's rows become cards and nothing scrolls sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 390, `the endpoint's page scrolls sideways at 390 px (scrollWidth ${overflow})`);
+  await shot(page, 'webhook-log-mobile-390');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  // A new secret, shown once: the old one still signs beside it.
+  await page.click('#hook-rotate');
+  await page.locator('#hook-secret-box', { hasText: 'The new signing secret' }).waitFor();
+  const oldSecret = secret;
+  secret = await page.inputValue('#hook-secret');
+  assert(secret !== oldSecret && secret.startsWith('whsec_'), 'a new secret');
+  // The receiver is fixed; the first delivery is sent again with the same webhook-id.
+  receiver.answer(200);
+  await page.locator(`#log-body tr.delivery-row[data-id="${firstId}"]`).getByRole('button', { name: /Redeliver/ }).click();
+  await page.locator('#log-msg', { hasText: `the same webhook-id (${firstMessage})` }).waitFor();
+  const again = await eventually(() => receiver.received.filter((r) => r.headers['webhook-id'] === firstMessage)[1], 'the redelivery to arrive');
+  assertEqual(again.body, got.body, 'the same message');
+  const sigs = again.headers['webhook-signature'].split(' ');
+  assert(sigs.includes(webhookSignature(secret, again)) && sigs.includes(webhookSignature(oldSecret, again)), `signed with the new secret and the old (${sigs})`);
+  await page.locator(`#log-body tr.delivery-row[data-id="${firstId}"][data-status="delivered"]`).waitFor();
+  // Disabled: a redelivery is refused, and the page says why.
+  await page.click('#hook-toggle');
+  await page.locator('#hook-facts .hook-status', { hasText: 'Disabled' }).waitFor();
+  assert(await page.locator('#hook-test').isDisabled(), 'no test to a disabled endpoint');
+  await page.locator(`#log-body tr.delivery-row[data-id="${firstId}"]`).getByRole('button', { name: /Redeliver/ }).click();
+  await page.locator('#log-msg.log-msg-error', { hasText: 'the endpoint is disabled; enable it first' }).waitFor();
+  await page.click('#hook-toggle');
+  await page.locator('#hook-facts .hook-status', { hasText: 'Enabled' }).waitFor();
+  // The filter, kept in the address.
+  await page.selectOption('#log-status', 'delivered');
+  await page.waitForURL(new RegExp(`#/webhooks/${id}\\?status=delivered$`));
+  await eventually(async () => (await page.$$eval('#log-body tr.delivery-row', (rows) => rows.map((r) => r.dataset.status))).every((s) => s === 'delivered'), 'only delivered deliveries');
+  // A change: every event.
+  await page.click('#hook-edit > summary');
+  await page.check('#edit-events-all');
+  await page.click('#hook-save');
+  await page.locator('#hook-edit-msg', { hasText: 'Saved' }).waitFor();
+  assertEqual((await api('GET', `/v1/webhooks/${id}`)).body.events, ['*'], 'the server has every event');
+  // A member sees no link, and the addresses say it is for admins.
+  const member = await createPerson({ role: 'member' });
+  const other = await newPage(t);
+  await passwordSignIn(other, member);
+  assert(await other.locator('#nav-webhooks').isHidden(), 'a member sees no Webhooks');
+  await other.goto(`${env.base}/#/webhooks`);
+  await other.locator('#admins-only', { hasText: 'Webhooks: admins only' }).waitFor();
+  await other.goto(`${env.base}/#/webhooks/${id}`);
+  await other.locator('#admins-only', { hasText: 'admins only' }).waitFor();
+  assertEqual(await other.evaluate(async () => (await fetch('/v1/webhooks', { credentials: 'same-origin' })).status), 403, 'the server refuses a member');
+  // Delete, after asking.
+  await page.click('#hook-delete');
+  await page.locator('#hook-delete-yes').waitFor();
+  await page.click('#hook-delete-yes');
+  await page.waitForURL(/#\/webhooks$/);
+  await page.locator('#hooks-msg', { hasText: 'No endpoints yet' }).waitFor();
+  assertEqual((await api('GET', `/v1/webhooks/${id}`)).status, 404, 'gone from the server');
 });
 
 /* ---------------- runner ---------------- */

@@ -198,6 +198,7 @@ pub async fn run(args: AskArgs, catalog: &Catalog, model: Arc<dyn ExpertModel>) 
             profile: e.profile(),
             team: None,
             role: None,
+            selection: None,
             model: e.model.clone().unwrap_or_else(|| model_name.clone()),
         })
         .collect();

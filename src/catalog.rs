@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
-use askpanel_actors::domain::{ExpertId, ExpertProfile, MemberId, TenantId};
+use askpanel_actors::domain::{ExpertId, ExpertProfile, MemberId, MemberSelection, SelectionBasis, TenantId};
 use serde::{Deserialize, Serialize};
 
 /// Where an expert comes from.
@@ -33,6 +33,15 @@ pub struct Expert {
     pub title: String,
     pub domain: String,
     pub persona: String,
+    /// Where the expert's judgement comes from (career, settings).
+    #[serde(default)]
+    pub background: String,
+    /// What the expert gives most weight to.
+    #[serde(default)]
+    pub weighs: Vec<String>,
+    /// What the expert distrusts.
+    #[serde(default)]
+    pub sceptical_of: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
@@ -47,6 +56,10 @@ pub struct Expert {
     pub scope: ExpertScope,
     #[serde(default, skip_serializing)]
     pub tenant_id: Option<TenantId>,
+    /// A tenant's expert that was deleted after panels had seated it: kept
+    /// for their record, never seated again.
+    #[serde(default)]
+    pub archived: bool,
 }
 
 fn default_stubbornness() -> f64 {
@@ -103,6 +116,17 @@ impl Catalog {
                 !expert.name.trim().is_empty() && !expert.persona.trim().is_empty(),
                 "expert {} needs a name and a persona",
                 expert.id
+            );
+            // Platform personas are complete: who they are, where their
+            // judgement comes from, what they weigh and what they distrust.
+            anyhow::ensure!(
+                !expert.title.trim().is_empty()
+                    && !expert.background.trim().is_empty()
+                    && !expert.weighs.is_empty()
+                    && !expert.sceptical_of.is_empty(),
+                "expert {} ({}) needs a title, a background, what it weighs and what it is sceptical of",
+                expert.id,
+                expert.name
             );
         }
         let experts: Vec<Expert> =
@@ -168,11 +192,58 @@ impl<'a> Candidates<'a> {
         ranked
     }
 
+    /// Leaves out the experts a tenant hid (and archived ones).
+    pub fn without(self, hidden: &HashSet<ExpertId>) -> Candidates<'a> {
+        let (experts, docs) =
+            self.experts.into_iter().zip(self.docs).filter(|(e, _)| !e.archived && !hidden.contains(&e.id)).unzip();
+        Candidates { experts, docs }
+    }
+
     /// `count` experts for a query: relevance with domain diversity.
     pub fn select(&self, query: &str, count: usize) -> Vec<Expert> {
-        select_by_scores(&self.experts, &self.scores(query), count)
+        self.select_explained(query, count, &HashSet::new()).into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// `count` experts for a query, each with why it was chosen: relevance
+    /// (a preferred expert's score counted [`PREFERRED_BOOST`] times) with
+    /// domain diversity (each expert already chosen from a domain halves the
+    /// score of the others from it).
+    pub fn select_explained(
+        &self,
+        query: &str,
+        count: usize,
+        preferred: &HashSet<ExpertId>,
+    ) -> Vec<(Expert, MemberSelection)> {
+        let scores: Vec<f64> = self
+            .scores(query)
+            .into_iter()
+            .zip(&self.experts)
+            .map(|(s, e)| if preferred.contains(&e.id) { s * PREFERRED_BOOST } else { s })
+            .collect();
+        let mut terms = tokenize(query);
+        terms.sort();
+        terms.dedup();
+        select_by_scores(&self.experts, &scores, count)
+            .into_iter()
+            .map(|(i, same_domain_before)| {
+                let expert = self.experts[i];
+                let matched_terms: Vec<String> =
+                    terms.iter().filter(|t| self.docs[i].tf.contains_key(*t)).cloned().collect();
+                let selection = MemberSelection {
+                    basis: if scores[i] > 0.0 { SelectionBasis::Relevance } else { SelectionBasis::Fallback },
+                    score: (scores[i] * 1000.0).round() / 1000.0,
+                    matched_terms,
+                    same_domain_before,
+                    preferred: preferred.contains(&expert.id),
+                };
+                (expert.clone(), selection)
+            })
+            .collect()
     }
 }
+
+/// How much more a tenant's preferred expert's relevance counts in selection.
+pub const PREFERRED_BOOST: f64 = 1.5;
 
 const STOP_WORDS: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "has", "have", "how", "i", "in",
@@ -269,15 +340,16 @@ const FALLBACK_DOMAINS: &[&str] = &[
     "quality",
 ];
 
-/// Greedy choice by score, halving a candidate's score per expert already chosen from its domain.
-fn select_by_scores(experts: &[&Expert], scores: &[f64], count: usize) -> Vec<Expert> {
-    let mut chosen: Vec<usize> = Vec::new();
+/// Greedy choice by score, halving a candidate's score per expert already
+/// chosen from its domain; each choice with how many of its domain came before.
+fn select_by_scores(experts: &[&Expert], scores: &[f64], count: usize) -> Vec<(usize, u32)> {
+    let mut chosen: Vec<(usize, u32)> = Vec::new();
     let mut per_domain: HashMap<&str, u32> = HashMap::new();
     while chosen.len() < count.min(experts.len()) {
         let best = experts
             .iter()
             .enumerate()
-            .filter(|(i, _)| !chosen.contains(i))
+            .filter(|(i, _)| !chosen.iter().any(|(c, _)| c == i))
             .map(|(i, e)| {
                 let penalty = 0.5f64.powi(per_domain.get(e.domain.as_str()).copied().unwrap_or(0) as i32);
                 let fallback = FALLBACK_DOMAINS
@@ -288,10 +360,11 @@ fn select_by_scores(experts: &[&Expert], scores: &[f64], count: usize) -> Vec<Ex
             })
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
         let Some((index, _)) = best else { break };
-        *per_domain.entry(experts[index].domain.as_str()).or_default() += 1;
-        chosen.push(index);
+        let before = per_domain.entry(experts[index].domain.as_str()).or_default();
+        chosen.push((index, *before));
+        *before += 1;
     }
-    chosen.into_iter().map(|i| experts[i].clone()).collect()
+    chosen
 }
 
 #[cfg(test)]
@@ -300,6 +373,82 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/experts.toml")).unwrap()
+    }
+
+    /// Word 3-shingles of a text.
+    fn shingles(text: &str) -> HashSet<String> {
+        let words: Vec<String> = text
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect();
+        words.windows(3).map(|w| w.join(" ")).collect()
+    }
+
+    /// Pairs of experts whose persona and background share more than
+    /// `limit` of their word 3-shingles (Jaccard), with the figure.
+    fn near_duplicates(experts: &[Expert], limit: f64) -> Vec<(String, String, f64)> {
+        let texts: Vec<HashSet<String>> =
+            experts.iter().map(|e| shingles(&format!("{} {}", e.persona, e.background))).collect();
+        let mut found = Vec::new();
+        for i in 0..texts.len() {
+            for j in i + 1..texts.len() {
+                let shared = texts[i].intersection(&texts[j]).count() as f64;
+                let union = (texts[i].len() + texts[j].len()) as f64 - shared;
+                let jaccard = shared / union.max(1.0);
+                if jaccard > limit {
+                    found.push((experts[i].name.clone(), experts[j].name.clone(), jaccard));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_catalog_has_136_distinct_complete_personas_across_30_domains() {
+        let catalog = catalog();
+        assert!(catalog.experts.len() >= 136, "{} personas", catalog.experts.len());
+        let domains: HashSet<&str> = catalog.experts.iter().map(|e| e.domain.as_str()).collect();
+        assert!(domains.len() >= 30, "{} domains", domains.len());
+        let names: HashSet<&str> = catalog.experts.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names.len(), catalog.experts.len(), "names are unique");
+        // No two personas say nearly the same thing.
+        assert_eq!(near_duplicates(&catalog.experts, 0.2), vec![]);
+    }
+
+    #[test]
+    fn near_duplicates_and_incomplete_personas_are_refused() {
+        let one = |id: &str, name: &str, persona: &str, background: &str| {
+            format!(
+                "[[expert]]\nid = \"{id}\"\nname = \"{name}\"\ntitle = \"Lead\"\ndomain = \"clinical\"\n\
+                 persona = \"{persona}\"\nbackground = \"{background}\"\nweighs = [\"evidence\"]\n\
+                 sceptical_of = [\"hype\"]\n\n"
+            )
+        };
+        let persona = "A cardiologist who reads every ECG trial twice and distrusts small samples from single sites.";
+        let a = one("0193a000-0000-7000-8000-000000009001", "A", persona, "Twenty years in cardiology wards.");
+        let b = one(
+            "0193a000-0000-7000-8000-000000009002",
+            "B",
+            &persona.replace("cardiologist", "physician"),
+            "Twenty years in cardiology wards.",
+        );
+        let c = one(
+            "0193a000-0000-7000-8000-000000009003",
+            "C",
+            "A tax lawyer who follows transfer pricing rules for device makers in three countries.",
+            "Partner at a firm for a decade.",
+        );
+        let catalog = Catalog::parse(&format!("{a}{b}{c}")).unwrap();
+        let found = near_duplicates(&catalog.experts, 0.2);
+        assert_eq!(
+            found.iter().map(|(x, y, _)| (x.as_str(), y.as_str())).collect::<Vec<_>>(),
+            vec![("A", "B")],
+            "{found:?}"
+        );
+        let incomplete = one("0193a000-0000-7000-8000-000000009004", "D", persona, "");
+        assert!(Catalog::parse(&incomplete).is_err(), "a platform persona without a background is refused");
     }
 
     #[test]
@@ -357,5 +506,37 @@ mod tests {
         let panel = catalog.with(&[]).select("zzz qqq", 6);
         let domains: HashSet<&str> = panel.iter().map(|e| e.domain.as_str()).collect();
         assert_eq!(domains.len(), 6);
+    }
+
+    #[test]
+    fn selection_explains_itself_and_follows_the_tenants_settings() {
+        let catalog = catalog();
+        let query = "Should our AI ECG triage device pursue 510(k) or De Novo?";
+        let none = HashSet::new();
+        let chosen = catalog.with(&[]).select_explained(query, 5, &none);
+        let (first, why) = &chosen[0];
+        assert_eq!(why.basis, SelectionBasis::Relevance);
+        assert!(why.score > 0.0 && !why.preferred && why.same_domain_before == 0, "{why:?}");
+        assert!(why.matched_terms.iter().all(|t| tokenize(query).contains(t)), "{why:?}");
+        assert!(why.matched_terms.contains(&"510k".to_string()), "{} matched {:?}", first.name, why.matched_terms);
+        // Each expert seated after another of its domain says so.
+        for (i, (expert, why)) in chosen.iter().enumerate() {
+            let before = chosen[..i].iter().filter(|(e, _)| e.domain == expert.domain).count() as u32;
+            assert_eq!(why.same_domain_before, before, "{}", expert.name);
+        }
+        // Hidden experts are never seated; a preferred one counts 1.5 times.
+        let hidden: HashSet<ExpertId> = [first.id].into();
+        let without = catalog.with(&[]).without(&hidden).select_explained(query, 5, &none);
+        assert!(without.iter().all(|(e, _)| e.id != first.id));
+        let all = catalog.with(&[]).rank(query);
+        let (runner_up, runner_score) = all.iter().find(|(e, s)| e.domain != first.domain && *s > 0.0).unwrap();
+        let preferred: HashSet<ExpertId> = [runner_up.id].into();
+        let boosted = catalog.with(&[]).select_explained(query, 5, &preferred);
+        let (_, why) = boosted.iter().find(|(e, _)| e.id == runner_up.id).expect("the preferred expert is seated");
+        assert!(why.preferred);
+        assert!((why.score - (runner_score * PREFERRED_BOOST * 1000.0).round() / 1000.0).abs() < 1e-9, "{why:?}");
+        // Nothing matches: seated by the fallback order of domains.
+        let (_, why) = &catalog.with(&[]).select_explained("zzz qqq", 1, &none)[0];
+        assert_eq!((why.basis, why.matched_terms.len()), (SelectionBasis::Fallback, 0));
     }
 }

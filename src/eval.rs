@@ -397,6 +397,7 @@ fn new_panel(
             profile: e.profile(),
             team: None,
             role: None,
+            selection: None,
             model: e.model.clone().unwrap_or_else(|| model.to_string()),
         })
         .collect();

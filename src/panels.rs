@@ -2,7 +2,7 @@
 //! creating (validation, expert choice, limits), reading, human input and
 //! moderation. Every function takes the caller's tenant.
 
-use askpanel_actors::domain::{ExpertId, MemberRole, PanelId, TenantId};
+use askpanel_actors::domain::{ExpertId, MemberRole, MemberSelection, PanelId, SelectionBasis, TenantId};
 use askpanel_actors::engine::EngineError;
 use askpanel_actors::event::ModeratorActionKind;
 use askpanel_actors::panel::messages::{Command, PanelCommand};
@@ -93,12 +93,22 @@ pub async fn create(
             team: human.team,
         });
     }
-    let chosen: Vec<Expert> = match &request.experts {
+    let chosen: Vec<(Expert, MemberSelection)> = match &request.experts {
         Some(ids) => {
             let mut chosen = Vec::new();
+            let named = MemberSelection {
+                basis: SelectionBasis::Named,
+                score: 0.0,
+                matched_terms: Vec::new(),
+                same_domain_before: 0,
+                preferred: false,
+            };
             for id in ids {
                 match find_expert(state, tenant, *id).await? {
-                    Some(expert) => chosen.push(expert),
+                    Some(expert) if expert.archived => {
+                        unknown.insert("experts".to_string(), format!("expert {id} is archived"));
+                    }
+                    Some(expert) => chosen.push((expert, named.clone())),
                     None => {
                         unknown.insert("experts".to_string(), format!("unknown expert {id}"));
                     }
@@ -116,11 +126,17 @@ pub async fn create(
                     limits.max_experts_per_panel
                 )));
             }
+            // The tenant's hidden experts are left out, its preferred ones count more.
             let own = state.store.list_experts(tenant).await?;
-            state.catalog.with(&own).select(&request.query, count)
+            let settings = state.store.expert_settings(tenant).await?;
+            let hidden: std::collections::HashSet<ExpertId> =
+                settings.iter().filter(|(_, s)| s.hidden).map(|(id, _)| *id).collect();
+            let preferred: std::collections::HashSet<ExpertId> =
+                settings.iter().filter(|(_, s)| s.preferred).map(|(id, _)| *id).collect();
+            state.catalog.with(&own).without(&hidden).select_explained(&request.query, count, &preferred)
         }
     };
-    if request.questioner.is_some_and(|q| !chosen.iter().any(|e| e.id == q)) {
+    if request.questioner.is_some_and(|q| !chosen.iter().any(|(e, _)| e.id == q)) {
         unknown.insert("questioner".to_string(), "must be one of the panel's experts".to_string());
     }
     let documents = match &request.documents {
@@ -152,8 +168,8 @@ pub async fn create(
     };
 
     let mut members: Vec<NewMember> = chosen
-        .iter()
-        .map(|e| NewMember::Ai {
+        .into_iter()
+        .map(|(e, selection)| NewMember::Ai {
             expert_id: Some(e.id),
             profile: e.profile(),
             team: None,
@@ -163,6 +179,7 @@ pub async fn create(
             } else {
                 e.model.clone().unwrap_or_else(|| state.model.model.clone())
             },
+            selection: Some(selection),
         })
         .collect();
     // Humans sit after the first expert so a panel never opens with a wait.

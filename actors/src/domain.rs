@@ -244,6 +244,42 @@ pub struct Member {
     /// moderator) speak for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<UserId>,
+    /// AI members: why the expert was seated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<MemberSelection>,
+}
+
+/// How an AI member came to be seated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectionBasis {
+    /// The request named the expert.
+    Named,
+    /// Ranked for the question.
+    Relevance,
+    /// Nothing in the catalog matched the question: seated in a generalist's
+    /// order of domains.
+    Fallback,
+}
+
+/// Why an AI member was seated (selection explains itself).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberSelection {
+    /// How it came to be seated.
+    pub basis: SelectionBasis,
+    /// Its relevance to the question (BM25 over its profile), the tenant's
+    /// preference included; 0 when named.
+    pub score: f64,
+    /// The question's terms found in its profile.
+    #[serde(default)]
+    pub matched_terms: Vec<String>,
+    /// Experts of its domain seated before it (each halves a candidate's
+    /// score: panels span domains).
+    #[serde(default)]
+    pub same_domain_before: u32,
+    /// The tenant prefers this expert (its score counted with the boost).
+    #[serde(default)]
+    pub preferred: bool,
 }
 
 /// What the ratings of a round are of: the question (or proposal) as asked,

@@ -68,6 +68,7 @@ fn ai_members(n: usize) -> Vec<NewMember> {
                 },
                 team: None,
                 role: None,
+                selection: None,
                 model: "simulated".into(),
             }
         })

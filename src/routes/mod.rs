@@ -81,7 +81,12 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
         .service(
             res("/v1/experts").route(aw::get().to(experts::list_experts)).route(aw::post().to(experts::create_expert)),
         )
-        .service(res("/v1/experts/{id}").route(aw::get().to(experts::get_expert)))
+        .service(
+            res("/v1/experts/{id}")
+                .route(aw::get().to(experts::get_expert))
+                .route(aw::patch().to(experts::update_expert))
+                .route(aw::delete().to(experts::delete_expert)),
+        )
         .service(res("/v1/documents").route(aw::post().to(documents::upload)).route(aw::get().to(documents::list)))
         .service(res("/v1/documents/search").route(aw::get().to(documents::search)))
         .service(

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod documents;
 pub mod event_log;
+pub mod experts;
 pub mod notify;
 pub mod postgres;
 pub mod records;
@@ -322,6 +323,7 @@ pub trait Store:
     + accounts::UserStore
     + accounts::SessionStore
     + notify::NotifyStore
+    + experts::ExpertStore
     + Send
     + Sync
     + 'static

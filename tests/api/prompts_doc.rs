@@ -109,6 +109,7 @@ fn expert(name: &str, title: &str, domain: &str, persona: &str, concerns: &[&str
         },
         team: None,
         role: None,
+        selection: None,
         model: "simulated".into(),
     }
 }

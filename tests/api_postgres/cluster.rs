@@ -266,6 +266,7 @@ async fn a_stale_owner_cannot_append_after_a_takeover() {
             },
             team: None,
             role: None,
+            selection: None,
             model: "simulated".into(),
         })
         .collect();

@@ -27,6 +27,7 @@ pub fn ai(name: &str) -> NewMember {
         team: None,
         role: None,
         model: "simulated".into(),
+        selection: None,
     }
 }
 

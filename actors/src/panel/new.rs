@@ -7,8 +7,8 @@ use thiserror::Error;
 
 use crate::domain::grounding::{DEFAULT_BUDGET_CHARS, PanelDocument};
 use crate::domain::{
-    ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, PanelConfig, PanelId,
-    PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId, UserId,
+    ConsensusMethod, ExpertId, ExpertProfile, KeyId, Member, MemberId, MemberKind, MemberRole, MemberSelection,
+    PanelConfig, PanelId, PanelSetup, PanelStatus, PanelType, SimulationConfig, Team, TenantId, UserId,
 };
 use crate::panel::view::PanelView;
 
@@ -56,6 +56,8 @@ pub enum NewMember {
         role: Option<MemberRole>,
         /// The model behind it (`simulated` or a model name), shown to clients.
         model: String,
+        /// Why it was seated.
+        selection: Option<MemberSelection>,
     },
     /// A person.
     Human {
@@ -209,7 +211,7 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
         let default_team =
             (flow == PanelType::Adversarial).then_some(if index % 2 == 0 { Team::Pro } else { Team::Con });
         match member {
-            NewMember::Ai { expert_id, mut profile, team, role, model } => {
+            NewMember::Ai { expert_id, mut profile, team, role, model, selection } => {
                 profile.member_id = id;
                 members.push(Member {
                     id,
@@ -222,6 +224,7 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
                     model: Some(model),
                     key_id: None,
                     user_id: None,
+                    selection,
                 });
                 profiles.push(profile);
             }
@@ -236,6 +239,7 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
                 model: None,
                 key_id,
                 user_id,
+                selection: None,
             }),
         }
     }

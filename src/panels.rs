@@ -20,6 +20,7 @@ use crate::store::Role;
 
 /// Longest accepted `Idempotency-Key`.
 pub const IDEMPOTENCY_KEY_MAX: usize = 200;
+pub mod defaults;
 mod request;
 
 pub use request::{CreateRequest, HumanRequest, MAX_HUMANS, parse_create};
@@ -57,6 +58,11 @@ pub async fn create(
             return Err(ApiError::IdempotencyKeyReused);
         }
         return Ok(((*get(state, tenant, existing, Read::Committed).await?).clone(), true));
+    }
+    // What the request leaves out comes from the tenant's defaults.
+    let mut body = body;
+    if let Some(stored) = state.store.tenant_defaults(tenant).await? {
+        defaults::PanelDefaults::parse_stored(&stored).apply(&mut body);
     }
     let mut request = parse_create(body)?;
     request.parent = lineage;

@@ -16,7 +16,7 @@ use crate::catalog::{Expert, ExpertScope};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Role;
-use crate::store::experts::ExpertSetting;
+use crate::store::admin::ExpertSetting;
 use crate::validation::Body;
 
 pub fn expert_json(expert: &Expert) -> Value {

@@ -73,6 +73,11 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
         )
         .service(res("/v1/invitations/{id}").route(aw::delete().to(users::revoke_invitation)))
         .service(res("/v1/tenant").route(aw::get().to(tenant::get_tenant)).route(aw::patch().to(tenant::update_tenant)))
+        .service(
+            res("/v1/tenant/defaults")
+                .route(aw::get().to(tenant::get_defaults))
+                .route(aw::put().to(tenant::put_defaults)),
+        )
         .service(res("/v1/usage").route(aw::get().to(tenant::usage)))
         .service(res("/v1/audit").route(aw::get().to(audit::list)))
         .service(res("/v1/keys").route(aw::post().to(keys::create_key)).route(aw::get().to(keys::list_keys)))

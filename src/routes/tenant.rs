@@ -10,6 +10,7 @@ use super::admin::tenant_json;
 use crate::auth::Principal;
 use crate::cluster::Control;
 use crate::error::ApiError;
+use crate::panels::defaults::PanelDefaults;
 use crate::state::AppState;
 use crate::store::{Branding, Role, TenantPatch, month_of};
 use crate::validation::Body;
@@ -115,4 +116,38 @@ pub async fn usage(
     let mut out = json!(usage);
     out["month"] = json!(month);
     Ok(HttpResponse::Ok().json(out))
+}
+
+async fn defaults_of(state: &AppState, tenant: askpanel_actors::domain::TenantId) -> Result<PanelDefaults, ApiError> {
+    Ok(state.store.tenant_defaults(tenant).await?.map(|s| PanelDefaults::parse_stored(&s)).unwrap_or_default())
+}
+
+/// `GET /v1/tenant/defaults` -> the defaults of the tenant's new panels.
+pub async fn get_defaults(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(defaults_of(&state, principal.tenant_id()).await?))
+}
+
+/// `PUT /v1/tenant/defaults` (admin) `{panel_type?, max_rounds?,
+/// consensus_method?, human_turn_timeout_s?}`: the whole set.
+pub async fn put_defaults(
+    principal: Principal,
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Admin)?;
+    let defaults = PanelDefaults::parse(body.into_inner())?;
+    let text = serde_json::to_string(&defaults).map_err(|e| ApiError::Internal(e.into()))?;
+    state.store.set_tenant_defaults(principal.tenant_id(), &text, Utc::now()).await?;
+    crate::audit::record(
+        &state,
+        principal.tenant_id(),
+        crate::audit::actor(&principal),
+        "tenant.defaults_changed",
+        crate::audit::target("tenant", principal.tenant_id()),
+        crate::audit::address(&req),
+        json!(defaults),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(defaults))
 }

@@ -5,10 +5,10 @@
 //! engine's event-log port.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod documents;
 pub mod event_log;
-pub mod experts;
 pub mod notify;
 pub mod postgres;
 pub mod records;
@@ -323,7 +323,7 @@ pub trait Store:
     + accounts::UserStore
     + accounts::SessionStore
     + notify::NotifyStore
-    + experts::ExpertStore
+    + admin::AdminStore
     + Send
     + Sync
     + 'static

@@ -1,5 +1,5 @@
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -139,4 +139,67 @@ async fn usage_counts_the_tenants_panels_turns_and_tokens_of_the_month() {
     assert_eq!(usage["panels_created"], 0);
     let (status, body) = app.get("/v1/usage?month=2020-13", &key).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+#[actix_web::test]
+async fn a_tenants_defaults_fill_what_its_new_panels_leave_out() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({})).await;
+    let (_, other) = app.create_tenant("globex", json!({})).await;
+    let (_, member) = app.create_key(&key, "member").await;
+    let question = json!({"query": "Should we open a second clinic site?", "expert_count": 3,
+        "simulation": {"seed": 1, "pace_tokens_per_s": 0, "turn_tokens": 10}});
+    // Without defaults a format is required.
+    let (status, body) = app.post("/v1/panels", &key, question.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        app.get("/v1/tenant/defaults", &key).await.1,
+        json!({"panel_type": null, "max_rounds": null,
+        "consensus_method": null, "human_turn_timeout_s": null})
+    );
+
+    let defaults =
+        json!({"panel_type": "open", "max_rounds": 2, "consensus_method": "majority", "human_turn_timeout_s": 600});
+    assert_eq!(
+        app.request(Method::PUT, "/v1/tenant/defaults", Some(&member), Some(defaults.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, saved) = app.request(Method::PUT, "/v1/tenant/defaults", Some(&key), Some(defaults.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved, defaults);
+    assert_eq!(app.get("/v1/tenant/defaults", &member).await.1, defaults, "any role reads them");
+
+    // A panel that leaves them out gets them; what it gives is kept.
+    let panel = app.create_panel(&key, question.clone()).await;
+    assert_eq!(panel["panel_type"], "open", "{panel}");
+    assert_eq!(
+        (panel["config"]["max_rounds"].as_u64(), panel["config"]["consensus_method"].as_str()),
+        (Some(2), Some("majority"))
+    );
+    assert_eq!(panel["config"]["human_turn_timeout_s"], 600);
+    let mut given = question.clone();
+    given["panel_type"] = json!("structured");
+    given["max_rounds"] = json!(3);
+    let panel = app.create_panel(&key, given).await;
+    assert_eq!((panel["panel_type"].as_str(), panel["config"]["max_rounds"].as_u64()), (Some("structured"), Some(3)));
+    assert_eq!(panel["config"]["consensus_method"], "majority");
+    // Another tenant's panels are untouched.
+    assert_eq!(app.post("/v1/panels", &other, question.clone()).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get("/v1/tenant/defaults", &other).await.1["panel_type"], Value::Null);
+
+    // Bad defaults name the field and change nothing; an empty set clears them.
+    for (bad, field) in [
+        (json!({"max_rounds": 0}), "max_rounds"),
+        (json!({"panel_type": "debate"}), "panel_type"),
+        (json!({"seed": 1}), "seed"),
+    ] {
+        let (status, body) = app.request(Method::PUT, "/v1/tenant/defaults", Some(&key), Some(bad.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert!(body["error"]["fields"][field].is_string(), "{field}: {body}");
+    }
+    assert_eq!(app.get("/v1/tenant/defaults", &key).await.1, defaults);
+    let audit = app.get("/v1/audit?action=tenant.defaults_changed", &key).await.1;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+    app.request(Method::PUT, "/v1/tenant/defaults", Some(&key), Some(json!({}))).await;
+    assert_eq!(app.post("/v1/panels", &key, question).await.0, StatusCode::UNPROCESSABLE_ENTITY);
 }

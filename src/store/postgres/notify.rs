@@ -19,7 +19,7 @@ impl PgStore {
 }
 
 notify_store!(PgStore, sqlx::Postgres, notify_tx, notify_tx, crate::store::postgres::notify::cross);
-crate::store::experts::expert_store!(PgStore, notify_tx, notify_tx);
+crate::store::admin::admin_store!(PgStore, notify_tx, notify_tx);
 
 pub(crate) mod cross {
     use super::*;

@@ -21,7 +21,7 @@ impl SqliteStore {
 }
 
 notify_store!(SqliteStore, sqlx::Sqlite, notify_read_tx, notify_write_tx, crate::store::sqlite::notify::cross);
-crate::store::experts::expert_store!(SqliteStore, notify_read_tx, notify_write_tx);
+crate::store::admin::admin_store!(SqliteStore, notify_read_tx, notify_write_tx);
 
 pub(crate) mod cross {
     use super::*;

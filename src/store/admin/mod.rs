@@ -1,6 +1,6 @@
-//! A tenant's administration of experts in storage: its settings for
-//! experts (hidden, preferred) and changes to its own experts. The
-//! statements are the same on both backends ([`expert_store!`]).
+//! A tenant's administration in storage: its settings for experts (hidden,
+//! preferred), changes to its own experts, and the defaults of its new
+//! panels. The statements are the same on both backends ([`admin_store!`]).
 
 use askpanel_actors::domain::{ExpertId, TenantId};
 use async_trait::async_trait;
@@ -17,7 +17,7 @@ pub struct ExpertSetting {
 }
 
 #[async_trait]
-pub trait ExpertStore: Send + Sync {
+pub trait AdminStore: Send + Sync {
     /// The tenant's settings, by expert.
     async fn expert_settings(&self, tenant: TenantId) -> StoreResult<Vec<(ExpertId, ExpertSetting)>>;
     /// Sets (or, with both off, clears) the tenant's setting for an expert.
@@ -35,19 +35,22 @@ pub trait ExpertStore: Send + Sync {
     /// Whether a panel of the tenant has seated the expert (as far as the
     /// search index has followed the panels).
     async fn expert_seated(&self, tenant: TenantId, expert: ExpertId) -> StoreResult<bool>;
+    /// The defaults of the tenant's new panels (JSON), if it set any.
+    async fn tenant_defaults(&self, tenant: TenantId) -> StoreResult<Option<String>>;
+    async fn set_tenant_defaults(&self, tenant: TenantId, defaults: &str, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
-/// Writes [`ExpertStore`] for a backend: `$read` and `$write` are methods of
+/// Writes [`AdminStore`] for a backend: `$read` and `$write` are methods of
 /// the store giving a transaction for a tenant.
-macro_rules! expert_store {
+macro_rules! admin_store {
     ($store:ty, $read:ident, $write:ident) => {
         #[async_trait::async_trait]
-        impl $crate::store::experts::ExpertStore for $store {
+        impl $crate::store::admin::AdminStore for $store {
             async fn expert_settings(
                 &self,
                 tenant: askpanel_actors::domain::TenantId,
             ) -> $crate::store::StoreResult<
-                Vec<(askpanel_actors::domain::ExpertId, $crate::store::experts::ExpertSetting)>,
+                Vec<(askpanel_actors::domain::ExpertId, $crate::store::admin::ExpertSetting)>,
             > {
                 let mut tx = self.$read(tenant).await?;
                 let rows: Vec<(uuid::Uuid, bool, bool)> = sqlx::query_as(
@@ -63,7 +66,7 @@ macro_rules! expert_store {
                     .map(|(id, hidden, preferred)| {
                         (
                             askpanel_actors::domain::ExpertId(id),
-                            $crate::store::experts::ExpertSetting { hidden, preferred },
+                            $crate::store::admin::ExpertSetting { hidden, preferred },
                         )
                     })
                     .collect())
@@ -73,11 +76,11 @@ macro_rules! expert_store {
                 &self,
                 tenant: askpanel_actors::domain::TenantId,
                 expert: askpanel_actors::domain::ExpertId,
-                setting: $crate::store::experts::ExpertSetting,
+                setting: $crate::store::admin::ExpertSetting,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<()> {
                 let mut tx = self.$write(tenant).await?;
-                if setting == $crate::store::experts::ExpertSetting::default() {
+                if setting == $crate::store::admin::ExpertSetting::default() {
                     sqlx::query("DELETE FROM tenant_expert_settings WHERE tenant_id = $1 AND expert_id = $2")
                         .bind(tenant.0)
                         .bind(expert.0)
@@ -152,8 +155,42 @@ macro_rules! expert_store {
                 tx.commit().await?;
                 Ok(seated.is_some())
             }
+
+            async fn tenant_defaults(
+                &self,
+                tenant: askpanel_actors::domain::TenantId,
+            ) -> $crate::store::StoreResult<Option<String>> {
+                let mut tx = self.$read(tenant).await?;
+                let found: Option<String> =
+                    sqlx::query_scalar("SELECT defaults FROM tenant_defaults WHERE tenant_id = $1")
+                        .bind(tenant.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                Ok(found)
+            }
+
+            async fn set_tenant_defaults(
+                &self,
+                tenant: askpanel_actors::domain::TenantId,
+                defaults: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.$write(tenant).await?;
+                sqlx::query(
+                    "INSERT INTO tenant_defaults (tenant_id, defaults, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET defaults = excluded.defaults, updated_at = excluded.updated_at",
+                )
+                .bind(tenant.0)
+                .bind(defaults)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
         }
     };
 }
 
-pub(crate) use expert_store;
+pub(crate) use admin_store;

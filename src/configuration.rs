@@ -133,23 +133,6 @@ pub struct WebhookSettings {
     pub log_retention_days: u32,
 }
 
-impl WebhookSettings {
-    pub fn retry_policy(&self) -> crate::webhooks::RetryPolicy {
-        crate::webhooks::RetryPolicy {
-            base: std::time::Duration::from_millis(self.retry_base_ms.max(1)),
-            max_wait: std::time::Duration::from_secs(self.retry_max_wait_s.max(1)),
-            retry_for: std::time::Duration::from_secs(self.retry_for_s),
-        }
-    }
-
-    pub fn disable_rule(&self) -> crate::webhooks::DisableRule {
-        crate::webhooks::DisableRule {
-            after_failures: self.disable_after_failures.max(1),
-            after: std::time::Duration::from_secs(self.disable_after_s),
-        }
-    }
-}
-
 /// The decision record (`docs/records.md`): search indexing and share links.
 #[derive(Clone, Debug, Deserialize)]
 pub struct RecordSettings {

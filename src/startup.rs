@@ -378,7 +378,7 @@ impl Application {
             state.clone(),
             Duration::from_millis(settings.notifications.announce_interval_ms.max(20)),
         ));
-        actix_web::rt::spawn(crate::notify::retain(state.clone(), Duration::from_secs(3600)));
+        actix_web::rt::spawn(crate::notify::jobs::retain(state.clone(), Duration::from_secs(3600)));
         let jobs = actix_web::rt::spawn(crate::notify::jobs::run(
             state.clone(),
             Duration::from_millis(settings.notifications.jobs_interval_ms.max(20)),

@@ -153,3 +153,23 @@ pub async fn run(state: AppState, every: Duration) {
         }
     }
 }
+
+/// Purges old notifications, finished jobs and old delivery logs, every `every`.
+pub async fn retain(state: AppState, every: Duration) {
+    loop {
+        let now = chrono::Utc::now();
+        let days = |d: u32| now - chrono::Duration::days(i64::from(d.max(1)));
+        let purged = state
+            .store
+            .purge_notify(
+                days(7),
+                days(state.settings.notifications.retention_days),
+                days(state.settings.webhooks.log_retention_days),
+            )
+            .await;
+        if let Err(error) = purged {
+            tracing::warn!(%error, "old notifications and delivery logs could not be purged");
+        }
+        tokio::time::sleep(every).await;
+    }
+}

@@ -12,7 +12,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Role;
-use crate::store::notify::{DeliveryRecord, DeliveryStatus, EndpointPatch, EndpointRecord, EndpointStatus};
+use crate::store::webhooks::{DeliveryRecord, DeliveryStatus, EndpointPatch, EndpointRecord, EndpointStatus};
 use crate::validation::Body;
 use crate::webhooks::{self, DESCRIPTION_MAX, EVENT_TYPES, TEST_EVENT, WebhookEvent};
 

@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod records;
 mod rows;
 pub mod sqlite;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -323,6 +324,7 @@ pub trait Store:
     + accounts::UserStore
     + accounts::SessionStore
     + notify::NotifyStore
+    + webhooks::WebhookStore
     + admin::AdminStore
     + Send
     + Sync

@@ -21,7 +21,8 @@ use super::{check_url, is_public, message_id, next_attempt, signature_header};
 use crate::notify::announce::{fan_out, push};
 use crate::state::AppState;
 use crate::store::audit::AuditActor;
-use crate::store::notify::{Attempt, Claim, DeliveryStatus, EndpointStatus};
+use crate::store::notify::Claim;
+use crate::store::webhooks::{Attempt, DeliveryStatus, EndpointStatus};
 
 /// Deliveries claimed a step, all sent at once (so none waits on its claim
 /// while others are sent).
@@ -151,7 +152,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, claim: Claim) -> an
         let first = delivery.first_attempt_at.unwrap_or(attempt.at);
         // Counted from the start of this run of retries (a redelivery starts one).
         let tries = claim.attempts.saturating_sub(delivery.retry_from).max(1);
-        attempt.retry_at = next_attempt(&settings.retry_policy(), tries, first, chrono::Utc::now(), jitter);
+        attempt.retry_at = next_attempt(&super::RetryPolicy::of(settings), tries, first, chrono::Utc::now(), jitter);
     }
     let outcome = match (attempt.ok, attempt.retry_at) {
         (true, _) => "delivered",
@@ -160,7 +161,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, claim: Claim) -> an
     };
     state.metrics.webhook_attempts.with_label_values(&[outcome]).inc();
     let Some(recorded) =
-        state.store.record_attempt(&claim, &attempt, &settings.disable_rule(), &fan_out(state)).await?
+        state.store.record_attempt(&claim, &attempt, &super::DisableRule::of(settings), &fan_out(state)).await?
     else {
         return Ok(());
     };

@@ -368,7 +368,8 @@ async fn endpoints_are_checked_admin_only_and_never_cross_tenants() {
 
 #[actix_web::test]
 async fn a_claim_whose_lease_ran_out_cannot_record_its_attempt() {
-    use askpanel::store::notify::{Attempt, Claim};
+    use askpanel::store::notify::Claim;
+    use askpanel::store::webhooks::Attempt;
     // The sender sleeps (nothing wakes it): the test claims by hand.
     let app = spawn_app_with(|s| {
         local_targets(s);

@@ -19,6 +19,7 @@ impl PgStore {
 }
 
 notify_store!(PgStore, sqlx::Postgres, notify_tx, notify_tx, crate::store::postgres::notify::cross);
+crate::store::webhooks::webhook_store!(PgStore, notify_tx, notify_tx, crate::store::postgres::notify::cross);
 crate::store::admin::admin_store!(PgStore, notify_tx, notify_tx);
 
 pub(crate) mod cross {

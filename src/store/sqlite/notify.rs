@@ -21,6 +21,12 @@ impl SqliteStore {
 }
 
 notify_store!(SqliteStore, sqlx::Sqlite, notify_read_tx, notify_write_tx, crate::store::sqlite::notify::cross);
+crate::store::webhooks::webhook_store!(
+    SqliteStore,
+    notify_read_tx,
+    notify_write_tx,
+    crate::store::sqlite::notify::cross
+);
 crate::store::admin::admin_store!(SqliteStore, notify_read_tx, notify_write_tx);
 
 pub(crate) mod cross {

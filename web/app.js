@@ -31,6 +31,10 @@
 //   webhook-endpoint.js one endpoint (admins): change, test, rotate, enable, delete
 //   webhook-log.js an endpoint's delivery log: filter, payload, attempts, redeliver
 //   webhook-parts.js what those share: the events chooser, the secret shown once
+//   experts.js     the Experts screen: the catalog, search and filters; admins hide, prefer and add
+//   expert-view.js one expert's page: persona and the rest; admins' settings, change, delete (or archive)
+//   expert-parts.js what those share: scope and badges, hide/prefer, the expert's form fields
+//   why-chosen.js  why an AI member was seated, on its card in the panel view
 //   account.js     the top bar's account menu; the Account screen (name, password, notification preferences)
 //   notifications.js the top bar's bell: unread count, the list, live over the socket
 //   links.js       one-time links: accept an invitation, reset a password
@@ -64,6 +68,8 @@ import { peopleView } from './people.js';
 import { auditView } from './audit-view.js';
 import { webhooksView } from './webhooks.js';
 import { webhookView } from './webhook-endpoint.js';
+import { expertsView } from './experts.js';
+import { expertView } from './expert-view.js';
 import { bellConnState, closeBell, installBell, startBell, stopBell } from './notifications.js';
 import { listView } from './list-view.js';
 import { documentsView } from './documents.js';
@@ -168,6 +174,8 @@ Object.assign(app, {
     document.getElementById('nav-people').hidden = !session.isAdmin();
     document.getElementById('nav-audit').hidden = !session.isAdmin();
     document.getElementById('nav-webhooks').hidden = !session.isAdmin();
+    // The catalog is read by everyone (the create form and the panel list's filter show it too); admins change it.
+    document.getElementById('nav-experts').hidden = false;
     renderAccountMenu();
     // A person hears of their notifications over the page's socket, kept open; a key has none.
     if (session.mode === 'person') startBell(this.conn());
@@ -321,6 +329,14 @@ Object.assign(app, {
       const id = idAfter(path, '/webhooks/');
       if (!UUID_RE.test(id)) notFoundView('Endpoint not found', 'There is no webhook endpoint with this address in your organisation.');
       else this.current = webhookView(id.toLowerCase(), params);
+    } else if (path === '/experts') {
+      document.getElementById('nav-experts').setAttribute('aria-current', 'page');
+      this.current = expertsView(params);
+    } else if (path.startsWith('/experts/')) {
+      document.getElementById('nav-experts').setAttribute('aria-current', 'page');
+      const id = idAfter(path, '/experts/');
+      if (!UUID_RE.test(id)) notFoundView('Expert not found', 'There is no expert with this address in your organisation’s catalog.');
+      else this.current = expertView(id.toLowerCase());
     } else if (path === '/account') {
       accountView();
     } else if (path.startsWith('/panels/')) {

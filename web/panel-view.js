@@ -7,6 +7,7 @@
 // transcript collapsed below. The shared view (shared-view.js) is this view,
 // read-only, fed through a link instead of the socket.
 // Who is watching, and which human members are connected: presence.js.
+// Why each AI member was seated: why-chosen.js.
 
 import { announcer, appendAll, clear, h, setText } from './dom.js';
 import { METHOD_LABEL, TERMINAL, TYPE_BY_ID, domainLabel, fmtDate, fmtNum, statusBadge, timeOnly } from './format.js';
@@ -23,6 +24,7 @@ import { shareSection } from './share.js';
 import { HumanTurn } from './human-turn.js';
 import { ModBar } from './moderation.js';
 import { PresenceLine } from './presence.js';
+import { whyChosen } from './why-chosen.js';
 import { mountView, notFoundView } from './view.js';
 
 /** The view of one panel, patched in place as its feed changes (rendering is batched per animation frame). */
@@ -255,7 +257,7 @@ export class LiveView {
     for (const m of p.members) {
       let card = this.cards.get(m.id);
       if (!card) {
-        card = this.buildCard(m);
+        card = this.buildCard(m, p.query);
         this.cards.set(m.id, card);
         this.cardList.append(card.li);
       }
@@ -301,7 +303,7 @@ export class LiveView {
     }
   }
 
-  buildCard(m) {
+  buildCard(m, question) {
     const nameId = `card-name-${m.id}`;
     const tags = [];
     if (m.kind === 'human') tags.push(h('span', { class: 'tag human', text: 'Human' }));
@@ -315,10 +317,13 @@ export class LiveView {
     const dissent = h('p', { class: 'card-dissent', hidden: true, text: 'Dissents from the panel' });
     // A human member's person has the panel open (presence's members_connected).
     const online = m.kind === 'human' ? h('span', { class: 'card-online', hidden: true }, h('span', { class: 'online-dot', 'aria-hidden': 'true' }), 'Connected') : null;
+    // Why an AI member was seated (basis, matched words, preference, domain): one line, its reasons a click away.
+    const why = m.kind === 'ai' ? whyChosen(m.selection, { own: !this.readOnly, question }) : null;
     const li = h(
       'li',
       { class: 'card', dataset: { member: m.id, kind: m.kind }, 'aria-labelledby': nameId },
       h('div', { class: 'card-head' }, h('h3', { class: 'card-name', id: nameId, text: m.name }), online, m.domain ? h('p', { class: 'card-domain', text: domainLabel(m.domain) }) : null, h('p', { class: 'card-tags' }, tags)),
+      why,
       state,
       text,
       rating,

@@ -110,7 +110,8 @@ pub async fn open(state: &AppState, req: &HttpRequest, token: &str) -> Result<Sh
 }
 
 /// The panel JSON without what would reveal the tenant: its id, the
-/// creator's key id, the human members' key ids, the children.
+/// creator's key id, the human members' key ids and people, why each
+/// expert was seated (the tenant's preferences), the children.
 pub fn redact_panel(mut panel: Value) -> Value {
     if let Some(object) = panel.as_object_mut() {
         object.remove("tenant_id");
@@ -121,6 +122,7 @@ pub fn redact_panel(mut panel: Value) -> Value {
                 if let Some(member) = member.as_object_mut() {
                     member.remove("key_id");
                     member.remove("user_id");
+                    member.remove("selection");
                 }
             }
         }
@@ -181,15 +183,27 @@ mod tests {
         let created = serde_json::json!({
             "seq": 1, "ts": "2026-12-02T00:00:00Z", "kind": "panel_created",
             "data": {"panel": {"id": "p", "tenant_id": "t", "created_by": "k", "query": "q",
-                               "members": [{"id": "m", "name": "Dr. Lee", "key_id": "k2"}]},
+                               "members": [{"id": "m", "name": "Dr. Lee", "key_id": "k2",
+                                            "selection": {"basis": "relevance", "preferred": true, "score": 4.2}}]},
                      "setup": {"profiles": [{"member_id": "m", "name": "Dr. Lee", "title": "Cardiologist",
                                              "domain": "clinical", "persona": "secret persona", "tags": ["t9"],
                                              "concerns": ["c9"], "model": "m9"}]}}
         })
         .to_string();
         let out = redact_event("panel_created", &created).expect("redacted");
-        for secret in ["\"t\"", "\"k\"", "k2", "tenant_id", "created_by", "key_id", "secret persona", "t9", "c9", "m9"]
-        {
+        for secret in [
+            "\"t\"",
+            "\"k\"",
+            "k2",
+            "tenant_id",
+            "created_by",
+            "key_id",
+            "secret persona",
+            "t9",
+            "c9",
+            "m9",
+            "preferred",
+        ] {
             assert!(!out.contains(secret), "{secret} in {out}");
         }
         assert!(out.contains("Dr. Lee") && out.contains("Cardiologist") && out.contains("\"query\":\"q\""));

@@ -122,6 +122,12 @@ fn text_field(body: &mut Body, name: &'static str, value: &Option<String>, max: 
     }
 }
 
+fn optional_text(body: &mut Body, name: &'static str, value: &Option<String>, max: usize) {
+    if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+        body.invalid(name, format!("must be at most {max} characters"));
+    }
+}
+
 /// The content fields of an expert body (create: `name`, `domain` and
 /// `persona` required; patch: all optional).
 #[derive(Default)]
@@ -160,8 +166,9 @@ impl Content {
         text_field(body, "name", &content.name, 200);
         text_field(body, "domain", &content.domain, 60);
         text_field(body, "persona", &content.persona, 4000);
-        text_field(body, "title", &content.title, 200);
-        text_field(body, "background", &content.background, 2000);
+        // A title and a background may be cleared (sent empty).
+        optional_text(body, "title", &content.title, 200);
+        optional_text(body, "background", &content.background, 2000);
         text_field(body, "model", &content.model, 200);
         for (name, list, max_items, max_chars) in [
             ("tags", &content.tags, 30, 60),
@@ -304,8 +311,10 @@ pub async fn update_expert(
     if expert.archived && !content.is_empty() {
         body.invalid("body", "an archived expert is not edited");
     }
-    if hidden == Some(true) && preferred == Some(true) {
-        body.invalid("preferred", "a hidden expert cannot be preferred");
+    let current = settings_of(&state, tenant).await?.get(&expert.id).copied().unwrap_or_default();
+    // Hiding drops a preference; preferring what stays hidden is refused.
+    if preferred == Some(true) && hidden.unwrap_or(current.hidden) {
+        body.invalid("preferred", "a hidden expert cannot be preferred (unhide it first)");
     }
     body.finish()?;
     if !content.is_empty() {
@@ -322,7 +331,7 @@ pub async fn update_expert(
         record(&state, &principal, &req, "expert.updated", &expert, json!({"fields": changed})).await;
     }
     if hidden.is_some() || preferred.is_some() {
-        let mut setting = settings_of(&state, tenant).await?.get(&expert.id).copied().unwrap_or_default();
+        let mut setting = current;
         setting.hidden = hidden.unwrap_or(setting.hidden);
         setting.preferred = preferred.unwrap_or(setting.preferred);
         // Hiding an expert drops its preference.

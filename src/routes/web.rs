@@ -22,6 +22,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("doc-chooser.js", "text/javascript; charset=utf-8", include_bytes!("../../web/doc-chooser.js")),
     ("doc-search.js", "text/javascript; charset=utf-8", include_bytes!("../../web/doc-search.js")),
     ("documents.js", "text/javascript; charset=utf-8", include_bytes!("../../web/documents.js")),
+    ("expert-parts.js", "text/javascript; charset=utf-8", include_bytes!("../../web/expert-parts.js")),
+    ("expert-view.js", "text/javascript; charset=utf-8", include_bytes!("../../web/expert-view.js")),
+    ("experts.js", "text/javascript; charset=utf-8", include_bytes!("../../web/experts.js")),
     ("dom.js", "text/javascript; charset=utf-8", include_bytes!("../../web/dom.js")),
     ("feed.js", "text/javascript; charset=utf-8", include_bytes!("../../web/feed.js")),
     ("follow-up.js", "text/javascript; charset=utf-8", include_bytes!("../../web/follow-up.js")),
@@ -54,6 +57,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("webhook-log.js", "text/javascript; charset=utf-8", include_bytes!("../../web/webhook-log.js")),
     ("webhook-parts.js", "text/javascript; charset=utf-8", include_bytes!("../../web/webhook-parts.js")),
     ("webhooks.js", "text/javascript; charset=utf-8", include_bytes!("../../web/webhooks.js")),
+    ("why-chosen.js", "text/javascript; charset=utf-8", include_bytes!("../../web/why-chosen.js")),
 ];
 
 fn serve(name: &str) -> Result<HttpResponse, ApiError> {

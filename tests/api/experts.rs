@@ -210,6 +210,11 @@ async fn admins_edit_archive_hide_and_prefer_experts_and_selection_says_why() {
         StatusCode::CONFLICT,
         "platform experts are hidden, not deleted"
     );
+    // A hidden expert is not preferred on its own either; a title may be cleared.
+    let (status, body) = app.request(Method::PATCH, &path, Some(&key), Some(json!({"preferred": true}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, cleared) = app.request(Method::PATCH, &own_path, Some(&key), Some(json!({"title": ""}))).await;
+    assert_eq!((status, cleared["title"].as_str()), (StatusCode::OK, Some("")), "{cleared}");
 
     // Deleting an expert panels seated archives it (once the index has seen those panels).
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);

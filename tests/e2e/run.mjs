@@ -2056,6 +2056,207 @@ scenario('webhooks: an admin adds an endpoint, sees its secret once, tests it, r
   assertEqual((await api('GET', `/v1/webhooks/${id}`)).status, 404, 'gone from the server');
 });
 
+/* ---------------- experts (docs/experts.md) ---------------- */
+
+/** The row of the expert named `name` on the Experts screen. */
+function expertRow(page, name) {
+  return page.locator('#experts li.expert-row', { has: page.locator('.expert-link', { hasText: name }) });
+}
+
+scenario('experts: an admin adds, changes and prefers an expert, a panel says why it seated them; hiding, deleting and archiving; a member only reads', async (t) => {
+  const stamp = Date.now().toString(36);
+  const name = `Dr Wren Calloway ${stamp}`;
+  const page = await newPage(t);
+  await signIn(page);
+  await page.click('#nav-experts');
+  await page.waitForURL(/#\/experts$/);
+  await page.locator('#experts-h').waitFor();
+  await page.locator('#experts-msg', { hasText: /^\d+ experts\.$/ }).waitFor();
+  const listed = (await api('GET', '/v1/experts?limit=200')).body.items;
+  assertEqual(await page.locator('#experts li.expert-row').count(), listed.length, 'every expert the server lists is shown');
+  assert(listed.length >= 136, `the catalog is listed (${listed.length})`);
+  assert((await page.locator('#experts li.expert-row').first().textContent()).includes('Platform'), 'a platform expert says so');
+
+  // Add a private expert: what is missing is said before anything is sent, the server's word at its field.
+  await page.click('#new-expert-summary');
+  await page.click('#new-expert-submit');
+  await page.locator('#new-expert-name-err:not([hidden])', { hasText: 'The name is needed' }).waitFor();
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'new-expert-name'), 'the keyboard is on the name');
+  await page.fill('#new-expert-name', name);
+  await page.fill('#new-expert-domain', 'veterinary medicine');
+  await page.fill('#new-expert-persona', 'A farm veterinarian who has run zoonosis surveillance for regional livestock herds. Argues from outbreak records and asks who will act on an alert at three in the morning.');
+  await page.fill('#new-expert-weighs', Array.from({ length: 11 }, (_, i) => `consideration ${i + 1}`).join('\n'));
+  await page.click('#new-expert-submit');
+  await page.locator('#new-expert-weighs-err:not([hidden])', { hasText: 'at most 10 items' }).waitFor();
+  assertEqual(await page.getAttribute('#new-expert-weighs', 'aria-invalid'), 'true', 'the list is marked');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'new-expert-weighs'), 'the keyboard is on the list the server refused');
+  await page.fill('#new-expert-weighs', 'outbreak records\n\n  time to act on an alert  \nfarmers’ trust');
+  await page.fill('#new-expert-sceptical_of', 'alerts nobody answers at night\ndashboards without a vet behind them');
+  await page.fill('#new-expert-tags', 'veterinary\nzoonosis\nlivestock');
+  await page.click('#new-expert-submit');
+  await page.locator('#new-expert-link').waitFor();
+  assert(await page.locator('#new-expert-weighs-err').isHidden(), 'the error is gone');
+  let mine = (await api('GET', '/v1/experts?limit=200')).body.items.find((e) => e.name === name);
+  assert(mine, 'the server has the new expert');
+  assertEqual([mine.scope, mine.domain, mine.weighs, mine.sceptical_of, mine.tags, mine.hidden, mine.preferred], ['tenant', 'veterinary_medicine', ['outbreak records', 'time to act on an alert', 'farmers’ trust'], ['alerts nobody answers at night', 'dashboards without a vet behind them'], ['veterinary', 'zoonosis', 'livestock'], false, false], 'one item a line, as typed');
+  await expertRow(page, name).waitFor();
+  assert((await expertRow(page, name).textContent()).includes('Your organisation'), 'listed as the organisation’s own');
+
+  // Its page: everything about them; changed there.
+  await page.click('#new-expert-link');
+  await page.waitForURL(new RegExp(`#/experts/${mine.id}$`));
+  await page.locator('#expert-h', { hasText: name }).waitFor();
+  await page.locator('[data-part="weighs"] li', { hasText: 'time to act on an alert' }).waitFor();
+  assertEqual(await page.$$eval('[data-part="sceptical_of"] li', (li) => li.map((x) => x.textContent)), mine.sceptical_of, 'what they are sceptical of');
+  assertEqual(await page.$$eval('[data-part="tags"] .tag', (x) => x.map((e) => e.textContent)), mine.tags, 'their tags');
+  assert((await page.textContent('[data-part="persona"]')).includes('zoonosis surveillance'), 'their persona');
+  await page.click('#expert-edit > summary');
+  await page.fill('#edit-expert-title', 'Farm veterinarian');
+  await page.fill('#edit-expert-tags', 'veterinary\nzoonosis\nlivestock\nherd health');
+  await page.click('#edit-expert-submit');
+  await page.locator('#edit-expert-msg', { hasText: 'Saved' }).waitFor();
+  await page.locator('#expert-sub', { hasText: 'Farm veterinarian · Veterinary medicine' }).waitFor();
+  mine = (await api('GET', `/v1/experts/${mine.id}`)).body;
+  assertEqual([mine.title, mine.tags], ['Farm veterinarian', ['veterinary', 'zoonosis', 'livestock', 'herd health']], 'the change is on the server');
+  await page.click('#edit-expert-submit');
+  await page.locator('#edit-expert-msg', { hasText: 'Nothing changed' }).waitFor();
+  // Preferred.
+  assertEqual((await page.textContent('#expert-prefer')).trim(), 'Prefer', 'not preferred yet');
+  await page.click('#expert-prefer');
+  await page.locator('#expert-sub .expert-flag[data-flag="preferred"]').waitFor();
+  assertEqual([(await page.textContent('#expert-prefer')).trim(), await page.getAttribute('#expert-prefer', 'aria-label')], ['Unprefer', `Stop preferring ${name}`], 'the button now undoes it');
+  assertEqual((await api('GET', `/v1/experts/${mine.id}`)).body.preferred, true, 'preferred on the server');
+  assertEqual(await accessibilityProblems(page), [], 'expert page audit');
+  await shot(page, 'expert');
+
+  // A panel on a question in their field seats them, and each AI card says why.
+  const panel = await createPanel({ query: 'Should our zoonosis alerts for livestock farms go to the veterinary practice first?', panel_type: 'structured', expert_count: 3, max_rounds: 1, simulation: { seed: 3, pace_tokens_per_s: 0, turn_tokens: 20 } });
+  const member = panel.members.find((m) => m.name === name);
+  assert(member, `the preferred expert was seated (${panel.members.map((m) => m.name)})`);
+  assertEqual([member.selection.basis, member.selection.preferred], ['relevance', true], 'chosen for the question, preferred');
+  // The server's terms are lower-cased, a plural's "s" dropped; the page shows the question's own words.
+  for (const term of ['livestock', 'veterinary', 'zoonosi']) assert(member.selection.matched_terms.includes(term), `"${term}" matched (${member.selection.matched_terms})`);
+  await page.goto(`${env.base}/#/panels/${panel.id}`);
+  await waitForFinal(page);
+  const card = page.locator(`#member-cards .card[data-member="${member.id}"]`);
+  const why = card.locator('.card-why');
+  await why.waitFor();
+  const line = (await why.locator('.card-why-line').textContent()).trim();
+  assert(line.startsWith('Why chosen: matched'), `the line says it matched (${line})`);
+  for (const term of ['livestock', 'veterinary', 'zoonosis']) assert(line.includes(`“${term}”`), `the line names "${term}" (${line})`);
+  assert(line.includes('preferred by your organisation'), `the line says it is preferred (${line})`);
+  for (const m of panel.members.filter((x) => x.kind === 'ai')) {
+    const w = page.locator(`#member-cards .card[data-member="${m.id}"] .card-why`);
+    assertEqual(await w.getAttribute('data-basis'), m.selection.basis, `${m.name}'s basis`);
+    // "2nd from its domain" (3rd, ...) only when others of its domain were seated first.
+    const said = (await w.locator('.card-why-line').textContent()).includes('from its domain');
+    assertEqual(said, m.selection.same_domain_before > 0, `${m.name} says whether others of its domain came first`);
+  }
+  // The reasons open from the keyboard.
+  await why.locator('summary').focus();
+  await page.keyboard.press('Enter');
+  await why.locator('.card-why-reasons', { hasText: 'counted 1.5 times because your organisation prefers this expert' }).waitFor();
+  assertEqual(await accessibilityProblems(page), [], 'panel with reasons audit');
+  await shot(page, 'panel-why-chosen');
+
+  // Hide a platform expert: it leaves the list, and comes back with the toggle, flagged.
+  const platform = (await api('GET', '/v1/experts?domain=privacy&limit=200')).body.items.find((e) => e.scope === 'platform' && !e.hidden);
+  assert(platform, 'a platform privacy expert');
+  t.cleanup.push(() => api('PATCH', `/v1/experts/${platform.id}`, { hidden: false }));
+  await page.goto(`${env.base}/#/experts`);
+  await page.locator('#experts-msg', { hasText: /^\d+ experts\.$/ }).waitFor();
+  await page.selectOption('#experts-domain', 'privacy');
+  await page.waitForURL(/#\/experts\?domain=privacy$/);
+  await eventually(async () => (await page.$$eval('#experts li.expert-row', (rows) => rows.length)) === (await api('GET', '/v1/experts?domain=privacy&limit=200')).body.items.length, 'only the privacy experts');
+  const row = expertRow(page, platform.name);
+  await row.getByRole('button', { name: `Prefer ${platform.name}` }).click();
+  await row.locator('.expert-flag[data-flag="preferred"]').waitFor();
+  await row.getByRole('button', { name: `Hide ${platform.name}` }).click();
+  await page.locator('#experts-msg', { hasText: `${platform.name} is hidden` }).waitFor();
+  assert((await page.textContent('#experts-msg')).includes('no longer preferred'), 'hiding drops the preference, and says so');
+  await row.waitFor({ state: 'detached' });
+  let server = (await api('GET', `/v1/experts/${platform.id}`)).body;
+  assertEqual([server.hidden, server.preferred], [true, false], 'hidden and no longer preferred on the server');
+  assert(!(await api('GET', '/v1/experts?limit=200')).body.items.some((e) => e.id === platform.id), 'the server leaves it out of the list');
+  await page.check('#experts-all');
+  await page.waitForURL(/#\/experts\?domain=privacy&include_hidden=true$/);
+  await row.locator('.expert-flag[data-flag="hidden"]').waitFor();
+  assertEqual(await row.getAttribute('data-hidden'), 'true', 'flagged hidden');
+  assert(await row.getByRole('button', { name: `Prefer ${platform.name}` }).isDisabled(), 'a hidden expert is not preferred');
+  // The address keeps the filters across a reload.
+  await page.reload();
+  await row.locator('.expert-flag[data-flag="hidden"]').waitFor();
+  assert(await page.isChecked('#experts-all'), 'the toggle is kept');
+  assertEqual(await page.inputValue('#experts-domain'), 'privacy', 'the domain is kept');
+  await row.getByRole('button', { name: `Show again ${platform.name}` }).click();
+  await page.locator('#experts-msg', { hasText: `${platform.name} is shown again` }).waitFor();
+  assertEqual(await row.locator('.expert-flag').count(), 0, 'no flags left');
+  assertEqual((await api('GET', `/v1/experts/${platform.id}`)).body.hidden, false, 'shown again on the server');
+  assertEqual(await accessibilityProblems(page), [], 'Experts screen audit');
+  await shot(page, 'experts');
+  // Searching by words ranks them: the new expert first for its own field.
+  await page.uncheck('#experts-all');
+  await page.selectOption('#experts-domain', '');
+  await page.fill('#experts-q', 'zoonosis livestock');
+  await page.press('#experts-q', 'Enter');
+  await page.waitForURL(/#\/experts\?q=zoonosis\+livestock$/);
+  await eventually(async () => (await page.locator('#experts li.expert-row .expert-link').first().textContent()) === name, 'the new expert first');
+  // A platform expert's page: settings, nothing to change or delete.
+  await page.goto(`${env.base}/#/experts/${platform.id}`);
+  await page.locator('#expert-platform-note').waitFor();
+  assertEqual(await page.locator('#expert-edit, #expert-delete').count(), 0, 'a platform expert is not changed or deleted');
+
+  // An expert no panel seated is deleted: gone.
+  const unused = (await api('POST', '/v1/experts', { name: `Unused Expert ${stamp}`, domain: 'veterinary_medicine', persona: 'Seated by no panel: deleted outright.' })).body;
+  await page.goto(`${env.base}/#/experts/${unused.id}`);
+  await page.locator('#expert-h', { hasText: unused.name }).waitFor();
+  await page.click('#expert-delete');
+  await page.locator('#expert-delete-no').waitFor();
+  await page.click('#expert-delete-no');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'expert-delete'), 'Keep gives the button the keyboard back');
+  await page.click('#expert-delete');
+  await page.click('#expert-delete-yes');
+  await page.waitForURL(/#\/experts$/);
+  await page.locator('#experts-notice', { hasText: `${unused.name} was deleted.` }).waitFor();
+  assertEqual((await api('GET', `/v1/experts/${unused.id}`)).status, 404, 'gone from the server');
+  // One a panel seated is archived instead, and the page says so.
+  await page.goto(`${env.base}/#/experts/${mine.id}`);
+  await page.locator('#expert-h', { hasText: name }).waitFor();
+  await page.click('#expert-delete');
+  await page.click('#expert-delete-yes');
+  await page.locator('#expert-archived:not([hidden])', { hasText: 'archived, not deleted' }).waitFor();
+  await page.locator('#expert-sub .expert-flag[data-flag="archived"]').waitFor();
+  assertEqual(await page.locator('#expert-edit, #expert-delete').count(), 0, 'an archived expert is not changed or deleted again');
+  server = (await api('GET', `/v1/experts/${mine.id}`)).body;
+  assertEqual(server.archived, true, 'archived on the server');
+  await page.goto(`${env.base}/#/experts?include_hidden=true`);
+  await expertRow(page, name).locator('.expert-flag[data-flag="archived"]').waitFor();
+  await page.uncheck('#experts-all');
+  await expertRow(page, name).waitFor({ state: 'detached' });
+  // On a phone, nothing scrolls sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(overflow <= 390, `the Experts screen scrolls sideways at 390 px (scrollWidth ${overflow})`);
+  await shot(page, 'experts-mobile-390', { fullPage: false });
+
+  // A member browses the catalog, with no admin controls.
+  const reader = await createPerson({ role: 'member' });
+  const other = await newPage(t);
+  await passwordSignIn(other, reader);
+  assert(await other.locator('#nav-experts').isVisible(), 'a member sees Experts');
+  await other.click('#nav-experts');
+  await other.locator('#experts li.expert-row').first().waitFor();
+  assertEqual(await other.locator('#new-expert').count(), 0, 'no form to add one');
+  assertEqual(await other.locator('#experts .row-actions, #experts button').count(), 0, 'no buttons on the rows');
+  await other.goto(`${env.base}/#/experts/${platform.id}`);
+  await other.locator('#expert-h', { hasText: platform.name }).waitFor();
+  await other.locator('[data-part="persona"]').waitFor();
+  assertEqual(await other.locator('#expert-prefer, #expert-hide, #expert-edit, #expert-delete, #expert-platform-note').count(), 0, 'no settings, no changes');
+  const memberKey = (await api('POST', '/v1/keys', { role: 'member', name: `e2e experts member ${stamp}` })).body;
+  assertEqual((await api('PATCH', `/v1/experts/${platform.id}`, { hidden: true }, memberKey.key)).status, 403, 'the server refuses a member');
+});
+
 /* ---------------- runner ---------------- */
 
 async function main() {

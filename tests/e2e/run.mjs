@@ -1580,8 +1580,12 @@ scenario('account: a person changes their name and password', async (t) => {
   await passwordSignIn(elsewhere, { ...person, password: 'a much better passphrase' });
   await page.click('#account-sign-out-everywhere');
   await page.locator('#signin-notice', { hasText: 'signed out everywhere' }).waitFor();
-  await elsewhere.click('#nav-documents');
-  await elsewhere.locator('#signin-notice', { hasText: 'Your session has ended' }).waitFor();
+  // The other browser hears it: the server closes its socket, and its next
+  // request (the socket's reconnect, or a click, whichever comes first) is
+  // refused, so it shows the sign-in screen with the reason.
+  const ended = elsewhere.locator('#signin-notice', { hasText: 'Your session has ended' });
+  await Promise.race([ended.waitFor(), elsewhere.click('#nav-documents').catch(() => {})]);
+  await ended.waitFor();
 });
 
 scenario('presence: a second viewer appears in the first one’s "Watching" line; a connected human member is marked; the seat’s person answers', async (t) => {

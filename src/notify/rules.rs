@@ -228,12 +228,6 @@ pub struct Plan {
     pub webhooks: Vec<WebhookEvent>,
 }
 
-impl Plan {
-    pub fn is_empty(&self) -> bool {
-        self.follows.is_empty() && self.notices.is_empty() && self.reminders.is_empty() && self.webhooks.is_empty()
-    }
-}
-
 /// The longest question quoted in a title or mail, in characters.
 const QUERY_QUOTED_CHARS: usize = 120;
 /// The shortest reminder lead worth sending.

@@ -31,11 +31,8 @@ pub async fn list(
     principal.require(Role::Admin)?;
     let mut fields = std::collections::BTreeMap::new();
     let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        fields.insert("limit".to_string(), "must be 1 to 200".to_string());
-    }
-    let mut query = AuditQuery { limit: limit + 1, ..AuditQuery::default() };
+    let (limit, before) = super::page_params(params.limit, params.cursor.as_deref(), 50, 200, &mut fields);
+    let mut query = AuditQuery { limit: limit + 1, before, ..AuditQuery::default() };
     for (field, value, slot) in [
         ("action", text(&params.action), &mut query.action),
         ("actor", text(&params.actor), &mut query.actor_id),
@@ -58,20 +55,10 @@ pub async fn list(
             }
         }
     }
-    if let Some(cursor) = text(&params.cursor) {
-        match cursor.parse::<uuid::Uuid>() {
-            Ok(id) => query.before = Some(id),
-            Err(_) => {
-                fields.insert("cursor".to_string(), "not a cursor from this API".to_string());
-            }
-        }
-    }
     if !fields.is_empty() {
         return Err(ApiError::Validation { message: "the audit query is not valid".into(), fields });
     }
     let mut items = state.store.list_audit(principal.tenant_id(), &query).await?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more.then(|| items.last().map(|e| e.id.to_string())).flatten();
+    let next_cursor = super::next_page(&mut items, limit, |e| e.id);
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }

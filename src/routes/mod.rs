@@ -164,6 +164,40 @@ pub fn panel_span(panel: askpanel_actors::domain::PanelId) -> askpanel_actors::d
     panel
 }
 
+/// A page's `limit` (`default`, or 1 to `max`) and `cursor` (the
+/// `next_cursor` of the page before: an id); what is wrong goes in `fields`.
+pub fn page_params(
+    limit: Option<u32>,
+    cursor: Option<&str>,
+    default: u32,
+    max: u32,
+    fields: &mut std::collections::BTreeMap<String, String>,
+) -> (u32, Option<uuid::Uuid>) {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        fields.insert("limit".to_string(), format!("must be 1 to {max}"));
+    }
+    let cursor = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(cursor) => match cursor.parse::<uuid::Uuid>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                fields.insert("cursor".to_string(), "not a cursor from this API".to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    (limit, cursor)
+}
+
+/// Cuts a page read with `limit + 1` rows to `limit`, and says where the
+/// next one starts (the last row's id), if there is one.
+pub fn next_page<T>(items: &mut Vec<T>, limit: u32, id: impl Fn(&T) -> uuid::Uuid) -> Option<String> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    if more { items.last().map(|item| id(item).to_string()) } else { None }
+}
+
 /// The `{id}` path segment as a UUID; anything else is an unknown resource.
 pub fn path_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)

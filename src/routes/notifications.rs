@@ -37,29 +37,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let user = person(&principal)?;
     let mut fields = BTreeMap::new();
-    let limit = params.limit.unwrap_or(30);
-    if !(1..=100).contains(&limit) {
-        fields.insert("limit".to_string(), "must be 1 to 100".to_string());
-    }
-    let before = match params.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        Some(cursor) => match cursor.parse::<uuid::Uuid>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                fields.insert("cursor".to_string(), "not a cursor from this API".to_string());
-                None
-            }
-        },
-        None => None,
-    };
+    let (limit, before) = super::page_params(params.limit, params.cursor.as_deref(), 30, 100, &mut fields);
     if !fields.is_empty() {
         return Err(ApiError::Validation { message: "the notification query is not valid".into(), fields });
     }
     let tenant = principal.tenant_id();
     let mut items =
         state.store.list_notifications(tenant, user, params.unread.unwrap_or(false), before, limit + 1).await?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more.then(|| items.last().map(|n| n.id.to_string())).flatten();
+    let next_cursor = super::next_page(&mut items, limit, |n| n.id);
     let unread = state.store.count_unread(tenant, user).await?;
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor, "unread": unread})))
 }

@@ -271,10 +271,7 @@ pub async fn deliveries(
     principal.require(Role::Admin)?;
     let endpoint = find(&state, &principal, &id).await?;
     let mut fields = std::collections::BTreeMap::new();
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        fields.insert("limit".to_string(), "must be 1 to 200".to_string());
-    }
+    let (limit, before) = super::page_params(params.limit, params.cursor.as_deref(), 50, 200, &mut fields);
     let status = match params.status.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => match s.parse::<DeliveryStatus>() {
             Ok(status) => Some(status),
@@ -285,23 +282,11 @@ pub async fn deliveries(
         },
         None => None,
     };
-    let before = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(cursor) => match cursor.parse::<uuid::Uuid>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                fields.insert("cursor".to_string(), "not a cursor from this API".to_string());
-                None
-            }
-        },
-        None => None,
-    };
     if !fields.is_empty() {
         return Err(ApiError::Validation { message: "the delivery query is not valid".into(), fields });
     }
     let mut items = state.store.list_deliveries(principal.tenant_id(), endpoint.id, status, before, limit + 1).await?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more.then(|| items.last().map(|d| d.id.to_string())).flatten();
+    let next_cursor = super::next_page(&mut items, limit, |d| d.id);
     let items: Vec<Value> = items.iter().map(delivery_json).collect();
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }

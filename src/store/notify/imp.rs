@@ -8,6 +8,31 @@
 macro_rules! notify_store {
     ($store:ty, $db:ty, $read:ident, $write:ident, $cross:path) => {
         impl $store {
+            /// Lets go of a claimed job, ended (`done_at`) or due again
+            /// (`due_at`), only while the claim still holds it.
+            async fn notify_release_job(
+                mut tx: sqlx::Transaction<'static, $db>,
+                claim: &$crate::store::notify::Claim,
+                outcome: &str,
+                due_at: Option<chrono::DateTime<chrono::Utc>>,
+                done_at: Option<chrono::DateTime<chrono::Utc>>,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET due_at = COALESCE($1, due_at), done_at = $2, outcome = $3, lease_until = NULL \
+                     WHERE tenant_id = $4 AND id = $5 AND attempts = $6 AND done_at IS NULL",
+                )
+                .bind(due_at)
+                .bind(done_at)
+                .bind(outcome)
+                .bind(claim.tenant.0)
+                .bind(claim.id)
+                .bind(claim.attempts as i32)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             /// Who a notice goes to, with their preferences (active accounts only).
             async fn notify_recipients(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -429,20 +454,7 @@ macro_rules! notify_store {
                 outcome: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<bool> {
-                let mut tx = self.$write(claim.tenant).await?;
-                let done = sqlx::query(
-                    "UPDATE jobs SET done_at = $1, outcome = $2, lease_until = NULL \
-                     WHERE tenant_id = $3 AND id = $4 AND attempts = $5 AND done_at IS NULL",
-                )
-                .bind(now)
-                .bind(outcome)
-                .bind(claim.tenant.0)
-                .bind(claim.id)
-                .bind(claim.attempts as i32)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                Self::notify_release_job(self.$write(claim.tenant).await?, claim, outcome, None, Some(now)).await
             }
 
             async fn retry_job(
@@ -451,20 +463,7 @@ macro_rules! notify_store {
                 due_at: chrono::DateTime<chrono::Utc>,
                 error: &str,
             ) -> $crate::store::StoreResult<bool> {
-                let mut tx = self.$write(claim.tenant).await?;
-                let done = sqlx::query(
-                    "UPDATE jobs SET due_at = $1, outcome = $2, lease_until = NULL \
-                     WHERE tenant_id = $3 AND id = $4 AND attempts = $5 AND done_at IS NULL",
-                )
-                .bind(due_at)
-                .bind(error)
-                .bind(claim.tenant.0)
-                .bind(claim.id)
-                .bind(claim.attempts as i32)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                Self::notify_release_job(self.$write(claim.tenant).await?, claim, error, Some(due_at), None).await
             }
 
             async fn purge_notify(

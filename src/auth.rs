@@ -141,7 +141,12 @@ pub struct AuthService {
     /// Raised by every [`AuthService::invalidate_sessions`]: a lookup that
     /// began before one does not put what it read in the cache.
     sessions_generation: std::sync::atomic::AtomicU64,
+    /// When each key's use was last written (at most once a [`KEY_USE_EVERY`]).
+    key_uses: DashMap<KeyId, Instant>,
 }
+
+/// How often a key's last use is written, at most, per node.
+pub const KEY_USE_EVERY: Duration = Duration::from_secs(60);
 
 /// Claims of a WebSocket token: a key's, or a user's session's.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -170,6 +175,7 @@ impl AuthService {
             tenants: DashMap::new(),
             sessions: DashMap::new(),
             sessions_generation: std::sync::atomic::AtomicU64::new(0),
+            key_uses: DashMap::new(),
         }
     }
 
@@ -194,6 +200,25 @@ impl AuthService {
             self.keys.insert(hash, Cached { value: record.clone(), at: Instant::now() });
         }
         Ok(record)
+    }
+
+    /// Whether a use of `key` now should be written (none was this last
+    /// [`KEY_USE_EVERY`] on this node); notes it when so. Bounded as the cache.
+    pub fn key_use_due(&self, key: KeyId) -> bool {
+        let now = Instant::now();
+        if let Some(last) = self.key_uses.get(&key)
+            && now.duration_since(*last) < KEY_USE_EVERY
+        {
+            return false;
+        }
+        if self.key_uses.len() >= KEY_CACHE_MAX {
+            self.key_uses.retain(|_, at| now.duration_since(*at) < KEY_USE_EVERY);
+            if self.key_uses.len() >= KEY_CACHE_MAX {
+                self.key_uses.clear();
+            }
+        }
+        self.key_uses.insert(key, now);
+        true
     }
 
     /// Whether `key` is in the cache and fresh (using it costs no lookup).

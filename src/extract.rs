@@ -35,7 +35,18 @@ pub async fn principal_for_key(state: &AppState, key: &str) -> Result<Principal,
     if record.revoked_at.is_some() {
         return Err(ApiError::Unauthorized("this API key was revoked".into()));
     }
-    principal_for(state, record.tenant_id, Credential::Key(record.id), record.role, record.name).await
+    let principal =
+        principal_for(state, record.tenant_id, Credential::Key(record.id), record.role, record.name).await?;
+    if state.auth.key_use_due(record.id) {
+        // Off the request's path: the answer does not wait for the write.
+        let (store, tenant, key) = (state.store.clone(), record.tenant_id, record.id);
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_key(tenant, key, chrono::Utc::now()).await {
+                tracing::debug!(tenant_id = %tenant, error = %e, "a key's last use was not recorded");
+            }
+        });
+    }
+    Ok(principal)
 }
 
 /// [`principal_for_key`] for a request: an address that failed too often

@@ -56,6 +56,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod usage;
 pub mod validation;
 pub mod webhooks;
 pub mod ws;

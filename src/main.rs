@@ -189,6 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 branding: askpanel::store::Branding {
                     display_name: name.clone(),
                     primary_color: "#2f5bea".into(),
+                    secondary_color: None,
                     logo_url: None,
                 },
                 created_at: now,
@@ -202,6 +203,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 prefix: askpanel::auth::key_prefix(&plain),
                 created_at: now,
                 revoked_at: None,
+                last_used_at: None,
             };
             store
                 .create_tenant(&tenant, &key, &askpanel::auth::hash_key(&plain))
@@ -233,6 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 prefix: askpanel::auth::key_prefix(&plain),
                 created_at: chrono::Utc::now(),
                 revoked_at: None,
+                last_used_at: None,
             };
             store.create_key(tenant.id, &key, &askpanel::auth::hash_key(&plain)).await?;
             println!("key {} ({}) for {}: {plain}", key.id, role.as_str(), tenant.slug);

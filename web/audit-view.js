@@ -36,6 +36,7 @@ const ACTION_LABEL = {
   'tenant.tier_changed': 'changed the tier',
   'tenant.limits_changed': 'changed the limits',
   'tenant.branding_changed': 'changed the branding',
+  'tenant.logo_changed': 'changed the logo',
   'expert.created': 'added an expert',
   'expert.updated': 'changed an expert',
   'expert.settings_changed': 'hid, showed or preferred an expert',

@@ -125,6 +125,8 @@ async fn announce_panel(
             notices: planned.notices,
             reminders: planned.reminders,
             webhooks: planned.webhooks,
+            usage: crate::usage::day_deltas(view.created_at, &events).into_iter().collect(),
+            panel_type: view.panel_type.as_str(),
         };
         let Some(notifications) = state.store.announce(tenant, panel, &step, &fan_out(state)).await? else {
             return Ok(false);

@@ -44,8 +44,35 @@ impl Format {
 pub async fn report(state: &AppState, tenant: TenantId, panel: PanelId) -> Result<Report, ApiError> {
     let view = panels::get(state, tenant, panel, Read::Committed).await?;
     let events = state.store.load_events(tenant, panel).await?;
+    let branding = branding(state, tenant).await?;
     // Building and rendering are CPU work on a long panel: off the async workers.
-    blocking(move || Ok(report::build(&view, &events, Utc::now()))).await
+    let mut report = blocking(move || Ok(report::build(&view, &events, Utc::now()))).await?;
+    report.branding = branding;
+    Ok(report)
+}
+
+/// The tenant's branding for its reports, the logo inline when the server holds it.
+async fn branding(state: &AppState, tenant: TenantId) -> Result<Option<report::ReportBranding>, ApiError> {
+    let Some(record) = state.auth.tenant(state.store.as_ref(), tenant).await? else { return Ok(None) };
+    let b = record.branding;
+    let logo_data_uri = match b.logo_url.as_deref().and_then(|u| u.strip_prefix("/v1/logos/")) {
+        Some(hash) => state.store.logo_by_hash(hash).await?.map(|logo| {
+            use base64::Engine as _;
+            format!(
+                "data:{};base64,{}",
+                logo.content_type,
+                base64::engine::general_purpose::STANDARD.encode(&logo.bytes)
+            )
+        }),
+        None => None,
+    };
+    Ok(Some(report::ReportBranding {
+        display_name: b.display_name,
+        primary_color: b.primary_color,
+        secondary_color: b.secondary_color,
+        logo_url: b.logo_url,
+        logo_data_uri,
+    }))
 }
 
 /// Runs CPU work on the blocking pool.

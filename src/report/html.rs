@@ -1,9 +1,9 @@
 //! The report as one self-contained HTML page: inline CSS, the chart as
 //! inline SVG, no script, and a print stylesheet (A4 or Letter).
 
-use super::Report;
 use super::chart::escape;
 use super::words::{self, MEMBER_COLUMNS, ROUND_COLUMNS};
+use super::{Report, ReportBranding};
 
 const STYLE: &str = "body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1a1a1a;max-width:860px;margin:0 auto;padding:24px}\
 h1{font-size:1.5em;margin:0 0 .3em}h2{font-size:1.2em;margin:1.6em 0 .5em;border-bottom:1px solid #ddd;padding-bottom:.2em}h3{font-size:1.05em;margin:1.2em 0 .4em}\
@@ -33,14 +33,34 @@ fn table(h: &mut String, columns: &[&str], rows: impl Iterator<Item = Vec<String
     h.push_str("</tbody></table>");
 }
 
+/// The tenant's colours over the default ones (colours are `#rrggbb`, checked again here).
+fn brand_style(report: &Report) -> String {
+    let Some(brand) = &report.branding else { return String::new() };
+    let primary = ReportBranding::css(Some(&brand.primary_color), "#1565c0");
+    let secondary = ReportBranding::css(brand.secondary_color.as_deref(), primary);
+    format!(
+        ".brand{{display:flex;align-items:center;gap:.6em;font-weight:700;font-size:1.1em;padding-bottom:.5em;margin-bottom:1em;border-bottom:4px solid {primary}}}\
+         .brand img{{max-height:40px;width:auto}}h1{{color:{primary}}}h2{{border-bottom-color:{secondary}}}\
+         .recommendation{{border-left-color:{primary}}}"
+    )
+}
+
 /// The report as an HTML page.
 pub fn render(report: &Report) -> String {
     let mut h = String::with_capacity(16384);
     h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">");
     h.push_str(&format!(
-        "<title>Panel report: {}</title><style>{STYLE}</style></head><body><main>",
-        escape(&super::excerpt(&report.query, 90))
+        "<title>Panel report: {}</title><style>{STYLE}{}</style></head><body><main>",
+        escape(&super::excerpt(&report.query, 90)),
+        brand_style(report)
     ));
+    if let Some(brand) = &report.branding {
+        h.push_str("<header class=\"brand\">");
+        if let Some(uri) = &brand.logo_data_uri {
+            h.push_str(&format!("<img src=\"{}\" alt=\"\" height=\"40\">", escape(uri)));
+        }
+        h.push_str(&format!("<span>{}</span></header>", escape(&brand.display_name)));
+    }
     h.push_str(&format!("<h1>Panel report</h1><p><strong>Question:</strong> {}</p>", escape(report.query.trim())));
     h.push_str(&format!(
         "<p class=\"meta\">{} · panel <code>{}</code></p>",

@@ -40,6 +40,9 @@ fn header(columns: &[&str]) -> String {
 /// The report as Markdown.
 pub fn render(report: &Report) -> String {
     let mut md = String::with_capacity(8192);
+    if let Some(brand) = &report.branding {
+        md.push_str(&format!("**{}**\n\n", inline(brand.display_name.trim()).replace('*', "\\*")));
+    }
     md.push_str(&format!("# Panel report\n\n**Question:** {}\n\n", inline(report.query.trim())));
     md.push_str(&format!("{} · panel `{}`\n\n", words::meta_line(report), report.panel_id));
     if let Some((relation, parent)) = words::relation(report) {

@@ -58,6 +58,39 @@ pub struct Report {
     /// Why the panel failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The tenant's branding, set by the caller after [`build`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branding: Option<ReportBranding>,
+}
+
+/// The tenant's branding as reports carry it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportBranding {
+    pub display_name: String,
+    pub primary_color: String,
+    pub secondary_color: Option<String>,
+    pub logo_url: Option<String>,
+    /// The logo as a `data:` URI, for the HTML report to stand alone.
+    #[serde(skip)]
+    pub logo_data_uri: Option<String>,
+}
+
+impl ReportBranding {
+    /// `#rrggbb` as red, green and blue from 0 to 1 (a stored colour is
+    /// checked when set; black when not one).
+    pub fn rgb(color: &str) -> (f64, f64, f64) {
+        let channel = |i: usize| {
+            color.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).map_or(0.0, |v| f64::from(v) / 255.0)
+        };
+        if color.len() == 7 && color.starts_with('#') { (channel(1), channel(3), channel(5)) } else { (0.0, 0.0, 0.0) }
+    }
+
+    /// A colour fit for CSS (`#rrggbb`), or `fallback`.
+    pub fn css<'a>(color: Option<&'a str>, fallback: &'a str) -> &'a str {
+        color
+            .filter(|c| c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or(fallback)
+    }
 }
 
 /// A member as the report names them.
@@ -322,6 +355,7 @@ pub fn build(view: &PanelView, events: &[Event], generated_at: DateTime<Utc>) ->
             .as_ref()
             .map(|p| ParentLink { id: p.id.to_string(), relation: p.relation.as_str().to_string() }),
         error: view.error.clone(),
+        branding: None,
     }
 }
 

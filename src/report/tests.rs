@@ -167,6 +167,7 @@ fn sample_report(text: &str) -> Report {
         usage: ReportUsage { turns: 1, tokens_in: 10, tokens_out: 20 },
         parent: None,
         error: None,
+        branding: None,
     }
 }
 

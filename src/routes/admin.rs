@@ -61,7 +61,12 @@ pub async fn create(
         tier,
         status: TenantStatus::Active,
         limits,
-        branding: Branding { display_name: name.to_string(), primary_color: "#2f5bea".into(), logo_url: None },
+        branding: Branding {
+            display_name: name.to_string(),
+            primary_color: "#2f5bea".into(),
+            secondary_color: None,
+            logo_url: None,
+        },
         created_at: now,
     };
     let plain = generate_key();
@@ -73,6 +78,7 @@ pub async fn create(
         prefix: key_prefix(&plain),
         created_at: now,
         revoked_at: None,
+        last_used_at: None,
     };
     state.store.create_tenant(&tenant, &key, &hash_key(&plain)).await.map_err(|e| match e {
         crate::store::StoreError::Conflict(_) => ApiError::Conflict(format!("the slug `{slug}` is taken")),

@@ -131,3 +131,36 @@ mod tests {
         }
     }
 }
+
+/// The whole body, at most `allowed` bytes. A body a little over is read to
+/// its end and dropped, so that the client (which is still sending) reads
+/// the 413 rather than a reset connection; one declared far larger is
+/// refused at once.
+pub async fn read_bounded(
+    req: &HttpRequest,
+    mut payload: actix_web::web::Payload,
+    allowed: usize,
+) -> Result<bytes::Bytes, ApiError> {
+    let drain_up_to = allowed.saturating_mul(4);
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > drain_up_to) {
+        return Err(ApiError::PayloadTooLarge(allowed));
+    }
+    let mut bytes = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        seen += chunk.len();
+        if seen > drain_up_to {
+            break;
+        }
+        if seen <= allowed {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    if seen > allowed {
+        return Err(ApiError::PayloadTooLarge(allowed));
+    }
+    Ok(bytes.freeze())
+}

@@ -14,7 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body::is_json_content_type;
+use super::body::{is_json_content_type, read_bounded};
 use super::path_id;
 use crate::auth::Principal;
 use crate::documents::Upload;
@@ -86,35 +86,6 @@ pub async fn upload(
 
 /// Bytes of a multipart body beyond its file: boundaries, part headers, a title.
 const FRAMING_BYTES: usize = 64 * 1024;
-
-/// The whole body, at most `allowed` bytes. A body a little over is read to
-/// its end and dropped, so that the client (which is still sending) reads
-/// the 413 rather than a reset connection; one declared far larger is
-/// refused at once.
-async fn read_bounded(req: &HttpRequest, mut payload: web::Payload, allowed: usize) -> Result<bytes::Bytes, ApiError> {
-    let drain_up_to = allowed.saturating_mul(4);
-    let declared =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > drain_up_to) {
-        return Err(ApiError::PayloadTooLarge(allowed));
-    }
-    let mut bytes = bytes::BytesMut::new();
-    let mut seen = 0usize;
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-        seen += chunk.len();
-        if seen > drain_up_to {
-            break;
-        }
-        if seen <= allowed {
-            bytes.extend_from_slice(&chunk);
-        }
-    }
-    if seen > allowed {
-        return Err(ApiError::PayloadTooLarge(allowed));
-    }
-    Ok(bytes.freeze())
-}
 
 /// A multipart upload: the `file` part (its type from its `Content-Type`,
 /// else its name) and an optional `title` part; other parts are refused.

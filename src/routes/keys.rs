@@ -40,6 +40,7 @@ pub async fn create_key(
         prefix: key_prefix(&plain),
         created_at: Utc::now(),
         revoked_at: None,
+        last_used_at: None,
     };
     state.store.create_key(principal.tenant_id(), &key, &hash_key(&plain)).await?;
     let detail = json!({"role": key.role, "name": key.name});

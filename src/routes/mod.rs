@@ -78,6 +78,10 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
                 .route(aw::get().to(tenant::get_defaults))
                 .route(aw::put().to(tenant::put_defaults)),
         )
+        .service(
+            res("/v1/tenant/logo").route(aw::put().to(tenant::put_logo)).route(aw::delete().to(tenant::delete_logo)),
+        )
+        .service(res("/v1/logos/{sha256}").route(aw::get().to(tenant::logo)))
         .service(res("/v1/usage").route(aw::get().to(tenant::usage)))
         .service(res("/v1/audit").route(aw::get().to(audit::list)))
         .service(res("/v1/keys").route(aw::post().to(keys::create_key)).route(aw::get().to(keys::list_keys)))
@@ -102,6 +106,7 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
         .service(res("/v1/panels").route(aw::post().to(panels::create_panel)).route(aw::get().to(panels::list_panels)))
         .service(res("/v1/panels/{id}").route(aw::get().to(panels::get_panel)))
         .service(res("/v1/panels/{id}/events").route(aw::get().to(panels::events)))
+        .service(res("/v1/panels/{id}/usage").route(aw::get().to(panels::usage)))
         .service(res("/v1/panels/{id}/input").route(aw::post().to(panels::input)))
         .service(res("/v1/panels/{id}/moderate").route(aw::post().to(panels::moderate)))
         .service(res("/v1/panels/{id}/report").route(aw::get().to(records::report)))

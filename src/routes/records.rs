@@ -191,10 +191,11 @@ pub async fn shared_panel(
     panel_span(share.panel_id);
     let view = crate::panels::get(&state, share.tenant_id, share.panel_id, crate::panels::Read::Committed).await?;
     let panel = shares::redact_panel(serde_json::to_value(&*view).map_err(|e| ApiError::Internal(e.into()))?);
+    let branding = state.auth.tenant(state.store.as_ref(), share.tenant_id).await?.map(|t| t.branding);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .json(json!({"panel": panel, "expires_at": share.expires_at})))
+        .json(json!({"panel": panel, "expires_at": share.expires_at, "branding": branding})))
 }
 
 /// `GET /v1/shared/{token}/report?format=`

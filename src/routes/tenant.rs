@@ -30,7 +30,15 @@ pub async fn get_tenant(principal: Principal, state: web::Data<AppState>) -> Res
 struct BrandingPatch {
     display_name: Option<String>,
     primary_color: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    secondary_color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
     logo_url: Option<Option<String>>,
+}
+
+/// A field that may be absent (`None`), null (`Some(None)`) or set.
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn valid_color(c: &str) -> bool {
@@ -60,6 +68,12 @@ pub async fn update_tenant(
             }
             branding.primary_color = color;
         }
+        if let Some(color) = p.secondary_color {
+            if color.as_deref().is_some_and(|c| !valid_color(c)) {
+                body.invalid("branding.secondary_color", "must be a #rrggbb colour or null");
+            }
+            branding.secondary_color = color.map(|c| c.to_ascii_lowercase());
+        }
         if let Some(logo) = p.logo_url {
             if logo.as_ref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("/")) || u.len() > 500) {
                 body.invalid("branding.logo_url", "must be an https:// URL or a path, at most 500 characters");
@@ -68,40 +82,31 @@ pub async fn update_tenant(
         }
     }
     body.finish()?;
-    let id = principal.tenant_id();
-    let tenant = state
-        .store
-        .update_tenant(id, &TenantPatch { branding: Some(branding), ..TenantPatch::default() })
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    state.auth.invalidate_tenant(id);
-    state.tell_nodes(Control::TenantChanged { tenant_id: id }).await;
-    let detail = serde_json::json!({"branding": tenant.branding});
-    let target = crate::audit::target("tenant", id);
-    let address = crate::audit::address(&req);
-    crate::audit::record(
-        &state,
-        id,
-        crate::audit::actor(&principal),
-        "tenant.branding_changed",
-        target,
-        address,
-        detail,
-    )
-    .await;
-    Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
+    let detail = serde_json::json!({"branding": branding});
+    set_branding(&state, &principal, &req, branding, "tenant.branding_changed", detail).await
 }
 
 #[derive(Deserialize)]
 pub struct UsageQuery {
     month: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    panel_type: Option<String>,
 }
 
+/// `GET /v1/usage?month=YYYY-MM` (the month's figures, as the limits count
+/// them) or `?from=&to=[&panel_type=]` (by day and panel type, see
+/// docs/administration.md).
 pub async fn usage(
     principal: Principal,
     state: web::Data<AppState>,
-    query: web::Query<UsageQuery>,
+    query: Result<web::Query<UsageQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.map_err(|e| ApiError::field("query", &e.to_string()))?.into_inner();
+    let ranged = query.from.is_some() || query.to.is_some() || query.panel_type.is_some();
+    if ranged && query.month.is_some() {
+        return Err(ApiError::field("month", "give either `month` or a range (`from`, `to`), not both"));
+    }
     let month = match &query.month {
         Some(m) => {
             let valid = m.len() == 7 && chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_ok();
@@ -112,10 +117,145 @@ pub async fn usage(
         }
         None => month_of(Utc::now()),
     };
-    let usage = state.store.usage(principal.tenant_id(), &month).await?;
-    let mut out = json!(usage);
-    out["month"] = json!(month);
+    let tenant = principal.tenant_id();
+    let this_month = state.store.usage(tenant, &month).await?;
+    let mut month_json = json!(this_month);
+    month_json["month"] = json!(month);
+    if !ranged {
+        return Ok(HttpResponse::Ok().json(month_json));
+    }
+    let range = crate::usage::Range::of(query.from.as_deref(), query.to.as_deref(), Utc::now().date_naive())
+        .map_err(|(field, why)| ApiError::field(field, why))?;
+    let panel_type = match query.panel_type.as_deref() {
+        Some(t) => {
+            Some(t.parse::<askpanel_actors::domain::PanelType>().map_err(|e| ApiError::field("panel_type", &e))?)
+        }
+        None => None,
+    };
+    let rows = state.store.usage_days(tenant, range.from, range.to).await?;
+    let report = crate::usage::report(range, panel_type.map(|t| t.as_str()), &rows);
+    let limits = crate::limits::effective_limits(&state.settings, &principal.tenant);
+    let mut out = json!(report);
+    out["this_month"] = month_json;
+    out["limits"] = json!({
+        "max_panels_per_month": limits.max_panels_per_month,
+        "tokens_per_month": limits.tokens_per_month,
+        "max_concurrent_panels": limits.max_concurrent_panels,
+    });
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// The logo formats accepted, by `Content-Type`, with the signature their bytes open with.
+const LOGO_TYPES: &[(&str, &[u8])] = &[
+    ("image/png", b"\x89PNG\r\n\x1a\n"),
+    ("image/jpeg", b"\xff\xd8\xff"),
+    ("image/gif", b"GIF8"),
+    ("image/webp", b"RIFF"),
+];
+/// The largest logo, in bytes.
+pub const MAX_LOGO_BYTES: usize = 256 * 1024;
+
+/// Whether `bytes` are an image of `content_type` (by its signature);
+/// `Err` names what is wrong.
+pub fn check_logo(content_type: &str, bytes: &[u8]) -> Result<&'static str, ApiError> {
+    let kind = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some((name, signature)) = LOGO_TYPES.iter().find(|(t, _)| *t == kind) else {
+        return Err(ApiError::UnsupportedMediaType);
+    };
+    if bytes.len() > MAX_LOGO_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_LOGO_BYTES));
+    }
+    let webp = *name != "image/webp" || bytes.get(8..12) == Some(b"WEBP".as_slice());
+    if bytes.is_empty() || !bytes.starts_with(signature) || !webp {
+        return Err(ApiError::field("logo", &format!("the bytes are not a {name} image")));
+    }
+    Ok(name)
+}
+
+/// `PUT /v1/tenant/logo` (admin): the image is the body.
+pub async fn put_logo(
+    principal: Principal,
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Admin)?;
+    let content_type =
+        req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // The type first: a wrong one is refused before the body is read.
+    check_logo(content_type, b"")
+        .map(|_| ())
+        .or_else(|e| if matches!(e, ApiError::UnsupportedMediaType) { Err(e) } else { Ok(()) })?;
+    let timeout = std::time::Duration::from_secs(30);
+    let bytes = tokio::time::timeout(timeout, super::body::read_bounded(&req, body, MAX_LOGO_BYTES))
+        .await
+        .map_err(|_| ApiError::RequestTimeout(timeout.as_secs()))??;
+    let kind = check_logo(content_type, &bytes)?;
+    let sha256 = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let logo =
+        crate::store::admin::Logo { sha256: sha256.clone(), content_type: kind.to_string(), bytes: bytes.to_vec() };
+    let id = principal.tenant_id();
+    state.store.set_logo(id, &logo, Utc::now()).await?;
+    let mut branding = principal.tenant.branding.clone();
+    branding.logo_url = Some(format!("/v1/logos/{sha256}"));
+    let detail = json!({"logo": {"sha256": sha256, "content_type": kind, "bytes": logo.bytes.len()}});
+    set_branding(&state, &principal, &req, branding, "tenant.logo_changed", detail).await
+}
+
+/// `DELETE /v1/tenant/logo` (admin).
+pub async fn delete_logo(
+    principal: Principal,
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Role::Admin)?;
+    state.store.clear_logo(principal.tenant_id()).await?;
+    let mut branding = principal.tenant.branding.clone();
+    branding.logo_url = None;
+    set_branding(&state, &principal, &req, branding, "tenant.logo_changed", json!({"logo": null})).await
+}
+
+/// `GET /v1/logos/{sha256}` (no authentication).
+pub async fn logo(state: web::Data<AppState>, hash: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let hash = hash.into_inner();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        return Err(ApiError::NotFound);
+    }
+    let logo = state.store.logo_by_hash(&hash).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type(logo.content_type)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Content-Security-Policy", "default-src 'none'; sandbox"))
+        .insert_header(("Cross-Origin-Resource-Policy", "cross-origin"))
+        .body(logo.bytes))
+}
+
+/// Stores the tenant's branding, tells the nodes and the audit log, and
+/// answers with the tenant.
+async fn set_branding(
+    state: &AppState,
+    principal: &Principal,
+    req: &actix_web::HttpRequest,
+    branding: Branding,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<HttpResponse, ApiError> {
+    let id = principal.tenant_id();
+    let tenant = state
+        .store
+        .update_tenant(id, &TenantPatch { branding: Some(branding), ..TenantPatch::default() })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    state.auth.invalidate_tenant(id);
+    state.tell_nodes(Control::TenantChanged { tenant_id: id }).await;
+    let target = crate::audit::target("tenant", id);
+    crate::audit::record(state, id, crate::audit::actor(principal), action, target, crate::audit::address(req), detail)
+        .await;
+    Ok(HttpResponse::Ok().json(tenant_json(state, &tenant)))
 }
 
 async fn defaults_of(state: &AppState, tenant: askpanel_actors::domain::TenantId) -> Result<PanelDefaults, ApiError> {

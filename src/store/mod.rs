@@ -165,6 +165,9 @@ impl std::str::FromStr for Tier {
 pub struct Branding {
     pub display_name: String,
     pub primary_color: String,
+    /// Accents beside the primary colour; the primary serves when unset.
+    #[serde(default)]
+    pub secondary_color: Option<String>,
     pub logo_url: Option<String>,
 }
 
@@ -218,6 +221,8 @@ pub struct KeyRecord {
     pub prefix: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the key last authenticated a request (written at most once a minute per node).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A panel as listed (`GET /v1/panels` items).

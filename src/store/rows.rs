@@ -20,7 +20,7 @@ use crate::configuration::LimitOverrides;
 /// The columns a [`TenantRow`] reads.
 pub const TENANT_COLUMNS: &str = "id, slug, name, tier, status, limits, branding, created_at";
 /// The columns a [`KeyRow`] reads.
-pub const KEY_COLUMNS: &str = "id, tenant_id, role, name, prefix, created_at, revoked_at";
+pub const KEY_COLUMNS: &str = "id, tenant_id, role, name, prefix, created_at, revoked_at, last_used_at";
 /// The columns a [`PanelRow`] reads.
 pub const PANEL_COLUMNS: &str =
     "id, tenant_id, created_by, query, panel_type, status, head_seq, created_at, updated_at, completed_at";
@@ -74,6 +74,9 @@ pub struct KeyRow {
     prefix: String,
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    /// Not in `askpanel_find_key`'s answer (authentication has no use for it).
+    #[sqlx(default)]
+    last_used_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<KeyRow> for KeyRecord {
@@ -87,6 +90,7 @@ impl TryFrom<KeyRow> for KeyRecord {
             prefix: row.prefix,
             created_at: row.created_at,
             revoked_at: row.revoked_at,
+            last_used_at: row.last_used_at,
         })
     }
 }

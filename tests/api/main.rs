@@ -4,6 +4,7 @@
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod accounts;
+mod administration;
 mod audit;
 mod auth;
 mod cli;

@@ -235,7 +235,12 @@ async fn a_stale_owner_cannot_append_after_a_takeover() {
         tier: Tier::Starter,
         status: TenantStatus::Active,
         limits: Default::default(),
-        branding: Branding { display_name: "Acme".into(), primary_color: "#000000".into(), logo_url: None },
+        branding: Branding {
+            display_name: "Acme".into(),
+            primary_color: "#000000".into(),
+            secondary_color: None,
+            logo_url: None,
+        },
         created_at: now,
     };
     let key = KeyRecord {
@@ -246,6 +251,7 @@ async fn a_stale_owner_cannot_append_after_a_takeover() {
         prefix: "p".into(),
         created_at: now,
         revoked_at: None,
+        last_used_at: None,
     };
     store.create_tenant(&tenant, &key, "h").await.unwrap();
     // A panel created by node A under epoch 1.

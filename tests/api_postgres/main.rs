@@ -15,6 +15,8 @@ mod stub;
 
 #[path = "../api/accounts.rs"]
 mod accounts;
+#[path = "../api/administration.rs"]
+mod administration;
 #[path = "../api/audit.rs"]
 mod audit;
 #[path = "../api/auth.rs"]

@@ -18,7 +18,12 @@ async fn tenant(store: &PgStore, slug: &str) -> TenantId {
         tier: Tier::Starter,
         status: TenantStatus::Active,
         limits: Default::default(),
-        branding: Branding { display_name: slug.into(), primary_color: "#000000".into(), logo_url: None },
+        branding: Branding {
+            display_name: slug.into(),
+            primary_color: "#000000".into(),
+            secondary_color: None,
+            logo_url: None,
+        },
         created_at: now,
     };
     let key = KeyRecord {
@@ -29,6 +34,7 @@ async fn tenant(store: &PgStore, slug: &str) -> TenantId {
         prefix: "ap_x".into(),
         created_at: now,
         revoked_at: None,
+        last_used_at: None,
     };
     store.create_tenant(&record, &key, &format!("hash-{slug}")).await.unwrap();
     for i in 0..3 {

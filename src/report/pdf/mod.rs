@@ -189,6 +189,12 @@ impl Pages {
 /// The report as PDF bytes.
 pub fn render(report: &Report) -> Result<Vec<u8>, lopdf::Error> {
     let mut p = Pages::new();
+    if let Some(brand) = &report.branding {
+        let rgb = super::ReportBranding::rgb(&brand.primary_color);
+        p.paragraph(&brand.display_name, Face::Bold, 12.0, 0.0);
+        p.line((MARGIN_X, p.y), (MARGIN_X + TEXT_W, p.y), 3.0, rgb);
+        p.y -= 12.0;
+    }
     p.paragraph("Panel report", Face::Bold, 18.0, 0.0);
     p.paragraph(&format!("Question: {}", report.query.trim()), Face::Bold, 11.0, 0.0);
     p.paragraph(&format!("{} · panel {}", words::meta_line(report), report.panel_id), Face::Regular, 8.5, 0.0);

@@ -1,13 +1,15 @@
 //! A tenant's administration in storage: its settings for experts (hidden,
-//! preferred), changes to its own experts, and the defaults of its new
-//! panels. The statements are the same on both backends ([`admin_store!`]).
+//! preferred), changes to its own experts, the defaults of its new panels,
+//! its usage by day, its logo and its keys' last use. The statements are
+//! the same on both backends ([`admin_store!`]).
 
-use askpanel_actors::domain::{ExpertId, TenantId};
+use askpanel_actors::domain::{ExpertId, KeyId, TenantId};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::StoreResult;
 use crate::catalog::Expert;
+use crate::usage::Figures;
 
 /// A tenant's setting for one expert.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,12 +40,48 @@ pub trait AdminStore: Send + Sync {
     /// The defaults of the tenant's new panels (JSON), if it set any.
     async fn tenant_defaults(&self, tenant: TenantId) -> StoreResult<Option<String>>;
     async fn set_tenant_defaults(&self, tenant: TenantId, defaults: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// The tenant's usage rows from `from` to `to` (inclusive): (day, panel type, figures).
+    async fn usage_days(&self, tenant: TenantId, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<UsageDay>>;
+    /// Sets the tenant's logo (replacing any).
+    async fn set_logo(&self, tenant: TenantId, logo: &Logo, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Removes the tenant's logo; false when it had none.
+    async fn clear_logo(&self, tenant: TenantId) -> StoreResult<bool>;
+    /// A logo by its hash, whichever tenant it is (the hash is the capability).
+    async fn logo_by_hash(&self, sha256: &str) -> StoreResult<Option<Logo>>;
+    /// Records that a key was used at `at` (later uses only move it forward).
+    async fn touch_key(&self, tenant: TenantId, key: KeyId, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// One stored day of usage for one panel type.
+pub type UsageDay = (NaiveDate, String, Figures);
+
+/// A tenant's logo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logo {
+    /// Lower-case hex SHA-256 of the bytes: the name it is served by.
+    pub sha256: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The figures of a `usage_daily` row, in its column order from `panels_created`.
+pub fn figures_of(row: (i64, i64, i64, i64, i64, i64)) -> Figures {
+    let n = |v: i64| v.max(0) as u64;
+    Figures {
+        panels_created: n(row.0),
+        panels_completed: n(row.1),
+        turns: n(row.2),
+        tokens_in: n(row.3),
+        tokens_out: n(row.4),
+        duration_ms: n(row.5),
+    }
 }
 
 /// Writes [`AdminStore`] for a backend: `$read` and `$write` are methods of
-/// the store giving a transaction for a tenant.
+/// the store giving a transaction for a tenant; `$logo_by_hash` reads a
+/// logo by its hash (`$1`) across tenants, on `self.pool`.
 macro_rules! admin_store {
-    ($store:ty, $read:ident, $write:ident) => {
+    ($store:ty, $read:ident, $write:ident, $logo_by_hash:literal) => {
         #[async_trait::async_trait]
         impl $crate::store::admin::AdminStore for $store {
             async fn expert_settings(
@@ -184,6 +222,91 @@ macro_rules! admin_store {
                 .bind(tenant.0)
                 .bind(defaults)
                 .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn usage_days(
+                &self,
+                tenant: askpanel_actors::domain::TenantId,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::admin::UsageDay>> {
+                let mut tx = self.$read(tenant).await?;
+                let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT day, panel_type, panels_created, panels_completed, turns, tokens_in, tokens_out, duration_ms \
+                     FROM usage_daily WHERE tenant_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, panel_type LIMIT 10000",
+                )
+                .bind(tenant.0)
+                .bind(from.to_string())
+                .bind(to.to_string())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(day, kind, a, b, c, d, e, f)| {
+                        let day = day.parse().map_err(|_| $crate::store::StoreError::Corrupt(format!("usage day `{day}`")))?;
+                        Ok((day, kind, $crate::store::admin::figures_of((a, b, c, d, e, f))))
+                    })
+                    .collect()
+            }
+
+            async fn set_logo(
+                &self,
+                tenant: askpanel_actors::domain::TenantId,
+                logo: &$crate::store::admin::Logo,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.$write(tenant).await?;
+                sqlx::query(
+                    "INSERT INTO tenant_logos (tenant_id, sha256, content_type, bytes, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET sha256 = excluded.sha256, content_type = excluded.content_type, \
+                     bytes = excluded.bytes, updated_at = excluded.updated_at",
+                )
+                .bind(tenant.0)
+                .bind(&logo.sha256)
+                .bind(&logo.content_type)
+                .bind(&logo.bytes)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn clear_logo(&self, tenant: askpanel_actors::domain::TenantId) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.$write(tenant).await?;
+                let gone = sqlx::query("DELETE FROM tenant_logos WHERE tenant_id = $1").bind(tenant.0).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(gone.rows_affected() > 0)
+            }
+
+            async fn logo_by_hash(&self, sha256: &str) -> $crate::store::StoreResult<Option<$crate::store::admin::Logo>> {
+                let row: Option<(String, Vec<u8>)> =
+                    sqlx::query_as($logo_by_hash).bind(sha256).fetch_optional(&self.pool).await?;
+                Ok(row.map(|(content_type, bytes)| $crate::store::admin::Logo {
+                    sha256: sha256.to_string(),
+                    content_type,
+                    bytes,
+                }))
+            }
+
+            async fn touch_key(
+                &self,
+                tenant: askpanel_actors::domain::TenantId,
+                key: askpanel_actors::domain::KeyId,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.$write(tenant).await?;
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3 \
+                     AND (last_used_at IS NULL OR last_used_at < $1)",
+                )
+                .bind(at)
+                .bind(tenant.0)
+                .bind(key.0)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;

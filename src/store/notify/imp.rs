@@ -262,6 +262,29 @@ macro_rules! notify_store {
                         }
                     }
                 }
+                for (day, f) in &step.usage {
+                    sqlx::query(
+                        "INSERT INTO usage_daily (tenant_id, day, panel_type, panels_created, panels_completed, turns, \
+                         tokens_in, tokens_out, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (tenant_id, day, panel_type) DO UPDATE SET \
+                         panels_created = usage_daily.panels_created + excluded.panels_created, \
+                         panels_completed = usage_daily.panels_completed + excluded.panels_completed, \
+                         turns = usage_daily.turns + excluded.turns, tokens_in = usage_daily.tokens_in + excluded.tokens_in, \
+                         tokens_out = usage_daily.tokens_out + excluded.tokens_out, \
+                         duration_ms = usage_daily.duration_ms + excluded.duration_ms",
+                    )
+                    .bind(tenant.0)
+                    .bind(day.to_string())
+                    .bind(step.panel_type)
+                    .bind(f.panels_created as i64)
+                    .bind(f.panels_completed as i64)
+                    .bind(f.turns as i64)
+                    .bind(f.tokens_in as i64)
+                    .bind(f.tokens_out as i64)
+                    .bind(f.duration_ms as i64)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 // The claim last (as the indexer's): the panel's row is held
                 // only for this update and the commit.
                 let moved = sqlx::query(

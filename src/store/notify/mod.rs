@@ -35,6 +35,9 @@ pub struct Announcement {
     pub notices: Vec<Notice>,
     pub reminders: Vec<Reminder>,
     pub webhooks: Vec<WebhookEvent>,
+    /// What the events spent, by day, for the panel's type.
+    pub usage: Vec<(chrono::NaiveDate, crate::usage::Figures)>,
+    pub panel_type: &'static str,
 }
 
 /// Deferred work.

@@ -20,7 +20,12 @@ impl PgStore {
 
 notify_store!(PgStore, sqlx::Postgres, notify_tx, notify_tx, crate::store::postgres::notify::cross);
 crate::store::webhooks::webhook_store!(PgStore, notify_tx, notify_tx, crate::store::postgres::notify::cross);
-crate::store::admin::admin_store!(PgStore, notify_tx, notify_tx);
+crate::store::admin::admin_store!(
+    PgStore,
+    notify_tx,
+    notify_tx,
+    "SELECT content_type, bytes FROM askpanel_logo_by_hash($1)"
+);
 
 pub(crate) mod cross {
     use super::*;

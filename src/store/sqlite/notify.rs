@@ -27,7 +27,12 @@ crate::store::webhooks::webhook_store!(
     notify_write_tx,
     crate::store::sqlite::notify::cross
 );
-crate::store::admin::admin_store!(SqliteStore, notify_read_tx, notify_write_tx);
+crate::store::admin::admin_store!(
+    SqliteStore,
+    notify_read_tx,
+    notify_write_tx,
+    "SELECT content_type, bytes FROM tenant_logos WHERE sha256 = $1 LIMIT 1"
+);
 
 pub(crate) mod cross {
     use super::*;

@@ -45,7 +45,12 @@ function retryAfterOf(value) {
 
 const REQUEST_TIMEOUT_MS = 20000;
 
-export async function api(method, path, body, { key = session.key, headers = {} } = {}) {
+/**
+ * One request to the API; resolves with the JSON answer (null when empty).
+ * `body` is sent as JSON, or as it is (a File or Blob: an uploaded logo)
+ * when `contentType` names its type.
+ */
+export async function api(method, path, body, { key = session.key, headers = {}, contentType = null } = {}) {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), REQUEST_TIMEOUT_MS);
   let res;
@@ -55,10 +60,10 @@ export async function api(method, path, body, { key = session.key, headers = {} 
       headers: {
         Accept: 'application/json',
         ...authHeaders(method, key),
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...(body !== undefined ? { 'Content-Type': contentType || 'application/json' } : {}),
         ...headers,
       },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
+      body: body === undefined ? undefined : contentType ? body : JSON.stringify(body),
       signal: ctrl.signal,
       cache: 'no-store',
       credentials: 'same-origin',

@@ -31,16 +31,23 @@
 //   webhook-endpoint.js one endpoint (admins): change, test, rotate, enable, delete
 //   webhook-log.js an endpoint's delivery log: filter, payload, attempts, redeliver
 //   webhook-parts.js what those share: the events chooser, the secret shown once
+//   admin.js       the Administration console (admins): its tabs, and the experts' one
+//   admin-keys.js  API keys: list, create (the key shown once, with a copy button), revoke
+//   admin-branding.js name, colours and logo, previewed live in the top bar; cancel restores
+//   admin-usage.js usage and limits: the month against the limits, tokens by day, by format
+//   admin-defaults.js the defaults of new panels
 //   experts.js     the Experts screen: the catalog, search and filters; admins hide, prefer and add
 //   expert-view.js one expert's page: persona and the rest; admins' settings, change, delete (or archive)
 //   expert-parts.js what those share: scope and badges, hide/prefer, the expert's form fields
 //   why-chosen.js  why an AI member was seated, on its card in the panel view
+//   panel-usage.js a finished panel's usage: tokens, turns, duration
 //   account.js     the top bar's account menu; the Account screen (name, password, notification preferences)
 //   notifications.js the top bar's bell: unread count, the list, live over the socket
 //   links.js       one-time links: accept an invitation, reset a password
 //   sign-in.js     the sign-in screen: password (and forgotten password), single sign-on, or an API key
 //   view.js        mounting a view, field errors, a new password pair, not found, admins only
 //   chart.js       the ratings chart (inline SVG)
+//   usage-chart.js tokens per day (inline SVG, with its table), a limit's meter, figures in words
 //   feed.js        one panel's subscription: resume with after_seq, token merging
 //   model.js       the panel model: the client's fold of durable events
 //   socket.js      the one WebSocket: tokens, pings, reconnects
@@ -70,6 +77,7 @@ import { webhooksView } from './webhooks.js';
 import { webhookView } from './webhook-endpoint.js';
 import { expertsView } from './experts.js';
 import { expertView } from './expert-view.js';
+import { adminView } from './admin.js';
 import { bellConnState, closeBell, installBell, startBell, stopBell } from './notifications.js';
 import { listView } from './list-view.js';
 import { documentsView } from './documents.js';
@@ -174,6 +182,7 @@ Object.assign(app, {
     document.getElementById('nav-people').hidden = !session.isAdmin();
     document.getElementById('nav-audit').hidden = !session.isAdmin();
     document.getElementById('nav-webhooks').hidden = !session.isAdmin();
+    document.getElementById('nav-admin').hidden = !session.isAdmin();
     // The catalog is read by everyone (the create form and the panel list's filter show it too); admins change it.
     document.getElementById('nav-experts').hidden = false;
     renderAccountMenu();
@@ -198,6 +207,7 @@ Object.assign(app, {
       return;
     }
     brand.setAttribute('href', '#/');
+    applyBranding(null); // the link's organisation's, until the page's own is known
     if (session.signedIn() && session.tenant) this.showSignedIn();
   },
 
@@ -337,6 +347,9 @@ Object.assign(app, {
       const id = idAfter(path, '/experts/');
       if (!UUID_RE.test(id)) notFoundView('Expert not found', 'There is no expert with this address in your organisation’s catalog.');
       else this.current = expertView(id.toLowerCase());
+    } else if (path === '/admin' || path.startsWith('/admin/')) {
+      document.getElementById('nav-admin').setAttribute('aria-current', 'page');
+      this.current = adminView(path.slice('/admin/'.length), params);
     } else if (path === '/account') {
       accountView();
     } else if (path.startsWith('/panels/')) {

@@ -334,4 +334,27 @@ export function createView() {
   mountView('New panel', form);
   syncType();
   syncMode();
+  applyDefaults(form, { typeFieldset, rounds, method, timeout, syncType });
+}
+
+/**
+ * The tenant's defaults for new panels (format, rounds, method, human turn
+ * time) chosen in the form when they arrive, unless the person already
+ * changed something.
+ */
+function applyDefaults(form, { typeFieldset, rounds, method, timeout, syncType }) {
+  let touched = false;
+  form.addEventListener('input', () => { touched = true; }, { once: true });
+  form.addEventListener('change', () => { touched = true; }, { once: true });
+  api('GET', '/v1/tenant/defaults').then((d) => {
+    if (!d || touched || !form.isConnected) return;
+    const radio = d.panel_type && typeFieldset.querySelector(`input[name=panel_type][value="${d.panel_type}"]`);
+    if (radio) {
+      radio.checked = true;
+      syncType();
+    }
+    if (Number.isInteger(d.max_rounds)) rounds.value = String(d.max_rounds);
+    if (d.consensus_method && [...method.options].some((o) => o.value === d.consensus_method)) method.value = d.consensus_method;
+    if (Number.isInteger(d.human_turn_timeout_s)) timeout.value = String(d.human_turn_timeout_s);
+  }).catch(() => {});
 }

@@ -7,7 +7,8 @@
 // transcript collapsed below. The shared view (shared-view.js) is this view,
 // read-only, fed through a link instead of the socket.
 // Who is watching, and which human members are connected: presence.js.
-// Why each AI member was seated: why-chosen.js.
+// Why each AI member was seated: why-chosen.js. A finished panel's tokens,
+// turns and duration: panel-usage.js (not on share links).
 
 import { announcer, appendAll, clear, h, setText } from './dom.js';
 import { METHOD_LABEL, TERMINAL, TYPE_BY_ID, domainLabel, fmtDate, fmtNum, statusBadge, timeOnly } from './format.js';
@@ -25,6 +26,7 @@ import { HumanTurn } from './human-turn.js';
 import { ModBar } from './moderation.js';
 import { PresenceLine } from './presence.js';
 import { whyChosen } from './why-chosen.js';
+import { PanelUsage } from './panel-usage.js';
 import { mountView, notFoundView } from './view.js';
 
 /** The view of one panel, patched in place as its feed changes (rendering is batched per animation frame). */
@@ -95,6 +97,7 @@ export class LiveView {
     this.loading = h('p', { class: 'loading', role: 'status', text: 'Connecting to the panel…' });
     // Sharing is a moderator's; a shared view links nowhere else in the page.
     const share = !this.readOnly && session.atLeast('moderator') ? shareSection(this.panelId) : null;
+    this.usage = this.readOnly ? null : new PanelUsage(this.panelId);
     this.root = h(
       'article',
       { class: 'live', 'aria-labelledby': 'live-title', dataset: this.readOnly ? { panelId: '', shared: 'true' } : { panelId: this.panelId } },
@@ -103,7 +106,7 @@ export class LiveView {
       this.summary,
       this.human.box,
       this.modBar.el,
-      h('div', { class: 'live-grid' }, this.members, h('div', { class: 'live-side' }, this.outcome, this.childrenBox, this.activity, share), this.timeline.el),
+      h('div', { class: 'live-grid' }, this.members, h('div', { class: 'live-side' }, this.outcome, this.childrenBox, this.usage && this.usage.el, this.activity, share), this.timeline.el),
     );
     mountView('Panel', this.root);
   }
@@ -137,8 +140,9 @@ export class LiveView {
       this.fullQuery = h('details', { class: 'full-query' }, h('summary', { text: 'Full question' }), h('p', { text: p.query }));
       this.title.after(this.fullQuery);
     }
-    // A shared panel is another organisation's: never titled with the viewer's.
-    const brand = !this.readOnly && session.tenant && session.tenant.branding && session.tenant.branding.display_name;
+    // A shared panel is another organisation's: titled with its name (the link's branding), never the viewer's.
+    const branding = this.readOnly ? this.feed.branding : session.tenant && session.tenant.branding;
+    const brand = branding && branding.display_name;
     document.title = `${p.query.slice(0, 60)} · ${brand || 'askpanel'}`;
     this.root.dataset.status = p.status;
     this.renderMeta(model);
@@ -172,6 +176,7 @@ export class LiveView {
       const followUps = this.readOnly || !session.atLeast('member') ? [] : [followUpControls(p.id, p.status)];
       this.report = new ReportSummary({ el: this.summary, source: this.reportSource(p.id), extra: followUps, onChange: () => this.onChange({ kind: 'report' }) });
       if (!this.readOnly) this.loadChildren(p.id);
+      if (this.usage) this.usage.load();
     }
     this.report.update(model);
   }

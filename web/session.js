@@ -130,32 +130,55 @@ function darken(hex, f) {
   return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** The tenant picks a colour; the page keeps text on and beside it readable (4.5:1). */
+const HEX_RE = /^#[0-9a-fA-F]{6}$/;
+
+/** `hex` darkened step by step until it reaches `ratio` against white (at most 20 steps). */
+function readableOnWhite(hex, ratio) {
+  let c = hex;
+  for (let i = 0; i < 20 && contrast(c, '#ffffff') < ratio; i += 1) c = darken(c, 0.12);
+  return c;
+}
+
+/**
+ * Sets `--${name}` (the colour as chosen), `--on-${name}` (text on it) and
+ * `--${name}-text` (the colour darkened to 4.5:1 on white, for text), or
+ * removes them when `color` is null so the stylesheet's own values stand.
+ */
+function setColour(root, name, color) {
+  if (!color) {
+    for (const p of [name, `on-${name}`, `${name}-text`]) root.removeProperty(`--${p}`);
+    return;
+  }
+  // CSSOM custom properties are allowed under the CSP (inline style attributes are not).
+  root.setProperty(`--${name}`, color);
+  root.setProperty(`--on-${name}`, contrast(color, '#ffffff') >= 4.5 ? '#ffffff' : '#111111');
+  root.setProperty(`--${name}-text`, readableOnWhite(color, 4.5));
+}
+
+/**
+ * The tenant's (or a shared link's tenant's) branding on the page's header
+ * and colours, or the page's own with `branding` null; the Administration
+ * console calls it on every keystroke for its live preview. Text on and
+ * beside a colour stays readable (4.5:1). The secondary colour tints a few
+ * accents (style.css reads `--secondary` and falls back to the primary when
+ * it is unset); as an accent beside white it is darkened to 3:1 if need be
+ * (WCAG 1.4.11), so `--secondary` is the chosen colour only when it is dark enough.
+ */
 export function applyBranding(branding) {
   const root = document.documentElement.style;
   const name = (branding && branding.display_name) || 'askpanel';
   setText(document.getElementById('brand-name'), name);
   const logo = document.getElementById('brand-logo');
   if (branding && branding.logo_url) {
-    logo.src = branding.logo_url;
+    if (logo.getAttribute('src') !== branding.logo_url) logo.src = branding.logo_url;
     logo.alt = '';
     logo.hidden = false;
   } else {
     logo.removeAttribute('src');
     logo.hidden = true;
   }
-  let color = branding && /^#[0-9a-fA-F]{6}$/.test(branding.primary_color || '') ? branding.primary_color.toLowerCase() : null;
-  if (!color) {
-    root.removeProperty('--primary');
-    root.removeProperty('--on-primary');
-    root.removeProperty('--primary-text');
-    return;
-  }
-  let text = color;
-  for (let i = 0; i < 20 && contrast(text, '#ffffff') < 4.5; i += 1) text = darken(text, 0.12);
-  const on = contrast(color, '#ffffff') >= 4.5 ? '#ffffff' : '#111111';
-  // CSSOM custom properties are allowed under the CSP (inline style attributes are not).
-  root.setProperty('--primary', color);
-  root.setProperty('--on-primary', on);
-  root.setProperty('--primary-text', text);
+  const colourOf = (key) => (branding && HEX_RE.test(branding[key] || '') ? branding[key].toLowerCase() : null);
+  setColour(root, 'primary', colourOf('primary_color'));
+  const secondary = colourOf('secondary_color');
+  setColour(root, 'secondary', secondary && readableOnWhite(secondary, 3));
 }

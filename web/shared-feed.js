@@ -38,9 +38,13 @@ const KINDS = [
 ];
 
 export class SharedFeed {
-  constructor(token, onChange) {
+  /** `onOpened(data)`: the link's answer (GET /v1/shared/{token}: the panel, its expiry, the organisation's branding). */
+  constructor(token, onChange, { onOpened = () => {} } = {}) {
     this.base = `/v1/shared/${encodeURIComponent(token)}`;
     this.onChange = onChange;
+    this.onOpened = onOpened;
+    /** The sharing organisation's branding ({display_name, primary_color, secondary_color, logo_url}); null until known. */
+    this.branding = null;
     this.model = null;
     this.lastSeq = 0;
     // The head when the page opened: events up to it are history, shown but not announced.
@@ -68,6 +72,8 @@ export class SharedFeed {
     }
     if (this.stopped) return;
     this.expiresAt = data.expires_at || null;
+    this.branding = data.branding || null;
+    this.onOpened(data);
     this.replayUntil = (data.panel && data.panel.head_seq) || 0;
     this.follow();
   }

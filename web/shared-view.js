@@ -2,9 +2,12 @@
 // without a key. The same panel view as a signed-in person's (summary first
 // once finished, followed live while it runs) with no moderator controls,
 // no input, no sign-in prompt and no link into the rest of the page; its
-// report and downloads come through the link's own addresses.
+// report and downloads come through the link's own addresses. The page
+// wears the sharing organisation's branding (name, colours, logo), which the
+// link's answer carries (docs/administration.md).
 
 import { h } from './dom.js';
+import { applyBranding } from './session.js';
 import { LiveView } from './panel-view.js';
 import { SharedFeed } from './shared-feed.js';
 import { mountView } from './view.js';
@@ -14,7 +17,13 @@ export function sharedView(token) {
   const base = `/v1/shared/${encodeURIComponent(token)}`;
   return new LiveView(null, {
     shared: {
-      makeFeed: (onChange) => new SharedFeed(token, onChange),
+      makeFeed: (onChange) =>
+        new SharedFeed(token, onChange, {
+          // Only while the page still shows the link (the router restores the page's own on leaving).
+          onOpened: (data) => {
+            if (document.body.dataset.mode === 'shared') applyBranding(data.branding || null);
+          },
+        }),
       report: (panelId) => ({
         reportPath: `${base}/report?format=json`,
         filePath: (format) => `${base}/report?format=${format}`,

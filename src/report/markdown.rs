@@ -40,10 +40,11 @@ fn header(columns: &[&str]) -> String {
 /// The report as Markdown.
 pub fn render(report: &Report) -> String {
     let mut md = String::with_capacity(8192);
+    md.push_str("# Panel report\n\n");
     if let Some(brand) = &report.branding {
-        md.push_str(&format!("**{}**\n\n", inline(brand.display_name.trim()).replace('*', "\\*")));
+        md.push_str(&format!("_{}_\n\n", inline(brand.display_name.trim()).replace(['*', '_'], "")));
     }
-    md.push_str(&format!("# Panel report\n\n**Question:** {}\n\n", inline(report.query.trim())));
+    md.push_str(&format!("**Question:** {}\n\n", inline(report.query.trim())));
     md.push_str(&format!("{} · panel `{}`\n\n", words::meta_line(report), report.panel_id));
     if let Some((relation, parent)) = words::relation(report) {
         md.push_str(&format!("{relation} of panel `{parent}`.\n\n"));

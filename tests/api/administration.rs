@@ -224,7 +224,7 @@ async fn a_logo_is_checked_stored_served_and_shown_with_the_colours_on_reports_a
     assert!(html.contains("src=\"data:image/png;base64,"), "the logo inline: the file stands alone");
     let md =
         app.client.get(app.url(&format!("/v1/panels/{id}/report?format=md"))).bearer_auth(&key).send().await.unwrap();
-    assert!(md.text().await.unwrap().starts_with("**Acme Health**"));
+    assert!(md.text().await.unwrap().starts_with("# Panel report\n\n_Acme Health_\n\n"));
     let (_, json_report) = app.get(&format!("/v1/panels/{id}/report"), &key).await;
     assert_eq!(json_report["branding"]["display_name"], "Acme Health");
     let (status, share) = app.post(&format!("/v1/panels/{id}/shares"), &key, json!({})).await;

@@ -31,6 +31,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startDevServer } from './devserver.mjs';
@@ -2259,6 +2260,443 @@ scenario('experts: an admin adds, changes and prefers an expert, a panel says wh
   assertEqual(await other.locator('#expert-prefer, #expert-hide, #expert-edit, #expert-delete, #expert-platform-note').count(), 0, 'no settings, no changes');
   const memberKey = (await api('POST', '/v1/keys', { role: 'member', name: `e2e experts member ${stamp}` })).body;
   assertEqual((await api('PATCH', `/v1/experts/${platform.id}`, { hidden: true }, memberKey.key)).status, 403, 'the server refuses a member');
+});
+
+/* ---------------- administration (docs/administration.md) ---------------- */
+
+/** A small PNG made here: `width` x `height` pixels of one colour (RGB, no filter, deflated). */
+function pngBytes(width = 16, height = 16, rgb = [11, 110, 79]) {
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // truecolour
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => rgb).flat())]);
+  const pixels = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(pixels)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A custom property of the page's root, as the page set it ('' when unset). */
+function rootProperty(page, name) {
+  return page.evaluate((n) => document.documentElement.style.getPropertyValue(n).trim(), name);
+}
+
+/** The page scrolls sideways at its current width: the scroll width when it does, else 0. */
+async function sidewaysAt(page, width) {
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  return w > width ? w : 0;
+}
+
+/** Puts the demo tenant's branding back as it was (`before`), logo included. */
+async function restoreBranding(before) {
+  // Name and primary first: they are accepted by every server; the rest after.
+  await api('PATCH', '/v1/tenant', { branding: { display_name: before.display_name, primary_color: before.primary_color } });
+  await api('PATCH', '/v1/tenant', { branding: { secondary_color: before.secondary_color || null } });
+  if (!before.logo_url) await api('DELETE', '/v1/tenant/logo');
+}
+
+scenario('administration: an admin creates an API key, sees it once and copies it, and revokes it', async (t) => {
+  const stamp = Date.now().toString(36);
+  const name = `E2E reporting job ${stamp}`;
+  const page = await newPage(t);
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: env.base });
+  await signIn(page);
+  assert(await page.locator('#nav-admin').isVisible(), 'an admin sees Administration');
+  await page.click('#nav-admin');
+  await page.waitForURL(/#\/admin$/);
+  await page.locator('#admin-h').waitFor();
+  assertEqual(await page.getAttribute('#nav-admin', 'aria-current'), 'page', 'the navigation marks Administration');
+  assertEqual(await page.getAttribute('#admin-tab-keys', 'aria-current'), 'page', 'the keys tab comes first');
+  assertEqual(await page.$$eval('#admin-tabs a', (a) => a.map((x) => x.getAttribute('href'))), ['#/admin/keys', '#/admin/branding', '#/admin/usage', '#/admin/defaults', '#/admin/experts'], 'a tab for each part');
+  await page.locator('#keys-msg', { hasText: /active keys?/ }).waitFor();
+  const before = (await api('GET', '/v1/keys')).body.items;
+  assertEqual(await page.locator('#keys-body tr.key-row').count(), before.length, 'every key the server lists is shown');
+  const mine = (await api('GET', '/v1/tenant')).body.caller.key_id;
+  assert((await page.locator(`#keys-body tr.key-row[data-id="${mine}"]`).textContent()).includes('this page'), 'the page’s own key says so');
+
+  // A name is needed, said before anything is sent.
+  await page.click('#key-create');
+  await page.locator('#key-name-err:not([hidden])').waitFor();
+  assertEqual(await page.getAttribute('#key-name', 'aria-invalid'), 'true', 'the name is marked');
+  await page.fill('#key-name', name);
+  await page.selectOption('#key-role', 'viewer');
+  await page.click('#key-create');
+  // The key, once: read-only, a copy button, the warning, the keyboard on it.
+  await page.locator('#key-secret-box').waitFor();
+  const key = await page.inputValue('#key-secret');
+  assert(/^ap_\S{20,}$/.test(key), `a key (${key})`);
+  assert((await page.textContent('#key-secret-box')).includes('you will not see it again'), 'the page says it is shown once');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'key-secret'), 'the keyboard is on the key');
+  await page.click('#key-secret-copy');
+  await page.locator('#key-secret-copy-msg', { hasText: 'Copied.' }).waitFor();
+  assertEqual(await page.evaluate(() => navigator.clipboard.readText()), key, 'the clipboard holds the key');
+  const row = page.locator('#keys-body tr.key-row', { has: page.locator('.key-name', { hasText: name }) });
+  await row.waitFor();
+  let made = (await api('GET', '/v1/keys')).body.items.find((k) => k.name === name);
+  assert(made, 'the server has the new key');
+  assertEqual([await row.getAttribute('data-id'), await row.getAttribute('data-state'), made.role, 'key' in made], [made.id, 'active', 'viewer', false], 'listed as an active viewer key, and the server lists no key');
+  assert(typeof made.prefix === 'string' && made.prefix.length >= 4 && key.startsWith(made.prefix), `the server lists the key’s first characters (${made.prefix})`);
+  assertEqual((await row.locator('.key-prefix').textContent()).trim(), `${made.prefix}…`, 'the page shows them');
+  assertEqual(made.last_used_at, null, 'never used yet');
+  assertEqual((await row.locator('.last-used').textContent()).trim(), 'Never', 'the page says never');
+
+  // It works, as a viewer; its use is recorded.
+  assertEqual((await api('GET', '/v1/tenant', undefined, key)).status, 200, 'the new key works');
+  assertEqual((await api('PUT', '/v1/tenant/defaults', {}, key)).status, 403, 'as a viewer');
+  made = await eventually(async () => (await api('GET', '/v1/keys')).body.items.find((k) => k.id === made.id && k.last_used_at), 'the key’s last use to be recorded');
+  // Hidden once copied, and never shown again.
+  await page.click('#key-secret-done');
+  await page.locator('#key-secret-box').waitFor({ state: 'detached' });
+  await page.reload();
+  await row.waitFor();
+  assert(!(await page.content()).includes(key), 'the key is nowhere on the page after a reload');
+  assert(!/Never/.test(await row.locator('.last-used').textContent()), 'its last use is shown');
+  assertEqual(await row.locator('.last-used time').getAttribute('datetime'), made.last_used_at, 'the time the server gives');
+  assertEqual(await accessibilityProblems(page), [], 'API keys tab audit');
+  await shot(page, 'admin-keys');
+
+  // Revoke: asked first; Keep gives the keyboard back.
+  const revoke = row.getByRole('button', { name: `Revoke the key ${name}` });
+  await revoke.click();
+  await page.click('#key-revoke-no');
+  assert(await revoke.evaluate((b) => b === document.activeElement), 'Keep gives the button the keyboard back');
+  assertEqual((await api('GET', '/v1/tenant', undefined, key)).status, 200, 'not revoked yet');
+  await revoke.click();
+  await page.click('#key-revoke-yes');
+  await page.locator('#keys-msg', { hasText: `The key ${name} is revoked.` }).waitFor();
+  await row.locator('.key-state[data-state="revoked"]').waitFor();
+  assertEqual(await row.getByRole('button', { name: /Revoke/ }).count(), 0, 'a revoked key has no Revoke button');
+  assertEqual((await api('GET', '/v1/tenant', undefined, key)).status, 401, 'the server refuses the revoked key');
+  assert((await api('GET', '/v1/keys')).body.items.find((k) => k.id === made.id).revoked_at, 'revoked on the server');
+  // On a phone the table's rows become cards; nothing scrolls sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(200);
+  assertEqual(await sidewaysAt(page, 390), 0, 'the keys tab does not scroll sideways at 390 px');
+  await shot(page, 'admin-keys-mobile-390', { fullPage: false });
+});
+
+scenario('administration: branding previewed live, cancelled, saved and kept after a reload; a logo checked, refused, uploaded and removed', async (t) => {
+  const original = (await api('GET', '/v1/tenant')).body.branding;
+  t.cleanup.push(() => restoreBranding(original));
+  const page = await newPage(t);
+  const sent = [];
+  page.on('request', (r) => {
+    if (['PATCH', 'PUT', 'DELETE'].includes(r.method())) sent.push(`${r.method()} ${new URL(r.url()).pathname}`);
+  });
+  await signIn(page);
+  await page.goto(`${env.base}/#/admin/branding`);
+  await page.locator('#branding-form').waitFor();
+  assertEqual([await page.inputValue('#brand-display-name'), await page.inputValue('#brand-primary-hex')], [original.display_name, original.primary_color.toLowerCase()], 'the form shows the saved branding');
+
+  // The header follows the form as the admin types, before anything is saved.
+  await page.fill('#brand-display-name', 'Preview Health');
+  await page.locator('#brand-name', { hasText: 'Preview Health' }).waitFor();
+  await page.fill('#brand-primary-hex', '#0b6e4f');
+  assertEqual(await rootProperty(page, '--primary'), '#0b6e4f', 'the primary colour is previewed');
+  await page.check('#brand-secondary-on');
+  await page.fill('#brand-secondary-hex', '#7a1f5c');
+  assertEqual(await rootProperty(page, '--secondary'), '#7a1f5c', 'the secondary colour is previewed');
+  assert((await page.evaluate(() => getComputedStyle(document.getElementById('admin-tab-branding')).boxShadow)).includes('rgb(122, 31, 92)'), 'the current tab is marked in the secondary colour');
+  await page.locator('#branding-status', { hasText: 'Previewing unsaved changes' }).waitFor();
+  assertEqual(sent, [], 'nothing was sent while previewing');
+  // Cancel: the saved branding is back, on the page and in the form.
+  await page.click('#branding-cancel');
+  await page.locator('#brand-name', { hasText: original.display_name }).waitFor();
+  assertEqual([await rootProperty(page, '--primary'), await rootProperty(page, '--secondary')], [original.primary_color.toLowerCase(), ''], 'the saved colours are back');
+  assertEqual(await page.inputValue('#brand-display-name'), original.display_name, 'the form too');
+  // Leaving without saving restores it as well.
+  await page.fill('#brand-display-name', 'Left Unsaved');
+  await page.locator('#brand-name', { hasText: 'Left Unsaved' }).waitFor();
+  await page.click('#admin-tab-keys');
+  await page.locator('#keys-msg', { hasText: /active key/ }).waitFor();
+  assertEqual((await page.textContent('#brand-name')).trim(), original.display_name, 'leaving the tab restores the saved name');
+  assertEqual(sent, [], 'still nothing sent');
+
+  // A colour that is not one is said at its field; then saved for real.
+  await page.click('#admin-tab-branding');
+  await page.locator('#branding-form').waitFor();
+  await page.fill('#brand-primary-hex', 'green');
+  await page.click('#branding-save');
+  await page.locator('#brand-primary-err:not([hidden])', { hasText: '#rrggbb' }).waitFor();
+  await page.fill('#brand-display-name', 'Acme Health Panels');
+  await page.fill('#brand-primary-hex', '#0b6e4f');
+  await page.check('#brand-secondary-on');
+  await page.fill('#brand-secondary-hex', '#7a1f5c');
+  await page.click('#branding-save');
+  await page.locator('#branding-status', { hasText: /^Saved/ }).waitFor();
+  let branding = (await api('GET', '/v1/tenant')).body.branding;
+  assertEqual([branding.display_name, branding.primary_color.toLowerCase(), (branding.secondary_color || '').toLowerCase()], ['Acme Health Panels', '#0b6e4f', '#7a1f5c'], 'the server has the new branding');
+  await page.reload();
+  await page.locator('#brand-name', { hasText: 'Acme Health Panels' }).waitFor();
+  assertEqual([await rootProperty(page, '--primary'), await rootProperty(page, '--secondary')], ['#0b6e4f', '#7a1f5c'], 'kept after a reload');
+  assert((await page.title()).endsWith('· Acme Health Panels'), `the window title names it (${await page.title()})`);
+
+  // A logo: checked here first (type, size), so nothing is sent for those.
+  sent.length = 0;
+  await page.setInputFiles('#brand-logo-file', { name: 'logo.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') });
+  await page.locator('#brand-logo-err:not([hidden])', { hasText: 'SVG is not accepted' }).waitFor();
+  const big = Buffer.concat([pngBytes(), Buffer.alloc(300 * 1024)]);
+  await page.setInputFiles('#brand-logo-file', { name: 'huge.png', mimeType: 'image/png', buffer: big });
+  await page.locator('#brand-logo-err:not([hidden])', { hasText: 'at most 256 KB' }).waitFor();
+  assertEqual(sent, [], 'nothing sent for a logo refused in the page');
+  // Bytes that are not a PNG: the server refuses, and its words are shown.
+  const fake = Buffer.from('this is not a picture at all');
+  const refusal = await fetch(`${env.api}/v1/tenant/logo`, { method: 'PUT', headers: { Authorization: `Bearer ${env.key}`, 'Content-Type': 'image/png' }, body: fake });
+  const refusalBody = await refusal.json().catch(() => null);
+  assertEqual(refusal.status, 422, `the server refuses bytes that are not a PNG (${JSON.stringify(refusalBody)})`);
+  await page.setInputFiles('#brand-logo-file', { name: 'fake.png', mimeType: 'image/png', buffer: fake });
+  await page.locator('#brand-logo-note', { hasText: 'fake.png' }).waitFor();
+  await page.click('#branding-save');
+  await page.locator('#brand-logo-err:not([hidden])', { hasText: refusalBody.error.message }).waitFor();
+  assertEqual(sent, ['PUT /v1/tenant/logo'], 'the page sent it once');
+  assert(await page.locator('#brand-logo').isHidden(), 'no logo in the header');
+
+  // A real one: previewed in the header, saved under its hash, kept after a reload.
+  const png = pngBytes(24, 16);
+  const sha = crypto.createHash('sha256').update(png).digest('hex');
+  await page.setInputFiles('#brand-logo-file', { name: 'acme.png', mimeType: 'image/png', buffer: png });
+  await page.locator('#brand-logo:not([hidden])').waitFor();
+  assert((await page.getAttribute('#brand-logo', 'src')).startsWith('data:image/png'), 'previewed from the chosen file');
+  await page.click('#branding-save');
+  await page.locator('#branding-status', { hasText: /^Saved/ }).waitFor();
+  branding = (await api('GET', '/v1/tenant')).body.branding;
+  assertEqual(branding.logo_url, `/v1/logos/${sha}`, 'the server names the logo by its hash');
+  await page.reload();
+  await page.locator('#brand-logo:not([hidden])').waitFor();
+  assertEqual(await page.getAttribute('#brand-logo', 'src'), `/v1/logos/${sha}`, 'the header shows the saved logo');
+  await eventually(() => page.evaluate(() => document.getElementById('brand-logo').complete && document.getElementById('brand-logo').naturalWidth === 24), 'the logo to load');
+  const logo = await fetch(`${env.api}/v1/logos/${sha}`);
+  assertEqual([logo.status, logo.headers.get('content-type'), logo.headers.get('x-content-type-options')], [200, 'image/png', 'nosniff'], 'served without a key, with its type');
+  assert(/immutable/.test(logo.headers.get('cache-control') || ''), 'cached for good');
+  assertEqual(Buffer.from(await logo.arrayBuffer()).equals(png), true, 'the same bytes');
+  assertEqual(await accessibilityProblems(page), [], 'branding tab audit');
+  await shot(page, 'admin-branding');
+
+  // Removed: previewed, then gone once saved.
+  await page.click('#brand-logo-remove');
+  assert(await page.locator('#brand-logo').isHidden(), 'the removal is previewed');
+  await page.click('#branding-save');
+  await page.locator('#branding-status', { hasText: /^Saved/ }).waitFor();
+  assertEqual((await api('GET', '/v1/tenant')).body.branding.logo_url, null, 'no logo on the server');
+  // No secondary colour: the accents fall back to the primary.
+  await page.uncheck('#brand-secondary-on');
+  assertEqual(await rootProperty(page, '--secondary'), '', 'previewed without a secondary colour');
+  assert((await page.evaluate(() => getComputedStyle(document.getElementById('admin-tab-branding')).boxShadow)).includes('rgb(11, 110, 79)'), 'the current tab falls back to the primary colour');
+  await page.click('#branding-save');
+  await page.locator('#branding-status', { hasText: /^Saved/ }).waitFor();
+  assertEqual((await api('GET', '/v1/tenant')).body.branding.secondary_color, null, 'cleared on the server');
+});
+
+scenario('administration: usage by day and the month against the limits after a panel ran; the panel’s own usage; a shared link wears the branding', async (t) => {
+  const original = (await api('GET', '/v1/tenant')).body.branding;
+  t.cleanup.push(() => restoreBranding(original));
+  const created = await createPanel({ query: 'Should our clinic count the tokens its panels spend?', panel_type: 'structured', expert_count: 3, max_rounds: 1, simulation: { seed: 11, pace_tokens_per_s: 0, turn_tokens: 30 } });
+  await waitForEnd(created.id);
+  const page = await newPage(t);
+  const usageCalls = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname === `/v1/panels/${created.id}/usage`) usageCalls.push(r.url());
+  });
+  await signIn(page);
+
+  // The finished panel says what it cost: the API's figures, asked once.
+  const pu = await api('GET', `/v1/panels/${created.id}/usage`);
+  assertEqual(pu.status, 200, `GET /v1/panels/{id}/usage answered ${pu.status}`);
+  assert(pu.body.tokens_in > 0 && pu.body.tokens_out > 0 && pu.body.turns > 0, `a panel that ran spent tokens (${JSON.stringify(pu.body)})`);
+  await page.goto(`${env.base}/#/panels/${created.id}`);
+  await waitForFinal(page);
+  await page.locator('#panel-usage:not([hidden])').waitFor();
+  assertEqual(await page.$eval('#panel-usage', (el) => [el.dataset.tokensIn, el.dataset.tokensOut, el.dataset.turns]), [pu.body.tokens_in, pu.body.tokens_out, pu.body.turns].map(String), 'the panel’s usage as the API gives it');
+  const figure = (key) => page.$eval(`#panel-usage-line [data-figure="${key}"]`, (li) => li.textContent);
+  assertEqual((await figure('tokens_in')).replace(/\D/g, ''), String(pu.body.tokens_in), 'tokens in, in words');
+  assertEqual(await figure('turns'), `${pu.body.turns} turns`, 'turns, in words');
+  await sleep(500);
+  assertEqual(usageCalls.length, 1, 'asked once');
+  await page.click('#panel-usage-members > summary');
+  assertEqual(await page.locator('#panel-usage-members tbody tr').count(), pu.body.by_member.filter((m) => m.turns || m.tokens_in || m.tokens_out).length, 'a row per member who spoke');
+  await page.locator('#panel-usage').scrollIntoViewIfNeeded();
+  await shot(page, 'panel-usage', { fullPage: false });
+
+  // The usage tab: the month against the limits, tokens by day, by format.
+  await page.goto(`${env.base}/#/admin/usage`);
+  await page.locator('#usage-svg').waitFor();
+  const to = new Date().toISOString().slice(0, 10);
+  const from = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
+  const usage = await eventually(async () => {
+    const r = await api('GET', `/v1/usage?from=${from}&to=${to}`);
+    return r.status === 200 && r.body.days && r.body.days[r.body.days.length - 1].tokens_in >= pu.body.tokens_in ? r.body : null;
+  }, 'today’s figures to count the panel');
+  assertEqual([usage.from, usage.to, usage.days.length], [from, to, 30], 'thirty days, today last');
+  await eventually(async () => {
+    await page.click('#usage-refresh');
+    await page.locator('#usage-svg').waitFor();
+    return Number(await page.locator(`#usage-svg g.day[data-date="${to}"]`).getAttribute('data-tokens')) >= pu.body.tokens_in + pu.body.tokens_out;
+  }, 'today’s bar to show the panel', WAIT_MS, 1000);
+  assertEqual(await page.locator('#usage-svg g.day').count(), 30, 'a bar slot for each day');
+  assert((await page.textContent('#usage-svg > title')).startsWith('Tokens per day'), 'the chart has a title');
+  assert((await page.textContent('#usage-svg > desc')).includes('tokens from'), 'and a description');
+  assertEqual(await page.locator('#usage-days tbody tr').count(), 30, 'the table gives every day');
+  // The month against the limits: the API's figures and percentages.
+  const month = usage.this_month;
+  const limits = usage.limits;
+  const tokens = month.tokens_in + month.tokens_out;
+  assertEqual(await page.$eval('#limit-tokens', (el) => [el.dataset.used, el.dataset.limit]), [String(tokens), String(limits.tokens_per_month)], 'tokens this month against the limit');
+  assertEqual(await page.$eval('#limit-panels', (el) => [el.dataset.used, el.dataset.limit]), [String(month.panels_created), String(limits.max_panels_per_month)], 'panels this month against the limit');
+  // The percentage as the page words it: whole from 10 %, one decimal below, "under 0.1 %" for a trace.
+  const percent = (used, limit) => {
+    const p = (used / limit) * 100;
+    return p > 0 && p < 0.1 ? 'under 0.1 %' : `${p >= 10 || p === 0 ? Math.round(p) : p.toFixed(1)} %`;
+  };
+  assertEqual([(await page.textContent('#limit-tokens .limit-pct')).trim(), (await page.textContent('#limit-panels .limit-pct')).trim()], [percent(tokens, limits.tokens_per_month), percent(month.panels_created, limits.max_panels_per_month)], 'the percentages');
+  assertEqual(await page.getAttribute('#limit-tokens-meter', 'max'), String(limits.tokens_per_month), 'a meter up to the limit');
+  const tenantLimits = (await api('GET', '/v1/tenant')).body.limits;
+  assertEqual([limits.tokens_per_month, limits.max_panels_per_month], [tenantLimits.tokens_per_month, tenantLimits.max_panels_per_month], 'the limits are the tenant’s');
+  await page.locator('#usage-by-type tr[data-type="structured"]').waitFor();
+  // Seven days, then one format: kept in the address, figures as the API gives them.
+  await page.selectOption('#usage-range', '7');
+  await page.waitForURL(/#\/admin\/usage\?days=7$/);
+  await eventually(async () => (await page.locator('#usage-svg g.day').count()) === 7, 'seven days');
+  await page.selectOption('#usage-type', 'structured');
+  await page.waitForURL(/#\/admin\/usage\?days=7&panel_type=structured$/);
+  await page.locator('#usage-chart-h', { hasText: 'structured panels, last 7 days' }).waitFor();
+  const week = (await api('GET', `/v1/usage?from=${new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10)}&to=${to}&panel_type=structured`)).body;
+  assertEqual(week.panel_type, 'structured', 'the server filtered by format');
+  await eventually(async () => (await page.textContent('#usage-totals dd[data-figure="turns"]')).replace(/\D/g, '') === String(week.totals.turns), 'the week’s structured turns');
+  await page.reload();
+  await page.locator('#usage-svg').waitFor();
+  assertEqual([await page.inputValue('#usage-range'), await page.inputValue('#usage-type')], ['7', 'structured'], 'the address keeps them');
+  await page.selectOption('#usage-type', '');
+  await page.selectOption('#usage-range', '30');
+  await page.waitForURL(/#\/admin\/usage$/);
+  await eventually(async () => (await page.locator('#usage-svg g.day').count()) === 30, 'thirty days again');
+  assertEqual(await accessibilityProblems(page), [], 'usage tab audit');
+  await shot(page, 'admin-usage');
+  // On a phone (opened there: the chart is drawn for the width it has).
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.reload();
+  await page.locator('#usage-svg').waitFor();
+  assertEqual(await sidewaysAt(page, 390), 0, 'the usage tab does not scroll sideways at 390 px');
+  await page.evaluate(() => document.getElementById('usage-chart-h').scrollIntoView());
+  await shot(page, 'admin-usage-mobile-390', { fullPage: false });
+
+  // A shared link shows the sharing organisation's name, colours and logo; no usage.
+  const png = pngBytes(20, 20, [122, 31, 92]);
+  assertEqual((await api('PATCH', '/v1/tenant', { branding: { display_name: 'Shared Clinic', primary_color: '#0b6e4f', secondary_color: '#7a1f5c' } })).status, 200, 'branding set');
+  const up = await fetch(`${env.api}/v1/tenant/logo`, { method: 'PUT', headers: { Authorization: `Bearer ${env.key}`, 'Content-Type': 'image/png' }, body: png });
+  assertEqual(up.status, 200, 'logo set');
+  const share = await api('POST', `/v1/panels/${created.id}/shares`, { expires_in_s: 86400 });
+  assertEqual(share.status, 201, `a share link (${JSON.stringify(share.body)})`);
+  const token = new URL(share.body.url, env.base).hash.replace('#/shared/', '');
+  const shared = { body: await (await fetch(`${env.api}/v1/shared/${token}`)).json() };
+  assertEqual(shared.body.branding && [shared.body.branding.display_name, shared.body.branding.primary_color.toLowerCase(), (shared.body.branding.secondary_color || '').toLowerCase()], ['Shared Clinic', '#0b6e4f', '#7a1f5c'], 'the link’s answer carries the branding');
+  const guest = await newPage(t);
+  await guest.goto(new URL(share.body.url, env.base).href);
+  await guest.locator('#summary #summary-h').waitFor();
+  await guest.locator('#brand-name', { hasText: 'Shared Clinic' }).waitFor();
+  assertEqual([await rootProperty(guest, '--primary'), await rootProperty(guest, '--secondary')], ['#0b6e4f', '#7a1f5c'], 'in the organisation’s colours');
+  assertEqual(await guest.getAttribute('#brand-logo', 'src'), shared.body.branding.logo_url, 'with its logo');
+  await eventually(() => guest.evaluate(() => document.getElementById('brand-logo').naturalWidth === 20), 'the logo to load without a key');
+  assertEqual(await guest.locator('#panel-usage').count(), 0, 'no usage on a share link');
+  assertEqual(await guest.evaluate(() => [...document.querySelectorAll('#topbar a[href]')].filter((a) => a.checkVisibility()).map((a) => a.getAttribute('href'))), [], 'the top bar links nowhere');
+  await shot(guest, 'shared-view-branded', { fullPage: false });
+});
+
+scenario('administration: the defaults of new panels are saved and kept; a bad one is said at its field', async (t) => {
+  const original = (await api('GET', '/v1/tenant/defaults')).body;
+  t.cleanup.push(() => api('PUT', '/v1/tenant/defaults', original));
+  const page = await newPage(t);
+  await signIn(page);
+  await page.goto(`${env.base}/#/admin/defaults`);
+  await page.locator('#defaults-save:not([disabled])').waitFor();
+  assertEqual(await page.inputValue('#defaults-max_rounds'), original.max_rounds == null ? '' : String(original.max_rounds), 'the form shows the saved defaults');
+  await page.selectOption('#defaults-panel_type', 'delphi');
+  await page.fill('#defaults-max_rounds', '99');
+  await page.selectOption('#defaults-consensus_method', 'majority');
+  await page.fill('#defaults-human_turn_timeout_s', '600');
+  await page.click('#defaults-save');
+  // The server's word, beside its field; nothing saved.
+  await page.locator('#defaults-max_rounds-err:not([hidden])', { hasText: 'must be 1 to 20' }).waitFor();
+  assertEqual(await page.getAttribute('#defaults-max_rounds', 'aria-invalid'), 'true', 'the field is marked');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.id === 'defaults-max_rounds'), 'the keyboard is on it');
+  assertEqual((await api('GET', '/v1/tenant/defaults')).body, original, 'nothing saved');
+  await page.fill('#defaults-max_rounds', '4');
+  await page.click('#defaults-save');
+  await page.locator('#defaults-msg', { hasText: 'Saved: 4 defaults set' }).waitFor();
+  assert(await page.locator('#defaults-max_rounds-err').isHidden(), 'the error is gone');
+  assertEqual((await api('GET', '/v1/tenant/defaults')).body, { panel_type: 'delphi', max_rounds: 4, consensus_method: 'majority', human_turn_timeout_s: 600 }, 'the server has them');
+  await page.reload();
+  await page.locator('#defaults-save:not([disabled])').waitFor();
+  assertEqual(await page.$$eval('#defaults-form select, #defaults-form input', (els) => els.map((e) => e.value)), ['delphi', '4', 'majority', '600'], 'kept after a reload');
+  assertEqual(await accessibilityProblems(page), [], 'defaults tab audit');
+  await shot(page, 'admin-defaults');
+  // The new-panel form starts from them.
+  await page.goto(`${env.base}/#/new`);
+  await page.waitForFunction(() => { const r = document.querySelector('#f-max_rounds'); return r && r.value === '4'; });
+  assert(await page.isChecked('#type-delphi'), 'the default format is chosen in the form');
+  assertEqual(await page.inputValue('#f-consensus_method'), 'majority', 'the default method in the form');
+  await page.goto(`${env.base}/#/admin/defaults`);
+  await page.locator('#defaults-save:not([disabled])').waitFor();
+  // "Not set" clears one: null on the server.
+  await page.selectOption('#defaults-panel_type', '');
+  await page.fill('#defaults-max_rounds', '');
+  await page.click('#defaults-save');
+  await page.locator('#defaults-msg', { hasText: 'Saved: 2 defaults set' }).waitFor();
+  assertEqual((await api('GET', '/v1/tenant/defaults')).body, { panel_type: null, max_rounds: null, consensus_method: 'majority', human_turn_timeout_s: 600 }, 'cleared on the server');
+  // The Experts tab leads to the Experts screen.
+  await page.click('#admin-tab-experts');
+  await page.locator('#admin-experts-facts', { hasText: 'experts may be seated' }).waitFor();
+  await page.click('#admin-experts-open');
+  await page.waitForURL(/#\/experts$/);
+  await page.locator('#experts-h').waitFor();
+});
+
+scenario('administration: a moderator sees no Administration, its addresses say admins only, and the server refuses them (403)', async (t) => {
+  const before = (await api('GET', '/v1/tenant')).body.branding;
+  const moderator = await createPerson({ role: 'moderator' });
+  const page = await newPage(t);
+  await passwordSignIn(page, moderator);
+  assert(await page.locator('#nav-admin').isHidden(), 'a moderator sees no Administration');
+  for (const tab of ['', '/keys', '/branding', '/usage', '/defaults', '/experts']) {
+    await page.goto(`${env.base}/#/admin${tab}`);
+    await page.locator('#admins-only', { hasText: 'Administration: admins only' }).waitFor();
+    assertEqual(await page.locator('#admin-tabs, #key-form, #branding-form, #defaults-form, #usage-svg').count(), 0, `no console at #/admin${tab}`);
+  }
+  await shot(page, 'admin-admins-only', { fullPage: false });
+  // Straight to the server, with the session's CSRF token: refused for the role.
+  const answers = await page.evaluate(async () => {
+    const { csrf_token: csrf } = await (await fetch('/v1/auth/session', { credentials: 'same-origin' })).json();
+    const send = async (method, path, body, type = 'application/json') => {
+      const r = await fetch(path, { method, credentials: 'same-origin', headers: { Accept: 'application/json', 'Content-Type': type, 'X-CSRF-Token': csrf }, body });
+      const json = await r.json().catch(() => null);
+      return [`${method} ${path}`, r.status, json && json.error && json.error.code];
+    };
+    return [
+      await send('PATCH', '/v1/tenant', JSON.stringify({ branding: { display_name: 'Not an admin' } })),
+      await send('PUT', '/v1/tenant/defaults', JSON.stringify({ max_rounds: 3 })),
+      await send('PUT', '/v1/tenant/logo', new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), 'image/png'),
+      await send('DELETE', '/v1/tenant/logo'),
+      await send('POST', '/v1/keys', JSON.stringify({ role: 'admin', name: 'a way in' })),
+      await send('GET', '/v1/keys'),
+    ];
+  });
+  assertEqual(answers.map(([what, status, code]) => [what, status, code]), answers.map(([what]) => [what, 403, 'forbidden']), 'every change is refused as forbidden');
+  assertEqual((await api('GET', '/v1/tenant')).body.branding, before, 'the branding is untouched');
+  // A viewer key's page too.
+  const viewer = (await api('POST', '/v1/keys', { role: 'viewer', name: `e2e admin viewer ${Date.now().toString(36)}` })).body;
+  const other = await newPage(t);
+  await signIn(other, viewer.key);
+  assert(await other.locator('#nav-admin').isHidden(), 'a viewer key sees no Administration');
+  await other.goto(`${env.base}/#/admin/branding`);
+  await other.locator('#admins-only', { hasText: 'Administration: admins only' }).waitFor();
+  assertEqual(await other.evaluate(async (k) => (await fetch('/v1/tenant', { method: 'PATCH', headers: { Authorization: `Bearer ${k}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ branding: { primary_color: '#000000' } }) })).status, viewer.key), 403, 'the server refuses the viewer key');
 });
 
 /* ---------------- runner ---------------- */

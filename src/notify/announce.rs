@@ -1,7 +1,8 @@
 //! The announcer: follows every panel's event log behind the writers (as
 //! the search indexer does) and records, in the transaction that moves its
 //! claim (`announced_seq`), what the events announce: followers,
-//! notifications, email and reminder jobs, webhook deliveries. It runs on
+//! notifications, email and reminder jobs, webhook deliveries, and what
+//! the events spent by day ([`crate::usage::day_deltas`]). It runs on
 //! every node; the claim makes each event announced once, across nodes and
 //! restarts. Notifications are pushed to their people's sockets after the
 //! commit.

@@ -13,6 +13,8 @@ use crate::store::audit::AuditQuery;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     action: Option<String>,
     actor: Option<String>,

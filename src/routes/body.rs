@@ -112,26 +112,6 @@ impl FromRequest for OptionalJsonBody {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_content_types() {
-        for (value, json) in [
-            ("application/json", true),
-            ("application/json; charset=utf-8", true),
-            ("Application/JSON", true),
-            ("application/merge-patch+json", true),
-            ("text/plain", false),
-            ("application/x-www-form-urlencoded", false),
-            ("", false),
-        ] {
-            assert_eq!(is_json_content_type(value), json, "{value}");
-        }
-    }
-}
-
 /// The whole body, at most `allowed` bytes. A body a little over is read to
 /// its end and dropped, so that the client (which is still sending) reads
 /// the 413 rather than a reset connection; one declared far larger is
@@ -163,4 +143,24 @@ pub async fn read_bounded(
         return Err(ApiError::PayloadTooLarge(allowed));
     }
     Ok(bytes.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        for (value, json) in [
+            ("application/json", true),
+            ("application/json; charset=utf-8", true),
+            ("Application/JSON", true),
+            ("application/merge-patch+json", true),
+            ("text/plain", false),
+            ("application/x-www-form-urlencoded", false),
+            ("", false),
+        ] {
+            assert_eq!(is_json_content_type(value), json, "{value}");
+        }
+    }
 }

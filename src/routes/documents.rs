@@ -188,6 +188,8 @@ async fn read_json(bytes: &[u8], max: usize) -> Result<Upload, ApiError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     status: Option<String>,
     limit: Option<u32>,
@@ -274,6 +276,8 @@ pub async fn delete(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PassagesQuery {
     after: Option<u32>,
     limit: Option<u32>,
@@ -314,6 +318,8 @@ pub async fn passage(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     q: Option<String>,
     limit: Option<u32>,

@@ -49,7 +49,8 @@ async fn settings_of(state: &AppState, tenant: TenantId) -> Result<HashMap<Exper
     Ok(state.store.expert_settings(tenant).await?.into_iter().collect())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExpertQuery {
     q: Option<String>,
     domain: Option<String>,

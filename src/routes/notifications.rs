@@ -23,6 +23,8 @@ fn person(principal: &Principal) -> Result<UserId, ApiError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     unread: Option<bool>,
     limit: Option<u32>,

@@ -42,7 +42,8 @@ pub async fn create_panel(
     Ok(response.insert_header((header::LOCATION, format!("/v1/panels/{}", panel.id))).json(panel))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     status: Option<String>,
     limit: Option<u32>,
@@ -170,7 +171,8 @@ pub async fn list_panels(
     Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GetQuery {
     /// `true`: ask the panel's actor, for the text so far of a turn in progress.
     live: Option<bool>,
@@ -205,7 +207,8 @@ pub async fn get_panel(
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     pub after: Option<u64>,
     pub limit: Option<u32>,

@@ -18,7 +18,8 @@ use crate::store::Role;
 use crate::store::records::ShareId;
 use crate::validation::Body;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     format: Option<String>,
     download: Option<String>,

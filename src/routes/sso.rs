@@ -17,7 +17,8 @@ use crate::state::AppState;
 use crate::store::TenantStatus;
 use crate::store::accounts::UserStatus;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProvidersQuery {
     tenant: Option<String>,
 }
@@ -31,7 +32,8 @@ pub async fn providers(state: web::Data<AppState>, query: web::Query<ProvidersQu
     HttpResponse::Ok().json(json!({"password": true, "oidc": oidc}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StartQuery {
     tenant: String,
     login_hint: Option<String>,
@@ -76,7 +78,8 @@ pub async fn start(state: web::Data<AppState>, query: web::Query<StartQuery>) ->
         .finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,

@@ -75,18 +75,26 @@ pub async fn update_tenant(
             branding.secondary_color = color.map(|c| c.to_ascii_lowercase());
         }
         if let Some(logo) = p.logo_url {
-            if logo.as_ref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("/")) || u.len() > 500) {
+            // A path on this server, or https; not `//host` (another host, for a browser).
+            let fit =
+                |u: &str| (u.starts_with("https://") || (u.starts_with('/') && !u.starts_with("//"))) && u.len() <= 500;
+            if logo.as_deref().is_some_and(|u| !fit(u) || u.contains(['\\', '"', '<', '>', ' '])) {
                 body.invalid("branding.logo_url", "must be an https:// URL or a path, at most 500 characters");
             }
             branding.logo_url = logo;
         }
     }
     body.finish()?;
+    if branding == principal.tenant.branding {
+        // Nothing changes: nothing written, nothing in the audit trail.
+        return Ok(HttpResponse::Ok().json(tenant_json(&state, &principal.tenant)));
+    }
     let detail = serde_json::json!({"branding": branding});
     set_branding(&state, &principal, &req, branding, "tenant.branding_changed", detail).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     month: Option<String>,
     from: Option<String>,
@@ -102,7 +110,7 @@ pub async fn usage(
     state: web::Data<AppState>,
     query: Result<web::Query<UsageQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.map_err(|e| ApiError::field("query", &e.to_string()))?.into_inner();
+    let query = query.map_err(|e| ApiError::field("query", e.to_string()))?.into_inner();
     let ranged = query.from.is_some() || query.to.is_some() || query.panel_type.is_some();
     if ranged && query.month.is_some() {
         return Err(ApiError::field("month", "give either `month` or a range (`from`, `to`), not both"));
@@ -167,7 +175,7 @@ pub fn check_logo(content_type: &str, bytes: &[u8]) -> Result<&'static str, ApiE
     }
     let webp = *name != "image/webp" || bytes.get(8..12) == Some(b"WEBP".as_slice());
     if bytes.is_empty() || !bytes.starts_with(signature) || !webp {
-        return Err(ApiError::field("logo", &format!("the bytes are not a {name} image")));
+        return Err(ApiError::field("logo", format!("the bytes are not a {name} image")));
     }
     Ok(name)
 }

@@ -255,6 +255,8 @@ pub async fn test(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
     status: Option<String>,
     limit: Option<u32>,

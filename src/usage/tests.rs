@@ -110,7 +110,8 @@ fn a_failed_or_cancelled_panel_counts_its_duration_but_not_as_completed() {
 fn ranges_default_and_refuse_what_cannot_be_answered() {
     let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
     let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-    let table: &[(Option<&str>, Option<&str>, Result<(&str, &str), (&str, &str)>)] = &[
+    type Row<'a> = (Option<&'a str>, Option<&'a str>, Result<(&'a str, &'a str), (&'a str, &'a str)>);
+    let table: &[Row] = &[
         (None, None, Ok(("2026-11-04", "2026-12-03"))),
         (Some("2026-12-01"), None, Ok(("2026-12-01", "2026-12-03"))),
         (None, Some("2026-01-31"), Ok(("2026-01-02", "2026-01-31"))),

@@ -11,7 +11,8 @@ use crate::extract::{admit, authenticate, principal_for_ws_claims};
 use crate::state::AppState;
 use crate::ws::session::WsSession;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WsQuery {
     token: Option<String>,
 }

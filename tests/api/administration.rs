@@ -249,6 +249,12 @@ async fn a_logo_is_checked_stored_served_and_shown_with_the_colours_on_reports_a
     let (_, body) = app.request(Method::PATCH, "/v1/tenant", Some(&key), Some(set)).await;
     assert_eq!(body["branding"]["logo_url"], "https://cdn.example.com/acme.png");
     assert!(body["branding"]["secondary_color"].is_null(), "null clears the secondary colour");
+    for bad in ["//evil.example/x.png", "http://cdn.example.com/a.png", "/\\evil.example/x.png", "javascript:alert(1)"]
+    {
+        let (status, body) =
+            app.request(Method::PATCH, "/v1/tenant", Some(&key), Some(json!({"branding": {"logo_url": bad}}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
     let (_, body) =
         app.request(Method::PATCH, "/v1/tenant", Some(&key), Some(json!({"branding": {"logo_url": null}}))).await;
     assert!(body["branding"]["logo_url"].is_null(), "null clears the logo URL: {body}");

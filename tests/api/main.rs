@@ -21,6 +21,7 @@ mod keys;
 mod limits;
 mod llm;
 mod notifications;
+mod openapi;
 mod panels;
 mod presence;
 mod prompts_doc;

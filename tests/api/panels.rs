@@ -94,6 +94,17 @@ async fn panel_requests_are_validated_with_fields() {
             && body["error"]["fields"]["human_turn_timeout_s"].is_string(),
         "{body}"
     );
+    // An adversarial panel runs its three phases whatever the rounds, but a
+    // number out of range is still refused, not silently ignored.
+    let (status, body) = app
+        .post(
+            "/v1/panels",
+            &key,
+            json!({"query": "A long enough question?", "panel_type": "adversarial", "max_rounds": 99}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["max_rounds"].is_string(), "{body}");
     let (status, body) = app.post("/v1/panels", &key, json!(["not", "an", "object"])).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
 }

@@ -161,13 +161,15 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
             _ => {}
         }
     }
+    // Adversarial runs its three phases whatever the rounds asked (a tenant's
+    // default may name some), but a number out of range is refused for any format.
     let max_rounds = match (flow, request.max_rounds) {
-        (PanelType::Adversarial, _) => 3,
-        (_, Some(n)) if (1..=MAX_ROUNDS_LIMIT).contains(&n) => n,
-        (_, Some(n)) => {
+        (_, Some(n)) if !(1..=MAX_ROUNDS_LIMIT).contains(&n) => {
             errors.add("max_rounds", format!("must be 1 to {MAX_ROUNDS_LIMIT}, got {n}"));
             1
         }
+        (PanelType::Adversarial, _) => 3,
+        (_, Some(n)) => n,
         (flow, None) => flow.default_max_rounds(),
     };
     let human_turn_timeout_s = request.human_turn_timeout_s.unwrap_or(300);

@@ -56,14 +56,18 @@ async fn branding(state: &AppState, tenant: TenantId) -> Result<Option<report::R
     let Some(record) = state.auth.tenant(state.store.as_ref(), tenant).await? else { return Ok(None) };
     let b = record.branding;
     let logo_data_uri = match b.logo_url.as_deref().and_then(|u| u.strip_prefix("/v1/logos/")) {
-        Some(hash) => state.store.logo_by_hash(hash).await?.map(|logo| {
-            use base64::Engine as _;
-            format!(
-                "data:{};base64,{}",
-                logo.content_type,
-                base64::engine::general_purpose::STANDARD.encode(&logo.bytes)
-            )
-        }),
+        // A logo that cannot be read leaves the report without it, not unmade.
+        Some(hash) => match state.store.logo_by_hash(hash).await {
+            Ok(logo) => logo.map(|logo| {
+                use base64::Engine as _;
+                let data = base64::engine::general_purpose::STANDARD.encode(&logo.bytes);
+                format!("data:{};base64,{data}", logo.content_type)
+            }),
+            Err(e) => {
+                tracing::warn!(tenant_id = %tenant, error = %e, "the logo could not be read for a report");
+                None
+            }
+        },
         None => None,
     };
     Ok(Some(report::ReportBranding {

@@ -12,7 +12,8 @@ use crate::cluster::Control;
 use crate::error::ApiError;
 use crate::panels::defaults::PanelDefaults;
 use crate::state::AppState;
-use crate::store::{Branding, Role, TenantPatch, month_of};
+use crate::store::admin::{BrandingEdit, Logo, LogoEdit};
+use crate::store::{Branding, Role, month_of};
 use crate::validation::Body;
 
 pub async fn get_tenant(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -54,43 +55,57 @@ pub async fn update_tenant(
     principal.require(Role::Admin)?;
     let mut body = Body::new(body.into_inner())?;
     let patch: Option<BrandingPatch> = body.optional("branding");
-    let mut branding: Branding = principal.tenant.branding.clone();
+    let current = &principal.tenant.branding;
+    let mut edit = BrandingEdit::default();
     if let Some(p) = patch {
         if let Some(name) = p.display_name {
             if name.trim().is_empty() || name.chars().count() > 100 {
                 body.invalid("branding.display_name", "must be 1 to 100 characters");
             }
-            branding.display_name = name.trim().to_string();
+            edit.display_name = Some(name.trim().to_string());
         }
         if let Some(color) = p.primary_color {
             if !valid_color(&color) {
                 body.invalid("branding.primary_color", "must be a #rrggbb colour");
             }
-            branding.primary_color = color;
+            edit.primary_color = Some(color);
         }
         if let Some(color) = p.secondary_color {
             if color.as_deref().is_some_and(|c| !valid_color(c)) {
                 body.invalid("branding.secondary_color", "must be a #rrggbb colour or null");
             }
-            branding.secondary_color = color.map(|c| c.to_ascii_lowercase());
+            edit.secondary_color = Some(color.map(|c| c.to_ascii_lowercase()));
         }
-        if let Some(logo) = p.logo_url {
-            // A path on this server, or https; not `//host` (another host, for a browser).
-            let fit =
-                |u: &str| (u.starts_with("https://") || (u.starts_with('/') && !u.starts_with("//"))) && u.len() <= 500;
-            if logo.as_deref().is_some_and(|u| !fit(u) || u.contains(['\\', '"', '<', '>', ' '])) {
-                body.invalid("branding.logo_url", "must be an https:// URL or a path, at most 500 characters");
-            }
-            branding.logo_url = logo;
+        match p.logo_url {
+            None => {}
+            // The logo it has (the page sends the branding back as it read it).
+            Some(url) if url == current.logo_url => {}
+            Some(None) => edit.logo = Some(LogoEdit::Clear),
+            Some(Some(url)) => match logo_url_refusal(&url) {
+                Some(why) => body.invalid("branding.logo_url", why),
+                None => edit.logo = Some(LogoEdit::Url(url)),
+            },
         }
     }
     body.finish()?;
-    if branding == principal.tenant.branding {
-        // Nothing changes: nothing written, nothing in the audit trail.
-        return Ok(HttpResponse::Ok().json(tenant_json(&state, &principal.tenant)));
+    change_branding(&state, &principal, &req, &edit, "tenant.branding_changed", |after| json!({"branding": after}))
+        .await
+}
+
+/// Why a `logo_url` may not be set with `PATCH`, if it may not: it is an
+/// `https://` URL, or a file the server serves (`/assets/...`); the
+/// server's own logos are set by uploading (`PUT /v1/tenant/logo`).
+pub fn logo_url_refusal(url: &str) -> Option<&'static str> {
+    if url.starts_with("/v1/logos/") {
+        return Some("upload the logo with PUT /v1/tenant/logo");
     }
-    let detail = serde_json::json!({"branding": branding});
-    set_branding(&state, &principal, &req, branding, "tenant.branding_changed", detail).await
+    let clean = url.len() <= 500 && !url.contains(|c: char| c.is_whitespace() || matches!(c, '\\' | '"' | '<' | '>'));
+    let https = url.strip_prefix("https://").is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    let asset = url.strip_prefix("/assets/").is_some_and(|rest| !rest.is_empty() && !rest.contains(".."));
+    if !clean || !(https || asset) {
+        return Some("must be an https:// URL or a /assets/ path, at most 500 characters");
+    }
+    None
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -203,14 +218,10 @@ pub async fn put_logo(
         use sha2::Digest as _;
         sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
-    let logo =
-        crate::store::admin::Logo { sha256: sha256.clone(), content_type: kind.to_string(), bytes: bytes.to_vec() };
-    let id = principal.tenant_id();
-    state.store.set_logo(id, &logo, Utc::now()).await?;
-    let mut branding = principal.tenant.branding.clone();
-    branding.logo_url = Some(format!("/v1/logos/{sha256}"));
+    let logo = Logo { sha256: sha256.clone(), content_type: kind.to_string(), bytes: bytes.to_vec() };
     let detail = json!({"logo": {"sha256": sha256, "content_type": kind, "bytes": logo.bytes.len()}});
-    set_branding(&state, &principal, &req, branding, "tenant.logo_changed", detail).await
+    let edit = BrandingEdit { logo: Some(LogoEdit::Upload(logo)), ..BrandingEdit::default() };
+    change_branding(&state, &principal, &req, &edit, "tenant.logo_changed", |_| detail).await
 }
 
 /// `DELETE /v1/tenant/logo` (admin).
@@ -220,10 +231,8 @@ pub async fn delete_logo(
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Role::Admin)?;
-    state.store.clear_logo(principal.tenant_id()).await?;
-    let mut branding = principal.tenant.branding.clone();
-    branding.logo_url = None;
-    set_branding(&state, &principal, &req, branding, "tenant.logo_changed", json!({"logo": null})).await
+    let edit = BrandingEdit { logo: Some(LogoEdit::Clear), ..BrandingEdit::default() };
+    change_branding(&state, &principal, &req, &edit, "tenant.logo_changed", |_| json!({"logo": null})).await
 }
 
 /// `GET /v1/logos/{sha256}` (no authentication).
@@ -235,32 +244,36 @@ pub async fn logo(state: web::Data<AppState>, hash: web::Path<String>) -> Result
     let logo = state.store.logo_by_hash(&hash).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok()
         .content_type(logo.content_type)
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=86400"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Content-Security-Policy", "default-src 'none'; sandbox"))
         .insert_header(("Cross-Origin-Resource-Policy", "cross-origin"))
         .body(logo.bytes))
 }
 
-/// Stores the tenant's branding, tells the nodes and the audit log, and
-/// answers with the tenant.
-async fn set_branding(
+/// Changes the tenant's branding (from what is stored, with its logo, in
+/// one transaction), tells the nodes and the audit log when it changed,
+/// and answers with the tenant.
+async fn change_branding(
     state: &AppState,
     principal: &Principal,
     req: &actix_web::HttpRequest,
-    branding: Branding,
+    edit: &BrandingEdit,
     action: &str,
-    detail: serde_json::Value,
+    detail: impl FnOnce(&Branding) -> serde_json::Value,
 ) -> Result<HttpResponse, ApiError> {
     let id = principal.tenant_id();
-    let tenant = state
-        .store
-        .update_tenant(id, &TenantPatch { branding: Some(branding), ..TenantPatch::default() })
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let (before, after) = state.store.change_branding(id, edit, Utc::now()).await?.ok_or(ApiError::NotFound)?;
+    let mut tenant = principal.tenant.clone();
+    tenant.branding = after.clone();
+    if before == after && !matches!(edit.logo, Some(LogoEdit::Upload(_))) {
+        // Nothing changed: nothing to tell.
+        return Ok(HttpResponse::Ok().json(tenant_json(state, &tenant)));
+    }
     state.auth.invalidate_tenant(id);
     state.tell_nodes(Control::TenantChanged { tenant_id: id }).await;
     let target = crate::audit::target("tenant", id);
+    let detail = detail(&after);
     crate::audit::record(state, id, crate::audit::actor(principal), action, target, crate::audit::address(req), detail)
         .await;
     Ok(HttpResponse::Ok().json(tenant_json(state, &tenant)))

@@ -182,7 +182,7 @@ async fn a_logo_is_checked_stored_served_and_shown_with_the_colours_on_reports_a
     assert_eq!(served.status(), StatusCode::OK);
     assert_eq!(served.headers()["content-type"], "image/png");
     assert_eq!(served.headers()["x-content-type-options"], "nosniff");
-    assert!(served.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert_eq!(served.headers()["cache-control"], "public, max-age=86400");
     assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
     for bad in ["/v1/logos/abc", &format!("/v1/logos/{}", "0".repeat(64))] {
         assert_eq!(app.client.get(app.url(bad)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{bad}");
@@ -245,12 +245,35 @@ async fn a_logo_is_checked_stored_served_and_shown_with_the_colours_on_reports_a
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["branding"]["logo_url"].is_null());
     assert_eq!(app.client.get(app.url(&url)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    // A logo is uploaded, not pointed at: PATCH takes https or the server's files.
+    let (status, body) =
+        app.request(Method::PATCH, "/v1/tenant", Some(&key), Some(json!({"branding": {"logo_url": url}}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app
+        .request(Method::PATCH, "/v1/tenant", Some(&key), Some(json!({"branding": {"logo_url": "/assets/app.js"}})))
+        .await;
+    assert_eq!((status, body["branding"]["logo_url"].as_str()), (StatusCode::OK, Some("/assets/app.js")), "{body}");
+    // Pointing elsewhere (or at nothing) lets the stored image go.
+    let (_, tenant) = put_logo(&app, &key, "image/png", PNG.to_vec()).await;
+    assert_eq!(tenant["branding"]["logo_url"], url.as_str());
+    assert_eq!(app.client.get(app.url(&url)).send().await.unwrap().status(), StatusCode::OK);
     let set = json!({"branding": {"logo_url": "https://cdn.example.com/acme.png", "secondary_color": null}});
     let (_, body) = app.request(Method::PATCH, "/v1/tenant", Some(&key), Some(set)).await;
     assert_eq!(body["branding"]["logo_url"], "https://cdn.example.com/acme.png");
     assert!(body["branding"]["secondary_color"].is_null(), "null clears the secondary colour");
-    for bad in ["//evil.example/x.png", "http://cdn.example.com/a.png", "/\\evil.example/x.png", "javascript:alert(1)"]
-    {
+    assert_eq!(
+        app.client.get(app.url(&url)).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND,
+        "not served once replaced"
+    );
+    for bad in [
+        "//evil.example/x.png",
+        "http://cdn.example.com/a.png",
+        "/\\evil.example/x.png",
+        "javascript:alert(1)",
+        "/v1/auth/oidc/start?tenant=acme",
+        "https:///x",
+    ] {
         let (status, body) =
             app.request(Method::PATCH, "/v1/tenant", Some(&key), Some(json!({"branding": {"logo_url": bad}}))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");

@@ -7,7 +7,7 @@ use askpanel_actors::domain::{ExpertId, KeyId, TenantId};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::StoreResult;
+use super::{Branding, StoreResult};
 use crate::catalog::Expert;
 use crate::usage::Figures;
 
@@ -42,10 +42,14 @@ pub trait AdminStore: Send + Sync {
     async fn set_tenant_defaults(&self, tenant: TenantId, defaults: &str, now: DateTime<Utc>) -> StoreResult<()>;
     /// The tenant's usage rows from `from` to `to` (inclusive): (day, panel type, figures).
     async fn usage_days(&self, tenant: TenantId, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<UsageDay>>;
-    /// Sets the tenant's logo (replacing any).
-    async fn set_logo(&self, tenant: TenantId, logo: &Logo, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Removes the tenant's logo; false when it had none.
-    async fn clear_logo(&self, tenant: TenantId) -> StoreResult<bool>;
+    /// Changes the tenant's branding as stored now, and its stored logo with
+    /// it, in one transaction: (before, after), `None` without the tenant.
+    async fn change_branding(
+        &self,
+        tenant: TenantId,
+        edit: &BrandingEdit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(Branding, Branding)>>;
     /// A logo by its hash, whichever tenant it is (the hash is the capability).
     async fn logo_by_hash(&self, sha256: &str) -> StoreResult<Option<Logo>>;
     /// Records that a key was used at `at` (later uses only move it forward).
@@ -64,6 +68,53 @@ pub struct Logo {
     pub bytes: Vec<u8>,
 }
 
+/// Where a stored logo is served.
+pub fn logo_path(sha256: &str) -> String {
+    format!("/v1/logos/{sha256}")
+}
+
+/// A change to a tenant's branding; `None` keeps a part.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BrandingEdit {
+    pub display_name: Option<String>,
+    pub primary_color: Option<String>,
+    pub secondary_color: Option<Option<String>>,
+    pub logo: Option<LogoEdit>,
+}
+
+/// A change to the logo.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LogoEdit {
+    /// Store this image and show it (the stored one before goes).
+    Upload(Logo),
+    /// Show the image at this address (the stored one goes).
+    Url(String),
+    /// No logo (the stored one goes).
+    Clear,
+}
+
+impl BrandingEdit {
+    /// The branding after the change.
+    pub fn apply(&self, mut branding: Branding) -> Branding {
+        if let Some(name) = &self.display_name {
+            branding.display_name = name.clone();
+        }
+        if let Some(color) = &self.primary_color {
+            branding.primary_color = color.clone();
+        }
+        if let Some(color) = &self.secondary_color {
+            branding.secondary_color = color.clone();
+        }
+        match &self.logo {
+            Some(LogoEdit::Upload(logo)) => branding.logo_url = Some(logo_path(&logo.sha256)),
+            Some(LogoEdit::Url(url)) => branding.logo_url = Some(url.clone()),
+            Some(LogoEdit::Clear) => branding.logo_url = None,
+            None => {}
+        }
+        branding
+    }
+}
+
 /// The figures of a `usage_daily` row, in its column order from `panels_created`.
 pub fn figures_of(row: (i64, i64, i64, i64, i64, i64)) -> Figures {
     let n = |v: i64| v.max(0) as u64;
@@ -79,9 +130,10 @@ pub fn figures_of(row: (i64, i64, i64, i64, i64, i64)) -> Figures {
 
 /// Writes [`AdminStore`] for a backend: `$read` and `$write` are methods of
 /// the store giving a transaction for a tenant; `$logo_by_hash` reads a
-/// logo by its hash (`$1`) across tenants, on `self.pool`.
+/// logo by its hash (`$1`) across tenants, on `self.pool`; `$branding`
+/// reads a tenant's branding (`$1`) for a change (locking its row).
 macro_rules! admin_store {
-    ($store:ty, $read:ident, $write:ident, $logo_by_hash:literal) => {
+    ($store:ty, $read:ident, $write:ident, $logo_by_hash:literal, $branding:literal) => {
         #[async_trait::async_trait]
         impl $crate::store::admin::AdminStore for $store {
             async fn expert_settings(
@@ -253,34 +305,46 @@ macro_rules! admin_store {
                     .collect()
             }
 
-            async fn set_logo(
+            async fn change_branding(
                 &self,
                 tenant: askpanel_actors::domain::TenantId,
-                logo: &$crate::store::admin::Logo,
+                edit: &$crate::store::admin::BrandingEdit,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<()> {
+            ) -> $crate::store::StoreResult<Option<($crate::store::Branding, $crate::store::Branding)>> {
                 let mut tx = self.$write(tenant).await?;
-                sqlx::query(
-                    "INSERT INTO tenant_logos (tenant_id, sha256, content_type, bytes, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (tenant_id) DO UPDATE SET sha256 = excluded.sha256, content_type = excluded.content_type, \
-                     bytes = excluded.bytes, updated_at = excluded.updated_at",
-                )
-                .bind(tenant.0)
-                .bind(&logo.sha256)
-                .bind(&logo.content_type)
-                .bind(&logo.bytes)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                let stored: Option<sqlx::types::Json<$crate::store::Branding>> =
+                    sqlx::query_scalar($branding).bind(tenant.0).fetch_optional(&mut *tx).await?;
+                let Some(sqlx::types::Json(before)) = stored else { return Ok(None) };
+                let after = edit.apply(before.clone());
+                match &edit.logo {
+                    Some($crate::store::admin::LogoEdit::Upload(logo)) => {
+                        sqlx::query(
+                            "INSERT INTO tenant_logos (tenant_id, sha256, content_type, bytes, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (tenant_id) DO UPDATE SET sha256 = excluded.sha256, content_type = excluded.content_type, \
+                             bytes = excluded.bytes, updated_at = excluded.updated_at",
+                        )
+                        .bind(tenant.0)
+                        .bind(&logo.sha256)
+                        .bind(&logo.content_type)
+                        .bind(&logo.bytes)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Some(_) => {
+                        sqlx::query("DELETE FROM tenant_logos WHERE tenant_id = $1").bind(tenant.0).execute(&mut *tx).await?;
+                    }
+                    None => {}
+                }
+                if after != before {
+                    sqlx::query("UPDATE tenants SET branding = $1 WHERE id = $2")
+                        .bind(sqlx::types::Json(&after))
+                        .bind(tenant.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
-                Ok(())
-            }
-
-            async fn clear_logo(&self, tenant: askpanel_actors::domain::TenantId) -> $crate::store::StoreResult<bool> {
-                let mut tx = self.$write(tenant).await?;
-                let gone = sqlx::query("DELETE FROM tenant_logos WHERE tenant_id = $1").bind(tenant.0).execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(gone.rows_affected() > 0)
+                Ok(Some((before, after)))
             }
 
             async fn logo_by_hash(&self, sha256: &str) -> $crate::store::StoreResult<Option<$crate::store::admin::Logo>> {
@@ -317,3 +381,52 @@ macro_rules! admin_store {
 }
 
 pub(crate) use admin_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn branding() -> Branding {
+        Branding {
+            display_name: "Acme".into(),
+            primary_color: "#112233".into(),
+            secondary_color: Some("#445566".into()),
+            logo_url: Some("/v1/logos/aa".into()),
+        }
+    }
+
+    #[test]
+    fn an_edit_changes_what_it_names_and_keeps_the_rest() {
+        let logo = Logo { sha256: "bb".into(), content_type: "image/png".into(), bytes: vec![1] };
+        let table: Vec<(BrandingEdit, Branding)> = vec![
+            (BrandingEdit::default(), branding()),
+            (
+                BrandingEdit { display_name: Some("Acme Health".into()), ..BrandingEdit::default() },
+                Branding { display_name: "Acme Health".into(), ..branding() },
+            ),
+            (
+                BrandingEdit { secondary_color: Some(None), ..BrandingEdit::default() },
+                Branding { secondary_color: None, ..branding() },
+            ),
+            (
+                BrandingEdit { logo: Some(LogoEdit::Upload(logo)), ..BrandingEdit::default() },
+                Branding { logo_url: Some("/v1/logos/bb".into()), ..branding() },
+            ),
+            (
+                BrandingEdit { logo: Some(LogoEdit::Url("https://x.test/a.png".into())), ..BrandingEdit::default() },
+                Branding { logo_url: Some("https://x.test/a.png".into()), ..branding() },
+            ),
+            (
+                BrandingEdit {
+                    logo: Some(LogoEdit::Clear),
+                    primary_color: Some("#000000".into()),
+                    ..BrandingEdit::default()
+                },
+                Branding { logo_url: None, primary_color: "#000000".into(), ..branding() },
+            ),
+        ];
+        for (edit, expected) in table {
+            assert_eq!(edit.apply(branding()), expected, "{edit:?}");
+        }
+    }
+}

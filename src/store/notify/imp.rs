@@ -276,12 +276,12 @@ macro_rules! notify_store {
                     .bind(tenant.0)
                     .bind(day.to_string())
                     .bind(step.panel_type)
-                    .bind(f.panels_created as i64)
-                    .bind(f.panels_completed as i64)
-                    .bind(f.turns as i64)
-                    .bind(f.tokens_in as i64)
-                    .bind(f.tokens_out as i64)
-                    .bind(f.duration_ms as i64)
+                    .bind(i64::try_from(f.panels_created).unwrap_or(i64::MAX / 1024))
+                    .bind(i64::try_from(f.panels_completed).unwrap_or(i64::MAX / 1024))
+                    .bind(i64::try_from(f.turns).unwrap_or(i64::MAX / 1024))
+                    .bind(i64::try_from(f.tokens_in).unwrap_or(i64::MAX / 1024))
+                    .bind(i64::try_from(f.tokens_out).unwrap_or(i64::MAX / 1024))
+                    .bind(i64::try_from(f.duration_ms).unwrap_or(i64::MAX / 1024))
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -24,7 +24,8 @@ crate::store::admin::admin_store!(
     PgStore,
     notify_tx,
     notify_tx,
-    "SELECT content_type, bytes FROM askpanel_logo_by_hash($1)"
+    "SELECT content_type, bytes FROM askpanel_logo_by_hash($1)",
+    "SELECT branding FROM tenants WHERE id = $1 FOR UPDATE"
 );
 
 pub(crate) mod cross {

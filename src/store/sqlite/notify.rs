@@ -31,7 +31,8 @@ crate::store::admin::admin_store!(
     SqliteStore,
     notify_read_tx,
     notify_write_tx,
-    "SELECT content_type, bytes FROM tenant_logos WHERE sha256 = $1 LIMIT 1"
+    "SELECT content_type, bytes FROM tenant_logos WHERE sha256 = $1 LIMIT 1",
+    "SELECT branding FROM tenants WHERE id = $1"
 );
 
 pub(crate) mod cross {

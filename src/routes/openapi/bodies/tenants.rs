@@ -107,10 +107,11 @@ pub struct BrandingChange {
     /// (the primary colour serves).
     #[schema(nullable, pattern = r"^#[0-9A-Fa-f]{6}$")]
     secondary_color: Option<Option<String>>,
-    /// An `https://` URL or a path on this server (`PUT /v1/tenant/logo`
-    /// sets `/v1/logos/<sha256>`; not `//host`), at most 500 characters, no
-    /// spaces, quotes, angle brackets or backslashes; `null` clears it.
-    #[schema(nullable, max_length = 500, pattern = r#"^(https://[^\\"<> ]*|/([^/\\"<> ][^\\"<> ]*)?)$"#)]
+    /// An `https://` URL or a file the server serves (`/assets/...`), at
+    /// most 500 characters, no spaces, quotes, angle brackets or backslashes;
+    /// `null` clears it. The server's own logos are set by uploading
+    /// (`PUT /v1/tenant/logo`); pointing elsewhere lets the stored one go.
+    #[schema(nullable, max_length = 500, pattern = r#"^(https://[^/\\"<>\s][^\\"<>\s]*|/assets/[^\\"<>\s]+)$"#)]
     logo_url: Option<Option<String>>,
 }
 

@@ -2,6 +2,8 @@
 # Runs the benchmark targets of the README against a fresh release server each
 # (embedded SQLite, simulated experts), keeping each run's table and JSON line
 # in loadtest/results/. Usage: loadtest/run-targets.sh [burst|paced|fanout|mixed]...
+# Every target streams one word per delta (--words-per-delta 1): one token
+# frame per token, as the peers' one-token callbacks deliver.
 set -euo pipefail
 # 10,000 sockets on each side of the fan-out target.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -30,10 +32,10 @@ run() {
 
 for target in "${targets[@]}"; do
   case $target in
-    burst)  run burst  --panels 1000 --subscribers 2 --type structured --experts 5 --rounds 3 --turn-tokens 200 --pace 0 --duration-s 600 ;;
-    paced)  run paced  --panels 1000 --subscribers 2 --type structured --experts 5 --rounds 3 --turn-tokens 200 --pace 20 --duration-s 900 ;;
-    fanout) run fanout --panels 1 --subscribers 10000 --type structured --experts 3 --rounds 2 --turn-tokens 100 --pace 10 --duration-s 600 --connect-concurrency 200 ;;
-    mixed)  run mixed  --panels 500 --subscribers 2 --type mix --experts 5 --rounds 3 --turn-tokens 100 --pace 20 --tenants 20 --duration-s 900 ;;
+    burst)  run burst  --panels 1000 --subscribers 2 --type structured --experts 5 --rounds 3 --turn-tokens 200 --pace 0 --words-per-delta 1 --duration-s 600 ;;
+    paced)  run paced  --panels 1000 --subscribers 2 --type structured --experts 5 --rounds 3 --turn-tokens 200 --pace 20 --words-per-delta 1 --duration-s 900 ;;
+    fanout) run fanout --panels 1 --subscribers 10000 --type structured --experts 3 --rounds 2 --turn-tokens 100 --pace 10 --words-per-delta 1 --duration-s 600 --connect-concurrency 200 ;;
+    mixed)  run mixed  --panels 500 --subscribers 2 --type mix --experts 5 --rounds 3 --turn-tokens 100 --pace 20 --tenants 20 --words-per-delta 1 --duration-s 900 ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
   esac
 done

@@ -239,6 +239,7 @@ pub async fn run(args: AskArgs, catalog: &Catalog, model: Arc<dyn ExpertModel>) 
             turn_tokens: args.turn_tokens,
             stubbornness: None,
             noise: None,
+            words_per_delta: None,
         }),
     };
     let created = engine

@@ -423,6 +423,7 @@ fn new_panel(
             turn_tokens: args.turn_words,
             stubbornness: None,
             noise: None,
+            words_per_delta: None,
         }),
     }
 }

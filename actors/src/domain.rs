@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId, UserId};
 pub use pause::PauseReason;
-pub use simulation::SimulationConfig;
+pub use simulation::{MAX_WORDS_PER_DELTA, SimulationConfig};
 
 pub mod grounding;
 pub mod lineage;

@@ -99,6 +99,7 @@ fn new_panel(tenant: TenantId, panel_type: PanelType, members: Vec<NewMember>) -
             turn_tokens: 40,
             stubbornness: None,
             noise: None,
+            words_per_delta: None,
         }),
     }
 }

@@ -56,6 +56,11 @@ struct Args {
     /// Simulated tokens per second (0 = instant).
     #[arg(long, default_value_t = 0.0)]
     pace: f64,
+    /// Words per streamed delta (the panel's `simulation.words_per_delta`;
+    /// 1 is one frame per token, as peers' one-token callbacks). Unset: the
+    /// server's default (1 when paced, 8 when instant).
+    #[arg(long)]
+    words_per_delta: Option<u32>,
     #[arg(long, default_value_t = 1)]
     tenants: usize,
     /// The run ends by itself after this long.
@@ -116,6 +121,9 @@ fn panel_body(args: &Args, panel_type: &str, index: usize) -> Value {
         "max_rounds": args.rounds,
         "simulation": {"seed": index as u64, "pace_tokens_per_s": args.pace, "turn_tokens": args.turn_tokens},
     });
+    if let Some(n) = args.words_per_delta {
+        body["simulation"]["words_per_delta"] = json!(n);
+    }
     if humans == 1 {
         body["humans"] = json!([{"name": "Load-test human"}]);
         body["human_turn_timeout_s"] = json!(120);
@@ -434,7 +442,7 @@ async fn main() -> anyhow::Result<()> {
     report.server_cpu_s = ((cpu_end - cpu_start) * 10.0).round() / 10.0;
     report.config = json!({
         "panels": args.panels, "subscribers": args.subscribers, "type": args.panel_type, "experts": args.experts,
-        "rounds": args.rounds, "turn_tokens": args.turn_tokens, "pace": args.pace, "tenants": args.tenants, "duration_s": args.duration_s,
+        "rounds": args.rounds, "turn_tokens": args.turn_tokens, "pace": args.pace, "words_per_delta": args.words_per_delta, "tenants": args.tenants, "duration_s": args.duration_s,
     });
     drop(s);
     print!("{}", report.table());

@@ -203,3 +203,38 @@ async fn another_tenants_panel_answers_exactly_like_a_missing_one_on_every_route
     assert_eq!(panel["status"], "running");
     app.post(&format!("/v1/panels/{id}/moderate"), &key_a, json!({"action": "cancel"})).await;
 }
+
+#[actix_web::test]
+async fn the_simulated_model_streams_as_many_words_per_delta_as_asked() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("acme", json!({})).await;
+    let words = |frames: &[Value]| -> Vec<usize> {
+        frames
+            .iter()
+            .filter(|f| f["type"] == "token")
+            .map(|f| f["delta"].as_str().unwrap().split_inclusive(' ').count())
+            .collect()
+    };
+    for (asked, most) in [(Some(3), 3), (None, 1)] {
+        let mut simulation = json!({"seed": 2, "pace_tokens_per_s": 300, "turn_tokens": 24});
+        if let Some(n) = asked {
+            simulation["words_per_delta"] = json!(n);
+        }
+        let body = json!({"query": "Should we open a second clinic site?", "panel_type": "structured",
+            "expert_count": 3, "max_rounds": 1, "simulation": simulation});
+        let id = app.create_panel(&key, body).await["id"].as_str().unwrap().to_string();
+        let mut ws = app.ws(&key).await;
+        ws.send(json!({"type": "subscribe", "panel_id": id, "after_seq": 0})).await;
+        let frames = ws.until("the end", is_terminal).await;
+        assert_tokens_rebuild(&frames);
+        let sizes = words(&frames);
+        assert!(sizes.len() > 10, "{asked:?}: {sizes:?}");
+        assert_eq!(sizes.iter().max().copied(), Some(most), "{asked:?}: {sizes:?}");
+        assert!(sizes.iter().filter(|n| **n == most).count() * 2 > sizes.len(), "most deltas are full: {sizes:?}");
+    }
+    let bad = json!({"query": "Should we open a second clinic site?", "panel_type": "structured",
+        "simulation": {"words_per_delta": 0}});
+    let (status, body) = app.post("/v1/panels", &key, bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["simulation.words_per_delta"].is_string(), "{body}");
+}

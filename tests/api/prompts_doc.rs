@@ -215,6 +215,7 @@ async fn generate() -> String {
                 turn_tokens: 60,
                 stubbornness: Some(0.9),
                 noise: None,
+                words_per_delta: None,
             }),
         };
         let created = engine

@@ -22,7 +22,15 @@ pub struct SimulationConfig {
     /// Random movement of ratings per round, in rating points (0..4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<f64>,
+    /// Words per streamed delta (1..=64); by default 1 when paced and
+    /// [`crate::model::simulated::INSTANT_WORDS_PER_DELTA`] when instant.
+    /// 1 is what peers' one-token callbacks deliver (the fair load test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words_per_delta: Option<u32>,
 }
+
+/// The most words a simulated delta may carry.
+pub const MAX_WORDS_PER_DELTA: u32 = 64;
 
 fn default_seed() -> u64 {
     1
@@ -40,6 +48,7 @@ impl Default for SimulationConfig {
             turn_tokens: default_turn_tokens(),
             stubbornness: None,
             noise: None,
+            words_per_delta: None,
         }
     }
 }

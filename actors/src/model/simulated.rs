@@ -28,7 +28,7 @@ pub const SIMULATED_LABEL: &str = "[simulated]";
 
 /// Words per delta when the pace is 0 (instant): instant turns still stream,
 /// in a few larger deltas rather than one frame per word.
-const INSTANT_WORDS_PER_DELTA: usize = 8;
+pub const INSTANT_WORDS_PER_DELTA: usize = 8;
 
 /// The simulated expert model.
 #[derive(Clone, Debug, Default)]
@@ -294,6 +294,15 @@ fn prompt_tokens(request: &TurnRequest) -> u64 {
         + 40
 }
 
+/// Words per delta: as asked, else 1 when paced and a few when instant.
+fn words_per_delta(asked: Option<u32>, pace: f64) -> usize {
+    match asked {
+        Some(n) => (n as usize).max(1),
+        None if pace > 0.0 => 1,
+        None => INSTANT_WORDS_PER_DELTA,
+    }
+}
+
 /// Splits a text into deltas: one word (with its trailing space) per delta,
 /// or several words when streaming instantly.
 fn deltas(text: &str, words_per_delta: usize) -> Vec<String> {
@@ -356,11 +365,12 @@ impl ExpertModel for SimulatedModel {
             ..TurnOutput::default()
         };
         let pace = request.simulation.pace_tokens_per_s;
-        let per_delta = if pace > 0.0 { 1 } else { INSTANT_WORDS_PER_DELTA };
+        let per_delta = words_per_delta(request.simulation.words_per_delta, pace);
         let pieces = deltas(&text, per_delta);
         let done = stream::once(future::ready(Ok(TurnChunk::Done(output))));
         if pace > 0.0 {
-            let interval = Duration::from_secs_f64(1.0 / pace);
+            // The pace is in tokens (words): a delta of n words comes n/pace apart.
+            let interval = Duration::from_secs_f64(per_delta as f64 / pace);
             stream::iter(pieces)
                 .then(move |piece| async move {
                     tokio::time::sleep(interval).await;

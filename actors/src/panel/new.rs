@@ -186,6 +186,9 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
         if sim.stubbornness.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
             errors.add("simulation.stubbornness", "must be 0 to 1");
         }
+        if sim.words_per_delta.is_some_and(|n| !(1..=crate::domain::MAX_WORDS_PER_DELTA).contains(&n)) {
+            errors.add("simulation.words_per_delta", format!("must be 1 to {}", crate::domain::MAX_WORDS_PER_DELTA));
+        }
         if sim.noise.is_some_and(|s| !(0.0..=4.0).contains(&s)) {
             errors.add("simulation.noise", "must be 0 to 4");
         }

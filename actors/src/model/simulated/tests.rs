@@ -32,6 +32,20 @@ fn deltas_rebuild_the_text() {
 }
 
 #[test]
+fn words_per_delta_is_as_asked_else_one_paced_and_a_few_instant() {
+    let table = [
+        (None, 0.0, INSTANT_WORDS_PER_DELTA),
+        (None, 20.0, 1),
+        (Some(1), 0.0, 1),
+        (Some(5), 20.0, 5),
+        (Some(0), 0.0, 1),
+    ];
+    for (asked, pace, expected) in table {
+        assert_eq!(words_per_delta(asked, pace), expected, "{asked:?} at {pace}");
+    }
+}
+
+#[test]
 fn the_generator_is_deterministic() {
     let mut a = SplitMix64::new(7);
     let mut b = SplitMix64::new(7);

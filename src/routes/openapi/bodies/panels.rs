@@ -172,6 +172,10 @@ pub struct SimulationSettings {
     /// Random movement of ratings per round, in rating points.
     #[schema(minimum = 0, maximum = 4)]
     noise: Option<f64>,
+    /// Words per streamed delta: default 1 when paced, 8 when instant
+    /// (1 is one token frame per word, as peers' one-token callbacks).
+    #[schema(minimum = 1, maximum = 64)]
+    words_per_delta: Option<u32>,
 }
 
 /// `documents` of a new panel: `"all"` or a list of ids (`documents/choice.rs`).

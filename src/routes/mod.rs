@@ -10,12 +10,14 @@ pub mod experts;
 pub mod health;
 pub mod keys;
 pub mod notifications;
+pub mod op;
 pub mod openapi;
 pub mod panels;
 pub mod records;
 pub mod sso;
 pub mod table;
 pub mod tenant;
+pub mod usage;
 pub mod users;
 pub mod web;
 pub mod webhooks;
@@ -34,9 +36,14 @@ pub fn configure(cfg: &mut aw::ServiceConfig, body: BodyRules) {
         .app_data(aw::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
             ApiError::BadRequest(format!("invalid query string: {e}")).into()
         }));
+    // The API's description, made once from the same table.
+    static DOCS: std::sync::OnceLock<std::sync::Arc<openapi::ApiDocs>> = std::sync::OnceLock::new();
+    let operations = table::operations();
+    let docs = DOCS.get_or_init(|| std::sync::Arc::new(openapi::ApiDocs::new(&operations)));
+    cfg.app_data(aw::Data::from(docs.clone()));
     // One resource per path, its methods together, in the table's order.
     let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
-    for op in table::operations() {
+    for op in operations {
         match resources.iter_mut().find(|(path, _)| *path == op.path) {
             Some((_, resource)) => {
                 let taken = std::mem::replace(resource, aw::resource(op.path));

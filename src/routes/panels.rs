@@ -489,16 +489,3 @@ pub async fn moderate(
     panels::moderate(&state, &principal, panel, &action, text).await?;
     Ok(HttpResponse::Accepted().json(json!({"status": "accepted"})))
 }
-
-/// `GET /v1/panels/{id}/usage`: what the panel spent (docs/administration.md).
-pub async fn usage(
-    principal: Principal,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let panel = panel_span(PanelId(path_id(&id)?));
-    let tenant = principal.tenant_id();
-    let view = crate::panels::get(&state, tenant, panel, crate::panels::Read::Committed).await?;
-    let events = state.store.load_events(tenant, panel).await?;
-    Ok(HttpResponse::Ok().json(crate::usage::panel_usage(&view, &events, chrono::Utc::now())))
-}

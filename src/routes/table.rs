@@ -5,57 +5,9 @@
 use actix_web::web as aw;
 
 use super::{admin, audit, auth, documents, experts, health, keys, notifications, panels, records, sso, tenant};
-use super::{users, web, webhooks};
+use super::{usage, users, web, webhooks};
 
-/// Who may call an operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Auth {
-    /// Anyone (no credentials).
-    Public,
-    /// A tenant's API key or a signed-in person, with at least this role.
-    Role(&'static str),
-    /// A signed-in person (a session), not a key.
-    Person,
-    /// The platform admin key.
-    Platform,
-    /// Anyone holding a live share link (the token is in the path).
-    Share,
-}
-
-/// What an operation answers with when it succeeds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answer {
-    /// JSON, with this status.
-    Json(u16),
-    /// 204, no body.
-    NoContent,
-    /// An HTML page.
-    Html,
-    /// Plain text (Prometheus' exposition format).
-    Text,
-    /// Bytes of a type named at run time (images, assets, reports).
-    Bytes,
-    /// A redirect (302).
-    Redirect,
-    /// The WebSocket upgrade (101).
-    Upgrade,
-}
-
-/// One operation: a method on a path.
-pub struct Op {
-    /// `get`, `post`, `put`, `patch` or `delete`.
-    pub method: &'static str,
-    /// The path as actix routes it (`{id}`; `{file:.*}` takes the rest).
-    pub path: &'static str,
-    pub tag: &'static str,
-    pub summary: &'static str,
-    pub auth: Auth,
-    pub answer: Answer,
-    /// Query parameters, from the handler's query type.
-    pub query: fn() -> Vec<utoipa::openapi::path::Parameter>,
-    /// The actix route (method and handler).
-    pub route: fn() -> actix_web::Route,
-}
+use super::op::{Answer, Auth, Op};
 
 macro_rules! op {
     ($method:ident $path:literal => $handler:path, $tag:literal, $auth:expr, $answer:expr, $summary:literal $(, $query:ty)?) => {
@@ -130,7 +82,7 @@ pub fn operations() -> Vec<Op> {
         op!(put "/v1/tenant/logo" => tenant::put_logo, "Tenant", ADMIN, OK, "Upload the logo (the body is the image: PNG, JPEG, GIF or WebP, at most 256 KiB)"),
         op!(delete "/v1/tenant/logo" => tenant::delete_logo, "Tenant", ADMIN, OK, "Remove the logo"),
         op!(get "/v1/logos/{sha256}" => tenant::logo, "Tenant", Public, Bytes, "A logo, by the hash of its bytes"),
-        op!(get "/v1/usage" => tenant::usage, "Tenant", ANY, OK, "Usage: a month's figures, or by day and panel type over a range", tenant::UsageQuery),
+        op!(get "/v1/usage" => usage::usage, "Tenant", ANY, OK, "Usage: a month's figures, or by day and panel type over a range", usage::UsageQuery),
         op!(get "/v1/audit" => audit::list, "Tenant", ADMIN, OK, "The audit log", audit::AuditParams),
         op!(post "/v1/keys" => keys::create_key, "Keys", ADMIN, CREATED, "Create an API key (shown once)"),
         op!(get "/v1/keys" => keys::list_keys, "Keys", ADMIN, OK, "List the tenant's keys, with their last use"),
@@ -152,7 +104,7 @@ pub fn operations() -> Vec<Op> {
         op!(get "/v1/panels" => panels::list_panels, "Panels", ANY, OK, "List and search panels", panels::ListQuery),
         op!(get "/v1/panels/{id}" => panels::get_panel, "Panels", ANY, OK, "Get a panel", panels::GetQuery),
         op!(get "/v1/panels/{id}/events" => panels::events, "Panels", ANY, OK, "A panel's durable events (JSON pages, or Server-Sent Events with Accept: text/event-stream)", panels::EventsQuery),
-        op!(get "/v1/panels/{id}/usage" => panels::usage, "Panels", ANY, OK, "What a panel spent: tokens, turns, duration, by round and member"),
+        op!(get "/v1/panels/{id}/usage" => usage::panel_usage, "Panels", ANY, OK, "What a panel spent: tokens, turns, duration, by round and member"),
         op!(post "/v1/panels/{id}/input" => panels::input, "Panels", MEMBER, Json(202), "A human member's turn"),
         op!(post "/v1/panels/{id}/moderate" => panels::moderate, "Panels", MODERATOR, Json(202), "A moderator's action"),
         op!(get "/v1/panels/{id}/report" => records::report, "Records", ANY, OK, "The decision record", records::ReportQuery),

@@ -8,13 +8,11 @@
 pub mod bodies;
 mod page;
 
-use std::sync::OnceLock;
-
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::table::{Answer, Auth, Op, operations};
+use super::op::{Answer, Auth, Op};
 
 /// The AsyncAPI document of the WebSocket (docs/asyncapi.json, checked by tests).
 pub const ASYNCAPI: &str = include_str!("../../../docs/asyncapi.json");
@@ -152,8 +150,8 @@ pub fn operation_id(op: &Op) -> String {
     id
 }
 
-/// The OpenAPI document.
-pub fn build() -> Value {
+/// The OpenAPI document of these operations.
+pub fn build(operations: &[Op]) -> Value {
     let bodies = bodies::request_bodies();
     let mut schemas = Map::new();
     schemas.insert(
@@ -166,12 +164,12 @@ pub fn build() -> Value {
     );
     let mut paths = Map::new();
     let mut tags: Vec<&str> = Vec::new();
-    for op in operations() {
+    for op in operations {
         if !tags.contains(&op.tag) {
             tags.push(op.tag);
         }
         let entry = paths.entry(openapi_path(op.path)).or_insert_with(|| json!({}));
-        entry[op.method] = operation(&op, &bodies, &mut schemas);
+        entry[op.method] = operation(op, &bodies, &mut schemas);
     }
     json!({
         "openapi": "3.1.0",
@@ -194,21 +192,26 @@ pub fn build() -> Value {
     })
 }
 
-fn cached() -> &'static (String, String) {
-    static DOC: OnceLock<(String, String)> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let doc = build();
-        let page = page::render(&doc);
-        (serde_json::to_string(&doc).unwrap_or_default(), page)
-    })
+/// The document and the page, made once from the route table and shared
+/// by every worker (`app_data`).
+pub struct ApiDocs {
+    json: String,
+    page: String,
+}
+
+impl ApiDocs {
+    pub fn new(operations: &[Op]) -> Self {
+        let doc = build(operations);
+        Self { page: page::render(&doc), json: serde_json::to_string(&doc).unwrap_or_default() }
+    }
 }
 
 /// `GET /v1/openapi.json`
-pub async fn document() -> HttpResponse {
+pub async fn document(docs: web::Data<ApiDocs>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(cached().0.clone())
+        .body(docs.json.clone())
 }
 
 /// `GET /v1/asyncapi.json`
@@ -220,11 +223,11 @@ pub async fn asyncapi() -> HttpResponse {
 }
 
 /// `GET /docs/api`
-pub async fn reference() -> HttpResponse {
+pub async fn reference(docs: web::Data<ApiDocs>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"))
-        .body(cached().1.clone())
+        .body(docs.page.clone())
 }
 
 #[cfg(test)]

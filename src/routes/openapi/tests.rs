@@ -3,6 +3,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::routes::table::operations;
 
 /// A validator for a schema of the document (its `$ref`s resolved in it).
 fn validator(doc: &Value, schema: &Value) -> jsonschema::Validator {
@@ -31,7 +32,7 @@ fn paths_are_written_as_openapi_writes_them() {
 
 #[test]
 fn every_operation_of_the_table_is_in_the_document_once_with_its_parameters() {
-    let doc = build();
+    let doc = build(&operations());
     assert_eq!(doc["openapi"], "3.1.0");
     let mut seen = BTreeSet::new();
     let mut ids = BTreeSet::new();
@@ -69,7 +70,7 @@ fn every_operation_of_the_table_is_in_the_document_once_with_its_parameters() {
 
 #[test]
 fn every_body_taking_write_has_a_request_schema_and_its_example_validates() {
-    let doc = build();
+    let doc = build(&operations());
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -98,7 +99,7 @@ fn every_body_taking_write_has_a_request_schema_and_its_example_validates() {
 
 #[test]
 fn the_reference_page_lists_every_operation_and_loads_nothing_from_elsewhere() {
-    let doc = build();
+    let doc = build(&operations());
     let page = page::render(&doc);
     for op in operations() {
         assert!(page.contains(&format!("id=\"{}\"", operation_id(&op))), "{} {}", op.method, op.path);

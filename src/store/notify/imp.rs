@@ -263,16 +263,7 @@ macro_rules! notify_store {
                     }
                 }
                 for (day, f) in &step.usage {
-                    sqlx::query(
-                        "INSERT INTO usage_daily (tenant_id, day, panel_type, panels_created, panels_completed, turns, \
-                         tokens_in, tokens_out, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                         ON CONFLICT (tenant_id, day, panel_type) DO UPDATE SET \
-                         panels_created = usage_daily.panels_created + excluded.panels_created, \
-                         panels_completed = usage_daily.panels_completed + excluded.panels_completed, \
-                         turns = usage_daily.turns + excluded.turns, tokens_in = usage_daily.tokens_in + excluded.tokens_in, \
-                         tokens_out = usage_daily.tokens_out + excluded.tokens_out, \
-                         duration_ms = usage_daily.duration_ms + excluded.duration_ms",
-                    )
+                    sqlx::query($crate::store::notify::USAGE_DAILY_UPSERT)
                     .bind(tenant.0)
                     .bind(day.to_string())
                     .bind(step.panel_type)

@@ -40,6 +40,16 @@ pub struct Announcement {
     pub panel_type: &'static str,
 }
 
+/// Adds a day's figures for a panel type (`tenant_id, day, panel_type` and
+/// the six figures, `$1` to `$9`).
+pub const USAGE_DAILY_UPSERT: &str = "INSERT INTO usage_daily (tenant_id, day, panel_type, panels_created, \
+     panels_completed, turns, tokens_in, tokens_out, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (tenant_id, day, panel_type) DO UPDATE SET \
+     panels_created = usage_daily.panels_created + excluded.panels_created, \
+     panels_completed = usage_daily.panels_completed + excluded.panels_completed, \
+     turns = usage_daily.turns + excluded.turns, tokens_in = usage_daily.tokens_in + excluded.tokens_in, \
+     tokens_out = usage_daily.tokens_out + excluded.tokens_out, duration_ms = usage_daily.duration_ms + excluded.duration_ms";
+
 /// Deferred work.
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobKind {

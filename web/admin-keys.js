@@ -5,7 +5,7 @@
 // asks first. Built on /v1/keys (API.md; prefix and last_used_at in
 // docs/administration.md). On a phone the table's rows become cards.
 
-import { announcer, appendAll, clear, h } from './dom.js';
+import { announcer, appendAll, clear, copyField, h } from './dom.js';
 import { ROLES, ROLE_LABEL, fmtAgo, fmtDate } from './format.js';
 import { api } from './api.js';
 import { session } from './session.js';
@@ -23,23 +23,7 @@ function when(iso, relative = false) {
  * warning. `onDone()` when the admin says they have it.
  */
 function newKeyBox(made, onDone) {
-  const input = h('input', { type: 'text', id: 'key-secret', readonly: true, value: made.key, spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'key-secret-warning key-secret-help' });
-  const copyMsg = h('p', { class: 'help', id: 'key-secret-copy-msg', role: 'status' });
-  const copy = h('button', {
-    type: 'button',
-    class: 'btn',
-    id: 'key-secret-copy',
-    text: 'Copy the key',
-    onclick: async () => {
-      input.select();
-      try {
-        await navigator.clipboard.writeText(input.value);
-        copyMsg.textContent = 'Copied.';
-      } catch {
-        copyMsg.textContent = 'The key is selected: copy it with Ctrl+C (⌘C on a Mac).';
-      }
-    },
-  });
+  const { input, copy, copyMsg } = copyField({ id: 'key-secret', value: made.key, noun: 'key', button: 'Copy the key', describedBy: 'key-secret-warning key-secret-help' });
   const done = h('button', { type: 'button', class: 'btn btn-quiet', id: 'key-secret-done', text: 'I have copied it: hide the key', onclick: onDone });
   return h(
     'div',

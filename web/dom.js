@@ -76,3 +76,33 @@ export const announcer = {
     this.last = text;
   },
 };
+
+/**
+ * A read-only field holding a secret or a link shown once, with a Copy
+ * button and a status line: `{ input, copy, copyMsg }`. `id` names the
+ * input, `base` (default `id`) the others (`${base}-copy`,
+ * `${base}-copy-msg`); `noun` is what is copied ("key", "link"), for the
+ * fallback message.
+ */
+export function copyField({ id, base = id, value, noun, button, describedBy, secret = true }) {
+  const attrs = { type: 'text', id, readonly: true, value, 'aria-describedby': describedBy };
+  if (secret) Object.assign(attrs, { spellcheck: 'false', autocomplete: 'off' });
+  const input = h('input', attrs);
+  const copyMsg = h('p', { class: 'help', id: `${base}-copy-msg`, role: 'status' });
+  const copy = h('button', {
+    type: 'button',
+    class: 'btn',
+    id: `${base}-copy`,
+    text: button,
+    onclick: async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(input.value);
+        copyMsg.textContent = 'Copied.';
+      } catch {
+        copyMsg.textContent = `The ${noun} is selected: copy it with Ctrl+C (⌘C on a Mac).`;
+      }
+    },
+  });
+  return { input, copy, copyMsg };
+}

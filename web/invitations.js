@@ -4,7 +4,7 @@
 // the server hands the one-time link back: oneTimeLink() shows it read-only
 // with a copy button, for invitations and password resets alike.
 
-import { announcer, appendAll, clear, h } from './dom.js';
+import { announcer, appendAll, clear, copyField, h } from './dom.js';
 import { ROLES, ROLE_LABEL, fmtDate } from './format.js';
 import { api } from './api.js';
 import { fieldError, showFieldError } from './view.js';
@@ -22,23 +22,7 @@ export function oneTimeLink(answer, purpose) {
   }
   // The server builds the link from the address it was reached at; the page
   // shows it as given (a proxy in front should pass the public host on).
-  const input = h('input', { type: 'text', id: 'onetime-link', readonly: true, value: answer.link, 'aria-describedby': 'onetime-help' });
-  const copyMsg = h('p', { class: 'help', id: 'onetime-copy-msg', role: 'status' });
-  const copy = h('button', {
-    type: 'button',
-    class: 'btn',
-    id: 'onetime-copy',
-    text: 'Copy link',
-    onclick: async () => {
-      input.select();
-      try {
-        await navigator.clipboard.writeText(input.value);
-        copyMsg.textContent = 'Copied.';
-      } catch {
-        copyMsg.textContent = 'The link is selected: copy it with Ctrl+C (⌘C on a Mac).';
-      }
-    },
-  });
+  const { input, copy, copyMsg } = copyField({ id: 'onetime-link', base: 'onetime', value: answer.link, noun: 'link', button: 'Copy link', describedBy: 'onetime-help', secret: false });
   return h(
     'div',
     { class: 'onetime', id: 'onetime', dataset: { purpose, emailed: 'false' } },

@@ -4,7 +4,7 @@
 // all), and the signing secret shown once, after a create or a rotation,
 // with a copy button.
 
-import { h, uid } from './dom.js';
+import { copyField, h, uid } from './dom.js';
 import { fmtDate } from './format.js';
 import { fieldError, showFieldError } from './view.js';
 
@@ -144,23 +144,7 @@ export function eventsChooser(types, selected, prefix) {
  * rotation. Read-only with a copy button; the page keeps it nowhere else.
  */
 export function secretBox(endpoint, { rotated = false } = {}) {
-  const input = h('input', { type: 'text', id: 'hook-secret', readonly: true, value: endpoint.secret, spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'hook-secret-warning hook-secret-help' });
-  const copyMsg = h('p', { class: 'help', id: 'hook-secret-copy-msg', role: 'status' });
-  const copy = h('button', {
-    type: 'button',
-    class: 'btn',
-    id: 'hook-secret-copy',
-    text: 'Copy the secret',
-    onclick: async () => {
-      input.select();
-      try {
-        await navigator.clipboard.writeText(input.value);
-        copyMsg.textContent = 'Copied.';
-      } catch {
-        copyMsg.textContent = 'The secret is selected: copy it with Ctrl+C (⌘C on a Mac).';
-      }
-    },
-  });
+  const { input, copy, copyMsg } = copyField({ id: 'hook-secret', value: endpoint.secret, noun: 'secret', button: 'Copy the secret', describedBy: 'hook-secret-warning hook-secret-help' });
   return h(
     'div',
     { class: 'secret-box', id: 'hook-secret-box', dataset: { endpoint: endpoint.id } },

@@ -151,3 +151,32 @@ fn the_asyncapi_document_describes_every_frame_and_its_examples_are_what_the_ser
         assert!(action.parse::<askpanel_actors::event::ModeratorActionKind>().is_ok(), "{action}");
     }
 }
+
+#[test]
+fn the_schemas_enums_are_the_servers_own_values() {
+    let doc = build(&operations());
+    let values = |name: &str| -> Vec<String> {
+        doc["components"]["schemas"][name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is an enum schema"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let panel_types: Vec<String> =
+        askpanel_actors::domain::PanelType::ALL.iter().map(|t| t.as_str().to_string()).collect();
+    assert_eq!(values("PanelType"), panel_types, "every panel type, no other");
+    for v in values("ModeratorAction") {
+        assert!(v.parse::<askpanel_actors::event::ModeratorActionKind>().is_ok(), "{v}");
+    }
+    for v in values("Role") {
+        assert!(v.parse::<crate::store::Role>().is_ok(), "{v}");
+    }
+    for v in values("Tier") {
+        assert!(v.parse::<crate::store::Tier>().is_ok(), "{v}");
+    }
+    for v in values("ConsensusMethod") {
+        let parsed: Result<askpanel_actors::domain::ConsensusMethod, _> = serde_json::from_value(json!(v));
+        assert!(parsed.is_ok(), "{v}");
+    }
+}

@@ -2,6 +2,8 @@
 //! is created with. Plain data, shared by the strategies, the actors and the
 //! server.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 pub use crate::ids::{ExpertId, KeyId, MemberId, PanelId, TenantId, UserId};
@@ -360,8 +362,9 @@ pub struct PanelConfig {
 pub struct PanelSetup {
     /// How the panel runs.
     pub config: PanelConfig,
-    /// The persona of each AI member.
-    pub profiles: Vec<ExpertProfile>,
+    /// The persona of each AI member, shared with its expert actor and
+    /// every request made for it (never copied per turn).
+    pub profiles: Vec<Arc<ExpertProfile>>,
 }
 
 /// Who issued a command, for authorisation inside the panel.

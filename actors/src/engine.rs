@@ -158,7 +158,7 @@ impl Engine {
         if state.view.tenant_id != tenant_id {
             return Err(EngineError::NotFound);
         }
-        Ok(state.view)
+        Ok(Arc::unwrap_or_clone(state.view))
     }
 
     /// Restarts a panel from its log on this node (recovery, takeover).

@@ -56,11 +56,12 @@ pub struct Grounding {
 pub struct ExpertActor {
     tenant_id: TenantId,
     panel_id: PanelId,
-    profile: ExpertProfile,
+    profile: Arc<ExpertProfile>,
     model: Arc<dyn ExpertModel>,
     simulation: SimulationConfig,
     grounding: Option<Grounding>,
-    prepared: Option<Prepared>,
+    /// Boxed: a member view is large and most experts hold none.
+    prepared: Option<Box<Prepared>>,
     /// The parent of everything this actor logs: tenant, panel and member.
     span: tracing::Span,
 }
@@ -70,7 +71,7 @@ impl ExpertActor {
     pub fn new(
         tenant_id: TenantId,
         panel_id: PanelId,
-        profile: ExpertProfile,
+        profile: Arc<ExpertProfile>,
         model: Arc<dyn ExpertModel>,
         simulation: SimulationConfig,
     ) -> Self {
@@ -200,7 +201,7 @@ impl Handler<PrepareTurn> for ExpertActor {
             }
         };
         let handle = ctx.spawn(forward.into_actor(self));
-        self.prepared = Some(Prepared { view: msg.view, attempt: msg.attempt, chunks: rx, handle });
+        self.prepared = Some(Box::new(Prepared { view: msg.view, attempt: msg.attempt, chunks: rx, handle }));
     }
 }
 

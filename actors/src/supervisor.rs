@@ -82,7 +82,7 @@ impl TenantSupervisor {
         let panel_id = state.view.id;
         let pause_for_budget = self.budget_exhausted && state.status() != crate::domain::PanelStatus::Paused;
         let arbiter = self.pool.for_key(panel_id.0.as_u128());
-        let (view_tx, view_rx) = tokio::sync::watch::channel(Arc::new(state.view.clone()));
+        let (view_tx, view_rx) = tokio::sync::watch::channel(state.view.clone());
         let addr = PanelActor::start_on(&arbiter, state, self.deps.clone(), Some(ctx.address().recipient()), view_tx);
         self.stats.started += 1;
         let entry = self.panels.entry(panel_id).or_insert(Supervised { addr: None, failures: 0 });
@@ -316,7 +316,7 @@ impl Handler<CreatePanel> for TenantSupervisor {
                 Ok(CreateOutcome::Created) => {
                     let state =
                         PanelState::from_creation(&event.event).map_err(|e| EngineError::Unavailable(e.to_string()))?;
-                    let panel = state.view.clone();
+                    let panel = (*state.view).clone();
                     act.deps.publisher.publish_event(act.tenant_id, panel_id, &event);
                     act.start_panel(ctx, state);
                     Ok(CreatedPanel { panel, existing: None })

@@ -11,7 +11,7 @@ use askpanel_actors::domain::{
 };
 use askpanel_actors::engine::{Engine, EngineError, EngineSettings, PanelDeps};
 use askpanel_actors::event::{Event, EventData, ModeratorActionKind, RoundDecision, SealedEvent};
-use askpanel_actors::model::simulated::SimulatedModel;
+use askpanel_actors::model::simulated::{Pacing, SimulatedModel};
 use askpanel_actors::model::{ExpertModel, ModelError};
 use askpanel_actors::panel::messages::{Command, PanelCommand, PanelError};
 use askpanel_actors::panel::new::{NewMember, NewPanel};
@@ -348,7 +348,7 @@ async fn an_open_panel_stops_when_a_round_brings_no_new_idea() {
 #[actix::test]
 async fn a_hybrid_panel_waits_for_its_human_continues_on_input_and_skips_at_the_timeout() {
     tokio::time::pause();
-    let h = harness_with(Arc::new(SimulatedModel::new()), 0);
+    let h = harness_with(paused_clock_model(), 0);
     let mut request = new_panel(h.tenant, PanelType::Hybrid, ai_members(2));
     request.members.push(human("Dr. Lee"));
     request.human_turn_timeout_s = Some(120);
@@ -388,6 +388,12 @@ async fn a_hybrid_panel_waits_for_its_human_continues_on_input_and_skips_at_the_
     assert_eq!(count(&p.events, "human_input"), 1);
 }
 
+/// The simulated model for tests on a paused clock: its paced deltas wait
+/// on the runtime's timers, which the paused clock drives.
+fn paused_clock_model() -> Arc<SimulatedModel> {
+    Arc::new(SimulatedModel::with_pacing(Pacing::RuntimeTimers))
+}
+
 fn slow(request: &mut NewPanel) {
     request.simulation =
         Some(SimulationConfig { seed: 5, pace_tokens_per_s: 20.0, turn_tokens: 30, ..SimulationConfig::default() });
@@ -396,7 +402,7 @@ fn slow(request: &mut NewPanel) {
 #[actix::test]
 async fn pause_stops_new_turns_until_resume() {
     tokio::time::pause();
-    let h = harness_with(Arc::new(SimulatedModel::new()), 0);
+    let h = harness_with(paused_clock_model(), 0);
     let mut request = new_panel(h.tenant, PanelType::Structured, ai_members(3));
     slow(&mut request);
     let id = h.create(request).await.unwrap();
@@ -425,7 +431,7 @@ async fn pause_stops_new_turns_until_resume() {
 #[actix::test]
 async fn cancel_ends_the_panel_within_one_token_of_streaming() {
     tokio::time::pause();
-    let h = harness_with(Arc::new(SimulatedModel::new()), 0);
+    let h = harness_with(paused_clock_model(), 0);
     let mut request = new_panel(h.tenant, PanelType::Structured, ai_members(3));
     slow(&mut request);
     let id = h.create(request).await.unwrap();
@@ -446,7 +452,7 @@ async fn cancel_ends_the_panel_within_one_token_of_streaming() {
 #[actix::test]
 async fn skip_inject_end_round_and_finish_each_change_the_run() {
     tokio::time::pause();
-    let h = harness_with(Arc::new(SimulatedModel::new()), 0);
+    let h = harness_with(paused_clock_model(), 0);
     let mut request = new_panel(h.tenant, PanelType::Structured, ai_members(4));
     request.max_rounds = Some(6);
     slow(&mut request);

@@ -440,6 +440,9 @@ async fn main() -> anyhow::Result<()> {
     report.errors = std::mem::take(&mut s.errors);
     report.server_peak_rss_mb = (s.peak_rss.max(rss_end) * 10.0).round() / 10.0;
     report.server_cpu_s = ((cpu_end - cpu_start) * 10.0).round() / 10.0;
+    if cpu_end > cpu_start {
+        report.frames_per_server_cpu_s = (report.frames_delivered as f64 / (cpu_end - cpu_start)).round();
+    }
     report.config = json!({
         "panels": args.panels, "subscribers": args.subscribers, "type": args.panel_type, "experts": args.experts,
         "rounds": args.rounds, "turn_tokens": args.turn_tokens, "pace": args.pace, "words_per_delta": args.words_per_delta, "tenants": args.tenants, "duration_s": args.duration_s,

@@ -69,6 +69,9 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     pub server_peak_rss_mb: f64,
     pub server_cpu_s: f64,
+    /// Frames delivered per second of server CPU (all of it: model stream,
+    /// panel actor, bus, sessions, sockets), the CPU cost of a frame.
+    pub frames_per_server_cpu_s: f64,
     pub sockets: usize,
     pub config: serde_json::Value,
 }
@@ -98,8 +101,8 @@ impl Report {
         out.push_str(&format!("  POST /panels    {} ms\n", p(&self.http_latency_ms.create)));
         out.push_str(&format!("  GET /panels/id  {} ms\n", p(&self.http_latency_ms.get)));
         out.push_str(&format!(
-            "  server          peak RSS {:.1} MB  CPU {:.1} s\n",
-            self.server_peak_rss_mb, self.server_cpu_s
+            "  server          peak RSS {:.1} MB  CPU {:.1} s  frames per CPU second {:.0}\n",
+            self.server_peak_rss_mb, self.server_cpu_s, self.frames_per_server_cpu_s
         ));
         if !self.errors.is_empty() {
             out.push_str(&format!("  errors          {:?}\n", self.errors));

@@ -15,7 +15,6 @@ use askpanel_actors::event::{EventData, SealedEvent, TokenDelta};
 use askpanel_actors::ports::EventPublisher;
 use bytestring::ByteString;
 use dashmap::DashMap;
-use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::metrics::Metrics;
@@ -57,16 +56,55 @@ pub fn event_frame_text(panel: PanelId, event_json: &str) -> String {
     text
 }
 
-#[derive(Serialize)]
-struct TokenFrame<'a> {
-    r#type: &'static str,
-    panel_id: PanelId,
-    /// When the server published the delta (for latency measurements).
-    ts: chrono::DateTime<chrono::Utc>,
-    turn_seq: u64,
-    member_id: askpanel_actors::domain::MemberId,
-    offset: usize,
-    delta: &'a str,
+/// The WebSocket frame of a token delta, written in one pass into one
+/// buffer of the right size: `{"type":"token","panel_id":"...","ts":"...",
+/// "turn_seq":n,"member_id":"...","offset":n,"delta":"..."}`; `ts` is when
+/// the server published it (for latency measurements).
+pub fn token_frame_text(panel: PanelId, ts: chrono::DateTime<chrono::Utc>, token: &TokenDelta) -> String {
+    use std::fmt::Write;
+    let mut uuid = uuid::Uuid::encode_buffer();
+    // Fixed parts, two ids, a timestamp, two numbers and the escaped delta.
+    let mut text = String::with_capacity(190 + token.delta.len() + token.delta.len() / 4);
+    text.push_str("{\"type\":\"token\",\"panel_id\":\"");
+    text.push_str(panel.0.hyphenated().encode_lower(&mut uuid));
+    text.push_str("\",\"ts\":\"");
+    // chrono's Debug of a UTC time is its serde form (RFC 3339, 0/3/6/9 digits, Z).
+    let _ = write!(text, "{ts:?}");
+    let _ = write!(text, "\",\"turn_seq\":{},\"member_id\":\"", token.turn_seq);
+    text.push_str(token.member_id.0.hyphenated().encode_lower(&mut uuid));
+    let _ = write!(text, "\",\"offset\":{},\"delta\":", token.offset);
+    push_json_string(&mut text, &token.delta);
+    text.push('}');
+    text
+}
+
+/// Appends `value` as a JSON string (quoted and escaped as serde_json does).
+fn push_json_string(out: &mut String, value: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, byte) in value.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&value[start..i]);
+        if escape.is_empty() {
+            use std::fmt::Write;
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&value[start..]);
+    out.push('"');
 }
 
 /// Frames to and from other nodes (the Redis fan-out), when there are several.
@@ -197,16 +235,7 @@ impl EventPublisher for Bus {
         if !self.channels.contains_key(&panel) && self.remote.get().is_none() {
             return;
         }
-        let frame = TokenFrame {
-            r#type: "token",
-            panel_id: panel,
-            ts: chrono::Utc::now(),
-            turn_seq: token.turn_seq,
-            member_id: token.member_id,
-            offset: token.offset,
-            delta: &token.delta,
-        };
-        let Ok(text) = serde_json::to_string(&frame) else { return };
+        let text = token_frame_text(panel, chrono::Utc::now(), token);
         self.send(
             panel,
             Frame {
@@ -224,6 +253,56 @@ mod tests {
     use askpanel_actors::event::{Event, EventData};
 
     use super::*;
+
+    /// The token frame as serde wrote it before it was written by hand.
+    #[derive(serde::Serialize)]
+    struct SerdeTokenFrame<'a> {
+        r#type: &'static str,
+        panel_id: PanelId,
+        ts: chrono::DateTime<chrono::Utc>,
+        turn_seq: u64,
+        member_id: askpanel_actors::domain::MemberId,
+        offset: usize,
+        delta: &'a str,
+    }
+
+    #[test]
+    fn a_token_frame_is_byte_for_byte_what_serde_writes() {
+        use chrono::TimeZone;
+        let base = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 16, 5, 9).unwrap();
+        let times = [0, 120_000_000, 123_456_000, 123_456_789, 999_999_999]
+            .map(|nanos| base + chrono::Duration::nanoseconds(nanos));
+        let deltas = [
+            "word ",
+            "",
+            "quote \" and \\ back",
+            "tab\tnew\nline\r",
+            "\u{0}\u{1f}\u{7f}\u{8}\u{c}",
+            "caf\u{e9} \u{1f600} \u{2028}",
+        ];
+        let (panel, member) = (PanelId::new(), askpanel_actors::domain::MemberId::new());
+        for ts in times {
+            for (i, delta) in deltas.iter().enumerate() {
+                let token = TokenDelta {
+                    turn_seq: 40 + i as u64,
+                    member_id: member,
+                    offset: 1000 * i,
+                    delta: delta.to_string(),
+                };
+                let serde = serde_json::to_string(&SerdeTokenFrame {
+                    r#type: "token",
+                    panel_id: panel,
+                    ts,
+                    turn_seq: token.turn_seq,
+                    member_id: member,
+                    offset: token.offset,
+                    delta,
+                })
+                .unwrap();
+                assert_eq!(token_frame_text(panel, ts, &token), serde, "{ts:?} {delta:?}");
+            }
+        }
+    }
 
     #[test]
     fn an_event_goes_out_as_the_bytes_it_was_sealed_with() {

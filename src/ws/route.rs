@@ -2,6 +2,7 @@
 //! or the `Authorization` header), reserve a socket for the key, start the
 //! session actor.
 
+use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -47,7 +48,7 @@ pub async fn connect(
         .sessions
         .reserve(principal.holder(), max)
         .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} sockets per key or person")))?;
-    let (response, socket, stream) = match actix_ws::handle(&req, body) {
+    let (response, _socket, stream) = match actix_ws::handle(&req, body) {
         Ok(upgrade) => upgrade,
         Err(e) => {
             state.sessions.unregister(id, principal.holder());
@@ -56,6 +57,8 @@ pub async fn connect(
     };
     let max_frame = state.settings.ws.max_frame_bytes;
     let stream = stream.max_frame_size(max_frame).aggregate_continuations().max_continuation_size(max_frame);
-    WsSession::start(id, principal, state.get_ref().clone(), socket, stream);
-    Ok(response)
+    let (_, body) = WsSession::start(id, principal, state.get_ref().clone(), stream);
+    // The session's queues are written by its own body; actix-ws's is only
+    // kept (unpolled) for the signal its drop gives the inbound stream.
+    Ok(response.map_body(|_, upgrade| BodyStream::new(body.holding(upgrade)).boxed()))
 }

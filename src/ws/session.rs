@@ -1,6 +1,6 @@
 //! The WebSocket session actor. Inbound frames arrive as a stream into the
 //! actor; outbound frames go through two bounded queues (control and data)
-//! to one writer task that owns the socket's sink, so a client that does not
+//! that the socket's response body ([`crate::ws::writer`]) drains, so a client that does not
 //! read never grows the server's memory: its data queue fills and its
 //! subscriptions are told they lagged.
 
@@ -19,6 +19,7 @@ use crate::state::AppState;
 use crate::ws::protocol::{ClientFrame, ServerFrame, parse_client_frame};
 use crate::ws::registry::CloseSession;
 use crate::ws::subscription::{Outbound, Outbox, Subscription, SubscriptionEnd};
+use crate::ws::writer::SocketBody;
 
 /// Control frames queued per socket (acks, errors, pongs, lagged).
 const CONTROL_QUEUE: usize = 64;
@@ -40,21 +41,20 @@ pub struct WsSession {
 }
 
 impl WsSession {
-    /// Starts the session actor and its writer for an upgraded socket.
+    /// Starts the session actor for an upgraded socket; the returned body
+    /// (the upgrade's response body) writes what the session queues.
     pub fn start(
         id: u64,
         principal: Principal,
         state: AppState,
-        socket: actix_ws::Session,
         stream: actix_ws::AggregatedMessageStream,
-    ) -> Addr<WsSession> {
+    ) -> (Addr<WsSession>, SocketBody) {
         let (data_tx, data_rx) = mpsc::channel(state.settings.ws.outbound_queue);
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (close_tx, close_rx) = oneshot::channel();
-        let metrics = state.metrics.clone();
-        actix::spawn(run_writer(socket, data_rx, control_rx, close_rx, metrics));
+        let body = SocketBody::new(control_rx, data_rx, close_rx, state.metrics.clone());
         let burst = f64::from(state.settings.ws.frames_per_second) * 2.0;
-        WsSession::create(|ctx| {
+        let session = WsSession::create(|ctx| {
             ctx.add_stream(stream);
             WsSession {
                 id,
@@ -68,7 +68,8 @@ impl WsSession {
                 last_refill: Instant::now(),
                 refused_in_a_row: 0,
             }
-        })
+        });
+        (session, body)
     }
 
     fn close_with(&mut self, ctx: &mut Context<Self>, code: CloseCode, reason: &str) {
@@ -312,45 +313,6 @@ impl Handler<CloseSession> for WsSession {
     fn handle(&mut self, msg: CloseSession, ctx: &mut Context<Self>) {
         self.close_with(ctx, CloseCode::from(msg.code), &msg.reason);
     }
-}
-
-/// Writes queued frames to the socket; control frames and a close come first.
-async fn run_writer(
-    mut socket: actix_ws::Session,
-    mut data: mpsc::Receiver<Outbound>,
-    mut control: mpsc::Receiver<Outbound>,
-    mut close: oneshot::Receiver<CloseReason>,
-    metrics: std::sync::Arc<crate::metrics::Metrics>,
-) {
-    loop {
-        let next = tokio::select! {
-            biased;
-            reason = &mut close => {
-                let reason = reason.ok();
-                let _ = socket.close(reason).await;
-                return;
-            }
-            Some(item) = control.recv() => item,
-            Some(item) = data.recv() => item,
-            else => break,
-        };
-        let sent = match next {
-            Outbound::Text { text, published_at } => {
-                let result = socket.text(text).await;
-                if let Some(at) = published_at {
-                    metrics.fanout_latency.observe(at.elapsed().as_secs_f64());
-                }
-                metrics.frames_sent.inc();
-                result
-            }
-            Outbound::Ping(bytes) => socket.ping(&bytes).await,
-            Outbound::Pong(bytes) => socket.pong(&bytes).await,
-        };
-        if sent.is_err() {
-            return;
-        }
-    }
-    let _ = socket.close(None).await;
 }
 
 /// The close code and reason for a protocol error (RFC 6455 §7.4.1): a

@@ -10,7 +10,6 @@
 //! resumes with `after_seq`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use askpanel_actors::domain::{PanelId, TenantId};
 use bytestring::ByteString;
@@ -35,7 +34,10 @@ pub fn seats(view: &askpanel_actors::panel::view::PanelView) -> Vec<(askpanel_ac
 /// A frame on its way to the socket.
 #[derive(Debug)]
 pub enum Outbound {
-    Text { text: ByteString, published_at: Option<Instant> },
+    /// A frame made for this socket (an ack, an error, a snapshot...).
+    Text(ByteString),
+    /// A frame of the bus, serialised once and shared by every subscriber.
+    Shared(Arc<Frame>),
     Ping(bytes::Bytes),
     Pong(bytes::Bytes),
 }
@@ -51,7 +53,7 @@ pub struct Outbox {
 impl Outbox {
     /// Queues a control frame; false when even the control queue is full.
     pub fn control(&self, text: String) -> bool {
-        self.control.try_send(Outbound::Text { text: ByteString::from(text), published_at: None }).is_ok()
+        self.control.try_send(Outbound::Text(ByteString::from(text))).is_ok()
     }
 
     pub fn error(&self, reference: Option<&Value>, code: &str, message: &str, panel_id: Option<PanelId>) -> bool {
@@ -92,7 +94,7 @@ impl Subscription {
     async fn lagged(&self, last: u64) -> SubscriptionEnd {
         self.state.metrics.lagged.inc();
         let text = ByteString::from(ServerFrame::Lagged { panel_id: self.panel, resume_after_seq: last }.to_text());
-        match self.outbox.data.send(Outbound::Text { text, published_at: None }).await {
+        match self.outbox.data.send(Outbound::Text(text)).await {
             Ok(()) => SubscriptionEnd::Lagged,
             Err(_) => SubscriptionEnd::Closed,
         }
@@ -148,13 +150,7 @@ impl Subscription {
         if let Some(reference) = &self.reference {
             self.outbox.control(ServerFrame::Ack { reference }.to_text());
         }
-        if self
-            .outbox
-            .data
-            .send(Outbound::Text { text: ByteString::from(subscribed), published_at: None })
-            .await
-            .is_err()
-        {
+        if self.outbox.data.send(Outbound::Text(ByteString::from(subscribed))).await.is_err() {
             return SubscriptionEnd::Closed;
         }
         drop(snapshot);
@@ -194,9 +190,8 @@ struct SocketSink {
 }
 
 impl SocketSink {
-    fn push(&self, frame: &Frame) -> Delivery {
-        let text = frame.text.clone();
-        match self.data.try_send(Outbound::Text { text, published_at: Some(frame.published_at) }) {
+    fn push(&self, frame: &Arc<Frame>) -> Delivery {
+        match self.data.try_send(Outbound::Shared(frame.clone())) {
             Ok(()) => Delivery::Sent,
             Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
             Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
@@ -208,7 +203,7 @@ impl Sink for SocketSink {
     async fn stored(&mut self, panel: PanelId, event: &StoredEvent) -> bool {
         let text = ByteString::from(event_frame_text(panel, &event.body));
         // A replay may wait for the client: it is the client's own catch-up.
-        self.data.send(Outbound::Text { text, published_at: None }).await.is_ok()
+        self.data.send(Outbound::Text(text)).await.is_ok()
     }
 
     async fn event(&mut self, frame: &Arc<Frame>) -> Delivery {

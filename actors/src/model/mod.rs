@@ -2,9 +2,12 @@
 //! plugs in adapters (an OpenAI-compatible client); [`simulated`] is the
 //! offline default.
 
+pub mod pacer;
 pub mod rating;
 pub mod rng;
 pub mod simulated;
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -37,7 +40,7 @@ pub struct TurnRequest {
     /// The member whose turn it is.
     pub member_id: MemberId,
     /// The expert's persona and simulation knobs.
-    pub profile: ExpertProfile,
+    pub profile: Arc<ExpertProfile>,
     /// What the member is shown for this turn.
     pub view: MemberView,
     /// The panel's simulation knobs (ignored by real models).
@@ -117,7 +120,7 @@ pub struct BidRequest {
     /// The panel the bid is for.
     pub panel_id: PanelId,
     /// The bidding expert's persona.
-    pub profile: ExpertProfile,
+    pub profile: Arc<ExpertProfile>,
     /// What the member is shown this round.
     pub view: MemberView,
     /// The panel's simulation knobs (ignored by real models).

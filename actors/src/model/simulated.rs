@@ -16,6 +16,7 @@ use super::{
 };
 use crate::domain::{SimulationConfig, Team};
 use crate::event::Verdict;
+use crate::model::pacer::Pacer;
 use crate::model::rng::SplitMix64;
 use crate::panel::ideas;
 use crate::panel::strategy::{TurnTask, fnv1a};
@@ -32,12 +33,19 @@ pub const INSTANT_WORDS_PER_DELTA: usize = 8;
 
 /// The simulated expert model.
 #[derive(Clone, Debug, Default)]
-pub struct SimulatedModel;
+pub struct SimulatedModel {
+    pacing: Pacing,
+}
 
 impl SimulatedModel {
-    /// The simulated model (it keeps no state).
+    /// The simulated model (it keeps no state); paced turns wait on the shared pacer.
     pub fn new() -> Self {
-        Self
+        Self { pacing: Pacing::Shared }
+    }
+
+    /// Paced turns wait on the runtime's timers (for tests on a paused clock).
+    pub fn with_pacing(pacing: Pacing) -> Self {
+        Self { pacing }
     }
 }
 
@@ -303,24 +311,50 @@ fn words_per_delta(asked: Option<u32>, pace: f64) -> usize {
     }
 }
 
-/// Splits a text into deltas: one word (with its trailing space) per delta,
-/// or several words when streaming instantly.
-fn deltas(text: &str, words_per_delta: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut count = 0;
-    for piece in text.split_inclusive(' ') {
-        current.push_str(piece);
-        count += 1;
-        if count == words_per_delta {
-            out.push(std::mem::take(&mut current));
-            count = 0;
+/// The end of the delta that starts at byte `at` of `text`: `words` words,
+/// each with its trailing space (None at the end of the text). Deltas are
+/// cut as they stream, so a turn holds its text once, not a list of pieces.
+fn delta_end(text: &str, at: usize, words: usize) -> Option<usize> {
+    let rest = text.get(at..).filter(|r| !r.is_empty())?;
+    let end = rest.match_indices(' ').nth(words.max(1) - 1).map_or(rest.len(), |(i, _)| i + 1);
+    Some(at + end)
+}
+
+/// A simulated turn as it streams: its result, and where its next delta starts.
+struct Streaming {
+    output: TurnOutput,
+    at: usize,
+    words: usize,
+    /// Paced turns: when the turn started streaming (on the runtime's clock,
+    /// which is the real one unless a test paused it), and its nth delta.
+    started: Option<tokio::time::Instant>,
+    n: u32,
+}
+
+impl Streaming {
+    /// The next delta, or the result once every delta is out.
+    fn next(&mut self) -> Option<TurnChunk> {
+        match delta_end(&self.output.text, self.at, self.words) {
+            Some(end) => {
+                let delta = self.output.text[self.at..end].to_string();
+                self.at = end;
+                self.n += 1;
+                Some(TurnChunk::Delta(delta))
+            }
+            None => None,
         }
     }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
+}
+
+/// How paced deltas wait: on the process's shared [`Pacer`], or on the
+/// runtime's own timers (tests that pause the runtime's clock).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pacing {
+    /// One timer wheel for every paced stream (the server).
+    #[default]
+    Shared,
+    /// The tokio runtime's timers, which follow a paused test clock.
+    RuntimeTimers,
 }
 
 impl ExpertModel for SimulatedModel {
@@ -358,29 +392,32 @@ impl ExpertModel for SimulatedModel {
             rating_read: rating.map(|_| super::RatingRead::Direct),
             flags: Vec::new(),
             usage: Usage { prompt_tokens: prompt_tokens(&request), completion_tokens: count_tokens(&text) },
-            text: text.clone(),
+            text,
             rating: rating.map(|r| r.0),
             confidence: rating.map(|r| r.1),
             ideas: fresh,
             ..TurnOutput::default()
         };
         let pace = request.simulation.pace_tokens_per_s;
-        let per_delta = words_per_delta(request.simulation.words_per_delta, pace);
-        let pieces = deltas(&text, per_delta);
-        let done = stream::once(future::ready(Ok(TurnChunk::Done(output))));
-        if pace > 0.0 {
-            // The pace is in tokens (words): a delta of n words comes n/pace apart.
-            let interval = Duration::from_secs_f64(per_delta as f64 / pace);
-            stream::iter(pieces)
-                .then(move |piece| async move {
-                    tokio::time::sleep(interval).await;
-                    Ok(TurnChunk::Delta(piece))
-                })
-                .chain(done)
-                .boxed()
-        } else {
-            stream::iter(pieces.into_iter().map(|p| Ok(TurnChunk::Delta(p)))).chain(done).boxed()
-        }
+        let words = words_per_delta(request.simulation.words_per_delta, pace);
+        // The pace is in tokens (words): the nth delta of n words each is due
+        // n x words/pace after the turn started streaming.
+        let interval = (pace > 0.0).then(|| Duration::from_secs_f64(words as f64 / pace));
+        let pacing = self.pacing;
+        let turn = Streaming { output, at: 0, words, started: None, n: 0 };
+        stream::unfold(Some(turn), move |turn| async move {
+            let mut turn = turn?;
+            let Some(delta) = turn.next() else { return Some((Ok(TurnChunk::Done(turn.output)), None)) };
+            if let Some(interval) = interval {
+                let due = *turn.started.get_or_insert_with(tokio::time::Instant::now) + interval * turn.n;
+                match pacing {
+                    Pacing::Shared => Pacer::global().sleep_until(due.into_std()).await,
+                    Pacing::RuntimeTimers => tokio::time::sleep_until(due).await,
+                }
+            }
+            Some((Ok(delta), Some(turn)))
+        })
+        .boxed()
     }
 
     fn bid(&self, request: BidRequest) -> BoxFuture<'static, Result<(Bid, Usage), ModelError>> {

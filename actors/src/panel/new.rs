@@ -1,6 +1,7 @@
 //! Validating a request for a new panel and building its `panel_created` data.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use thiserror::Error;
@@ -301,5 +302,5 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
         feedback: None,
         sources: Vec::new(),
     };
-    Ok((view, PanelSetup { config, profiles }))
+    Ok((view, PanelSetup { config, profiles: profiles.into_iter().map(Arc::new).collect() }))
 }

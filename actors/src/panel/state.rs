@@ -3,6 +3,7 @@
 //! after a restart is replaying its log through [`PanelState::apply`].
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -75,8 +76,10 @@ pub struct Injection {
 /// A panel as its events leave it: the clients' view plus the strategy's bookkeeping.
 #[derive(Clone, Debug)]
 pub struct PanelState {
-    /// What clients see (`panel` in API.md).
-    pub view: PanelView,
+    /// What clients see (`panel` in API.md). Shared with the readers of the
+    /// published view: a fold copies it only when it changes a view someone
+    /// still holds, so between events a panel keeps one view, not two.
+    pub view: Arc<PanelView>,
     /// The personas and configuration of `panel_created`.
     pub setup: PanelSetup,
     /// The progress of each round, parallel to `view.rounds`.
@@ -119,7 +122,7 @@ impl PanelState {
         view.head_seq = 1;
         view.updated_at = event.ts;
         Ok(PanelState {
-            view,
+            view: Arc::new(view),
             setup: (**setup).clone(),
             rounds: Vec::new(),
             open_turn: None,
@@ -190,20 +193,22 @@ impl PanelState {
         if event.seq != head + 1 {
             return Err(StateError::OutOfOrder { head, got: event.seq });
         }
-        self.view.head_seq = event.seq;
-        self.view.updated_at = event.ts;
-        let pending = self.view.pending_human.as_ref().map(|p| p.member_id);
-        self.view.status = next_status(self.view.status, pending, &event.data).0;
+        let flow = self.flow();
+        let view = Arc::make_mut(&mut self.view);
+        view.head_seq = event.seq;
+        view.updated_at = event.ts;
+        let pending = view.pending_human.as_ref().map(|p| p.member_id);
+        view.status = next_status(view.status, pending, &event.data).0;
         match &event.data {
             EventData::PanelCreated { .. } => return Err(StateError::OutOfOrder { head, got: event.seq }),
             EventData::PanelStarted {} => {}
             EventData::RoundStarted { round, phase, order, .. } => {
-                let rated = self.flow().round_asks_ratings(*round).then_some(if self.view.draft.is_some() {
+                let rated = flow.round_asks_ratings(*round).then_some(if view.draft.is_some() {
                     RatingTarget::Draft
                 } else {
                     RatingTarget::Question
                 });
-                self.view.rounds.push(RoundView {
+                view.rounds.push(RoundView {
                     round: *round,
                     phase: *phase,
                     turns: Vec::new(),
@@ -216,7 +221,7 @@ impl PanelState {
             }
             EventData::TurnStarted { member_id, round } => {
                 self.open_turn = Some(OpenTurn { member_id: *member_id, round: *round, turn_seq: event.seq });
-                self.view.current_turn = Some(CurrentTurn {
+                view.current_turn = Some(CurrentTurn {
                     member_id: *member_id,
                     round: *round,
                     turn_seq: event.seq,
@@ -224,14 +229,14 @@ impl PanelState {
                 });
             }
             EventData::TurnCompleted { member_id, text, rating, confidence, ideas: turn_ideas, citations, .. } => {
-                self.close_turn(*member_id);
-                if self.view.pending_human.as_ref().is_some_and(|p| p.member_id == *member_id) {
-                    self.view.pending_human = None;
+                close_turn(&mut self.open_turn, view, *member_id);
+                if view.pending_human.as_ref().is_some_and(|p| p.member_id == *member_id) {
+                    view.pending_human = None;
                 }
                 self.last_turn_seq.insert(*member_id, event.seq);
                 self.failed_skips.remove(member_id);
-                let fresh = ideas::new_ideas(&self.view.ideas, turn_ideas);
-                if let (Some(round), Some(progress)) = (self.view.rounds.last_mut(), self.rounds.last_mut()) {
+                let fresh = ideas::new_ideas(&view.ideas, turn_ideas);
+                if let (Some(round), Some(progress)) = (view.rounds.last_mut(), self.rounds.last_mut()) {
                     round.turns.push(TurnView {
                         member_id: *member_id,
                         text: text.clone(),
@@ -243,23 +248,23 @@ impl PanelState {
                     progress.done.insert(*member_id);
                     progress.new_ideas += fresh.len();
                 }
-                self.view.ideas.extend(fresh);
+                view.ideas.extend(fresh);
             }
             EventData::TurnSkipped { member_id, reason, .. } => {
-                self.close_turn(*member_id);
-                if self.view.pending_human.as_ref().is_some_and(|p| p.member_id == *member_id) {
-                    self.view.pending_human = None;
+                close_turn(&mut self.open_turn, view, *member_id);
+                if view.pending_human.as_ref().is_some_and(|p| p.member_id == *member_id) {
+                    view.pending_human = None;
                 }
                 if reason.starts_with("model_failed") {
                     *self.failed_skips.entry(*member_id).or_default() += 1;
                 }
-                if let (Some(round), Some(progress)) = (self.view.rounds.last_mut(), self.rounds.last_mut()) {
+                if let (Some(round), Some(progress)) = (view.rounds.last_mut(), self.rounds.last_mut()) {
                     round.skipped.push(SkippedTurn { member_id: *member_id, reason: reason.clone() });
                     progress.done.insert(*member_id);
                 }
             }
             EventData::TurnAborted { member_id, reason, .. } => {
-                self.close_turn(*member_id);
+                close_turn(&mut self.open_turn, view, *member_id);
                 if reason == crate::event::ABORTED_BY_MODEL_ERROR
                     && let Some(progress) = self.rounds.last_mut()
                 {
@@ -267,7 +272,7 @@ impl PanelState {
                 }
             }
             EventData::HumanTurnRequested { member_id, round, deadline } => {
-                self.view.pending_human = Some(PendingHuman {
+                view.pending_human = Some(PendingHuman {
                     member_id: *member_id,
                     round: *round,
                     deadline: *deadline,
@@ -289,7 +294,7 @@ impl PanelState {
                 _ => {}
             },
             EventData::RoundCompleted { stats, decision, .. } => {
-                if let (Some(round), Some(progress)) = (self.view.rounds.last_mut(), self.rounds.last_mut()) {
+                if let (Some(round), Some(progress)) = (view.rounds.last_mut(), self.rounds.last_mut()) {
                     round.stats = stats.clone();
                     round.decision = Some(*decision);
                     progress.completed = true;
@@ -300,46 +305,46 @@ impl PanelState {
                 if let Some(progress) = self.rounds.last_mut() {
                     progress.consensus = Some(consensus.clone());
                 }
-                self.view.consensus = Some(consensus.clone());
+                view.consensus = Some(consensus.clone());
             }
             EventData::DraftUpdated { draft, sources, .. } => {
-                self.view.draft = Some(draft.clone());
-                self.view.sources = sources.clone();
+                view.draft = Some(draft.clone());
+                view.sources = sources.clone();
             }
-            EventData::FeedbackUpdated { feedback, .. } => self.view.feedback = Some(feedback.clone()),
-            EventData::PanelPaused { reason } => self.view.paused_reason = Some(reason.clone()),
-            EventData::PanelResumed {} => self.view.paused_reason = None,
+            EventData::FeedbackUpdated { feedback, .. } => view.feedback = Some(feedback.clone()),
+            EventData::PanelPaused { reason } => view.paused_reason = Some(reason.clone()),
+            EventData::PanelResumed {} => view.paused_reason = None,
             EventData::PanelCompleted { recommendation, consensus, verdict, sources, .. } => {
-                self.view.recommendation = Some(recommendation.clone());
-                self.view.sources = sources.clone();
+                view.recommendation = Some(recommendation.clone());
+                view.sources = sources.clone();
                 if consensus.is_some() {
-                    self.view.consensus = consensus.clone();
+                    view.consensus = consensus.clone();
                 }
-                self.view.verdict = verdict.clone();
-                self.finish(event);
+                view.verdict = verdict.clone();
+                finish(&mut self.open_turn, view, event);
             }
             EventData::PanelFailed { error } => {
-                self.view.error = Some(error.clone());
-                self.finish(event);
+                view.error = Some(error.clone());
+                finish(&mut self.open_turn, view, event);
             }
-            EventData::PanelCancelled { .. } => self.finish(event),
+            EventData::PanelCancelled { .. } => finish(&mut self.open_turn, view, event),
         }
         Ok(())
     }
+}
 
-    fn close_turn(&mut self, member: MemberId) {
-        if self.open_turn.is_some_and(|t| t.member_id == member) {
-            self.open_turn = None;
-            self.view.current_turn = None;
-        }
+fn close_turn(open_turn: &mut Option<OpenTurn>, view: &mut PanelView, member: MemberId) {
+    if open_turn.is_some_and(|t| t.member_id == member) {
+        *open_turn = None;
+        view.current_turn = None;
     }
+}
 
-    fn finish(&mut self, event: &Event) {
-        self.view.completed_at = Some(event.ts);
-        self.view.current_turn = None;
-        self.view.pending_human = None;
-        self.open_turn = None;
-    }
+fn finish(open_turn: &mut Option<OpenTurn>, view: &mut PanelView, event: &Event) {
+    view.completed_at = Some(event.ts);
+    view.current_turn = None;
+    view.pending_human = None;
+    *open_turn = None;
 }
 
 /// The status transitions of API.md: `created -> running <-> awaiting_human /

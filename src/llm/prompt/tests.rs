@@ -22,7 +22,7 @@ fn request(flow: PanelType, task: TurnTask, transcript: Vec<TranscriptEntry>) ->
         tenant_id: TenantId::new(),
         panel_id: PanelId::new(),
         member_id: MemberId::new(),
-        profile: ExpertProfile {
+        profile: std::sync::Arc::new(ExpertProfile {
             member_id: MemberId::new(),
             name: "Dr. Maya Okafor".into(),
             title: "Regulatory Strategist".into(),
@@ -33,7 +33,7 @@ fn request(flow: PanelType, task: TurnTask, transcript: Vec<TranscriptEntry>) ->
             stubbornness: 0.4,
             optimism: 0.0,
             model: None,
-        },
+        }),
         view: MemberView {
             query: "Should we pursue 510(k) or De Novo?".into(),
             flow,
@@ -129,8 +129,9 @@ fn consecutive_members_of_a_round_share_the_beginning_of_their_prompts() {
     let mut a = request(PanelType::Structured, TurnTask::Critique, transcript.clone());
     a.view.round = 3;
     let mut b = a.clone();
-    b.profile.name = "Richard Hale".into();
-    b.profile.persona = "Liability lawyer.".into();
+    let profile = std::sync::Arc::make_mut(&mut b.profile);
+    profile.name = "Richard Hale".into();
+    profile.persona = "Liability lawyer.".into();
     let (ma, mb) = (turn_messages(&a, 10_000, RatingFormat::Trailer), turn_messages(&b, 10_000, RatingFormat::Trailer));
     assert_eq!((&ma[0], &ma[1]), (&mb[0], &mb[1]), "rules and what the round shows are the same for both");
     assert_ne!(ma[2], mb[2]);

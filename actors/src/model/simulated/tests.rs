@@ -22,13 +22,39 @@ fn options_are_read_from_either_or_questions() {
     let _ = options_of("\u{212A}\u{212A}\u{212A}\u{212A} x or y");
 }
 
+/// Every delta of a text, as a turn streams them.
+fn deltas(text: &str, words: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(end) = delta_end(text, at, words) {
+        out.push(&text[at..end]);
+        at = end;
+    }
+    out
+}
+
 #[test]
 fn deltas_rebuild_the_text() {
-    let text = "one two three four five six seven eight nine ten.";
-    for n in [1, 3, 8] {
-        assert_eq!(deltas(text, n).concat(), text);
+    let table: [(&str, usize, &[&str]); 6] = [
+        (
+            "one two three four five six seven eight nine ten.",
+            1,
+            &["one ", "two ", "three ", "four ", "five ", "six ", "seven ", "eight ", "nine ", "ten."],
+        ),
+        (
+            "one two three four five six seven eight nine ten.",
+            3,
+            &["one two three ", "four five six ", "seven eight nine ", "ten."],
+        ),
+        ("one two three", 8, &["one two three"]),
+        ("trailing space ", 1, &["trailing ", "space "]),
+        ("  double", 1, &[" ", " ", "double"]),
+        ("", 1, &[]),
+    ];
+    for (text, words, expected) in table {
+        assert_eq!(deltas(text, words), expected, "{text:?} by {words}");
+        assert_eq!(deltas(text, words).concat(), text);
     }
-    assert_eq!(deltas(text, 1).len(), 10);
 }
 
 #[test]

@@ -170,12 +170,15 @@ impl PanelActor {
 
     /// Publishes the durable view (and, while blocked, how the panel stands).
     fn publish_view(&self) {
+        // The state's own view, shared: the next fold copies it only while
+        // a reader still holds it.
         let mut view = self.state.view.clone();
         if let Some(blocked) = &self.blocked {
+            let view = Arc::make_mut(&mut view);
             view.status = PanelStatus::Paused;
             view.paused_reason = Some(PauseReason::StorageUnavailable(blocked.error.clone()).as_string());
         }
-        self.published.send_replace(Arc::new(view));
+        self.published.send_replace(view);
     }
 
     fn simulation(&self) -> crate::domain::SimulationConfig {
@@ -448,7 +451,7 @@ impl PanelActor {
     }
 
     fn snapshot(&self) -> crate::panel::view::PanelView {
-        let mut view = self.state.view.clone();
+        let mut view = (*self.state.view).clone();
         if let Some(blocked) = &self.blocked {
             // Not an event (nothing can be recorded now): how the panel stands meanwhile.
             view.status = PanelStatus::Paused;

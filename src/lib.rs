@@ -21,7 +21,8 @@
 //! - [`bus`]: fan-out of pre-serialised frames to this node's clients.
 //! - [`store`]: every SQL query, behind the `Store` trait.
 //! - [`catalog`]: expert personas and BM25 ranking; [`metrics`]: Prometheus;
-//!   [`configuration`]: layered settings; [`telemetry`]: tracing.
+//!   [`configuration`]: layered settings; [`telemetry`]: tracing; [`memory`]:
+//!   freed memory returned to the system while the node is busy.
 //! - [`llm`]: the OpenAI-compatible expert model (prompts, streaming, retries, breaker).
 //! - [`ask`]: the `ask` command, a panel in the terminal; [`eval`]: the eval command.
 //! - [`error`]: `ApiError`, API.md's error body.
@@ -42,6 +43,7 @@ pub mod extract;
 pub mod limits;
 pub mod llm;
 pub mod mail;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod origins;

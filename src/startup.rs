@@ -387,6 +387,8 @@ impl Application {
             state.clone(),
             crate::webhooks::sender::client(&settings.webhooks)?,
         ));
+        // What finished panels freed goes back to the system.
+        actix_web::rt::spawn(crate::memory::trim_while_busy(state.metrics.clone()));
         actix_web::rt::spawn(crate::budget::watch(
             state.clone(),
             Duration::from_secs(settings.engine.budget_check_s.max(1)),

@@ -67,6 +67,10 @@ struct Args {
     /// Skip the last reading (waiting for every panel to end).
     #[arg(long, default_value_t = false)]
     no_wait: bool,
+    /// Seconds to wait after the last panel ended before the last reading
+    /// (the server returns freed memory every 15 s while it is busy).
+    #[arg(long, default_value_t = 20)]
+    ended_settle_s: u64,
 }
 
 /// The server's resident memory in bytes, from /metrics.
@@ -199,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
         while running(&client, &url, &key).await? > 0 {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        after = Some(steady_rss(&client, &url, args.settle_s).await?);
+        after = Some(steady_rss(&client, &url, args.ended_settle_s).await?);
     }
 
     let mb = |bytes: f64| (bytes / 1_048_576.0 * 10.0).round() / 10.0;

@@ -8,6 +8,8 @@
 //! score for every expert already chosen from its domain, so a panel spans
 //! several domains.
 
+use std::sync::Arc;
+
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -32,7 +34,8 @@ pub struct Expert {
     #[serde(default)]
     pub title: String,
     pub domain: String,
-    pub persona: String,
+    /// Shared with the profile of every member seated as this expert.
+    pub persona: Arc<str>,
     /// Where the expert's judgement comes from (career, settings).
     #[serde(default)]
     pub background: String,
@@ -43,9 +46,9 @@ pub struct Expert {
     #[serde(default)]
     pub sceptical_of: Vec<String>,
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: Arc<[String]>,
     #[serde(default)]
-    pub concerns: Vec<String>,
+    pub concerns: Arc<[String]>,
     #[serde(default = "default_stubbornness")]
     pub stubbornness: f64,
     #[serde(default)]

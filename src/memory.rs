@@ -14,17 +14,19 @@ use crate::metrics::Metrics;
 /// How often a busy node returns freed memory.
 pub const TRIM_EVERY: Duration = Duration::from_secs(15);
 
-/// Trims every [`TRIM_EVERY`] while events are published (an idle node has
-/// nothing new to return), until the runtime stops.
+/// Trims every [`TRIM_EVERY`] after activity (events published, frames
+/// sent, sockets opened or closed; an idle node has nothing new to return),
+/// until the runtime stops.
 pub async fn trim_while_busy(metrics: Arc<Metrics>) {
-    let mut events = metrics.events_published.get();
+    let activity = |m: &Metrics| (m.events_published.get(), m.frames_sent.get(), m.ws_sessions.get());
+    let mut seen = activity(&metrics);
     let mut ticks = tokio::time::interval(TRIM_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let now = metrics.events_published.get();
-        if now != events {
-            events = now;
+        let now = activity(&metrics);
+        if now != seen {
+            seen = now;
             let _ = tokio::task::spawn_blocking(release_free_memory).await;
         }
     }

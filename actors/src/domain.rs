@@ -309,13 +309,14 @@ pub struct ExpertProfile {
     /// The expert's field.
     pub domain: String,
     /// How the expert thinks and argues: the character the model plays.
-    pub persona: String,
+    /// Shared (with the catalog and every panel that seats the expert).
+    pub persona: Arc<str>,
     /// Keywords that rank the expert against a query.
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: Arc<[String]>,
     /// Issues this expert tends to raise (simulated text and open-panel ideas).
     #[serde(default)]
-    pub concerns: Vec<String>,
+    pub concerns: Arc<[String]>,
     /// 0..1: how strongly the simulated expert resists moving toward the group.
     #[serde(default = "default_stubbornness")]
     pub stubbornness: f64,

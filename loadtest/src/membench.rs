@@ -3,13 +3,14 @@
 //!
 //! 1. Idle: one tenant, its keys, a settle; the server's RSS is sampled
 //!    (median of several samples).
-//! 2. Panels: N paced panels are created and left running with no
+//! 2. Sockets: M WebSockets are opened and left idle (no subscription);
+//!    RSS again. Per idle socket: (RSS with the sockets - idle RSS) / M.
+//!    Then they close, and RSS once more: the panels' baseline.
+//! 3. Panels: N paced panels are created and left running with no
 //!    subscriber; once all are running, RSS again. Per live panel:
-//!    (RSS with N live panels - idle RSS) / N.
-//! 3. Sockets: M WebSockets are opened and left idle (no subscription);
-//!    RSS again. Per idle socket: (RSS with the sockets - RSS before) / M.
-//! 4. Left behind: the sockets close, every panel runs to its end, and RSS
-//!    once more: (RSS after - idle RSS) / N is what a finished panel leaves.
+//!    (RSS with N live panels - baseline) / N.
+//! 4. Left behind: every panel runs to its end, and RSS once more:
+//!    (RSS after - baseline) / N is what a finished panel leaves.
 //!
 //! The panels are paced slowly enough to be still running when the figures
 //! are read (the run checks it from the listing). Prints the figures, then
@@ -67,8 +68,9 @@ struct Args {
     /// Skip the last reading (waiting for every panel to end).
     #[arg(long, default_value_t = false)]
     no_wait: bool,
-    /// Seconds to wait after the last panel ended before the last reading
-    /// (the server returns freed memory every 15 s while it is busy).
+    /// Seconds to wait after the sockets closed and after the last panel
+    /// ended before reading (the server returns freed memory every 15 s
+    /// after activity).
     #[arg(long, default_value_t = 20)]
     ended_settle_s: u64,
 }
@@ -153,7 +155,26 @@ async fn main() -> anyhow::Result<()> {
         tokens.push(ws_token(&client, &url, value["key"].as_str().context("key")?).await?);
     }
 
+    // Sockets first, on an idle server: nothing else grows meanwhile.
     let idle = steady_rss(&client, &url, args.settle_s).await?;
+    let ws_base = url.replacen("http", "ws", 1);
+    let sockets: Vec<_> = stream::iter(0..args.sockets)
+        .map(|i| {
+            let address = format!("{ws_base}/v1/ws?token={}", tokens[i / SOCKETS_PER_KEY % tokens.len()]);
+            async move { tokio_tungstenite::connect_async(address).await.map(|(socket, _)| socket) }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let open: Vec<_> = sockets.into_iter().filter_map(Result::ok).collect();
+    if open.len() != args.sockets {
+        bail!("opened {} of {} sockets", open.len(), args.sockets);
+    }
+    let with_sockets = steady_rss(&client, &url, args.settle_s).await?;
+    drop(open);
+
+    // Then the panels, from what the server holds once the sockets closed.
+    let before_panels = steady_rss(&client, &url, args.ended_settle_s).await?;
     let created: usize = stream::iter(0..args.panels)
         .map(|i| {
             let (client, url, key) = (client.clone(), url.clone(), key.clone());
@@ -181,23 +202,6 @@ async fn main() -> anyhow::Result<()> {
         bail!("{live} of {} panels still running when measured: pace them slower", args.panels);
     }
 
-    let ws_base = url.replacen("http", "ws", 1);
-    let sockets: Vec<_> = stream::iter(0..args.sockets)
-        .map(|i| {
-            let address = format!("{ws_base}/v1/ws?token={}", tokens[i / SOCKETS_PER_KEY % tokens.len()]);
-            async move { tokio_tungstenite::connect_async(address).await.map(|(socket, _)| socket) }
-        })
-        .buffer_unordered(64)
-        .collect()
-        .await;
-    let open: Vec<_> = sockets.into_iter().filter_map(Result::ok).collect();
-    if open.len() != args.sockets {
-        bail!("opened {} of {} sockets", open.len(), args.sockets);
-    }
-    let with_sockets = steady_rss(&client, &url, args.settle_s).await?;
-    let still_live = running(&client, &url, &key).await?;
-
-    drop(open);
     let mut after = None;
     if !args.no_wait {
         while running(&client, &url, &key).await? > 0 {
@@ -207,29 +211,30 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let mb = |bytes: f64| (bytes / 1_048_576.0 * 10.0).round() / 10.0;
-    let per_panel_kb = ((with_panels - idle) / args.panels as f64 / 1024.0 * 10.0).round() / 10.0;
-    let per_socket_kb = ((with_sockets - with_panels) / args.sockets as f64 / 1024.0 * 10.0).round() / 10.0;
+    let per_panel_kb = ((with_panels - before_panels) / args.panels as f64 / 1024.0 * 10.0).round() / 10.0;
+    let per_socket_kb = ((with_sockets - idle) / args.sockets as f64 / 1024.0 * 10.0).round() / 10.0;
+    let left_kb = after.map(|a| ((a - before_panels) / args.panels as f64 / 1024.0 * 10.0).round() / 10.0);
     println!("askpanel memory bench");
     println!("  idle                 RSS {:>8.1} MB", mb(idle));
+    println!(
+        "  {:>6} idle sockets  RSS {:>8.1} MB  -> {per_socket_kb:.1} KB per idle socket",
+        args.sockets,
+        mb(with_sockets)
+    );
+    println!("  sockets closed       RSS {:>8.1} MB", mb(before_panels));
     println!(
         "  {:>6} live panels   RSS {:>8.1} MB  -> {per_panel_kb:.1} KB per live panel",
         args.panels,
         mb(with_panels)
     );
-    println!(
-        "  {:>6} idle sockets  RSS {:>8.1} MB  -> {per_socket_kb:.1} KB per idle socket ({still_live} panels still running)",
-        args.sockets,
-        mb(with_sockets)
-    );
-    let left_kb = after.map(|a| ((a - idle) / args.panels as f64 / 1024.0 * 10.0).round() / 10.0);
     if let (Some(a), Some(left)) = (after, left_kb) {
         println!("  all panels ended     RSS {:>8.1} MB  -> {left:.1} KB left per finished panel", mb(a));
     }
     let report = json!({
-        "idle_rss_mb": mb(idle), "panels_rss_mb": mb(with_panels), "sockets_rss_mb": mb(with_sockets),
-        "kb_per_live_panel": per_panel_kb, "kb_per_idle_socket": per_socket_kb,
-        "panels": args.panels, "sockets": args.sockets, "still_running": still_live,
-        "ended_rss_mb": after.map(mb), "kb_left_per_finished_panel": left_kb,
+        "idle_rss_mb": mb(idle), "sockets_rss_mb": mb(with_sockets), "before_panels_rss_mb": mb(before_panels),
+        "panels_rss_mb": mb(with_panels), "ended_rss_mb": after.map(mb),
+        "kb_per_idle_socket": per_socket_kb, "kb_per_live_panel": per_panel_kb, "kb_left_per_finished_panel": left_kb,
+        "panels": args.panels, "sockets": args.sockets,
         "config": {"experts": args.experts, "rounds": args.rounds, "turn_tokens": args.turn_tokens, "pace": args.pace},
     });
     println!("{report}");

@@ -3,6 +3,7 @@
 //! (`docs/experts.md`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askpanel_actors::domain::{ExpertId, TenantId};
@@ -209,7 +210,7 @@ impl Content {
             expert.domain = domain.trim().to_lowercase().replace(' ', "_");
         }
         if let Some(persona) = self.persona {
-            expert.persona = persona.trim().to_string();
+            expert.persona = persona.trim().into();
         }
         if let Some(title) = self.title {
             expert.title = title.trim().to_string();
@@ -227,7 +228,7 @@ impl Content {
             expert.tags = tags.into_iter().map(|t| t.trim().to_lowercase()).collect();
         }
         if let Some(concerns) = self.concerns {
-            expert.concerns = trim(concerns);
+            expert.concerns = trim(concerns).into();
         }
         if self.model.is_some() {
             expert.model = self.model;
@@ -270,12 +271,12 @@ pub async fn create_expert(
         name: String::new(),
         title: String::new(),
         domain: String::new(),
-        persona: String::new(),
+        persona: "".into(),
         background: String::new(),
         weighs: Vec::new(),
         sceptical_of: Vec::new(),
-        tags: Vec::new(),
-        concerns: Vec::new(),
+        tags: Arc::from([]),
+        concerns: Arc::from([]),
         stubbornness: 0.4,
         optimism: 0.0,
         model: None,

@@ -101,7 +101,7 @@ fn expert(name: &str, title: &str, domain: &str, persona: &str, concerns: &[&str
             title: title.into(),
             domain: domain.into(),
             persona: persona.into(),
-            tags: vec![domain.into()],
+            tags: vec![domain.to_string()].into(),
             concerns: concerns.iter().map(|c| c.to_string()).collect(),
             stubbornness: 0.5,
             optimism,

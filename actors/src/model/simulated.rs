@@ -159,8 +159,9 @@ fn compose_turn(request: &TurnRequest, rating: Option<u8>, new_ideas: &[String],
     let role = with_article(&if title.is_empty() { format!("{domain} expert") } else { title });
     let topic = topic_of(&v.query);
     let options = options_of(&v.query);
-    let concerns: Vec<String> = if p.concerns.is_empty() { vec![format!("{domain} risk")] } else { p.concerns.clone() };
-    let tags: Vec<String> = if p.tags.is_empty() { vec![domain.clone()] } else { p.tags.clone() };
+    let concerns: Vec<String> =
+        if p.concerns.is_empty() { vec![format!("{domain} risk")] } else { p.concerns.to_vec() };
+    let tags: Vec<String> = if p.tags.is_empty() { vec![domain.clone()] } else { p.tags.to_vec() };
     let concern = |rng: &mut SplitMix64| lower_first(rng.pick(&concerns).map(String::as_str).unwrap_or("the evidence"));
     let lean = match (&options, rating) {
         (Some((a, b)), Some(r)) => {
@@ -374,7 +375,7 @@ impl ExpertModel for SimulatedModel {
         let fresh: Vec<String> = if request.view.task == TurnTask::Brainstorm {
             let mut known = request.view.known_ideas.clone();
             let mut fresh = Vec::new();
-            for concern in &request.profile.concerns {
+            for concern in request.profile.concerns.iter() {
                 if fresh.len() == 2 {
                     break;
                 }

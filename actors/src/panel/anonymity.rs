@@ -236,7 +236,7 @@ impl Identities {
         let mut names: Vec<String> = state.view.members.iter().map(|m| m.name.clone()).collect();
         names.extend(state.setup.profiles.iter().map(|p| p.name.clone()));
         let titles: Vec<String> = state.setup.profiles.iter().map(|p| p.title.clone()).collect();
-        let personas: Vec<String> = state.setup.profiles.iter().map(|p| p.persona.clone()).collect();
+        let personas: Vec<String> = state.setup.profiles.iter().map(|p| p.persona.to_string()).collect();
         Identities::new(&names, &titles, &personas)
     }
 

@@ -7,6 +7,7 @@
 //! behind is bounded by what is still live, not by the peak.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::metrics::Metrics;
@@ -14,12 +15,23 @@ use crate::metrics::Metrics;
 /// How often a busy node returns freed memory.
 pub const TRIM_EVERY: Duration = Duration::from_secs(15);
 
+/// Sockets opened and closed on this node (the sessions gauge alone would
+/// miss sockets that open and close between two looks).
+static SOCKETS_CHANGED: AtomicU64 = AtomicU64::new(0);
+
+/// A socket opened or closed.
+pub fn socket_changed() {
+    SOCKETS_CHANGED.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Trims every [`TRIM_EVERY`] after activity (events published, frames
 /// sent, sockets opened or closed; an idle node has nothing new to return),
-/// until the runtime stops.
+/// and once at the start, until the runtime stops.
 pub async fn trim_while_busy(metrics: Arc<Metrics>) {
-    let activity = |m: &Metrics| (m.events_published.get(), m.frames_sent.get(), m.ws_sessions.get());
-    let mut seen = activity(&metrics);
+    let activity =
+        |m: &Metrics| (m.events_published.get(), m.frames_sent.get(), SOCKETS_CHANGED.load(Ordering::Relaxed));
+    // Nothing seen yet: the first tick (at once) trims what start-up freed.
+    let mut seen = (u64::MAX, u64::MAX, u64::MAX);
     let mut ticks = tokio::time::interval(TRIM_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

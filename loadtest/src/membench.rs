@@ -62,17 +62,14 @@ struct Args {
     /// Panel creations in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// Seconds to wait before each reading.
-    #[arg(long, default_value_t = 5)]
+    /// Seconds to wait before each reading: longer than the 15 s after
+    /// which a busy server returns freed memory, so every reading follows a
+    /// return of freed memory.
+    #[arg(long, default_value_t = 20)]
     settle_s: u64,
     /// Skip the last reading (waiting for every panel to end).
     #[arg(long, default_value_t = false)]
     no_wait: bool,
-    /// Seconds to wait after the sockets closed and after the last panel
-    /// ended before reading (the server returns freed memory every 15 s
-    /// after activity).
-    #[arg(long, default_value_t = 20)]
-    ended_settle_s: u64,
 }
 
 /// The server's resident memory in bytes, from /metrics.
@@ -174,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
     drop(open);
 
     // Then the panels, from what the server holds once the sockets closed.
-    let before_panels = steady_rss(&client, &url, args.ended_settle_s).await?;
+    let before_panels = steady_rss(&client, &url, args.settle_s).await?;
     let created: usize = stream::iter(0..args.panels)
         .map(|i| {
             let (client, url, key) = (client.clone(), url.clone(), key.clone());
@@ -207,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
         while running(&client, &url, &key).await? > 0 {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        after = Some(steady_rss(&client, &url, args.ended_settle_s).await?);
+        after = Some(steady_rss(&client, &url, args.settle_s).await?);
     }
 
     let mb = |bytes: f64| (bytes / 1_048_576.0 * 10.0).round() / 10.0;

@@ -238,3 +238,26 @@ async fn the_simulated_model_streams_as_many_words_per_delta_as_asked() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["fields"]["simulation.words_per_delta"].is_string(), "{body}");
 }
+
+/// A pace above 0 but below 0.1 token/s once passed: its deltas' deadlines
+/// ran hours to centuries ahead (a tiny enough one overflowed the clock).
+#[actix_web::test]
+async fn a_pace_is_instant_or_from_a_tenth_of_a_token_a_second() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_tenant("pace", json!({})).await;
+    let table: [(f64, bool); 6] =
+        [(0.0, true), (0.1, true), (10_000.0, true), (0.05, false), (1e-20, false), (-1.0, false)];
+    for (pace, accepted) in table {
+        let body = json!({"query": "Should we open a second clinic site?", "panel_type": "structured",
+            "simulation": {"pace_tokens_per_s": pace, "turn_tokens": 5}});
+        let (status, body) = app.post("/v1/panels", &key, body).await;
+        if accepted {
+            assert_eq!(status, StatusCode::CREATED, "{pace}: {body}");
+            let id = body["id"].as_str().unwrap().to_string();
+            app.post(&format!("/v1/panels/{id}/moderate"), &key, json!({"action": "cancel"})).await;
+        } else {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{pace}: {body}");
+            assert!(body["error"]["fields"]["simulation.pace_tokens_per_s"].is_string(), "{pace}: {body}");
+        }
+    }
+}

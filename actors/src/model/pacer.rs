@@ -135,6 +135,8 @@ impl Future for PaceSleep {
         let pacer = self.pacer;
         let mut wheel = pacer.lock();
         if wheel.now >= self.due {
+            // The clock thread released (and removed) any registration.
+            self.registered = None;
             return Poll::Ready(());
         }
         if self.registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -149,6 +151,23 @@ impl Future for PaceSleep {
         drop(wheel);
         self.registered = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+impl Drop for PaceSleep {
+    /// A wait given up (its turn cancelled) leaves the wheel at once, not at
+    /// its deadline: the clock thread stops when nothing waits.
+    fn drop(&mut self) {
+        let Some(registered) = self.registered.take() else { return };
+        let mut wheel = self.pacer.lock();
+        if wheel.now >= self.due {
+            return;
+        }
+        let slot = &mut wheel.slots[(self.due % SLOTS) as usize];
+        if let Some(at) = slot.iter().position(|(due, waker)| *due == self.due && waker.will_wake(&registered)) {
+            slot.swap_remove(at);
+            wheel.waiting -= 1;
+        }
     }
 }
 
@@ -187,6 +206,22 @@ mod tests {
             w.turn_to(target, &mut due);
             assert_eq!((due.len(), w.waiting), (released, waiting), "turned to {target}");
         }
+    }
+
+    #[test]
+    fn a_wait_given_up_leaves_the_wheel() {
+        let pacer = Pacer::global();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count);
+        let mut cx = Context::from_waker(&waker);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut sleep = Box::pin(pacer.sleep_until(far));
+        let due = sleep.due;
+        assert!(sleep.as_mut().poll(&mut cx).is_pending());
+        let waiting = |p: &Pacer| p.lock().slots[(due % SLOTS) as usize].iter().filter(|(at, _)| *at == due).count();
+        assert_eq!(waiting(pacer), 1);
+        drop(sleep);
+        assert_eq!(waiting(pacer), 0);
     }
 
     #[test]

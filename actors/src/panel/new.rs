@@ -109,6 +109,10 @@ pub const MAX_PANEL_DOCUMENTS: usize = 200;
 /// The range of a turn's evidence budget, in characters.
 pub const EVIDENCE_CHARS_RANGE: std::ops::RangeInclusive<u32> = 200..=20_000;
 
+/// The slowest pace a simulated panel may stream at (tokens per second): a
+/// delta is at most 10 s apart per word, and deadlines stay far from overflow.
+pub const MIN_PACE: f64 = 0.1;
+
 /// Checks a new panel and builds the view and setup of its `panel_created` event.
 pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, PanelSetup), ValidationErrors> {
     let mut errors = ValidationErrors::default();
@@ -178,8 +182,8 @@ pub fn build_panel(request: NewPanel, panel_id: PanelId) -> Result<(PanelView, P
         errors.add("human_turn_timeout_s", "must be 5 to 86400 seconds");
     }
     if let Some(sim) = &request.simulation {
-        if !(0.0..=10_000.0).contains(&sim.pace_tokens_per_s) {
-            errors.add("simulation.pace_tokens_per_s", "must be 0 (instant) to 10000");
+        if !(sim.pace_tokens_per_s == 0.0 || (MIN_PACE..=10_000.0).contains(&sim.pace_tokens_per_s)) {
+            errors.add("simulation.pace_tokens_per_s", "must be 0 (instant) or 0.1 to 10000");
         }
         if !(1..=4000).contains(&sim.turn_tokens) {
             errors.add("simulation.turn_tokens", "must be 1 to 4000");

@@ -160,7 +160,8 @@ pub struct SimulationSettings {
     /// The same seed gives the same panel. Default 1; not `null`.
     #[schema(nullable = false)]
     seed: Option<u64>,
-    /// Tokens streamed per second; 0 (the default) streams at once. Not `null`.
+    /// Tokens streamed per second: 0 (the default) streams at once, else 0.1
+    /// to 10000. Not `null`.
     #[schema(nullable = false, minimum = 0, maximum = 10000)]
     pace_tokens_per_s: Option<f64>,
     /// About how many tokens (words) a turn has. Default 120; not `null`.

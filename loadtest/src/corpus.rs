@@ -72,3 +72,23 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
 }
+
+/// How many items a listing has in all, read in pages of 100 by cursor.
+/// `listing` is the first page's address with its filters, e.g.
+/// `{url}/v1/panels?status=running`.
+pub async fn count_all(client: &reqwest::Client, listing: &str, key: &str) -> anyhow::Result<usize> {
+    let mut n = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut u = format!("{listing}&limit=100");
+        if let Some(c) = &cursor {
+            u.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = client.get(&u).bearer_auth(key).send().await?.error_for_status()?.json().await?;
+        n += page["items"].as_array().map_or(0, Vec::len);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return Ok(n),
+        }
+    }
+}

@@ -68,21 +68,8 @@ fn document(rng: &mut Rng, words: &[String], bytes: usize) -> String {
 }
 
 async fn count(client: &reqwest::Client, url: &str, key: &str, status: &str) -> anyhow::Result<usize> {
-    // Pages of 100 until the end: the list is small once the run is nearly done.
-    let mut total = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut u = format!("{url}/v1/documents?status={status}&limit=100");
-        if let Some(c) = &cursor {
-            u.push_str(&format!("&cursor={c}"));
-        }
-        let page: Value = client.get(&u).bearer_auth(key).send().await?.error_for_status()?.json().await?;
-        total += page["items"].as_array().map_or(0, Vec::len);
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return Ok(total),
-        }
-    }
+    // The list is small once the run is nearly done.
+    corpus::count_all(client, &format!("{url}/v1/documents?status={status}"), key).await
 }
 
 #[tokio::main]

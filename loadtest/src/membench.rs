@@ -18,7 +18,7 @@
 
 #![deny(unsafe_code)]
 
-// Shared with the record bench; only the tenant helper is used here.
+// Shared with the record and document benches; the tenant and listing helpers are used here.
 #[allow(dead_code)]
 mod corpus;
 
@@ -29,7 +29,7 @@ use clap::Parser;
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
-use crate::corpus::create_tenant;
+use crate::corpus::{count_all, create_tenant};
 
 /// Sockets opened with one key (under the server's default cap per key).
 const SOCKETS_PER_KEY: usize = 500;
@@ -96,20 +96,7 @@ async fn steady_rss(client: &reqwest::Client, url: &str, settle_s: u64) -> anyho
 
 /// How many of the tenant's panels are running now.
 async fn running(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<usize> {
-    let mut n = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut u = format!("{url}/v1/panels?status=running&limit=100");
-        if let Some(c) = &cursor {
-            u.push_str(&format!("&cursor={c}"));
-        }
-        let page: Value = client.get(&u).bearer_auth(key).send().await?.error_for_status()?.json().await?;
-        n += page["items"].as_array().map_or(0, Vec::len);
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return Ok(n),
-        }
-    }
+    count_all(client, &format!("{url}/v1/panels?status=running"), key).await
 }
 
 async fn ws_token(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<String> {

@@ -55,20 +55,7 @@ async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Res
 
 /// How many panels a listing or search returns in all (pages of 100).
 async fn total(client: &reqwest::Client, url: &str, key: &str, query: &str) -> anyhow::Result<usize> {
-    let mut n = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut u = format!("{url}/v1/panels?{query}&limit=100");
-        if let Some(c) = &cursor {
-            u.push_str(&format!("&cursor={c}"));
-        }
-        let page = get_json(client, &u, key).await?;
-        n += page["items"].as_array().map_or(0, Vec::len);
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return Ok(n),
-        }
-    }
+    corpus::count_all(client, &format!("{url}/v1/panels?{query}"), key).await
 }
 
 /// Times `n` GETs of `make()` one at a time; returns sorted milliseconds and the bytes of the last.

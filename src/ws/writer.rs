@@ -67,16 +67,17 @@ impl SocketBody {
                 self.metrics.fanout_latency.observe(frame.published_at.elapsed().as_secs_f64());
                 true
             }
-            Outbound::Ping(bytes) => {
-                Parser::write_message(buf, &bytes[..bytes.len().min(125)], OpCode::Ping, true, false);
-                false
-            }
-            Outbound::Pong(bytes) => {
-                Parser::write_message(buf, &bytes[..bytes.len().min(125)], OpCode::Pong, true, false);
-                false
-            }
+            Outbound::Ping(bytes) => write_control(buf, &bytes, OpCode::Ping),
+            Outbound::Pong(bytes) => write_control(buf, &bytes, OpCode::Pong),
         }
     }
+}
+
+/// A ping or pong, its payload cut to the 125 bytes a control frame may
+/// carry; false: not a text frame.
+fn write_control(buf: &mut BytesMut, payload: &[u8], op: OpCode) -> bool {
+    Parser::write_message(buf, &payload[..payload.len().min(125)], op, true, false);
+    false
 }
 
 /// A close frame's reason, cut to what a control frame may carry (125

@@ -85,6 +85,7 @@ export function auditView(params) {
   let destroyed = false;
   let cursor = null;
   let loading = false;
+  let again = false;
   const names = { user: new Map(), key: new Map() };
 
   const action = h('input', { type: 'text', id: 'audit-action', name: 'action', list: 'audit-actions', value: filters.action, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'audit-action-help' });
@@ -150,7 +151,11 @@ export function auditView(params) {
   }
 
   async function load(append) {
-    if (loading) return;
+    // A filter changed while a load was out: that one is not shown; this one is made after it.
+    if (loading) {
+      if (!append) again = true;
+      return;
+    }
     loading = true;
     more.disabled = true;
     msg.textContent = 'Loading the audit trail…';
@@ -166,7 +171,7 @@ export function auditView(params) {
     if (append && cursor) q.set('cursor', cursor);
     try {
       const data = await api('GET', `/v1/audit?${q}`);
-      if (destroyed) return;
+      if (destroyed || again) return;
       if (!append) clear(tbody);
       const firstNew = tbody.children.length;
       appendAll(tbody, (data.items || []).map(row));
@@ -181,12 +186,17 @@ export function auditView(params) {
         first.focus();
       }
     } catch (e) {
-      if (destroyed) return;
+      if (destroyed || again) return;
       if (e.status === 403) adminsOnlyView('Audit');
       else msg.textContent = `Could not load the audit trail: ${Object.keys(e.fields).length ? Object.entries(e.fields).map(([k, v]) => `${k} ${v}`).join('; ') : e.message}`;
     } finally {
       loading = false;
       more.disabled = false;
+      if (again && !destroyed) {
+        again = false;
+        cursor = null;
+        load(false);
+      }
     }
   }
 

@@ -26,6 +26,8 @@ export function listView(params, { filterChanged = false } = {}) {
   const more = h('button', { type: 'button', class: 'btn', id: 'load-more', text: 'Load more', hidden: true });
   let cursor = null;
   let loading = false;
+  /** A first page asked for (Refresh, the same search again) while a load was out: made after it, the out one not shown. */
+  let again = false;
   const shownIds = new Set();
 
   function emptyText() {
@@ -35,7 +37,10 @@ export function listView(params, { filterChanged = false } = {}) {
   }
 
   async function load(append) {
-    if (loading) return;
+    if (loading) {
+      if (!append) again = true;
+      return;
+    }
     loading = true;
     more.disabled = true;
     msg.textContent = filters.q ? 'Searching…' : 'Loading panels…';
@@ -50,6 +55,7 @@ export function listView(params, { filterChanged = false } = {}) {
     if (append && cursor) q.set('cursor', cursor);
     try {
       const data = await api('GET', `/v1/panels?${q}`);
+      if (again) return;
       if (!append) {
         clear(list);
         shownIds.clear();
@@ -70,12 +76,17 @@ export function listView(params, { filterChanged = false } = {}) {
       // Keyboard users who asked for more land on the first new row.
       if (append && list.children[firstNew]) list.children[firstNew].querySelector('a').focus();
     } catch (e) {
+      if (again) return;
       // A search the server refuses says why (e.g. only common words).
       const why = e.fields ? Object.values(e.fields).join('; ') : '';
       msg.textContent = `Could not load panels: ${why || e.message}`;
     } finally {
       loading = false;
       more.disabled = false;
+      if (again) {
+        again = false;
+        load(false);
+      }
     }
   }
   more.addEventListener('click', () => load(true));

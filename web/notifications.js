@@ -25,6 +25,16 @@ const bell = {
   loading: false,
   /** A push or a reconnect while a load was out: that load may be stale, so load again after it. */
   again: false,
+  /**
+   * Bumped when a read is shown and again when the server answers it; `pending`
+   * counts the reads not answered yet. A load that saw `writes` change, or
+   * lands while a read is out, may have been read before that read was
+   * committed: it is not shown but made again, once no read is out
+   * (`redo`: which load, 'first' or 'more').
+   */
+  writes: 0,
+  pending: 0,
+  redo: null,
   /** Bumped on stop: answers for a bell that was stopped are dropped. */
   generation: 0,
   message: '',
@@ -56,19 +66,38 @@ function say(text) {
   if (status) setText(status, text);
 }
 
+function writeStarted() {
+  bell.writes += 1;
+  bell.pending += 1;
+}
+
+/** A read was answered: a load held back for it is made now. */
+function writeEnded() {
+  bell.writes += 1;
+  bell.pending = Math.max(0, bell.pending - 1);
+  if (bell.pending === 0 && bell.redo && !bell.loading) {
+    const more = bell.redo === 'more';
+    bell.redo = null;
+    load(more);
+  }
+}
+
 async function markRead(n) {
   if (n.read_at) return;
   const gen = bell.generation;
   // Shown read at once; the server's answer confirms it.
   n.read_at = new Date().toISOString();
   bell.unread = Math.max(0, bell.unread - 1);
+  writeStarted();
   render();
   try {
     const answer = await api('POST', `/v1/notifications/${encodeURIComponent(n.id)}/read`);
     if (gen !== bell.generation) return;
+    writeEnded();
     Object.assign(n, answer);
   } catch (e) {
     if (gen !== bell.generation) return;
+    writeEnded();
     n.read_at = null;
     bell.unread += 1;
     say(`Could not mark “${n.title}” read: ${e.message}`);
@@ -79,9 +108,11 @@ async function markRead(n) {
 async function markAll() {
   const gen = bell.generation;
   say('Marking everything read…');
+  writeStarted();
   try {
     const { marked } = await api('POST', '/v1/notifications/read-all');
     if (gen !== bell.generation) return;
+    writeEnded();
     const now = new Date().toISOString();
     for (const n of bell.items) if (!n.read_at) n.read_at = now;
     bell.unread = 0;
@@ -90,6 +121,7 @@ async function markAll() {
     announcer.say('All notifications marked read.');
   } catch (e) {
     if (gen !== bell.generation) return;
+    writeEnded();
     say(`Not marked read: ${e.message}`);
   }
   // The button is disabled now: the panel's heading keeps the keyboard in the panel.
@@ -104,6 +136,8 @@ async function load(append = false) {
     return;
   }
   const gen = bell.generation;
+  const writes = bell.writes;
+  let stale = false;
   bell.loading = true;
   bell.again = false;
   const q = new URLSearchParams({ limit: String(PAGE) });
@@ -112,6 +146,11 @@ async function load(append = false) {
   try {
     const data = await api('GET', `/v1/notifications?${q}`);
     if (gen !== bell.generation) return;
+    // A read was shown, answered or out while this was: this page may not have it yet.
+    if (writes !== bell.writes || bell.pending > 0) {
+      stale = true;
+      return;
+    }
     const items = (data && data.items) || [];
     if (append) {
       const known = new Set(bell.items.map((n) => n.id));
@@ -134,7 +173,9 @@ async function load(append = false) {
   } finally {
     if (gen === bell.generation) {
       bell.loading = false;
-      if (bell.again) load(false);
+      if (stale && bell.pending > 0) bell.redo = append || bell.redo === 'more' ? 'more' : 'first';
+      else if (stale) load(append);
+      else if (bell.again) load(false);
     }
   }
 }
@@ -245,7 +286,7 @@ export function startBell(conn) {
 export function stopBell() {
   for (const off of bell.unlisten) off();
   if (bell.conn) bell.conn.keepOpen(false);
-  Object.assign(bell, { conn: null, unlisten: [], items: [], unread: 0, cursor: null, loaded: false, loading: false, again: false, message: '' });
+  Object.assign(bell, { conn: null, unlisten: [], items: [], unread: 0, cursor: null, loaded: false, loading: false, again: false, pending: 0, redo: null, message: '' });
   bell.generation += 1;
   setOpen(false);
   byId('bell').hidden = true;

@@ -69,6 +69,7 @@ export function deliveryLog(endpointId, params, { onActivity = () => {} } = {}) 
   let destroyed = false;
   let cursor = null;
   let loading = false;
+  let again = false;
   let pollTimer = null;
   /** id -> { d, tr, detailTr, button, open } */
   const rows = new Map();
@@ -212,7 +213,11 @@ export function deliveryLog(endpointId, params, { onActivity = () => {} } = {}) 
   }
 
   async function load(append = false) {
-    if (loading) return;
+    // The filter changed while a load was out: that one is not shown; this one is made after it.
+    if (loading) {
+      if (!append) again = true;
+      return;
+    }
     loading = true;
     more.disabled = true;
     say('Loading the deliveries…');
@@ -221,7 +226,7 @@ export function deliveryLog(endpointId, params, { onActivity = () => {} } = {}) 
     if (append && cursor) q.set('cursor', cursor);
     try {
       const data = await api('GET', `${base}?${q}`);
-      if (destroyed) return;
+      if (destroyed || again) return;
       if (!append) {
         clear(tbody);
         rows.clear();
@@ -242,10 +247,16 @@ export function deliveryLog(endpointId, params, { onActivity = () => {} } = {}) 
         first.tr.focus();
       }
     } catch (ex) {
-      if (!destroyed) say(`Could not load the deliveries: ${ex.message}`, true);
+      if (!destroyed && !again) say(`Could not load the deliveries: ${ex.message}`, true);
     } finally {
       loading = false;
       more.disabled = false;
+    }
+    if (again && !destroyed) {
+      again = false;
+      cursor = null;
+      load(false);
+      return;
     }
     if ([...rows.values()].some((r) => r.d.status === 'pending')) schedulePoll();
   }

@@ -1541,6 +1541,21 @@ scenario('audit: an admin sees sign-ins and invitations, newest first; "auth." n
   await eventually(async () => (await page.$$eval('#audit tr.audit-row', (rows) => rows.length)) > 0 && page.url().includes(`actor=${admin.id}`), 'the actor filter');
   const whoCells = await page.$$eval('#audit tr.audit-row td[data-label="Who"]', (tds) => tds.map((td) => td.textContent));
   assert(whoCells.every((x) => x.includes('Audit Admin')), `only the admin’s entries (${whoCells})`);
+  // A filter changed while the list is being read is not lost: the answer for the one before is not shown.
+  await page.route('**/v1/audit?*', async (route) => {
+    const res = await route.fetch();
+    await sleep(1000);
+    await route.fulfill({ response: res });
+  });
+  await page.fill('#audit-action', 'user.');
+  await page.click('#audit-apply');
+  await page.fill('#audit-action', 'auth.');
+  await page.click('#audit-apply');
+  await eventually(async () => page.url().includes('action=auth.') && (await page.textContent('#audit-msg')).includes('shown'), 'the later filter’s list');
+  await sleep(1500);
+  const after = await actions();
+  assert(after.length > 0 && after.every((a) => a.startsWith('auth.')), `the later filter’s entries, not the earlier one’s (${after})`);
+  await page.unroute('**/v1/audit?*');
   await page.setViewportSize({ width: 360, height: 800 });
   await sleep(200);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -1815,6 +1830,78 @@ scenario('notifications: the bell hears a seat and a turn live, opens the panel 
     await signIn(keyed);
     assert(await keyed.locator('#bell').isHidden(), 'no bell for an API key');
     assert(!(await keyed.evaluate(() => window.__askpanel.keptOpen())), 'a key’s page keeps no socket open');
+  } finally {
+    await api('POST', `/v1/panels/${panel.id}/moderate`, { action: 'cancel' });
+  }
+});
+
+scenario('notifications: a list read while one is being marked read does not bring it back unread', async (t) => {
+  const ida = await createPerson({ role: 'member', name: 'Ida Race' });
+  const page = await newPage(t);
+  await passwordSignIn(page, ida);
+  await page.locator('#bell').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => window.__askpanel.connState() === 'open');
+  const panel = await createPanel({
+    query: `${QUESTION} (read while the list is read)`,
+    panel_type: 'hybrid',
+    humans: [{ user_id: ida.id }],
+    expert_count: 2,
+    max_rounds: 1,
+    human_turn_timeout_s: 300,
+    simulation: { seed: 6, pace_tokens_per_s: 0, turn_tokens: 15 },
+  });
+  try {
+    await page.locator('#bell-count', { hasText: /^2$/ }).waitFor({ timeout: 30_000 });
+    // From here every list read is taken from the server at once but answered a while later:
+    // the one the bell's opening starts holds the count from before the read below.
+    const held = [];
+    await page.route('**/v1/notifications?*', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      held.push(body.unread);
+      await sleep(1500);
+      await route.fulfill({ response: res, json: body });
+    });
+    // Every count the bell shows from here on.
+    await page.evaluate(() => {
+      const count = document.getElementById('bell-count');
+      window.__counts = [count.textContent];
+      new MutationObserver(() => window.__counts.push(count.textContent)).observe(count, { childList: true, characterData: true, subtree: true });
+    });
+    await page.click('#bell-button');
+    await page.locator('#bell-list li[data-kind="human_turn"] .notice-link').click();
+    await page.waitForURL(new RegExp(`#/panels/${panel.id}$`));
+    await page.locator('#bell-count', { hasText: /^1$/ }).waitFor();
+    // The list read before the read came back saying 2 unread; it is not shown, and one read after it is.
+    await eventually(async () => held.length >= 2 && held[held.length - 1] === 1, 'a list read after the read');
+    await sleep(1800);
+    assertEqual(held[0], 2, 'the first list read was taken before the read');
+    assertEqual((await page.textContent('#bell-count')).trim(), '1', 'the count the read left');
+    const counts = await page.evaluate(() => window.__counts);
+    assert(!counts.slice(counts.indexOf('1')).includes('2'), `never 2 again after the read (${counts.join(' ')})`);
+    assertEqual(await page.getAttribute('#bell-button', 'aria-label'), 'Notifications, 1 unread', 'the bell’s name');
+    const mine = await myNotifications(page);
+    assertEqual(mine.unread, 1, 'the server agrees');
+    await page.unroute('**/v1/notifications?*');
+    // Now the read is held on its way and the list is read while it is out: that list still has it unread.
+    await page.route('**/v1/notifications/*/read', async (route) => {
+      await sleep(1500);
+      await route.continue();
+    });
+    await page.click('#bell-button');
+    await page.evaluate(() => {
+      window.__counts = [];
+    });
+    await page.locator('#bell-list li[data-kind="panel_seat"] .notice-link').click();
+    await page.locator('#bell-count').waitFor({ state: 'hidden' });
+    await page.click('#bell-button');
+    await page.locator('#bell-panel').waitFor({ state: 'visible' });
+    await eventually(async () => (await myNotifications(page)).unread === 0, 'the server to have the seat read');
+    await sleep(1000);
+    const later = await page.evaluate(() => window.__counts);
+    assert(later.includes('0') && !later.slice(later.indexOf('0')).includes('1'), `never 1 again after the read (${later.join(' ')})`);
+    assert(await page.locator('#bell-count').isHidden(), 'nothing unread');
+    await page.unroute('**/v1/notifications/*/read');
   } finally {
     await api('POST', `/v1/panels/${panel.id}/moderate`, { action: 'cancel' });
   }

@@ -1,9 +1,24 @@
-//! What the benchmarks share: a tenant of their own, a seeded random source
+//! What the benchmarks share: a tenant of their own, WebSocket tokens, a seeded random source
 //! and a vocabulary of made-up words (so searches hit only what the
 //! benchmark wrote), and the percentile they report.
 
 use anyhow::Context;
 use serde_json::{Value, json};
+
+/// A short-lived WebSocket token for `key` (`POST /v1/ws-tokens`).
+pub async fn ws_token(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<String> {
+    let value: Value = client
+        .post(format!("{url}/v1/ws-tokens"))
+        .bearer_auth(key)
+        .json(&json!({}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("a WebSocket token")?
+        .json()
+        .await?;
+    Ok(value["token"].as_str().context("token")?.to_string())
+}
 
 /// Creates an enterprise tenant named `{prefix}-{time}` with these limits;
 /// returns its admin key.

@@ -7,6 +7,9 @@
 
 #![deny(unsafe_code)]
 
+// Shared with the other benches; the WebSocket token helper is used here.
+#[allow(dead_code)]
+mod corpus;
 mod stats;
 mod subscriber;
 
@@ -21,6 +24,7 @@ use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
+use corpus::ws_token;
 use stats::{HttpLatency, Report, percentiles};
 use subscriber::{Outcome, Subscriber};
 
@@ -174,12 +178,6 @@ async fn create_tenants(client: &reqwest::Client, args: &Args) -> anyhow::Result
         tenants.push(Tenant { key: value["api_key"]["key"].as_str().context("admin key")?.to_string() });
     }
     Ok(tenants)
-}
-
-async fn ws_token(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<String> {
-    let value: Value =
-        client.post(format!("{url}/v1/ws-tokens")).bearer_auth(key).json(&json!({})).send().await?.json().await?;
-    Ok(value["token"].as_str().context("token")?.to_string())
 }
 
 /// A panel the run created: its index, tenant key, id and subscriber tasks.

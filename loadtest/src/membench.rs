@@ -29,7 +29,7 @@ use clap::Parser;
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
-use crate::corpus::{count_all, create_tenant};
+use crate::corpus::{count_all, create_tenant, ws_token};
 
 /// Sockets opened with one key (under the server's default cap per key).
 const SOCKETS_PER_KEY: usize = 500;
@@ -97,19 +97,6 @@ async fn steady_rss(client: &reqwest::Client, url: &str, settle_s: u64) -> anyho
 /// How many of the tenant's panels are running now.
 async fn running(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<usize> {
     count_all(client, &format!("{url}/v1/panels?status=running"), key).await
-}
-
-async fn ws_token(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<String> {
-    let value: Value = client
-        .post(format!("{url}/v1/ws-tokens"))
-        .bearer_auth(key)
-        .json(&json!({}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(value["token"].as_str().context("token")?.to_string())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -173,9 +173,15 @@ async function load(append = false) {
   } finally {
     if (gen === bell.generation) {
       bell.loading = false;
-      if (stale && bell.pending > 0) bell.redo = append || bell.redo === 'more' ? 'more' : 'first';
-      else if (stale) load(append);
-      else if (bell.again) load(false);
+      // A load not shown is made again (a first page wanted wins over a next one);
+      // one shown is what a redo of its kind wanted (a first page makes a next one moot).
+      if (stale) bell.redo = !append || bell.redo === 'first' ? 'first' : 'more';
+      else if (!append || bell.redo === 'more') bell.redo = null;
+      if (bell.redo && bell.pending === 0) {
+        const more = bell.redo === 'more';
+        bell.redo = null;
+        load(more);
+      } else if (!bell.redo && bell.again) load(false);
     }
   }
 }

@@ -6,6 +6,8 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 /// A short-lived WebSocket token for `key` (`POST /v1/ws-tokens`).
+// The load test's and the memory bench's, not the record and document benches'.
+#[allow(dead_code)]
 pub async fn ws_token(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<String> {
     let value: Value = client
         .post(format!("{url}/v1/ws-tokens"))

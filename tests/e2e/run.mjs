@@ -1869,6 +1869,8 @@ scenario('notifications: a list read while one is being marked read does not bri
       new MutationObserver(() => window.__counts.push(count.textContent)).observe(count, { childList: true, characterData: true, subtree: true });
     });
     await page.click('#bell-button');
+    // The list read the opening started has reached the server before the read is made.
+    await eventually(async () => held.length >= 1, 'the opening’s list read at the server');
     await page.locator('#bell-list li[data-kind="human_turn"] .notice-link').click();
     await page.waitForURL(new RegExp(`#/panels/${panel.id}$`));
     await page.locator('#bell-count', { hasText: /^1$/ }).waitFor();

@@ -44,7 +44,8 @@ export async function changeSetting(ex, change) {
  * A hidden expert is not preferred: Prefer waits until it is shown again.
  * `onChanged(expert, said)` after the server answered; `onError(message)`.
  */
-export function settingButtons(ex, { onChanged, onError, idPrefix = '' }) {
+/** `track`: given the change's request, e.g. a list's `freshLoads().write` (fresh.js). */
+export function settingButtons(ex, { onChanged, onError, idPrefix = '', track = (request) => request }) {
   // Each says what it will do (like an endpoint's Enable/Disable), so no aria-pressed beside it.
   const prefer = h('button', { type: 'button', class: 'btn btn-small', id: idPrefix ? `${idPrefix}-prefer` : null });
   const hide = h('button', { type: 'button', class: 'btn btn-small', id: idPrefix ? `${idPrefix}-hide` : null });
@@ -60,7 +61,7 @@ export function settingButtons(ex, { onChanged, onError, idPrefix = '' }) {
   const act = async (button, change) => {
     button.disabled = true;
     try {
-      const { expert, said } = await changeSetting(ex, change);
+      const { expert, said } = await track(changeSetting(ex, change));
       Object.assign(ex, expert);
       show(ex);
       onChanged(ex, said);

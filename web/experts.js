@@ -10,6 +10,7 @@ import { domainLabel } from './format.js';
 import { api } from './api.js';
 import { session } from './session.js';
 import { domainsOf, expertBadges, expertFields, scopeTag, settingButtons, takeCarriedMessage } from './expert-parts.js';
+import { freshLoads } from './fresh.js';
 import { mountView } from './view.js';
 
 /** The server lists at most this many at once (GET /v1/experts?limit, 1 to 200). */
@@ -82,12 +83,20 @@ export function expertsView(params) {
         }
       },
       onError: say,
+      // A list read while the change was made is read again after it.
+      track: (request) => loads.write(request),
     });
     li.append(h('div', { class: 'row-actions' }, buttons.el));
     return li;
   }
 
-  async function load() {
+  // Loads never show a list read before a hide or preference made here was committed.
+  const loads = freshLoads((fresh) => show(fresh));
+  function load() {
+    return loads.load();
+  }
+
+  async function show(fresh) {
     const mySeq = ++seq;
     const f = current();
     const query = new URLSearchParams({ limit: String(LIMIT) });
@@ -97,7 +106,7 @@ export function expertsView(params) {
     say('Loading the experts…');
     try {
       const data = await api('GET', `/v1/experts?${query}`);
-      if (destroyed || mySeq !== seq) return; // an older search answered late
+      if (destroyed || mySeq !== seq || !fresh()) return; // an older search answered late, or read around a change
       const items = (data && data.items) || [];
       clear(list);
       appendAll(list, items.map(row));

@@ -10,6 +10,7 @@ import { api } from './api.js';
 import { session } from './session.js';
 import { app } from './state.js';
 import { invitationsSection, oneTimeLink } from './invitations.js';
+import { freshLoads } from './fresh.js';
 import { adminsOnlyView, mountView } from './view.js';
 
 const COLUMNS = ['Name', 'Email', 'Role', 'Status', 'Last sign-in', 'Locked until', 'Actions'];
@@ -73,7 +74,8 @@ export function peopleView() {
       roleSelect.disabled = true;
       msg.textContent = `Changing the role of ${label}…`;
       try {
-        const updated = await api('PATCH', `/v1/users/${encodeURIComponent(u.id)}`, { role: to });
+        // A list read while the role changes is read again after it.
+        const updated = await loads.write(api('PATCH', `/v1/users/${encodeURIComponent(u.id)}`, { role: to }));
         u.role = updated.role;
         tr.dataset.role = updated.role;
         msg.textContent = `${label} is now ${updated.role === 'admin' ? 'an admin' : `a ${updated.role}`}.`;
@@ -124,7 +126,7 @@ export function peopleView() {
         no.disabled = true;
         status.textContent = 'Removing…';
         try {
-          await api('DELETE', `/v1/users/${encodeURIComponent(u.id)}`);
+          await loads.write(api('DELETE', `/v1/users/${encodeURIComponent(u.id)}`));
           announcer.say(`${label} was removed.`);
           await load();
           membersHead.focus();
@@ -138,10 +140,16 @@ export function peopleView() {
     return [tr, confirmRow];
   }
 
-  async function load() {
+  // Loads never show a list read before a role change or removal made here was committed.
+  const loads = freshLoads((fresh) => show(fresh));
+  function load() {
+    return loads.load();
+  }
+
+  async function show(fresh) {
     try {
       const data = await api('GET', '/v1/users');
-      if (destroyed) return;
+      if (destroyed || !fresh()) return;
       const users = (data && data.items) || [];
       const members = users.filter((u) => u.status === 'active');
       const removed = users.filter((u) => u.status === 'removed');

@@ -36,6 +36,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("follow-up.js", "text/javascript; charset=utf-8", include_bytes!("../../web/follow-up.js")),
     ("format.js", "text/javascript; charset=utf-8", include_bytes!("../../web/format.js")),
     ("forms.js", "text/javascript; charset=utf-8", include_bytes!("../../web/forms.js")),
+    ("fresh.js", "text/javascript; charset=utf-8", include_bytes!("../../web/fresh.js")),
     ("human-turn.js", "text/javascript; charset=utf-8", include_bytes!("../../web/human-turn.js")),
     ("invitations.js", "text/javascript; charset=utf-8", include_bytes!("../../web/invitations.js")),
     ("links.js", "text/javascript; charset=utf-8", include_bytes!("../../web/links.js")),

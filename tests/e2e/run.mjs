@@ -1502,6 +1502,59 @@ scenario('invitation: an admin invites in People, the link is shown; the invitee
   assertEqual(await soloPage.inputValue(`#role-${solo.id}`), 'admin', 'the role stays admin');
 });
 
+scenario('people and experts: a change made while the list is being read is not undone by that read', async (t) => {
+  const admin = await createPerson({ role: 'admin', name: 'Lia List' });
+  const member = await createPerson({ role: 'member', name: 'Rae Role' });
+  const page = await newPage(t);
+  await passwordSignIn(page, admin);
+  // Every list read from here is taken from the server at once and answered 1.5 s later.
+  const hold = async (pattern, reads) => {
+    await page.route(pattern, async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const res = await route.fetch();
+      reads.push(await res.json());
+      await sleep(1500);
+      await route.fulfill({ response: res });
+    });
+  };
+  // People: Refresh, then the role changed while that read is out.
+  await page.click('#nav-people');
+  const row = `tr.member-row[data-id="${member.id}"]`;
+  await page.locator(row).waitFor();
+  const users = [];
+  await hold('**/v1/users', users);
+  await page.click('#members-refresh');
+  await eventually(async () => users.length >= 1, 'the refresh at the server');
+  await page.selectOption(`${row} select.role-select`, 'viewer');
+  await eventually(async () => users.length >= 2, 'the list read again after the change');
+  await sleep(1800);
+  assertEqual(await page.getAttribute(row, 'data-role'), 'viewer', 'the row shows the new role');
+  assertEqual(await page.inputValue(`${row} select.role-select`), 'viewer', 'and so does its select');
+  assertEqual(users[0].items.find((u) => u.id === member.id).role, 'member', 'the refresh was read before the change');
+  await page.unroute('**/v1/users');
+  // Experts: Refresh, then an expert hidden while that read is out; it stays hidden.
+  await page.click('#nav-experts');
+  const first = page.locator('#experts li.expert-row').first();
+  await first.waitFor();
+  const id = await first.getAttribute('data-id');
+  await page.check('#experts-all');
+  const item = `#experts li.expert-row[data-id="${id}"]`;
+  await page.locator(item).waitFor();
+  const experts = [];
+  await hold('**/v1/experts?*', experts);
+  try {
+    await page.click('#experts-refresh');
+    await eventually(async () => experts.length >= 1, 'the refresh at the server');
+    await page.locator(`${item} button`, { hasText: /^Hide$/ }).click();
+    await eventually(async () => experts.length >= 2, 'the list read again after hiding');
+    await sleep(1800);
+    assertEqual(await page.getAttribute(item, 'data-hidden'), 'true', 'the expert stays hidden');
+    await page.unroute('**/v1/experts?*');
+  } finally {
+    await api('PATCH', `/v1/experts/${id}`, { hidden: false });
+  }
+});
+
 scenario('audit: an admin sees sign-ins and invitations, newest first; "auth." narrows it', async (t) => {
   const admin = await createPerson({ role: 'admin', name: 'Audit Admin' });
   const invited = await api('POST', '/v1/invitations', { email: `audited-${Date.now().toString(36)}@example.org`, role: 'viewer' });

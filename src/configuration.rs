@@ -150,6 +150,7 @@ pub struct RecordSettings {
 pub struct ServerSettings {
     pub bind: String,
     pub data_dir: PathBuf,
+    /// HTTP worker threads; 0: two per core ([`ServerSettings::http_workers`]).
     pub workers: usize,
     pub shutdown_grace_s: u64,
     pub max_body_bytes: usize,
@@ -321,6 +322,19 @@ pub struct LimitOverrides {
     pub audit_retention_days: Option<u32>,
 }
 
+impl ServerSettings {
+    /// The HTTP worker threads on a machine of `cores`: as configured, or two
+    /// per core. They write every socket as well as answer the API, so under
+    /// saturation they get twice the CPU share of the panel actors (one
+    /// arbiter per core) that feed them: with one per core, sockets fell
+    /// behind instantly streamed panels and every await of a request waited
+    /// behind hundreds of sockets on its worker (README, "Performance, second
+    /// round").
+    pub fn http_workers(&self, cores: usize) -> usize {
+        if self.workers == 0 { cores.max(1) * 2 } else { self.workers }
+    }
+}
+
 impl Limits {
     pub fn with(self, o: &LimitOverrides) -> Limits {
         Limits {
@@ -413,5 +427,27 @@ impl Settings {
 
     pub fn tier_limits(&self, tier: &str) -> Option<Limits> {
         self.tiers.get(tier).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerSettings;
+
+    #[test]
+    fn http_workers_are_two_per_core_unless_set() {
+        for (workers, cores, want) in [(0, 2, 4), (0, 1, 2), (0, 0, 2), (0, 16, 32), (3, 2, 3), (1, 64, 1)] {
+            let server = ServerSettings {
+                bind: String::new(),
+                data_dir: Default::default(),
+                workers,
+                shutdown_grace_s: 0,
+                max_body_bytes: 0,
+                body_timeout_s: 0,
+                allowed_origins: Vec::new(),
+                announce: false,
+            };
+            assert_eq!(server.http_workers(cores), want, "{workers} on {cores} cores");
+        }
     }
 }

@@ -177,16 +177,6 @@ fn cors(allowed: &[String]) -> actix_cors::Cors {
         .max_age(600)
 }
 
-/// The HTTP worker threads: as configured, or two per core (`0`). They
-/// write every socket as well as answer the API, so under saturation they
-/// get twice the CPU share of the panel actors (one arbiter per core) that
-/// feed them: without it, sockets fell behind instantly streamed panels and
-/// every await of a request waited behind hundreds of sockets on one worker
-/// (README, "Performance, second round").
-fn http_workers(configured: usize, cores: usize) -> usize {
-    if configured == 0 { cores.max(1) * 2 } else { configured }
-}
-
 async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -354,8 +344,7 @@ impl Application {
             max_bytes: settings.server.max_body_bytes,
             timeout: Duration::from_secs(settings.server.body_timeout_s.max(1)),
         };
-        let workers =
-            http_workers(settings.server.workers, std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let workers = settings.server.http_workers(std::thread::available_parallelism().map_or(1, |n| n.get()));
         let origins = settings.server.allowed_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -487,15 +476,5 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn http_workers_are_two_per_core_unless_set() {
-        for (configured, cores, want) in [(0, 2, 4), (0, 1, 2), (0, 0, 2), (0, 16, 32), (3, 2, 3), (1, 64, 1)] {
-            assert_eq!(super::http_workers(configured, cores), want, "{configured} on {cores} cores");
-        }
     }
 }

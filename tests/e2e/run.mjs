@@ -1502,21 +1502,28 @@ scenario('invitation: an admin invites in People, the link is shown; the invitee
   assertEqual(await soloPage.inputValue(`#role-${solo.id}`), 'admin', 'the role stays admin');
 });
 
+/**
+ * From now on, every GET `page` makes to `pattern` is taken from the server at
+ * once, its JSON body pushed onto `reads`, and answered `ms` later: a read the
+ * page made before a write of its own arrives after that write.
+ */
+async function holdReads(page, pattern, reads, ms = 1500) {
+  await page.route(pattern, async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const res = await route.fetch();
+    reads.push(await res.json());
+    await sleep(ms);
+    await route.fulfill({ response: res });
+  });
+}
+
 scenario('people and experts: a change made while the list is being read is not undone by that read', async (t) => {
   const admin = await createPerson({ role: 'admin', name: 'Lia List' });
   const member = await createPerson({ role: 'member', name: 'Rae Role' });
   const page = await newPage(t);
   await passwordSignIn(page, admin);
   // Every list read from here is taken from the server at once and answered 1.5 s later.
-  const hold = async (pattern, reads) => {
-    await page.route(pattern, async (route) => {
-      if (route.request().method() !== 'GET') return route.continue();
-      const res = await route.fetch();
-      reads.push(await res.json());
-      await sleep(1500);
-      await route.fulfill({ response: res });
-    });
-  };
+  const hold = (pattern, reads) => holdReads(page, pattern, reads);
   // People: Refresh, then the role changed while that read is out.
   await page.click('#nav-people');
   const row = `tr.member-row[data-id="${member.id}"]`;
@@ -1595,11 +1602,7 @@ scenario('audit: an admin sees sign-ins and invitations, newest first; "auth." n
   const whoCells = await page.$$eval('#audit tr.audit-row td[data-label="Who"]', (tds) => tds.map((td) => td.textContent));
   assert(whoCells.every((x) => x.includes('Audit Admin')), `only the admin’s entries (${whoCells})`);
   // A filter changed while the list is being read is not lost: the answer for the one before is not shown.
-  await page.route('**/v1/audit?*', async (route) => {
-    const res = await route.fetch();
-    await sleep(1000);
-    await route.fulfill({ response: res });
-  });
+  await holdReads(page, '**/v1/audit?*', [], 1000);
   await page.fill('#audit-action', 'user.');
   await page.click('#audit-apply');
   await page.fill('#audit-action', 'auth.');
@@ -1908,13 +1911,7 @@ scenario('notifications: a list read while one is being marked read does not bri
     // From here every list read is taken from the server at once but answered a while later:
     // the one the bell's opening starts holds the count from before the read below.
     const held = [];
-    await page.route('**/v1/notifications?*', async (route) => {
-      const res = await route.fetch();
-      const body = await res.json();
-      held.push(body.unread);
-      await sleep(1500);
-      await route.fulfill({ response: res, json: body });
-    });
+    await holdReads(page, '**/v1/notifications?*', held);
     // Every count the bell shows from here on.
     await page.evaluate(() => {
       const count = document.getElementById('bell-count');
@@ -1928,9 +1925,9 @@ scenario('notifications: a list read while one is being marked read does not bri
     await page.waitForURL(new RegExp(`#/panels/${panel.id}$`));
     await page.locator('#bell-count', { hasText: /^1$/ }).waitFor();
     // The list read before the read came back saying 2 unread; it is not shown, and one read after it is.
-    await eventually(async () => held.length >= 2 && held[held.length - 1] === 1, 'a list read after the read');
+    await eventually(async () => held.length >= 2 && held[held.length - 1].unread === 1, 'a list read after the read');
     await sleep(1800);
-    assertEqual(held[0], 2, 'the first list read was taken before the read');
+    assertEqual(held[0].unread, 2, 'the first list read was taken before the read');
     assertEqual((await page.textContent('#bell-count')).trim(), '1', 'the count the read left');
     const counts = await page.evaluate(() => window.__counts);
     assert(!counts.slice(counts.indexOf('1')).includes('2'), `never 2 again after the read (${counts.join(' ')})`);

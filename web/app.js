@@ -46,6 +46,7 @@
 //   links.js       one-time links: accept an invitation, reset a password
 //   sign-in.js     the sign-in screen: password (and forgotten password), single sign-on, or an API key
 //   view.js        mounting a view, field errors, a new password pair, not found, admins only
+//   fresh.js       a list's loads that never show what was read before the view's own change was committed
 //   chart.js       the ratings chart (inline SVG)
 //   usage-chart.js tokens per day (inline SVG, with its table), a limit's meter, figures in words
 //   feed.js        one panel's subscription: resume with after_seq, token merging

@@ -1791,6 +1791,19 @@ function myNotifications(page, query = '') {
   return page.evaluate(async (q) => (await fetch(`/v1/notifications${q}`, { credentials: 'same-origin' })).json(), query);
 }
 
+/** A one-round hybrid panel that seats `person` (a seat, then a turn, notified), instant, with `turnTokens` a turn. */
+function seatPanel(person, label, seed, turnTokens = 15) {
+  return createPanel({
+    query: `${QUESTION} (${label})`,
+    panel_type: 'hybrid',
+    humans: [{ user_id: person.id }],
+    expert_count: 2,
+    max_rounds: 1,
+    human_turn_timeout_s: 300,
+    simulation: { seed, pace_tokens_per_s: 0, turn_tokens: turnTokens },
+  });
+}
+
 scenario('notifications: the bell hears a seat and a turn live, opens the panel and marks it read; mark all read clears it', async (t) => {
   const bea = await createPerson({ role: 'member', name: 'Bea Bell' });
   const page = await newPage(t);
@@ -1813,15 +1826,7 @@ scenario('notifications: the bell hears a seat and a turn live, opens the panel 
   await page.evaluate(() => {
     window.__sameDocument = true;
   });
-  const panel = await createPanel({
-    query: `${QUESTION} (heard through the bell)`,
-    panel_type: 'hybrid',
-    humans: [{ user_id: bea.id }],
-    expert_count: 2,
-    max_rounds: 1,
-    human_turn_timeout_s: 300,
-    simulation: { seed: 4, pace_tokens_per_s: 0, turn_tokens: 15 },
-  });
+  const panel = await seatPanel(bea, 'heard through the bell', 4);
   try {
     // The seat, then the turn: the count rises while the page stays where it is.
     await page.locator('#bell-count:not([hidden])').waitFor();
@@ -1897,15 +1902,7 @@ scenario('notifications: a list read while one is being marked read does not bri
   await passwordSignIn(page, ida);
   await page.locator('#bell').waitFor({ state: 'visible' });
   await page.waitForFunction(() => window.__askpanel.connState() === 'open');
-  const panel = await createPanel({
-    query: `${QUESTION} (read while the list is read)`,
-    panel_type: 'hybrid',
-    humans: [{ user_id: ida.id }],
-    expert_count: 2,
-    max_rounds: 1,
-    human_turn_timeout_s: 300,
-    simulation: { seed: 6, pace_tokens_per_s: 0, turn_tokens: 15 },
-  });
+  const panel = await seatPanel(ida, 'read while the list is read', 6);
   try {
     await page.locator('#bell-count', { hasText: /^2$/ }).waitFor({ timeout: 30_000 });
     // From here every list read is taken from the server at once but answered a while later:
@@ -1963,7 +1960,7 @@ scenario('notifications: more than a page shows with "Show more", newest first, 
   const ned = await createPerson({ role: 'member', name: 'Ned Many' });
   // Each panel seats Ned and is cancelled at once: a seat and a cancellation each (a turn too, when it opened first).
   for (let i = 0; i < 11; i += 1) {
-    const p = await createPanel({ query: `${QUESTION} (page ${i})`, panel_type: 'hybrid', humans: [{ user_id: ned.id }], expert_count: 2, max_rounds: 1, human_turn_timeout_s: 300, simulation: { seed: i, pace_tokens_per_s: 0, turn_tokens: 5 } });
+    const p = await seatPanel(ned, `page ${i}`, i, 5);
     await api('POST', `/v1/panels/${p.id}/moderate`, { action: 'cancel' });
   }
   const page = await newPage(t);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a password sign-in costs (argon2id at the configured cost) on the
 # release binary: 30 in a row, then a burst of 40 at once (unknown accounts,
-# which do the same hashing), and the memory the burst leaves. Usage:
+# which do the same hashing), and the memory the burst leaves: at once, and
+# once the server's trim (every 15 s after work) has run. Usage:
 #   loadtest/signin.sh [path/to/askpanel]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +22,5 @@ for i in $(seq 1 30); do curl -s -o /dev/null -w '%{time_total}\n' -X POST -H 'c
 WRONG='{"tenant":"bench","email":"nobody@bench.test","password":"wrong password"}'
 (for i in $(seq 1 40); do curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'content-type: application/json' -d "$WRONG" $U/v1/auth/sign-in & done; wait) | sort | uniq -c | awk '{printf "burst of 40 unknown-account sign-ins: %s x %s\n", $1, $2}'
 echo "server RSS after the burst: $(ps -o rss= -p $PID | awk '{printf "%.0f MB", $1/1024}')"
+sleep 20
+echo "server RSS 20 s later: $(ps -o rss= -p $PID | awk '{printf "%.0f MB", $1/1024}')"

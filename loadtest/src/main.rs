@@ -202,9 +202,9 @@ async fn main() -> anyhow::Result<()> {
     // number of sockets (`ws.max_sockets_per_key`), as one user's browsers would.
     let sockets_per_tenant = (args.panels * args.subscribers.max(1)).div_ceil(tenants.len());
     let keys_per_tenant = sockets_per_tenant.div_ceil(SOCKETS_PER_KEY).max(1);
-    let mut tokens: Vec<Vec<String>> = Vec::new();
+    let mut keys: Vec<Vec<String>> = Vec::new();
     for tenant in tenants.iter() {
-        let mut tenant_tokens = Vec::new();
+        let mut tenant_keys = Vec::new();
         for k in 0..keys_per_tenant {
             let response = client
                 .post(format!("{url}/v1/keys"))
@@ -213,12 +213,11 @@ async fn main() -> anyhow::Result<()> {
                 .send()
                 .await?;
             let value: Value = response.json().await?;
-            let key = value["key"].as_str().context("key")?.to_string();
-            tenant_tokens.push(ws_token(&client, &url, &key).await?);
+            tenant_keys.push(value["key"].as_str().context("key")?.to_string());
         }
-        tokens.push(tenant_tokens);
+        keys.push(tenant_keys);
     }
-    let tokens = Arc::new(tokens);
+    let tokens = Arc::new(Tokens::new(client.clone(), url.clone(), keys));
 
     // Server RSS, sampled while the run lasts.
     let running = Arc::new(AtomicBool::new(true));
@@ -287,19 +286,23 @@ async fn main() -> anyhow::Result<()> {
                 };
                 let handles = (0..subscribers)
                     .map(|s| {
-                        let subscriber = Subscriber {
-                            ws_url: format!(
-                                "{ws_base}/v1/ws?token={}",
-                                tokens[tenant][(i * subscribers + s) / SOCKETS_PER_KEY % tokens[tenant].len()]
-                            ),
-                            panel_id: id.clone(),
-                            human: panel_type == "hybrid" && s == 0,
-                            deadline,
-                        };
+                        let key = (i * subscribers + s) / SOCKETS_PER_KEY;
+                        let (panel_id, human) = (id.clone(), panel_type == "hybrid" && s == 0);
                         let counted = s < args.subscribers;
-                        let connects = connects.clone();
+                        let (connects, tokens, ws_base) = (connects.clone(), tokens.clone(), ws_base.clone());
                         tokio::spawn(async move {
                             let permit = connects.acquire_owned().await;
+                            // A token fresh when the socket connects, as a browser asks for one.
+                            let token = match tokens.get(tenant, key).await {
+                                Ok(token) => token,
+                                Err(e) => {
+                                    let outcome =
+                                        Outcome { errors: vec![format!("ws_token: {e}")], ..Outcome::default() };
+                                    return (counted, outcome);
+                                }
+                            };
+                            let ws_url = format!("{ws_base}/v1/ws?token={token}");
+                            let subscriber = Subscriber { ws_url, panel_id, human, deadline };
                             (counted, subscriber.run_with(permit).await)
                         })
                     })
@@ -458,4 +461,39 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// How long a WebSocket token is reused before another is asked for (the
+/// server's default lifetime is 300 s; a 10,000-panel run connects its last
+/// sockets minutes after its first).
+const TOKEN_REFRESH: Duration = Duration::from_secs(60);
+
+/// The run's keys per tenant and a WebSocket token of each, asked for again
+/// once older than [`TOKEN_REFRESH`].
+struct Tokens {
+    client: reqwest::Client,
+    url: String,
+    keys: Vec<Vec<String>>,
+    cache: Vec<Vec<tokio::sync::Mutex<Option<(String, Instant)>>>>,
+}
+
+impl Tokens {
+    fn new(client: reqwest::Client, url: String, keys: Vec<Vec<String>>) -> Self {
+        let cache = keys.iter().map(|k| k.iter().map(|_| tokio::sync::Mutex::new(None)).collect()).collect();
+        Self { client, url, keys, cache }
+    }
+
+    /// A token of the tenant's `key`th key (wrapping round its keys).
+    async fn get(&self, tenant: usize, key: usize) -> anyhow::Result<String> {
+        let k = key % self.keys[tenant].len();
+        let mut slot = self.cache[tenant][k].lock().await;
+        if let Some((token, at)) = slot.as_ref()
+            && at.elapsed() < TOKEN_REFRESH
+        {
+            return Ok(token.clone());
+        }
+        let token = ws_token(&self.client, &self.url, &self.keys[tenant][k]).await?;
+        *slot = Some((token.clone(), Instant::now()));
+        Ok(token)
+    }
 }

@@ -72,6 +72,7 @@ impl Hasher {
         let permit = self.turn().await?;
         let this = self.clone();
         let password = password.to_string();
+        crate::memory::note_work();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>())
@@ -94,6 +95,7 @@ impl Hasher {
         let this = self.clone();
         let password = password.to_string();
         let stored = stored.map(str::to_string);
+        crate::memory::note_work();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let dummy = this.dummy();
@@ -124,6 +126,19 @@ impl Hasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_password_check_is_work_the_memory_trim_sees() {
+        // Each check takes megabytes that the allocator keeps until trimmed;
+        // the trim runs only after work it was told of.
+        let hasher = Hasher { memory_kib: 8192, iterations: 1, turns: Arc::new(Semaphore::new(1)) };
+        let before = crate::memory::work_noted();
+        hasher.verify("password", None).await.unwrap();
+        assert!(crate::memory::work_noted() > before, "a verify was not noted");
+        let before = crate::memory::work_noted();
+        hasher.hash("password").await.unwrap();
+        assert!(crate::memory::work_noted() > before, "a hash was not noted");
+    }
 
     #[tokio::test]
     async fn a_password_verifies_against_its_own_hash_only() {

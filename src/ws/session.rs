@@ -238,7 +238,7 @@ impl Actor for WsSession {
             ctx.address().recipient(),
         );
         self.state.metrics.ws_sessions.inc();
-        crate::memory::socket_changed();
+        crate::memory::note_work();
         tracing::debug!(session_id = self.id, tenant_id = %self.principal.tenant_id(), "websocket session started");
         let heartbeat = Duration::from_secs(self.state.settings.ws.heartbeat_s.max(1));
         let timeout = Duration::from_secs(self.state.settings.ws.client_timeout_s.max(2));
@@ -256,7 +256,7 @@ impl Actor for WsSession {
         }
         self.state.sessions.unregister(self.id, self.principal.holder());
         self.state.metrics.ws_sessions.dec();
-        crate::memory::socket_changed();
+        crate::memory::note_work();
         if let Some(close) = self.close.take() {
             let _ = close.send(CloseReason { code: CloseCode::Normal, description: None });
         }

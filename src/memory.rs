@@ -27,6 +27,24 @@ pub fn note_work() {
     OTHER_WORK.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Notes work when dropped, that is once the work has freed what it took
+/// (noted before, a tick between the note and the end would trim too early
+/// and the next would see nothing new): `let _work = memory::work();` at the
+/// start of a piece of work, on every way out of it.
+#[must_use = "the work is noted when this is dropped"]
+pub struct Work(());
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        note_work();
+    }
+}
+
+/// The start of a piece of work that allocates: see [`Work`].
+pub fn work() -> Work {
+    Work(())
+}
+
 /// How much [`OTHER_WORK`] was noted so far.
 pub fn work_noted() -> u64 {
     OTHER_WORK.load(Ordering::Relaxed)
@@ -65,3 +83,16 @@ pub fn release_free_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn release_free_memory() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_is_noted_when_it_ends() {
+        let work = work();
+        let before = work_noted();
+        drop(work);
+        assert!(work_noted() > before);
+    }
+}

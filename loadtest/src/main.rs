@@ -468,13 +468,16 @@ async fn main() -> anyhow::Result<()> {
 /// sockets minutes after its first).
 const TOKEN_REFRESH: Duration = Duration::from_secs(60);
 
+/// A key's last WebSocket token and when it was asked for.
+type TokenSlot = tokio::sync::Mutex<Option<(String, Instant)>>;
+
 /// The run's keys per tenant and a WebSocket token of each, asked for again
 /// once older than [`TOKEN_REFRESH`].
 struct Tokens {
     client: reqwest::Client,
     url: String,
     keys: Vec<Vec<String>>,
-    cache: Vec<Vec<tokio::sync::Mutex<Option<(String, Instant)>>>>,
+    cache: Vec<Vec<TokenSlot>>,
 }
 
 impl Tokens {

@@ -72,9 +72,8 @@ impl Hasher {
         let permit = self.turn().await?;
         let this = self.clone();
         let password = password.to_string();
-        crate::memory::note_work();
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let (_permit, _work) = (permit, crate::memory::work());
             let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>())
                 .map_err(|e| HashError::Failed(format!("salt: {e}")))?;
             let hash = this
@@ -95,9 +94,8 @@ impl Hasher {
         let this = self.clone();
         let password = password.to_string();
         let stored = stored.map(str::to_string);
-        crate::memory::note_work();
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let (_permit, _work) = (permit, crate::memory::work());
             let dummy = this.dummy();
             let (phc, real) = match stored.as_deref() {
                 Some(phc) => (phc, true),

@@ -235,7 +235,7 @@ impl Library {
         let format = Format::from_media_type(&document.media_type)
             .ok_or_else(|| Failure::Unreadable(format!("unsupported type {}", document.media_type)))?;
         let lease = self.settings.lease_s;
-        crate::memory::note_work();
+        let _work = crate::memory::work();
         // Progress is worth a write only where reading takes a while.
         let report = bytes.len() >= PROGRESS_FROM_BYTES || format == Format::Pdf;
         let step = |value: f64| {

@@ -83,10 +83,12 @@ async fn branding(state: &AppState, tenant: TenantId) -> Result<Option<report::R
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    crate::memory::note_work();
-    actix_web::rt::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the report could not be made: {e}")))?
+    actix_web::rt::task::spawn_blocking(move || {
+        let _work = crate::memory::work();
+        work()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the report could not be made: {e}")))?
 }
 
 /// The report in a format, as a response: Markdown and PDF as attachments,

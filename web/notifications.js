@@ -192,8 +192,9 @@ function onPush(frame) {
   // A load out now may have read the list before this one was recorded: its count would be stale.
   if (bell.loading) bell.again = true;
   if (bell.items.some((x) => x.id === n.id)) return;
-  const at = Date.parse(n.created_at) || 0;
-  const i = bell.items.findIndex((x) => (Date.parse(x.created_at) || 0) < at);
+  // Newest first as the server lists them (by id: time-ordered, and two made in the same
+  // millisecond, a seat and its first turn, still keep the order they were made in).
+  const i = bell.items.findIndex((x) => x.id < n.id);
   if (i === -1) bell.items.push(n);
   else bell.items.splice(i, 0, n);
   if (!n.read_at) bell.unread += 1;

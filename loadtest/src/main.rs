@@ -7,11 +7,12 @@
 
 #![deny(unsafe_code)]
 
-// Shared with the other benches; the WebSocket token helper is used here.
+// Shared with the other benches; the WebSocket token helper is used (by `tokens`).
 #[allow(dead_code)]
 mod corpus;
 mod stats;
 mod subscriber;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,9 +25,9 @@ use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use corpus::ws_token;
 use stats::{HttpLatency, Report, percentiles};
 use subscriber::{Outcome, Subscriber};
+use tokens::Tokens;
 
 /// Sockets opened with one key (the server's default cap is 1000).
 const SOCKETS_PER_KEY: usize = 500;
@@ -461,42 +462,4 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
-}
-
-/// How long a WebSocket token is reused before another is asked for (the
-/// server's default lifetime is 300 s; a 10,000-panel run connects its last
-/// sockets minutes after its first).
-const TOKEN_REFRESH: Duration = Duration::from_secs(60);
-
-/// A key's last WebSocket token and when it was asked for.
-type TokenSlot = tokio::sync::Mutex<Option<(String, Instant)>>;
-
-/// The run's keys per tenant and a WebSocket token of each, asked for again
-/// once older than [`TOKEN_REFRESH`].
-struct Tokens {
-    client: reqwest::Client,
-    url: String,
-    keys: Vec<Vec<String>>,
-    cache: Vec<Vec<TokenSlot>>,
-}
-
-impl Tokens {
-    fn new(client: reqwest::Client, url: String, keys: Vec<Vec<String>>) -> Self {
-        let cache = keys.iter().map(|k| k.iter().map(|_| tokio::sync::Mutex::new(None)).collect()).collect();
-        Self { client, url, keys, cache }
-    }
-
-    /// A token of the tenant's `key`th key (wrapping round its keys).
-    async fn get(&self, tenant: usize, key: usize) -> anyhow::Result<String> {
-        let k = key % self.keys[tenant].len();
-        let mut slot = self.cache[tenant][k].lock().await;
-        if let Some((token, at)) = slot.as_ref()
-            && at.elapsed() < TOKEN_REFRESH
-        {
-            return Ok(token.clone());
-        }
-        let token = ws_token(&self.client, &self.url, &self.keys[tenant][k]).await?;
-        *slot = Some((token.clone(), Instant::now()));
-        Ok(token)
-    }
 }

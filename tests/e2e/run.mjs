@@ -1896,6 +1896,37 @@ scenario('notifications: the bell hears a seat and a turn live, opens the panel 
   }
 });
 
+scenario('notifications: two pushed with the same time are listed newest first, as the server lists them', async (t) => {
+  const bea = await createPerson({ role: 'member', name: 'Bea Tie' });
+  const page = await newPage(t);
+  // A seat and its first turn announced in one step share created_at; make every push share it.
+  await page.routeWebSocket(/\/v1\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      if (typeof message === 'string' && message.includes('"notification"')) {
+        const frame = JSON.parse(message);
+        if (frame.type === 'notification') {
+          frame.notification.created_at = '2026-01-01T00:00:00Z';
+          return ws.send(JSON.stringify(frame));
+        }
+      }
+      ws.send(message);
+    });
+  });
+  await passwordSignIn(page, bea);
+  await page.locator('#bell').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => window.__askpanel.connState() === 'open');
+  const panel = await seatPanel(bea, 'two at one time', 5);
+  try {
+    await page.locator('#bell-count', { hasText: /^2$/ }).waitFor({ timeout: 30_000 });
+    await page.click('#bell-button');
+    await page.locator('#bell-list li').nth(1).waitFor();
+    assertEqual(await page.$$eval('#bell-list li', (els) => els.map((e) => e.dataset.kind)), ['human_turn', 'panel_seat'], 'the turn, made after the seat, first');
+  } finally {
+    await api('POST', `/v1/panels/${panel.id}/moderate`, { action: 'cancel' });
+  }
+});
+
 scenario('notifications: a list read while one is being marked read does not bring it back unread', async (t) => {
   const ida = await createPerson({ role: 'member', name: 'Ida Race' });
   const page = await newPage(t);

@@ -48,17 +48,16 @@ pub async fn connect(
         .sessions
         .reserve(principal.holder(), max)
         .ok_or_else(|| ApiError::LimitExceeded(format!("at most {max} sockets per key or person")))?;
-    let (response, _socket, stream) = match actix_ws::handle(&req, body) {
-        Ok(upgrade) => upgrade,
+    let mut response = match actix_http::ws::handshake(req.head()) {
+        Ok(response) => response,
         Err(e) => {
             state.sessions.unregister(id, principal.holder());
             return Err(ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")));
         }
     };
-    let max_frame = state.settings.ws.max_frame_bytes;
-    let stream = stream.max_frame_size(max_frame).aggregate_continuations().max_continuation_size(max_frame);
-    let (_, body) = WsSession::start(id, principal, state.get_ref().clone(), stream);
-    // The session's queues are written by its own body; actix-ws's is only
-    // kept (unpolled) for the signal its drop gives the inbound stream.
-    Ok(response.map_body(|_, upgrade| BodyStream::new(body.holding(upgrade)).boxed()))
+    let (_, body) = WsSession::start(id, principal, state.get_ref().clone(), body.into_inner());
+    let response = response
+        .message_body(BodyStream::new(body).boxed())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the upgrade response: {e}")))?;
+    Ok(HttpResponse::from(response))
 }

@@ -8,21 +8,20 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use actix_http::ws::{CloseCode, CloseReason};
 use askpanel_actors::domain::PanelId;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Principal;
 use crate::panels;
 use crate::state::AppState;
+use crate::ws::inbound::{ClientMessage, Inbound, InboundError};
+use crate::ws::outbox::{Outbound, Outbox};
 use crate::ws::protocol::{ClientFrame, ServerFrame, parse_client_frame};
 use crate::ws::registry::CloseSession;
-use crate::ws::subscription::{Outbound, Outbox, Subscription, SubscriptionEnd};
+use crate::ws::subscription::{Subscription, SubscriptionEnd};
 use crate::ws::writer::SocketBody;
 
-/// Control frames queued per socket (acks, errors, pongs, lagged).
-const CONTROL_QUEUE: usize = 64;
 /// Consecutive refused frames (over the rate) before the socket is closed.
 const FLOOD_LIMIT: u32 = 200;
 
@@ -31,7 +30,6 @@ pub struct WsSession {
     principal: Principal,
     state: AppState,
     outbox: Outbox,
-    close: Option<oneshot::Sender<CloseReason>>,
     subscriptions: HashMap<PanelId, SpawnHandle>,
     last_seen: Instant,
     /// Token bucket for client frames.
@@ -41,27 +39,27 @@ pub struct WsSession {
 }
 
 impl WsSession {
-    /// Starts the session actor for an upgraded socket; the returned body
-    /// (the upgrade's response body) writes what the session queues.
+    /// Starts the session actor for an upgraded socket (the client's bytes
+    /// are the upgrade's request payload); the returned body (the upgrade's
+    /// response body) writes what the session queues.
     pub fn start(
         id: u64,
         principal: Principal,
         state: AppState,
-        stream: actix_ws::AggregatedMessageStream,
+        payload: actix_http::Payload,
     ) -> (Addr<WsSession>, SocketBody) {
-        let (data_tx, data_rx) = mpsc::channel(state.settings.ws.outbound_queue);
-        let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-        let (close_tx, close_rx) = oneshot::channel();
-        let body = SocketBody::new(control_rx, data_rx, close_rx, state.metrics.clone());
+        let (outbox, queues, gone) = crate::ws::outbox::socket(state.settings.ws.outbound_queue);
+        let body = SocketBody::new(queues, state.metrics.clone());
+        let max_frame = state.settings.ws.max_frame_bytes;
+        let inbound = Inbound::new(payload, gone, max_frame, max_frame);
         let burst = f64::from(state.settings.ws.frames_per_second) * 2.0;
         let session = WsSession::create(|ctx| {
-            ctx.add_stream(stream);
+            ctx.add_stream(inbound);
             WsSession {
                 id,
                 principal,
                 state,
-                outbox: Outbox { data: data_tx, control: control_tx },
-                close: Some(close_tx),
+                outbox,
                 subscriptions: HashMap::new(),
                 last_seen: Instant::now(),
                 allowance: burst,
@@ -73,9 +71,7 @@ impl WsSession {
     }
 
     fn close_with(&mut self, ctx: &mut Context<Self>, code: CloseCode, reason: &str) {
-        if let Some(close) = self.close.take() {
-            let _ = close.send(CloseReason { code, description: Some(reason.to_string()) });
-        }
+        self.outbox.close(Some(CloseReason { code, description: Some(reason.to_string()) }));
         ctx.stop();
     }
 
@@ -246,7 +242,7 @@ impl Actor for WsSession {
             if act.last_seen.elapsed() > timeout {
                 return act.close_with(ctx, CloseCode::Away, "heartbeat timed out");
             }
-            let _ = act.outbox.control.try_send(Outbound::Ping(bytes::Bytes::from_static(b"hb")));
+            act.outbox.push_control(Outbound::Ping(bytes::Bytes::from_static(b"hb")));
         });
     }
 
@@ -257,19 +253,17 @@ impl Actor for WsSession {
         self.state.sessions.unregister(self.id, self.principal.holder());
         self.state.metrics.ws_sessions.dec();
         crate::memory::note_work();
-        if let Some(close) = self.close.take() {
-            let _ = close.send(CloseReason { code: CloseCode::Normal, description: None });
-        }
+        self.outbox.close(Some(CloseReason { code: CloseCode::Normal, description: None }));
         tracing::debug!(session_id = self.id, "websocket session stopped");
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsSession {
-    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+impl StreamHandler<Result<ClientMessage, InboundError>> for WsSession {
+    fn handle(&mut self, item: Result<ClientMessage, InboundError>, ctx: &mut Context<Self>) {
         self.last_seen = Instant::now();
         match item {
-            Ok(AggregatedMessage::Text(text)) => self.on_text(ctx, &text),
-            Ok(AggregatedMessage::Binary(_)) => {
+            Ok(ClientMessage::Text(text)) => self.on_text(ctx, &text),
+            Ok(ClientMessage::Binary) => {
                 self.outbox.error(
                     None,
                     "invalid_frame",
@@ -279,18 +273,18 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsSession {
             }
             // Control frames count in the frame rate like text frames: a ping
             // flood is refused (no pong) and, sustained, closes the socket.
-            Ok(AggregatedMessage::Ping(bytes)) => {
+            Ok(ClientMessage::Ping(bytes)) => {
                 if self.admit(ctx) {
-                    let _ = self.outbox.control.try_send(Outbound::Pong(bytes));
+                    self.outbox.push_control(Outbound::Pong(bytes));
                 }
             }
-            Ok(AggregatedMessage::Pong(_)) => {
+            Ok(ClientMessage::Pong) => {
                 self.admit(ctx);
             }
-            Ok(AggregatedMessage::Close(_)) => self.close_with(ctx, CloseCode::Normal, "closed by the client"),
+            Ok(ClientMessage::Close) => self.close_with(ctx, CloseCode::Normal, "closed by the client"),
             Err(error) => {
                 tracing::debug!(session_id = self.id, %error, "websocket protocol error");
-                let (code, reason) = close_for(&error);
+                let (code, reason) = error.close();
                 self.close_with(ctx, code, reason);
             }
         }
@@ -314,53 +308,5 @@ impl Handler<CloseSession> for WsSession {
 
     fn handle(&mut self, msg: CloseSession, ctx: &mut Context<Self>) {
         self.close_with(ctx, CloseCode::from(msg.code), &msg.reason);
-    }
-}
-
-/// The close code and reason for a protocol error (RFC 6455 §7.4.1): a
-/// message over the size limit, whole or in fragments, is 1009; a text frame
-/// that is not UTF-8 is 1007; anything else (reserved bits, bad opcodes,
-/// unmasked frames) is 1002. actix-ws reports some of these only as I/O
-/// errors, told apart by their text.
-fn close_for(error: &ProtocolError) -> (CloseCode, &'static str) {
-    match error {
-        ProtocolError::Overflow => (CloseCode::Size, "frame too large"),
-        ProtocolError::Io(e) => {
-            let text = e.to_string();
-            if text.contains("continuation size") {
-                (CloseCode::Size, "message too large")
-            } else if e.kind() == std::io::ErrorKind::InvalidData && !text.contains("reserved bits") {
-                (CloseCode::Invalid, "text frames must be UTF-8")
-            } else {
-                (CloseCode::Protocol, "protocol error")
-            }
-        }
-        _ => (CloseCode::Protocol, "protocol error"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io;
-
-    use super::*;
-
-    #[test]
-    fn protocol_errors_close_with_their_codes() {
-        let io_error = |kind, text: &str| ProtocolError::Io(io::Error::new(kind, text.to_string()));
-        let table = [
-            (ProtocolError::Overflow, CloseCode::Size),
-            (io_error(io::ErrorKind::Other, "Exceeded maximum continuation size"), CloseCode::Size),
-            (
-                io_error(io::ErrorKind::InvalidData, "invalid utf-8 sequence of 1 bytes from index 0"),
-                CloseCode::Invalid,
-            ),
-            (io_error(io::ErrorKind::InvalidData, "Received a frame with non-zero reserved bits"), CloseCode::Protocol),
-            (ProtocolError::UnmaskedFrame, CloseCode::Protocol),
-            (ProtocolError::BadOpCode, CloseCode::Protocol),
-        ];
-        for (error, code) in table {
-            assert_eq!(close_for(&error).0, code, "{error}");
-        }
     }
 }

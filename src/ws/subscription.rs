@@ -14,13 +14,13 @@ use std::sync::Arc;
 use askpanel_actors::domain::{PanelId, TenantId};
 use bytestring::ByteString;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use crate::bus::follow::{self, Delivery, Followed, ReplayError, Sink};
 use crate::bus::{Frame, event_frame_text};
 use crate::panels;
 use crate::state::AppState;
 use crate::store::StoredEvent;
+use crate::ws::outbox::{Outbound, Outbox, Refused};
 use crate::ws::protocol::{ServerFrame, Snapshot};
 
 /// The human seats of a panel and who holds each (a person or a key).
@@ -29,36 +29,6 @@ pub fn seats(view: &askpanel_actors::panel::view::PanelView) -> Vec<(askpanel_ac
         .iter()
         .filter_map(|m| m.user_id.map(|u| u.0).or(m.key_id.map(|k| k.0)).map(|holder| (m.id, holder)))
         .collect()
-}
-
-/// A frame on its way to the socket.
-#[derive(Debug)]
-pub enum Outbound {
-    /// A frame made for this socket (an ack, an error, a snapshot...).
-    Text(ByteString),
-    /// A frame of the bus, serialised once and shared by every subscriber.
-    Shared(Arc<Frame>),
-    Ping(bytes::Bytes),
-    Pong(bytes::Bytes),
-}
-
-/// The two queues of a socket: control frames (acks, errors, lagged, pongs)
-/// have their own small queue so they get through when data backs up.
-#[derive(Clone)]
-pub struct Outbox {
-    pub data: mpsc::Sender<Outbound>,
-    pub control: mpsc::Sender<Outbound>,
-}
-
-impl Outbox {
-    /// Queues a control frame; false when even the control queue is full.
-    pub fn control(&self, text: String) -> bool {
-        self.control.try_send(Outbound::Text(ByteString::from(text))).is_ok()
-    }
-
-    pub fn error(&self, reference: Option<&Value>, code: &str, message: &str, panel_id: Option<PanelId>) -> bool {
-        self.control(ServerFrame::Error { reference, code, message, panel_id }.to_text())
-    }
 }
 
 /// How a subscription ended.
@@ -94,7 +64,7 @@ impl Subscription {
     async fn lagged(&self, last: u64) -> SubscriptionEnd {
         self.state.metrics.lagged.inc();
         let text = ByteString::from(ServerFrame::Lagged { panel_id: self.panel, resume_after_seq: last }.to_text());
-        match self.outbox.data.send(Outbound::Text(text)).await {
+        match self.outbox.data(Outbound::Text(text)).await {
             Ok(()) => SubscriptionEnd::Lagged,
             Err(_) => SubscriptionEnd::Closed,
         }
@@ -150,11 +120,11 @@ impl Subscription {
         if let Some(reference) = &self.reference {
             self.outbox.control(ServerFrame::Ack { reference }.to_text());
         }
-        if self.outbox.data.send(Outbound::Text(ByteString::from(subscribed))).await.is_err() {
+        if self.outbox.data(Outbound::Text(ByteString::from(subscribed))).await.is_err() {
             return SubscriptionEnd::Closed;
         }
         drop(snapshot);
-        let mut sink = SocketSink { data: self.outbox.data.clone(), partial, presence: 0 };
+        let mut sink = SocketSink { data: self.outbox.clone(), partial, presence: 0 };
         let store = self.state.store.as_ref();
         let last = match self.after_seq {
             Some(after) if after < head => match follow::replay(store, tenant, panel, after, None, &mut sink).await {
@@ -182,7 +152,7 @@ impl Subscription {
 /// whose `turn_started` the client has, and not again for the part of the
 /// turn its snapshot held.
 struct SocketSink {
-    data: mpsc::Sender<Outbound>,
+    data: Outbox,
     /// (turn_seq, chars) of the turn in progress in the snapshot.
     partial: Option<(u64, usize)>,
     /// The number of the last presence view sent (an older one is never sent after it).
@@ -191,10 +161,10 @@ struct SocketSink {
 
 impl SocketSink {
     fn push(&self, frame: &Arc<Frame>) -> Delivery {
-        match self.data.try_send(Outbound::Shared(frame.clone())) {
+        match self.data.try_data(Outbound::Shared(frame.clone())) {
             Ok(()) => Delivery::Sent,
-            Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
-            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
+            Err(Refused::Full) => Delivery::Full,
+            Err(Refused::Gone) => Delivery::Gone,
         }
     }
 }
@@ -203,7 +173,7 @@ impl Sink for SocketSink {
     async fn stored(&mut self, panel: PanelId, event: &StoredEvent) -> bool {
         let text = ByteString::from(event_frame_text(panel, &event.body));
         // A replay may wait for the client: it is the client's own catch-up.
-        self.data.send(Outbound::Text(text)).await.is_ok()
+        self.data.data(Outbound::Text(text)).await.is_ok()
     }
 
     async fn event(&mut self, frame: &Arc<Frame>) -> Delivery {

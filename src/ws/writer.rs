@@ -5,10 +5,10 @@
 //! is no writer task between the queues and the socket, and frames queued
 //! together leave in one write.
 //!
-//! A close (from the session) is written after what is already encoded and
-//! ends the body. actix-ws's own body for the upgrade is kept here unpolled
-//! and dropped with this one: dropping it tells the inbound message stream
-//! that the connection is gone.
+//! A close (from the session) is written instead of what is still queued
+//! and ends the body; so does the session's end. Dropping the body (the
+//! connection is gone) tells the inbound stream and any sender waiting for
+//! room ([`crate::ws::outbox`]).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -16,13 +16,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_http::ws::{CloseReason, OpCode, Parser};
-use actix_web::body::BoxBody;
 use actix_web::web::{Bytes, BytesMut};
 use futures::Stream;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::ws::subscription::Outbound;
+use crate::ws::outbox::{Outbound, Polled, Receiver};
 
 /// Bytes of frames gathered into one write at most (a frame larger than
 /// this still goes out whole, alone).
@@ -30,46 +28,31 @@ pub const BATCH_BYTES: usize = 64 * 1024;
 
 /// The response body that writes a socket's queued frames.
 pub struct SocketBody {
-    control: mpsc::Receiver<Outbound>,
-    data: mpsc::Receiver<Outbound>,
-    close: Option<oneshot::Receiver<CloseReason>>,
+    queues: Receiver,
     metrics: Arc<Metrics>,
     done: bool,
-    /// actix-ws's body of the upgrade, dropped with this one (see the module).
-    _upgrade: Option<BoxBody>,
 }
 
 impl SocketBody {
-    pub fn new(
-        control: mpsc::Receiver<Outbound>,
-        data: mpsc::Receiver<Outbound>,
-        close: oneshot::Receiver<CloseReason>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        Self { control, data, close: Some(close), metrics, done: false, _upgrade: None }
+    pub fn new(queues: Receiver, metrics: Arc<Metrics>) -> Self {
+        Self { queues, metrics, done: false }
     }
+}
 
-    /// Keeps actix-ws's body of the upgrade until this one is dropped.
-    pub fn holding(mut self, upgrade: BoxBody) -> Self {
-        self._upgrade = Some(upgrade);
-        self
-    }
-
-    /// Encodes one queued frame; true for a text frame (a data or control message).
-    fn encode(&self, item: Outbound, buf: &mut BytesMut) -> bool {
-        match item {
-            Outbound::Text(text) => {
-                Parser::write_message(buf, text.as_bytes(), OpCode::Text, true, false);
-                true
-            }
-            Outbound::Shared(frame) => {
-                Parser::write_message(buf, frame.text.as_bytes(), OpCode::Text, true, false);
-                self.metrics.fanout_latency.observe(frame.published_at.elapsed().as_secs_f64());
-                true
-            }
-            Outbound::Ping(bytes) => write_control(buf, &bytes, OpCode::Ping),
-            Outbound::Pong(bytes) => write_control(buf, &bytes, OpCode::Pong),
+/// Encodes one queued frame; true for a text frame (a data or control message).
+fn encode(metrics: &Metrics, item: Outbound, buf: &mut BytesMut) -> bool {
+    match item {
+        Outbound::Text(text) => {
+            Parser::write_message(buf, text.as_bytes(), OpCode::Text, true, false);
+            true
         }
+        Outbound::Shared(frame) => {
+            Parser::write_message(buf, frame.text.as_bytes(), OpCode::Text, true, false);
+            metrics.fanout_latency.observe(frame.published_at.elapsed().as_secs_f64());
+            true
+        }
+        Outbound::Ping(bytes) => write_control(buf, &bytes, OpCode::Ping),
+        Outbound::Pong(bytes) => write_control(buf, &bytes, OpCode::Pong),
     }
 }
 
@@ -104,48 +87,29 @@ impl Stream for SocketBody {
             return Poll::Ready(None);
         }
         let mut buf = BytesMut::new();
-        // The session asked to close: what is encoded so far, then the close.
-        let closing = match this.close.as_mut().map(|c| Pin::new(c).poll(cx)) {
-            Some(Poll::Ready(reason)) => Some(reason.ok().map(bounded)),
-            _ => None,
-        };
-        if let Some(reason) = closing {
-            this.close = None;
-            this.done = true;
-            Parser::write_close(&mut buf, reason, false);
-            return Poll::Ready(Some(Ok(buf.freeze())));
-        }
         let mut texts = 0u64;
-        let mut open = 2;
-        loop {
-            match this.control.poll_recv(cx) {
-                Poll::Ready(Some(item)) => texts += u64::from(this.encode(item, &mut buf)),
-                Poll::Ready(None) => {
-                    open -= 1;
-                    break;
-                }
-                Poll::Pending => break,
+        let metrics = &this.metrics;
+        let polled = this.queues.poll(cx, |item| {
+            texts += u64::from(encode(metrics, item, &mut buf));
+            buf.len() < BATCH_BYTES
+        });
+        match polled {
+            Polled::Idle => return Poll::Pending,
+            Polled::Frames => {}
+            Polled::Close(reason) => {
+                this.done = true;
+                Parser::write_close(&mut buf, reason.map(bounded), false);
             }
-        }
-        while buf.len() < BATCH_BYTES {
-            match this.data.poll_recv(cx) {
-                Poll::Ready(Some(item)) => texts += u64::from(this.encode(item, &mut buf)),
-                Poll::Ready(None) => {
-                    open -= 1;
-                    break;
-                }
-                Poll::Pending => break,
+            // The session is gone without a close: close normally.
+            Polled::Ended => {
+                this.done = true;
+                Parser::write_close(&mut buf, None, false);
             }
         }
         if texts > 0 {
             this.metrics.frames_sent.inc_by(texts);
         }
-        if open == 0 && buf.is_empty() {
-            // The session is gone without a close: close normally.
-            this.done = true;
-            Parser::write_close(&mut buf, None, false);
-        }
-        if buf.is_empty() { Poll::Pending } else { Poll::Ready(Some(Ok(buf.freeze()))) }
+        Poll::Ready(Some(Ok(buf.freeze())))
     }
 }
 
@@ -177,21 +141,19 @@ mod tests {
 
     #[actix_web::test]
     async fn queued_frames_leave_in_one_write_control_first_then_the_close() {
-        let (control_tx, control) = mpsc::channel(8);
-        let (data_tx, data) = mpsc::channel(8);
-        let (close_tx, close) = oneshot::channel();
+        let (outbox, queues, _gone) = crate::ws::outbox::socket(8);
         let metrics = Arc::new(Metrics::new());
-        let mut body = SocketBody::new(control, data, close, metrics.clone());
-        data_tx.try_send(text("one")).unwrap();
+        let mut body = SocketBody::new(queues, metrics.clone());
+        outbox.try_data(text("one")).unwrap();
         let shared = Arc::new(Frame {
             kind: FrameKind::Token { turn_seq: 3, offset: 0 },
             text: ByteString::from_static("two"),
             event_kind: "token",
             published_at: std::time::Instant::now(),
         });
-        data_tx.try_send(Outbound::Shared(shared)).unwrap();
-        control_tx.try_send(Outbound::Pong(Bytes::from_static(b"p"))).unwrap();
-        control_tx.try_send(text("ack")).unwrap();
+        outbox.try_data(Outbound::Shared(shared)).unwrap();
+        assert!(outbox.push_control(Outbound::Pong(Bytes::from_static(b"p"))));
+        assert!(outbox.push_control(text("ack")));
         let first = body.next().await.unwrap().unwrap();
         let expected = vec![
             (OpCode::Pong, b"p".to_vec()),
@@ -203,7 +165,8 @@ mod tests {
         assert_eq!(metrics.frames_sent.get(), 3);
         assert_eq!(metrics.fanout_latency.get_sample_count(), 1, "a bus frame's latency is observed");
         let long = "\u{e9}".repeat(100);
-        close_tx.send(CloseReason { code: CloseCode::Policy, description: Some(long) }).unwrap();
+        outbox.try_data(text("dropped by the close")).unwrap();
+        outbox.close(Some(CloseReason { code: CloseCode::Policy, description: Some(long) }));
         let last = body.next().await.unwrap().unwrap();
         match frames(&last).as_slice() {
             [(OpCode::Close, payload)] => {
@@ -219,13 +182,11 @@ mod tests {
 
     #[actix_web::test]
     async fn a_batch_stops_near_its_size_and_the_rest_follows() {
-        let (_control_tx, control) = mpsc::channel(8);
-        let (data_tx, data) = mpsc::channel(64);
-        let (_close_tx, close) = oneshot::channel();
-        let mut body = SocketBody::new(control, data, close, Arc::new(Metrics::new()));
+        let (outbox, queues, _gone) = crate::ws::outbox::socket(64);
+        let mut body = SocketBody::new(queues, Arc::new(Metrics::new()));
         let big = "y".repeat(BATCH_BYTES / 4);
         for _ in 0..8 {
-            data_tx.try_send(text(&big)).unwrap();
+            outbox.try_data(text(&big)).unwrap();
         }
         let first = frames(&body.next().await.unwrap().unwrap()).len();
         let second = frames(&body.next().await.unwrap().unwrap()).len();
@@ -234,11 +195,9 @@ mod tests {
 
     #[actix_web::test]
     async fn a_session_gone_without_a_close_closes_normally() {
-        let (control_tx, control) = mpsc::channel(8);
-        let (data_tx, data) = mpsc::channel::<Outbound>(8);
-        let (close_tx, close) = oneshot::channel::<CloseReason>();
-        let mut body = SocketBody::new(control, data, close, Arc::new(Metrics::new()));
-        drop((control_tx, data_tx, close_tx));
+        let (outbox, queues, _gone) = crate::ws::outbox::socket(8);
+        let mut body = SocketBody::new(queues, Arc::new(Metrics::new()));
+        drop(outbox);
         let bytes = body.next().await.unwrap().unwrap();
         assert_eq!(frames(&bytes), vec![(OpCode::Close, Vec::new())]);
         assert!(body.next().await.is_none());

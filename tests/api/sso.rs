@@ -22,14 +22,17 @@ struct Provider {
 }
 
 impl Provider {
-    async fn start() -> Provider {
+    /// `None` (the test is skipped, the rest of the suite runs) when the
+    /// provider is not installed outside CI.
+    async fn start() -> Option<Provider> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
         if !dir.join("node_modules").exists() {
             if std::env::var("CI").is_ok() {
                 panic!("the OpenID Connect provider is not installed: run `npm ci` in tests/oidc (.ci/run does)");
             }
+            // Not `process::exit`: that ended the whole suite early, reported as passed.
             eprintln!("skipping: the OpenID Connect provider is not installed (npm ci in tests/oidc)");
-            std::process::exit(0);
+            return None;
         }
         let mut child = tokio::process::Command::new("node")
             .arg(dir.join("provider.mjs"))
@@ -41,7 +44,7 @@ impl Provider {
         let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let line = tokio::time::timeout(WAIT, lines.next_line()).await.expect("the provider starts").unwrap().unwrap();
         let issuer = line.strip_prefix("ISSUER ").expect("the provider's issuer").to_string();
-        Provider { _child: child, issuer }
+        Some(Provider { _child: child, issuer })
     }
 }
 
@@ -78,7 +81,7 @@ fn session_of(cookies: &[String]) -> Option<String> {
 
 #[actix_web::test]
 async fn people_with_an_account_sign_in_at_the_provider_and_nobody_else_does() {
-    let provider = Provider::start().await;
+    let Some(provider) = Provider::start().await else { return };
     // The callback's address is configured (never taken from a request): a port chosen beforehand.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let app = spawn_app_with(|s| {

@@ -1,6 +1,7 @@
 //! The WebSocket session actor. Inbound frames arrive as a stream into the
-//! actor; outbound frames go through two bounded queues (control and data)
-//! that the socket's response body ([`crate::ws::writer`]) drains, so a client that does not
+//! actor ([`crate::ws::inbound`]); outbound frames go through two bounded
+//! queues (control and data, [`crate::ws::outbox`]) that the socket's
+//! response body ([`crate::ws::writer`]) drains, so a client that does not
 //! read never grows the server's memory: its data queue fills and its
 //! subscriptions are told they lagged.
 

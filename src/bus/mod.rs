@@ -152,6 +152,12 @@ impl Bus {
         rx
     }
 
+    /// Whether this node holds a channel for the panel (someone listens, or
+    /// did and has not been released).
+    pub fn has_channel(&self, panel: PanelId) -> bool {
+        self.channels.contains_key(&panel)
+    }
+
     /// Drops a panel's channel once nobody listens.
     pub fn release(&self, panel: PanelId) {
         if self.channels.remove_if(&panel, |_, sender| sender.receiver_count() == 0).is_some()

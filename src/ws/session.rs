@@ -31,7 +31,12 @@ pub struct WsSession {
     principal: Principal,
     state: AppState,
     outbox: Outbox,
-    subscriptions: HashMap<PanelId, SpawnHandle>,
+    /// Each subscription is its own task (a frame wakes it alone, not the
+    /// session with its mailbox, inbound stream and heartbeat); dropping
+    /// the entry ends it.
+    subscriptions: HashMap<PanelId, Following>,
+    /// Tells a subscription's end from the one that replaced it.
+    next_subscription: u64,
     last_seen: Instant,
     /// Token bucket for client frames.
     allowance: f64,
@@ -62,6 +67,7 @@ impl WsSession {
                 state,
                 outbox,
                 subscriptions: HashMap::new(),
+                next_subscription: 0,
                 last_seen: Instant::now(),
                 allowance: burst,
                 last_refill: Instant::now(),
@@ -121,9 +127,7 @@ impl WsSession {
             }
             Ok(ClientFrame::Subscribe { panel_id, after_seq }) => self.subscribe(ctx, panel_id, after_seq, reference),
             Ok(ClientFrame::Unsubscribe { panel_id }) => {
-                if let Some(handle) = self.subscriptions.remove(&panel_id) {
-                    ctx.cancel_future(handle);
-                    self.state.bus.release(panel_id);
+                if self.subscriptions.remove(&panel_id).is_some() {
                     if let Some(reference) = &reference {
                         self.outbox.control(ServerFrame::Ack { reference }.to_text());
                     }
@@ -184,9 +188,8 @@ impl WsSession {
         after_seq: Option<u64>,
         reference: Option<Value>,
     ) {
-        if let Some(old) = self.subscriptions.remove(&panel_id) {
+        if self.subscriptions.remove(&panel_id).is_some() {
             // Subscribing again restarts the subscription from the given point.
-            ctx.cancel_future(old);
         } else if self.subscriptions.len() >= self.state.settings.ws.max_subscriptions {
             let message = format!("at most {} subscriptions per socket", self.state.settings.ws.max_subscriptions);
             self.outbox.error(reference.as_ref(), "limit_exceeded", &message, Some(panel_id));
@@ -201,14 +204,48 @@ impl WsSession {
             reference,
             outbox: self.outbox.clone(),
         };
-        let handle = ctx.spawn(task.run().into_actor(self).map(move |end, act, ctx| {
-            act.subscriptions.remove(&panel_id);
-            act.state.bus.release(panel_id);
-            if end == SubscriptionEnd::Closed {
-                ctx.stop();
-            }
-        }));
-        self.subscriptions.insert(panel_id, handle);
+        let session = ctx.address();
+        let id = self.next_subscription;
+        self.next_subscription += 1;
+        let handle = actix::spawn(async move {
+            let end = task.run().await;
+            session.do_send(SubscriptionEnded { panel: panel_id, id, end });
+        });
+        self.subscriptions.insert(panel_id, Following { id, task: handle });
+    }
+}
+
+/// A subscription's task; dropping this ends it.
+struct Following {
+    id: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A subscription's task ended by itself.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SubscriptionEnded {
+    panel: PanelId,
+    id: u64,
+    end: SubscriptionEnd,
+}
+
+impl Handler<SubscriptionEnded> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscriptionEnded, ctx: &mut Context<Self>) {
+        if self.subscriptions.get(&msg.panel).is_some_and(|f| f.id == msg.id) {
+            self.subscriptions.remove(&msg.panel);
+        }
+        if msg.end == SubscriptionEnd::Closed {
+            ctx.stop();
+        }
     }
 }
 
@@ -248,9 +285,7 @@ impl Actor for WsSession {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        for panel in self.subscriptions.keys() {
-            self.state.bus.release(*panel);
-        }
+        self.subscriptions.clear();
         self.state.sessions.unregister(self.id, self.principal.holder());
         self.state.metrics.ws_sessions.dec();
         crate::memory::note_work();

@@ -95,7 +95,7 @@ impl Subscription {
             }
         }
         // The receiver first: what is committed from now on reaches it.
-        let mut live = self.state.bus.subscribe(panel);
+        let mut live = Live { rx: Some(self.state.bus.subscribe(panel)), bus: self.state.bus.clone(), panel };
         let snapshot = match panels::get(&self.state, tenant, panel, panels::Read::Live).await {
             Ok(view) => view,
             Err(e) => {
@@ -138,12 +138,34 @@ impl Subscription {
         if terminal && last >= head {
             return SubscriptionEnd::Completed;
         }
-        match follow::follow(store, tenant, panel, &mut live, last, &mut sink).await {
+        match follow::follow(store, tenant, panel, live.receiver(), last, &mut sink).await {
             Followed::Completed => SubscriptionEnd::Completed,
             Followed::Behind { last } => self.lagged(last).await,
             Followed::StoreFailed { .. } => self.store_failed(),
             Followed::Gone => SubscriptionEnd::Closed,
         }
+    }
+}
+
+/// The live receiver of a panel's frames. Dropped (the subscription ended,
+/// or its task was aborted), it lets the bus drop the panel's channel once
+/// nobody else listens: the receiver goes first, then the release.
+struct Live {
+    rx: Option<tokio::sync::broadcast::Receiver<Arc<Frame>>>,
+    bus: Arc<crate::bus::Bus>,
+    panel: PanelId,
+}
+
+impl Live {
+    fn receiver(&mut self) -> &mut tokio::sync::broadcast::Receiver<Arc<Frame>> {
+        self.rx.as_mut().expect("taken only on drop")
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.rx = None;
+        self.bus.release(self.panel);
     }
 }
 
@@ -201,5 +223,22 @@ impl Sink for SocketSink {
             return Delivery::Skipped;
         }
         self.push(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_receiver_dropped_releases_the_panels_channel_once_nobody_listens() {
+        let bus = Arc::new(crate::bus::Bus::new(16, Arc::new(crate::metrics::Metrics::new())));
+        let panel = PanelId(uuid::Uuid::new_v4());
+        let first = Live { rx: Some(bus.subscribe(panel)), bus: bus.clone(), panel };
+        let second = Live { rx: Some(bus.subscribe(panel)), bus: bus.clone(), panel };
+        drop(first);
+        assert!(bus.has_channel(panel), "another subscriber still listens");
+        drop(second);
+        assert!(!bus.has_channel(panel), "the last one gone, the channel is dropped");
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_http::ws::{CloseCode, CloseReason};
 use askpanel_actors::domain::PanelId;
+use futures::FutureExt;
 use serde_json::Value;
 
 use crate::auth::Principal;
@@ -207,8 +208,18 @@ impl WsSession {
         let session = ctx.address();
         let id = self.next_subscription;
         self.next_subscription += 1;
+        let outbox = self.outbox.clone();
         let handle = actix::spawn(async move {
-            let end = task.run().await;
+            // A panic in a subscription ends it alone: the client is told,
+            // the socket and its other subscriptions go on.
+            let end = match std::panic::AssertUnwindSafe(task.run()).catch_unwind().await {
+                Ok(end) => end,
+                Err(_) => {
+                    tracing::error!(panel_id = %panel_id, "a subscription panicked; it was ended");
+                    outbox.error(None, "internal", "the subscription failed; subscribe again", Some(panel_id));
+                    SubscriptionEnd::Refused
+                }
+            };
             session.do_send(SubscriptionEnded { panel: panel_id, id, end });
         });
         self.subscriptions.insert(panel_id, Following { id, task: handle });

@@ -165,15 +165,18 @@ impl Outbox {
 
     /// Queues a data frame without waiting.
     pub fn try_data(&self, item: Outbound) -> Result<(), Refused> {
-        self.try_data_or_return(item).map_err(|(refused, _)| refused)
+        self.try_data_or_return(item, false).map_err(|(refused, _)| refused)
     }
 
-    fn try_data_or_return(&self, item: Outbound) -> Result<(), (Refused, Outbound)> {
+    /// `will_wait`: when the queue is full, the caller waits for room (it is
+    /// noted under the same lock, so a drain between the two cannot miss it).
+    fn try_data_or_return(&self, item: Outbound, will_wait: bool) -> Result<(), (Refused, Outbound)> {
         let mut queues = self.shared.lock();
         if queues.gone || queues.close.is_some() {
             return Err((Refused::Gone, item));
         }
         if queues.data.len() >= self.shared.data_capacity {
+            queues.waiting |= will_wait;
             return Err((Refused::Full, item));
         }
         queues.data.push_back(item);
@@ -187,12 +190,11 @@ impl Outbox {
             let room = self.shared.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.try_data_or_return(item) {
+            match self.try_data_or_return(item, true) {
                 Ok(()) => return Ok(()),
                 Err((Refused::Gone, _)) => return Err(Refused::Gone),
                 Err((Refused::Full, back)) => {
                     item = back;
-                    self.shared.lock().waiting = true;
                     room.await;
                 }
             }

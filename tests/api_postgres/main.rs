@@ -59,4 +59,5 @@ mod webhooks;
 mod ws;
 
 mod cluster;
+mod locks;
 mod rls;

@@ -26,8 +26,10 @@ impl DocumentStore for PgStore {
         quota: &LibraryQuota,
     ) -> StoreResult<()> {
         let mut tx = self.tenant_tx(document.tenant_id).await?;
-        // Uploads of one tenant queue here, so two cannot pass the quota together.
-        sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+        // Uploads of one tenant queue here, so two cannot pass the quota
+        // together (NO KEY: rows that reference the tenant can still be
+        // inserted meanwhile; see the event writer's quota check).
+        sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE")
             .bind(document.tenant_id.0)
             .execute(&mut *tx)
             .await?;

@@ -272,8 +272,19 @@ async fn add_usage(connection: &mut PgConnection, tenant: TenantId, events: &[Ev
 /// Checks a tenant's quotas with the tenant's row and the month's usage row
 /// locked (the latter made first if need be), so that creates on every node
 /// pass one at a time: each sees the panels the others created.
+///
+/// `FOR NO KEY UPDATE`, not `FOR UPDATE`: it serialises the creates just the
+/// same but lets rows that merely reference the tenant be inserted (their
+/// foreign-key check takes `FOR KEY SHARE`). With `FOR UPDATE`, the
+/// announcer (notifications and daily usage inserted, then the panel's row
+/// claimed) and this writer (a panel's row updated by an append, then the
+/// tenant's row locked by a create in the same batch) deadlocked, and the
+/// whole batch failed as 503s.
 async fn check_quota(connection: &mut PgConnection, tenant: TenantId, month: &str, quota: &Quotas) -> StoreResult<()> {
-    sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE").bind(tenant.0).execute(&mut *connection).await?;
+    sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(tenant.0)
+        .execute(&mut *connection)
+        .await?;
     let active: i64 =
         sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM panels WHERE tenant_id = $1 AND {UNFINISHED}")))
             .bind(tenant.0)

@@ -72,7 +72,10 @@ pub struct Inbound {
     buf: BytesMut,
     max_message: usize,
     fragments: Option<Fragments>,
+    /// The client's bytes ended (what is buffered is still read).
     ended: bool,
+    /// An error was yielded: nothing more is read.
+    failed: bool,
 }
 
 impl Inbound {
@@ -87,6 +90,7 @@ impl Inbound {
             max_message,
             fragments: None,
             ended: false,
+            failed: false,
         }
     }
 
@@ -147,19 +151,22 @@ impl Stream for Inbound {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if this.failed {
+            return Poll::Ready(None);
+        }
         loop {
             match this.codec.decode(&mut this.buf) {
                 Ok(Some(frame)) => match this.message(frame) {
                     Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
                     Ok(None) => continue,
                     Err(e) => {
-                        this.ended = true;
+                        this.failed = true;
                         return Poll::Ready(Some(Err(e)));
                     }
                 },
                 Ok(None) => {}
                 Err(e) => {
-                    this.ended = true;
+                    this.failed = true;
                     let error = match e {
                         ProtocolError::Overflow => InboundError::FrameTooLarge,
                         other => InboundError::Protocol(other),
@@ -183,7 +190,7 @@ impl Stream for Inbound {
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    this.ended = true;
+                    this.failed = true;
                     return Poll::Ready(Some(Err(InboundError::Connection(e.to_string()))));
                 }
                 Poll::Ready(None) => this.ended = true,
@@ -265,6 +272,11 @@ mod tests {
         let big_message = read(fragments, 64, 100).await;
         let not_utf8 = read(vec![Message::Binary(Bytes::new()), Message::Text(ByteString::new())], 64, 100).await;
         assert_eq!(big_frame, vec![Err("frame too large".to_string())]);
+        // Nothing is read after an error, not even what was already buffered.
+        let then_more = read(vec![Message::Text("x".repeat(100).into()), Message::Text("ok".into())], 64, 1024);
+        let then_more =
+            tokio::time::timeout(std::time::Duration::from_secs(5), then_more).await.expect("the stream ends");
+        assert_eq!(then_more, vec![Err("frame too large".to_string())]);
         assert_eq!(big_message, vec![Err("message too large".to_string())]);
         assert_eq!(not_utf8.len(), 2, "a valid empty text is fine");
         let invalid = {

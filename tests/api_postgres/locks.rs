@@ -13,7 +13,8 @@ use crate::helpers::*;
 /// takes `FOR KEY SHARE`: the announcer's notifications and daily usage,
 /// deliveries, search entries). With `FOR UPDATE` it waited for them, and
 /// the announcer, which then claims the panel's row, deadlocked with a batch
-/// that had updated that row: the batch's creates failed as 503s.
+/// that had updated that row: the batch's creates failed as 503s. Updates of
+/// the tenant's other columns lock it the same way.
 #[actix_web::test]
 async fn a_create_does_not_wait_for_a_transaction_that_only_references_its_tenant() {
     let app = spawn_app().await;
@@ -35,5 +36,19 @@ async fn a_create_does_not_wait_for_a_transaction_that_only_references_its_tenan
         .unwrap()
         .status();
     assert_eq!(status, StatusCode::CREATED);
+    // The same for an update of the tenant's own columns (none is a key).
+    let admin = app.admin_key.clone();
+    let patch = app
+        .client
+        .patch(app.url(&format!("/v1/admin/tenants/{tenant}")))
+        .bearer_auth(&admin)
+        .json(&json!({"limits": {"requests_per_minute": 99}}))
+        .send();
+    let status = tokio::time::timeout(Duration::from_secs(10), patch)
+        .await
+        .expect("the tenant's update waited for a transaction that only references the tenant")
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
     tx.rollback().await.unwrap();
 }

@@ -174,7 +174,7 @@ impl Store for PgStore {
 
     async fn update_tenant(&self, id: TenantId, patch: &TenantPatch) -> StoreResult<Option<TenantRecord>> {
         let mut tx = self.pool.begin().await?;
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR UPDATE");
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR NO KEY UPDATE");
         let Some(mut tenant) = rows::one::<_, TenantRecord>(
             sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql)).bind(id.0).fetch_optional(&mut *tx).await?,
         )?

@@ -25,7 +25,7 @@ crate::store::admin::admin_store!(
     notify_tx,
     notify_tx,
     "SELECT content_type, bytes FROM askpanel_logo_by_hash($1)",
-    "SELECT branding FROM tenants WHERE id = $1 FOR UPDATE"
+    "SELECT branding FROM tenants WHERE id = $1 FOR NO KEY UPDATE"
 );
 
 pub(crate) mod cross {

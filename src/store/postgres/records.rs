@@ -126,7 +126,7 @@ impl RecordStore for PgStore {
     async fn create_share(&self, share: &ShareRecord, token_hash: &str, max_live: u32) -> StoreResult<bool> {
         let mut tx = self.tenant_tx(share.tenant_id).await?;
         // The panel's row serialises concurrent creates, so the count holds.
-        sqlx::query("SELECT 1 FROM panels WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+        sqlx::query("SELECT 1 FROM panels WHERE id = $1 AND tenant_id = $2 FOR NO KEY UPDATE")
             .bind(share.panel_id.0)
             .bind(share.tenant_id.0)
             .fetch_optional(&mut *tx)
